@@ -1,0 +1,1 @@
+"""Courrier: the e-mail centre of a Belgian accounting firm."""

@@ -1,0 +1,141 @@
+"""The firm's clients and their e-mail addresses."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from courrier.languages import MailLanguage
+from courrier.validators import normalise_enterprise_number, normalise_vat_number
+
+
+class Client(models.Model):
+    class Kind(models.TextChoices):
+        COMPANY = "company", _("société")
+        PERSON = "person", _("personne physique")
+        NONPROFIT = "nonprofit", _("ASBL")
+
+    number = models.CharField(
+        _("numéro de client"), max_length=20, unique=True, help_text=_("La référence du cabinet.")
+    )
+    kind = models.CharField(_("type"), max_length=20, choices=Kind.choices, default=Kind.COMPANY)
+    name = models.CharField(_("nom"), max_length=200)
+    legal_form = models.CharField(_("forme juridique"), max_length=40, blank=True)
+    enterprise_number = models.CharField(_("numéro d'entreprise"), max_length=20, blank=True)
+    vat_number = models.CharField(_("numéro de TVA"), max_length=20, blank=True)
+    language = models.CharField(
+        _("langue"), max_length=2, choices=MailLanguage.choices, default=MailLanguage.FR
+    )
+    contact_name = models.CharField(
+        _("personne de contact"),
+        max_length=200,
+        blank=True,
+        help_text=_("Pour une société : la personne à qui l'on écrit."),
+    )
+    salutation = models.CharField(
+        _("formule d'appel"),
+        max_length=100,
+        blank=True,
+        help_text=_("Par exemple « Madame », « Cher Monsieur Peeters »."),
+    )
+    street = models.CharField(_("rue et numéro"), max_length=200, blank=True)
+    postal_code = models.CharField(_("code postal"), max_length=10, blank=True)
+    city = models.CharField(_("localité"), max_length=100, blank=True)
+    country = models.CharField(_("pays"), max_length=2, default="BE")
+    phone = models.CharField(_("téléphone"), max_length=40, blank=True)
+    invoices_by_email = models.BooleanField(
+        _("envoyer automatiquement la facture par e-mail"), default=False
+    )
+    billing_company = models.ForeignKey(
+        "firm.BillingCompany",
+        verbose_name=_("société facturante"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="clients",
+    )
+    responsible = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("collaborateur responsable"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="clients",
+    )
+    active = models.BooleanField(_("actif"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("client")
+        verbose_name_plural = _("clients")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.number})"
+
+    def clean(self) -> None:
+        errors: dict[str, ValidationError] = {}
+        for field, normalise in (
+            ("enterprise_number", normalise_enterprise_number),
+            ("vat_number", normalise_vat_number),
+        ):
+            value = getattr(self, field)
+            if not value:
+                continue
+            try:
+                setattr(self, field, normalise(value))
+            except ValidationError as exc:
+                errors[field] = exc
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def display_name(self) -> str:
+        return (
+            f"{self.name} {self.legal_form}".strip() if self.kind != self.Kind.PERSON else self.name
+        )
+
+    def addresses(self, purpose: str | None = None) -> list[str]:
+        """The client's e-mail addresses, in their order; for a purpose, those marked for it."""
+        rows = list(self.emails.all())
+        if purpose is None:
+            return [row.address for row in rows]
+        return [row.address for row in rows if row.purpose == purpose]
+
+    def invoice_addresses(self) -> list[str]:
+        """Where invoices go: the addresses marked for invoices, else the general ones."""
+        return self.addresses(ClientEmail.Purpose.INVOICES) or self.addresses(
+            ClientEmail.Purpose.GENERAL
+        )
+
+
+class ClientEmail(models.Model):
+    class Purpose(models.TextChoices):
+        GENERAL = "general", _("générale")
+        INVOICES = "invoices", _("factures")
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="emails")
+    address = models.EmailField(_("adresse e-mail"))
+    purpose = models.CharField(
+        _("usage"), max_length=20, choices=Purpose.choices, default=Purpose.GENERAL
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("adresse e-mail")
+        verbose_name_plural = _("adresses e-mail")
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["client", "address"], name="client_email_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.address
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        # The domain is case-insensitive; the local part is the receiving server's business.
+        local, _at, domain = self.address.strip().rpartition("@")
+        self.address = f"{local}@{domain.lower()}" if local else self.address.strip()
+        super().save(*args, **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,170 @@
+"""The firm: its one settings row, its collaborators (the users) and its billing companies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from courrier.languages import MailLanguage, UILanguage
+from courrier.validators import (
+    normalise_enterprise_number,
+    normalise_iban,
+    normalise_vat_number,
+    validate_header_text,
+)
+
+
+class Firm(models.Model):
+    """Firm-wide settings. One row per installation (pk=1)."""
+
+    name = models.CharField(_("nom du cabinet"), max_length=200, default="")
+    default_language = models.CharField(
+        _("langue par défaut des mails"),
+        max_length=2,
+        choices=MailLanguage.choices,
+        default=MailLanguage.FR,
+    )
+    fixed_bcc = models.EmailField(
+        _("copie cachée fixe"),
+        blank=True,
+        help_text=_(
+            "Reçoit une copie cachée de chaque mail envoyé (par exemple une boîte d'archive)."
+        ),
+    )
+    website = models.URLField(_("site web"), blank=True)
+    phone = models.CharField(_("téléphone"), max_length=40, blank=True)
+
+    class Meta:
+        verbose_name = _("cabinet")
+        verbose_name_plural = _("cabinet")
+
+    def __str__(self) -> str:
+        return self.name or str(_("Cabinet"))
+
+    @classmethod
+    def load(cls) -> Firm:
+        firm, _created = cls.objects.get_or_create(pk=1)
+        return firm
+
+
+class CollaboratorManager(BaseUserManager["Collaborator"]):
+    use_in_migrations = True
+
+    def _create(self, email: str, password: str | None, **extra: Any) -> Collaborator:
+        if not email:
+            raise ValueError("A collaborator needs an e-mail address.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> Collaborator:
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create(email, password, **extra)
+
+    def create_superuser(
+        self, email: str, password: str | None = None, **extra: Any
+    ) -> Collaborator:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        extra.setdefault("role", Collaborator.Role.ADMIN)
+        return self._create(email, password, **extra)
+
+
+class Collaborator(AbstractUser):
+    """A member of the firm's staff who logs in. Logs in with their e-mail address."""
+
+    class Role(models.TextChoices):
+        ADMIN = "admin", _("administrateur du cabinet")
+        COLLABORATOR = "collaborator", _("collaborateur")
+
+    username = None  # type: ignore[assignment]
+    email = models.EmailField(_("adresse e-mail"), unique=True)
+    role = models.CharField(
+        _("rôle"), max_length=20, choices=Role.choices, default=Role.COLLABORATOR
+    )
+    language = models.CharField(
+        _("langue de l'interface"), max_length=2, choices=UILanguage.choices, default=UILanguage.FR
+    )
+    signature = models.TextField(_("signature"), blank=True)
+    phone = models.CharField(_("téléphone"), max_length=40, blank=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = CollaboratorManager()  # type: ignore[misc,assignment]
+
+    class Meta:
+        verbose_name = _("collaborateur")
+        verbose_name_plural = _("collaborateurs")
+        ordering = ["last_name", "first_name"]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.email
+
+    @property
+    def is_firm_admin(self) -> bool:
+        return self.role == self.Role.ADMIN or self.is_superuser
+
+    def clean(self) -> None:
+        super().clean()
+        for name in ("first_name", "last_name"):
+            validate_header_text(getattr(self, name))
+
+
+class BillingCompany(models.Model):
+    """A company of the firm that issues invoices, with its own sending settings."""
+
+    code = models.SlugField(
+        _("code"),
+        max_length=20,
+        unique=True,
+        help_text=_("Code court utilisé en ligne de commande, par exemple « FIDU »."),
+    )
+    name = models.CharField(_("dénomination"), max_length=200)
+    legal_form = models.CharField(_("forme juridique"), max_length=40, blank=True)
+    enterprise_number = models.CharField(_("numéro d'entreprise"), max_length=20, unique=True)
+    vat_number = models.CharField(_("numéro de TVA"), max_length=20, blank=True)
+    street = models.CharField(_("rue et numéro"), max_length=200, blank=True)
+    postal_code = models.CharField(_("code postal"), max_length=10, blank=True)
+    city = models.CharField(_("localité"), max_length=100, blank=True)
+    country = models.CharField(_("pays"), max_length=2, default="BE")
+    iban = models.CharField(_("IBAN"), max_length=42, blank=True)
+    bic = models.CharField(_("BIC"), max_length=11, blank=True)
+    email = models.EmailField(_("adresse e-mail"), blank=True)
+    phone = models.CharField(_("téléphone"), max_length=40, blank=True)
+    default_language = models.CharField(
+        _("langue par défaut"), max_length=2, choices=MailLanguage.choices, default=MailLanguage.FR
+    )
+
+    class Meta:
+        verbose_name = _("société facturante")
+        verbose_name_plural = _("sociétés facturantes")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.legal_form}".strip()
+
+    def clean(self) -> None:
+        errors: dict[str, ValidationError] = {}
+        for field, normalise in (
+            ("enterprise_number", normalise_enterprise_number),
+            ("vat_number", normalise_vat_number),
+            ("iban", normalise_iban),
+        ):
+            value = getattr(self, field)
+            if not value:
+                continue
+            try:
+                setattr(self, field, normalise(value))
+            except ValidationError as exc:
+                errors[field] = exc
+        if self.code:
+            self.code = self.code.upper()
+        if errors:
+            raise ValidationError(errors)

@@ -1,0 +1,254 @@
+"""Sending profiles, templates, and the outbox that is also the archive."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from courrier.crypto import EncryptedTextField
+from courrier.languages import MailLanguage
+
+
+class SendingProfile(models.Model):
+    """How one collaborator or one billing company sends mail. Exactly one owner."""
+
+    class Method(models.TextChoices):
+        SMTP = "smtp", _("SMTP")
+
+    class Security(models.TextChoices):
+        NONE = "none", _("aucune")
+        STARTTLS = "starttls", _("STARTTLS")
+        SSL = "ssl", _("SSL/TLS")
+
+    class State(models.TextChoices):
+        OK = "ok", _("en service")
+        BROKEN = "broken", _("à corriger")
+
+    collaborator = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="sending_profile",
+    )
+    billing_company = models.OneToOneField(
+        "firm.BillingCompany",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="sending_profile",
+    )
+    method = models.CharField(
+        _("méthode d'envoi"), max_length=20, choices=Method.choices, default=Method.SMTP
+    )
+    smtp_host = models.CharField(_("serveur SMTP"), max_length=255, blank=True)
+    smtp_port = models.PositiveIntegerField(_("port"), default=587)
+    smtp_security = models.CharField(
+        _("sécurité"), max_length=10, choices=Security.choices, default=Security.STARTTLS
+    )
+    smtp_username = models.CharField(
+        _("identifiant"),
+        max_length=255,
+        blank=True,
+        help_text=_("Laisser vide si le serveur n'en demande pas."),
+    )
+    smtp_password = EncryptedTextField(_("mot de passe"), blank=True)
+    from_name = models.CharField(_("nom de l'expéditeur"), max_length=200, blank=True)
+    from_address = models.EmailField(_("adresse de l'expéditeur"))
+    reply_to = models.EmailField(_("adresse de réponse"), blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OK)
+    state_reason = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("paramétrage d'envoi")
+        verbose_name_plural = _("paramétrages d'envoi")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(collaborator__isnull=False) & Q(billing_company__isnull=True))
+                | (Q(collaborator__isnull=True) & Q(billing_company__isnull=False)),
+                name="sending_profile_one_owner",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        owner = self.collaborator or self.billing_company
+        return f"{owner} <{self.from_address}>"
+
+    @property
+    def owner_label(self) -> str:
+        return str(self.collaborator or self.billing_company)
+
+
+class MailTemplate(models.Model):
+    """A named mail with one version per language. Personal unless shared with the firm."""
+
+    class Context(models.TextChoices):
+        CLIENT = "client", _("client")
+        INVOICE = "invoice", _("facture")
+        DOCUMENT = "document", _("document")
+        VAT = "vat", _("TVA")
+        ISOC = "isoc", _("ISOC")
+        IPP = "ipp", _("IPP")
+        BNB = "bnb", _("BNB")
+
+    name = models.CharField(_("nom"), max_length=200)
+    context = models.CharField(
+        _("contexte"), max_length=20, choices=Context.choices, default=Context.CLIENT
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("propriétaire"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="mail_templates",
+        help_text=_("Vide : modèle du cabinet."),
+    )
+    shared = models.BooleanField(_("partagé avec le cabinet"), default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("modèle de mail")
+        verbose_name_plural = _("modèles de mail")
+        ordering = ["context", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def version(self, language: str) -> MailTemplateVersion | None:
+        for version in self.versions.all():
+            if version.language == language:
+                return version
+        return None
+
+
+class MailTemplateVersion(models.Model):
+    template = models.ForeignKey(MailTemplate, on_delete=models.CASCADE, related_name="versions")
+    language = models.CharField(_("langue"), max_length=2, choices=MailLanguage.choices)
+    subject = models.CharField(_("sujet"), max_length=255)
+    body = models.TextField(_("contenu"))
+
+    class Meta:
+        verbose_name = _("version linguistique")
+        verbose_name_plural = _("versions linguistiques")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["template", "language"], name="template_language_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template} [{self.language}]"
+
+
+class OutboundMessage(models.Model):
+    """One mail to one client, built once into bytes at compose time. The outbox and the archive."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("en file d'attente")
+        SENDING = "sending", _("en cours d'envoi")
+        SENT = "sent", _("envoyé")
+        RETRY = "retry", _("nouvel essai prévu")
+        HELD = "held", _("en attente du paramétrage")
+        FAILED = "failed", _("échec")
+        CANCELLED = "cancelled", _("annulé")
+        UNCERTAIN = "uncertain", _("incertain")
+
+    profile = models.ForeignKey(SendingProfile, on_delete=models.PROTECT, related_name="messages")
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("expéditeur"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sent_messages",
+    )
+    client = models.ForeignKey(
+        "clients.Client",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="messages",
+    )
+    purpose = models.CharField(max_length=40, default="client")
+    template = models.ForeignKey(
+        MailTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    archived = models.BooleanField(
+        _("archivé dans la fiche client"),
+        default=True,
+    )
+    language = models.CharField(_("langue"), max_length=2, choices=MailLanguage.choices)
+    message_id = models.CharField(max_length=255, unique=True)
+    subject = models.CharField(_("sujet"), max_length=998)
+    from_address = models.EmailField()
+    to = models.JSONField(default=list)
+    envelope_recipients = models.JSONField(default=list)
+    raw = models.BinaryField()
+    size = models.PositiveIntegerField(default=0)
+
+    status = models.CharField(
+        _("état"), max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    provider_message_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("envoyé le"), null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["profile", "status", "next_attempt_at"], name="outbox_ready"),
+            models.Index(fields=["client", "-created_at"], name="outbox_client"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} → {', '.join(self.to)}"
+
+
+class DeliveryAttempt(models.Model):
+    """One try at handing a message to its transport, with the server's answer."""
+
+    class Outcome(models.TextChoices):
+        SENT = "sent", _("envoyé")
+        TRANSIENT = "transient", _("erreur temporaire")
+        PERMANENT = "permanent", _("erreur définitive")
+        PROFILE = "profile", _("paramétrage refusé")
+        UNCERTAIN = "uncertain", _("issue inconnue")
+
+    message = models.ForeignKey(
+        OutboundMessage, on_delete=models.CASCADE, related_name="attempts_log"
+    )
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+
+
+class ProfileTest(models.Model):
+    """A connection test of a profile: sent outside the outbox, logged here."""
+
+    profile = models.ForeignKey(SendingProfile, on_delete=models.CASCADE, related_name="tests")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    recipient = models.EmailField()
+    at = models.DateTimeField(auto_now_add=True)
+    success = models.BooleanField()
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at"]

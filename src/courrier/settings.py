@@ -1,0 +1,194 @@
+"""Courrier's settings, read from the environment with safe defaults.
+
+COURRIER_DATA_DIR        data directory (SQLite database, uploads, keys); default ./var
+DATABASE_URL             e.g. postgres://user@host:5432/courrier; default SQLite in the data dir
+COURRIER_SECRET_KEY      Django's signing key; generated into the data dir when unset (not in production)
+COURRIER_ENCRYPTION_KEYS comma-separated Fernet keys for secrets at rest, newest first;
+                         generated into the data dir when unset (not in production)
+COURRIER_PRODUCTION      "1": HTTPS-only cookies, HSTS, keys required from the environment
+COURRIER_DEBUG           "1": Django's debug pages (never in production)
+COURRIER_ALLOWED_HOSTS   comma-separated host names; default localhost names
+COURRIER_PUBLIC_URL      the public HTTPS base URL (for links in mails, webhooks, OAuth callbacks)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+from courrier.keys import data_dir_secret
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _env_flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+DATA_DIR = Path(os.environ.get("COURRIER_DATA_DIR", "var")).resolve()
+PRODUCTION = _env_flag("COURRIER_PRODUCTION")
+DEBUG = _env_flag("COURRIER_DEBUG") and not PRODUCTION
+
+SECRET_KEY = os.environ.get("COURRIER_SECRET_KEY") or (
+    "" if PRODUCTION else data_dir_secret(DATA_DIR, "secret_key", kind="django")
+)
+# Keys for secrets at rest (passwords, API keys, tokens). Never derived from SECRET_KEY.
+ENCRYPTION_KEYS = [
+    key.strip()
+    for key in (
+        os.environ.get("COURRIER_ENCRYPTION_KEYS")
+        or ("" if PRODUCTION else data_dir_secret(DATA_DIR, "encryption_keys", kind="fernet"))
+    ).split(",")
+    if key.strip()
+]
+
+ALLOWED_HOSTS = [
+    host.strip()
+    for host in os.environ.get("COURRIER_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
+    if host.strip()
+]
+PUBLIC_URL = os.environ.get("COURRIER_PUBLIC_URL", "").rstrip("/")
+CSRF_TRUSTED_ORIGINS = [PUBLIC_URL] if PUBLIC_URL.startswith("https://") else []
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "django_tasks",
+    "django_tasks_db",
+    "courrier.firm",
+    "courrier.clients",
+    "courrier.mailing",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "courrier.firm.middleware.CollaboratorLanguageMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "courrier.urls"
+WSGI_APPLICATION = "courrier.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "courrier.firm.context_processors.firm",
+            ],
+        },
+    },
+]
+
+_SQLITE_PATH = DATA_DIR / "courrier.sqlite3"
+DATABASES = {"default": dj_database_url.config(default=f"sqlite:///{_SQLITE_PATH}", conn_max_age=0)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web process read while a worker writes; IMMEDIATE takes the write lock at
+    # BEGIN so that two workers wait on the busy timeout instead of failing on lock upgrade.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "firm.Collaborator"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "clients:list"
+LOGOUT_REDIRECT_URL = "login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# The interface speaks French first, then Dutch and English. Mails also go out in German.
+LANGUAGE_CODE = "fr"
+LANGUAGES = [("fr", _("Français")), ("nl", _("Nederlands")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Europe/Brussels"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+MEDIA_ROOT = DATA_DIR / "media"
+WHITENOISE_USE_FINDERS = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# Sending is configured per profile in the database; this backend is only for Django's own
+# mails (password reset), never for client mail.
+EMAIL_BACKEND = os.environ.get(
+    "COURRIER_SYSTEM_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+)
+
+COURRIER = {
+    # A delivery task claims at most this many messages of one profile.
+    "DELIVERY_BATCH": int(os.environ.get("COURRIER_DELIVERY_BATCH", "50")),
+    # A claimed message whose worker has not answered after this many seconds is "uncertain".
+    "SENDING_LEASE_SECONDS": int(os.environ.get("COURRIER_SENDING_LEASE_SECONDS", "600")),
+    # Transient failures are retried this many times, with back-off, before "failed".
+    "MAX_ATTEMPTS": int(os.environ.get("COURRIER_MAX_ATTEMPTS", "8")),
+    "RETRY_BASE_SECONDS": float(os.environ.get("COURRIER_RETRY_BASE_SECONDS", "60")),
+    "SMTP_TIMEOUT": float(os.environ.get("COURRIER_SMTP_TIMEOUT", "30")),
+    # Largest total of attachments accepted for one message, in bytes.
+    "MAX_MESSAGE_BYTES": int(os.environ.get("COURRIER_MAX_MESSAGE_BYTES", str(20 * 1024 * 1024))),
+}
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = _env_flag("COURRIER_SSL_REDIRECT", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "courrier": {
+            "handlers": ["console"],
+            "level": os.environ.get("COURRIER_LOG_LEVEL", "INFO"),
+        },
+    },
+}

@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="clients:list", permanent=False)),
+    path("connexion/", auth_views.LoginView.as_view(), name="login"),
+    path("deconnexion/", auth_views.LogoutView.as_view(), name="logout"),
+    path("clients/", include("courrier.clients.urls")),
+    path("courrier/", include("courrier.mailing.urls")),
+    path("cabinet/", include("courrier.firm.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,18 @@
+"""Test settings: a throw-away data directory and keys, set before Courrier reads its settings."""
+
+import os
+import tempfile
+
+from cryptography.fernet import Fernet
+
+os.environ["COURRIER_DATA_DIR"] = tempfile.mkdtemp(prefix="courrier-tests-")
+os.environ.setdefault("COURRIER_ENCRYPTION_KEYS", Fernet.generate_key().decode())
+os.environ.setdefault("COURRIER_SECRET_KEY", "tests-only-secret-key-" + "x" * 40)
+os.environ.pop("DATABASE_URL", None)
+
+from courrier.settings import *  # noqa: E402,F403
+from courrier.settings import COURRIER  # noqa: E402
+
+# Fast passwords: the tests create many collaborators.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+COURRIER = {**COURRIER, "RETRY_BASE_SECONDS": 1.0, "SMTP_TIMEOUT": 5.0}
