@@ -10,8 +10,8 @@ os.environ.setdefault("COURRIER_ENCRYPTION_KEYS", Fernet.generate_key().decode()
 os.environ.setdefault("COURRIER_SECRET_KEY", "tests-only-secret-key-" + "x" * 40)
 os.environ.pop("DATABASE_URL", None)
 
-from courrier.settings import *  # noqa: E402,F403
-from courrier.settings import COURRIER  # noqa: E402
+from courrier.settings import *  # noqa: F403
+from courrier.settings import COURRIER
 
 # Fast passwords: the tests create many collaborators.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -2,7 +2,8 @@
 
 COURRIER_DATA_DIR        data directory (SQLite database, uploads, keys); default ./var
 DATABASE_URL             e.g. postgres://user@host:5432/courrier; default SQLite in the data dir
-COURRIER_SECRET_KEY      Django's signing key; generated into the data dir when unset (not in production)
+COURRIER_SECRET_KEY      Django's signing key; generated into the data dir when unset
+                         (required in production)
 COURRIER_ENCRYPTION_KEYS comma-separated Fernet keys for secrets at rest, newest first;
                          generated into the data dir when unset (not in production)
 COURRIER_PRODUCTION      "1": HTTPS-only cookies, HSTS, keys required from the environment

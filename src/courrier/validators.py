@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from stdnum import iban as stdnum_iban
 from stdnum.be import vat as be_vat
-from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.eu import vat as eu_vat
+from stdnum.exceptions import ValidationError as StdnumError
 
 
 def normalise_enterprise_number(value: str) -> str:

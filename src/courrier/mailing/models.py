@@ -237,6 +237,9 @@ class DeliveryAttempt(models.Model):
     class Meta:
         ordering = ["started_at", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.message_id} {self.outcome} {self.started_at:%Y-%m-%d %H:%M}"
+
 
 class ProfileTest(models.Model):
     """A connection test of a profile: sent outside the outbox, logged here."""
@@ -252,3 +255,6 @@ class ProfileTest(models.Model):
 
     class Meta:
         ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.profile_id} → {self.recipient} {'ok' if self.success else 'KO'}"
