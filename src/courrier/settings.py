@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from courrier.keys import data_dir_secret
@@ -48,6 +49,12 @@ ENCRYPTION_KEYS = [
     ).split(",")
     if key.strip()
 ]
+
+if PRODUCTION and not (SECRET_KEY and ENCRYPTION_KEYS):
+    raise ImproperlyConfigured(
+        "COURRIER_PRODUCTION=1 needs COURRIER_SECRET_KEY and COURRIER_ENCRYPTION_KEYS in the "
+        "environment (generate a key with: courrier generate_keys)."
+    )
 
 ALLOWED_HOSTS = [
     host.strip()

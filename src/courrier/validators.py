@@ -17,7 +17,8 @@ def normalise_enterprise_number(value: str) -> str:
     except StdnumError as exc:
         raise ValidationError(
             _(
-                "« %(value)s » n'est pas un numéro d'entreprise belge valide (10 chiffres, modulo 97)."
+                "« %(value)s » n'est pas un numéro d'entreprise belge valide "
+                "(10 chiffres, modulo 97)."
             ),
             code="enterprise_number",
             params={"value": value},
