@@ -1,0 +1,271 @@
+"""The merge-field catalogue: for each context its fields, and their values for one mail.
+
+A field is written ``{CODE}`` in a template; codes keep the vendor's French style
+(``NOMCLIENT``), labels are translated for the interface. Values are formatted in the
+recipient's language (fr, nl, de, en) and returned raw: escaping is the renderer's job.
+
+Every context builds on the client's fields: a later context (invoice, document, vat,
+isoc, ipp, bnb) adds its list to ``CONTEXT_FIELDS`` as ``[*CLIENT_FIELDS, *ITS_FIELDS]``
+and its value function starts from ``client_values()`` and adds its own codes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from babel import Locale
+from babel.dates import format_date as babel_format_date
+from babel.numbers import format_currency, format_decimal
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from courrier.clients.models import Client, ClientEmail
+from courrier.firm.models import Firm
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+    from courrier.firm.models import Collaborator
+
+MAIL_LANGUAGES = ("fr", "nl", "de", "en")
+DEFAULT_LANGUAGE = "fr"
+
+# Mails go out in German too, which the interface does not speak (no catalogue): words
+# that end up in a mail are kept here for the four languages instead of in gettext.
+_MAIL_WORDS: dict[str, dict[str, str]] = {
+    "salutation": {
+        "fr": "Madame, Monsieur",
+        "nl": "Geachte heer, mevrouw",
+        "de": "Sehr geehrte Damen und Herren",
+        "en": "Dear Sir or Madam",
+    },
+    Client.Kind.COMPANY: {
+        "fr": "société",
+        "nl": "vennootschap",
+        "de": "Gesellschaft",
+        "en": "company",
+    },
+    Client.Kind.PERSON: {
+        "fr": "personne physique",
+        "nl": "natuurlijke persoon",
+        "de": "natürliche Person",
+        "en": "natural person",
+    },
+    Client.Kind.NONPROFIT: {
+        "fr": "ASBL",
+        "nl": "vzw",
+        "de": "VoG",
+        "en": "non-profit organisation",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One merge field: its code in templates, its translated label and group, an example."""
+
+    code: str
+    label: StrOrPromise
+    group: StrOrPromise
+    example: str
+
+
+_CLIENT = _("Client")
+_ADDRESS = _("Adresse")
+_IDENTIFICATION = _("Identification")
+_RESPONSIBLE = _("Responsable du dossier")
+_SENDER = _("Expéditeur")
+_FIRM = _("Cabinet")
+_DATES = _("Dates")
+
+CLIENT_FIELDS: list[Field] = [
+    Field("NOMCLIENT", _("Nom du client (avec sa forme juridique)"), _CLIENT, "Dupont SRL"),
+    Field("NUMCLIENT", _("Numéro de client"), _CLIENT, "C0042"),
+    Field("FORMEJURIDIQUE", _("Forme juridique"), _CLIENT, "SRL"),
+    Field("TYPECLIENT", _("Type de client"), _CLIENT, "société"),
+    Field("CONTACT", _("Personne de contact"), _CLIENT, "Marie Dupont"),
+    Field("FORMULE", _("Formule d'appel"), _CLIENT, "Chère Madame Dupont"),
+    Field("LANGUE", _("Langue du client"), _CLIENT, "français"),
+    Field("EMAIL", _("Adresse e-mail du client"), _CLIENT, "marie@dupont.be"),
+    Field("TELCLIENT", _("Téléphone du client"), _CLIENT, "+32 2 123 45 67"),
+    Field("ADRESSE", _("Rue et numéro"), _ADDRESS, "Rue de la Loi 16"),
+    Field("CP", _("Code postal"), _ADDRESS, "1000"),
+    Field("LOCALITE", _("Localité"), _ADDRESS, "Bruxelles"),
+    Field("PAYS", _("Pays"), _ADDRESS, "Belgique"),
+    Field(
+        "ADRESSECOMPLETE",
+        _("Adresse complète (sur plusieurs lignes)"),
+        _ADDRESS,
+        "Rue de la Loi 16\n1000 Bruxelles",
+    ),
+    Field("NUMENTREPRISE", _("Numéro d'entreprise"), _IDENTIFICATION, "0123.456.749"),
+    Field("NUMTVA", _("Numéro de TVA"), _IDENTIFICATION, "BE 0123.456.749"),
+    Field("RESPONSABLE", _("Collaborateur responsable"), _RESPONSIBLE, "Luc Peeters"),
+    Field(
+        "RESPONSABLE_EMAIL",
+        _("Adresse e-mail du responsable"),
+        _RESPONSIBLE,
+        "luc.peeters@fidu.be",
+    ),
+    Field("RESPONSABLE_TEL", _("Téléphone du responsable"), _RESPONSIBLE, "+32 2 765 43 21"),
+    Field("EXPEDITEUR", _("Nom de l'expéditeur"), _SENDER, "Anne Martin"),
+    Field("EXPEDITEUR_EMAIL", _("Adresse e-mail de l'expéditeur"), _SENDER, "anne@fidu.be"),
+    Field("EXPEDITEUR_TEL", _("Téléphone de l'expéditeur"), _SENDER, "+32 2 765 43 22"),
+    Field("CABINET", _("Nom du cabinet"), _FIRM, "Fiduciaire Martin"),
+    Field("CABINET_TEL", _("Téléphone du cabinet"), _FIRM, "+32 2 765 43 20"),
+    Field("CABINET_SITE", _("Site web du cabinet"), _FIRM, "https://www.fidu.be"),
+    Field("SOCIETEFACTURANTE", _("Société facturante du client"), _FIRM, "Fidu Martin SRL"),
+    Field("DATE", _("Date du jour"), _DATES, "31/12/2026"),
+    Field("DATELONGUE", _("Date du jour en toutes lettres"), _DATES, "31 décembre 2026"),
+    Field("ANNEE", _("Année en cours"), _DATES, "2026"),
+    Field("ANNEEPRECEDENTE", _("Année précédente"), _DATES, "2025"),
+]
+
+CONTEXT_FIELDS: dict[str, list[Field]] = {
+    "client": CLIENT_FIELDS,
+}
+
+
+def fields_for(context: str) -> list[Field]:
+    """The fields a template of this context may use, in the order the picker shows them.
+
+    Raises ValueError for a context that has no catalogue (yet).
+    """
+    try:
+        return list(CONTEXT_FIELDS[context])
+    except KeyError:
+        raise ValueError(f"No merge fields for context {context!r}.") from None
+
+
+def _mail_language(language: str) -> str:
+    return language if language in MAIL_LANGUAGES else DEFAULT_LANGUAGE
+
+
+def _locale(language: str) -> str:
+    return f"{_mail_language(language)}_BE"
+
+
+def format_date(value: date, language: str) -> str:
+    """31/12/2026 in French, Dutch and English; 31.12.2026 in German."""
+    if _mail_language(language) == "de":
+        return f"{value.day:02d}.{value.month:02d}.{value.year}"
+    return f"{value.day:02d}/{value.month:02d}/{value.year}"
+
+
+def format_long_date(value: date, language: str) -> str:
+    """The date in words: 31 décembre 2026, 31 december 2026, 31. Dezember 2026."""
+    return str(babel_format_date(value, "long", locale=_locale(language)))
+
+
+def format_amount(value: Decimal, language: str) -> str:
+    """An amount in euros in the Belgian locale of the language (fr_BE: 1 234,56 €)."""
+    return str(format_currency(value, "EUR", locale=_locale(language)))
+
+
+def format_number(value: Decimal | int, language: str, *, decimals: int | None = None) -> str:
+    """A number in the Belgian locale of the language; `decimals` fixes the decimal places."""
+    if decimals is None:
+        return str(format_decimal(value, locale=_locale(language)))
+    pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
+    return str(
+        format_decimal(value, format=pattern, locale=_locale(language), decimal_quantization=True)
+    )
+
+
+def mail_word(key: str, language: str) -> str:
+    """A word that goes into a mail, in the mail's language (see _MAIL_WORDS)."""
+    words = _MAIL_WORDS[key]
+    return words[_mail_language(language)]
+
+
+def country_name(code: str, language: str) -> str:
+    """The country's name in the language (BE -> Belgique, België, Belgien, Belgium)."""
+    if not code:
+        return ""
+    name = Locale.parse(_locale(language)).territories.get(code.upper())
+    return str(name) if name else code
+
+
+def language_name(code: str, language: str) -> str:
+    """A language's name in the mail's language (nl in French -> néerlandais)."""
+    if not code:
+        return ""
+    name = Locale.parse(_mail_language(language)).languages.get(code)
+    return str(name) if name else code
+
+
+def format_vat_number(value: str) -> str:
+    """Belgian VAT numbers are read as BE 0123.456.789; others as stored."""
+    compact = value.replace(" ", "").replace(".", "").upper()
+    if len(compact) == 12 and compact.startswith("BE") and compact[2:].isdigit():
+        digits = compact[2:]
+        return f"BE {digits[:4]}.{digits[4:7]}.{digits[7:]}"
+    return value
+
+
+def _full_name(collaborator: Collaborator | None) -> str:
+    return collaborator.get_full_name().strip() if collaborator is not None else ""
+
+
+def _postal_address(client: Client, language: str) -> str:
+    # A Belgian firm writes the country only on a foreign address, as on an envelope.
+    lines = [client.street.strip(), f"{client.postal_code} {client.city}".strip()]
+    if client.country and client.country.upper() != "BE":
+        lines.append(country_name(client.country, language))
+    return "\n".join(line for line in lines if line)
+
+
+def client_values(
+    *, client: Client, sender: Collaborator | None, language: str, today: date | None = None
+) -> dict[str, str]:
+    """Every field of the client context with its value for `language` (not escaped).
+
+    An unknown value is an empty string, which the renderer reports; `today` defaults to
+    the current date in the firm's time zone.
+    """
+    language = _mail_language(language)
+    today = today or timezone.localdate()
+    firm = Firm.load()
+    responsible = client.responsible
+    billing_company = client.billing_company
+    emails = client.addresses(ClientEmail.Purpose.GENERAL) or client.addresses()
+    contact = client.contact_name.strip()
+    if not contact and client.kind == Client.Kind.PERSON:
+        # A private person is their own contact.
+        contact = client.name
+    values = {
+        "NOMCLIENT": client.display_name,
+        "NUMCLIENT": client.number,
+        "FORMEJURIDIQUE": client.legal_form,
+        "TYPECLIENT": mail_word(client.kind, language) if client.kind in _MAIL_WORDS else "",
+        "CONTACT": contact,
+        "FORMULE": client.salutation.strip() or mail_word("salutation", language),
+        "LANGUE": language_name(client.language, language),
+        "EMAIL": emails[0] if emails else "",
+        "TELCLIENT": client.phone,
+        "ADRESSE": client.street,
+        "CP": client.postal_code,
+        "LOCALITE": client.city,
+        "PAYS": country_name(client.country, language),
+        "ADRESSECOMPLETE": _postal_address(client, language),
+        "NUMENTREPRISE": client.enterprise_number,
+        "NUMTVA": format_vat_number(client.vat_number),
+        "RESPONSABLE": _full_name(responsible),
+        "RESPONSABLE_EMAIL": responsible.email if responsible is not None else "",
+        "RESPONSABLE_TEL": responsible.phone if responsible is not None else "",
+        "EXPEDITEUR": _full_name(sender),
+        "EXPEDITEUR_EMAIL": sender.email if sender is not None else "",
+        "EXPEDITEUR_TEL": sender.phone if sender is not None else "",
+        "CABINET": firm.name,
+        "CABINET_TEL": firm.phone,
+        "CABINET_SITE": firm.website,
+        "SOCIETEFACTURANTE": str(billing_company) if billing_company is not None else "",
+        "DATE": format_date(today, language),
+        "DATELONGUE": format_long_date(today, language),
+        "ANNEE": str(today.year),
+        "ANNEEPRECEDENTE": str(today.year - 1),
+    }
+    return values
