@@ -1,0 +1,564 @@
+"""The demo firm: collaborators, billing companies, clients and templates, all fictitious.
+
+Every e-mail address is on a reserved ``.example`` domain; enterprise numbers and IBANs are
+made up but valid (modulo 97), so that forms accept them as they would real ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from courrier.clients.models import Client, ClientEmail
+from courrier.firm.models import BillingCompany, Collaborator, Firm
+from courrier.mailing.models import MailTemplate, MailTemplateVersion, SendingProfile
+
+# Printed by `courrier demo`: the demo firm is fictitious and only listens on 127.0.0.1.
+DEMO_PASSWORD = "courrier-demo"  # noqa: S105
+DEMO_FIRM_NAME = "Fiduciaire Demo"
+DEFAULT_SMTP_PORT = 1025
+
+GENERAL = ClientEmail.Purpose.GENERAL
+INVOICES = ClientEmail.Purpose.INVOICES
+COMPANY = Client.Kind.COMPANY
+PERSON = Client.Kind.PERSON
+NONPROFIT = Client.Kind.NONPROFIT
+
+
+@dataclass(frozen=True)
+class DemoCollaborator:
+    key: str
+    email: str
+    first_name: str
+    last_name: str
+    language: str
+    role: str
+    phone: str
+    signature: str
+
+
+COLLABORATORS = [
+    DemoCollaborator(
+        key="sophie",
+        email="sophie.dubois@fiduciaire-demo.example",
+        first_name="Sophie",
+        last_name="Dubois",
+        language="fr",
+        role=Collaborator.Role.ADMIN,
+        phone="+32 2 555 10 21",
+        signature=(
+            "Sophie Dubois\nExpert-comptable\nFiduciaire Demo\n"
+            "Avenue Louise 250, 1050 Bruxelles\nTél. +32 2 555 10 21"
+        ),
+    ),
+    DemoCollaborator(
+        key="pieter",
+        email="pieter.janssens@fiduciaire-demo.example",
+        first_name="Pieter",
+        last_name="Janssens",
+        language="nl",
+        role=Collaborator.Role.COLLABORATOR,
+        phone="+32 3 555 20 32",
+        signature=(
+            "Pieter Janssens\nAccountant\nFiduciaire Demo – Boekhouding Demo\n"
+            "Frankrijklei 120, 2000 Antwerpen\nTel. +32 3 555 20 32"
+        ),
+    ),
+    DemoCollaborator(
+        key="emma",
+        email="emma.collins@fiduciaire-demo.example",
+        first_name="Emma",
+        last_name="Collins",
+        language="en",
+        role=Collaborator.Role.COLLABORATOR,
+        phone="+32 2 555 10 45",
+        signature="Emma Collins\nTax adviser\nFiduciaire Demo\nPhone +32 2 555 10 45",
+    ),
+]
+
+FIRM = {
+    "name": DEMO_FIRM_NAME,
+    "default_language": "fr",
+    "website": "https://www.fiduciaire-demo.example",
+    "phone": "+32 2 555 10 00",
+}
+
+BILLING_COMPANIES = [
+    {
+        "code": "FIDU",
+        "name": "Fiduciaire Demo",
+        "legal_form": "SRL",
+        "enterprise_number": "0494.482.244",
+        "vat_number": "BE0494482244",
+        "street": "Avenue Louise 250",
+        "postal_code": "1050",
+        "city": "Bruxelles",
+        "iban": "BE18 0010 1338 4965",
+        "bic": "GEBABEBB",
+        "email": "factures@fiduciaire-demo.example",
+        "phone": "+32 2 555 10 00",
+        "default_language": "fr",
+    },
+    {
+        "code": "BOEK",
+        "name": "Boekhouding Demo",
+        "legal_form": "BV",
+        "enterprise_number": "0663.412.791",
+        "vat_number": "BE0663412791",
+        "street": "Frankrijklei 120",
+        "postal_code": "2000",
+        "city": "Antwerpen",
+        "iban": "BE48 3634 3698 3727",
+        "bic": "BBRUBEBB",
+        "email": "facturen@boekhouding-demo.example",
+        "phone": "+32 3 555 20 00",
+        "default_language": "nl",
+    },
+]
+
+
+@dataclass(frozen=True)
+class DemoClient:
+    number: str
+    kind: str
+    name: str
+    legal_form: str
+    enterprise_number: str
+    vat: bool
+    language: str
+    contact_name: str
+    salutation: str
+    street: str
+    postal_code: str
+    city: str
+    phone: str
+    emails: tuple[tuple[str, str], ...]
+    invoices_by_email: bool
+    billing_company: str
+    responsible: str
+    country: str = "BE"
+
+
+# fmt: off
+CLIENTS = [
+    # Brussels
+    DemoClient("C0001", COMPANY, "Boulangerie Dupont", "SRL", "0423.097.271", True, "fr",
+               "Marie Dupont", "Chère Madame Dupont", "Rue Haute 112", "1000", "Bruxelles",
+               "+32 2 511 23 45",
+               (("info@boulangerie-dupont.example", GENERAL),
+                ("factures@boulangerie-dupont.example", INVOICES)), True, "FIDU", "sophie"),
+    DemoClient("C0002", COMPANY, "Cabinet dentaire Lambert", "SRL", "0407.898.460", False, "fr",
+               "Olivier Lambert", "Cher Docteur Lambert", "Chaussée d'Ixelles 201", "1050",
+               "Ixelles", "+32 2 512 40 18",
+               (("secretariat@dentiste-lambert.example", GENERAL),), False, "FIDU", "sophie"),
+    DemoClient("C0003", COMPANY, "Architectenbureau Vermeulen", "BV", "0708.073.868", True, "nl",
+               "Koen Vermeulen", "Beste Koen", "Koningsstraat 180", "1000", "Brussel",
+               "+32 2 513 77 02",
+               (("koen@vermeulen-architecten.example", GENERAL),
+                ("boekhouding@vermeulen-architecten.example", INVOICES)), True, "BOEK", "pieter"),
+    DemoClient("C0004", COMPANY, "Le Petit Sablon", "SA", "0564.246.822", True, "fr",
+               "Isabelle Mercier", "Chère Madame Mercier", "Rue des Minimes 9", "1000",
+               "Bruxelles", "+32 2 514 61 90",
+               (("contact@petit-sablon.example", GENERAL),), True, "FIDU", "sophie"),
+    DemoClient("C0005", NONPROFIT, "Les Amis du Parc Josaphat", "ASBL", "0573.488.150", False,
+               "fr", "Bernard Claessens", "Cher Monsieur Claessens",
+               "Avenue Louis Bertrand 43", "1030", "Schaerbeek", "",
+               (("secretariat@amis-josaphat.example", GENERAL),), False, "FIDU", "sophie"),
+    DemoClient("C0006", PERSON, "Jean-Pierre Lefèvre", "", "", False, "fr",
+               "", "Cher Monsieur Lefèvre", "Avenue Brugmann 310", "1180", "Uccle",
+               "+32 475 12 34 56",
+               (("jp.lefevre@mail.example", GENERAL),), True, "FIDU", "sophie"),
+    DemoClient("C0007", PERSON, "Sarah Mitchell", "", "0612.517.287", True, "en",
+               "", "Dear Ms Mitchell", "Rue des Boers 27", "1040", "Etterbeek",
+               "+32 486 22 71 09",
+               (("sarah@mitchell-consulting.example", GENERAL),), True, "FIDU", "emma"),
+    DemoClient("C0008", COMPANY, "Brightwave Consulting", "SRL", "0811.090.442", True, "en",
+               "James Whitaker", "Dear James", "Boulevard du Souverain 165", "1160",
+               "Auderghem", "+32 2 660 18 40",
+               (("hello@brightwave.example", GENERAL),
+                ("accounts@brightwave.example", INVOICES)), True, "FIDU", "emma"),
+    DemoClient("C0009", PERSON, "David O'Connor", "", "", False, "en",
+               "", "Dear Mr O'Connor", "Rue Gray 77", "1050", "Ixelles", "+32 497 40 11 83",
+               (), False, "FIDU", "emma"),
+    DemoClient("C0010", COMPANY, "Northgate Data", "SRL", "1080.976.908", True, "en",
+               "Priya Sharma", "Dear Ms Sharma", "Avenue de Tervueren 270", "1150",
+               "Woluwe-Saint-Pierre", "+32 2 770 52 31",
+               (("priya@northgate-data.example", GENERAL),
+                ("finance@northgate-data.example", INVOICES)), True, "FIDU", "emma"),
+    # Wallonia
+    DemoClient("C0011", COMPANY, "Garage Moreau", "SA", "0545.794.353", True, "fr",
+               "Philippe Moreau", "Cher Monsieur Moreau", "Chaussée de Louvain 412", "5020",
+               "Namur", "+32 81 30 44 21",
+               (("info@garage-moreau.example", GENERAL),
+                ("comptabilite@garage-moreau.example", INVOICES)), True, "FIDU", "sophie"),
+    DemoClient("C0012", COMPANY, "Ferme du Haut-Pays", "SRL", "0419.517.872", True, "fr",
+               "Céline Dethier", "Chère Madame Dethier", "Rue du Condroz 14", "5590", "Ciney",
+               "+32 83 21 67 35",
+               (("contact@ferme-haut-pays.example", GENERAL),), False, "FIDU", "sophie"),
+    DemoClient("C0013", COMPANY, "Pharmacie Renard", "SRL", "0874.263.473", True, "fr",
+               "Anne Renard", "Chère Madame Renard", "Rue Saint-Gilles 56", "4000", "Liège",
+               "+32 4 222 18 90",
+               (("pharmacie@renard-liege.example", GENERAL),), True, "FIDU", "sophie"),
+    DemoClient("C0014", COMPANY, "Menuiserie Lejeune", "SRL", "0415.094.078", True, "fr",
+               "Marc Lejeune", "Cher Monsieur Lejeune", "Rue de la Montagne 88", "6000",
+               "Charleroi", "+32 71 31 52 64",
+               (("marc@menuiserie-lejeune.example", GENERAL),), False, "FIDU", "emma"),
+    DemoClient("C0015", PERSON, "Nathalie Collignon", "", "", False, "fr",
+               "", "Chère Madame Collignon", "Rue de Nimy 31", "7000", "Mons",
+               "+32 472 55 08 17",
+               (("n.collignon@mail.example", GENERAL),), True, "FIDU", "emma"),
+    DemoClient("C0016", NONPROFIT, "Théâtre de la Meuse", "ASBL", "0812.083.901", False, "fr",
+               "Julie Hansen", "Chère Madame Hansen", "Quai de la Batte 12", "4020", "Liège",
+               "+32 4 341 70 26",
+               (("direction@theatre-meuse.example", GENERAL),), False, "FIDU", "sophie"),
+    DemoClient("C0017", PERSON, "André Gilson", "", "", False, "fr",
+               "", "Cher Monsieur Gilson", "Grand-Rue 5", "6700", "Arlon", "+32 63 22 91 40",
+               (), False, "FIDU", "sophie"),
+    # Flanders
+    DemoClient("C0018", COMPANY, "Bakkerij Peeters", "BV", "0446.407.064", True, "nl",
+               "Tom Peeters", "Beste heer Peeters", "Kammenstraat 41", "2000", "Antwerpen",
+               "+32 3 231 45 67",
+               (("info@bakkerij-peeters.example", GENERAL),
+                ("boekhouding@bakkerij-peeters.example", INVOICES)), True, "BOEK", "pieter"),
+    DemoClient("C0019", COMPANY, "Transport Van den Broeck", "NV", "0649.266.431", True, "nl",
+               "Griet Van den Broeck", "Geachte mevrouw Van den Broeck", "Skaldenstraat 120",
+               "9042", "Gent", "+32 9 251 30 80",
+               (("planning@transport-vdbroeck.example", GENERAL),
+                ("facturatie@transport-vdbroeck.example", INVOICES)), True, "BOEK", "pieter"),
+    DemoClient("C0020", COMPANY, "Tandartspraktijk Claes", "BV", "0484.790.657", False, "nl",
+               "Hilde Claes", "Geachte dokter Claes", "Bondgenotenlaan 98", "3000", "Leuven",
+               "+32 16 22 48 13",
+               (("praktijk@tandarts-claes.example", GENERAL),), False, "BOEK", "pieter"),
+    DemoClient("C0021", COMPANY, "Brouwerij Wouters", "BV", "0425.295.213", True, "nl",
+               "Stijn Wouters", "Beste Stijn", "Brusselsesteenweg 230", "2800", "Mechelen",
+               "+32 15 41 27 66",
+               (("stijn@brouwerij-wouters.example", GENERAL),), False, "BOEK", "pieter"),
+    DemoClient("C0022", NONPROFIT, "Jeugdwerking De Zonnebloem", "VZW", "0777.788.758", False,
+               "nl", "Lotte Desmet", "Beste Lotte", "Doorniksestraat 64", "8500", "Kortrijk",
+               "",
+               (("bestuur@zonnebloem-kortrijk.example", GENERAL),), False, "BOEK", "pieter"),
+    DemoClient("C0023", PERSON, "Jan Maes", "", "", False, "nl",
+               "", "Geachte heer Maes", "Langestraat 17", "8000", "Brugge", "+32 478 61 20 44",
+               (("jan.maes@mail.example", GENERAL),), True, "BOEK", "pieter"),
+    DemoClient("C0024", PERSON, "Els Jacobs", "", "0662.072.807", True, "nl",
+               "", "Beste Els", "Kempische Steenweg 300", "3500", "Hasselt", "+32 494 73 18 52",
+               (("els@jacobs-vertalingen.example", GENERAL),), True, "BOEK", "pieter"),
+    DemoClient("C0025", COMPANY, "Bloemen Mertens", "BV", "0633.871.145", True, "nl",
+               "An Mertens", "Beste mevrouw Mertens", "Stationsstraat 52", "9100",
+               "Sint-Niklaas", "+32 3 776 90 12",
+               (("winkel@bloemen-mertens.example", GENERAL),), False, "BOEK", "pieter"),
+    # The German-speaking East Cantons
+    DemoClient("C0026", COMPANY, "Schreinerei Kessler", "PGmbH", "0581.729.487", True, "de",
+               "Michael Kessler", "Sehr geehrter Herr Kessler", "Herbesthaler Straße 112",
+               "4700", "Eupen", "+32 87 55 31 20",
+               (("info@schreinerei-kessler.example", GENERAL),
+                ("buchhaltung@schreinerei-kessler.example", INVOICES)), True, "FIDU", "pieter"),
+    DemoClient("C0027", COMPANY, "Bäckerei Radermacher", "GmbH", "0613.995.746", True, "de",
+               "Petra Radermacher", "Sehr geehrte Frau Radermacher", "Hauptstraße 63", "4780",
+               "Sankt Vith", "+32 80 22 14 58",
+               (("kontakt@baeckerei-radermacher.example", GENERAL),), True, "FIDU", "pieter"),
+    DemoClient("C0028", COMPANY, "Autohaus Schmitz", "AG", "0884.588.629", True, "de",
+               "Rainer Schmitz", "Sehr geehrter Herr Schmitz", "Gospertstraße 40", "4700",
+               "Eupen", "+32 87 74 26 91",
+               (("verkauf@autohaus-schmitz.example", GENERAL),), False, "FIDU", "pieter"),
+    DemoClient("C0029", NONPROFIT, "Musikfreunde Kelmis", "VoG", "0428.813.937", False, "de",
+               "Gerd Xhonneux", "Sehr geehrter Herr Xhonneux", "Kirchstraße 8", "4720",
+               "Kelmis", "",
+               (("vorstand@musikfreunde-kelmis.example", GENERAL),), False, "FIDU", "pieter"),
+    DemoClient("C0030", PERSON, "Heinz Mertes", "", "", False, "de",
+               "", "Sehr geehrter Herr Mertes", "Marktplatz 3", "4750", "Bütgenbach",
+               "+32 80 44 63 17",
+               (("heinz.mertes@mail.example", GENERAL),), True, "FIDU", "pieter"),
+    DemoClient("C0031", PERSON, "Anna Hilgers", "", "", False, "de",
+               "", "Sehr geehrte Frau Hilgers", "Dorfstraße 21", "4760", "Büllingen",
+               "+32 80 64 72 05",
+               (("a.hilgers@mail.example", GENERAL),), False, "FIDU", "pieter"),
+    # A client who lives abroad
+    DemoClient("C0032", PERSON, "Oliver Bennett", "", "", False, "en",
+               "", "Dear Oliver", "14 Park Terrace", "CB1 1JH", "Cambridge", "+44 1223 555 014",
+               (("oliver.bennett@mail.example", GENERAL),), True, "FIDU", "emma", country="GB"),
+]
+# fmt: on
+
+# The firm's templates for the client context: name -> language -> (subject, body).
+TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
+    "Demande de documents": {
+        "fr": (
+            "{CABINET} – documents à nous transmettre ({NUMCLIENT})",
+            "{FORMULE},\n\n"
+            "Nous faisons le point sur le dossier {NOMCLIENT} (client n° {NUMCLIENT}) "
+            "à la date du {DATE}.\n\n"
+            "Afin de préparer la clôture de vos comptes, pourriez-vous nous transmettre vos "
+            "documents comptables (extraits bancaires, factures d'achat et de vente) d'ici la "
+            "fin du mois ?\n\n"
+            "Votre dossier est suivi par {RESPONSABLE}. N'hésitez pas à nous contacter pour "
+            "toute question.\n\n"
+            "Bien cordialement,",
+        ),
+        "nl": (
+            "{CABINET} – documenten voor uw boekhouding ({NUMCLIENT})",
+            "{FORMULE},\n\n"
+            "Wij maken de balans op van het dossier {NOMCLIENT} (klantnummer {NUMCLIENT}) "
+            "op {DATE}.\n\n"
+            "Om de afsluiting van uw rekeningen voor te bereiden, vragen wij u ons uw "
+            "boekhoudkundige stukken (rekeninguittreksels, aankoop- en verkoopfacturen) tegen "
+            "het einde van de maand te bezorgen.\n\n"
+            "Uw dossier wordt opgevolgd door {RESPONSABLE}. Aarzel niet om ons te contacteren "
+            "als u vragen hebt.\n\n"
+            "Met vriendelijke groeten,",
+        ),
+        "de": (
+            "{CABINET} – Unterlagen für Ihre Buchhaltung ({NUMCLIENT})",
+            "{FORMULE},\n\n"
+            "wir ziehen am {DATE} Bilanz zur Akte {NOMCLIENT} (Kundennummer {NUMCLIENT}).\n\n"
+            "Zur Vorbereitung Ihres Jahresabschlusses bitten wir Sie, uns Ihre "
+            "Buchhaltungsunterlagen (Kontoauszüge, Einkaufs- und Verkaufsrechnungen) bis Ende "
+            "des Monats zu übermitteln.\n\n"
+            "Ihre Akte wird von {RESPONSABLE} betreut. Bei Fragen stehen wir Ihnen gerne zur "
+            "Verfügung.\n\n"
+            "Mit freundlichen Grüßen",
+        ),
+        "en": (
+            "{CABINET} – documents for your accounts ({NUMCLIENT})",
+            "{FORMULE},\n\n"
+            "We are reviewing the file of {NOMCLIENT} (client no. {NUMCLIENT}) as of {DATE}.\n\n"
+            "To prepare the closing of your accounts, could you please send us your accounting "
+            "documents (bank statements, purchase and sales invoices) by the end of the "
+            "month?\n\n"
+            "Your file is handled by {RESPONSABLE}. Please do not hesitate to contact us with "
+            "any questions.\n\n"
+            "Kind regards,",
+        ),
+    },
+    "Bienvenue au cabinet": {
+        "fr": (
+            "Bienvenue chez {CABINET}",
+            "{FORMULE},\n\n"
+            "Nous avons le plaisir de vous accueillir parmi les clients de {CABINET}. Votre "
+            "numéro de client est le {NUMCLIENT} : merci de le rappeler dans vos échanges avec "
+            "nous.\n\n"
+            "{RESPONSABLE} suivra votre dossier. Pour toute question : {RESPONSABLE_EMAIL}, "
+            "{RESPONSABLE_TEL}.\n\n"
+            "Bien cordialement,",
+        ),
+        "nl": (
+            "Welkom bij {CABINET}",
+            "{FORMULE},\n\n"
+            "Wij heten u van harte welkom als klant van {CABINET}. Uw klantnummer is "
+            "{NUMCLIENT}: vermeld het graag in uw contacten met ons.\n\n"
+            "{RESPONSABLE} volgt uw dossier op. Voor vragen: {RESPONSABLE_EMAIL}, "
+            "{RESPONSABLE_TEL}.\n\n"
+            "Met vriendelijke groeten,",
+        ),
+        "de": (
+            "Willkommen bei {CABINET}",
+            "{FORMULE},\n\n"
+            "wir freuen uns, Sie als Kunden von {CABINET} begrüßen zu dürfen. Ihre "
+            "Kundennummer lautet {NUMCLIENT}; bitte geben Sie sie bei allen Anfragen an.\n\n"
+            "{RESPONSABLE} betreut Ihre Akte. Bei Fragen: {RESPONSABLE_EMAIL}, "
+            "{RESPONSABLE_TEL}.\n\n"
+            "Mit freundlichen Grüßen",
+        ),
+        "en": (
+            "Welcome to {CABINET}",
+            "{FORMULE},\n\n"
+            "We are delighted to welcome you as a client of {CABINET}. Your client number is "
+            "{NUMCLIENT}; please quote it whenever you contact us.\n\n"
+            "{RESPONSABLE} will look after your file. For any question: {RESPONSABLE_EMAIL}, "
+            "{RESPONSABLE_TEL}.\n\n"
+            "Kind regards,",
+        ),
+    },
+    "Déclaration fiscale": {
+        "fr": (
+            "Votre déclaration fiscale – revenus {ANNEEPRECEDENTE}",
+            "{FORMULE},\n\n"
+            "La période des déclarations fiscales approche. Pour établir la déclaration de "
+            "{NOMCLIENT} relative aux revenus {ANNEEPRECEDENTE}, nous aurons besoin de vos "
+            "fiches de rémunération, des attestations d'épargne-pension et de crédit "
+            "hypothécaire, ainsi que de tout autre justificatif utile.\n\n"
+            "Vous pouvez nous les envoyer en réponse à ce mail. {RESPONSABLE} reste à votre "
+            "disposition.\n\n"
+            "Bien cordialement,",
+        ),
+        "nl": (
+            "Uw belastingaangifte – inkomsten {ANNEEPRECEDENTE}",
+            "{FORMULE},\n\n"
+            "De periode van de belastingaangiften komt eraan. Om de aangifte van {NOMCLIENT} "
+            "voor de inkomsten {ANNEEPRECEDENTE} op te stellen, hebben wij uw loonfiches, de "
+            "attesten voor pensioensparen en woonkrediet en alle andere nuttige bewijsstukken "
+            "nodig.\n\n"
+            "U kunt ze ons bezorgen als antwoord op deze mail. {RESPONSABLE} staat tot uw "
+            "beschikking.\n\n"
+            "Met vriendelijke groeten,",
+        ),
+        "de": (
+            "Ihre Steuererklärung – Einkünfte {ANNEEPRECEDENTE}",
+            "{FORMULE},\n\n"
+            "die Zeit der Steuererklärungen naht. Für die Erklärung von {NOMCLIENT} über die "
+            "Einkünfte {ANNEEPRECEDENTE} benötigen wir Ihre Lohnbescheinigungen, die "
+            "Bescheinigungen über Pensionssparen und Hypothekarkredit sowie alle weiteren "
+            "nützlichen Belege.\n\n"
+            "Sie können uns diese als Antwort auf diese E-Mail zusenden. {RESPONSABLE} steht "
+            "Ihnen gerne zur Verfügung.\n\n"
+            "Mit freundlichen Grüßen",
+        ),
+        "en": (
+            "Your tax return – {ANNEEPRECEDENTE} income",
+            "{FORMULE},\n\n"
+            "Tax return season is approaching. To prepare the return of {NOMCLIENT} for "
+            "{ANNEEPRECEDENTE} income, we will need your pay slips, your pension savings and "
+            "mortgage certificates, and any other relevant supporting documents.\n\n"
+            "You can send them to us in reply to this e-mail. {RESPONSABLE} remains at your "
+            "disposal.\n\n"
+            "Kind regards,",
+        ),
+    },
+}
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    collaborators: int
+    billing_companies: int
+    clients: int
+    templates: int
+    profiles: int
+
+
+def _catcher_profile(*, smtp_port: int, from_name: str, from_address: str) -> dict[str, object]:
+    # The catcher speaks plain SMTP on loopback, without authentication.
+    return {
+        "method": SendingProfile.Method.SMTP,
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp_port,
+        "smtp_security": SendingProfile.Security.NONE,
+        "smtp_username": "",
+        "smtp_password": "",
+        "from_name": from_name,
+        "from_address": from_address,
+        "state": SendingProfile.State.OK,
+        "state_reason": "",
+    }
+
+
+def _seed_collaborators(*, smtp_port: int) -> dict[str, Collaborator]:
+    by_key: dict[str, Collaborator] = {}
+    for person in COLLABORATORS:
+        collaborator = Collaborator.objects.filter(email=person.email).first()
+        if collaborator is None:
+            collaborator = Collaborator(email=person.email)
+        collaborator.first_name = person.first_name
+        collaborator.last_name = person.last_name
+        collaborator.language = person.language
+        collaborator.role = person.role
+        collaborator.phone = person.phone
+        collaborator.signature = person.signature
+        collaborator.is_active = True
+        is_admin = person.role == Collaborator.Role.ADMIN
+        collaborator.is_staff = is_admin
+        collaborator.is_superuser = is_admin
+        # Hashing is slow and changes the session hash: only when the password differs.
+        if not collaborator.check_password(DEMO_PASSWORD):
+            collaborator.set_password(DEMO_PASSWORD)
+        collaborator.full_clean()
+        collaborator.save()
+        SendingProfile.objects.update_or_create(
+            collaborator=collaborator,
+            defaults=_catcher_profile(
+                smtp_port=smtp_port,
+                from_name=f"{person.first_name} {person.last_name} – {DEMO_FIRM_NAME}",
+                from_address=person.email,
+            ),
+        )
+        by_key[person.key] = collaborator
+    return by_key
+
+
+def _seed_billing_companies(*, smtp_port: int) -> dict[str, BillingCompany]:
+    by_code: dict[str, BillingCompany] = {}
+    for data in BILLING_COMPANIES:
+        company = BillingCompany.objects.filter(code=data["code"]).first() or BillingCompany()
+        for name, value in data.items():
+            setattr(company, name, value)
+        company.full_clean()
+        company.save()
+        SendingProfile.objects.update_or_create(
+            billing_company=company,
+            defaults=_catcher_profile(
+                smtp_port=smtp_port,
+                from_name=str(company),
+                from_address=company.email,
+            ),
+        )
+        by_code[company.code] = company
+    return by_code
+
+
+def _seed_clients(
+    *, collaborators: dict[str, Collaborator], companies: dict[str, BillingCompany]
+) -> None:
+    for data in CLIENTS:
+        client = Client.objects.filter(number=data.number).first() or Client(number=data.number)
+        client.kind = data.kind
+        client.name = data.name
+        client.legal_form = data.legal_form
+        client.enterprise_number = data.enterprise_number
+        client.vat_number = "BE" + data.enterprise_number.replace(".", "") if data.vat else ""
+        client.language = data.language
+        client.contact_name = data.contact_name
+        client.salutation = data.salutation
+        client.street = data.street
+        client.postal_code = data.postal_code
+        client.city = data.city
+        client.country = data.country
+        client.phone = data.phone
+        client.invoices_by_email = data.invoices_by_email
+        client.billing_company = companies[data.billing_company]
+        client.responsible = collaborators[data.responsible]
+        client.active = True
+        client.full_clean()
+        client.save()
+        for position, (address, purpose) in enumerate(data.emails):
+            ClientEmail.objects.update_or_create(
+                client=client,
+                address=address,
+                defaults={"purpose": purpose, "position": position},
+            )
+
+
+def _seed_templates() -> None:
+    for name, versions in TEMPLATES.items():
+        template = MailTemplate.objects.filter(
+            name=name, owner__isnull=True, context=MailTemplate.Context.CLIENT
+        ).first() or MailTemplate(name=name, context=MailTemplate.Context.CLIENT)
+        template.owner = None
+        template.shared = False
+        template.full_clean()
+        template.save()
+        for language, (subject, body) in versions.items():
+            MailTemplateVersion.objects.update_or_create(
+                template=template, language=language, defaults={"subject": subject, "body": body}
+            )
+
+
+def demo_seed(*, smtp_port: int = DEFAULT_SMTP_PORT) -> SeedReport:
+    """Create or update the demo firm; running it again changes nothing but the SMTP port."""
+    with transaction.atomic():
+        firm = Firm.load()
+        for name, value in FIRM.items():
+            setattr(firm, name, value)
+        firm.full_clean()
+        firm.save()
+        collaborators = _seed_collaborators(smtp_port=smtp_port)
+        companies = _seed_billing_companies(smtp_port=smtp_port)
+        _seed_clients(collaborators=collaborators, companies=companies)
+        _seed_templates()
+    return SeedReport(
+        collaborators=len(COLLABORATORS),
+        billing_companies=len(BILLING_COMPANIES),
+        clients=len(CLIENTS),
+        templates=len(TEMPLATES),
+        profiles=len(COLLABORATORS) + len(BILLING_COMPANIES),
+    )
