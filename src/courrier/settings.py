@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "courrier.firm",
     "courrier.clients",
     "courrier.mailing",
+    "courrier.demo",
 ]
 
 MIDDLEWARE = [

@@ -10,5 +10,6 @@ urlpatterns = [
     path("clients/", include("courrier.clients.urls")),
     path("courrier/", include("courrier.mailing.urls")),
     path("cabinet/", include("courrier.firm.urls")),
+    path("demo/", include("courrier.demo.urls")),
     path("admin/", admin.site.urls),
 ]
