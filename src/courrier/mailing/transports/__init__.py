@@ -1,0 +1,33 @@
+"""Transports: one module per sending method, chosen by a plain dict."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.utils.translation import gettext as _
+
+from courrier.mailing.exceptions import ConfigurationError
+from courrier.mailing.transports.base import Transport
+from courrier.mailing.transports.smtp import SMTPTransport
+
+if TYPE_CHECKING:
+    from courrier.mailing.models import SendingProfile
+
+TRANSPORTS: dict[str, type[Transport]] = {
+    "smtp": SMTPTransport,
+}
+
+
+def transport_for(profile: SendingProfile, **options: Any) -> Transport:
+    """The transport of the profile's method; `options` go to its constructor."""
+    try:
+        transport_class = TRANSPORTS[profile.method]
+    except KeyError:
+        raise ConfigurationError(
+            _("La méthode d'envoi « %(method)s » n'est pas disponible.")
+            % {"method": profile.method}
+        ) from None
+    return transport_class(profile, **options)
+
+
+__all__ = ["TRANSPORTS", "SMTPTransport", "Transport", "transport_for"]

@@ -1,0 +1,483 @@
+"""SMTP: Django's SMTP backend opens the connection, then the stored bytes are handed over.
+
+Django's backend does the connecting, STARTTLS and login. The mail transaction itself
+(MAIL, RCPT, DATA) is run here step by step rather than through `sendmail`, because the
+moment a failure happens decides what it means: a break before the end of the data means
+the server cannot have taken the message (tried again), a break while waiting for the
+server's final answer means it may have (never resent automatically).
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import socket
+import ssl
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.mail.backends.smtp import EmailBackend
+from django.utils.functional import cached_property
+from django.utils.translation import gettext as _
+
+from courrier.mailing.exceptions import (
+    DeliveryUncertain,
+    MailingError,
+    PermanentError,
+    ProfileRejected,
+    TransientError,
+)
+from courrier.mailing.transports.base import Transport
+
+if TYPE_CHECKING:
+    from courrier.mailing.models import OutboundMessage, SendingProfile
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+SSL_PORT = 465
+SUBMISSION_PORT = 587
+RELAY_PORT = 25
+
+
+class _Backend(EmailBackend):
+    """Django's SMTP backend with the TLS context given by the caller (a test trusts its CA)."""
+
+    def __init__(self, *, tls_context: ssl.SSLContext | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._tls_context = tls_context
+
+    @cached_property
+    def ssl_context(self) -> ssl.SSLContext:
+        return self._tls_context or ssl.create_default_context()
+
+
+def _answer(code: int, reply: bytes | str) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    return f"{code} {' '.join(text.split())}".strip()
+
+
+class SMTPTransport(Transport):
+    """Sends stored messages through the profile's SMTP server over one connection."""
+
+    def __init__(
+        self,
+        profile: SendingProfile,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        super().__init__(profile)
+        # Production uses the system's trusted authorities (ssl.create_default_context()).
+        self.ssl_context = ssl_context
+        self.timeout = float(settings.COURRIER["SMTP_TIMEOUT"] if timeout is None else timeout)
+        self._backend: _Backend | None = None
+
+    # -- connection -------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self._backend is not None and self._backend.connection is not None
+
+    def open(self) -> None:
+        if self.is_open:
+            return
+        profile = self.profile
+        if not profile.smtp_host.strip():
+            raise ProfileRejected(
+                _("Aucun serveur SMTP n'est renseigné : complétez le paramétrage d'envoi.")
+            )
+        if profile.smtp_username and not profile.smtp_password:
+            raise ProfileRejected(
+                _(
+                    "Un identifiant est renseigné sans mot de passe : saisissez le mot de passe de "
+                    "la boîte d'envoi, ou videz l'identifiant s'il s'agit d'un relais sans login."
+                )
+            )
+        security = profile.smtp_security
+        backend = _Backend(
+            tls_context=self.ssl_context,
+            host=profile.smtp_host.strip(),
+            port=profile.smtp_port,
+            username=profile.smtp_username,
+            password=profile.smtp_password,
+            use_tls=security == profile.Security.STARTTLS,
+            use_ssl=security == profile.Security.SSL,
+            timeout=self.timeout,
+            fail_silently=False,
+        )
+        try:
+            backend.open()
+        except (smtplib.SMTPException, OSError) as exc:
+            _quietly_close(backend)
+            raise self._open_error(exc) from exc
+        self._backend = backend
+
+    def close(self) -> None:
+        backend, self._backend = self._backend, None
+        if backend is not None:
+            _quietly_close(backend)
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def send(self, message: OutboundMessage) -> str:
+        self.open()
+        assert self._backend is not None and self._backend.connection is not None
+        connection = self._backend.connection
+        try:
+            return self._transaction(connection, message)
+        except MailingError:
+            if getattr(connection, "sock", None) is None:
+                # smtplib closed its socket (server gone or 421): reconnect for the next one.
+                self.close()
+            raise
+
+    def _transaction(self, connection: smtplib.SMTP, message: OutboundMessage) -> str:
+        raw = bytes(message.raw)
+        recipients = list(message.envelope_recipients)
+        if not recipients:
+            raise PermanentError(_("Le message n'a aucun destinataire."))
+        try:
+            connection.ehlo_or_helo_if_needed()
+            options: list[str] = []
+            if connection.does_esmtp:
+                if connection.has_extn("size"):
+                    options.append(f"SIZE={len(raw)}")
+                if not raw.isascii() and connection.has_extn("8bitmime"):
+                    options.append("BODY=8BITMIME")
+
+            code, reply = connection.mail(message.from_address, options)
+            if code != 250:
+                self._abort(connection, code)
+                raise self._sender_error(code, reply, message.from_address)
+
+            refused: dict[str, tuple[int, bytes]] = {}
+            for recipient in recipients:
+                code, reply = connection.rcpt(recipient)
+                if code not in (250, 251):
+                    refused[recipient] = (code, reply)
+                    if code == 421:
+                        break
+            if refused:
+                error = self._recipients_error(refused, all_refused=len(refused) == len(recipients))
+                if error is not None:
+                    codes = [code for code, _reply in refused.values()]
+                    self._abort(connection, 421 if 421 in codes else max(codes))
+                    raise error
+
+            connection.putcmd("data")
+            code, reply = connection.getreply()
+            if code != 354:
+                self._abort(connection, code)
+                raise self._data_error(code, reply)
+        except smtplib.SMTPServerDisconnected as exc:
+            # Nothing was handed over yet: safe to try again.
+            raise self._disconnected_error(exc) from exc
+        except smtplib.SMTPResponseException as exc:
+            raise self._data_error(exc.smtp_code, exc.smtp_error) from exc
+
+        data = _LEADING_DOT.sub(b"..", raw)
+        if not data.endswith(b"\r\n"):
+            data += b"\r\n"
+        try:
+            connection.send(data + b".\r\n")
+        except smtplib.SMTPServerDisconnected as exc:
+            # The final dot was not delivered, so the server cannot have accepted the message.
+            raise self._disconnected_error(exc) from exc
+        try:
+            code, reply = connection.getreply()
+        except smtplib.SMTPServerDisconnected as exc:
+            raise DeliveryUncertain(detail=str(exc)) from exc
+        if code != 250:
+            if code == 421:
+                connection.close()
+            raise self._data_error(code, reply, after_data=True)
+
+        answer = _answer(code, reply)
+        if refused:
+            answer += "\n" + _("Destinataires refusés : %(list)s") % {
+                "list": "; ".join(
+                    f"{address} ({_answer(rcode, rreply)})"
+                    for address, (rcode, rreply) in refused.items()
+                )
+            }
+        return answer
+
+    @staticmethod
+    def _abort(connection: smtplib.SMTP, code: int) -> None:
+        """End a refused transaction so the connection can carry the next message."""
+        if code == 421:
+            connection.close()
+            return
+        try:
+            connection.rset()
+        except (smtplib.SMTPException, OSError):
+            connection.close()
+
+    # -- what an error means ----------------------------------------------------------------
+
+    def _where(self) -> dict[str, object]:
+        return {"host": self.profile.smtp_host, "port": self.profile.smtp_port}
+
+    def _port_hint(self) -> str:
+        profile = self.profile
+        security, port = profile.smtp_security, profile.smtp_port
+        if port == SSL_PORT and security != profile.Security.SSL:
+            return _(
+                "Le port 465 attend une connexion SSL/TLS directe : choisissez la sécurité "
+                "« SSL/TLS » (ou le port 587 avec STARTTLS)."
+            )
+        if port == RELAY_PORT:
+            return _(
+                "Le port 25 est souvent bloqué par les fournisseurs d'accès : utilisez plutôt "
+                "le port 587 avec STARTTLS, ou 465 avec SSL/TLS."
+            )
+        return ""
+
+    def _with_hint(self, sentence: str) -> str:
+        hint = self._port_hint()
+        return f"{sentence} {hint}" if hint else sentence
+
+    def _open_error(self, exc: BaseException) -> MailingError:
+        where = self._where()
+        security = self.profile.smtp_security
+        detail = str(exc)
+        if isinstance(exc, smtplib.SMTPAuthenticationError):
+            detail = _answer(exc.smtp_code, exc.smtp_error)
+            if 400 <= exc.smtp_code < 500:
+                return TransientError(
+                    _("Le serveur n'a pas pu vérifier l'identifiant pour le moment."),
+                    detail=detail,
+                    code=exc.smtp_code,
+                )
+            return ProfileRejected(
+                _(
+                    "Le serveur a refusé l'identifiant ou le mot de passe. Vérifiez-les ; "
+                    "certains fournisseurs exigent un « mot de passe d'application »."
+                ),
+                detail=detail,
+                code=exc.smtp_code,
+            )
+        if isinstance(exc, smtplib.SMTPNotSupportedError):
+            if "STARTTLS" in detail:
+                return ProfileRejected(
+                    _(
+                        "Le serveur %(host)s ne propose pas STARTTLS sur le port %(port)s. "
+                        "Choisissez la sécurité « SSL/TLS » si ce port est 465, ou un port "
+                        "qui accepte STARTTLS (en général 587)."
+                    )
+                    % where,
+                    detail=detail,
+                )
+            return ProfileRejected(
+                _(
+                    "Le serveur ne propose pas d'authentification sur cette connexion alors "
+                    "qu'un identifiant est renseigné. Activez STARTTLS ou SSL/TLS (beaucoup de "
+                    "serveurs n'acceptent l'identifiant que sur une connexion chiffrée), ou "
+                    "videz l'identifiant s'il s'agit d'un relais sans login."
+                ),
+                detail=detail,
+            )
+        if isinstance(exc, smtplib.SMTPResponseException):
+            detail = _answer(exc.smtp_code, exc.smtp_error)
+            if 400 <= exc.smtp_code < 500:
+                return TransientError(
+                    _("Le serveur %(host)s est momentanément indisponible.") % where,
+                    detail=detail,
+                    code=exc.smtp_code,
+                )
+            return ProfileRejected(
+                _("Le serveur %(host)s refuse la connexion.") % where,
+                detail=detail,
+                code=exc.smtp_code,
+            )
+        if isinstance(exc, smtplib.SMTPException) and "authentication method" in detail:
+            return ProfileRejected(
+                _(
+                    "Le serveur ne propose aucune méthode d'authentification connue "
+                    "(PLAIN, LOGIN ou CRAM-MD5)."
+                ),
+                detail=detail,
+            )
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return ProfileRejected(
+                _(
+                    "Le certificat du serveur %(host)s n'est pas valable pour ce nom. Vérifiez "
+                    "le nom du serveur SMTP : il doit être celui que donne votre fournisseur."
+                )
+                % where,
+                detail=detail,
+            )
+        if isinstance(exc, ssl.SSLError):
+            if security == self.profile.Security.SSL:
+                sentence = _(
+                    "La connexion SSL/TLS au port %(port)s a échoué : ce port n'attend sans "
+                    "doute pas de SSL direct. Avec le port 587 (ou 25), choisissez STARTTLS ; "
+                    "la sécurité « SSL/TLS » s'utilise en général avec le port 465."
+                )
+            else:
+                sentence = _(
+                    "La négociation STARTTLS avec %(host)s a échoué. Vérifiez le port et la "
+                    "sécurité : STARTTLS avec le port 587, SSL/TLS avec le port 465."
+                )
+            return ProfileRejected(sentence % where, detail=detail)
+        if isinstance(exc, smtplib.SMTPServerDisconnected):
+            if (
+                "timed out" in detail
+                and self.profile.smtp_port == SSL_PORT
+                and security != self.profile.Security.SSL
+            ):
+                # Connected, but the server waits for a TLS handshake while we wait for its
+                # greeting: a settings mismatch, not a passing failure.
+                return ProfileRejected(self._port_hint(), detail=detail)
+            return TransientError(
+                self._with_hint(_("Le serveur %(host)s a fermé la connexion.") % where),
+                detail=detail,
+            )
+        if isinstance(exc, socket.gaierror):
+            return TransientError(
+                _(
+                    "Le nom du serveur « %(host)s » est introuvable. Vérifiez l'orthographe du "
+                    "serveur SMTP et la connexion Internet."
+                )
+                % where,
+                detail=detail,
+            )
+        if isinstance(exc, ConnectionRefusedError):
+            return TransientError(
+                self._with_hint(
+                    _(
+                        "Le serveur %(host)s refuse les connexions sur le port %(port)s. "
+                        "Vérifiez le port : 587 pour STARTTLS, 465 pour SSL/TLS."
+                    )
+                    % where
+                ),
+                detail=detail,
+            )
+        if isinstance(exc, TimeoutError):
+            return TransientError(
+                self._with_hint(
+                    _("Le serveur %(host)s ne répond pas sur le port %(port)s.") % where
+                ),
+                detail=detail,
+            )
+        return TransientError(
+            self._with_hint(_("Impossible de joindre le serveur %(host)s:%(port)s.") % where),
+            detail=detail,
+        )
+
+    def _disconnected_error(self, exc: smtplib.SMTPServerDisconnected) -> TransientError:
+        return TransientError(
+            _("La connexion au serveur %(host)s a été interrompue avant l'envoi du message.")
+            % self._where(),
+            detail=str(exc),
+        )
+
+    def _sender_error(self, code: int, reply: bytes | str, sender: str) -> MailingError:
+        detail = _answer(code, reply)
+        if 400 <= code < 500:
+            return TransientError(
+                _("Le serveur a différé l'envoi (erreur temporaire)."), detail=detail, code=code
+            )
+        lowered = detail.lower()
+        if "starttls" in lowered or "5.7.10" in lowered:
+            return ProfileRejected(
+                _(
+                    "Le serveur exige une connexion chiffrée : choisissez la sécurité STARTTLS "
+                    "(port 587) ou SSL/TLS (port 465)."
+                ),
+                detail=detail,
+                code=code,
+            )
+        if code == 530 or "authentication required" in lowered or "5.7.0" in lowered:
+            return ProfileRejected(
+                _(
+                    "Le serveur exige une authentification : renseignez l'identifiant et le "
+                    "mot de passe de la boîte d'envoi."
+                ),
+                detail=detail,
+                code=code,
+            )
+        if code == 552:
+            return PermanentError(
+                _("Le message est trop volumineux pour ce serveur."), detail=detail, code=code
+            )
+        return ProfileRejected(
+            _(
+                "Le serveur refuse l'adresse d'expéditeur %(address)s : vérifiez qu'elle "
+                "appartient bien au compte utilisé pour l'envoi."
+            )
+            % {"address": sender},
+            detail=detail,
+            code=code,
+        )
+
+    def _recipients_error(
+        self, refused: dict[str, tuple[int, bytes]], *, all_refused: bool
+    ) -> MailingError | None:
+        """The error for refused recipients, or None to send to those that were accepted."""
+        detail = "; ".join(f"{address} : {_answer(c, r)}" for address, (c, r) in refused.items())
+        codes = [code for code, _reply in refused.values()]
+        addresses = ", ".join(refused)
+        if any(400 <= code < 500 for code in codes):
+            # Retry the whole message rather than send it to part of the recipients now and
+            # never to the others.
+            return TransientError(
+                _("Le serveur a différé le destinataire %(addresses)s (erreur temporaire).")
+                % {"addresses": addresses},
+                detail=detail,
+                code=max(codes),
+            )
+        if not all_refused:
+            return None
+        lowered = detail.lower()
+        if 530 in codes or "authentication required" in lowered:
+            return ProfileRejected(
+                _(
+                    "Le serveur exige une authentification : renseignez l'identifiant et le "
+                    "mot de passe de la boîte d'envoi."
+                ),
+                detail=detail,
+                code=530,
+            )
+        if "relay" in lowered and not self.profile.smtp_username:
+            return ProfileRejected(
+                _(
+                    "Le serveur refuse de relayer le message sans authentification : "
+                    "renseignez l'identifiant et le mot de passe de la boîte d'envoi."
+                ),
+                detail=detail,
+                code=max(codes),
+            )
+        return PermanentError(
+            _("Le serveur refuse le destinataire %(addresses)s.") % {"addresses": addresses},
+            detail=detail,
+            code=max(codes),
+        )
+
+    def _data_error(
+        self, code: int, reply: bytes | str, *, after_data: bool = False
+    ) -> MailingError:
+        detail = _answer(code, reply)
+        if 400 <= code < 500:
+            return TransientError(
+                _("Le serveur a refusé temporairement le message."), detail=detail, code=code
+            )
+        if code == 552:
+            return PermanentError(
+                _("Le message est trop volumineux pour ce serveur."), detail=detail, code=code
+            )
+        if after_data:
+            return PermanentError(
+                _("Le serveur a refusé le contenu du message."), detail=detail, code=code
+            )
+        return PermanentError(detail=detail, code=code)
+
+
+def _quietly_close(backend: EmailBackend) -> None:
+    connection = backend.connection
+    try:
+        backend.close()
+    except (smtplib.SMTPException, OSError):
+        # A failed QUIT changes nothing to what was sent; just drop the socket.
+        if connection is not None:
+            connection.close()

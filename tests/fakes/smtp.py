@@ -1,0 +1,412 @@
+"""A real SMTP server on 127.0.0.1 (aiosmtpd) that records what it receives and can misbehave.
+
+    server = FakeSMTPServer()                      # plain, no login (a relay)
+    server = FakeSMTPServer(auth=("anne", "pw"))   # AUTH PLAIN/LOGIN required
+    server = FakeSMTPServer(tls=ca, starttls=True) # STARTTLS with a test CA
+    server = FakeSMTPServer(tls=ca, implicit_tls=True)  # SSL/TLS from the first byte
+    with server: ...                               # or .start() / .stop()
+
+    server.messages                                # list[Received], in arrival order
+    server.fail_recipient("x@client.be", "550 5.1.1 No such user")
+    server.fail_next(2, "421 4.3.2 Try again later", at="data")
+    server.drop_next()     # read the data, then hang up without answering
+
+A 421 answer closes the connection afterwards, as real servers do.
+"""
+
+from __future__ import annotations
+
+import datetime
+import email
+import email.message
+import email.policy
+import ipaddress
+import socket
+import ssl
+import threading
+import time
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A TCP port with nothing listening on it (yet)."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+# -- a certificate authority made for the test run ------------------------------------------
+
+
+class TestCA:
+    """A CA and a server certificate for 127.0.0.1 / localhost, written under `directory`."""
+
+    __test__ = False  # not a test class, whatever its name says
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        now = datetime.datetime.now(datetime.UTC)
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Courrier test CA")])
+        ca_cert = (
+            x509.CertificateBuilder()
+            .subject_name(ca_name)
+            .issuer_name(ca_name)
+            .public_key(ca_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+            )
+            .sign(ca_key, hashes.SHA256())
+        )
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(ca_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(HOST))]
+                ),
+                critical=False,
+            )
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+            )
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                critical=False,
+            )
+            .sign(ca_key, hashes.SHA256())
+        )
+        self.ca_path = directory / "ca.pem"
+        self.cert_path = directory / "server.pem"
+        self.key_path = directory / "server.key"
+        self.ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+        self.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        self.key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert_path, self.key_path)
+        return context
+
+    def client_context(self) -> ssl.SSLContext:
+        """What a client that trusts this CA uses (production uses the system's CAs)."""
+        return ssl.create_default_context(cafile=str(self.ca_path))
+
+
+# -- what the server received ---------------------------------------------------------------
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes  # the message exactly as transmitted (after SMTP dot-unstuffing)
+    mail_options: list[str] = field(default_factory=list)
+    authenticated_as: str | None = None
+    tls: bool = False
+
+    @property
+    def message(self) -> email.message.EmailMessage:
+        parsed = email.message_from_bytes(self.data, policy=email.policy.default)
+        assert isinstance(parsed, email.message.EmailMessage)
+        return parsed
+
+    def part(self, content_type: str) -> str:
+        """The decoded text of the first part of that type (text/plain, text/html)."""
+        for part in self.message.walk():
+            if part.get_content_type() == content_type:
+                content = part.get_content()
+                assert isinstance(content, str)
+                return content
+        raise AssertionError(f"no {content_type} part")
+
+
+@dataclass
+class _Rule:
+    reply: str
+    remaining: int | None  # None: for ever
+
+
+class _SMTP(SMTP):
+    """aiosmtpd's session, able to hang up after a 421 or instead of answering."""
+
+    drop_reply = False
+
+    async def push(self, status: Any) -> None:
+        if self.drop_reply:
+            self.drop_reply = False
+            if self.transport is not None:
+                self.transport.close()
+            return
+        await super().push(status)
+        if str(status).startswith("421") and self.transport is not None:
+            self.transport.close()
+
+
+class _Controller(Controller):
+    def __init__(self, server: FakeSMTPServer, **kwargs: Any) -> None:
+        self._fake = server
+        super().__init__(server, **kwargs)
+
+    def factory(self) -> SMTP:
+        self._fake.connections += 1
+        with warnings.catch_warnings():
+            # aiosmtpd warns about AUTH without TLS, which some tests want on purpose.
+            warnings.simplefilter("ignore")
+            return _SMTP(self.handler, **self.SMTP_kwargs)
+
+
+class FakeSMTPServer:
+    """An SMTP server on 127.0.0.1 for tests; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        auth: tuple[str, str] | None = None,
+        auth_mechanisms: Iterable[str] = ("PLAIN", "LOGIN"),
+        auth_require_tls: bool | None = None,
+        tls: TestCA | None = None,
+        starttls: bool = False,
+        require_starttls: bool = False,
+        implicit_tls: bool = False,
+        port: int | None = None,
+    ) -> None:
+        if (starttls or implicit_tls) and tls is None:
+            raise ValueError("TLS needs a TestCA")
+        self.host = HOST
+        self.port = port or free_port()
+        self.auth = auth
+        # The profile setting that matches this server: "none", "starttls" or "ssl".
+        self.security = "ssl" if implicit_tls else "starttls" if starttls else "none"
+        self.messages: list[Received] = []
+        self.dropped: list[Received] = []
+        self.connections = 0
+        self._lock = threading.Lock()
+        self._recipient_rules: dict[str, _Rule] = {}
+        self._next_rules: dict[str, list[_Rule]] = {"mail": [], "data": []}
+        self._drop_next = 0
+
+        kwargs: dict[str, Any] = {
+            "hostname": self.host,
+            "port": self.port,
+            "server_hostname": "smtp.fake.test",
+            "ready_timeout": 5.0,
+        }
+        if auth is not None:
+            allowed = {mechanism.upper() for mechanism in auth_mechanisms}
+            kwargs.update(
+                authenticator=self._authenticate,
+                auth_required=True,
+                # aiosmtpd only knows about STARTTLS; over implicit TLS it must not insist.
+                auth_require_tls=starttls if auth_require_tls is None else auth_require_tls,
+                auth_exclude_mechanism=[m for m in ("PLAIN", "LOGIN") if m not in allowed],
+            )
+        if tls is not None and starttls:
+            kwargs.update(tls_context=tls.server_context(), require_starttls=require_starttls)
+        if tls is not None and implicit_tls:
+            kwargs["ssl_context"] = tls.server_context()
+        self._controller = _Controller(self, **kwargs)
+
+    # -- life -------------------------------------------------------------------------------
+
+    def start(self) -> FakeSMTPServer:
+        self._controller.start()
+        self.connections = 0  # not the controller's own readiness probe
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def __enter__(self) -> FakeSMTPServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- scripting --------------------------------------------------------------------------
+
+    def fail_recipient(self, address: str, reply: str, *, times: int | None = None) -> None:
+        """Answer `reply` to RCPT for this address (`times` times, or until cleared)."""
+        with self._lock:
+            self._recipient_rules[address.lower()] = _Rule(reply, times)
+
+    def fail_next(self, count: int, reply: str, *, at: str = "data") -> None:
+        """Answer `reply` to the next `count` transactions, at MAIL ("mail") or after DATA."""
+        with self._lock:
+            self._next_rules[at].append(_Rule(reply, count))
+
+    def drop_next(self, count: int = 1) -> None:
+        """For the next `count` messages: read the data, then hang up without answering."""
+        with self._lock:
+            self._drop_next += count
+
+    def clear_rules(self) -> None:
+        with self._lock:
+            self._recipient_rules.clear()
+            for rules in self._next_rules.values():
+                rules.clear()
+            self._drop_next = 0
+
+    def wait_for(self, count: int, *, timeout: float = 10.0) -> list[Received]:
+        """Wait until at least `count` messages arrived (for other processes sending)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self.messages) >= count:
+                    return list(self.messages)
+            time.sleep(0.02)
+        raise AssertionError(f"{len(self.messages)} messages arrived, {count} expected")
+
+    def _take(self, rules: list[_Rule]) -> str | None:
+        for rule in rules:
+            if rule.remaining is None or rule.remaining > 0:
+                if rule.remaining is not None:
+                    rule.remaining -= 1
+                return rule.reply
+        return None
+
+    # -- aiosmtpd handler hooks (run in the server's thread) --------------------------------
+
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        assert self.auth is not None
+        if (
+            isinstance(data, LoginPassword)
+            and (
+                data.login.decode(),
+                data.password.decode(),
+            )
+            == self.auth
+        ):
+            return AuthResult(success=True, auth_data=data)
+        # handled=False: aiosmtpd answers 535 itself; otherwise the client waits for ever.
+        return AuthResult(success=False, handled=False)
+
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        with self._lock:
+            reply = self._take(self._next_rules["mail"])
+        if reply:
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        with self._lock:
+            rule = self._recipient_rules.get(address.lower())
+            reply = self._take([rule]) if rule else None
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        login = getattr(session.auth_data, "login", None)
+        received = Received(
+            mail_from=envelope.mail_from or "",
+            rcpt_tos=list(envelope.rcpt_tos),
+            data=bytes(envelope.original_content or b""),
+            mail_options=list(envelope.mail_options),
+            authenticated_as=login.decode() if isinstance(login, bytes) else None,
+            tls=server.transport is not None
+            and server.transport.get_extra_info("ssl_object") is not None,
+        )
+        with self._lock:
+            if self._drop_next:
+                self._drop_next -= 1
+                self.dropped.append(received)
+                assert isinstance(server, _SMTP)
+                server.drop_reply = True
+                return "250 OK"
+            reply = self._take(self._next_rules["data"])
+            if reply:
+                return reply
+            self.messages.append(received)
+        return f"250 2.0.0 OK queued as FAKE{len(self.messages):04d}"
+
+
+class SilentServer:
+    """Accepts TCP connections and never says a word (an SSL port seen by a plain client)."""
+
+    def __init__(self, *, port: int = 0) -> None:
+        self.host = HOST
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((HOST, port))
+        self._sock.listen(8)
+        self.port = int(self._sock.getsockname()[1])
+        self._open: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _addr = self._sock.accept()
+            except OSError:
+                return
+            self._open.append(conn)
+
+    def close(self) -> None:
+        self._sock.close()
+        for conn in self._open:
+            conn.close()
