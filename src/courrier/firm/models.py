@@ -62,6 +62,11 @@ class CollaboratorManager(BaseUserManager["Collaborator"]):
         user.save(using=self._db)
         return user
 
+    def get_by_natural_key(self, username: str | None) -> Collaborator:
+        # People type their address with capitals (phones do it for them); addresses are stored
+        # in lower case, so the login ignores case.
+        return self.get(email__iexact=(username or "").strip())
+
     def create_user(self, email: str, password: str | None = None, **extra: Any) -> Collaborator:
         extra.setdefault("is_staff", False)
         extra.setdefault("is_superuser", False)
@@ -95,7 +100,7 @@ class Collaborator(AbstractUser):
     phone = models.CharField(_("téléphone"), max_length=40, blank=True)
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS = []
 
     objects = CollaboratorManager()  # type: ignore[misc,assignment]
 

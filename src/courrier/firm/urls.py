@@ -1,3 +1,17 @@
+from django.urls import path
+
+from courrier.firm import views
 
 app_name = "firm"
-urlpatterns: list = []
+urlpatterns = [
+    path("parametres/", views.FirmSettingsView.as_view(), name="settings"),
+    path("societes/", views.BillingCompanyListView.as_view(), name="companies"),
+    path("societes/nouvelle/", views.BillingCompanyCreateView.as_view(), name="company_create"),
+    path("societes/<int:pk>/", views.BillingCompanyUpdateView.as_view(), name="company_edit"),
+    path("collaborateurs/", views.CollaboratorListView.as_view(), name="collaborators"),
+    path(
+        "collaborateurs/<int:pk>/",
+        views.CollaboratorUpdateView.as_view(),
+        name="collaborator_edit",
+    ),
+]

@@ -1,0 +1,113 @@
+"""Forms of the firm's administration pages and of the Django admin for collaborators."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
+
+from courrier.firm.models import BillingCompany, Collaborator, Firm
+
+
+class FirmSettingsForm(forms.ModelForm):
+    website = forms.URLField(
+        label=capfirst(Firm._meta.get_field("website").verbose_name),
+        required=False,
+        assume_scheme="https",
+    )
+
+    class Meta:
+        model = Firm
+        fields = ["name", "default_language", "fixed_bcc", "website", "phone"]
+
+
+class BillingCompanyForm(forms.ModelForm):
+    """Enterprise number, VAT number and IBAN are checked and normalised by the model's clean()."""
+
+    class Meta:
+        model = BillingCompany
+        fields = [
+            "code",
+            "name",
+            "legal_form",
+            "enterprise_number",
+            "vat_number",
+            "iban",
+            "bic",
+            "email",
+            "phone",
+            "street",
+            "postal_code",
+            "city",
+            "country",
+            "default_language",
+        ]
+        widgets = {
+            "enterprise_number": forms.TextInput(attrs={"placeholder": "0123.456.789"}),
+            "vat_number": forms.TextInput(attrs={"placeholder": "BE0123456789"}),
+            "iban": forms.TextInput(attrs={"placeholder": "BE68 5390 0754 7034"}),
+        }
+
+    def clean_bic(self) -> str:
+        return str(self.cleaned_data.get("bic") or "").replace(" ", "").upper()
+
+    def clean_country(self) -> str:
+        return str(self.cleaned_data.get("country") or "").strip().upper()
+
+
+class CollaboratorRoleForm(forms.ModelForm):
+    """What an administrator changes about a colleague from the firm pages."""
+
+    class Meta:
+        model = Collaborator
+        fields = ["first_name", "last_name", "role", "language", "is_active"]
+        help_texts = {
+            "is_active": _(
+                "Décocher plutôt que supprimer : un ancien collaborateur ne peut plus "
+                "se connecter, ses mails restent archivés."
+            ),
+        }
+
+    def __init__(self, *args: object, acting_user: Collaborator | None = None, **kwargs: object):
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.acting_user = acting_user
+
+    def clean(self) -> dict[str, object]:
+        cleaned = super().clean() or {}
+        # An administrator cannot lock themselves out of the administration pages.
+        if self.acting_user is not None and self.instance.pk == self.acting_user.pk:
+            if cleaned.get("role") != Collaborator.Role.ADMIN and not self.instance.is_superuser:
+                self.add_error(
+                    "role", _("Vous ne pouvez pas retirer votre propre rôle d'administrateur.")
+                )
+            if cleaned.get("is_active") is False:
+                self.add_error("is_active", _("Vous ne pouvez pas désactiver votre propre compte."))
+        return cleaned
+
+
+class CollaboratorCreationForm(AdminUserCreationForm):  # type: ignore[type-arg]
+    """The Django admin's "add" form, with the e-mail address as the login."""
+
+    class Meta:
+        model = Collaborator
+        fields = ("email", "first_name", "last_name", "role", "language")
+
+    def clean_email(self) -> str:
+        email = str(self.cleaned_data.get("email") or "").strip().lower()
+        if Collaborator.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError(_("Un collaborateur utilise déjà cette adresse e-mail."))
+        return email
+
+
+class CollaboratorChangeForm(UserChangeForm):  # type: ignore[type-arg]
+    class Meta:
+        model = Collaborator
+        fields = "__all__"
+
+    def clean_email(self) -> str:
+        email = str(self.cleaned_data.get("email") or "").strip().lower()
+        others = Collaborator.objects.exclude(pk=self.instance.pk)
+        if others.filter(email__iexact=email).exists():
+            raise forms.ValidationError(_("Un collaborateur utilise déjà cette adresse e-mail."))
+        return email

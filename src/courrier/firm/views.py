@@ -1,0 +1,87 @@
+"""The firm's administration pages: settings, billing companies, collaborators. Admins only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.messages.views import SuccessMessageMixin
+from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.urls import reverse_lazy
+from django.utils.translation import gettext_lazy as _
+from django.views.generic import CreateView, ListView, UpdateView
+
+from courrier.firm.forms import BillingCompanyForm, CollaboratorRoleForm, FirmSettingsForm
+from courrier.firm.models import BillingCompany, Collaborator, Firm
+from courrier.firm.permissions import AdminRequiredMixin
+from courrier.mailing.models import SendingProfile
+
+
+class FirmSettingsView(AdminRequiredMixin, SuccessMessageMixin, UpdateView):  # type: ignore[type-arg]
+    form_class = FirmSettingsForm
+    template_name = "firm/settings.html"
+    success_url = reverse_lazy("firm:settings")
+    success_message = _("Les paramètres du cabinet ont été enregistrés.")
+
+    def get_object(self, queryset: QuerySet[Firm] | None = None) -> Firm:
+        return Firm.load()
+
+
+class BillingCompanyListView(AdminRequiredMixin, ListView):  # type: ignore[type-arg]
+    template_name = "firm/company_list.html"
+    context_object_name = "companies"
+
+    def get_queryset(self) -> QuerySet[BillingCompany]:
+        # Exists() rather than select_related: the profile row holds an encrypted secret that
+        # this list neither needs nor should decrypt.
+        return BillingCompany.objects.annotate(
+            has_profile=Exists(SendingProfile.objects.filter(billing_company=OuterRef("pk"))),
+            client_count=Count("clients", distinct=True),
+        ).order_by("name", "pk")
+
+
+class BillingCompanyCreateView(AdminRequiredMixin, SuccessMessageMixin, CreateView):  # type: ignore[type-arg]
+    model = BillingCompany
+    form_class = BillingCompanyForm
+    template_name = "firm/company_form.html"
+    success_url = reverse_lazy("firm:companies")
+    success_message = _("La société facturante « %(name)s » a été créée.")
+
+
+class BillingCompanyUpdateView(AdminRequiredMixin, SuccessMessageMixin, UpdateView):  # type: ignore[type-arg]
+    model = BillingCompany
+    form_class = BillingCompanyForm
+    template_name = "firm/company_form.html"
+    success_url = reverse_lazy("firm:companies")
+    success_message = _("La société facturante « %(name)s » a été enregistrée.")
+
+
+class CollaboratorListView(AdminRequiredMixin, ListView):  # type: ignore[type-arg]
+    template_name = "firm/collaborator_list.html"
+    context_object_name = "collaborators"
+
+    def get_queryset(self) -> QuerySet[Collaborator]:
+        return Collaborator.objects.annotate(
+            has_profile=Exists(SendingProfile.objects.filter(collaborator=OuterRef("pk")))
+        ).order_by("-is_active", "last_name", "first_name", "email")
+
+
+class CollaboratorUpdateView(AdminRequiredMixin, UpdateView):  # type: ignore[type-arg]
+    model = Collaborator
+    form_class = CollaboratorRoleForm
+    template_name = "firm/collaborator_form.html"
+    context_object_name = "collaborator"
+    success_url = reverse_lazy("firm:collaborators")
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        kwargs = super().get_form_kwargs()
+        kwargs["acting_user"] = self.request.user
+        return kwargs
+
+    def form_valid(self, form: CollaboratorRoleForm) -> Any:
+        response = super().form_valid(form)
+        messages.success(
+            self.request,
+            _("La fiche de %(name)s a été enregistrée.") % {"name": self.object},
+        )
+        return response

@@ -1,0 +1,281 @@
+"""Login, roles, and the firm's administration pages, as the office staff use them."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client as Browser
+from django.urls import reverse
+
+from courrier.firm.models import BillingCompany, Collaborator, Firm
+from courrier.firm.permissions import can_manage_profile
+from courrier.mailing.models import SendingProfile
+from tests.firm.factories import PASSWORD, make_admin, make_collaborator, make_company
+
+pytestmark = pytest.mark.django_db
+
+LOGIN = reverse("login")
+
+
+def company_data(**overrides: str) -> dict[str, str]:
+    data = {
+        "code": "compta",
+        "name": "Compta Plus",
+        "legal_form": "SRL",
+        "enterprise_number": "0417 497 106",
+        "vat_number": "0417497106",
+        "iban": "be71 0961 2345 6769",
+        "bic": "gkcc bebb",
+        "email": "factures@comptaplus.be",
+        "phone": "",
+        "street": "Rue Haute 1",
+        "postal_code": "1000",
+        "city": "Bruxelles",
+        "country": "be",
+        "default_language": "fr",
+    }
+    data.update(overrides)
+    return data
+
+
+# --- login ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "clients:list",
+        "firm:companies",
+        "firm:settings",
+        "firm:collaborators",
+        "firm:company_create",
+    ],
+)
+def test_pages_need_a_login(client: Browser, name: str) -> None:
+    url = reverse(name)
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"] == f"{LOGIN}?next={url}"
+
+
+def test_login_with_the_email_address_in_any_case(client: Browser) -> None:
+    make_collaborator("anne@fidu.be")
+    page = client.get(LOGIN)
+    assert page.status_code == 200
+    assert "Adresse e-mail" in page.content.decode()
+
+    response = client.post(LOGIN, {"username": "Anne@Fidu.be ", "password": PASSWORD})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("clients:list")
+    assert client.get(reverse("clients:list")).status_code == 200
+
+
+def test_wrong_password_says_so_and_keeps_the_address(client: Browser) -> None:
+    make_collaborator("anne@fidu.be")
+    response = client.post(LOGIN, {"username": "anne@fidu.be", "password": "nope"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "mot de passe" in html
+    assert 'value="anne@fidu.be"' in html
+
+
+def test_logout_is_a_post(client: Browser) -> None:
+    client.force_login(make_collaborator())
+    assert client.get(reverse("logout")).status_code == 405
+    response = client.post(reverse("logout"))
+    assert response.status_code == 302
+    assert client.get(reverse("clients:list")).status_code == 302
+
+
+# --- roles ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["firm:companies", "firm:company_create", "firm:settings", "firm:collaborators"]
+)
+def test_a_collaborator_is_refused_the_admin_pages_with_a_clear_message(
+    client: Browser, name: str
+) -> None:
+    client.force_login(make_collaborator())
+    response = client.get(reverse(name))
+    assert response.status_code == 403
+    assert "réservée aux administrateurs du cabinet" in response.content.decode()
+
+
+def test_a_collaborator_cannot_edit_a_company_by_post(client: Browser) -> None:
+    company = make_company()
+    client.force_login(make_collaborator())
+    response = client.post(reverse("firm:company_edit", args=[company.pk]), company_data())
+    assert response.status_code == 403
+    company.refresh_from_db()
+    assert company.name == "Fiduciaire Dubois"
+
+
+def test_nav_shows_admin_links_to_admins_only(client: Browser) -> None:
+    client.force_login(make_collaborator())
+    html = client.get(reverse("clients:list")).content.decode()
+    assert reverse("clients:list") in html
+    assert reverse("firm:companies") not in html
+
+    client.force_login(make_admin())
+    html = client.get(reverse("clients:list")).content.decode()
+    assert reverse("firm:companies") in html
+    assert reverse("firm:settings") in html
+
+
+def test_can_manage_profile() -> None:
+    anne = make_collaborator("anne@fidu.be")
+    bob = make_collaborator("bob@fidu.be")
+    boss = make_admin()
+    profile = SendingProfile.objects.create(collaborator=anne, from_address="anne@fidu.be")
+    company_profile = SendingProfile.objects.create(
+        billing_company=make_company(), from_address="factures@fidu.be"
+    )
+    assert can_manage_profile(anne, profile)
+    assert not can_manage_profile(bob, profile)
+    assert not can_manage_profile(anne, company_profile)
+    assert can_manage_profile(boss, profile)
+    assert can_manage_profile(boss, company_profile)
+
+
+# --- language -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", ["nl", "en", "fr"])
+def test_pages_speak_the_collaborators_language(client: Browser, language: str) -> None:
+    client.force_login(make_collaborator(language=language))
+    html = client.get(reverse("clients:list")).content.decode()
+    assert f'<html lang="{language}">' in html
+
+
+# --- billing companies ----------------------------------------------------------------------
+
+
+def test_admin_creates_a_company_with_normalised_numbers(client: Browser) -> None:
+    client.force_login(make_admin())
+    response = client.post(reverse("firm:company_create"), company_data())
+    assert response.status_code == 302
+    assert response["Location"] == reverse("firm:companies")
+    company = BillingCompany.objects.get()
+    assert company.code == "COMPTA"
+    assert company.enterprise_number == "0417.497.106"
+    assert company.vat_number == "BE0417497106"
+    assert company.iban == "BE71 0961 2345 6769"
+    assert company.bic == "GKCCBEBB"
+
+    listing = client.get(reverse("firm:companies")).content.decode()
+    assert "Compta Plus" in listing
+    assert "a été créée" in listing
+
+
+def test_invalid_numbers_show_french_field_errors_and_keep_what_was_typed(
+    client: Browser,
+) -> None:
+    client.force_login(make_admin())
+    response = client.post(
+        reverse("firm:company_create"),
+        company_data(enterprise_number="0417.497.107", iban="BE00 1234", name="Compta Plus"),
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "n&#x27;est pas un numéro d&#x27;entreprise belge valide" in html
+    assert "n&#x27;est pas un IBAN valide" in html
+    assert 'value="0417.497.107"' in html
+    assert 'value="Compta Plus"' in html
+    assert 'value="factures@comptaplus.be"' in html
+    assert not BillingCompany.objects.exists()
+
+
+def test_admin_edits_a_company(client: Browser) -> None:
+    company = make_company()
+    client.force_login(make_admin())
+    page = client.get(reverse("firm:company_edit", args=[company.pk]))
+    assert "Fiduciaire Dubois" in page.content.decode()
+    response = client.post(
+        reverse("firm:company_edit", args=[company.pk]),
+        company_data(code="FIDU", name="Fiduciaire Dubois & fils", enterprise_number="0403170701"),
+    )
+    assert response.status_code == 302
+    company.refresh_from_db()
+    assert company.name == "Fiduciaire Dubois & fils"
+    assert company.enterprise_number == "0403.170.701"
+
+
+def test_duplicate_enterprise_number_is_a_field_error(client: Browser) -> None:
+    make_company(enterprise_number="0417.497.106")
+    client.force_login(make_admin())
+    response = client.post(reverse("firm:company_create"), company_data())
+    assert response.status_code == 200
+    assert "existe déjà" in response.content.decode()
+    assert BillingCompany.objects.count() == 1
+
+
+def test_unknown_company_is_a_404(client: Browser) -> None:
+    client.force_login(make_admin())
+    assert client.get(reverse("firm:company_edit", args=[999])).status_code == 404
+
+
+# --- firm settings and collaborators ------------------------------------------------------
+
+
+def test_admin_edits_the_firm_settings(client: Browser) -> None:
+    client.force_login(make_admin())
+    response = client.post(
+        reverse("firm:settings"),
+        {"name": "Fiduciaire Dubois", "default_language": "nl", "fixed_bcc": "archive@fidu.be"},
+    )
+    assert response.status_code == 302
+    firm = Firm.load()
+    assert (firm.name, firm.default_language, firm.fixed_bcc) == (
+        "Fiduciaire Dubois",
+        "nl",
+        "archive@fidu.be",
+    )
+    # The firm name is in the top bar of every page.
+    assert "Fiduciaire Dubois" in client.get(reverse("clients:list")).content.decode()
+
+
+def test_firm_settings_refuse_a_bad_bcc(client: Browser) -> None:
+    client.force_login(make_admin())
+    response = client.post(
+        reverse("firm:settings"),
+        {"name": "Fidu", "default_language": "fr", "fixed_bcc": "pas une adresse"},
+    )
+    assert response.status_code == 200
+    assert "Saisissez une adresse de courriel valide" in response.content.decode()
+    assert Firm.load().fixed_bcc == ""
+
+
+def test_admin_changes_a_collaborators_role_and_language(client: Browser) -> None:
+    anne = make_collaborator()
+    client.force_login(make_admin())
+    listing = client.get(reverse("firm:collaborators")).content.decode()
+    assert "anne@fidu.be" in listing
+    response = client.post(
+        reverse("firm:collaborator_edit", args=[anne.pk]),
+        {
+            "first_name": "Anne",
+            "last_name": "Martin",
+            "role": "admin",
+            "language": "nl",
+            "is_active": "on",
+        },
+    )
+    assert response.status_code == 302
+    anne.refresh_from_db()
+    assert anne.role == Collaborator.Role.ADMIN
+    assert anne.language == "nl"
+
+
+def test_an_admin_cannot_demote_themselves(client: Browser) -> None:
+    boss = make_admin()
+    client.force_login(boss)
+    response = client.post(
+        reverse("firm:collaborator_edit", args=[boss.pk]),
+        {"first_name": "Luc", "last_name": "Dubois", "role": "collaborator", "language": "fr"},
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "propre rôle d&#x27;administrateur" in html
+    assert "désactiver votre propre compte" in html
+    boss.refresh_from_db()
+    assert boss.role == Collaborator.Role.ADMIN and boss.is_active
