@@ -1,0 +1,93 @@
+"""The demo mailbox page: only in the demo, only for a logged-in collaborator."""
+
+from __future__ import annotations
+
+import smtplib
+from pathlib import Path
+
+import pytest
+from django.conf import LazySettings
+from django.test import Client as HttpClient
+from django.urls import reverse
+
+from courrier.demo.catcher import catcher_start, mailbox_dir
+from courrier.firm.models import Collaborator
+from tests.demo.test_catcher import RAW
+from tests.fakes.smtp import free_port
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def data_dir(settings: LazySettings, tmp_path: Path) -> Path:
+    settings.DATA_DIR = tmp_path
+    return tmp_path
+
+
+@pytest.fixture
+def demo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COURRIER_DEMO", "1")
+
+
+@pytest.fixture
+def logged_in(client: HttpClient) -> HttpClient:
+    user = Collaborator.objects.create_user("anne@fidu.example", "pw-anne-demo")
+    client.force_login(user)
+    return client
+
+
+def _catch_one(data_dir: Path) -> str:
+    controller = catcher_start(directory=mailbox_dir(data_dir), port=free_port())
+    try:
+        with smtplib.SMTP("127.0.0.1", controller.port, timeout=5) as smtp:
+            smtp.sendmail("anne@fidu.example", ["info@bakkerij-peeters.example"], RAW)
+    finally:
+        controller.stop()
+    [path] = mailbox_dir(data_dir).glob("*.eml")
+    return path.name
+
+
+def test_outside_the_demo_the_page_does_not_exist(
+    logged_in: HttpClient, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COURRIER_DEMO", raising=False)
+    assert logged_in.get(reverse("demo:mailbox")).status_code == 404
+
+
+def test_login_is_required(client: HttpClient, demo: None, data_dir: Path) -> None:
+    response = client.get(reverse("demo:mailbox"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_empty_mailbox_says_so(logged_in: HttpClient, demo: None, data_dir: Path) -> None:
+    response = logged_in.get(reverse("demo:mailbox"))
+    assert response.status_code == 200
+    assert "Aucun mail reçu" in response.content.decode()
+
+
+def test_a_caught_mail_is_listed_and_shown(
+    logged_in: HttpClient, demo: None, data_dir: Path
+) -> None:
+    name = _catch_one(data_dir)
+
+    listing = logged_in.get(reverse("demo:mailbox")).content.decode()
+    assert "Documenten voor uw boekhouding" in listing
+    assert reverse("demo:mailbox_message", args=[name]) in listing
+
+    page = logged_in.get(reverse("demo:mailbox_message", args=[name])).content.decode()
+    assert "Beste heer Peeters," in page
+    # The HTML part is shown in an empty sandbox, escaped into srcdoc: its script cannot run.
+    assert 'sandbox=""' in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>alert(1)</script>" not in page
+
+    download = logged_in.get(reverse("demo:mailbox_eml", args=[name]))
+    assert download["Content-Type"] == "message/rfc822"
+    assert b"".join(download.streaming_content) == RAW  # type: ignore[attr-defined]
+
+
+def test_an_unknown_mail_is_a_404(logged_in: HttpClient, demo: None, data_dir: Path) -> None:
+    url = reverse("demo:mailbox_message", args=["20261127T100000.000000-0123456789ab.eml"])
+    assert logged_in.get(url).status_code == 404
+    assert logged_in.get(reverse("demo:mailbox_message", args=["..%2Fkeys"])).status_code == 404

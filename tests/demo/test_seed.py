@@ -1,0 +1,123 @@
+"""seed_demo: a valid, complete demo firm, created once however often it runs."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from stdnum import iban as stdnum_iban
+from stdnum.be import vat as be_vat
+
+from courrier.clients.models import Client, ClientEmail
+from courrier.demo.seed import DEMO_PASSWORD
+from courrier.firm.models import BillingCompany, Collaborator, Firm
+from courrier.mailing.models import MailTemplate, MailTemplateVersion, SendingProfile
+from courrier.mailing.rendering import check_fields
+
+pytestmark = pytest.mark.django_db
+
+COUNTED = (Collaborator, BillingCompany, Client, ClientEmail, MailTemplate, MailTemplateVersion)
+
+
+def _counts() -> dict[str, int]:
+    return {model.__name__: model.objects.count() for model in (*COUNTED, SendingProfile, Firm)}
+
+
+def test_seed_twice_creates_everything_once() -> None:
+    call_command("seed_demo", "--smtp-port=2600", verbosity=0)
+    first = _counts()
+    call_command("seed_demo", "--smtp-port=2600", verbosity=0)
+
+    assert _counts() == first
+    assert first["Collaborator"] == 3
+    assert first["BillingCompany"] == 2
+    assert first["Client"] >= 30
+    assert first["SendingProfile"] == 5
+    assert first["Firm"] == 1
+    assert Firm.load().name == "Fiduciaire Demo"
+
+
+def test_rows_pass_their_validators() -> None:
+    call_command("seed_demo", verbosity=0)
+
+    for company in BillingCompany.objects.all():
+        company.full_clean()
+        assert be_vat.is_valid(company.enterprise_number)
+        assert stdnum_iban.is_valid(company.iban)
+    clients = list(Client.objects.all())
+    for client in clients:
+        client.full_clean()
+        if client.enterprise_number:
+            assert be_vat.is_valid(client.enterprise_number), client
+        if client.vat_number:
+            assert client.vat_number == "BE" + client.enterprise_number.replace(".", "")
+        if client.kind == Client.Kind.PERSON:
+            assert client.legal_form == ""
+    for collaborator in Collaborator.objects.all():
+        collaborator.full_clean()
+        assert collaborator.check_password(DEMO_PASSWORD)
+        assert collaborator.signature and collaborator.phone
+    Firm.load().full_clean()
+
+
+def test_clients_cover_the_languages_and_the_cases() -> None:
+    call_command("seed_demo", verbosity=0)
+    clients = Client.objects.all()
+
+    assert {client.language for client in clients} == {"fr", "nl", "de", "en"}
+    assert {"Eupen", "Sankt Vith"} <= {client.city for client in clients}
+    assert {client.kind for client in clients} == set(Client.Kind.values)
+    assert sum(1 for client in clients if not client.addresses()) >= 2
+    assert any(client.addresses(ClientEmail.Purpose.INVOICES) for client in clients)
+    assert any(client.invoices_by_email for client in clients)
+    assert all(client.billing_company and client.responsible for client in clients)
+    assert {c.language for c in Collaborator.objects.all()} == {"fr", "nl", "en"}
+    assert Collaborator.objects.filter(role=Collaborator.Role.ADMIN).count() == 1
+    # Reserved domains only: no mail of the demo can reach a real mailbox.
+    addresses = [row.address for row in ClientEmail.objects.all()]
+    addresses += [row.email for row in Collaborator.objects.all()]
+    addresses += [row.from_address for row in SendingProfile.objects.all()]
+    assert all(address.endswith(".example") for address in addresses), addresses
+
+
+def test_profiles_point_at_the_catcher() -> None:
+    call_command("seed_demo", "--smtp-port=2601", verbosity=0)
+    call_command("seed_demo", "--smtp-port=2602", verbosity=0)
+
+    profiles = list(SendingProfile.objects.all())
+    assert {(p.smtp_host, p.smtp_port, p.smtp_security, p.smtp_username) for p in profiles} == {
+        ("127.0.0.1", 2602, SendingProfile.Security.NONE, "")
+    }
+    assert all(p.smtp_password == "" for p in profiles)
+    assert all(p.collaborator or p.billing_company for p in profiles)
+
+
+def test_templates_speak_four_languages_with_known_fields() -> None:
+    call_command("seed_demo", verbosity=0)
+
+    templates = list(MailTemplate.objects.all())
+    assert len(templates) >= 2
+    for template in templates:
+        assert template.owner is None and template.context == MailTemplate.Context.CLIENT
+        versions = {version.language: version for version in template.versions.all()}
+        assert set(versions) == {"fr", "nl", "de", "en"}
+        for version in versions.values():
+            check_fields(version.subject, context="client")
+            check_fields(version.body, context="client")
+            assert "{FORMULE}" in version.body
+
+
+def test_an_edited_demo_is_brought_back_without_duplicates() -> None:
+    call_command("seed_demo", verbosity=0)
+    client = Client.objects.get(number="C0018")
+    client.name = "Renamed"
+    client.save()
+    ClientEmail.objects.filter(client=client).delete()
+
+    call_command("seed_demo", verbosity=0)
+
+    client.refresh_from_db()
+    assert client.name == "Bakkerij Peeters"
+    assert client.addresses() == [
+        "info@bakkerij-peeters.example",
+        "boekhouding@bakkerij-peeters.example",
+    ]
