@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from courrier.clients.forms import ClientEmailForm
+from courrier.clients.models import Client, ClientEmail
+
+
+class ClientEmailInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = ClientEmail
+    form = ClientEmailForm
+    fields = ["address", "purpose", "position"]
+    extra = 1
+
+
+@admin.register(Client)
+class ClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = [
+        "number",
+        "name",
+        "language",
+        "billing_company",
+        "responsible",
+        "invoices_by_email",
+        "active",
+    ]
+    list_filter = ["language", "kind", "invoices_by_email", "active", "billing_company"]
+    search_fields = ["number", "name", "contact_name", "emails__address", "enterprise_number"]
+    list_select_related = ["billing_company", "responsible"]
+    autocomplete_fields = ["responsible", "billing_company"]
+    inlines = [ClientEmailInline]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "number",
+                    "kind",
+                    "name",
+                    "legal_form",
+                    "enterprise_number",
+                    "vat_number",
+                    "language",
+                ]
+            },
+        ),
+        (None, {"fields": ["contact_name", "salutation", "phone"]}),
+        (None, {"fields": ["street", "postal_code", "city", "country"]}),
+        (None, {"fields": ["billing_company", "responsible", "invoices_by_email", "active"]}),
+    ]

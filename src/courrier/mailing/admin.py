@@ -1,0 +1,238 @@
+"""Technical administration of the mailing models.
+
+Secrets never reach the page: the profile password is write-only and the column is deferred
+(a row whose secret no longer decrypts still opens, so that a new password can be typed).
+The outbox is the archive: read-only here; people act on messages from the outbox screen.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db.models import BooleanField, Case, QuerySet, Value, When
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from courrier.mailing import rendering
+from courrier.mailing.fields import fields_for
+from courrier.mailing.forms import SendingProfileForm
+from courrier.mailing.models import (
+    DeliveryAttempt,
+    MailTemplate,
+    MailTemplateVersion,
+    OutboundMessage,
+    ProfileTest,
+    SendingProfile,
+)
+
+
+class SendingProfileAdminForm(SendingProfileForm):
+    class Meta(SendingProfileForm.Meta):
+        fields = ["collaborator", "billing_company", *SendingProfileForm.Meta.fields]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        instance = kwargs.get("instance")
+        has_password = bool(instance is not None and getattr(instance, "has_password", False))
+        super().__init__(*args, has_password=has_password, **kwargs)
+
+
+@admin.register(SendingProfile)
+class SendingProfileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = SendingProfileAdminForm
+    list_display = ["owner_label", "method", "from_address", "smtp_host", "state"]
+    list_filter = ["method", "state"]
+    list_select_related = ["collaborator", "billing_company"]
+    search_fields = ["from_address", "smtp_host", "collaborator__email", "billing_company__name"]
+    readonly_fields = ["password_stored", "state", "state_reason", "updated_at"]
+    fieldsets = [
+        (_("Propriétaire"), {"fields": ["collaborator", "billing_company"]}),
+        (
+            _("Serveur"),
+            {
+                "fields": [
+                    "method",
+                    "smtp_host",
+                    "smtp_port",
+                    "smtp_security",
+                    "smtp_username",
+                    "password_stored",
+                    "password",
+                    "clear_password",
+                ]
+            },
+        ),
+        (_("Expéditeur"), {"fields": ["from_name", "from_address", "reply_to"]}),
+        (_("État"), {"fields": ["state", "state_reason", "updated_at"]}),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SendingProfile]:
+        return (
+            super()
+            .get_queryset(request)
+            .defer("smtp_password")
+            .annotate(
+                has_password=Case(
+                    When(smtp_password="", then=Value(False)),
+                    default=Value(True),
+                    output_field=BooleanField(),
+                )
+            )
+        )
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or not getattr(obj, "has_password", False):
+            # Nothing stored yet: nothing to clear (the form drops that field too).
+            return [
+                (name, {**opts, "fields": [f for f in opts["fields"] if f != "clear_password"]})
+                for name, opts in fieldsets
+            ]
+        return fieldsets
+
+    @admin.display(description=_("mot de passe enregistré"), boolean=True)
+    def password_stored(self, obj: SendingProfile) -> bool:
+        return bool(getattr(obj, "has_password", False))
+
+
+class MailTemplateVersionForm(forms.ModelForm):
+    class Meta:
+        model = MailTemplateVersion
+        fields = ["language", "subject", "body"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        # The inline's parent, also when it is being created in the same request.
+        template = cleaned.get("template") or getattr(self.instance, "template", None)
+        context = getattr(template, "context", "")
+        try:
+            fields_for(context)
+        except ValueError:
+            return cleaned  # no catalogue for this context yet: nothing to check against
+        for name in ("subject", "body"):
+            text = cleaned.get(name)
+            if not text:
+                continue
+            try:
+                rendering.check_fields(str(text), context=context)
+            except ValidationError as exc:
+                self.add_error(name, exc)
+        return cleaned
+
+
+class MailTemplateVersionInline(admin.StackedInline):  # type: ignore[type-arg]
+    model = MailTemplateVersion
+    form = MailTemplateVersionForm
+    extra = 0
+    min_num = 1
+
+
+@admin.register(MailTemplate)
+class MailTemplateAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["name", "context", "owner", "shared", "languages", "updated_at"]
+    list_filter = ["context", "shared"]
+    search_fields = ["name", "versions__subject"]
+    list_select_related = ["owner"]
+    autocomplete_fields = ["owner"]
+    inlines = [MailTemplateVersionInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[MailTemplate]:
+        return super().get_queryset(request).prefetch_related("versions")
+
+    @admin.display(description=_("langues"))
+    def languages(self, obj: MailTemplate) -> str:
+        return ", ".join(sorted(version.language for version in obj.versions.all()))
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class DeliveryAttemptInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = DeliveryAttempt
+    fields = ("started_at", "finished_at", "outcome", "detail")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(OutboundMessage)
+class OutboundMessageAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "status", "subject", "client", "sender", "sent_at", "attempts"]
+    list_filter = ["status", "purpose", "archived", "language"]
+    search_fields = ["subject", "message_id", "client__name", "client__number", "from_address"]
+    list_select_related = ["client", "sender"]
+    date_hierarchy = "created_at"
+    inlines = [DeliveryAttemptInline]
+    fields = (
+        "status",
+        "subject",
+        "client",
+        "sender",
+        "profile",
+        "purpose",
+        "template",
+        "language",
+        "archived",
+        "from_address",
+        "to",
+        "envelope_recipients",
+        "message_id",
+        "idempotency_key",
+        "size",
+        "eml",
+        "attempts",
+        "next_attempt_at",
+        "lease_expires_at",
+        "last_error",
+        "provider_message_id",
+        "created_at",
+        "sent_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OutboundMessage]:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("profile")
+            .defer("raw", "profile__smtp_password")
+        )
+
+    @admin.display(description=_("fichier .eml"))
+    def eml(self, obj: OutboundMessage) -> str:
+        try:
+            url = reverse("mailing:message_eml", args=[obj.pk])
+        except NoReverseMatch:
+            return "—"
+        return format_html('<a href="{}">{}</a>', url, _("Télécharger"))
+
+
+@admin.register(ProfileTest)
+class ProfileTestAdmin(ReadOnlyAdmin):
+    list_display = ["at", "profile", "recipient", "success", "requested_by"]
+    list_filter = ["success"]
+    list_select_related = ["profile", "requested_by"]
+    fields = ("at", "profile", "requested_by", "recipient", "success", "detail")
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ProfileTest]:
+        return super().get_queryset(request).defer("profile__smtp_password")
