@@ -32,13 +32,14 @@ class MailingError(Exception):
 
     @property
     def explanation(self) -> str:
-        """The sentence, then the server's answer on its own line when there is one."""
+        """The sentence, then the server's answer (or the technical detail) on its own line."""
         if not self.detail:
             return self.user_message
-        answer = pgettext("server answer", "Réponse du serveur : %(answer)s") % {
-            "answer": self.detail
-        }
-        return f"{self.user_message}\n{answer}"
+        if self.code is not None:
+            line = pgettext("server answer", "Réponse du serveur : %(answer)s")
+        else:
+            line = pgettext("server answer", "Détail technique : %(answer)s")
+        return f"{self.user_message}\n{line % {'answer': self.detail}}"
 
 
 class ConfigurationError(MailingError):

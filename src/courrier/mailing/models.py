@@ -197,6 +197,9 @@ class OutboundMessage(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # The delivery run that claimed the message; its later writes are conditional on it, so a
+    # run that lost its claim (lease expired, message settled by the sweeper) changes nothing.
+    claimed_by = models.CharField(max_length=32, blank=True, default="")
     last_error = models.TextField(blank=True)
     provider_message_id = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
