@@ -1,3 +1,20 @@
+from django.urls import path
+
+from courrier.mailing import views
 
 app_name = "mailing"
-urlpatterns: list = []
+urlpatterns = [
+    path("ma-fiche/", views.my_profile, name="my_profile"),
+    path("ma-fiche/tester/", views.profile_test, name="profile_test"),
+    path("ecrire/", views.compose, name="compose"),
+    path("ecrire/apercu/", views.preview, name="preview"),
+    path("ecrire/modele/", views.template_load, name="template_load"),
+    path("messages/<int:pk>/", views.message_detail, name="message_detail"),
+    path("messages/<int:pk>/eml/", views.message_eml, name="message_eml"),
+    path("messages/<int:pk>/annuler/", views.message_cancel, name="message_cancel"),
+    path("messages/<int:pk>/renvoyer/", views.message_retry, name="message_retry"),
+    path("boite-de-sortie/", views.outbox, name="outbox"),
+    path("modeles/", views.templates, name="templates"),
+    path("modeles/nouveau/", views.template_create, name="template_create"),
+    path("modeles/<int:pk>/", views.template_edit, name="template_edit"),
+]

@@ -1,0 +1,183 @@
+"""Reads for the mailing screens: templates a user may use, the archive, the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+
+from django.db.models import BooleanField, Case, Prefetch, Q, QuerySet, Value, When
+from django.utils import timezone
+
+from courrier.clients.models import Client
+from courrier.firm.models import Collaborator, Firm
+from courrier.mailing.models import (
+    MailTemplate,
+    MailTemplateVersion,
+    OutboundMessage,
+    ProfileTest,
+    SendingProfile,
+)
+
+Status = OutboundMessage.Status
+
+# Messages a person may still have to look at. "failed" stays listed for a week.
+OUTBOX_STATUSES = (
+    Status.QUEUED,
+    Status.SENDING,
+    Status.RETRY,
+    Status.HELD,
+    Status.UNCERTAIN,
+    Status.FAILED,
+)
+RECENT_FAILURES = timedelta(days=7)
+
+
+def templates_for(*, user: Collaborator, context: str = "client") -> QuerySet[MailTemplate]:
+    """Templates `user` may use in `context`: the firm's, their own, and those others shared."""
+    return (
+        MailTemplate.objects.filter(context=context)
+        .filter(Q(owner__isnull=True) | Q(owner=user) | Q(shared=True))
+        .select_related("owner")
+        .prefetch_related("versions")
+        .order_by("name", "id")
+    )
+
+
+def templates_visible(*, user: Collaborator) -> QuerySet[MailTemplate]:
+    """Every template `user` sees on the templates page, all contexts; admins see all of them."""
+    templates = MailTemplate.objects.select_related("owner").prefetch_related(
+        Prefetch("versions", queryset=MailTemplateVersion.objects.order_by("language"))
+    )
+    if not user.is_firm_admin:
+        templates = templates.filter(Q(owner__isnull=True) | Q(owner=user) | Q(shared=True))
+    return templates.order_by("context", "name", "id")
+
+
+def template_version_for(
+    *, template: MailTemplate, language: str
+) -> tuple[MailTemplateVersion | None, bool]:
+    """The version in `language`, else the firm's default language (fallback True), else None."""
+    version = template.version(language)
+    if version is not None:
+        return version, False
+    default = Firm.load().default_language
+    if default != language:
+        version = template.version(default)
+        if version is not None:
+            return version, True
+    return None, False
+
+
+def client_messages(*, client: Client) -> QuerySet[OutboundMessage]:
+    """The client's archived messages, newest first."""
+    return (
+        OutboundMessage.objects.filter(client=client, archived=True)
+        .select_related("sender")
+        .defer("raw")
+        .order_by("-created_at", "-id")
+    )
+
+
+def outbox_messages(*, user: Collaborator, status: str | None = None) -> QuerySet[OutboundMessage]:
+    """Messages not yet settled: everyone's for an admin, the user's own otherwise."""
+    since = timezone.now() - RECENT_FAILURES
+    messages = (
+        OutboundMessage.objects.filter(status__in=OUTBOX_STATUSES)
+        .exclude(status=Status.FAILED, updated_at__lt=since)
+        .select_related("sender", "client", "profile", "profile__billing_company")
+        .defer("raw", "profile__smtp_password")
+        .order_by("-created_at", "-id")
+    )
+    if not user.is_firm_admin:
+        messages = messages.filter(sender=user)
+    if status:
+        messages = messages.filter(status=status)
+    return messages
+
+
+def message_get(*, pk: int) -> OutboundMessage | None:
+    """One message with what its page shows, or None."""
+    return (
+        OutboundMessage.objects.select_related("sender", "client", "profile")
+        .defer("profile__smtp_password")
+        .prefetch_related("attempts_log")
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def message_exists_for_key(*, idempotency_key: str) -> OutboundMessage | None:
+    """The message already composed under this key (a form sent twice), if any."""
+    return OutboundMessage.objects.filter(idempotency_key=idempotency_key).defer("raw").first()
+
+
+def profile_for_edit(*, collaborator: Collaborator) -> SendingProfile | None:
+    """The collaborator's profile without its secret, annotated `has_password`.
+
+    The password is never decrypted for a page: it is not shown, and a row whose secret no
+    longer decrypts (a lost key) must still open so that a new password can be entered.
+    """
+    return (
+        SendingProfile.objects.filter(collaborator=collaborator)
+        .defer("smtp_password")
+        .annotate(
+            has_password=Case(
+                When(smtp_password="", then=Value(False)),
+                default=Value(True),
+                output_field=BooleanField(),
+            )
+        )
+        .first()
+    )
+
+
+def profile_tests(*, profile: SendingProfile, limit: int = 5) -> list[ProfileTest]:
+    """The last connection tests of a profile, newest first."""
+    return list(profile.tests.select_related("requested_by").order_by("-at", "-id")[:limit])
+
+
+def sender_has_profile(*, sender: Collaborator) -> SendingProfile | None:
+    return SendingProfile.objects.filter(collaborator=sender).defer("smtp_password").first()
+
+
+@dataclass
+class ParsedMessage:
+    """A stored message read back for display: what the recipient's mail program would show."""
+
+    headers: list[tuple[str, str]]
+    text: str
+    html: str
+    attachments: list[tuple[str, str, int]] = field(default_factory=list)  # name, type, bytes
+    error: str = ""
+
+
+def message_parse(*, raw: bytes) -> ParsedMessage:
+    """Parse stored .eml bytes; never raises (a damaged message shows what can be read)."""
+    try:
+        msg = BytesParser(policy=policy.default).parsebytes(raw)
+    except Exception as exc:  # a stored message must always open, damaged or not
+        return ParsedMessage(headers=[], text="", html="", error=str(exc))
+    assert isinstance(msg, EmailMessage)  # policy.default builds EmailMessage
+    headers = [(name, str(value)) for name, value in msg.items()]
+    text = html = ""
+    error = ""
+    try:
+        text_part = msg.get_body(preferencelist=("plain",))
+        if text_part is not None:
+            text = str(text_part.get_content())  # type: ignore[attr-defined]
+        html_part = msg.get_body(preferencelist=("html",))
+        if html_part is not None:
+            html = str(html_part.get_content())  # type: ignore[attr-defined]
+    except (LookupError, ValueError, KeyError) as exc:
+        error = str(exc)
+    attachments: list[tuple[str, str, int]] = []
+    for part in msg.iter_attachments():
+        payload = part.get_payload(decode=True)
+        size = len(payload) if isinstance(payload, bytes) else 0
+        attachments.append((part.get_filename() or "", part.get_content_type(), size))
+    return ParsedMessage(
+        headers=headers, text=text, html=html, attachments=attachments, error=error
+    )
