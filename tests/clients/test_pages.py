@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 LIST = reverse("clients:list")
 CREATE = reverse("clients:create")
-HTMX = {"HTTP_HX_REQUEST": "true"}
+HTMX = {"HX-Request": "true"}
 
 
 @pytest.fixture
@@ -141,7 +141,7 @@ def test_pagination_and_garbage_query_strings(client: Browser, anne: Collaborato
 
 def test_search_from_htmx_returns_the_results(client: Browser, anne: Collaborator) -> None:
     make_client("C0042", name="Bakkerij Peeters")
-    response = client.get(LIST, {"q": "bakk"}, **HTMX)
+    response = client.get(LIST, {"q": "bakk"}, headers=HTMX)
     assert response.status_code == 200
     assert 'id="client-results"' in response.content.decode()
 
@@ -214,7 +214,7 @@ def test_mails_tab_lists_the_archived_messages(client: Browser, anne: Collaborat
     make_message(record, anne, subject="Pas archivé", archived=False)
     make_message(make_client("C0043"), anne, subject="Autre client")
 
-    partial = client.get(reverse("clients:mails", args=[record.pk]), **HTMX)
+    partial = client.get(reverse("clients:mails", args=[record.pk]), headers=HTMX)
     assert partial.status_code == 200
     html = partial.content.decode()
     assert "<html" not in html
@@ -366,6 +366,32 @@ def test_edit_a_client_removes_and_adds_addresses(client: Browser, anne: Collabo
         ("keep@peeters.be", 0),
         ("facturen@peeters.be", 1),
     ]
+
+
+def test_saving_an_invoice_client_with_its_addresses_unchanged(
+    client: Browser, anne: Collaborator
+) -> None:
+    record = make_client("C0042", emails=("info@peeters.be",), invoices_by_email=True)
+    address = record.emails.get()
+    data = form_data(
+        number="C0042",
+        name="Bakkerij Peeters BV",
+        invoices_by_email="on",
+        **{
+            "emails-TOTAL_FORMS": "2",
+            "emails-INITIAL_FORMS": "1",
+            "emails-0-id": str(address.pk),
+            "emails-0-address": "info@peeters.be",
+            "emails-0-purpose": "general",
+            "emails-1-address": "",
+            "emails-1-purpose": "general",
+        },
+    )
+    response = client.post(reverse("clients:edit", args=[record.pk]), data)
+    assert response.status_code == 302
+    record.refresh_from_db()
+    assert record.name == "Bakkerij Peeters BV"
+    assert record.addresses() == ["info@peeters.be"]
 
 
 def test_removing_the_last_address_of_an_invoice_client_is_refused(

@@ -85,7 +85,7 @@ class BaseClientEmailFormSet(BaseInlineFormSet):  # type: ignore[type-arg]
         kept = [
             form
             for form in self.forms
-            if form.has_changed()
+            if (form.instance.pk is not None or form.has_changed())
             and not form.cleaned_data.get("DELETE")
             and form.cleaned_data.get("address")
         ]

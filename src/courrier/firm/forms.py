@@ -46,7 +46,7 @@ class BillingCompanyForm(forms.ModelForm):
         widgets = {
             "enterprise_number": forms.TextInput(attrs={"placeholder": "0123.456.789"}),
             "vat_number": forms.TextInput(attrs={"placeholder": "BE0123456789"}),
-            "iban": forms.TextInput(attrs={"placeholder": "BE68 5390 0754 7034"}),
+            "iban": forms.TextInput(attrs={"placeholder": "BE71 0961 2345 6769"}),
         }
 
     def clean_bic(self) -> str:

@@ -17,8 +17,9 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from courrier.mailing import rendering
+from courrier.mailing import rendering, services
 from courrier.mailing.fields import fields_for
 from courrier.mailing.forms import SendingProfileForm
 from courrier.mailing.models import (
@@ -34,6 +35,7 @@ from courrier.mailing.models import (
 class SendingProfileAdminForm(SendingProfileForm):
     class Meta(SendingProfileForm.Meta):
         fields = ["collaborator", "billing_company", *SendingProfileForm.Meta.fields]
+        labels = {"collaborator": _("collaborateur"), "billing_company": _("société facturante")}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         instance = kwargs.get("instance")
@@ -48,7 +50,7 @@ class SendingProfileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ["method", "state"]
     list_select_related = ["collaborator", "billing_company"]
     search_fields = ["from_address", "smtp_host", "collaborator__email", "billing_company__name"]
-    readonly_fields = ["password_stored", "state", "state_reason", "updated_at"]
+    readonly_fields = ["password_stored", "state_label", "state_detail", "last_change"]
     fieldsets = [
         (_("Propriétaire"), {"fields": ["collaborator", "billing_company"]}),
         (
@@ -67,7 +69,7 @@ class SendingProfileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             },
         ),
         (_("Expéditeur"), {"fields": ["from_name", "from_address", "reply_to"]}),
-        (_("État"), {"fields": ["state", "state_reason", "updated_at"]}),
+        (_("État"), {"fields": ["state_label", "state_detail", "last_change"]}),
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SendingProfile]:
@@ -94,9 +96,38 @@ class SendingProfileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             ]
         return fieldsets
 
+    def save_model(
+        self, request: HttpRequest, obj: SendingProfile, form: Any, change: bool
+    ) -> None:
+        super().save_model(request, obj, form, change)
+        # Same as saving "Ma fiche": the profile is back in service and held messages resume.
+        resumed = services.profile_updated(profile=obj)
+        if resumed:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d message en attente repart.",
+                    "%(count)d messages en attente repartent.",
+                    resumed,
+                )
+                % {"count": resumed},
+            )
+
     @admin.display(description=_("mot de passe enregistré"), boolean=True)
     def password_stored(self, obj: SendingProfile) -> bool:
         return bool(getattr(obj, "has_password", False))
+
+    @admin.display(description=_("état"))
+    def state_label(self, obj: SendingProfile) -> str:
+        return str(obj.get_state_display())
+
+    @admin.display(description=_("raison"))
+    def state_detail(self, obj: SendingProfile) -> str:
+        return obj.state_reason or "—"
+
+    @admin.display(description=_("modifié le"))
+    def last_change(self, obj: SendingProfile) -> Any:
+        return obj.updated_at
 
 
 class MailTemplateVersionForm(forms.ModelForm):
