@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from io import StringIO
 from typing import Any
 
 import pytest
@@ -630,3 +631,39 @@ def test_profile_test_reports_an_unreachable_server(
     )
     assert not test.success
     assert "introuvable" in test.detail
+
+
+# -- the commands -----------------------------------------------------------------------------
+
+
+def test_outbox_recover_settles_stopped_runs_and_wakes_waiting_profiles(
+    compose: Callable[..., OutboundMessage], profile: SendingProfile
+) -> None:
+    stuck, waiting = compose(), compose(subject="En attente")
+    _left_sending(stuck, handed_over=True)
+    DBTaskResult.objects.all().delete()
+    out = StringIO()
+
+    call_command("outbox_recover", stdout=out)
+
+    stuck.refresh_from_db()
+    waiting.refresh_from_db()
+    assert (stuck.status, waiting.status) == (Status.UNCERTAIN, Status.QUEUED)
+    assert "1 envoi(s) interrompu(s) réglé(s)" in out.getvalue()
+    assert [task.args_kwargs["args"] for task in delivery_tasks()] == [[profile.pk]]
+
+
+def test_outbox_status_lists_what_waits_for_a_person(
+    compose: Callable[..., OutboundMessage], profile: SendingProfile, smtp_server: FakeSMTPServer
+) -> None:
+    message = compose()
+    smtp_server.drop_next()
+    messages_deliver(profile_id=profile.pk)
+    out = StringIO()
+
+    call_command("outbox_status", stdout=out)
+
+    text = out.getvalue()
+    assert re.search(r"incertain\s+1", text)
+    assert f"n°{message.pk}" in text
+    assert "peut-être parti" in text

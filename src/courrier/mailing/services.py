@@ -322,12 +322,17 @@ def message_compose(
     return message
 
 
-def _enqueue_delivery(profile_id: int, *, run_after: datetime | None = None) -> None:
+def delivery_enqueue(*, profile_id: int, run_after: datetime | None = None) -> None:
+    """Enqueue a delivery run for the profile (now, or not before `run_after`)."""
     # Imported here: the task module imports this one.
     from courrier.mailing.tasks import deliver_profile
 
     task = deliver_profile.using(run_after=run_after) if run_after else deliver_profile
     task.enqueue(profile_id)
+
+
+def _enqueue_delivery(profile_id: int, *, run_after: datetime | None = None) -> None:
+    delivery_enqueue(profile_id=profile_id, run_after=run_after)
 
 
 # -- delivery ---------------------------------------------------------------------------------

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('mailing', '0001_initial'),
+        ("mailing", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='outboundmessage',
-            name='claimed_by',
-            field=models.CharField(blank=True, default='', max_length=32),
+            model_name="outboundmessage",
+            name="claimed_by",
+            field=models.CharField(blank=True, default="", max_length=32),
         ),
     ]
