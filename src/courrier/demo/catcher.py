@@ -111,11 +111,12 @@ def _parse(path: Path, *, headers_only: bool) -> EmailMessage:
 
 
 def _header(message: EmailMessage, name: str) -> str:
+    # strip(): a header folded right after its name keeps a leading space when parsed.
     try:
-        return str(message.get(name, ""))
+        return str(message.get(name, "")).strip()
     except (ValueError, IndexError, TypeError):  # a malformed header is shown raw
         raw = message.get_all(name) or [""]
-        return str(raw[0])
+        return str(raw[0]).strip()
 
 
 def _caught(path: Path, message: EmailMessage) -> CaughtMail:
