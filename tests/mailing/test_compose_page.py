@@ -209,6 +209,19 @@ def test_sending_queues_one_message_to_the_clients_address_and_archives_it(
     assert reverse("mailing:message_detail", args=[message.pk]) in mails_tab.content.decode()
 
 
+def test_the_general_address_is_used_when_the_client_has_one(browser: Browser) -> None:
+    client = make_client("C0050", emails=("facturen@peeters.be",))
+    ClientEmail.objects.filter(client=client).update(purpose=ClientEmail.Purpose.INVOICES)
+    ClientEmail.objects.create(client=client, address="jan@peeters.be", position=1)
+
+    page = text_of(browser.get(COMPOSE, {"client": client.pk}))
+    assert "jan@peeters.be" in page
+    assert "facturen@peeters.be" not in page
+
+    browser.post(f"{COMPOSE}?client={client.pk}", compose_data(client))
+    assert OutboundMessage.objects.get().to == ["jan@peeters.be"]
+
+
 def test_the_same_form_sent_twice_queues_one_message(
     browser: Browser, dutch_client: Client
 ) -> None:

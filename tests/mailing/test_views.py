@@ -8,6 +8,7 @@ from html import unescape
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client as Browser
 from django.urls import reverse
 
@@ -263,6 +264,25 @@ def test_an_admin_fixes_another_collaborators_profile(
     profile.refresh_from_db()
     assert profile.smtp_host == "mail.fidu.be"
     assert profile.smtp_password == STORED_PASSWORD
+
+
+def test_a_password_no_key_can_read_still_opens_and_can_be_replaced(anne: Collaborator) -> None:
+    profile = make_profile(anne)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE mailing_sendingprofile SET smtp_password = %s WHERE id = %s",
+            ["fernet:written-with-a-lost-key", profile.pk],
+        )
+    browser = login(anne)
+
+    assert browser.get(MY_PROFILE).status_code == 200
+    test = browser.post(reverse("mailing:profile_test"), headers=HTMX)
+    assert test.status_code == 200
+    assert "ne peut plus être lu" in text_of(test)
+
+    browser.post(MY_PROFILE, profile_post(profile, password="saisi-a-nouveau"))
+    profile.refresh_from_db()
+    assert profile.smtp_password == "saisi-a-nouveau"
 
 
 # --- The test button ------------------------------------------------------------------------

@@ -39,7 +39,7 @@ class SendingProfileForm(forms.ModelForm):
     """How the collaborator sends. The password is write-only: never put back into the page."""
 
     password = forms.CharField(
-        label=_("mot de passe"),
+        label=_("Mot de passe"),
         required=False,
         strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
@@ -74,6 +74,18 @@ class SendingProfileForm(forms.ModelForm):
             self.fields["password"].help_text = _("Aucun mot de passe enregistré.")
             del self.fields["clear_password"]
         self.fields["smtp_host"].required = True
+        # The password belongs next to the login, not after the addresses.
+        self.order_fields(
+            [
+                "method",
+                "smtp_host",
+                "smtp_port",
+                "smtp_security",
+                "smtp_username",
+                "password",
+                "clear_password",
+            ]
+        )
 
     def clean_smtp_port(self) -> int:
         port = self.cleaned_data["smtp_port"]

@@ -161,7 +161,8 @@ def message_parse(*, raw: bytes) -> ParsedMessage:
     except Exception as exc:  # a stored message must always open, damaged or not
         return ParsedMessage(headers=[], text="", html="", error=str(exc))
     assert isinstance(msg, EmailMessage)  # policy.default builds EmailMessage
-    headers = [(name, str(value)) for name, value in msg.items()]
+    # A folded header read back may start with the folding space: not part of the value.
+    headers = [(name, str(value).strip()) for name, value in msg.items()]
     text = html = ""
     error = ""
     try:

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import reswap
 from django_htmx.middleware import HtmxDetails
 
-from courrier.clients.models import Client
+from courrier.clients.models import Client, ClientEmail
 from courrier.crypto import SecretUnreadable
 from courrier.firm.models import Collaborator, Firm
 from courrier.firm.permissions import can_manage_profile, is_firm_admin
@@ -232,7 +232,8 @@ def _compose_context(
     request: HttpRequest, *, client: Client, form: ComposeForm, **extra: Any
 ) -> dict[str, Any]:
     user = _user(request)
-    addresses = client.addresses()
+    # The same choice as message_compose: the general addresses, else any the client has.
+    addresses = client.addresses(ClientEmail.Purpose.GENERAL) or client.addresses()
     return {
         "client": client,
         "form": form,
