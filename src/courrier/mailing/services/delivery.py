@@ -1,10 +1,11 @@
-"""The outbox: compose, deliver, recover, cancel, retry. The only code that writes messages.
+"""Delivery: claim, send over one connection, settle each message; the sweeper; a person's
+decisions (cancel, retry).
 
-A message is committed (bytes built once, Message-ID fixed) before any attempt to send it.
 A delivery run claims messages with a conditional UPDATE and a token of its own; every later
 write of the run is conditional on that token, so two runs never send the same message and a
-run that lost its claim changes nothing. A message whose fate is unknown becomes
-"uncertain" and is never resent automatically.
+run that lost its claim changes nothing. An attempt is recorded before a byte leaves, so that
+after a crash the sweeper can tell a message that may have left ("uncertain", never resent
+automatically) from one that was never tried (queued again).
 """
 
 from __future__ import annotations
@@ -13,326 +14,53 @@ import logging
 import random
 import uuid
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from email.utils import format_datetime, make_msgid
 from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives
-from django.core.validators import validate_email
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from courrier.clients.models import Client, ClientEmail
-from courrier.crypto import SecretUnreadable
-from courrier.firm.models import Collaborator, Firm
-from courrier.languages import MailLanguage
+from courrier.firm.models import Collaborator
 from courrier.mailing.exceptions import (
     ConfigurationError,
     DeliveryUncertain,
     MailingError,
     PermanentError,
-    ProfileMissing,
-    ProfileRejected,
     TransientError,
 )
-from courrier.mailing.fields import client_values
-from courrier.mailing.models import (
-    DeliveryAttempt,
-    MailTemplate,
-    OutboundMessage,
-    ProfileTest,
-    SendingProfile,
-)
-from courrier.mailing.rendering import Rendered, render
+from courrier.mailing.models import DeliveryAttempt, OutboundMessage, SendingProfile
 from courrier.mailing.transports import transport_for
-from courrier.validators import validate_header_text
 
 logger = logging.getLogger("courrier.mailing")
 
 Status = OutboundMessage.Status
 Outcome = DeliveryAttempt.Outcome
 
-CLIENT_CONTEXT = "client"
-MAX_SUBJECT_LENGTH = 998  # RFC 5322 line limit, and the column's size
 # Waiting messages: ready now, or to be retried at their time.
 WAITING = (Status.QUEUED, Status.RETRY)
 
 
-# -- the sending profile ---------------------------------------------------------------------
-
-
-def profile_for_sender(*, sender: Collaborator) -> SendingProfile:
-    """The collaborator's own sending profile. Raises ProfileMissing, or ConfigurationError when
-    its password cannot be decrypted with the installation's keys."""
-    try:
-        profile = SendingProfile.objects.filter(collaborator=sender).first()
-    except SecretUnreadable as exc:
-        raise ConfigurationError(
-            _(
-                "Le mot de passe enregistré dans votre paramétrage d'envoi ne peut plus être lu "
-                "(la clé de chiffrement de l'installation a changé) : saisissez-le à nouveau "
-                "dans « Ma fiche »."
-            )
-        ) from exc
-    if profile is None:
-        raise ProfileMissing()
-    return profile
-
-
-def _profile_problem(profile: SendingProfile) -> ConfigurationError | None:
-    """Why this profile cannot send now, or None when it can."""
-    if profile.state == SendingProfile.State.BROKEN:
-        reason = profile.state_reason or _("le serveur l'a refusé.")
-        return ProfileRejected(
-            _(
-                "Votre paramétrage d'envoi est à corriger avant d'envoyer : %(reason)s "
-                "Corrigez-le dans « Ma fiche » ; les messages en attente repartiront ensuite."
-            )
-            % {"reason": reason}
-        )
-    if profile.method == SendingProfile.Method.SMTP and not profile.smtp_host.strip():
-        return ConfigurationError(
-            _("Votre paramétrage d'envoi n'indique pas de serveur SMTP : complétez « Ma fiche ».")
-        )
-    return None
-
-
-# -- preview and compose ----------------------------------------------------------------------
-
-
-@dataclass
-class Preview:
-    rendered: Rendered
-    to: list[str]
-    from_header: str
-    reply_to: str
-    headers: dict[str, str]
-    language: str
-    language_fallback: bool
-    warnings: list[str]
-    attachments: list[tuple[str, int]] = field(default_factory=list)
-
-
-@dataclass
-class _Draft:
-    """Everything compose needs before it stores anything; also what the preview shows."""
-
-    profile: SendingProfile
-    preview: Preview
-
-
-def _display_name(name: str) -> str:
-    name = " ".join(name.split())
-    if any(char in name for char in '()<>@,;:\\".[]'):
-        return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return name
-
-
-def _draft(
-    *, sender: Collaborator, client: Client, subject: str, body: str, language: str | None
-) -> _Draft:
-    profile = profile_for_sender(sender=sender)
-    language = language or client.language
-    if language not in MailLanguage.values:
-        raise ValidationError(
-            _("Langue de message inconnue : « %(language)s »."),
-            code="language",
-            params={"language": language},
-        )
-    values = client_values(client=client, sender=sender, language=language)
-    rendered = render(
-        subject=subject,
-        body=body,
-        values=values,
-        context=CLIENT_CONTEXT,
-        language=language,
-        signature=sender.signature,
-    )
-    if len(rendered.subject) > MAX_SUBJECT_LENGTH:
-        raise ValidationError(_("Le sujet est trop long."), code="subject_length")
-    name = profile.from_name.strip() or str(sender)
-    validate_header_text(name)
-    from_header = f"{_display_name(name)} <{profile.from_address}>" if name else ""
-    from_header = from_header or profile.from_address
-    to = client.addresses(ClientEmail.Purpose.GENERAL) or client.addresses()
-
-    warnings: list[str] = []
-    if not to:
-        warnings.append(
-            _("Ce client n'a pas d'adresse e-mail : ajoutez-en une dans sa fiche avant d'envoyer.")
-        )
-    for code in rendered.empty_fields:
-        warnings.append(
-            _("Le champ {%(code)s} est vide pour ce client.") % {"code": code},
-        )
-    language_fallback = language != client.language
-    if language_fallback:
-        warnings.append(
-            _("Ce client lit le %(client_language)s ; ce message part en %(language)s.")
-            % {
-                "client_language": MailLanguage(client.language).label,
-                "language": MailLanguage(language).label,
-            }
-        )
-    problem = _profile_problem(profile)
-    if problem is not None:
-        warnings.append(problem.user_message)
-
-    headers = {"From": from_header, "To": ", ".join(to), "Subject": rendered.subject}
-    if profile.reply_to:
-        headers["Reply-To"] = profile.reply_to
-    headers["Content-Language"] = language
-    return _Draft(
-        profile=profile,
-        preview=Preview(
-            rendered=rendered,
-            to=to,
-            from_header=from_header,
-            reply_to=profile.reply_to,
-            headers=headers,
-            language=language,
-            language_fallback=language_fallback,
-            warnings=warnings,
-        ),
-    )
-
-
-def message_preview(
-    *, sender: Collaborator, client: Client, subject: str, body: str, language: str | None = None
-) -> Preview:
-    """Exactly what message_compose would send, nothing stored. Raises ValidationError for
-    unknown fields or a line break in the subject, ProfileMissing without a profile; a client
-    without address, empty fields or a profile to fix are warnings here."""
-    return _draft(
-        sender=sender, client=client, subject=subject, body=body, language=language
-    ).preview
-
-
-def _mime_bytes(*, preview: Preview, message_id: str, row_id: int) -> bytes:
-    rendered = preview.rendered
-    mail = EmailMultiAlternatives(
-        subject=rendered.subject,
-        body=rendered.text,
-        from_email=preview.from_header,
-        to=preview.to,
-        reply_to=[preview.reply_to] if preview.reply_to else None,
-        headers={
-            # The firm's local time, with its offset (Django's default says "-0000": unknown).
-            "Date": format_datetime(timezone.localtime()),
-            "Message-ID": message_id,
-            "Content-Language": preview.language,
-            "X-Courrier-Message": str(row_id),
-        },
-    )
-    mail.attach_alternative(rendered.html, "text/html")
-    # CRLF everywhere: strict servers refuse bare LF, and the bytes are sent as they are.
-    return mail.message().as_bytes(linesep="\r\n")
-
-
-def _message_id(from_address: str) -> str:
-    domain = from_address.rpartition("@")[2]
-    try:
-        domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        domain = "courrier.invalid"
-    return make_msgid(domain=domain or "courrier.invalid")
-
-
-def message_compose(
-    *,
-    sender: Collaborator,
-    client: Client,
-    subject: str,
-    body: str,
-    language: str | None = None,
-    template: MailTemplate | None = None,
-    archive: bool = True,
-    purpose: str = "client",
-    idempotency_key: str | None = None,
-) -> OutboundMessage:
-    """Validate, render, build the message once and store it as queued; delivery is enqueued
-    when the transaction commits. A known `idempotency_key` returns its message unchanged."""
-    if idempotency_key:
-        existing = OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing
-    draft = _draft(sender=sender, client=client, subject=subject, body=body, language=language)
-    profile, preview = draft.profile, draft.preview
-    problem = _profile_problem(profile)
-    if problem is not None:
-        raise problem
-    if not preview.to:
-        raise ValidationError(
-            _("Le client %(client)s n'a pas d'adresse e-mail : ajoutez-en une dans sa fiche."),
-            code="no_address",
-            params={"client": client.display_name},
-        )
-    recipients = list(preview.to)
-    fixed_bcc = Firm.load().fixed_bcc
-    if fixed_bcc and fixed_bcc not in recipients:
-        # A blind copy: in the envelope only, never in a header.
-        recipients.append(fixed_bcc)
-    message_id = _message_id(profile.from_address)
-    try:
-        with transaction.atomic():
-            message = OutboundMessage.objects.create(
-                profile=profile,
-                sender=sender,
-                client=client,
-                purpose=purpose,
-                template=template,
-                idempotency_key=idempotency_key or None,
-                archived=archive,
-                language=preview.language,
-                message_id=message_id,
-                subject=preview.rendered.subject,
-                from_address=profile.from_address,
-                to=preview.to,
-                envelope_recipients=recipients,
-                raw=b"",
-                status=Status.QUEUED,
-            )
-            raw = _mime_bytes(preview=preview, message_id=message_id, row_id=message.pk)
-            if len(raw) > settings.COURRIER["MAX_MESSAGE_BYTES"]:
-                raise ValidationError(_("Le message est trop volumineux."), code="size")
-            message.raw = raw
-            message.size = len(raw)
-            message.save(update_fields=["raw", "size"])
-            transaction.on_commit(partial(_enqueue_delivery, profile.pk), robust=True)
-    except IntegrityError:
-        # Another request stored the same key a moment ago: that message is the answer.
-        if idempotency_key:
-            existing = OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
-            if existing is not None:
-                return existing
-        raise
-    logger.info(
-        "message %s queued for profile %s (%d bytes, %d recipients)",
-        message.pk,
-        profile.pk,
-        message.size,
-        len(recipients),
-    )
-    return message
-
-
 def delivery_enqueue(*, profile_id: int, run_after: datetime | None = None) -> None:
     """Enqueue a delivery run for the profile (now, or not before `run_after`)."""
-    # Imported here: the task module imports this one.
+    # Imported here: the task module imports the services.
     from courrier.mailing.tasks import deliver_profile
 
     task = deliver_profile.using(run_after=run_after) if run_after else deliver_profile
     task.enqueue(profile_id)
 
 
-def _enqueue_delivery(profile_id: int, *, run_after: datetime | None = None) -> None:
-    delivery_enqueue(profile_id=profile_id, run_after=run_after)
+def enqueue_on_commit(profile_id: int) -> None:
+    """Enqueue a delivery run once the current transaction commits (never for a rollback).
+
+    Robust: a failure to enqueue is logged and leaves the messages waiting for the next
+    run or for `courrier outbox_recover`; it does not undo what was committed."""
+    transaction.on_commit(partial(delivery_enqueue, profile_id=profile_id), robust=True)
 
 
 # -- delivery ---------------------------------------------------------------------------------
@@ -607,9 +335,9 @@ def messages_deliver(*, profile_id: int, limit: int | None = None) -> DeliveryRe
     if claimed:
         _send(_Run(profile, token, report), claimed)
     if report.more:
-        _enqueue_delivery(profile.pk)
+        delivery_enqueue(profile_id=profile.pk)
     if report.retry and report.next_attempt_at is not None:
-        _enqueue_delivery(profile.pk, run_after=report.next_attempt_at)
+        delivery_enqueue(profile_id=profile.pk, run_after=report.next_attempt_at)
     return report
 
 
@@ -678,7 +406,7 @@ def _send(run: _Run, claimed: list[OutboundMessage]) -> None:
         transport.close()
         run.release(pending)
         if pending:
-            _enqueue_delivery(run.profile.pk)
+            delivery_enqueue(profile_id=run.profile.pk)
 
 
 def _attempt_now(message: OutboundMessage, error: MailingError) -> DeliveryAttempt:
@@ -736,7 +464,7 @@ def messages_recover(*, now: datetime | None = None) -> int:
                     logger.info("message %s requeued: claimed by a stopped run, never tried", pk)
             settled += changed
     for profile_id in sorted(requeued):
-        transaction.on_commit(partial(_enqueue_delivery, profile_id), robust=True)
+        enqueue_on_commit(profile_id)
     return settled
 
 
@@ -784,7 +512,7 @@ def message_retry(*, message: OutboundMessage, by: Collaborator) -> None:
             updated_at=timezone.now(),
         )
         if changed and profile_ok:
-            transaction.on_commit(partial(_enqueue_delivery, message.profile_id), robust=True)
+            enqueue_on_commit(message.profile_id)
     message.refresh_from_db()
     if not changed:
         raise ValidationError(
@@ -793,76 +521,3 @@ def message_retry(*, message: OutboundMessage, by: Collaborator) -> None:
             params={"status": message.get_status_display()},
         )
     logger.info("message %s put back in the queue by collaborator %s", message.pk, by.pk)
-
-
-def profile_updated(*, profile: SendingProfile) -> int:
-    """After the profile was saved: back in service, its held messages queued again and
-    delivery enqueued. Returns the number of messages that resume."""
-    with transaction.atomic():
-        SendingProfile.objects.filter(pk=profile.pk).update(
-            state=SendingProfile.State.OK, state_reason=""
-        )
-        profile.state, profile.state_reason = SendingProfile.State.OK, ""
-        resumed = OutboundMessage.objects.filter(profile_id=profile.pk, status=Status.HELD).update(
-            status=Status.QUEUED, next_attempt_at=None, updated_at=timezone.now()
-        )
-        if resumed:
-            transaction.on_commit(partial(_enqueue_delivery, profile.pk), robust=True)
-    if resumed:
-        logger.info("profile %s updated: %d held messages queued again", profile.pk, resumed)
-    return resumed
-
-
-def profile_verify(
-    *, profile: SendingProfile, requested_by: Collaborator, recipient: str
-) -> ProfileTest:
-    """Send a test mail now, outside the outbox, and log it as a ProfileTest.
-
-    Server and configuration errors do not raise: the ProfileTest says what went wrong and
-    what the server answered. An invalid recipient address raises ValidationError.
-    """
-    validate_email(recipient)
-    name = profile.from_name.strip() or profile.owner_label
-    mail = EmailMultiAlternatives(
-        subject=_("Courrier : message de test"),
-        body=_(
-            "Ce message confirme que le paramétrage d'envoi de %(owner)s fonctionne : il est "
-            "passé par le serveur %(host)s.\n"
-        )
-        % {"owner": profile.owner_label, "host": profile.smtp_host},
-        from_email=f"{_display_name(name)} <{profile.from_address}>",
-        to=[recipient],
-        reply_to=[profile.reply_to] if profile.reply_to else None,
-        headers={"Message-ID": _message_id(profile.from_address)},
-    )
-    raw = mail.message().as_bytes(linesep="\r\n")
-    test_message = OutboundMessage(
-        raw=raw, envelope_recipients=[recipient], from_address=profile.from_address
-    )
-    try:
-        with transport_for(profile) as transport:
-            answer = transport.send(test_message)
-    except MailingError as exc:
-        success, detail = False, exc.explanation
-    else:
-        success = True
-        detail = _("Le serveur a accepté le message de test. Réponse du serveur : %(answer)s") % {
-            "answer": answer
-        }
-    test = ProfileTest.objects.create(
-        profile=profile,
-        requested_by=requested_by,
-        recipient=recipient,
-        success=success,
-        detail=detail,
-    )
-    logger.info(
-        "profile %s test to %s via %s:%s (%s): %s",
-        profile.pk,
-        recipient,
-        profile.smtp_host,
-        profile.smtp_port,
-        "ok" if success else "failed",
-        detail.replace("\n", " "),
-    )
-    return test

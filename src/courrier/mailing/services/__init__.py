@@ -1,0 +1,42 @@
+"""The outbox: compose, deliver, recover, cancel, retry. The only code that writes messages.
+
+A message is committed (bytes built once, Message-ID fixed) before any attempt to send it;
+delivery is enqueued when that transaction commits. Views, commands and tasks call these
+functions; they are keyword-only and raise the errors of `courrier.mailing.exceptions`
+(and Django's ValidationError for bad input).
+"""
+
+from courrier.mailing.services.compose import (
+    Preview,
+    message_compose,
+    message_preview,
+    profile_for_sender,
+)
+from courrier.mailing.services.delivery import (
+    DeliveryReport,
+    delivery_enqueue,
+    message_cancel,
+    message_retry,
+    messages_deliver,
+    messages_recover,
+    profiles_waiting,
+    retry_delay,
+)
+from courrier.mailing.services.profiles import profile_updated, profile_verify
+
+__all__ = [
+    "DeliveryReport",
+    "Preview",
+    "delivery_enqueue",
+    "message_cancel",
+    "message_compose",
+    "message_preview",
+    "message_retry",
+    "messages_deliver",
+    "messages_recover",
+    "profile_for_sender",
+    "profile_updated",
+    "profile_verify",
+    "profiles_waiting",
+    "retry_delay",
+]
