@@ -175,6 +175,7 @@ class _SMTP(SMTP):
     """aiosmtpd's session, able to hang up after a 421 or instead of answering."""
 
     drop_reply = False
+    messages_here = 0
 
     async def push(self, status: Any) -> None:
         if self.drop_reply:
@@ -214,6 +215,7 @@ class FakeSMTPServer:
         require_starttls: bool = False,
         implicit_tls: bool = False,
         port: int | None = None,
+        messages_per_connection: int | None = None,
     ) -> None:
         if (starttls or implicit_tls) and tls is None:
             raise ValueError("TLS needs a TestCA")
@@ -229,6 +231,8 @@ class FakeSMTPServer:
         self._recipient_rules: dict[str, _Rule] = {}
         self._next_rules: dict[str, list[_Rule]] = {"mail": [], "data": []}
         self._drop_next = 0
+        # Like providers that end a session after N messages ("421 too many messages").
+        self.messages_per_connection = messages_per_connection
 
         kwargs: dict[str, Any] = {
             "hostname": self.host,
@@ -335,6 +339,10 @@ class FakeSMTPServer:
         address: str,
         mail_options: list[str],
     ) -> str:
+        limit = self.messages_per_connection
+        assert isinstance(server, _SMTP)
+        if limit is not None and server.messages_here >= limit:
+            return "421 4.7.0 Too many messages for this session"
         with self._lock:
             reply = self._take(self._next_rules["mail"])
         if reply:
@@ -381,6 +389,8 @@ class FakeSMTPServer:
             if reply:
                 return reply
             self.messages.append(received)
+            assert isinstance(server, _SMTP)
+            server.messages_here += 1
         return f"250 2.0.0 OK queued as FAKE{len(self.messages):04d}"
 
 

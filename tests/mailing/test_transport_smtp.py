@@ -244,6 +244,17 @@ def test_421_is_temporary_and_the_next_message_reconnects(
     assert smtp_server.connections == 2
 
 
+def test_server_ending_the_session_after_n_messages_is_not_an_error(
+    make_smtp_server: Callable[..., FakeSMTPServer], make_profile: ProfileFactory
+) -> None:
+    server = make_smtp_server(messages_per_connection=2)
+    with transport_for(make_profile(server=server)) as transport:
+        for _ in range(5):
+            transport.send(stored())
+    assert len(server.messages) == 5
+    assert server.connections == 3
+
+
 def test_greylisted_recipient_is_temporary_and_nobody_receives_it_yet(
     smtp_server: FakeSMTPServer, make_profile: ProfileFactory
 ) -> None:

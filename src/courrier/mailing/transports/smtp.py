@@ -39,6 +39,10 @@ SUBMISSION_PORT = 587
 RELAY_PORT = 25
 
 
+class _ConnectionDropped(Exception):
+    """A reused connection ended by the server before this message began."""
+
+
 class _Backend(EmailBackend):
     """Django's SMTP backend with the TLS context given by the caller (a test trusts its CA)."""
 
@@ -71,6 +75,7 @@ class SMTPTransport(Transport):
         self.ssl_context = ssl_context
         self.timeout = float(settings.COURRIER["SMTP_TIMEOUT"] if timeout is None else timeout)
         self._backend: _Backend | None = None
+        self._transactions = 0  # mail transactions begun on the current connection
 
     # -- connection -------------------------------------------------------------------------
 
@@ -111,6 +116,7 @@ class SMTPTransport(Transport):
             _quietly_close(backend)
             raise self._open_error(exc) from exc
         self._backend = backend
+        self._transactions = 0
 
     def close(self) -> None:
         backend, self._backend = self._backend, None
@@ -120,18 +126,30 @@ class SMTPTransport(Transport):
     # -- sending ----------------------------------------------------------------------------
 
     def send(self, message: OutboundMessage) -> str:
+        try:
+            return self._send_once(message)
+        except _ConnectionDropped:
+            # Nothing of this message was handed over: once more, on a new connection.
+            self.close()
+            return self._send_once(message)
+
+    def _send_once(self, message: OutboundMessage) -> str:
         self.open()
         assert self._backend is not None and self._backend.connection is not None
         connection = self._backend.connection
+        reused = self._transactions > 0
+        self._transactions += 1
         try:
-            return self._transaction(connection, message)
+            return self._transaction(connection, message, reused=reused)
         except MailingError:
             if getattr(connection, "sock", None) is None:
                 # smtplib closed its socket (server gone or 421): reconnect for the next one.
                 self.close()
             raise
 
-    def _transaction(self, connection: smtplib.SMTP, message: OutboundMessage) -> str:
+    def _transaction(
+        self, connection: smtplib.SMTP, message: OutboundMessage, *, reused: bool
+    ) -> str:
         raw = bytes(message.raw)
         recipients = list(message.envelope_recipients)
         if not recipients:
@@ -145,7 +163,16 @@ class SMTPTransport(Transport):
                 if not raw.isascii() and connection.has_extn("8bitmime"):
                     options.append("BODY=8BITMIME")
 
-            code, reply = connection.mail(message.from_address, options)
+            try:
+                code, reply = connection.mail(message.from_address, options)
+            except smtplib.SMTPServerDisconnected:
+                if reused:
+                    raise _ConnectionDropped from None
+                raise
+            if code == 421 and reused:
+                # The server ends sessions after a while or after N messages: not an error.
+                connection.close()
+                raise _ConnectionDropped
             if code != 250:
                 self._abort(connection, code)
                 raise self._sender_error(code, reply, message.from_address)
