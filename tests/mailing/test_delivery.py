@@ -33,7 +33,7 @@ from courrier.mailing.services import (
     profile_updated,
     profile_verify,
 )
-from tests.fakes.smtp import FakeSMTPServer, TestCA
+from tests.fakes.smtp import FakeSMTPServer, TestCA, free_port
 
 Status = OutboundMessage.Status
 
@@ -373,6 +373,7 @@ def test_wrong_password_holds_the_profile_then_fixing_it_sends_each_once(
         message.refresh_from_db()
         assert message.status == Status.HELD
         assert "mot de passe" in message.last_error
+    assert [a.outcome for a in first.attempts_log.all()] == [DeliveryAttempt.Outcome.PROFILE]
     profile.refresh_from_db()
     assert profile.state == SendingProfile.State.BROKEN
     assert "535" in profile.state_reason
@@ -394,6 +395,22 @@ def test_wrong_password_holds_the_profile_then_fixing_it_sends_each_once(
         "Votre dossier Dupuis & Fils <Boulangerie> SRL",
     ]
     assert all(m.authenticated_as == "anne@fidu.test" for m in server.messages)
+
+
+def test_unreachable_server_puts_the_whole_batch_back_after_one_try(
+    compose: Callable[..., OutboundMessage], profile: SendingProfile
+) -> None:
+    messages = [compose(subject=f"Message {n}") for n in range(3)]
+    SendingProfile.objects.filter(pk=profile.pk).update(smtp_port=free_port())
+
+    report = messages_deliver(profile_id=profile.pk)
+
+    assert (report.claimed, report.retry) == (3, 3)
+    for message in messages:
+        message.refresh_from_db()
+        assert message.status == Status.RETRY
+        assert "refuse les connexions" in message.last_error
+        assert [a.outcome for a in message.attempts_log.all()] == ["transient"]
 
 
 @pytest.mark.parametrize("mode", ["starttls", "implicit_tls"])

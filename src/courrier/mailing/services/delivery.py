@@ -361,7 +361,9 @@ def _send(run: _Run, claimed: list[OutboundMessage]) -> None:
                 try:
                     transport.open()
                 except ConfigurationError as exc:
-                    run.hold(None, None, exc, untried=pending)
+                    # Logged on the message that was about to go; the others were not tried.
+                    first = pending.pop(0)
+                    run.hold(first, _attempt_now(first, exc), exc, untried=pending)
                     pending.clear()
                     break
                 except MailingError as exc:
@@ -410,6 +412,7 @@ def _send(run: _Run, claimed: list[OutboundMessage]) -> None:
 
 
 def _attempt_now(message: OutboundMessage, error: MailingError) -> DeliveryAttempt:
+    """An attempt that ended before the message was handed over (the connection failed)."""
     now = timezone.now()
     return DeliveryAttempt.objects.create(
         message=message, started_at=now, outcome=Outcome.TRANSIENT, detail=error.explanation
