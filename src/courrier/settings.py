@@ -173,6 +173,7 @@ COURRIER = {
     # Transient failures are retried this many times, with back-off, before "failed".
     "MAX_ATTEMPTS": int(os.environ.get("COURRIER_MAX_ATTEMPTS", "8")),
     "RETRY_BASE_SECONDS": float(os.environ.get("COURRIER_RETRY_BASE_SECONDS", "60")),
+    "RETRY_MAX_SECONDS": float(os.environ.get("COURRIER_RETRY_MAX_SECONDS", "3600")),
     "SMTP_TIMEOUT": float(os.environ.get("COURRIER_SMTP_TIMEOUT", "30")),
     # Largest total of attachments accepted for one message, in bytes.
     "MAX_MESSAGE_BYTES": int(os.environ.get("COURRIER_MAX_MESSAGE_BYTES", str(20 * 1024 * 1024))),

@@ -104,6 +104,10 @@ class Client(models.Model):
             return [row.address for row in rows]
         return [row.address for row in rows if row.purpose == purpose]
 
+    def mail_addresses(self) -> list[str]:
+        """Where a mail to the client goes: the general addresses, else every address."""
+        return self.addresses(ClientEmail.Purpose.GENERAL) or self.addresses()
+
     def invoice_addresses(self) -> list[str]:
         """Where invoices go: the addresses marked for invoices, else the general ones."""
         return self.addresses(ClientEmail.Purpose.INVOICES) or self.addresses(

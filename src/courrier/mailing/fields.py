@@ -22,7 +22,7 @@ from babel.numbers import format_currency, format_decimal
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from courrier.clients.models import Client, ClientEmail
+from courrier.clients.models import Client
 from courrier.firm.models import Firm
 
 if TYPE_CHECKING:
@@ -231,7 +231,7 @@ def client_values(
     firm = Firm.load()
     responsible = client.responsible
     billing_company = client.billing_company
-    emails = client.addresses(ClientEmail.Purpose.GENERAL) or client.addresses()
+    emails = client.mail_addresses()
     contact = client.contact_name.strip()
     if not contact and client.kind == Client.Kind.PERSON:
         # A private person is their own contact.

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import reswap
 from django_htmx.middleware import HtmxDetails
 
-from courrier.clients.models import Client, ClientEmail
+from courrier.clients.models import Client
 from courrier.crypto import SecretUnreadable
 from courrier.firm.models import Collaborator, Firm
 from courrier.firm.permissions import can_manage_profile, is_firm_admin
@@ -233,7 +233,7 @@ def _compose_context(
 ) -> dict[str, Any]:
     user = _user(request)
     # The same choice as message_compose: the general addresses, else any the client has.
-    addresses = client.addresses(ClientEmail.Purpose.GENERAL) or client.addresses()
+    addresses = client.mail_addresses()
     return {
         "client": client,
         "form": form,

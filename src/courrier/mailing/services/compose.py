@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from courrier.clients.models import Client, ClientEmail
+from courrier.clients.models import Client
 from courrier.crypto import SecretUnreadable
 from courrier.firm.models import Collaborator, Firm
 from courrier.languages import MailLanguage
@@ -132,7 +132,7 @@ def _draft(
     validate_header_text(name)
     from_header = f"{display_name(name)} <{profile.from_address}>" if name else ""
     from_header = from_header or profile.from_address
-    to = client.addresses(ClientEmail.Purpose.GENERAL) or client.addresses()
+    to = client.mail_addresses()
 
     warnings: list[str] = []
     if not to:

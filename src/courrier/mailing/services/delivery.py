@@ -307,7 +307,7 @@ def retry_delay(attempts: int) -> float:
     """Seconds before the next try after `attempts` tries: doubling from RETRY_BASE_SECONDS,
     capped, with jitter so that a server's recovery is not met by every message at once."""
     base = float(settings.COURRIER["RETRY_BASE_SECONDS"])
-    cap = float(settings.COURRIER.get("RETRY_MAX_SECONDS", 3600.0))
+    cap = float(settings.COURRIER["RETRY_MAX_SECONDS"])
     delay = min(cap, base * 2 ** max(0, attempts - 1))
     return delay / 2 + random.uniform(0, delay / 2)
 
