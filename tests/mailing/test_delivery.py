@@ -10,6 +10,8 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from email import policy
+from email.parser import BytesParser
 from io import StringIO
 from typing import Any
 
@@ -158,6 +160,25 @@ def test_what_arrives_is_the_stored_message(
     assert message.provider_message_id.startswith("250 ")
     assert message.attempts == 1
     assert [a.outcome for a in message.attempts_log.all()] == [DeliveryAttempt.Outcome.SENT]
+
+
+def test_a_long_accented_subject_is_folded_cleanly_and_reads_back_whole(
+    compose: Callable[..., OutboundMessage],
+) -> None:
+    subject = (
+        "Uw jaarrekening 2026 — herinnering voor {NOMCLIENT}: de documenten die nog "
+        "ontbreken vóór de neerlegging bij de Nationale Bank"
+    )
+    message = compose(subject=subject)
+    raw = bytes(message.raw)
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+
+    subject_line = next(line for line in head.split("\r\n") if line.startswith("Subject:"))
+    assert subject_line.strip() != "Subject:", "the subject starts on its own line"
+    assert all(len(line) <= 78 for line in head.split("\r\n"))
+    parsed = BytesParser(policy=policy.default).parsebytes(raw)
+    assert parsed["Subject"] == message.subject
+    assert message.subject.startswith("Uw jaarrekening 2026 — herinnering voor Dupuis & Fils")
 
 
 def test_explicit_language_and_the_preview_match_what_is_sent(

@@ -6,6 +6,9 @@ Also where a collaborator's sending profile is looked up and judged fit to send.
 from __future__ import annotations
 
 import logging
+from email.generator import BytesGenerator
+from email.policy import SMTP
+from io import BytesIO
 from dataclasses import dataclass, field
 from email.utils import format_datetime, make_msgid
 
@@ -26,6 +29,8 @@ from courrier.mailing.models import MailTemplate, OutboundMessage, SendingProfil
 from courrier.mailing.rendering import Rendered, render
 from courrier.mailing.services.delivery import enqueue_on_commit
 from courrier.validators import validate_header_text
+
+SMTP_POLICY = SMTP.clone(max_line_length=78)
 
 logger = logging.getLogger("courrier.mailing")
 
@@ -203,8 +208,12 @@ def _mime_bytes(*, preview: Preview, message_id: str, row_id: int) -> bytes:
         },
     )
     mail.attach_alternative(rendered.html, "text/html")
-    # CRLF everywhere: strict servers refuse bare LF, and the bytes are sent as they are.
-    return mail.message().as_bytes(linesep="\r\n")
+    # The SMTP policy writes CRLF everywhere (strict servers refuse bare LF, and these bytes are
+    # sent as they are) and folds encoded headers cleanly, where Django's own serialiser
+    # starts a long non-ASCII subject on an empty line that some filters frown upon.
+    buffer = BytesIO()
+    BytesGenerator(buffer, policy=SMTP_POLICY).flatten(mail.message())
+    return buffer.getvalue()
 
 
 def message_id_for(from_address: str) -> str:
