@@ -16,3 +16,6 @@ from courrier.settings import COURRIER
 # Fast passwords: the tests create many collaborators.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 COURRIER = {**COURRIER, "RETRY_BASE_SECONDS": 1.0, "SMTP_TIMEOUT": 5.0}
+
+# WhiteNoise warns on every request when the collected-static directory is absent.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
