@@ -37,6 +37,14 @@ class Firm(models.Model):
     )
     website = models.URLField(_("site web"), blank=True)
     phone = models.CharField(_("téléphone"), max_length=40, blank=True)
+    track_opens = models.BooleanField(
+        _("suivre l'ouverture des mails"),
+        default=False,
+        help_text=_(
+            "Les fournisseurs qui le permettent (SendGrid, Brevo, Mailgun, Postmark, Amazon SES) "
+            "signalent quand un destinataire ouvre le mail."
+        ),
+    )
 
     class Meta:
         verbose_name = _("cabinet")

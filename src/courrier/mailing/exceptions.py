@@ -65,10 +65,34 @@ class ProfileRejected(ConfigurationError):
     default_message = _("Le serveur a refusé le paramétrage d'envoi.")
 
 
+class NeedsReconnect(ProfileRejected):
+    """The mailbox's OAuth consent was revoked or expired: its owner must connect it again."""
+
+    default_message = _(
+        "L'accès à la boîte mail a été retiré ou a expiré : reconnectez-la dans le paramétrage "
+        "d'envoi. Les messages en attente repartiront ensuite."
+    )
+
+
 class TransientError(MailingError):
-    """A temporary failure: the message is tried again later."""
+    """A temporary failure: the message is tried again later.
+
+    `retry_after` (seconds) is the provider's own wish (HTTP 429 / 503 Retry-After): the next
+    try is not made before it.
+    """
 
     default_message = _("Le serveur n'a pas pu prendre le message pour le moment.")
+
+    def __init__(
+        self,
+        user_message: str | None = None,
+        *,
+        detail: str = "",
+        code: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(user_message, detail=detail, code=code)
+        self.retry_after = retry_after
 
 
 class PermanentError(MailingError):

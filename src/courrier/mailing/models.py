@@ -16,6 +16,27 @@ class SendingProfile(models.Model):
 
     class Method(models.TextChoices):
         SMTP = "smtp", _("SMTP")
+        GMAIL = "gmail", _("Gmail (OAuth2)")
+        MICROSOFT = "microsoft", _("Microsoft 365 (OAuth2)")
+        SENDGRID = "sendgrid", _("SendGrid")
+        BREVO = "brevo", _("Brevo")
+        MAILGUN = "mailgun", _("Mailgun")
+        POSTMARK = "postmark", _("Postmark")
+        SES = "ses", _("Amazon SES")
+
+    class SMTPAuth(models.TextChoices):
+        PASSWORD = "password", _("mot de passe")
+        XOAUTH2 = "xoauth2", _("OAuth2 (XOAUTH2)")
+
+    class OAuthProvider(models.TextChoices):
+        NONE = "", _("aucun")
+        GOOGLE = "google", _("Google")
+        MICROSOFT = "microsoft", _("Microsoft")
+
+    class Region(models.TextChoices):
+        DEFAULT = "", _("par défaut")
+        EU = "eu", _("Union européenne")
+        US = "us", _("États-Unis")
 
     class Security(models.TextChoices):
         NONE = "none", _("aucune")
@@ -25,6 +46,7 @@ class SendingProfile(models.Model):
     class State(models.TextChoices):
         OK = "ok", _("en service")
         BROKEN = "broken", _("à corriger")
+        RECONNECT = "reconnect", _("à reconnecter")
 
     collaborator = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -55,12 +77,68 @@ class SendingProfile(models.Model):
         help_text=_("Laisser vide si le serveur n'en demande pas."),
     )
     smtp_password = EncryptedTextField(_("mot de passe"), blank=True)
+    smtp_auth = models.CharField(
+        _("authentification SMTP"),
+        max_length=10,
+        choices=SMTPAuth.choices,
+        default=SMTPAuth.PASSWORD,
+    )
+
+    # OAuth2 (Gmail, Microsoft 365, and SMTP with XOAUTH2). Tokens are secrets.
+    oauth_provider = models.CharField(
+        _("fournisseur OAuth"), max_length=10, choices=OAuthProvider.choices, blank=True
+    )
+    oauth_account = models.EmailField(
+        _("compte connecté"), blank=True, help_text=_("L'adresse du compte qui a donné son accord.")
+    )
+    oauth_refresh_token = EncryptedTextField(blank=True)
+    oauth_access_token = EncryptedTextField(blank=True)
+    oauth_expires_at = models.DateTimeField(null=True, blank=True)
+    # msal's serialised token cache (it holds the refresh token): encrypted like any token.
+    oauth_token_cache = EncryptedTextField(blank=True)
+    oauth_scopes = models.CharField(max_length=500, blank=True)
+    oauth_connected_at = models.DateTimeField(null=True, blank=True)
+    microsoft_mailbox = models.EmailField(
+        _("boîte partagée"),
+        blank=True,
+        help_text=_(
+            "Microsoft 365 : l'adresse d'une boîte partagée au nom de laquelle envoyer "
+            "(vide : la boîte du compte connecté)."
+        ),
+    )
+
+    # HTTP providers (SendGrid, Brevo, Mailgun, Postmark, Amazon SES).
+    api_key = EncryptedTextField(_("clé d'API"), blank=True)
+    api_region = models.CharField(
+        _("région"), max_length=4, choices=Region.choices, blank=True, default=Region.DEFAULT
+    )
+    mailgun_domain = models.CharField(_("domaine Mailgun"), max_length=255, blank=True)
+    aws_access_key_id = models.CharField(_("identifiant de clé AWS"), max_length=128, blank=True)
+    aws_secret_access_key = EncryptedTextField(_("clé secrète AWS"), blank=True)
+    aws_region = models.CharField(_("région AWS"), max_length=32, blank=True, default="eu-west-1")
+
+    # Delivery events: each profile has its own webhook address and its own secret.
+    webhook_token = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    webhook_secret = EncryptedTextField(_("secret ou clé de vérification du webhook"), blank=True)
+
+    # A copy in the sender's Sent folder for SMTP (Gmail and Graph file it themselves).
+    imap_enabled = models.BooleanField(_("copier dans « Éléments envoyés » (IMAP)"), default=False)
+    imap_host = models.CharField(_("serveur IMAP"), max_length=255, blank=True)
+    imap_port = models.PositiveIntegerField(_("port IMAP"), default=993)
+    imap_security = models.CharField(
+        _("sécurité IMAP"), max_length=10, choices=Security.choices, default=Security.SSL
+    )
+    imap_username = models.CharField(_("identifiant IMAP"), max_length=255, blank=True)
+    imap_password = EncryptedTextField(_("mot de passe IMAP"), blank=True)
+    imap_sent_folder = models.CharField(
+        _("dossier des messages envoyés"), max_length=255, blank=True, default="Sent"
+    )
     from_name = models.CharField(_("nom de l'expéditeur"), max_length=200, blank=True)
     from_address = models.EmailField(_("adresse de l'expéditeur"))
     reply_to = models.EmailField(_("adresse de réponse"), blank=True)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.OK)
-    state_reason = models.TextField(blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    state = models.CharField(_("état"), max_length=10, choices=State.choices, default=State.OK)
+    state_reason = models.TextField(_("raison"), blank=True)
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
 
     class Meta:
         verbose_name = _("paramétrage d'envoi")
@@ -144,6 +222,22 @@ class MailTemplateVersion(models.Model):
         return f"{self.template} [{self.language}]"
 
 
+class DeliveryStatus(models.TextChoices):
+    """What a provider says happened after it accepted a message."""
+
+    DELIVERED = "delivered", _("remis")
+    DEFERRED = "deferred", _("différé")
+    BOUNCED = "bounced", _("rejeté (bounce)")
+    DROPPED = "dropped", _("abandonné par le fournisseur")
+    COMPLAINED = "complained", _("signalé comme spam")
+    OPENED = "opened", _("ouvert")
+
+
+class SentCopy(models.TextChoices):
+    DONE = "done", _("copié dans « Éléments envoyés »")
+    FAILED = "failed", _("copie dans « Éléments envoyés » impossible")
+
+
 class OutboundMessage(models.Model):
     """One mail to one client, built once into bytes at compose time. The outbox and the archive."""
 
@@ -204,6 +298,15 @@ class OutboundMessage(models.Model):
     provider_message_id = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
     sent_at = models.DateTimeField(_("envoyé le"), null=True, blank=True)
+
+    # What the provider reported after the hand-over (webhooks), the latest that matters.
+    delivery_status = models.CharField(
+        _("remise"), max_length=20, choices=DeliveryStatus.choices, blank=True, default=""
+    )
+    delivery_detail = models.TextField(_("détail de la remise"), blank=True)
+    delivery_at = models.DateTimeField(_("remise le"), null=True, blank=True)
+    # The copy in the sender's Sent folder (IMAP), for SMTP profiles that ask for it.
+    sent_copy = models.CharField(max_length=10, choices=SentCopy.choices, blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -261,3 +364,32 @@ class ProfileTest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.profile_id} → {self.recipient} {'ok' if self.success else 'KO'}"
+
+
+class DeliveryEvent(models.Model):
+    """One event a provider reported about a message (webhook), kept as received."""
+
+    message = models.ForeignKey(
+        OutboundMessage, on_delete=models.CASCADE, related_name="events", null=True, blank=True
+    )
+    profile = models.ForeignKey(SendingProfile, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(_("événement"), max_length=20, choices=DeliveryStatus.choices)
+    at = models.DateTimeField(_("le"))
+    # The provider's id for the event: a replayed webhook is recognised and ignored.
+    provider_event_id = models.CharField(max_length=255)
+    recipient = models.EmailField(blank=True)
+    detail = models.TextField(_("détail"), blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("événement de remise")
+        verbose_name_plural = _("événements de remise")
+        ordering = ["at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile", "provider_event_id"], name="delivery_event_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.recipient} {self.at:%Y-%m-%d %H:%M}"

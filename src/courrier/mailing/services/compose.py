@@ -6,11 +6,11 @@ Also where a collaborator's sending profile is looked up and judged fit to send.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from email.generator import BytesGenerator
 from email.policy import SMTP
-from io import BytesIO
-from dataclasses import dataclass, field
 from email.utils import format_datetime, make_msgid
+from io import BytesIO
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -63,7 +63,7 @@ def profile_for_sender(*, sender: Collaborator) -> SendingProfile:
 
 def _profile_problem(profile: SendingProfile) -> ConfigurationError | None:
     """Why this profile cannot send now, or None when it can."""
-    if profile.state == SendingProfile.State.BROKEN:
+    if profile.state != SendingProfile.State.OK:
         reason = profile.state_reason or _("le serveur l'a refusé.")
         return ProfileRejected(
             _(

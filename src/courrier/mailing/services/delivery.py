@@ -31,6 +31,7 @@ from courrier.mailing.exceptions import (
     ConfigurationError,
     DeliveryUncertain,
     MailingError,
+    NeedsReconnect,
     PermanentError,
     TransientError,
 )
@@ -219,7 +220,12 @@ class _Run:
             )
             self.failed(message, attempt, given_up)
             return
-        when = timezone.now() + timedelta(seconds=retry_delay(message.attempts))
+        delay = retry_delay(message.attempts)
+        wish = getattr(error, "retry_after", None)
+        if wish is not None:
+            # The provider said when: never earlier, and not much later either.
+            delay = max(float(wish), 1.0)
+        when = timezone.now() + timedelta(seconds=delay)
         self.settle(
             message,
             attempt,
@@ -260,8 +266,13 @@ class _Run:
         reason = error.explanation
         now = timezone.now()
         with transaction.atomic():
+            state = (
+                SendingProfile.State.RECONNECT
+                if isinstance(error, NeedsReconnect)
+                else SendingProfile.State.BROKEN
+            )
             SendingProfile.objects.filter(pk=self.profile.pk).update(
-                state=SendingProfile.State.BROKEN, state_reason=reason
+                state=state, state_reason=reason
             )
             if message is not None and self.settle(
                 message,
@@ -324,7 +335,7 @@ def messages_deliver(*, profile_id: int, limit: int | None = None) -> DeliveryRe
     profile = SendingProfile.objects.filter(pk=profile_id).first()
     if profile is None:
         return report
-    if profile.state == SendingProfile.State.BROKEN:
+    if profile.state != SendingProfile.State.OK:
         report.held = _hold_waiting(profile.pk, profile.state_reason)
         return report
 

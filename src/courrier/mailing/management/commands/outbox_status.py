@@ -35,7 +35,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{status.label:<28} {counts.get(status.value, 0):>7}")
 
         # The password is never loaded here: only what identifies the profile.
-        broken = SendingProfile.objects.filter(state=SendingProfile.State.BROKEN).only(
+        broken = SendingProfile.objects.exclude(state=SendingProfile.State.OK).only(
             "pk", "from_address", "state_reason"
         )
         for profile in broken:
