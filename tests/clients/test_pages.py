@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ pytestmark = pytest.mark.django_db
 LIST = reverse("clients:list")
 CREATE = reverse("clients:create")
 HTMX = {"HX-Request": "true"}
+TABS = ("Fiche", "Mails")
 
 
 @pytest.fixture
@@ -178,7 +180,7 @@ def test_client_file_shows_identity_addresses_and_flags(
     ):
         assert text in html, text
     assert f"{reverse('mailing:compose')}?client={record.pk}" in html
-    assert reverse("clients:mails", args=[record.pk]) in html
+    assert f'href="{reverse("clients:detail", args=[record.pk])}?tab=mails"' in html
 
 
 def test_unknown_client_is_a_404(client: Browser, anne: Collaborator) -> None:
@@ -236,6 +238,45 @@ def test_a_bad_tab_opens_the_file(client: Browser, anne: Collaborator) -> None:
     record = make_client()
     response = client.get(reverse("clients:detail", args=[record.pk]), {"tab": "x", "page": "z"})
     assert response.status_code == 200
+
+
+def test_the_selected_tab_comes_with_the_swapped_content(
+    client: Browser, anne: Collaborator
+) -> None:
+    """Tabs and panel are one block from the server: after "back", the Mails content never
+    shows under a selected "Fiche" tab."""
+    record = make_client("C0042", emails=("info@peeters.be",))
+    detail = reverse("clients:detail", args=[record.pk])
+    for tab, selected in (("fiche", "Fiche"), ("mails", "Mails")):
+        html = client.get(detail, {"tab": tab}, headers=HTMX).content.decode()
+        block = html[html.index('<div id="client-tabs"') :]
+        tabs = re.findall(r'<a role="tab"[^>]*aria-selected="(true|false)"[^>]*>([^<]+)</a>', block)
+        assert tabs == [("true" if label == selected else "false", label) for label in TABS]
+        assert block.count('hx-select="#client-tabs"') == 2
+
+
+def test_the_mails_tab_refreshes_while_a_mail_is_on_its_way(
+    client: Browser, anne: Collaborator
+) -> None:
+    record = make_client("C0042", emails=("info@peeters.be",))
+    message = make_message(record, anne, status=OutboundMessage.Status.QUEUED)
+    mails = reverse("clients:mails", args=[record.pk])
+
+    html = client.get(mails, headers=HTMX).content.decode()
+    assert 'id="client-mails-panel"' in html
+    assert f'hx-get="{mails}"' in html and 'hx-trigger="every 4s"' in html
+    assert "en file d&#x27;attente" in html
+
+    # Once the worker has settled it, the panel stops asking.
+    message.status = OutboundMessage.Status.SENT
+    message.save(update_fields=["status"])
+    html = client.get(mails, headers=HTMX).content.decode()
+    assert "envoyé" in html and "hx-trigger" not in html
+
+    # A message held for its settings waits for a person: no polling either.
+    message.status = OutboundMessage.Status.HELD
+    message.save(update_fields=["status"])
+    assert "hx-trigger" not in client.get(mails, headers=HTMX).content.decode()
 
 
 # --- create and edit -------------------------------------------------------------------------
@@ -300,8 +341,10 @@ def test_invalid_address_is_a_field_error(client: Browser, anne: Collaborator) -
     response = client.post(CREATE, form_data(("emile@", "general")))
     assert response.status_code == 200
     html = response.content.decode()
-    assert "Saisissez une adresse de courriel valide" in html
+    assert "Cette adresse e-mail n&#x27;est pas valide (exemple : nom@domaine.be)." in html
     assert 'value="emile@"' in html
+    # Only the wrong field is marked, not the whole row (its "usage" choice is fine).
+    assert 'aria-invalid="true"' in html and 'class="field-invalid"' not in html
     assert not ClientRecord.objects.exists()
 
 
@@ -329,7 +372,9 @@ def test_duplicate_client_number_is_a_field_error(client: Browser, anne: Collabo
     make_client("C0100")
     response = client.post(CREATE, form_data())
     assert response.status_code == 200
-    assert "existe déjà" in response.content.decode()
+    html = response.content.decode()
+    assert "Un autre client porte déjà ce numéro." in html
+    assert "Un objet Client" not in html
 
 
 def test_edit_a_client_removes_and_adds_addresses(client: Browser, anne: Collaborator) -> None:
@@ -430,6 +475,22 @@ def test_a_broken_management_form_is_not_a_500(client: Browser, anne: Collaborat
     response = client.post(CREATE, data)
     assert response.status_code == 200
     assert not ClientRecord.objects.exists()
+
+
+def test_the_list_sorts_names_as_people_read_them(client: Browser, anne: Collaborator) -> None:
+    make_client("C1", name="Brouwerij Wouters")
+    make_client("C2", name="Bäckerei Radermacher")
+    make_client("C3", name="atelier Dumont")
+    make_client("C4", name="Zeeman")
+    html = client.get(LIST).content.decode()
+    positions = [html.index(name) for name in ("atelier", "Bäckerei", "Brouwerij", "Zeeman")]
+    assert positions == sorted(positions)
+
+
+def test_empty_choices_read_as_words(client: Browser, anne: Collaborator) -> None:
+    html = client.get(CREATE).content.decode()
+    assert "— aucune —" in html and "— aucun —" in html
+    assert "---------" not in html
 
 
 def test_the_client_form_speaks_dutch_for_a_dutch_collaborator(client: Browser) -> None:

@@ -43,11 +43,18 @@ class ClientForm(forms.ModelForm):
             "enterprise_number": forms.TextInput(attrs={"placeholder": "0123.456.789"}),
             "vat_number": forms.TextInput(attrs={"placeholder": "BE0123456789"}),
         }
+        error_messages = {
+            "number": {"unique": _("Un autre client porte déjà ce numéro.")},
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         responsible = self.fields["responsible"]
+        billing_company = self.fields["billing_company"]
         assert isinstance(responsible, forms.ModelChoiceField)
+        assert isinstance(billing_company, forms.ModelChoiceField)
+        responsible.empty_label = _("— aucun —")
+        billing_company.empty_label = _("— aucune —")
         # A former colleague stays selectable on the clients that still name them.
         active = Q(is_active=True)
         if self.instance.responsible_id is not None:
@@ -65,6 +72,11 @@ class ClientEmailForm(forms.ModelForm):
     class Meta:
         model = ClientEmail
         fields = ["address", "purpose"]
+        error_messages = {
+            "address": {
+                "invalid": _("Cette adresse e-mail n'est pas valide (exemple : nom@domaine.be).")
+            },
+        }
 
     def clean_address(self) -> str:
         # Same normalisation as ClientEmail.save(), so that duplicates are caught here as a

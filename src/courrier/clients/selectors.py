@@ -50,11 +50,13 @@ def _fold_or_none(value: str | None) -> str | None:
 
 def client_search(*, query: str = "") -> QuerySet[Client]:
     """Clients matching every word of `query` in their name, number, legal form, contact or one
-    of their e-mail addresses; case- and accent-insensitive. An empty query lists everyone."""
+    of their e-mail addresses; case- and accent-insensitive. An empty query lists everyone.
+    Sorted by name, ignoring case and accents."""
+    # Alphabetical as people read it: "Bäckerei" sorts with "Backerei", before "Brouwerij".
     clients = (
         Client.objects.select_related("billing_company", "responsible")
         .prefetch_related("emails")
-        .order_by("name", "number", "pk")
+        .order_by(Fold(F("name")), "number", "pk")
     )
     words = fold(query).split()[:8]
     if not words:

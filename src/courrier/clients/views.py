@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from courrier.clients.forms import client_forms, client_forms_save, client_forms_valid
 from courrier.clients.models import Client
 from courrier.clients.selectors import client_get, client_search
+from courrier.mailing.models import OutboundMessage
 from courrier.mailing.selectors import client_messages
 
 CLIENTS_PER_PAGE = 50
@@ -21,6 +22,12 @@ MAILS_PER_PAGE = 50
 # The Mails tab: the mailing screens' own partial when it exists, else a plain table of ours.
 MAILS_TEMPLATES = ["mailing/_client_mails.html", "clients/_mails_tab.html"]
 TABS = ("fiche", "mails")
+# A mail in one of these states changes on its own within seconds: the Mails tab refreshes.
+IN_FLIGHT = {
+    OutboundMessage.Status.QUEUED,
+    OutboundMessage.Status.SENDING,
+    OutboundMessage.Status.RETRY,
+}
 
 
 def _client_or_404(pk: int) -> Client:
@@ -63,6 +70,7 @@ def _mails_context(request: HttpRequest, client: Client) -> dict[str, object]:
         "mails": page.object_list,  # the name the mailing partial reads
         "page_obj": page,
         "mails_template": select_template(MAILS_TEMPLATES),
+        "mails_pending": any(message.status in IN_FLIGHT for message in page.object_list),
     }
 
 

@@ -23,15 +23,6 @@
     if (first) first.focus();
   });
 
-  // Tabs loaded with HTMX: keep the clicked tab marked as selected.
-  document.addEventListener("click", function (event) {
-    var tab = event.target.closest(".tabs [role=tab]");
-    if (!tab) return;
-    tab.parentElement.querySelectorAll("[role=tab]").forEach(function (other) {
-      other.setAttribute("aria-selected", String(other === tab));
-    });
-  });
-
   // Forms with data-confirm ask before submitting (cancel a message, ...).
   document.addEventListener("submit", function (event) {
     var form = event.target;
