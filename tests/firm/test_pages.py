@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from django.conf import settings
+from django.contrib.staticfiles import finders
 from django.test import Client as Browser
 from django.urls import reverse
 
@@ -122,6 +126,25 @@ def test_nav_shows_admin_links_to_admins_only(client: Browser) -> None:
     assert reverse("firm:settings") in html
 
 
+def test_nav_links_the_demo_mailbox_only_in_the_demo(
+    client: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client.force_login(make_collaborator())
+    monkeypatch.delenv("COURRIER_DEMO", raising=False)
+    assert reverse("demo:mailbox") not in client.get(reverse("clients:list")).content.decode()
+    monkeypatch.setenv("COURRIER_DEMO", "1")
+    html = client.get(reverse("clients:list")).content.decode()
+    assert f'href="{reverse("demo:mailbox")}"' in html and "Boîte de la démo" in html
+
+
+def test_every_page_names_an_icon_that_exists(client: Browser) -> None:
+    html = client.get(LOGIN).content.decode()
+    icon = re.search(r'<link rel="icon" href="([^"]+)"', html)
+    assert icon is not None
+    path = icon.group(1).removeprefix(settings.STATIC_URL).removeprefix("/" + settings.STATIC_URL)
+    assert finders.find(path), icon.group(1)
+
+
 def test_can_manage_profile() -> None:
     anne = make_collaborator("anne@fidu.be")
     bob = make_collaborator("bob@fidu.be")
@@ -205,8 +228,43 @@ def test_duplicate_enterprise_number_is_a_field_error(client: Browser) -> None:
     client.force_login(make_admin())
     response = client.post(reverse("firm:company_create"), company_data())
     assert response.status_code == 200
-    assert "existe déjà" in response.content.decode()
+    html = response.content.decode()
+    assert "Une autre société facturante a déjà ce numéro d&#x27;entreprise." in html
+    assert "Un objet" not in html
     assert BillingCompany.objects.count() == 1
+
+
+def test_duplicate_code_is_a_field_error_in_words(client: Browser) -> None:
+    make_company("COMPTA", enterprise_number="0403.170.701")
+    client.force_login(make_admin())
+    response = client.post(reverse("firm:company_create"), company_data(code="COMPTA"))
+    assert response.status_code == 200
+    assert "Une autre société facturante utilise déjà ce code." in response.content.decode()
+
+
+def test_companies_show_the_state_of_their_sending_profile(client: Browser) -> None:
+    broken = make_company("BROKEN", enterprise_number="0417.497.106")
+    SendingProfile.objects.create(
+        billing_company=broken,
+        from_address="factures@broken.be",
+        state=SendingProfile.State.BROKEN,
+        state_reason="Identifiant refusé par le serveur.",
+        smtp_password="s3cret-do-not-show",
+    )
+    unset = make_company("UNSET")
+    client.force_login(make_admin(is_staff=True))
+    listing = client.get(reverse("firm:companies")).content.decode()
+    assert "à corriger" in listing and "non configuré" in listing
+    profile = SendingProfile.objects.get()
+    assert reverse("admin:mailing_sendingprofile_change", args=[profile.pk]) in listing
+    add = reverse("admin:mailing_sendingprofile_add")
+    assert f"{add}?billing_company={unset.pk}" in listing
+
+    page = client.get(reverse("firm:company_edit", args=[broken.pk])).content.decode()
+    assert "à corriger" in page and "Identifiant refusé par le serveur." in page
+    assert reverse("admin:mailing_sendingprofile_change", args=[profile.pk]) in page
+    for html in (listing, page):
+        assert "s3cret-do-not-show" not in html
 
 
 def test_unknown_company_is_a_404(client: Browser) -> None:
@@ -264,6 +322,22 @@ def test_admin_changes_a_collaborators_role_and_language(client: Browser) -> Non
     anne.refresh_from_db()
     assert anne.role == Collaborator.Role.ADMIN
     assert anne.language == "nl"
+
+
+def test_collaborators_link_to_their_fiche_and_its_sending_profile(client: Browser) -> None:
+    anne = make_collaborator()
+    SendingProfile.objects.create(
+        collaborator=anne, from_address=anne.email, state=SendingProfile.State.BROKEN
+    )
+    marc = make_collaborator("marc@fidu.be", first_name="Marc")
+    client.force_login(make_admin())
+    fiche = reverse("mailing:my_profile")
+    listing = client.get(reverse("firm:collaborators")).content.decode()
+    assert f"{fiche}?collaborator={anne.pk}" in listing
+    assert f"{fiche}?collaborator={marc.pk}" in listing
+    assert "à corriger" in listing and "non configuré" in listing
+    page = client.get(reverse("firm:collaborator_edit", args=[anne.pk])).content.decode()
+    assert f"{fiche}?collaborator={anne.pk}" in page
 
 
 def test_an_admin_cannot_demote_themselves(client: Browser) -> None:

@@ -8,4 +8,7 @@ from courrier.firm.models import Firm
 
 
 def firm(request: HttpRequest) -> dict[str, Any]:
-    return {"firm": Firm.load()}
+    # Imported here: the demo is an optional app and the firm does not depend on it.
+    from courrier.demo.views import demo_enabled
+
+    return {"firm": Firm.load(), "demo_mailbox": demo_enabled()}

@@ -48,6 +48,12 @@ class BillingCompanyForm(forms.ModelForm):
             "vat_number": forms.TextInput(attrs={"placeholder": "BE0123456789"}),
             "iban": forms.TextInput(attrs={"placeholder": "BE71 0961 2345 6769"}),
         }
+        error_messages = {
+            "code": {"unique": _("Une autre société facturante utilise déjà ce code.")},
+            "enterprise_number": {
+                "unique": _("Une autre société facturante a déjà ce numéro d'entreprise.")
+            },
+        }
 
     def clean_bic(self) -> str:
         return str(self.cleaned_data.get("bic") or "").replace(" ", "").upper()

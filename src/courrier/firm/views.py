@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.messages.views import SuccessMessageMixin
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import CreateView, ListView, UpdateView
@@ -32,10 +32,12 @@ class BillingCompanyListView(AdminRequiredMixin, ListView):  # type: ignore[type
     context_object_name = "companies"
 
     def get_queryset(self) -> QuerySet[BillingCompany]:
-        # Exists() rather than select_related: the profile row holds an encrypted secret that
+        # Subqueries rather than select_related: the profile row holds an encrypted secret that
         # this list neither needs nor should decrypt.
+        profile = SendingProfile.objects.filter(billing_company=OuterRef("pk"))
         return BillingCompany.objects.annotate(
-            has_profile=Exists(SendingProfile.objects.filter(billing_company=OuterRef("pk"))),
+            profile_pk=Subquery(profile.values("pk")[:1]),
+            profile_state=Subquery(profile.values("state")[:1]),
             client_count=Count("clients", distinct=True),
         ).order_by("name", "pk")
 
@@ -55,14 +57,26 @@ class BillingCompanyUpdateView(AdminRequiredMixin, SuccessMessageMixin, UpdateVi
     success_url = reverse_lazy("firm:companies")
     success_message = _("La société facturante « %(name)s » a été enregistrée.")
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        # values(): the state is all this page shows; the row's secret stays encrypted.
+        context["profile"] = (
+            SendingProfile.objects.filter(billing_company=self.object)
+            .values("pk", "state", "state_reason")
+            .first()
+        )
+        return context
+
 
 class CollaboratorListView(AdminRequiredMixin, ListView):  # type: ignore[type-arg]
     template_name = "firm/collaborator_list.html"
     context_object_name = "collaborators"
 
     def get_queryset(self) -> QuerySet[Collaborator]:
+        profile = SendingProfile.objects.filter(collaborator=OuterRef("pk"))
         return Collaborator.objects.annotate(
-            has_profile=Exists(SendingProfile.objects.filter(collaborator=OuterRef("pk")))
+            profile_pk=Subquery(profile.values("pk")[:1]),
+            profile_state=Subquery(profile.values("state")[:1]),
         ).order_by("-is_active", "last_name", "first_name", "email")
 
 
