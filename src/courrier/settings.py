@@ -10,6 +10,8 @@ COURRIER_PRODUCTION      "1": HTTPS-only cookies, HSTS, keys required from the e
 COURRIER_DEBUG           "1": Django's debug pages (never in production)
 COURRIER_ALLOWED_HOSTS   comma-separated host names; default localhost names
 COURRIER_PUBLIC_URL      the public HTTPS base URL (for links in mails, webhooks, OAuth callbacks)
+COURRIER_GOOGLE_CLIENT_ID / _SECRET, COURRIER_MICROSOFT_CLIENT_ID / _SECRET / _TENANT
+                         the firm's OAuth2 applications for Gmail and Microsoft 365
 """
 
 from __future__ import annotations
@@ -177,6 +179,41 @@ COURRIER = {
     "SMTP_TIMEOUT": float(os.environ.get("COURRIER_SMTP_TIMEOUT", "30")),
     # Largest total of attachments accepted for one message, in bytes.
     "MAX_MESSAGE_BYTES": int(os.environ.get("COURRIER_MAX_MESSAGE_BYTES", str(20 * 1024 * 1024))),
+}
+
+# OAuth2 applications of the firm (see README: registering with Google and with Microsoft).
+# The endpoints can be pointed elsewhere only for tests; production keeps the defaults.
+OAUTH = {
+    "GOOGLE_CLIENT_ID": os.environ.get("COURRIER_GOOGLE_CLIENT_ID", ""),
+    "GOOGLE_CLIENT_SECRET": os.environ.get("COURRIER_GOOGLE_CLIENT_SECRET", ""),
+    "GOOGLE_AUTH_URI": os.environ.get(
+        "COURRIER_GOOGLE_AUTH_URI", "https://accounts.google.com/o/oauth2/auth"
+    ),
+    "GOOGLE_TOKEN_URI": os.environ.get(
+        "COURRIER_GOOGLE_TOKEN_URI", "https://oauth2.googleapis.com/token"
+    ),
+    "GOOGLE_REVOKE_URI": os.environ.get(
+        "COURRIER_GOOGLE_REVOKE_URI", "https://oauth2.googleapis.com/revoke"
+    ),
+    "GMAIL_API_URL": os.environ.get("COURRIER_GMAIL_API_URL", "https://gmail.googleapis.com"),
+    "MICROSOFT_CLIENT_ID": os.environ.get("COURRIER_MICROSOFT_CLIENT_ID", ""),
+    "MICROSOFT_CLIENT_SECRET": os.environ.get("COURRIER_MICROSOFT_CLIENT_SECRET", ""),
+    # "organizations" (any work account), or the firm's own tenant id.
+    "MICROSOFT_TENANT": os.environ.get("COURRIER_MICROSOFT_TENANT", "organizations"),
+    "MICROSOFT_AUTHORITY_HOST": os.environ.get(
+        "COURRIER_MICROSOFT_AUTHORITY_HOST", "https://login.microsoftonline.com"
+    ),
+    "GRAPH_URL": os.environ.get("COURRIER_GRAPH_URL", "https://graph.microsoft.com"),
+}
+# HTTP providers' API addresses, overridable only for tests.
+PROVIDER_URLS = {
+    "SENDGRID": os.environ.get("COURRIER_SENDGRID_API_URL", "https://api.sendgrid.com"),
+    "SENDGRID_EU": os.environ.get("COURRIER_SENDGRID_EU_API_URL", "https://api.eu.sendgrid.com"),
+    "BREVO": os.environ.get("COURRIER_BREVO_API_URL", "https://api.brevo.com/v3/"),
+    "MAILGUN": os.environ.get("COURRIER_MAILGUN_API_URL", "https://api.mailgun.net/v3/"),
+    "MAILGUN_EU": os.environ.get("COURRIER_MAILGUN_EU_API_URL", "https://api.eu.mailgun.net/v3/"),
+    "POSTMARK": os.environ.get("COURRIER_POSTMARK_API_URL", "https://api.postmarkapp.com/"),
+    "SES_ENDPOINT": os.environ.get("COURRIER_SES_ENDPOINT_URL", ""),
 }
 
 SESSION_COOKIE_HTTPONLY = True
