@@ -141,6 +141,14 @@ def test_pagination_and_garbage_query_strings(client: Browser, anne: Collaborato
     assert "&lt;script&gt;" in client.get(LIST, {"q": "<script>"}).content.decode()
 
 
+def test_a_nul_character_in_the_search_is_ignored(client: Browser, anne: Collaborator) -> None:
+    # PostgreSQL answers an error to a NUL in a parameter: it must never reach the database.
+    make_client("C0042", name="Bakkerij Peeters")
+    response = client.get(LIST, {"q": "Pee\x00ters"})
+    assert response.status_code == 200
+    assert "Bakkerij Peeters" in response.content.decode()
+
+
 def test_search_from_htmx_returns_the_results(client: Browser, anne: Collaborator) -> None:
     make_client("C0042", name="Bakkerij Peeters")
     response = client.get(LIST, {"q": "bakk"}, headers=HTMX)

@@ -58,7 +58,8 @@ def client_search(*, query: str = "") -> QuerySet[Client]:
         .prefetch_related("emails")
         .order_by(Fold(F("name")), "number", "pk")
     )
-    words = fold(query).split()[:8]
+    # PostgreSQL refuses NUL in a string parameter; a typed or pasted query never means one.
+    words = fold(query.replace("\x00", "")).split()[:8]
     if not words:
         return clients
     clients = clients.annotate(
