@@ -26,14 +26,19 @@ from __future__ import annotations
 
 import email.message
 import email.policy
+import json
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from urllib.parse import parse_qs, urlsplit
 
 if TYPE_CHECKING:
     from courrier.mailing.models import SendingProfile
-    from tests.fakes.smtp import FakeSMTPServer
+    from tests.fakes.smtp import FakeSMTPServer, TestCA
 
 
 @dataclass
@@ -137,7 +142,187 @@ def smtp_harness(make_profile: Callable[..., SendingProfile]) -> Iterator[SMTPHa
         yield SMTPHarness(server, profile)
 
 
+# -- a small scripted HTTP(S) server for the providers' fakes ----------------------------------
+
+
+@dataclass
+class HTTPRequest:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # names in lower case
+    body: bytes
+
+    def header(self, name: str, default: str = "") -> str:
+        return self.headers.get(name.lower(), default)
+
+    def json(self) -> Any:
+        return json.loads(self.body.decode("utf-8"))
+
+
+@dataclass
+class HTTPResponse:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, status: int, data: Any, headers: dict[str, str] | None = None) -> HTTPResponse:
+        return cls(
+            status,
+            json.dumps(data).encode("utf-8"),
+            {"Content-Type": "application/json", **(headers or {})},
+        )
+
+
+@dataclass
+class _Script:
+    status: int | None  # None: garbage instead of an HTTP answer
+    retry_after: int | None
+    delay: float
+    remaining: int
+
+
+class FakeHTTPService:
+    """A threaded HTTP server on 127.0.0.1 (HTTPS with `tls=`) that subclasses teach a provider.
+
+    Subclasses implement `handle(request) -> HTTPResponse` and may override `scripted(request)`
+    (which requests the scripted failures apply to: by default every POST) and
+    `error_response(status, retry_after)` (the provider's own error body).
+
+        service.fail_next(429, retry_after=30)   # the next send answers 429 + Retry-After: 30
+        service.garbage_next()                   # bytes that are not HTTP, then a hang-up
+        service.delay_next(2.0)                  # answer late (the client's timeout)
+        service.requests                         # every request, in arrival order
+    """
+
+    def __init__(self, *, tls: TestCA | None = None) -> None:
+        self.requests: list[HTTPRequest] = []
+        self.lock = threading.Lock()
+        self._scripts: list[_Script] = []
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _any(self) -> None:
+                service._serve(self)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _any
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.scheme = "http"
+        if tls is not None:
+            context = tls.server_context()
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self.scheme = "https"
+        self.port = int(self._server.server_address[1])
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    # -- life -------------------------------------------------------------------------------
+
+    def start(self) -> FakeHTTPService:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- scripting --------------------------------------------------------------------------
+
+    def fail_next(self, status: int, *, retry_after: int | None = None, times: int = 1) -> None:
+        with self.lock:
+            self._scripts.append(_Script(status, retry_after, 0.0, times))
+
+    def garbage_next(self, *, times: int = 1) -> None:
+        with self.lock:
+            self._scripts.append(_Script(None, None, 0.0, times))
+
+    def delay_next(self, seconds: float, *, times: int = 1) -> None:
+        with self.lock:
+            self._scripts.append(_Script(0, None, seconds, times))
+
+    def scripted(self, request: HTTPRequest) -> bool:
+        return request.method == "POST"
+
+    def error_response(self, status: int, retry_after: int | None) -> HTTPResponse:
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        return HTTPResponse.json(status, {"error": f"scripted failure {status}"}, headers)
+
+    def handle(self, request: HTTPRequest) -> HTTPResponse:
+        raise NotImplementedError
+
+    # -- serving (in the server's threads) ------------------------------------------------------
+
+    def _take(self, request: HTTPRequest) -> _Script | None:
+        if not self.scripted(request):
+            return None
+        with self.lock:
+            for script in self._scripts:
+                if script.remaining > 0:
+                    script.remaining -= 1
+                    return script
+        return None
+
+    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        url = urlsplit(handler.path)
+        request = HTTPRequest(
+            method=handler.command,
+            path=url.path,
+            query=parse_qs(url.query),
+            headers={name.lower(): value for name, value in handler.headers.items()},
+            body=body,
+        )
+        with self.lock:
+            self.requests.append(request)
+        script = self._take(request)
+        response: HTTPResponse | None = None
+        if script is not None:
+            if script.status is None:
+                handler.close_connection = True
+                handler.wfile.write(b"\x00\xffthis is not HTTP\r\n\r\n")
+                handler.wfile.flush()
+                return
+            if script.delay:
+                time.sleep(script.delay)
+            if script.status:
+                response = self.error_response(script.status, script.retry_after)
+        if response is None:
+            try:
+                response = self.handle(request)
+            except Exception as exc:  # a bug in a fake must show, not hang the client
+                response = HTTPResponse(500, f"fake error: {exc!r}".encode())
+        handler.send_response(response.status)
+        for name, value in response.headers.items():
+            handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(response.body)))
+        handler.end_headers()
+        if handler.command != "HEAD":
+            handler.wfile.write(response.body)
+
+
 __all__ = [
+    "FakeHTTPService",
+    "HTTPRequest",
+    "HTTPResponse",
     "Harness",
     "HarnessFactory",
     "ReceivedMail",

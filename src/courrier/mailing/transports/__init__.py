@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any
 from django.utils.translation import gettext as _
 
 from courrier.mailing.exceptions import ConfigurationError
+from courrier.mailing.transports.anymail import TRANSPORTS as ANYMAIL_TRANSPORTS
 from courrier.mailing.transports.base import Transport
+from courrier.mailing.transports.sendgrid import SendGridTransport
 from courrier.mailing.transports.smtp import SMTPTransport
 
 if TYPE_CHECKING:
@@ -15,6 +17,8 @@ if TYPE_CHECKING:
 
 TRANSPORTS: dict[str, type[Transport]] = {
     "smtp": SMTPTransport,
+    "sendgrid": SendGridTransport,
+    **ANYMAIL_TRANSPORTS,  # brevo, mailgun, postmark, ses
 }
 
 
