@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from courrier.mailing.exceptions import ConfigurationError
 from courrier.mailing.transports.anymail import TRANSPORTS as ANYMAIL_TRANSPORTS
 from courrier.mailing.transports.base import Transport
+from courrier.mailing.transports.gmail import GmailTransport
 from courrier.mailing.transports.sendgrid import SendGridTransport
 from courrier.mailing.transports.smtp import SMTPTransport
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 
 TRANSPORTS: dict[str, type[Transport]] = {
     "smtp": SMTPTransport,
+    "gmail": GmailTransport,
     "sendgrid": SendGridTransport,
     **ANYMAIL_TRANSPORTS,  # brevo, mailgun, postmark, ses
 }
