@@ -60,7 +60,7 @@ EXPIRY_MARGIN = timedelta(minutes=5)
 TIMEOUT = 20.0
 # How long a started connection may wait for its callback.
 PENDING_SECONDS = 15 * 60
-SESSION_KEY = "oauth_pending"
+SESSION_KEY = "oauth_pending_google"
 
 OAUTH_FIELDS = [
     "oauth_provider",
