@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from courrier.mailing import views
 
@@ -17,4 +17,5 @@ urlpatterns = [
     path("modeles/", views.templates, name="templates"),
     path("modeles/nouveau/", views.template_create, name="template_create"),
     path("modeles/<int:pk>/", views.template_edit, name="template_edit"),
+    path("oauth/", include("courrier.mailing.oauth.urls")),
 ]
