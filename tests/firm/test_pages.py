@@ -114,6 +114,18 @@ def test_a_collaborator_cannot_edit_a_company_by_post(client: Browser) -> None:
     assert company.name == "Fiduciaire Dubois"
 
 
+def test_a_stale_form_says_so_in_french(client: Browser) -> None:
+    """A login page left open while the user logged in from another tab: Django's CSRF check
+    refuses it. The page explains what happened instead of Django's English technical page."""
+    strict = Browser(enforce_csrf_checks=True)
+    strict.get(LOGIN)  # the CSRF cookie of the page left open
+    response = strict.post(LOGIN, {"username": "anne@fidu.be", "password": PASSWORD})
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "Page expirée" in html and "Le formulaire n'a pas été enregistré" in html
+    assert "CSRF verification failed" not in html
+
+
 def test_nav_shows_admin_links_to_admins_only(client: Browser) -> None:
     client.force_login(make_collaborator())
     html = client.get(reverse("clients:list")).content.decode()

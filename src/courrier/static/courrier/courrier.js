@@ -23,6 +23,48 @@
     if (first) first.focus();
   });
 
+  // A partial request whose session has ended is redirected to the login page: open that
+  // page whole (coming back here afterwards) instead of pasting it inside the current one.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var login = document.body.getAttribute("data-login-url");
+    var xhr = event.detail.xhr;
+    if (!login || !xhr || !xhr.responseURL) return;
+    if (new URL(xhr.responseURL, window.location.href).pathname !== login) return;
+    event.detail.shouldSwap = false;
+    var here = window.location.pathname + window.location.search;
+    window.location.assign(login + "?next=" + encodeURIComponent(here));
+  });
+
+  // HTMX ignores error answers: say so on the page rather than leave a click without effect.
+  function showError(text) {
+    var main = document.getElementById("main");
+    if (!main || !text) return;
+    var flashes = main.querySelector(".flashes");
+    if (!flashes) {
+      flashes = document.createElement("div");
+      flashes.className = "flashes";
+      flashes.setAttribute("role", "status");
+      main.insertBefore(flashes, main.firstChild);
+    }
+    var flash = document.createElement("div");
+    flash.className = "flash flash-error";
+    flash.setAttribute("data-htmx-error", "");
+    flash.textContent = text;
+    flashes.querySelectorAll("[data-htmx-error]").forEach(function (old) { old.remove(); });
+    flashes.appendChild(flash);
+    flash.scrollIntoView({ block: "nearest" });
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr ? event.detail.xhr.status : 0;
+    var key = status === 403 ? "data-error-forbidden" : status === 404 ? "data-error-missing" : "data-error-server";
+    showError(document.body.getAttribute(key));
+  });
+
+  document.addEventListener("htmx:sendError", function () {
+    showError(document.body.getAttribute("data-error-offline"));
+  });
+
   // Forms with data-confirm ask before submitting (cancel a message, ...).
   document.addEventListener("submit", function (event) {
     var form = event.target;
