@@ -5,12 +5,14 @@
         postmark.mails, postmark.payloads              # what it accepted
         postmark.sender_signatures = {"anne@fidu.test"}   # others get ErrorCode 400 (422)
     with FakeBrevo(api_key="xkeysib-...") as brevo:    # POST /v3/smtp/email, api-key header
+    with FakeSES(access_key_id="AKIA...") as ses:      # SESv2 SendEmail (raw MIME), via boto3
 
 Both accept the scripted failures of FakeHTTPService (fail_next, garbage_next, delay_next).
 
 What they keep of a message: Postmark keeps the Message-ID given in its Headers; Brevo too
 (it only makes one up when none is given). Both rebuild the mail from their JSON, so what
-"arrives" is what the provider was told, not our stored bytes.
+"arrives" is what the provider was told, not our stored bytes. SES receives the stored MIME
+itself (anymail only re-encodes 8-bit parts as quoted-printable).
 """
 
 from __future__ import annotations
@@ -251,6 +253,75 @@ class FakeBrevo(FakeHTTPService):
         return dict(json.loads(self.payloads[index]["headers"]["X-Mailin-custom"]))
 
 
+# -- Amazon SES (API v2, as boto3 speaks it) ------------------------------------------------------
+
+
+class FakeSES(FakeHTTPService):
+    """SESv2 SendEmail: POST /v2/email/outbound-emails, signed with the profile's AWS keys.
+
+    Only the access key id in the signature is checked (not the SigV4 signature itself). The
+    raw MIME arrives as it was stored, Message-ID included.
+    """
+
+    def __init__(self, *, access_key_id: str = "AKIAFAKE0000EXAMPLE", tls: TestCA | None = None):
+        super().__init__(tls=tls)
+        self.access_key_id = access_key_id
+        self.verified_identities: set[str] | None = None
+        self.payloads: list[dict[str, Any]] = []
+        self.mails: list[ReceivedMail] = []
+        self.message_ids: list[str] = []
+
+    @staticmethod
+    def _error(status: int, kind: str, message: str, headers: dict[str, str] | None = None):
+        return HTTPResponse.json(
+            status, {"message": message}, {"x-amzn-ErrorType": kind, **(headers or {})}
+        )
+
+    def error_response(self, status: int, retry_after: int | None) -> HTTPResponse:
+        kind = {
+            400: "BadRequestException",
+            429: "TooManyRequestsException",
+        }.get(status, "InternalFailure" if status >= 500 else "BadRequestException")
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        return self._error(status, kind, f"Scripted failure {status}", headers)
+
+    def handle(self, request: HTTPRequest) -> HTTPResponse:
+        if request.method != "POST" or request.path != "/v2/email/outbound-emails":
+            return self._error(404, "NotFoundException", "Not found")
+        if f"Credential={self.access_key_id}/" not in request.header("Authorization"):
+            return self._error(
+                403,
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.",
+            )
+        try:
+            data = request.json()
+            raw = base64.b64decode(data["Content"]["Raw"]["Data"])
+        except (ValueError, KeyError, TypeError):
+            return self._error(400, "BadRequestException", "Content.Raw.Data is required")
+        mail = ReceivedMail.from_bytes([], raw)
+        sender = mail.message["From"].addresses[0].addr_spec.lower()
+        if self.verified_identities is not None and sender not in self.verified_identities:
+            return self._error(
+                400,
+                "MessageRejected",
+                f"Email address is not verified. The following identities failed the check "
+                f"in region EU-WEST-1: {sender}",
+            )
+        destination = data.get("Destination", {})
+        mail.recipients = [
+            address
+            for kind in ("ToAddresses", "CcAddresses", "BccAddresses")
+            for address in destination.get(kind, [])
+        ]
+        message_id = f"0102{uuid.uuid4().hex}-000000"
+        with self.lock:
+            self.payloads.append(data)
+            self.mails.append(mail)
+            self.message_ids.append(message_id)
+        return HTTPResponse.json(200, {"MessageId": message_id})
+
+
 # -- harnesses for the contract suite --------------------------------------------------------
 
 
@@ -276,6 +347,8 @@ class _Harness:
     def revoke(self) -> None:
         if isinstance(self.server, FakePostmark):
             self.server.token = "pm-another-token"
+        elif isinstance(self.server, FakeSES):
+            self.server.access_key_id = "AKIAANOTHER0EXAMPLE"
         else:
             self.server.api_key = "xkeysib-another-key"
 
@@ -310,4 +383,22 @@ def brevo_harness(make_profile: Callable[..., SendingProfile]) -> Iterator[_Harn
         yield _Harness("brevo", server, profile)
 
 
-HARNESSES: dict[str, HarnessFactory] = {"postmark": postmark_harness, "brevo": brevo_harness}
+@contextmanager
+def ses_harness(make_profile: Callable[..., SendingProfile]) -> Iterator[_Harness]:
+    with FakeSES() as server, provider_settings(SES_ENDPOINT=server.base_url):
+        profile = make_profile(
+            method="ses",
+            aws_access_key_id=server.access_key_id,
+            aws_secret_access_key="fake-secret-access-key",
+            aws_region="eu-west-1",
+            from_name="Anne Dupont",
+            from_address="anne@fidu.test",
+        )
+        yield _Harness("ses", server, profile)
+
+
+HARNESSES: dict[str, HarnessFactory] = {
+    "postmark": postmark_harness,
+    "brevo": brevo_harness,
+    "ses": ses_harness,
+}

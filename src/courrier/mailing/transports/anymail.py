@@ -401,6 +401,7 @@ class SESTransport(AnymailTransport):
                 _("Amazon SES limite le nombre d'envois pour le moment : nouvel essai plus tard."),
                 detail=f"{code}: {text}",
                 code=_status(exc),
+                retry_after=retry_after_seconds(_headers(exc)),
             )
         return super().error(exc)
 
