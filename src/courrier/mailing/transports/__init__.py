@@ -10,6 +10,7 @@ from courrier.mailing.exceptions import ConfigurationError
 from courrier.mailing.transports.anymail import TRANSPORTS as ANYMAIL_TRANSPORTS
 from courrier.mailing.transports.base import Transport
 from courrier.mailing.transports.gmail import GmailTransport
+from courrier.mailing.transports.microsoft import MicrosoftGraphTransport
 from courrier.mailing.transports.sendgrid import SendGridTransport
 from courrier.mailing.transports.smtp import SMTPTransport
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 TRANSPORTS: dict[str, type[Transport]] = {
     "smtp": SMTPTransport,
     "gmail": GmailTransport,
+    "microsoft": MicrosoftGraphTransport,
     "sendgrid": SendGridTransport,
     **ANYMAIL_TRANSPORTS,  # brevo, mailgun, postmark, ses
 }

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from courrier.mailing.exceptions import (
     DeliveryUncertain,
     MailingError,
+    NeedsReconnect,
     PermanentError,
     ProfileRejected,
     TransientError,
@@ -53,6 +54,47 @@ class _Backend(EmailBackend):
     @cached_property
     def ssl_context(self) -> ssl.SSLContext:
         return self._tls_context or ssl.create_default_context()
+
+
+class _NoXOAuth2(smtplib.SMTPException):
+    """The server offers no XOAUTH2 login."""
+
+
+class _XOAuth2Backend(_Backend):
+    """Django's backend logging in with an OAuth2 bearer token (AUTH XOAUTH2), not a password."""
+
+    def __init__(self, *, oauth_user: str, oauth_token: str, **kwargs: Any) -> None:
+        # Without a username and a password Django does not log in itself.
+        super().__init__(username="", password="", **kwargs)
+        self._initial = f"user={oauth_user}\x01auth=Bearer {oauth_token}\x01\x01"
+
+    def open(self) -> bool | None:
+        opened = super().open()
+        connection = self.connection
+        if opened and connection is not None:
+            connection.ehlo_or_helo_if_needed()
+            mechanisms = connection.esmtp_features.get("auth", "").upper().split()
+            if "XOAUTH2" not in mechanisms:
+                raise _NoXOAuth2(f"AUTH {' '.join(mechanisms)}".strip())
+            connection.auth("XOAUTH2", self._response)
+        return opened
+
+    def _response(self, challenge: bytes | None = None) -> str:
+        # A refusing server first sends its reason as a challenge; the answer to it is empty.
+        return self._initial if challenge is None else ""
+
+
+def oauth_bearer(profile: SendingProfile, *, refused: str = "") -> str:
+    """The profile's OAuth2 access token (`refused`: the one the server just refused)."""
+    # Imported here: only XOAUTH2 profiles need the OAuth providers.
+    from courrier.mailing import oauth
+
+    if not refused:
+        return oauth.access_token(profile)
+    token: str = oauth.provider_module(profile.oauth_provider).access_token(
+        profile, refused=refused
+    )
+    return token
 
 
 def _answer(code: int, reply: bytes | str) -> str:
@@ -91,6 +133,9 @@ class SMTPTransport(Transport):
             raise ProfileRejected(
                 _("Aucun serveur SMTP n'est renseigné : complétez le paramétrage d'envoi.")
             )
+        if profile.smtp_auth == profile.SMTPAuth.XOAUTH2:
+            self._open_xoauth2()
+            return
         if profile.smtp_username and not profile.smtp_password:
             raise ProfileRejected(
                 _(
@@ -98,17 +143,8 @@ class SMTPTransport(Transport):
                     "la boîte d'envoi, ou videz l'identifiant s'il s'agit d'un relais sans login."
                 )
             )
-        security = profile.smtp_security
-        backend = _Backend(
-            tls_context=self.ssl_context,
-            host=profile.smtp_host.strip(),
-            port=profile.smtp_port,
-            username=profile.smtp_username,
-            password=profile.smtp_password,
-            use_tls=security == profile.Security.STARTTLS,
-            use_ssl=security == profile.Security.SSL,
-            timeout=self.timeout,
-            fail_silently=False,
+        backend = self._new_backend(
+            _Backend, username=profile.smtp_username, password=profile.smtp_password
         )
         try:
             backend.open()
@@ -117,6 +153,66 @@ class SMTPTransport(Transport):
             raise self._open_error(exc) from exc
         self._backend = backend
         self._transactions = 0
+
+    def _new_backend(self, backend_class: type[_Backend], **credentials: Any) -> _Backend:
+        profile = self.profile
+        security = profile.smtp_security
+        return backend_class(
+            tls_context=self.ssl_context,
+            host=profile.smtp_host.strip(),
+            port=profile.smtp_port,
+            use_tls=security == profile.Security.STARTTLS,
+            use_ssl=security == profile.Security.SSL,
+            timeout=self.timeout,
+            fail_silently=False,
+            **credentials,
+        )
+
+    def _open_xoauth2(self) -> None:
+        """Log in with the mailbox's OAuth2 access token. A refused token (535) is replaced by a
+        fresh one once; refused again, the mailbox must be connected again."""
+        profile = self.profile
+        user = profile.smtp_username or profile.oauth_account or profile.from_address
+        token = oauth_bearer(profile)
+        for attempt in range(2):
+            backend = self._new_backend(_XOAuth2Backend, oauth_user=user, oauth_token=token)
+            try:
+                backend.open()
+            except _NoXOAuth2 as exc:
+                _quietly_close(backend)
+                raise ProfileRejected(
+                    _(
+                        "Le serveur %(host)s n'accepte pas la connexion OAuth2 (XOAUTH2) : "
+                        "choisissez l'authentification par mot de passe, ou le serveur de votre "
+                        "fournisseur (smtp.office365.com, smtp.gmail.com)."
+                    )
+                    % self._where(),
+                    detail=str(exc),
+                ) from exc
+            except smtplib.SMTPAuthenticationError as exc:
+                _quietly_close(backend)
+                if not 500 <= exc.smtp_code < 600:
+                    raise self._open_error(exc) from exc
+                if attempt == 0:
+                    token = oauth_bearer(profile, refused=token)
+                    continue
+                raise NeedsReconnect(
+                    _(
+                        "Le serveur %(host)s refuse l'accès OAuth2 de la boîte %(user)s : "
+                        "reconnectez-la dans le paramétrage d'envoi. Si le refus persiste, "
+                        "l'administrateur de la messagerie doit autoriser l'envoi SMTP "
+                        "authentifié pour cette boîte."
+                    )
+                    % {"host": profile.smtp_host, "user": user},
+                    detail=_answer(exc.smtp_code, exc.smtp_error),
+                    code=exc.smtp_code,
+                ) from exc
+            except (smtplib.SMTPException, OSError) as exc:
+                _quietly_close(backend)
+                raise self._open_error(exc) from exc
+            self._backend = backend
+            self._transactions = 0
+            return
 
     def close(self) -> None:
         backend, self._backend = self._backend, None
