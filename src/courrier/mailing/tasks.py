@@ -6,7 +6,8 @@ from typing import Any
 
 from django_tasks import task
 
-from courrier.mailing import services
+from courrier.mailing import imap, services
+from courrier.mailing.models import OutboundMessage
 
 
 @task()
@@ -14,3 +15,13 @@ def deliver_profile(profile_id: int) -> dict[str, Any]:
     """Settle runs that stopped, then deliver a batch of the profile's ready messages."""
     services.messages_recover()
     return services.messages_deliver(profile_id=profile_id).as_dict()
+
+
+@task()
+def copy_to_sent(message_pk: int, attempt: int = 1) -> str:
+    """Append a copy of a sent message to its sender's Sent folder (IMAP), once."""
+    message = OutboundMessage.objects.defer("raw").filter(pk=message_pk).first()
+    if message is None:
+        return "gone"
+    imap.sent_copy_append(message=message, attempt=attempt)
+    return message.sent_copy or "retry"

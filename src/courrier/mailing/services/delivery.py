@@ -35,6 +35,7 @@ from courrier.mailing.exceptions import (
     PermanentError,
     TransientError,
 )
+from courrier.mailing.imap import sent_copy_enqueue
 from courrier.mailing.models import DeliveryAttempt, OutboundMessage, SendingProfile
 from courrier.mailing.transports import transport_for
 
@@ -178,7 +179,7 @@ class _Run:
     def sent(self, message: OutboundMessage, attempt: DeliveryAttempt, answer: str) -> None:
         first_line, _sep, notes = answer.partition("\n")
         # The server's answer is the truth even if the sweeper gave up on the message meanwhile.
-        self.settle(
+        recorded = self.settle(
             message,
             attempt,
             outcome=Outcome.SENT,
@@ -191,6 +192,10 @@ class _Run:
         )
         self.report.sent += 1
         logger.info("message %s sent: %s", message.pk, first_line)
+        profile = self.profile
+        if recorded and profile.imap_enabled and profile.method == SendingProfile.Method.SMTP:
+            # An SMTP server keeps no copy: a separate task files one in the Sent folder.
+            sent_copy_enqueue(message_pk=message.pk)
 
     def failed(
         self, message: OutboundMessage, attempt: DeliveryAttempt | None, error: MailingError
