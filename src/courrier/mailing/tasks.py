@@ -24,4 +24,6 @@ def copy_to_sent(message_pk: int, attempt: int = 1) -> str:
     if message is None:
         return "gone"
     imap.sent_copy_append(message=message, attempt=attempt)
-    return message.sent_copy or "retry"
+    message.refresh_from_db(fields=["sent_copy"])
+    # done, failed, copying (another run has it), or "" (a later try is enqueued)
+    return message.sent_copy or "waiting"
