@@ -18,4 +18,5 @@ urlpatterns = [
     path("modeles/nouveau/", views.template_create, name="template_create"),
     path("modeles/<int:pk>/", views.template_edit, name="template_edit"),
     path("oauth/", include("courrier.mailing.oauth.urls")),
+    path("webhooks/", include("courrier.mailing.webhooks.urls")),
 ]

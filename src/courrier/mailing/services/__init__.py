@@ -22,12 +22,15 @@ from courrier.mailing.services.delivery import (
     profiles_waiting,
     retry_delay,
 )
+from courrier.mailing.services.events import Event, delivery_events_record, profile_webhook
 from courrier.mailing.services.profiles import profile_updated, profile_verify
 
 __all__ = [
     "DeliveryReport",
+    "Event",
     "Preview",
     "delivery_enqueue",
+    "delivery_events_record",
     "message_cancel",
     "message_compose",
     "message_preview",
@@ -37,6 +40,7 @@ __all__ = [
     "profile_for_sender",
     "profile_updated",
     "profile_verify",
+    "profile_webhook",
     "profiles_waiting",
     "retry_delay",
 ]

@@ -1,0 +1,130 @@
+"""Brevo, Mailgun, Postmark and Amazon SES tracking webhooks, read by anymail's own views.
+
+anymail's tracking views know each provider's format and normalise its events; they are built
+here per request with the profile's own secret: Mailgun's webhook signing key, or for the
+others HTTP basic-auth credentials ("user:password", which the provider puts in the URL).
+Only their checking and parsing are used, not their signals.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from anymail.exceptions import AnymailWebhookValidationFailure
+from anymail.signals import AnymailTrackingEvent, EventType
+from anymail.webhooks.amazon_ses import AmazonSESTrackingWebhookView
+from anymail.webhooks.base import AnymailCoreWebhookView
+from anymail.webhooks.brevo import BrevoTrackingWebhookView
+from anymail.webhooks.mailgun import MailgunTrackingWebhookView
+from anymail.webhooks.postmark import PostmarkTrackingWebhookView
+from django.http import HttpRequest
+from django.utils import timezone
+
+from courrier.mailing.models import DeliveryStatus, SendingProfile
+from courrier.mailing.services.events import Event, event_id_from
+from courrier.mailing.transports.anymail import MESSAGE_KEY
+from courrier.mailing.webhooks import WebhookRejected
+
+VIEWS: dict[str, type[AnymailCoreWebhookView]] = {
+    SendingProfile.Method.BREVO: BrevoTrackingWebhookView,
+    SendingProfile.Method.MAILGUN: MailgunTrackingWebhookView,
+    SendingProfile.Method.POSTMARK: PostmarkTrackingWebhookView,
+    SendingProfile.Method.SES: AmazonSESTrackingWebhookView,
+}
+
+KINDS = {
+    EventType.DELIVERED: DeliveryStatus.DELIVERED,
+    EventType.DEFERRED: DeliveryStatus.DEFERRED,
+    EventType.BOUNCED: DeliveryStatus.BOUNCED,
+    EventType.REJECTED: DeliveryStatus.DROPPED,
+    EventType.FAILED: DeliveryStatus.DROPPED,
+    EventType.COMPLAINED: DeliveryStatus.COMPLAINED,
+    EventType.OPENED: DeliveryStatus.OPENED,
+}
+
+
+def view_for(profile: SendingProfile) -> AnymailCoreWebhookView:
+    """anymail's tracking view for the profile's provider, with the profile's secret."""
+    secret = profile.webhook_secret.strip()
+    method = profile.method
+    if method == SendingProfile.Method.MAILGUN:
+        # Signed by Mailgun: no basic auth (an empty list, so no global setting is read).
+        return MailgunTrackingWebhookView(webhook_signing_key=secret, webhook_secret=[])
+    if method == SendingProfile.Method.SES:
+        # A subscription is confirmed with the profile's own AWS keys, once the basic auth
+        # proved that the request was meant for this profile.
+        client_params: dict[str, Any] = {
+            "aws_access_key_id": profile.aws_access_key_id.strip(),
+            "aws_secret_access_key": profile.aws_secret_access_key.strip(),
+        }
+        return AmazonSESTrackingWebhookView(
+            webhook_secret=secret, session_params={}, client_params=client_params
+        )
+    return VIEWS[method](webhook_secret=secret)
+
+
+def _pk(metadata: Any) -> int | None:
+    if not isinstance(metadata, dict):
+        return None
+    text = str(metadata.get(MESSAGE_KEY) or "").strip()
+    return int(text) if text.isdigit() and len(text) < 19 else None
+
+
+def _provider_ids(message_id: Any) -> tuple[str, ...]:
+    if not message_id:
+        return ()
+    text = str(message_id).strip()
+    # Mailgun answers the send with "<id>" and reports events with "id".
+    return tuple(dict.fromkeys([text, text.strip("<>"), f"<{text.strip('<>')}>"]))
+
+
+def _event(tracking: AnymailTrackingEvent) -> Event | None:
+    kind = KINDS.get(tracking.event_type)
+    if kind is None:
+        return None  # queued, sent, clicked, unsubscribed, ...: not a delivery status
+    detail = " — ".join(
+        dict.fromkeys(
+            str(part).strip()
+            for part in (tracking.description, tracking.mta_response, tracking.reject_reason)
+            if part and str(part).strip()
+        )
+    )
+    event_id = str(tracking.event_id or "") or event_id_from(
+        tracking.event_type,
+        json.dumps(tracking.esp_event, sort_keys=True, default=str),
+    )
+    return Event(
+        kind=kind,
+        at=tracking.timestamp or timezone.now(),
+        provider_event_id=event_id,
+        recipient=str(tracking.recipient or ""),
+        detail=detail,
+        message_pk=_pk(tracking.metadata),
+        provider_message_ids=_provider_ids(tracking.message_id),
+    )
+
+
+def events_from(request: HttpRequest, profile: SendingProfile) -> list[Event]:
+    if not profile.webhook_secret.strip():
+        raise WebhookRejected(403, "No secret is configured for this webhook.")
+    if profile.method != SendingProfile.Method.MAILGUN and not request.headers.get("Authorization"):
+        # Amazon SNS sends its credentials only after this challenge; the others send them
+        # at once.
+        raise WebhookRejected(
+            401, "Authentication required.", headers={"WWW-Authenticate": 'Basic realm="Courrier"'}
+        )
+    view = view_for(profile)
+    try:
+        view.run_validators(request)
+    except AnymailWebhookValidationFailure as exc:
+        raise WebhookRejected(403, "Invalid credentials or signature.") from exc
+    except Exception as exc:
+        raise WebhookRejected(400, "Unreadable request.") from exc
+    try:
+        tracking_events = view.parse_events(request)
+    except AnymailWebhookValidationFailure as exc:
+        raise WebhookRejected(403, "Unexpected request.") from exc
+    except Exception as exc:
+        raise WebhookRejected(400, "Unreadable request.") from exc
+    return [event for event in map(_event, tracking_events) if event is not None]
