@@ -177,6 +177,9 @@ COURRIER = {
     "RETRY_BASE_SECONDS": float(os.environ.get("COURRIER_RETRY_BASE_SECONDS", "60")),
     "RETRY_MAX_SECONDS": float(os.environ.get("COURRIER_RETRY_MAX_SECONDS", "3600")),
     "SMTP_TIMEOUT": float(os.environ.get("COURRIER_SMTP_TIMEOUT", "30")),
+    "IMAP_TIMEOUT": float(os.environ.get("COURRIER_IMAP_TIMEOUT", "30")),
+    # The copy to the Sent folder is tried this many times before it is given up.
+    "IMAP_MAX_ATTEMPTS": int(os.environ.get("COURRIER_IMAP_MAX_ATTEMPTS", "4")),
     # Largest total of attachments accepted for one message, in bytes.
     "MAX_MESSAGE_BYTES": int(os.environ.get("COURRIER_MAX_MESSAGE_BYTES", str(20 * 1024 * 1024))),
 }

@@ -57,9 +57,8 @@ COPYING = "copying"
 
 IMAPS_PORT = 993
 IMAP_PORT = 143
-# Tries of a copy that meets a transient failure (refused connection, time-out), back-off
-# doubling from COURRIER["RETRY_BASE_SECONDS"].
-DEFAULT_ATTEMPTS = 4
+# A copy that meets a transient failure (refused connection, time-out) is tried
+# COURRIER["IMAP_MAX_ATTEMPTS"] times, back-off doubling from COURRIER["RETRY_BASE_SECONDS"].
 
 _ATOM = re.compile(r"^[A-Za-z0-9!#$&'+,\-./:;<=>?@^_`|~]+$")
 _LIST_LINE = re.compile(rb'^\((?P<attributes>[^)]*)\)\s+(?P<delimiter>"(?:[^"\\]|\\.)*"|NIL)\s*')
@@ -169,7 +168,7 @@ class IMAPSession:
         self.profile = profile
         # Production trusts the system's authorities.
         self.ssl_context = ssl_context or ssl.create_default_context()
-        default_timeout = settings.COURRIER.get("IMAP_TIMEOUT", settings.COURRIER["SMTP_TIMEOUT"])
+        default_timeout = settings.COURRIER["IMAP_TIMEOUT"]
         self.timeout = float(default_timeout if timeout is None else timeout)
         self.connection: imaplib.IMAP4 | None = None
 
@@ -530,7 +529,7 @@ def _parse_list(lines: list[Any]) -> list[Folder]:
 
 
 def _max_attempts() -> int:
-    return int(settings.COURRIER.get("IMAP_MAX_ATTEMPTS", DEFAULT_ATTEMPTS))
+    return int(settings.COURRIER["IMAP_MAX_ATTEMPTS"])
 
 
 def _retry_delay(attempt: int) -> float:

@@ -234,6 +234,7 @@ class DeliveryStatus(models.TextChoices):
 
 
 class SentCopy(models.TextChoices):
+    COPYING = "copying", _("copie dans « Éléments envoyés » en cours")
     DONE = "done", _("copié dans « Éléments envoyés »")
     FAILED = "failed", _("copie dans « Éléments envoyés » impossible")
 
