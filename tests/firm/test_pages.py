@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.test import Client as Browser
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from courrier.firm.models import BillingCompany, Collaborator, Firm
 from courrier.firm.permissions import can_manage_profile
@@ -267,16 +267,22 @@ def test_companies_show_the_state_of_their_sending_profile(client: Browser) -> N
     client.force_login(make_admin(is_staff=True))
     listing = client.get(reverse("firm:companies")).content.decode()
     assert "à corriger" in listing and "non configuré" in listing
-    profile = SendingProfile.objects.get()
-    assert reverse("admin:mailing_sendingprofile_change", args=[profile.pk]) in listing
-    add = reverse("admin:mailing_sendingprofile_add")
-    assert f"{add}?billing_company={unset.pk}" in listing
-
     page = client.get(reverse("firm:company_edit", args=[broken.pk])).content.decode()
     assert "à corriger" in page and "Identifiant refusé par le serveur." in page
-    assert reverse("admin:mailing_sendingprofile_change", args=[profile.pk]) in page
     for html in (listing, page):
         assert "s3cret-do-not-show" not in html
+
+    # Each company links to where its settings are edited: the mailing screens' page for it,
+    # or, before that page exists, the technical administration.
+    profile = SendingProfile.objects.get()
+    try:
+        broken_url = reverse("mailing:company_profile", args=[broken.pk])
+        unset_url = reverse("mailing:company_profile", args=[unset.pk])
+    except NoReverseMatch:
+        broken_url = reverse("admin:mailing_sendingprofile_change", args=[profile.pk])
+        unset_url = f"{reverse('admin:mailing_sendingprofile_add')}?billing_company={unset.pk}"
+    assert f'href="{broken_url}"' in listing and f'href="{unset_url}"' in listing
+    assert f'href="{broken_url}"' in page
 
 
 def test_unknown_company_is_a_404(client: Browser) -> None:
