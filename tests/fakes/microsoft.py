@@ -9,6 +9,7 @@ Entra ID's sign-in and token endpoints, and the part of Graph that sends mail.
         query = microsoft.consent(auth_url)            # the browser: the callback's code, state
         microsoft.sent                                 # SentMail, in order (MIME or draft)
         microsoft.fail_next(429, retry_after=30)       # the next send (sendMail or a draft's send)
+        microsoft.answer_next(502, b"<html>...")       # the next send: a page, not Graph's JSON
         microsoft.fail_token_next(500)                 # the next token request
         microsoft.revoke()                             # the user's refresh and access tokens die
         microsoft.access_token_lifetime = 60           # under msal's 5 minutes: refreshed each use
@@ -230,6 +231,7 @@ class FakeMicrosoft(FakeHTTPService):
         self.upload_ranges: list[tuple[int, int, int]] = []
         self.sent: list[SentMail] = []
         self._token_scripts: list[tuple[int, str, int]] = []
+        self._raw_answers: list[HTTPResponse] = []
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -262,6 +264,11 @@ class FakeMicrosoft(FakeHTTPService):
         code, message = SCRIPTED_ERRORS.get(status, ("UnknownError", f"Scripted {status}."))
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
         return _graph_error(status, code, message, **headers)
+
+    def answer_next(self, status: int, body: bytes, content_type: str = "text/html") -> None:
+        """The next send gets this answer instead of Graph's (a proxy's page, garbage)."""
+        with self.lock:
+            self._raw_answers.append(HTTPResponse(status, body, {"Content-Type": content_type}))
 
     def fail_token_next(self, status: int, *, error: str = "", times: int = 1) -> None:
         """The next token requests answer `status` (with an OAuth `error`, else a bare body)."""
@@ -298,6 +305,9 @@ class FakeMicrosoft(FakeHTTPService):
     # -- serving ---------------------------------------------------------------------------
 
     def handle(self, request: HTTPRequest) -> HTTPResponse:
+        if self.scripted(request) and self._raw_answers:
+            with self.lock:
+                return self._raw_answers.pop(0)
         path = request.path
         prefix = f"/{TENANT}"
         if path == f"{prefix}/v2.0/.well-known/openid-configuration":
