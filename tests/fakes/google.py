@@ -299,11 +299,20 @@ class FakeGoogle:
             times,
         )
 
-    def fail_token(self, status: int, body: bytes | None = None, *, times: int = 1) -> None:
+    def fail_token(
+        self,
+        status: int,
+        body: bytes | None = None,
+        *,
+        retry_after: int | None = None,
+        times: int = 1,
+    ) -> None:
+        """The token endpoint answers `status` (an HTML error page unless `body` is given)."""
+        headers = {"Content-Type": "application/json" if body and body[:1] == b"{" else "text/html"}
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
         answer = _Answer(
-            status,
-            body if body is not None else b"<html><body>Server Error</body></html>",
-            {"Content-Type": "application/json" if body and body[:1] == b"{" else "text/html"},
+            status, body if body is not None else b"<html><body>Server Error</body></html>", headers
         )
         self._queue(self._token_failures, answer, times)
 

@@ -6,6 +6,7 @@ send method. Each test checks what arrived, the message's row, and the profile's
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from email import policy
@@ -312,14 +313,45 @@ def test_not_connected_profile_is_held_with_a_sentence(
         transport_for(profile).open()
 
 
-def test_token_endpoint_down_is_temporary(google: FakeGoogle, profile: SendingProfile) -> None:
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_token_endpoint_down_is_temporary(
+    google: FakeGoogle, profile: SendingProfile, status: int
+) -> None:
     expire_locally(profile)
     profile.refresh_from_db()
-    google.fail_token(502)
+    google.fail_token(status, retry_after=60)
+    started = time.monotonic()
     with pytest.raises(TransientError) as caught:
         transport_for(profile).open()
+    # One try: the refresh holds the row's lock, the delivery's back-off does the retrying.
+    assert time.monotonic() - started < 1
+    assert google.refreshes() == 1
     assert "HTTP" not in caught.value.user_message
     assert "Server Error" in caught.value.detail
+    assert caught.value.retry_after == 60
+    profile.refresh_from_db()
+    assert google.refresh_token_valid(profile.oauth_refresh_token)
+
+
+def test_token_endpoint_garbage_is_temporary(google: FakeGoogle, profile: SendingProfile) -> None:
+    expire_locally(profile)
+    profile.refresh_from_db()
+    google.fail_token(200, b"<html>captive portal</html>")
+    with pytest.raises(TransientError) as caught:
+        transport_for(profile).open()
+    assert "captive portal" in caught.value.detail
+
+
+def test_a_wrong_client_secret_rejects_the_profile(
+    google: FakeGoogle, profile: SendingProfile, settings: Any
+) -> None:
+    settings.OAUTH = {**settings.OAUTH, "GOOGLE_CLIENT_SECRET": "wrong"}
+    expire_locally(profile)
+    profile.refresh_from_db()
+    with pytest.raises(ProfileRejected) as caught:
+        transport_for(profile).open()
+    assert not isinstance(caught.value, NeedsReconnect)
+    assert "administrateur" in caught.value.user_message
 
 
 def test_token_endpoint_unreachable_is_temporary(

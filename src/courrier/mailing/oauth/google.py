@@ -16,6 +16,7 @@ token over a newer one; a rotated refresh token is saved every time.
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import time
 from datetime import UTC, datetime, timedelta
@@ -58,6 +59,8 @@ IDENTITY = ["openid", "email"]
 # that dies on the way.
 EXPIRY_MARGIN = timedelta(minutes=5)
 TIMEOUT = 20.0
+# A refresh holds the profile's row lock: it must not wait long.
+REFRESH_TIMEOUT = 10.0
 # How long a started connection may wait for its callback.
 PENDING_SECONDS = 15 * 60
 SESSION_KEY = "oauth_pending_google"
@@ -407,12 +410,41 @@ def _copy_tokens(source: SendingProfile, target: SendingProfile) -> None:
         setattr(target, name, getattr(source, name))
 
 
-class _TimedRequest(GoogleRequest):
-    """google-auth's transport, with our timeout instead of its two minutes."""
+class _ServerTrouble(Exception):
+    """The token endpoint answered a server error or asked us to slow down."""
+
+    def __init__(self, status: int, body: str, retry_after: float | None) -> None:
+        super().__init__(f"HTTP {status}: {body}")
+        self.retry_after = retry_after
+
+
+class _RefreshRequest(GoogleRequest):
+    """google-auth's transport with a short timeout and no retry loop of its own.
+
+    The refresh runs under the profile's row lock (on SQLite, the whole database's write
+    lock): google-auth's own retries (three tries, seconds apart, two-minute timeouts) would
+    hold it far too long. The delivery's back-off retries instead."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs["timeout"] = TIMEOUT
-        return super().__call__(*args, **kwargs)
+        kwargs["timeout"] = REFRESH_TIMEOUT
+        response = super().__call__(*args, **kwargs)
+        status = int(response.status)
+        data = response.data
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
+        if status >= 500 or status in (408, 429) or not _json_object(text):
+            # A server failure, or a page that is not Google's answer (a proxy's): temporary.
+            wait = str(response.headers.get("Retry-After", "")).strip()
+            raise _ServerTrouble(
+                status, " ".join(text.split())[:200], float(wait) if wait.isdigit() else None
+            )
+        return response
+
+
+def _json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
 
 
 def _refresh(profile: SendingProfile) -> Credentials:
@@ -426,7 +458,13 @@ def _refresh(profile: SendingProfile) -> Credentials:
     )
     http = requests.Session()
     try:
-        credentials.refresh(_TimedRequest(session=http))
+        credentials.refresh(_RefreshRequest(session=http))
+    except _ServerTrouble as exc:
+        raise TransientError(
+            _("Google n'a pas pu renouveler l'accès à Gmail pour le moment : nouvel essai."),
+            detail=str(exc),
+            retry_after=exc.retry_after,
+        ) from exc
     except google_exceptions.RefreshError as exc:
         raise _refresh_error(exc) from exc
     except google_exceptions.TransportError as exc:
