@@ -607,3 +607,69 @@ def test_mailgun_signed_with_the_profiles_key(
     )
     assert forged.status_code == 403
     assert message.events.count() == 1
+
+
+def sns_notification(ses_event: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    sns_id = "d7f5c1a2-7cb6-5c33-9ae7-2f0b6a8c1e11"
+    body = {
+        "Type": "Notification",
+        "MessageId": sns_id,
+        "TopicArn": "arn:aws:sns:eu-west-1:123456789012:courrier-ses",
+        "Message": json.dumps(ses_event),
+        "Timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+    }
+    return json.dumps(body), {
+        "x-amz-sns-message-type": "Notification",
+        "x-amz-sns-message-id": sns_id,
+    }
+
+
+def test_ses_bounce_for_each_recipient_through_sns(
+    http: HTTPClient,
+    make_profile: Callable[..., SendingProfile],
+    make_sent: Callable[..., OutboundMessage],
+) -> None:
+    profile = make_profile(method="ses", webhook_secret="sns:Cle-SNS-1")
+    message = make_sent(profile, to=["info@dupuis.test", "gerant@dupuis.test"])
+    body, headers = sns_notification(
+        {
+            "eventType": "Bounce",
+            "mail": {
+                "messageId": "0102abc-000000",
+                "destination": ["info@dupuis.test", "gerant@dupuis.test"],
+                "headers": [
+                    {
+                        "name": "X-Metadata",
+                        "value": json.dumps({"courrier_message": str(message.pk)}),
+                    }
+                ],
+            },
+            "bounce": {
+                "bounceType": "Permanent",
+                "bounceSubType": "General",
+                "bouncedRecipients": [
+                    {"emailAddress": "info@dupuis.test", "diagnosticCode": "smtp; 550 5.1.1"},
+                    {"emailAddress": "gerant@dupuis.test", "diagnosticCode": "smtp; 550 5.1.1"},
+                ],
+            },
+        }
+    )
+    url = webhook_url(profile)
+    # Amazon SNS sends its credentials only when challenged.
+    challenge = http.post(url, data=body, content_type="text/plain", headers=headers)
+    assert challenge.status_code == 401
+    authenticated = {**headers, **basic("sns:Cle-SNS-1")}
+    for _ in range(2):  # the second one is a replay
+        response = http.post(url, data=body, content_type="text/plain", headers=authenticated)
+        assert response.status_code == 200
+    assert sorted(message.events.values_list("recipient", flat=True)) == [
+        "gerant@dupuis.test",
+        "info@dupuis.test",
+    ]
+    message.refresh_from_db()
+    assert message.delivery_status == DeliveryStatus.BOUNCED
+    assert "Permanent: General" in message.delivery_detail
+    forged = http.post(
+        url, data=body, content_type="text/plain", headers={**headers, **basic("sns:guess")}
+    )
+    assert forged.status_code == 403

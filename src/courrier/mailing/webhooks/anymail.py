@@ -90,10 +90,15 @@ def _event(tracking: AnymailTrackingEvent) -> Event | None:
             if part and str(part).strip()
         )
     )
-    event_id = str(tracking.event_id or "") or event_id_from(
-        tracking.event_type,
-        json.dumps(tracking.esp_event, sort_keys=True, default=str),
-    )
+    if tracking.event_id:
+        # One notification may report several recipients under one id (Amazon SES).
+        event_id = f"{tracking.event_id}:{tracking.event_type}:{tracking.recipient or ''}"
+    else:
+        event_id = event_id_from(
+            tracking.event_type,
+            tracking.recipient,
+            json.dumps(tracking.esp_event, sort_keys=True, default=str),
+        )
     return Event(
         kind=kind,
         at=tracking.timestamp or timezone.now(),
