@@ -73,8 +73,12 @@ def microsoft(test_ca: TestCA) -> Iterator[FakeMicrosoft]:
 
 @pytest.fixture
 def server(microsoft: FakeMicrosoft, test_ca: TestCA) -> Iterator[XOAuth2Server]:
-    with XOAuth2Server(microsoft, tls=test_ca, starttls=True, require_starttls=True) as smtp:
+    smtp = XOAuth2Server(microsoft, tls=test_ca, starttls=True, require_starttls=True)
+    smtp.start()
+    try:
         yield smtp
+    finally:
+        smtp.stop()
 
 
 @pytest.fixture
