@@ -6,14 +6,20 @@ send method. Each test checks what arrived, the message's row, and the profile's
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from email import policy
 from email.parser import BytesParser
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from django.utils import timezone
 
 from courrier.clients.models import Client
@@ -36,6 +42,7 @@ from courrier.mailing.transports import gmail, transport_for
 from courrier.mailing.transports.gmail import GmailTransport, with_blind_copies
 from tests.fakes.google import GMAIL_SEND, FakeGoogle, connected_profile
 from tests.fakes.smtp import TestCA, free_port
+from tests.mailing.test_postgres import postgres_database  # noqa: F401 (a fixture)
 
 Status = OutboundMessage.Status
 
@@ -556,3 +563,111 @@ def _message() -> OutboundMessage:
 
 def test_scope_constant_matches_the_fake() -> None:
     assert google_oauth.GMAIL_SEND == GMAIL_SEND
+
+
+# -- two workers refresh at once ----------------------------------------------------------------
+
+SEED_PROFILE = """
+import sys
+from datetime import timedelta
+import django
+django.setup()
+from django.utils import timezone
+from courrier.firm.models import Collaborator
+from courrier.mailing.models import SendingProfile
+
+sender = Collaborator.objects.create_user(email="anne@fidu.test", password=None)
+profile = SendingProfile.objects.create(
+    collaborator=sender, method="gmail", from_address="anne@fidu.test",
+    oauth_provider="google", oauth_account="anne@fidu.test", oauth_refresh_token=sys.argv[1],
+    oauth_access_token="ya29.expired", oauth_expires_at=timezone.now() - timedelta(hours=1),
+)
+print(profile.pk)
+"""
+
+REFRESH_AT_ONCE = """
+import json, sys, time
+from pathlib import Path
+import django
+django.setup()
+from courrier.mailing.models import SendingProfile
+from courrier.mailing.oauth import access_token
+
+profile = SendingProfile.objects.get(pk=int(sys.argv[1]))  # both read the expired token
+go = Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.01)
+token = access_token(profile)
+print(json.dumps({"token": token, "refresh": profile.oauth_refresh_token}))
+"""
+
+
+def _refresh_at_once(database_url: str, tmp_path: Path, google: FakeGoogle) -> None:
+    """Two processes find the same expired token at the same moment: one refreshes (slowly,
+    with a rotation that kills the old refresh token), the other waits and uses the result."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("COURRIER_", "DJANGO_", "DATABASE_"))
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="courrier.settings",
+        DATABASE_URL=database_url,
+        COURRIER_DATA_DIR=str(tmp_path / "data"),
+        COURRIER_SECRET_KEY="refresh-test-" + "k" * 40,
+        COURRIER_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        COURRIER_LOG_LEVEL="WARNING",
+        COURRIER_GOOGLE_CLIENT_ID=google.client_id,
+        COURRIER_GOOGLE_CLIENT_SECRET=google.client_secret,
+        COURRIER_GOOGLE_TOKEN_URI=google.token_uri,
+        REQUESTS_CA_BUNDLE=str(google.ca.ca_path),
+    )
+
+    def run(*args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, *args], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    run("-m", "courrier", "migrate", "--noinput", "-v", "0")
+    refresh, _access, _expires = google.grant(account="anne@fidu.test")
+    profile_id = run("-c", SEED_PROFILE, refresh)
+    google.rotate = True
+    google.token_delay = 0.5
+    go = tmp_path / "go"
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", REFRESH_AT_ONCE, profile_id, str(go)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    time.sleep(2.0)  # both have started and read the row
+    go.touch()
+    results = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err
+        results.append(json.loads(out.strip().splitlines()[-1]))
+
+    assert google.refreshes() == 1
+    assert results[0]["token"] == results[1]["token"]
+    assert results[0]["refresh"] == results[1]["refresh"] != refresh
+    assert google.refresh_token_valid(results[0]["refresh"])
+
+
+def test_two_processes_refresh_once_on_sqlite(tmp_path: Path, google: FakeGoogle) -> None:
+    _refresh_at_once(f"sqlite:///{tmp_path / 'courrier.sqlite3'}", tmp_path, google)
+
+
+@pytest.mark.postgres
+def test_two_processes_refresh_once_on_postgresql(
+    postgres_database: str,  # noqa: F811 (the fixture imported above)
+    tmp_path: Path,
+    google: FakeGoogle,
+) -> None:
+    _refresh_at_once(postgres_database, tmp_path, google)
