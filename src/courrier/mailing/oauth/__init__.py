@@ -7,8 +7,6 @@ the views run the web flow for whichever provider the profile uses.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 from types import ModuleType
 
@@ -16,15 +14,14 @@ from django.utils.translation import gettext as _
 
 from courrier.mailing.exceptions import ConfigurationError, NeedsReconnect
 from courrier.mailing.models import SendingProfile
-from courrier.mailing.oauth import google
+from courrier.mailing.oauth import google, microsoft
 
 logger = logging.getLogger("courrier.mailing")
 
 PROVIDERS: dict[str, ModuleType] = {
     "google": google,
+    "microsoft": microsoft,
 }
-if importlib.util.find_spec("courrier.mailing.oauth.microsoft") is not None:
-    PROVIDERS["microsoft"] = importlib.import_module("courrier.mailing.oauth.microsoft")
 
 # Which provider an SMTP (XOAUTH2) server belongs to, by the end of its host name.
 _SMTP_HOSTS = {
