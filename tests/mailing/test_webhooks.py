@@ -673,3 +673,23 @@ def test_ses_bounce_for_each_recipient_through_sns(
         url, data=body, content_type="text/plain", headers={**headers, **basic("sns:guess")}
     )
     assert forged.status_code == 403
+
+
+def test_a_date_without_offset_is_read_as_utc(
+    http: HTTPClient,
+    postmark_profile: SendingProfile,
+    make_sent: Callable[..., OutboundMessage],
+) -> None:
+    message = make_sent(postmark_profile)
+    first = postmark_delivery(message)
+    second = {**postmark_delivery(message), "DeliveredAt": "2026-11-27T12:00:00", "Details": "2"}
+    for event in (first, second):
+        response = http.post(
+            webhook_url(postmark_profile),
+            data=json.dumps(event),
+            content_type="application/json",
+            headers=basic("courrier:S3cret-pm"),
+        )
+        assert response.status_code == 200
+    assert message.events.count() == 2
+    assert all(event.at.tzinfo is not None for event in message.events.all())

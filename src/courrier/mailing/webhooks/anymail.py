@@ -9,6 +9,7 @@ Only their checking and parsing are used, not their signals.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from anymail.exceptions import AnymailWebhookValidationFailure
@@ -99,9 +100,13 @@ def _event(tracking: AnymailTrackingEvent) -> Event | None:
             tracking.recipient,
             json.dumps(tracking.esp_event, sort_keys=True, default=str),
         )
+    at = tracking.timestamp if isinstance(tracking.timestamp, datetime) else timezone.now()
+    if timezone.is_naive(at):
+        # A provider's date without offset: read as UTC rather than compared with aware ones.
+        at = at.replace(tzinfo=UTC)
     return Event(
         kind=kind,
-        at=tracking.timestamp or timezone.now(),
+        at=at,
         provider_event_id=event_id,
         recipient=str(tracking.recipient or ""),
         detail=detail,
