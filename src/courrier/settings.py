@@ -179,6 +179,8 @@ COURRIER = {
     "RETRY_MAX_SECONDS": float(os.environ.get("COURRIER_RETRY_MAX_SECONDS", "3600")),
     "SMTP_TIMEOUT": float(os.environ.get("COURRIER_SMTP_TIMEOUT", "30")),
     "IMAP_TIMEOUT": float(os.environ.get("COURRIER_IMAP_TIMEOUT", "30")),
+    # Time-out of one request to an HTTP provider (Gmail, Graph, SendGrid, ...), in seconds.
+    "HTTP_TIMEOUT": float(os.environ.get("COURRIER_HTTP_TIMEOUT", "30")),
     # The copy to the Sent folder is tried this many times before it is given up.
     "IMAP_MAX_ATTEMPTS": int(os.environ.get("COURRIER_IMAP_MAX_ATTEMPTS", "4")),
     # Largest total of attachments accepted for one message, in bytes.
