@@ -246,5 +246,11 @@ LOGGING = {
             "handlers": ["console"],
             "level": os.environ.get("COURRIER_LOG_LEVEL", "INFO"),
         },
+        # These libraries write client secrets, codes and tokens at DEBUG level: never lower.
+        "oauthlib": {"level": "WARNING"},
+        "requests_oauthlib": {"level": "WARNING"},
+        "msal": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+        "botocore": {"level": "WARNING"},
     },
 }
