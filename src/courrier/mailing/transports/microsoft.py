@@ -51,7 +51,7 @@ MAX_REQUEST_BYTES = 4 * 1024 * 1024
 UPLOAD_CHUNK_BYTES = 12 * 320 * 1024
 # Room for the JSON around an attachment posted in one request.
 JSON_OVERHEAD = 16 * 1024
-TIMEOUT = 60.0
+DEFAULT_TIMEOUT = 30.0
 
 SEND_AS_MARKERS = ("errorsendasdenied", "send as", "send on behalf", "on behalf of")
 RECIPIENT_MARKERS = ("errorinvalidrecipients", "recipient", "invalid address")
@@ -182,7 +182,11 @@ class MicrosoftGraphTransport(Transport):
 
     def __init__(self, profile: SendingProfile, *, timeout: float | None = None) -> None:
         super().__init__(profile)
-        self.timeout = TIMEOUT if timeout is None else float(timeout)
+        self.timeout = float(
+            timeout
+            if timeout is not None
+            else settings.COURRIER.get("HTTP_TIMEOUT", DEFAULT_TIMEOUT)
+        )
         self._session: requests.Session | None = None
         self._token = ""
 
