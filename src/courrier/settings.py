@@ -210,6 +210,8 @@ OAUTH = {
         "COURRIER_MICROSOFT_AUTHORITY_HOST", "https://login.microsoftonline.com"
     ),
     "GRAPH_URL": os.environ.get("COURRIER_GRAPH_URL", "https://graph.microsoft.com"),
+    # A CA bundle trusted alone for Microsoft's token endpoints (empty: the system's trust).
+    "CA_BUNDLE": os.environ.get("COURRIER_OAUTH_CA_BUNDLE", ""),
 }
 # HTTP providers' API addresses, overridable only for tests.
 PROVIDER_URLS = {
