@@ -1,6 +1,7 @@
 """Preview and compose: render a mail for one client and store it, built once, as queued.
 
-Also where a collaborator's sending profile is looked up and judged fit to send.
+The profile that sends follows the rule of `profiles.profile_for`: the billing company's when
+one is given, else the sender's.
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from courrier.clients.models import Client
-from courrier.crypto import SecretUnreadable
-from courrier.firm.models import Collaborator, Firm
+from courrier.firm.models import BillingCompany, Collaborator, Firm
 from courrier.languages import MailLanguage
-from courrier.mailing.exceptions import ConfigurationError, ProfileMissing, ProfileRejected
+from courrier.mailing.exceptions import ConfigurationError
 from courrier.mailing.fields import client_values
 from courrier.mailing.models import MailTemplate, OutboundMessage, SendingProfile
 from courrier.mailing.rendering import Rendered, render
 from courrier.mailing.services.delivery import enqueue_on_commit
+from courrier.mailing.services.profiles import profile_for, profile_problem
 from courrier.validators import validate_header_text
 
 SMTP_POLICY = SMTP.clone(max_line_length=78)
@@ -46,37 +47,12 @@ MAX_SUBJECT_LENGTH = 998  # RFC 5322 line limit, and the column's size
 def profile_for_sender(*, sender: Collaborator) -> SendingProfile:
     """The collaborator's own sending profile. Raises ProfileMissing, or ConfigurationError when
     its password cannot be decrypted with the installation's keys."""
-    try:
-        profile = SendingProfile.objects.filter(collaborator=sender).first()
-    except SecretUnreadable as exc:
-        raise ConfigurationError(
-            _(
-                "Le mot de passe enregistré dans votre paramétrage d'envoi ne peut plus être lu "
-                "(la clé de chiffrement de l'installation a changé) : saisissez-le à nouveau "
-                "dans « Ma fiche »."
-            )
-        ) from exc
-    if profile is None:
-        raise ProfileMissing()
-    return profile
+    return profile_for(sender=sender)
 
 
 def _profile_problem(profile: SendingProfile) -> ConfigurationError | None:
     """Why this profile cannot send now, or None when it can."""
-    if profile.state != SendingProfile.State.OK:
-        reason = profile.state_reason or _("le serveur l'a refusé.")
-        return ProfileRejected(
-            _(
-                "Votre paramétrage d'envoi est à corriger avant d'envoyer : %(reason)s "
-                "Corrigez-le dans « Ma fiche » ; les messages en attente repartiront ensuite."
-            )
-            % {"reason": reason}
-        )
-    if profile.method == SendingProfile.Method.SMTP and not profile.smtp_host.strip():
-        return ConfigurationError(
-            _("Votre paramétrage d'envoi n'indique pas de serveur SMTP : complétez « Ma fiche ».")
-        )
-    return None
+    return profile_problem(profile)
 
 
 # -- preview and compose ----------------------------------------------------------------------
@@ -112,9 +88,15 @@ def display_name(name: str) -> str:
 
 
 def _draft(
-    *, sender: Collaborator, client: Client, subject: str, body: str, language: str | None
+    *,
+    sender: Collaborator,
+    client: Client,
+    subject: str,
+    body: str,
+    language: str | None,
+    billing_company: BillingCompany | None = None,
 ) -> _Draft:
-    profile = profile_for_sender(sender=sender)
+    profile = profile_for(sender=sender, billing_company=billing_company)
     language = language or client.language
     if language not in MailLanguage.values:
         raise ValidationError(
@@ -133,7 +115,7 @@ def _draft(
     )
     if len(rendered.subject) > MAX_SUBJECT_LENGTH:
         raise ValidationError(_("Le sujet est trop long."), code="subject_length")
-    name = profile.from_name.strip() or str(sender)
+    name = profile.from_name.strip() or str(billing_company or sender)
     validate_header_text(name)
     from_header = f"{display_name(name)} <{profile.from_address}>" if name else ""
     from_header = from_header or profile.from_address
@@ -181,13 +163,25 @@ def _draft(
 
 
 def message_preview(
-    *, sender: Collaborator, client: Client, subject: str, body: str, language: str | None = None
+    *,
+    sender: Collaborator,
+    client: Client,
+    subject: str,
+    body: str,
+    language: str | None = None,
+    billing_company: BillingCompany | None = None,
 ) -> Preview:
     """Exactly what message_compose would send, nothing stored. Raises ValidationError for
-    unknown fields or a line break in the subject, ProfileMissing without a profile; a client
-    without address, empty fields or a profile to fix are warnings here."""
+    unknown fields or a line break in the subject, ProfileMissing without the profile that
+    sends (the billing company's when one is given); a client without address, empty fields
+    or a profile to fix are warnings here."""
     return _draft(
-        sender=sender, client=client, subject=subject, body=body, language=language
+        sender=sender,
+        client=client,
+        subject=subject,
+        body=body,
+        language=language,
+        billing_company=billing_company,
     ).preview
 
 
@@ -237,14 +231,25 @@ def message_compose(
     archive: bool = True,
     purpose: str = "client",
     idempotency_key: str | None = None,
+    billing_company: BillingCompany | None = None,
 ) -> OutboundMessage:
     """Validate, render, build the message once and store it as queued; delivery is enqueued
-    when the transaction commits. A known `idempotency_key` returns its message unchanged."""
+    when the transaction commits. A known `idempotency_key` returns its message unchanged.
+
+    `billing_company` given (a mail about an invoice): that company's profile sends, and its
+    absence is an error before anything is stored; otherwise the sender's profile sends."""
     if idempotency_key:
         existing = OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return existing
-    draft = _draft(sender=sender, client=client, subject=subject, body=body, language=language)
+    draft = _draft(
+        sender=sender,
+        client=client,
+        subject=subject,
+        body=body,
+        language=language,
+        billing_company=billing_company,
+    )
     profile, preview = draft.profile, draft.preview
     problem = _profile_problem(profile)
     if problem is not None:

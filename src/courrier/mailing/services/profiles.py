@@ -1,25 +1,300 @@
-"""After a profile changed, and the connection test."""
+"""Which profile sends, whether it can send now, after a profile changed, and the connection test.
+
+The rule (DESIGN.md, "Which profile sends"): a mail about an invoice, an invoice batch and the
+"@" re-send go out through the invoice's billing company; everything else through the
+collaborator who sends it. A missing profile is an error before anything is queued: there is
+never a fallback from one mailbox to the other.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import Any
 
+from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from courrier.firm.models import Collaborator
-from courrier.mailing.exceptions import MailingError
+from courrier.crypto import SecretUnreadable
+from courrier.firm.models import BillingCompany, Collaborator
+from courrier.mailing.advice import failure_hint
+from courrier.mailing.exceptions import (
+    ConfigurationError,
+    MailingError,
+    ProfileMissing,
+    ProfileRejected,
+)
 from courrier.mailing.models import OutboundMessage, ProfileTest, SendingProfile
-from courrier.mailing.services.compose import display_name, message_id_for
 from courrier.mailing.services.delivery import enqueue_on_commit
+from courrier.mailing.services.events import profile_webhook
 from courrier.mailing.transports import transport_for
 
 logger = logging.getLogger("courrier.mailing")
 
 Status = OutboundMessage.Status
+Method = SendingProfile.Method
+
+# Every encrypted column of a profile. Pages never decrypt them: they are deferred and only
+# whether one is stored is read (`has_<name>`), so a row whose key was lost still opens.
+SECRET_FIELDS = (
+    "smtp_password",
+    "oauth_refresh_token",
+    "oauth_access_token",
+    "oauth_token_cache",
+    "api_key",
+    "aws_secret_access_key",
+    "webhook_secret",
+    "imap_password",
+)
+OAUTH_METHODS: dict[str, str] = {Method.GMAIL.value: "google", Method.MICROSOFT.value: "microsoft"}
+# Methods whose provider reports delivery events to the profile's own webhook address.
+WEBHOOK_METHODS = frozenset(
+    {Method.SENDGRID, Method.BREVO, Method.MAILGUN, Method.POSTMARK, Method.SES}
+)
+API_KEY_METHODS = frozenset({Method.SENDGRID, Method.BREVO, Method.MAILGUN, Method.POSTMARK})
+
+
+# -- which profile sends ----------------------------------------------------------------------
+
+
+def _unreadable(where: str) -> ConfigurationError:
+    return ConfigurationError(
+        _(
+            "Un secret enregistré dans le paramétrage d'envoi (mot de passe, clé, jeton) ne peut "
+            "plus être lu : la clé de chiffrement de l'installation a changé. Saisissez-le à "
+            "nouveau dans %(where)s."
+        )
+        % {"where": where}
+    )
+
+
+def profile_for(
+    *, sender: Collaborator, billing_company: BillingCompany | None = None
+) -> SendingProfile:
+    """The profile that sends: the billing company's when one is given, else the sender's.
+
+    Raises ProfileMissing (naming the company when it is the company's that is missing), or
+    ConfigurationError when a stored secret cannot be decrypted. Never falls back."""
+    if billing_company is not None:
+        where = company_settings_label(billing_company)
+        try:
+            profile = SendingProfile.objects.filter(billing_company=billing_company).first()
+        except SecretUnreadable as exc:
+            raise _unreadable(where) from exc
+        if profile is None:
+            raise ProfileMissing(
+                _(
+                    "La société facturante %(company)s n'a pas de paramétrage d'envoi : un "
+                    "administrateur doit le compléter dans %(where)s. Rien n'a été mis en file "
+                    "d'attente."
+                )
+                % {"company": billing_company, "where": where}
+            )
+        return profile
+    try:
+        profile = SendingProfile.objects.filter(collaborator=sender).first()
+    except SecretUnreadable as exc:
+        raise ConfigurationError(
+            _(
+                "Le mot de passe enregistré dans votre paramétrage d'envoi ne peut plus être lu "
+                "(la clé de chiffrement de l'installation a changé) : saisissez-le à nouveau "
+                "dans « Ma fiche »."
+            )
+        ) from exc
+    if profile is None:
+        raise ProfileMissing()
+    return profile
+
+
+def company_settings_label(company: BillingCompany) -> str:
+    return _("« Sociétés facturantes › %(company)s › Paramétrage d'envoi »") % {"company": company}
+
+
+def settings_label(profile: SendingProfile) -> str:
+    """Where a person corrects this profile, in words."""
+    company = profile.billing_company if profile.billing_company_id is not None else None
+    if company is not None:
+        return company_settings_label(company)
+    return _("« Ma fiche »")
+
+
+def settings_url(profile: SendingProfile, *, viewer: Collaborator | None = None) -> str:
+    """The page on which this profile is corrected (empty when `viewer` may not open it)."""
+    if profile.billing_company_id is not None:
+        if viewer is not None and not viewer.is_firm_admin:
+            return ""
+        return reverse("mailing:company_profile", args=[profile.billing_company_id])
+    url = reverse("mailing:my_profile")
+    if viewer is not None and profile.collaborator_id != viewer.pk:
+        if not viewer.is_firm_admin:
+            return ""
+        return f"{url}?collaborator={profile.collaborator_id}"
+    return url
+
+
+def oauth_configured(provider: str) -> bool:
+    """Whether the firm registered its OAuth application with this provider (settings.OAUTH)."""
+    config = getattr(settings, "OAUTH", None) or {}
+    prefix = "GOOGLE" if provider == "google" else "MICROSOFT"
+    return bool(config.get(f"{prefix}_CLIENT_ID") and config.get(f"{prefix}_CLIENT_SECRET"))
+
+
+def _stored(profile: SendingProfile, name: str) -> bool:
+    """Whether a secret is stored, without decrypting it when the page annotated the row."""
+    if name in profile.__dict__:  # loaded, or just typed into the form
+        return bool(profile.__dict__[name])
+    flag = getattr(profile, f"has_{name}", None)
+    if flag is not None:
+        return bool(flag)
+    return bool(getattr(profile, name))
+
+
+def oauth_connected(profile: SendingProfile) -> bool:
+    """Whether the mailbox of the profile's method was connected and not disconnected since."""
+    expected = OAUTH_METHODS.get(profile.method)
+    if expected is None and profile.smtp_auth == SendingProfile.SMTPAuth.XOAUTH2:
+        expected = profile.oauth_provider or None
+    if expected is None or profile.oauth_provider != expected:
+        return False
+    return _stored(profile, "oauth_refresh_token") or _stored(profile, "oauth_token_cache")
+
+
+def profile_unready(profile: SendingProfile) -> str:
+    """Why this profile cannot send as it is configured (a sentence), or "" when it can.
+
+    About the settings only; the state (refused, to reconnect) is `profile_problem`'s."""
+    where = settings_label(profile)
+    method = profile.method
+    if method == Method.SMTP:
+        if not profile.smtp_host.strip():
+            return _(
+                "Le paramétrage d'envoi n'indique pas de serveur SMTP : complétez %(where)s."
+            ) % {"where": where}
+        if profile.smtp_auth == SendingProfile.SMTPAuth.XOAUTH2 and not oauth_connected(profile):
+            return _(
+                "L'authentification OAuth2 (XOAUTH2) est choisie mais aucune boîte n'est "
+                "connectée : utilisez « Connecter la boîte » dans %(where)s."
+            ) % {"where": where}
+        return ""
+    if method in OAUTH_METHODS:
+        provider = OAUTH_METHODS[method]
+        label = _("Gmail") if provider == "google" else _("Microsoft 365")
+        if oauth_connected(profile):
+            return ""
+        if not oauth_configured(provider):
+            return _(
+                "L'envoi par %(label)s n'est pas encore configuré pour le cabinet : "
+                "l'administrateur doit enregistrer l'application OAuth du cabinet (voir le "
+                "README, variables COURRIER_%(prefix)s_CLIENT_ID et _CLIENT_SECRET)."
+            ) % {"label": label, "prefix": "GOOGLE" if provider == "google" else "MICROSOFT"}
+        return _(
+            "La boîte %(label)s n'est pas connectée : cliquez « Connecter » dans %(where)s."
+        ) % {"label": label, "where": where}
+    if method in API_KEY_METHODS and not _stored(profile, "api_key"):
+        return _("La clé d'API %(provider)s manque : complétez %(where)s.") % {
+            "provider": profile.get_method_display(),
+            "where": where,
+        }
+    if method == Method.MAILGUN and not profile.mailgun_domain.strip():
+        return _("Le domaine d'envoi Mailgun manque : complétez %(where)s.") % {"where": where}
+    if method == Method.SES and not (
+        profile.aws_access_key_id.strip() and _stored(profile, "aws_secret_access_key")
+    ):
+        return _("Les clés d'accès Amazon SES manquent : complétez %(where)s.") % {"where": where}
+    return ""
+
+
+def profile_problem(profile: SendingProfile) -> ConfigurationError | None:
+    """Why this profile cannot send now (to fix, to reconnect, incomplete), or None."""
+    where = settings_label(profile)
+    if profile.state == SendingProfile.State.RECONNECT:
+        reason = profile.state_reason or _("l'accès à la boîte mail a été retiré ou a expiré.")
+        return ProfileRejected(
+            _(
+                "La boîte mail du paramétrage d'envoi est à reconnecter : %(reason)s "
+                "Reconnectez-la dans %(where)s ; les messages en attente repartiront ensuite."
+            )
+            % {"reason": reason, "where": where}
+        )
+    if profile.state != SendingProfile.State.OK:
+        reason = profile.state_reason or _("le serveur l'a refusé.")
+        return ProfileRejected(
+            _(
+                "Le paramétrage d'envoi est à corriger avant d'envoyer : %(reason)s "
+                "Corrigez-le dans %(where)s ; les messages en attente repartiront ensuite."
+            )
+            % {"reason": reason, "where": where}
+        )
+    unready = profile_unready(profile)
+    if unready:
+        return ConfigurationError(unready)
+    return None
+
+
+# -- reads for the settings pages -------------------------------------------------------------
+
+
+def profiles_for_page() -> QuerySet[SendingProfile]:
+    """Profiles with every secret deferred and `has_<secret>` annotations instead."""
+    flags = {
+        f"has_{name}": Case(
+            When(Q(**{name: ""}) | Q(**{f"{name}__isnull": True}), then=Value(False)),
+            default=Value(True),
+            output_field=BooleanField(),
+        )
+        for name in SECRET_FIELDS
+    }
+    return (
+        SendingProfile.objects.select_related("collaborator", "billing_company")
+        .defer(*SECRET_FIELDS)
+        .annotate(**flags)
+    )
+
+
+def profile_for_page(
+    *, collaborator: Collaborator | None = None, billing_company: BillingCompany | None = None
+) -> SendingProfile | None:
+    """The profile of one owner for its settings page, secrets unread (see profiles_for_page)."""
+    if billing_company is not None:
+        return profiles_for_page().filter(billing_company=billing_company).first()
+    return profiles_for_page().filter(collaborator=collaborator).first()
+
+
+def secrets_stored(profile: SendingProfile | None) -> dict[str, bool]:
+    """Which secrets a page-loaded profile holds (all False for a new one)."""
+    return {
+        name: bool(profile is not None and getattr(profile, f"has_{name}", False))
+        for name in SECRET_FIELDS
+    }
+
+
+def held_count(profile: SendingProfile) -> int:
+    return OutboundMessage.objects.filter(profile_id=profile.pk, status=Status.HELD).count()
+
+
+@dataclass(frozen=True)
+class WebhookAddress:
+    url: str  # empty when the installation has no public address
+    path: str
+    hint: str  # what to configure at the provider
+
+
+def profile_webhook_address(*, profile: SendingProfile) -> WebhookAddress:
+    """Where the profile's provider posts its delivery events (its own token, made on first
+    need), and what to configure there. No URL without COURRIER_PUBLIC_URL: a provider cannot
+    reach a private address."""
+    path, hint = profile_webhook(profile=profile)
+    public = str(getattr(settings, "PUBLIC_URL", "") or "").rstrip("/")
+    return WebhookAddress(url=f"{public}{path}" if public else "", path=path, hint=hint)
+
+
+# -- after a change ---------------------------------------------------------------------------
 
 
 def profile_updated(*, profile: SendingProfile) -> int:
@@ -40,6 +315,41 @@ def profile_updated(*, profile: SendingProfile) -> int:
     return resumed
 
 
+def profile_saved(*, profile: SendingProfile) -> int:
+    """After the settings form saved the profile: when it can send, it is back in service and
+    its held messages resume (see profile_updated). A mailbox whose consent is gone stays "to
+    reconnect" until it is connected again: saving other settings does not bring it back.
+    Returns the number of messages that resume."""
+    if profile.method in WEBHOOK_METHODS:
+        profile_webhook(profile=profile)  # the provider needs the address from now on
+    if profile_unready(profile):
+        return 0
+    if profile.state == SendingProfile.State.RECONNECT and (
+        profile.method in OAUTH_METHODS or profile.smtp_auth == SendingProfile.SMTPAuth.XOAUTH2
+    ):
+        return 0
+    return profile_updated(profile=profile)
+
+
+# -- the connection test ----------------------------------------------------------------------
+
+
+def profile_route(profile: SendingProfile) -> str:
+    """How this profile's mail leaves, in words (the test mail and the log say it)."""
+    method = profile.method
+    if method == Method.SMTP:
+        return _("le serveur SMTP %(host)s:%(port)s") % {
+            "host": profile.smtp_host,
+            "port": profile.smtp_port,
+        }
+    if method == Method.GMAIL:
+        return _("l'API Gmail (compte %(account)s)") % {"account": profile.oauth_account or "—"}
+    if method == Method.MICROSOFT:
+        mailbox = profile.microsoft_mailbox or profile.oauth_account or "—"
+        return _("Microsoft Graph (boîte %(mailbox)s)") % {"mailbox": mailbox}
+    return _("l'API %(provider)s") % {"provider": profile.get_method_display()}
+
+
 def profile_verify(
     *, profile: SendingProfile, requested_by: Collaborator, recipient: str
 ) -> ProfileTest:
@@ -48,15 +358,19 @@ def profile_verify(
     Server and configuration errors do not raise: the ProfileTest says what went wrong and
     what the server answered. An invalid recipient address raises ValidationError.
     """
+    # Imported here: compose imports this module for the profile rule.
+    from courrier.mailing.services.compose import display_name, message_id_for
+
     validate_email(recipient)
+    route = profile_route(profile)
     name = profile.from_name.strip() or profile.owner_label
     mail = EmailMultiAlternatives(
         subject=_("Courrier : message de test"),
         body=_(
             "Ce message confirme que le paramétrage d'envoi de %(owner)s fonctionne : il est "
-            "passé par le serveur %(host)s.\n"
+            "passé par %(route)s.\n"
         )
-        % {"owner": profile.owner_label, "host": profile.smtp_host},
+        % {"owner": profile.owner_label, "route": route},
         from_email=f"{display_name(name)} <{profile.from_address}>",
         to=[recipient],
         reply_to=[profile.reply_to] if profile.reply_to else None,
@@ -66,16 +380,23 @@ def profile_verify(
     test_message = OutboundMessage(
         raw=raw, envelope_recipients=[recipient], from_address=profile.from_address
     )
-    try:
-        with transport_for(profile) as transport:
-            answer = transport.send(test_message)
-    except MailingError as exc:
-        success, detail = False, exc.explanation
+    unready = profile_unready(profile)
+    if unready:
+        success, detail = False, unready
     else:
-        success = True
-        detail = _("Le serveur a accepté le message de test. Réponse du serveur : %(answer)s") % {
-            "answer": answer
-        }
+        try:
+            with transport_for(profile) as transport:
+                answer = transport.send(test_message)
+        except MailingError as exc:
+            success, detail = False, exc.explanation
+            hint = failure_hint(profile)
+            if hint:
+                detail = f"{detail}\n{hint}"
+        else:
+            success = True
+            detail = _(
+                "Le serveur a accepté le message de test. Réponse du serveur : %(answer)s"
+            ) % {"answer": answer}
     test = ProfileTest.objects.create(
         profile=profile,
         requested_by=requested_by,
@@ -84,12 +405,32 @@ def profile_verify(
         detail=detail,
     )
     logger.info(
-        "profile %s test to %s via %s:%s (%s): %s",
+        "profile %s test to %s via %s (%s): %s",
         profile.pk,
         recipient,
-        profile.smtp_host,
-        profile.smtp_port,
+        route,
         "ok" if success else "failed",
         detail.replace("\n", " "),
     )
     return test
+
+
+def profile_imap_verify(*, profile: SendingProfile) -> tuple[bool, str] | None:
+    """Test the copy into the Sent folder (IMAP) of an SMTP profile that asks for one.
+
+    None when there is nothing to test (another method, no copy asked, or this installation's
+    IMAP copy not available)."""
+    if profile.method != Method.SMTP or not profile.imap_enabled:
+        return None
+    try:
+        from courrier.mailing import imap
+    except ImportError:
+        return None
+    verify: Any = getattr(imap, "imap_verify", None)
+    if verify is None:
+        return None
+    try:
+        success, sentence = verify(profile)
+    except MailingError as exc:
+        return False, exc.explanation
+    return bool(success), str(sentence)
