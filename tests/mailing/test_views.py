@@ -13,7 +13,7 @@ from django.test import Client as Browser
 from django.urls import reverse
 
 from courrier.clients.models import Client, ClientEmail
-from courrier.firm.models import Collaborator, Firm
+from courrier.firm.models import BillingCompany, Collaborator, Firm
 from courrier.mailing import services
 from courrier.mailing.models import (
     MailTemplate,
@@ -485,6 +485,63 @@ def test_a_held_message_says_why_and_links_to_the_fix(
 
     assert "Le serveur refuse le mot de passe." in text_of(response)
     assert f'href="{MY_PROFILE}#sending-profile"' in response.content.decode()
+
+
+def test_a_message_held_by_a_companys_profile_links_admins_to_the_company_page(
+    anne: Collaborator, boss: Collaborator
+) -> None:
+    company = BillingCompany.objects.create(
+        code="FIDU", name="Fiduciaire Martin", enterprise_number="0403.170.701"
+    )
+    SendingProfile.objects.create(
+        billing_company=company,
+        smtp_host="127.0.0.1",
+        smtp_port=2525,
+        from_address="factures@fidu.be",
+    )
+    message = services.message_compose(
+        sender=anne,
+        client=make_client(),
+        subject="Votre facture",
+        body="Bonjour",
+        billing_company=company,
+    )
+    OutboundMessage.objects.filter(pk=message.pk).update(status=OutboundMessage.Status.HELD)
+    SendingProfile.objects.filter(billing_company=company).update(
+        state=SendingProfile.State.RECONNECT, state_reason="Microsoft a retiré l'accès."
+    )
+    company_page = reverse("mailing:company_profile", args=[company.pk])
+
+    for_boss = login(boss).get(reverse("mailing:outbox"))
+    assert "en attente : Microsoft a retiré l'accès." in text_of(for_boss)
+    assert f'href="{company_page}#sending-profile"' in for_boss.content.decode()
+    assert "Reconnecter la boîte" in text_of(for_boss)
+
+    for_anne = login(anne).get(reverse("mailing:outbox"))
+    assert "en attente : Microsoft a retiré l'accès." in text_of(for_anne)
+    assert company_page not in for_anne.content.decode()
+    assert "un administrateur doit corriger le paramétrage de Fiduciaire Martin" in text_of(
+        for_anne
+    )
+
+    detail = login(boss).get(reverse("mailing:message_detail", args=[message.pk]))
+    assert "en attente : Microsoft a retiré l'accès." in text_of(detail)
+    assert f'href="{company_page}#sending-profile"' in detail.content.decode()
+
+
+def test_the_mails_tab_shows_what_the_provider_reported(
+    queued: OutboundMessage, anne: Collaborator
+) -> None:
+    OutboundMessage.objects.filter(pk=queued.pk).update(
+        status=OutboundMessage.Status.SENT,
+        delivery_status="delivered",
+        delivery_detail="250 OK",
+    )
+    assert queued.client is not None
+
+    page = text_of(login(anne).get(reverse("clients:mails", args=[queued.client.pk])))
+
+    assert "envoyé" in page and "remis" in page
 
 
 def test_settled_messages_leave_the_outbox(queued: OutboundMessage, anne: Collaborator) -> None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -27,10 +29,10 @@ from django_htmx.middleware import HtmxDetails
 
 from courrier.clients.models import Client
 from courrier.crypto import SecretUnreadable
-from courrier.firm.models import Collaborator, Firm
-from courrier.firm.permissions import can_manage_profile, is_firm_admin
+from courrier.firm.models import BillingCompany, Collaborator, Firm
+from courrier.firm.permissions import admin_only, admin_required, can_manage_profile, is_firm_admin
 from courrier.languages import MailLanguage
-from courrier.mailing import fields, selectors, services
+from courrier.mailing import advice, fields, selectors, services
 from courrier.mailing.exceptions import MailingError, ProfileMissing
 from courrier.mailing.forms import (
     CollaboratorDetailsForm,
@@ -38,7 +40,8 @@ from courrier.mailing.forms import (
     MailTemplateForm,
     SendingProfileForm,
 )
-from courrier.mailing.models import MailTemplate, OutboundMessage, SendingProfile
+from courrier.mailing.models import DeliveryStatus, MailTemplate, OutboundMessage, SendingProfile
+from courrier.mailing.services import profiles, resend
 
 Status = OutboundMessage.Status
 
@@ -101,7 +104,7 @@ def _safe_next(request: HttpRequest, default: str) -> str:
     return default
 
 
-# --- Ma fiche -------------------------------------------------------------------------------
+# --- Sending settings: Ma fiche and the billing companies' page ----------------------------
 
 
 def _profile_owner(request: HttpRequest) -> Collaborator:
@@ -131,93 +134,204 @@ def _new_profile(owner: Collaborator) -> SendingProfile:
     )
 
 
+def _new_company_profile(company: BillingCompany) -> SendingProfile:
+    return SendingProfile(
+        billing_company=company, from_address=company.email, from_name=company.name
+    )
+
+
+def _profile_form(
+    request: HttpRequest, *, profile: SendingProfile | None, new: SendingProfile, company: bool
+) -> SendingProfileForm:
+    data = request.POST if request.method == "POST" and "save_profile" in request.POST else None
+    return SendingProfileForm(
+        data,
+        instance=profile or new,
+        prefix="profile",
+        secrets=profiles.secrets_stored(profile),
+        company=company,
+    )
+
+
+def _save_profile(request: HttpRequest, form: SendingProfileForm) -> None:
+    with transaction.atomic():
+        saved = form.save()
+        resumed = profiles.profile_saved(profile=saved)
+    text = _("Le paramétrage d'envoi est enregistré.")
+    if resumed:
+        text += " " + ngettext(
+            "%(count)d message en attente repart.",
+            "%(count)d messages en attente repartent.",
+            resumed,
+        ) % {"count": resumed}
+    messages.success(request, text)
+
+
+def _settings_context(
+    request: HttpRequest,
+    *,
+    profile: SendingProfile | None,
+    form: SendingProfileForm,
+    page_url: str,
+    hidden: dict[str, int],
+) -> dict[str, Any]:
+    """What the shared settings section shows around the form (see _sending_profile.html)."""
+    # Advice follows what is on the screen: the posted values when the form came back.
+    shown = form.instance if form.is_bound else (profile or form.instance)
+    context: dict[str, Any] = {
+        "profile": profile,
+        "profile_form": form,
+        "advice": advice.profile_advice(shown),
+        "page_url": page_url,
+        "hidden": hidden,
+        "tests": selectors.profile_tests(profile=profile) if profile is not None else [],
+        "oauth_ready": {
+            "gmail": profiles.oauth_configured("google"),
+            "microsoft": profiles.oauth_configured("microsoft"),
+        },
+        "public_url": str(getattr(settings, "PUBLIC_URL", "") or ""),
+    }
+    if profile is not None:
+        context.update(
+            held=profiles.held_count(profile),
+            unready=profiles.profile_unready(profile),
+            oauth_connected=profiles.oauth_connected(profile),
+            oauth_saved=profile.method in profiles.OAUTH_METHODS
+            or (
+                profile.method == SendingProfile.Method.SMTP
+                and profile.smtp_auth == SendingProfile.SMTPAuth.XOAUTH2
+            ),
+            webhook=(
+                profiles.profile_webhook_address(profile=profile)
+                if profile.method in profiles.WEBHOOK_METHODS
+                else None
+            ),
+        )
+    return context
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def my_profile(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     owner = _profile_owner(request)
-    profile = selectors.profile_for_edit(collaborator=owner)
-    has_password = bool(profile is not None and getattr(profile, "has_password", False))
+    profile = profiles.profile_for_page(collaborator=owner)
     details_form = CollaboratorDetailsForm(instance=owner, prefix="me")
-    profile_form = SendingProfileForm(
-        instance=profile or _new_profile(owner), prefix="profile", has_password=has_password
-    )
+    profile_form = _profile_form(request, profile=profile, new=_new_profile(owner), company=False)
     if request.method == "POST" and "save_details" in request.POST:
         details_form = CollaboratorDetailsForm(request.POST, instance=owner, prefix="me")
         if details_form.is_valid():
             details_form.save()
             messages.success(request, _("Vos coordonnées sont enregistrées."))
             return redirect(_my_profile_url(owner, user))
-    elif request.method == "POST" and "save_profile" in request.POST:
-        profile_form = SendingProfileForm(
-            request.POST,
-            instance=profile or _new_profile(owner),
-            prefix="profile",
-            has_password=has_password,
-        )
-        if profile_form.is_valid():
-            with transaction.atomic():
-                saved = profile_form.save()
-                resumed = services.profile_updated(profile=saved)
-            text = _("Le paramétrage d'envoi est enregistré.")
-            if resumed:
-                text += " " + ngettext(
-                    "%(count)d message en attente repart.",
-                    "%(count)d messages en attente repartent.",
-                    resumed,
-                ) % {"count": resumed}
-            messages.success(request, text)
-            return redirect(_my_profile_url(owner, user))
+    elif profile_form.is_bound and profile_form.is_valid():
+        _save_profile(request, profile_form)
+        return redirect(_my_profile_url(owner, user))
+    page_url = _my_profile_url(owner, user)
     context = {
         "owner": owner,
         "is_own": owner.pk == user.pk,
-        "profile": profile,
         "details_form": details_form,
-        "profile_form": profile_form,
-        "tests": selectors.profile_tests(profile=profile) if profile is not None else [],
         "collaborators": (
             Collaborator.objects.filter(is_active=True) if is_firm_admin(user) else None
+        ),
+        **_settings_context(
+            request,
+            profile=profile,
+            form=profile_form,
+            page_url=page_url,
+            hidden={} if owner.pk == user.pk else {"collaborator": owner.pk},
         ),
     }
     return render(request, "mailing/my_profile.html", context)
 
 
+@admin_required
+@require_http_methods(["GET", "POST"])
+def company_profile(request: HttpRequest, pk: int) -> HttpResponse:
+    """A billing company's sending settings: its invoices and the mails about them leave here."""
+    company = get_object_or_404(BillingCompany, pk=pk)
+    profile = profiles.profile_for_page(billing_company=company)
+    form = _profile_form(request, profile=profile, new=_new_company_profile(company), company=True)
+    page_url = reverse("mailing:company_profile", args=[company.pk])
+    if request.method == "POST" and form.is_valid():
+        _save_profile(request, form)
+        return redirect(page_url)
+    context = {
+        "company": company,
+        **_settings_context(
+            request, profile=profile, form=form, page_url=page_url, hidden={"company": company.pk}
+        ),
+    }
+    return render(request, "mailing/company_profile.html", context)
+
+
+def _profile_to_test(request: HttpRequest) -> tuple[SendingProfile | None, str, str]:
+    """The profile the test button is for, the error to show instead, and the page to go back
+    to. A company's profile is tested by administrators only."""
+    user = _user(request)
+    company_pk = request.POST.get("company")
+    if company_pk is not None:
+        pk = _int_param(company_pk)
+        if pk is None:
+            raise Http404(_("Société facturante inconnue."))
+        if not is_firm_admin(user):
+            raise admin_only()
+        company = get_object_or_404(BillingCompany, pk=pk)
+        back = reverse("mailing:company_profile", args=[company.pk])
+        owner_filter: dict[str, Any] = {"billing_company": company}
+    else:
+        owner = _profile_owner(request)
+        back = _my_profile_url(owner, user)
+        owner_filter = {"collaborator": owner}
+    try:
+        profile = SendingProfile.objects.filter(**owner_filter).first()
+    except SecretUnreadable:
+        return (
+            None,
+            _(
+                "Un secret enregistré (mot de passe, clé, jeton) ne peut plus être lu (la clé de "
+                "chiffrement a changé) : saisissez-le à nouveau et enregistrez."
+            ),
+            back,
+        )
+    if profile is None:
+        return None, _("Enregistrez d'abord le paramétrage d'envoi, puis testez-le."), back
+    if not can_manage_profile(user, profile):
+        raise PermissionDenied(_("Vous ne pouvez pas tester ce paramétrage d'envoi."))
+    return profile, "", back
+
+
 @login_required
 @require_POST
 def profile_test(request: HtmxHttpRequest) -> HttpResponse:
-    """Send a real test mail through the profile to the person who clicked, and say how it went."""
+    """Send a real test mail through the profile to the person who clicked, and say how it went;
+    for SMTP with a copy in the Sent folder, try the IMAP login too."""
     user = _user(request)
-    owner = _profile_owner(request)
+    profile, error, back = _profile_to_test(request)
     result = None
-    error = ""
-    profile: SendingProfile | None = None
-    try:
-        profile = SendingProfile.objects.filter(collaborator=owner).first()
-    except SecretUnreadable:
-        error = _(
-            "Le mot de passe enregistré ne peut plus être lu (la clé de chiffrement a changé) : "
-            "saisissez-le à nouveau et enregistrez."
-        )
-    if profile is None and not error:
-        error = _("Enregistrez d'abord le paramétrage d'envoi, puis testez-le.")
+    imap_result: tuple[bool, str] | None = None
     if profile is not None:
-        if not can_manage_profile(user, profile):
-            raise PermissionDenied(_("Vous ne pouvez pas tester ce paramétrage d'envoi."))
         try:
             result = services.profile_verify(
                 profile=profile, requested_by=user, recipient=user.email
             )
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
         except MailingError as exc:
             error = exc.user_message
+        imap_result = profiles.profile_imap_verify(profile=profile)
     if not request.htmx:
         if result is not None and result.success:
             messages.success(request, result.detail or _("Le message de test est parti."))
         else:
             messages.error(request, error or (result.detail if result else ""))
-        return redirect(_my_profile_url(owner, user))
+        if imap_result is not None:
+            (messages.success if imap_result[0] else messages.error)(request, imap_result[1])
+        return redirect(back)
     context = {
-        "owner": owner,
         "result": result,
+        "imap_result": imap_result,
         "error": error,
         "recipient": user.email,
         "tests": selectors.profile_tests(profile=profile) if profile is not None else [],
@@ -232,6 +346,7 @@ def _compose_context(
     request: HttpRequest, *, client: Client, form: ComposeForm, **extra: Any
 ) -> dict[str, Any]:
     user = _user(request)
+    sender_profile = profiles.profile_for_page(collaborator=user)
     # The same choice as message_compose: the general addresses, else any the client has.
     addresses = client.mail_addresses()
     return {
@@ -239,7 +354,8 @@ def _compose_context(
         "form": form,
         "addresses": addresses,
         "no_address": not addresses,
-        "sender_profile": selectors.sender_has_profile(sender=user),
+        "sender_profile": sender_profile,
+        "sender_unready": profiles.profile_unready(sender_profile) if sender_profile else "",
         "merge_fields": fields.fields_for("client"),
         "profile_missing": False,
         **extra,
@@ -405,9 +521,15 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     message = _message_or_404(pk)
     may_act = _may_act_on(user, message)
+    original_pk = resend.resend_of_pk(message.purpose)
     context = {
         "mail": message,
         "meaning": _status_meanings().get(message.status, ""),
+        "fix_url": _fix_url(message, user) if message.status == Status.HELD else "",
+        "resend_of": original_pk,
+        "resend_refusal": resend.resend_refusal(message) if may_act else "",
+        "can_resend": may_act and _undelivered(message) and not resend.resend_refusal(message),
+        "resent": selectors.message_exists_for_key(idempotency_key=f"resend-of:{message.pk}"),
         "parsed": selectors.message_parse(raw=bytes(message.raw)),
         "attempts": list(message.attempts_log.all()),
         "can_cancel": may_act and message.status in CANCELLABLE,
@@ -476,18 +598,8 @@ def message_retry(request: HttpRequest, pk: int) -> HttpResponseRedirect:
 
 
 def _fix_url(message: OutboundMessage, user: Collaborator) -> str:
-    """Where the profile that holds a message is corrected."""
-    profile = message.profile
-    if profile.collaborator_id is not None:
-        url = reverse("mailing:my_profile")
-        return (
-            url
-            if profile.collaborator_id == user.pk
-            else f"{url}?collaborator={profile.collaborator_id}"
-        )
-    if profile.billing_company_id is not None and is_firm_admin(user):
-        return reverse("firm:company_edit", args=[profile.billing_company_id])
-    return ""
+    """Where the profile that holds a message is corrected ("" when `user` may not)."""
+    return profiles.settings_url(message.profile, viewer=user)
 
 
 @login_required
@@ -506,6 +618,89 @@ def outbox(request: HtmxHttpRequest) -> HttpResponse:
     }
     template = "mailing/_outbox_table.html" if request.htmx else "mailing/outbox.html"
     return render(request, template, context)
+
+
+# --- Undelivered ----------------------------------------------------------------------------
+
+UNDELIVERED_PER_PAGE = 50
+
+
+def _undelivered(message: OutboundMessage) -> bool:
+    return message.status == Status.FAILED or message.delivery_status in resend.UNDELIVERED_EVENTS
+
+
+def _undelivered_kinds() -> list[tuple[str, str]]:
+    return [
+        (DeliveryStatus.BOUNCED, _("rejetés (bounce)")),
+        (DeliveryStatus.DROPPED, _("abandonnés par le fournisseur")),
+        (DeliveryStatus.COMPLAINED, _("signalés comme spam")),
+        (Status.FAILED, _("échecs d'envoi")),
+    ]
+
+
+@login_required
+@require_GET
+def undelivered(request: HttpRequest) -> HttpResponse:
+    """Mail that did not reach its client, with the reason and a way to send it again."""
+    user = _user(request)
+    kinds = _undelivered_kinds()
+    kind = request.GET.get("kind") or ""
+    if kind not in {value for value, _label in kinds}:
+        kind = ""
+    search = (request.GET.get("q") or "").strip()[:100]
+    rows = resend.undelivered_messages(user=user, kind=kind, search=search)
+    page = Paginator(rows, UNDELIVERED_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "page_obj": page,
+        "rows": [
+            {
+                "mail": message,
+                "reason": message.delivery_detail or message.last_error,
+                "refusal": resend.resend_refusal(message),
+                "may_act": _may_act_on(user, message),
+            }
+            for message in page.object_list
+        ],
+        "kinds": kinds,
+        "kind": kind,
+        "q": search,
+        "everyone": is_firm_admin(user),
+    }
+    return render(request, "mailing/undelivered.html", context)
+
+
+@login_required
+@require_POST
+def message_resend(request: HttpRequest, pk: int) -> HttpResponseRedirect:
+    """Queue a copy of an undelivered message to the client's current addresses."""
+    user = _user(request)
+    message = _message_or_404(pk)
+    if not _may_act_on(user, message):
+        raise PermissionDenied(
+            _("Seuls l'expéditeur du message et les administrateurs peuvent le renvoyer.")
+        )
+    default = reverse("mailing:undelivered")
+    try:
+        copy = resend.message_resend(message=message, by=user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return HttpResponseRedirect(_safe_next(request, default))
+    if copy.status == Status.HELD:
+        messages.warning(
+            request,
+            _(
+                "La copie à %(to)s attend que le paramétrage d'envoi soit corrigé : elle partira "
+                "ensuite."
+            )
+            % {"to": ", ".join(copy.to)},
+        )
+    else:
+        messages.success(
+            request,
+            _("Le message est renvoyé à %(to)s : il part dans quelques instants.")
+            % {"to": ", ".join(copy.to)},
+        )
+    return HttpResponseRedirect(_safe_next(request, default))
 
 
 # --- Templates ------------------------------------------------------------------------------
