@@ -113,6 +113,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "courrier.firm.context_processors.firm",
+                "courrier.mailing.context_processors.profile_alert",
             ],
         },
     },

@@ -354,7 +354,7 @@ def test_a_billing_companys_mailbox_returns_to_its_page(
     response = admin.post(reverse("mailing:oauth_connect", args=[profile.pk]))
     google.account = "factures@fidu.test"
     response = admin.get(consent(response["Location"]))
-    assert response["Location"] == reverse("firm:company_edit", args=[company.pk])
+    assert response["Location"] == reverse("mailing:company_profile", args=[company.pk])
     profile.refresh_from_db()
     assert profile.oauth_account == "factures@fidu.test"
 

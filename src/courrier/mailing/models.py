@@ -160,6 +160,15 @@ class SendingProfile(models.Model):
         return str(self.collaborator or self.billing_company)
 
 
+# Every encrypted column of a profile. Pages never decrypt them: they defer them and read only
+# whether one is stored, so that a row whose key was lost still opens.
+PROFILE_SECRET_FIELDS: tuple[str, ...] = tuple(
+    field.name
+    for field in SendingProfile._meta.local_fields
+    if isinstance(field, EncryptedTextField)
+)
+
+
 class MailTemplate(models.Model):
     """A named mail with one version per language. Personal unless shared with the firm."""
 

@@ -8,12 +8,13 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 
-from django.db.models import BooleanField, Case, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from courrier.clients.models import Client
 from courrier.firm.models import Collaborator, Firm
 from courrier.mailing.models import (
+    PROFILE_SECRET_FIELDS,
     MailTemplate,
     MailTemplateVersion,
     OutboundMessage,
@@ -88,7 +89,7 @@ def outbox_messages(*, user: Collaborator, status: str | None = None) -> QuerySe
         OutboundMessage.objects.filter(status__in=OUTBOX_STATUSES)
         .exclude(status=Status.FAILED, updated_at__lt=since)
         .select_related("sender", "client", "profile", "profile__billing_company")
-        .defer("raw", "profile__smtp_password")
+        .defer("raw", *(f"profile__{name}" for name in PROFILE_SECRET_FIELDS))
         .order_by("-created_at", "-id")
     )
     if not user.is_firm_admin:
@@ -102,7 +103,7 @@ def message_get(*, pk: int) -> OutboundMessage | None:
     """One message with what its page shows, or None."""
     return (
         OutboundMessage.objects.select_related("sender", "client", "profile")
-        .defer("profile__smtp_password")
+        .defer(*(f"profile__{name}" for name in PROFILE_SECRET_FIELDS))
         .prefetch_related("attempts_log")
         .filter(pk=pk)
         .first()
@@ -114,33 +115,9 @@ def message_exists_for_key(*, idempotency_key: str) -> OutboundMessage | None:
     return OutboundMessage.objects.filter(idempotency_key=idempotency_key).defer("raw").first()
 
 
-def profile_for_edit(*, collaborator: Collaborator) -> SendingProfile | None:
-    """The collaborator's profile without its secret, annotated `has_password`.
-
-    The password is never decrypted for a page: it is not shown, and a row whose secret no
-    longer decrypts (a lost key) must still open so that a new password can be entered.
-    """
-    return (
-        SendingProfile.objects.filter(collaborator=collaborator)
-        .defer("smtp_password")
-        .annotate(
-            has_password=Case(
-                When(smtp_password="", then=Value(False)),
-                default=Value(True),
-                output_field=BooleanField(),
-            )
-        )
-        .first()
-    )
-
-
 def profile_tests(*, profile: SendingProfile, limit: int = 5) -> list[ProfileTest]:
     """The last connection tests of a profile, newest first."""
     return list(profile.tests.select_related("requested_by").order_by("-at", "-id")[:limit])
-
-
-def sender_has_profile(*, sender: Collaborator) -> SendingProfile | None:
-    return SendingProfile.objects.filter(collaborator=sender).defer("smtp_password").first()
 
 
 @dataclass

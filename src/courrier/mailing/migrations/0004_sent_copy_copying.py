@@ -4,15 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('mailing', '0003_providers'),
+        ("mailing", "0003_providers"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='outboundmessage',
-            name='sent_copy',
-            field=models.CharField(blank=True, choices=[('copying', 'copie dans « Éléments envoyés » en cours'), ('done', 'copié dans « Éléments envoyés »'), ('failed', 'copie dans « Éléments envoyés » impossible')], default='', max_length=10),
+            model_name="outboundmessage",
+            name="sent_copy",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("copying", "copie dans « Éléments envoyés » en cours"),
+                    ("done", "copié dans « Éléments envoyés »"),
+                    ("failed", "copie dans « Éléments envoyés » impossible"),
+                ],
+                default="",
+                max_length=10,
+            ),
         ),
     ]

@@ -39,7 +39,7 @@ def _redirect_uri(request: HttpRequest, provider: str) -> str:
 def _home(profile: SendingProfile | None, user_pk: int | None) -> str:
     """The page a profile is managed on."""
     if profile is not None and profile.billing_company_id is not None:
-        return reverse("firm:company_edit", args=[profile.billing_company_id])
+        return reverse("mailing:company_profile", args=[profile.billing_company_id])
     url = reverse("mailing:my_profile")
     if profile is not None and profile.collaborator_id not in (None, user_pk):
         url += f"?collaborator={profile.collaborator_id}"

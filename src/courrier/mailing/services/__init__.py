@@ -23,7 +23,8 @@ from courrier.mailing.services.delivery import (
     retry_delay,
 )
 from courrier.mailing.services.events import Event, delivery_events_record, profile_webhook
-from courrier.mailing.services.profiles import profile_updated, profile_verify
+from courrier.mailing.services.profiles import profile_for, profile_updated, profile_verify
+from courrier.mailing.services.resend import message_resend
 
 __all__ = [
     "DeliveryReport",
@@ -34,9 +35,11 @@ __all__ = [
     "message_cancel",
     "message_compose",
     "message_preview",
+    "message_resend",
     "message_retry",
     "messages_deliver",
     "messages_recover",
+    "profile_for",
     "profile_for_sender",
     "profile_updated",
     "profile_verify",

@@ -30,7 +30,12 @@ from courrier.mailing.exceptions import (
     ProfileMissing,
     ProfileRejected,
 )
-from courrier.mailing.models import OutboundMessage, ProfileTest, SendingProfile
+from courrier.mailing.models import (
+    PROFILE_SECRET_FIELDS,
+    OutboundMessage,
+    ProfileTest,
+    SendingProfile,
+)
 from courrier.mailing.services.delivery import enqueue_on_commit
 from courrier.mailing.services.events import profile_webhook
 from courrier.mailing.transports import transport_for
@@ -40,18 +45,7 @@ logger = logging.getLogger("courrier.mailing")
 Status = OutboundMessage.Status
 Method = SendingProfile.Method
 
-# Every encrypted column of a profile. Pages never decrypt them: they are deferred and only
-# whether one is stored is read (`has_<name>`), so a row whose key was lost still opens.
-SECRET_FIELDS = (
-    "smtp_password",
-    "oauth_refresh_token",
-    "oauth_access_token",
-    "oauth_token_cache",
-    "api_key",
-    "aws_secret_access_key",
-    "webhook_secret",
-    "imap_password",
-)
+SECRET_FIELDS = PROFILE_SECRET_FIELDS
 OAUTH_METHODS: dict[str, str] = {Method.GMAIL.value: "google", Method.MICROSOFT.value: "microsoft"}
 # Methods whose provider reports delivery events to the profile's own webhook address.
 WEBHOOK_METHODS = frozenset(
