@@ -292,6 +292,16 @@ class OutboundMessage(models.Model):
     from_address = models.EmailField()
     to = models.JSONField(default=list)
     envelope_recipients = models.JSONField(default=list)
+    # Copies asked for at compose time, shown in the archive. Bcc (with the firm's fixed Bcc and
+    # "send me a copy") lives in the envelope only, never in the stored headers.
+    cc = models.JSONField(default=list, blank=True)
+    bcc = models.JSONField(default=list, blank=True)
+    read_receipt = models.BooleanField(_("accusé de réception demandé"), default=False)
+    # Not sent before this moment (a scheduled send); null: as soon as possible.
+    scheduled_at = models.DateTimeField(_("envoi programmé le"), null=True, blank=True)
+    batch = models.ForeignKey(
+        "MailBatch", on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
+    )
     raw = models.BinaryField()
     size = models.PositiveIntegerField(default=0)
 
@@ -330,6 +340,71 @@ class OutboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} → {', '.join(self.to)}"
+
+
+class Upload(models.Model):
+    """A file uploaded in the compose window, attached to the mails composed with it."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploads"
+    )
+    file = models.FileField(upload_to="uploads/%Y/%m/")
+    name = models.CharField(_("nom"), max_length=255)
+    content_type = models.CharField(max_length=255, default="application/octet-stream")
+    size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("fichier joint")
+        verbose_name_plural = _("fichiers joints")
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MailBatch(models.Model):
+    """One send to a selection of clients: what was asked, and how far its composing got.
+
+    The messages are composed by a task, one per client, each under an idempotency key of the
+    batch and the client, so that a task run twice queues nothing twice.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("en préparation")
+        COMPOSING = "composing", _("mise en file en cours")
+        DONE = "done", _("terminé")
+        FAILED = "failed", _("interrompu")
+
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="mail_batches"
+    )
+    template = models.ForeignKey(
+        MailTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    subject = models.CharField(_("sujet"), max_length=998)
+    body = models.TextField(_("contenu"))
+    # cc, bcc, copy_to_sender, read_receipt, archive, scheduled_at (ISO), reply_to, ...
+    options = models.JSONField(default=dict, blank=True)
+    client_ids = models.JSONField(default=list)
+    uploads = models.ManyToManyField(Upload, blank=True, related_name="batches")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    total = models.PositiveIntegerField(default=0)
+    queued = models.PositiveIntegerField(default=0)
+    # client id -> the reasons it was not queued (no address, missing translation, ...)
+    blocked = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("envoi groupé")
+        verbose_name_plural = _("envois groupés")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.subject} ({self.queued}/{self.total})"
 
 
 class DeliveryAttempt(models.Model):
