@@ -478,3 +478,55 @@ class DeliveryEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.recipient} {self.at:%Y-%m-%d %H:%M}"
+
+
+class Phrase(models.Model):
+    """A standard phrase ("Texte" in the compose window): a named snippet, one text per language.
+
+    Like templates: no owner means a firm phrase (administrators manage it); otherwise it is
+    personal to its owner unless shared with the firm.
+    """
+
+    name = models.CharField(_("nom"), max_length=200)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("propriétaire"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="phrases",
+        help_text=_("Vide : phrase du cabinet."),
+    )
+    shared = models.BooleanField(_("partagée avec le cabinet"), default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("phrase type")
+        verbose_name_plural = _("phrases types")
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def version(self, language: str) -> PhraseVersion | None:
+        # Reads the prefetched versions when there are some: no query per phrase in a list.
+        for version in self.versions.all():
+            if version.language == language:
+                return version
+        return None
+
+
+class PhraseVersion(models.Model):
+    phrase = models.ForeignKey(Phrase, on_delete=models.CASCADE, related_name="versions")
+    language = models.CharField(_("langue"), max_length=2, choices=MailLanguage.choices)
+    text = models.TextField(_("texte"))
+
+    class Meta:
+        verbose_name = _("version linguistique de phrase")
+        verbose_name_plural = _("versions linguistiques de phrases")
+        constraints = [
+            models.UniqueConstraint(fields=["phrase", "language"], name="phrase_language_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.phrase} [{self.language}]"
