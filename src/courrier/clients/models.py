@@ -1,14 +1,70 @@
-"""The firm's clients and their e-mail addresses."""
+"""The firm's clients, their e-mail addresses, their tags and the saved selections of clients."""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from courrier.languages import MailLanguage
 from courrier.validators import normalise_enterprise_number, normalise_vat_number
+
+
+class Tag(models.Model):
+    """A label the firm puts on clients ("VIP", "Horeca", ...) to find them and write to them."""
+
+    class Colour(models.TextChoices):
+        GREY = "grey", _("gris")
+        BLUE = "blue", _("bleu")
+        GREEN = "green", _("vert")
+        YELLOW = "yellow", _("jaune")
+        ORANGE = "orange", _("orange")
+        RED = "red", _("rouge")
+        PURPLE = "purple", _("violet")
+        TEAL = "teal", _("turquoise")
+
+    # Background, text: pale backgrounds with dark text stay readable (WCAG AA) in every colour.
+    PALETTE: ClassVar[dict[str, tuple[str, str]]] = {
+        "grey": ("#eef1f5", "#3d4a5c"),
+        "blue": ("#e3effb", "#1d5fa8"),
+        "green": ("#e3f4ea", "#1f7a45"),
+        "yellow": ("#fdf3d3", "#7a5600"),
+        "orange": ("#fde9d9", "#9a4700"),
+        "red": ("#fde4e1", "#b3261e"),
+        "purple": ("#f1e8fb", "#6b2fa0"),
+        "teal": ("#dff4f2", "#0f6963"),
+    }
+
+    name = models.CharField(_("nom"), max_length=40)
+    colour = models.CharField(
+        _("couleur"), max_length=10, choices=Colour.choices, default=Colour.BLUE
+    )
+
+    class Meta:
+        verbose_name = _("étiquette")
+        verbose_name_plural = _("étiquettes")
+        ordering = ["name"]
+        constraints = [
+            # "VIP" and "vip" are the same tag to the people who type them.
+            models.UniqueConstraint(
+                Lower("name"),
+                name="client_tag_name_unique",
+                violation_error_message=_("Une étiquette porte déjà ce nom."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def style(self) -> str:
+        """Inline CSS for the tag's chip."""
+        background, text = self.PALETTE.get(self.colour, self.PALETTE["grey"])
+        return f"background:{background};color:{text};border-color:{text}33"
 
 
 class Client(models.Model):
@@ -63,6 +119,9 @@ class Client(models.Model):
         null=True,
         blank=True,
         related_name="clients",
+    )
+    tags = models.ManyToManyField(
+        Tag, verbose_name=_("étiquettes"), blank=True, related_name="clients"
     )
     active = models.BooleanField(_("actif"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -143,3 +202,41 @@ class ClientEmail(models.Model):
         local, _at, domain = self.address.strip().rpartition("@")
         self.address = f"{local}@{domain.lower()}" if local else self.address.strip()
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class ClientSelection(models.Model):
+    """A saved set of filters over the clients. It stores filters, not clients: each use
+    recomputes the clients that match today. Shared, it is visible to the whole firm."""
+
+    name = models.CharField(_("nom"), max_length=100)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("propriétaire"),
+        on_delete=models.CASCADE,
+        related_name="client_selections",
+    )
+    shared = models.BooleanField(
+        _("partagée avec le cabinet"),
+        default=False,
+        help_text=_("Les autres collaborateurs peuvent l'utiliser, pas la modifier."),
+    )
+    # SelectionFilters.as_dict(): read it back with SelectionFilters.from_dict().
+    filters = models.JSONField(_("filtres"), default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("sélection de clients")
+        verbose_name_plural = _("sélections de clients")
+        ordering = ["name", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                "owner",
+                Lower("name"),
+                name="client_selection_owner_name_unique",
+                violation_error_message=_("Vous avez déjà une sélection de ce nom."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
