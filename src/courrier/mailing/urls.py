@@ -22,4 +22,5 @@ urlpatterns = [
     path("modeles/<int:pk>/", views.template_edit, name="template_edit"),
     path("oauth/", include("courrier.mailing.oauth.urls")),
     path("webhooks/", include("courrier.mailing.webhooks.urls")),
+    path("textes/", include("courrier.mailing.phrase_urls")),
 ]
