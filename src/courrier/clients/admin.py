@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from courrier.clients.forms import ClientEmailForm
-from courrier.clients.models import Client, ClientEmail
+from courrier.clients.models import Client, ClientEmail, ClientSelection, Tag
 
 
 class ClientEmailInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -24,10 +24,11 @@ class ClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "invoices_by_email",
         "active",
     ]
-    list_filter = ["language", "kind", "invoices_by_email", "active", "billing_company"]
+    list_filter = ["language", "kind", "invoices_by_email", "active", "billing_company", "tags"]
     search_fields = ["number", "name", "contact_name", "emails__address", "enterprise_number"]
     list_select_related = ["billing_company", "responsible"]
     autocomplete_fields = ["responsible", "billing_company"]
+    filter_horizontal = ["tags"]
     inlines = [ClientEmailInline]
     fieldsets = [
         (
@@ -47,4 +48,20 @@ class ClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         (None, {"fields": ["contact_name", "salutation", "phone"]}),
         (None, {"fields": ["street", "postal_code", "city", "country"]}),
         (None, {"fields": ["billing_company", "responsible", "invoices_by_email", "active"]}),
+        (None, {"fields": ["tags"]}),
     ]
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["name", "colour"]
+    search_fields = ["name"]
+
+
+@admin.register(ClientSelection)
+class ClientSelectionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["name", "owner", "shared", "updated_at"]
+    list_filter = ["shared"]
+    search_fields = ["name", "owner__email"]
+    list_select_related = ["owner"]
+    readonly_fields = ["created_at", "updated_at"]

@@ -1,14 +1,22 @@
-"""Reads for the client screens: the searchable list and one client file."""
+"""Reads for the client screens: the searchable list, one client file, and selections of
+clients (the filters of the selection builder, saved or not)."""
 
 from __future__ import annotations
 
 import unicodedata
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl
 
 from django.db.models import Exists, F, Func, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Lower
+from django.http import QueryDict
+from django.utils.translation import gettext as _
 
-from courrier.clients.models import Client, ClientEmail
+from courrier.clients.models import Client, ClientEmail, ClientSelection, Tag
+from courrier.firm.models import BillingCompany, Collaborator
+from courrier.languages import MailLanguage
 
 # Accented letters PostgreSQL's translate() folds, without the unaccent extension (which needs
 # a superuser to install). Python folds the same way for SQLite and for the typed query.
@@ -48,16 +56,20 @@ def _fold_or_none(value: str | None) -> str | None:
     return None if value is None else fold(str(value))
 
 
-def client_search(*, query: str = "") -> QuerySet[Client]:
-    """Clients matching every word of `query` in their name, number, legal form, contact or one
-    of their e-mail addresses; case- and accent-insensitive. An empty query lists everyone.
-    Sorted by name, ignoring case and accents."""
+def client_search(*, query: str = "", tags: Sequence[int] = ()) -> QuerySet[Client]:
+    """Clients matching every word of `query` in their name, number, contact or one of their
+    e-mail addresses; case- and accent-insensitive. With `tags`, only clients carrying at least
+    one of them. An empty query lists everyone. Sorted by name, ignoring case and accents."""
     # Alphabetical as people read it: "Bäckerei" sorts with "Backerei", before "Brouwerij".
     clients = (
         Client.objects.select_related("billing_company", "responsible")
-        .prefetch_related("emails")
+        .prefetch_related("emails", "tags")
         .order_by(Fold(F("name")), "number", "pk")
     )
+    if tags:
+        # A subquery rather than a join: a client with two of the tags is listed once.
+        tagged = Client.tags.through.objects.filter(client_id=OuterRef("pk"), tag_id__in=tags)
+        clients = clients.filter(Exists(tagged))
     # PostgreSQL refuses NUL in a string parameter; a typed or pasted query never means one.
     words = fold(query.replace("\x00", "")).split()[:8]
     if not words:
@@ -82,7 +94,294 @@ def client_get(*, pk: int) -> Client | None:
     """One client with what its file shows, or None."""
     return (
         Client.objects.select_related("billing_company", "responsible")
-        .prefetch_related("emails")
+        .prefetch_related("emails", "tags")
         .filter(pk=pk)
         .first()
     )
+
+
+# --- selections of clients ------------------------------------------------------------------
+
+_TRUE = {"1", "true", "on", "yes", "oui"}
+_FALSE = {"0", "false", "off", "no", "non"}
+# Beyond this a "number" is garbage, and SQLite would overflow on it.
+_MAX_ID_DIGITS = 18
+_MAX_TAGS = 50
+_MAX_QUERY = 20_000
+
+
+def _id_or_none(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    text = str(value if value is not None else "").strip()
+    # isdigit() alone accepts "²" and other Unicode digits that int() refuses.
+    if not text.isascii() or not text.isdigit() or len(text) > _MAX_ID_DIGITS:
+        return None
+    number = int(text)
+    return number if number > 0 else None
+
+
+def _flag_or_none(value: Any) -> bool | None:
+    if isinstance(value, bool) or value is None:
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    return None
+
+
+def _text(value: Any, limit: int) -> str:
+    # PostgreSQL refuses NUL in a string parameter; a typed value never means one.
+    return str(value if value is not None else "").replace("\x00", "").strip()[:limit]
+
+
+def _choice(value: Any, choices: Iterable[str]) -> str:
+    text = _text(value, 20)
+    return text if text in choices else ""
+
+
+def _ids(values: Iterable[Any]) -> list[int]:
+    ids = {number for number in map(_id_or_none, values) if number is not None}
+    return sorted(ids)[:_MAX_TAGS]
+
+
+@dataclass
+class SelectionFilters:
+    """The filters of a selection of clients. Every filter left empty matches everyone; the
+    filters given all apply. `tags` matches clients carrying at least one of the tags.
+
+    An id that names nothing (a tag deleted since a selection was saved) matches no client: a
+    selection never widens because something it named has gone."""
+
+    PREFIX: ClassVar[str] = "sel-"
+
+    language: str = ""
+    billing_company: int | None = None
+    responsible: int | None = None
+    kind: str = ""
+    legal_form: str = ""
+    invoices_by_email: bool | None = None
+    has_email: bool | None = None
+    text: str = ""
+    tags: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Same filters, same value: a loaded selection compares equal to what the form sends.
+        self.tags = _ids(self.tags)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> SelectionFilters:
+        """Read `as_dict()` back (a saved selection). Never raises: what it cannot read is
+        left out."""
+        if not isinstance(data, Mapping):
+            return cls()
+        tags = data.get("tags")
+        return cls(
+            language=_choice(data.get("language"), MailLanguage.values),
+            billing_company=_id_or_none(data.get("billing_company")),
+            responsible=_id_or_none(data.get("responsible")),
+            kind=_choice(data.get("kind"), Client.Kind.values),
+            legal_form=_text(data.get("legal_form"), 40),
+            invoices_by_email=_flag_or_none(data.get("invoices_by_email")),
+            has_email=_flag_or_none(data.get("has_email")),
+            text=_text(data.get("text"), 200),
+            tags=_ids(tags if isinstance(tags, list | tuple) else []),
+        )
+
+    @classmethod
+    def from_query(cls, query: QueryDict | str, *, prefix: str = PREFIX) -> SelectionFilters:
+        """The filters of a query string or submitted form, names prefixed with `prefix`
+        (`sel-language=nl&sel-tags=3&sel-tags=7`). Never raises: a value that is not one of
+        the possible ones (a garbled id, an unknown language) is ignored."""
+        if isinstance(query, str):
+            # parse_qsl has no field limit (QueryDict raises TooManyFieldsSent beyond 1,000)
+            # and replaces broken %-escapes; a real selection is a few hundred characters.
+            parsed = QueryDict(mutable=True)
+            for name, value in parse_qsl(query[:_MAX_QUERY], keep_blank_values=True):
+                parsed.appendlist(name, value)
+            query = parsed
+        data: dict[str, Any] = {
+            one.name: query.get(prefix + one.name) for one in fields(cls) if one.name != "tags"
+        }
+        data["tags"] = query.getlist(prefix + "tags")
+        return cls.from_dict(data)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready; what `ClientSelection.filters` stores."""
+        return asdict(self)
+
+    def as_query(self, *, prefix: str = PREFIX) -> str:
+        """The filters as a query string that `from_query()` reads back; only the filters set."""
+        query = QueryDict(mutable=True)
+        for name, value in self.as_dict().items():
+            if name == "tags":
+                if value:
+                    query.setlist(prefix + name, [str(tag) for tag in value])
+            elif isinstance(value, bool):
+                query[prefix + name] = "1" if value else "0"
+            elif value not in (None, ""):
+                query[prefix + name] = str(value)
+        return query.urlencode()
+
+    @property
+    def is_empty(self) -> bool:
+        return self == SelectionFilters()
+
+
+def clients_matching(*, filters: SelectionFilters) -> QuerySet[Client]:
+    """The active clients the filters select, sorted like the client list. Each carries
+    `email_on_file` (True when the client has at least one e-mail address). Evaluated when
+    used: a saved selection follows the clients' files as they change."""
+    # The free text is the client list's search: same words, same accent folding.
+    clients = (
+        client_search(query=filters.text, tags=filters.tags)
+        .filter(active=True)
+        .annotate(email_on_file=_has_address())
+    )
+    if filters.language:
+        clients = clients.filter(language=filters.language)
+    if filters.billing_company is not None:
+        clients = clients.filter(billing_company_id=filters.billing_company)
+    if filters.responsible is not None:
+        clients = clients.filter(responsible_id=filters.responsible)
+    if filters.kind:
+        clients = clients.filter(kind=filters.kind)
+    if filters.legal_form:
+        # "srl", "SRL" and "Srl" are one legal form; so are "société" and "Societe".
+        clients = clients.annotate(folded_legal_form=Fold(F("legal_form"))).filter(
+            folded_legal_form=fold(filters.legal_form)
+        )
+    if filters.invoices_by_email is not None:
+        clients = clients.filter(invoices_by_email=filters.invoices_by_email)
+    if filters.has_email is not None:
+        clients = clients.filter(_has_address() if filters.has_email else ~_has_address())
+    return clients
+
+
+def _has_address() -> Exists:
+    return Exists(ClientEmail.objects.filter(client=OuterRef("pk")))
+
+
+@dataclass(frozen=True)
+class SelectionPreview:
+    """What a selection holds right now: the count, the clients who will receive a mail (the
+    first ones) and, apart, the clients without any e-mail address."""
+
+    total: int
+    with_email: int
+    clients: list[Client]
+    without_email: list[Client]
+
+    @property
+    def without_email_count(self) -> int:
+        return self.total - self.with_email
+
+    @property
+    def more(self) -> int:
+        """Clients with an address beyond those listed."""
+        return self.with_email - len(self.clients)
+
+    @property
+    def without_email_more(self) -> int:
+        return self.without_email_count - len(self.without_email)
+
+
+def selection_preview(*, filters: SelectionFilters, limit: int = 50) -> SelectionPreview:
+    """Count and list the clients of a selection; at most `limit` clients in each list."""
+    clients = clients_matching(filters=filters)
+    with_email = clients.filter(_has_address())
+    return SelectionPreview(
+        total=clients.count(),
+        with_email=with_email.count(),
+        clients=list(with_email[:limit]),
+        without_email=list(clients.filter(~_has_address())[:limit]),
+    )
+
+
+def selections_for(*, user: Collaborator) -> QuerySet[ClientSelection]:
+    """The selections a collaborator may use: their own and those shared with the firm."""
+    return (
+        ClientSelection.objects.filter(Q(owner=user) | Q(shared=True))
+        .select_related("owner")
+        .order_by(Lower("name"), "pk")
+    )
+
+
+def selection_get(*, pk: int, user: Collaborator) -> ClientSelection | None:
+    """One selection the collaborator may use, or None (someone else's, not shared)."""
+    return selections_for(user=user).filter(pk=pk).first()
+
+
+def selection_named(*, owner: Collaborator, name: str) -> ClientSelection | None:
+    """The owner's selection called `name`, whatever the case ("NÉERLANDOPHONES" is
+    "néerlandophones"; SQLite's own LOWER() only knows ASCII)."""
+    wanted = name.casefold()
+    return next(
+        (
+            one
+            for one in ClientSelection.objects.filter(owner=owner)
+            if one.name.casefold() == wanted
+        ),
+        None,
+    )
+
+
+def tag_named(*, name: str) -> Tag | None:
+    """The tag called `name`, whatever the case."""
+    wanted = " ".join(name.split()).casefold()
+    return next((tag for tag in Tag.objects.all() if tag.name.casefold() == wanted), None)
+
+
+def selection_summaries(*, filters: Sequence[SelectionFilters]) -> list[list[str]]:
+    """Each selection's filters in words ("Langue : néerlandais", ...), one list per selection;
+    what a filter names and no longer exists is said so."""
+    tag_ids = {tag for one in filters for tag in one.tags}
+    company_ids = {one.billing_company for one in filters if one.billing_company is not None}
+    people_ids = {one.responsible for one in filters if one.responsible is not None}
+    tags = {tag.pk: tag.name for tag in Tag.objects.filter(pk__in=tag_ids)}
+    companies = {
+        company.pk: str(company) for company in BillingCompany.objects.filter(pk__in=company_ids)
+    }
+    people = {person.pk: str(person) for person in Collaborator.objects.filter(pk__in=people_ids)}
+    gone = _("(supprimé)")
+    kinds = dict(Client.Kind.choices)
+    languages = dict(MailLanguage.choices)
+    summaries: list[list[str]] = []
+    for one in filters:
+        parts: list[str] = []
+        if one.language:
+            parts.append(_("Langue : %s") % languages[one.language])
+        if one.billing_company is not None:
+            name = companies.get(one.billing_company, gone)
+            parts.append(_("Société facturante : %s") % name)
+        if one.responsible is not None:
+            parts.append(_("Responsable : %s") % people.get(one.responsible, gone))
+        if one.kind:
+            parts.append(_("Type : %s") % kinds[one.kind])
+        if one.legal_form:
+            parts.append(_("Forme juridique : %s") % one.legal_form)
+        if one.invoices_by_email is not None:
+            parts.append(
+                _("Factures par e-mail : oui")
+                if one.invoices_by_email
+                else _("Factures par e-mail : non")
+            )
+        if one.has_email is not None:
+            parts.append(
+                _("Avec une adresse e-mail") if one.has_email else _("Sans adresse e-mail")
+            )
+        if one.text:
+            parts.append(_("Texte : « %s »") % one.text)
+        if one.tags:
+            names = ", ".join(tags.get(tag, gone) for tag in one.tags)
+            parts.append(_("Étiquettes (au moins une) : %s") % names)
+        summaries.append(parts or [_("Tous les clients actifs")])
+    return summaries
+
+
+def selection_summary(*, filters: SelectionFilters) -> list[str]:
+    return selection_summaries(filters=[filters])[0]
