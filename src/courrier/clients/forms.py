@@ -1,4 +1,4 @@
-"""The client form and its e-mail addresses, validated together."""
+"""The client form and its e-mail addresses, validated together; tags; the selection builder."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from django.db.models import Q
 from django.forms import BaseInlineFormSet, inlineformset_factory
 from django.utils.translation import gettext_lazy as _
 
-from courrier.clients.models import Client, ClientEmail
-from courrier.firm.models import Collaborator
+from courrier.clients.models import Client, ClientEmail, ClientSelection, Tag
+from courrier.clients.selectors import SelectionFilters, tag_named
+from courrier.clients.services import TAG_NAME_MAX, tags_ensure
+from courrier.firm.models import BillingCompany, Collaborator
+from courrier.languages import MailLanguage
 
 
 class ClientForm(forms.ModelForm):
@@ -38,10 +41,12 @@ class ClientForm(forms.ModelForm):
             "responsible",
             "invoices_by_email",
             "active",
+            "tags",
         ]
         widgets = {
             "enterprise_number": forms.TextInput(attrs={"placeholder": "0123.456.789"}),
             "vat_number": forms.TextInput(attrs={"placeholder": "BE0123456789"}),
+            "tags": forms.CheckboxSelectMultiple,
         }
         error_messages = {
             "number": {"unique": _("Un autre client porte déjà ce numéro.")},
@@ -61,8 +66,29 @@ class ClientForm(forms.ModelForm):
             active |= Q(pk=self.instance.responsible_id)
         responsible.queryset = Collaborator.objects.filter(active)
 
+    new_tags = forms.CharField(
+        label=_("Nouvelles étiquettes"),
+        required=False,
+        max_length=400,
+        help_text=_("Séparées par des virgules, par exemple « Horeca, Gros client »."),
+    )
+
     def clean_number(self) -> str:
         return str(self.cleaned_data.get("number") or "").strip()
+
+    def clean_new_tags(self) -> list[str]:
+        names = [
+            " ".join(name.split())
+            for name in str(self.cleaned_data.get("new_tags") or "").split(",")
+        ]
+        names = [name for name in names if name]
+        too_long = [name for name in names if len(name) > TAG_NAME_MAX]
+        if too_long:
+            raise forms.ValidationError(
+                _("« %(name)s » est trop long pour une étiquette (%(limit)d caractères au plus).")
+                % {"name": too_long[0], "limit": TAG_NAME_MAX}
+            )
+        return names
 
     def clean_country(self) -> str:
         return str(self.cleaned_data.get("country") or "").strip().upper()
@@ -151,6 +177,9 @@ def client_forms_valid(form: ClientForm, formset: BaseClientEmailFormSet) -> boo
 def client_forms_save(form: ClientForm, formset: BaseClientEmailFormSet) -> Client:
     """Save a validated client and its addresses; addresses keep the order they were typed in."""
     client = form.save()
+    new_tags = form.cleaned_data.get("new_tags") or []
+    if new_tags:
+        client.tags.add(*tags_ensure(names=new_tags))
     formset.instance = client
     formset.save(commit=False)
     # Removed rows go first, so that an address removed and typed again does not collide.
@@ -166,3 +195,120 @@ def client_forms_save(form: ClientForm, formset: BaseClientEmailFormSet) -> Clie
         row.save()
         position += 1
     return client
+
+
+class TagForm(forms.ModelForm):
+    class Meta:
+        model = Tag
+        fields = ["name", "colour"]
+        widgets = {"colour": forms.RadioSelect}
+
+    def clean_name(self) -> str:
+        name = " ".join(str(self.cleaned_data.get("name") or "").split())
+        # Said on the field; the database constraint stays the guard against a race.
+        same = tag_named(name=name)
+        if same is not None and same.pk != self.instance.pk:
+            raise forms.ValidationError(_("Une étiquette porte déjà ce nom."), code="unique")
+        return name
+
+
+# --- the selection builder ------------------------------------------------------------------
+
+ANY = _("— indifférent —")
+
+
+class SelectionFilterForm(forms.Form):
+    """Draws the builder's filters (names prefixed `sel-`, so that the builder can sit inside
+    another form). It is never validated: `SelectionFilters.from_query()` reads the request,
+    and this form shows those filters back through `initial`."""
+
+    prefix = SelectionFilters.PREFIX.rstrip("-")
+
+    text = forms.CharField(
+        label=_("Texte"),
+        required=False,
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": _("Nom, numéro ou adresse e-mail")}
+        ),
+    )
+    language = forms.ChoiceField(
+        label=_("Langue"), required=False, choices=[("", _("— toutes —")), *MailLanguage.choices]
+    )
+    billing_company = forms.ModelChoiceField(
+        label=_("Société facturante"),
+        required=False,
+        queryset=BillingCompany.objects.all(),
+        empty_label=_("— toutes —"),
+    )
+    responsible = forms.ModelChoiceField(
+        label=_("Collaborateur responsable"),
+        required=False,
+        queryset=Collaborator.objects.none(),
+        empty_label=_("— tous —"),
+    )
+    kind = forms.ChoiceField(
+        label=_("Type de client"),
+        required=False,
+        choices=[("", _("— tous —")), *Client.Kind.choices],
+    )
+    legal_form = forms.CharField(
+        label=_("Forme juridique"),
+        required=False,
+        widget=forms.TextInput(attrs={"list": "sel-legal-forms", "autocomplete": "off"}),
+    )
+    invoices_by_email = forms.ChoiceField(
+        label=_("Factures par e-mail"),
+        required=False,
+        choices=[("", ANY), ("1", _("oui")), ("0", _("non"))],
+    )
+    has_email = forms.ChoiceField(
+        label=_("Adresse e-mail"),
+        required=False,
+        choices=[("", ANY), ("1", _("avec une adresse")), ("0", _("sans adresse"))],
+    )
+    tags = forms.ModelMultipleChoiceField(
+        label=_("Étiquettes (au moins une)"),
+        required=False,
+        queryset=Tag.objects.all(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Un client est retenu s'il porte au moins une des étiquettes cochées."),
+    )
+
+    def __init__(self, *, filters: SelectionFilters) -> None:
+        initial: dict[str, Any] = filters.as_dict()
+        for name in ("invoices_by_email", "has_email"):
+            value = initial[name]
+            initial[name] = "" if value is None else ("1" if value else "0")
+        super().__init__(initial=initial)
+        responsible = self.fields["responsible"]
+        assert isinstance(responsible, forms.ModelChoiceField)
+        # Colleagues who have left still answer for the clients that name them.
+        responsible.queryset = Collaborator.objects.filter(
+            Q(is_active=True) | Q(clients__active=True)
+        ).distinct()
+
+    @staticmethod
+    def legal_forms() -> list[str]:
+        """The legal forms in use, offered as suggestions."""
+        forms_in_use = (
+            Client.objects.filter(active=True)
+            .exclude(legal_form="")
+            .values_list("legal_form", flat=True)
+            .distinct()
+        )
+        return sorted({value.strip() for value in forms_in_use}, key=str.lower)[:100]
+
+
+class SelectionSaveForm(forms.Form):
+    prefix = "sel-save"
+
+    name = forms.CharField(
+        label=_("Nom de la sélection"),
+        max_length=ClientSelection._meta.get_field("name").max_length,
+        widget=forms.TextInput(attrs={"placeholder": _("Par exemple « Clients horeca NL »")}),
+    )
+    shared = forms.BooleanField(
+        label=_("Partager avec le cabinet"),
+        required=False,
+        help_text=_("Les autres collaborateurs pourront l'utiliser ; eux ne la modifient pas."),
+    )

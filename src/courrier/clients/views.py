@@ -1,19 +1,51 @@
-"""The client list, the client file (tabs "Fiche" and "Mails") and the client form."""
+"""The client list, the client file (tabs "Fiche" and "Mails"), the client form, tags, and the
+selection builder with the saved selections."""
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import select_template
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from courrier.clients.forms import client_forms, client_forms_save, client_forms_valid
-from courrier.clients.models import Client
-from courrier.clients.selectors import client_get, client_search
+from courrier.clients.forms import (
+    SelectionFilterForm,
+    SelectionSaveForm,
+    TagForm,
+    client_forms,
+    client_forms_save,
+    client_forms_valid,
+)
+from courrier.clients.models import Client, ClientSelection, Tag
+from courrier.clients.selectors import (
+    SelectionFilters,
+    client_get,
+    client_search,
+    clients_matching,
+    selection_get,
+    selection_preview,
+    selection_summaries,
+    selection_summary,
+    selections_for,
+)
+from courrier.clients.services import (
+    selection_can_delete,
+    selection_delete,
+    selection_save,
+    selection_share,
+    tag_create,
+)
+from courrier.firm.models import Collaborator
+from courrier.firm.permissions import admin_required
 from courrier.mailing.models import OutboundMessage
 from courrier.mailing.selectors import client_messages
 
@@ -30,6 +62,16 @@ IN_FLIGHT = {
 }
 
 
+def _user(request: HttpRequest) -> Collaborator:
+    return cast(Collaborator, request.user)
+
+
+def _id_param(value: str | None) -> int | None:
+    """A primary key from a query string; anything else is None."""
+    text = (value or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and 0 < len(text) <= 18 else None
+
+
 def _client_or_404(pk: int) -> Client:
     client = client_get(pk=pk)
     if client is None:
@@ -41,12 +83,21 @@ def _client_or_404(pk: int) -> Client:
 @require_GET
 def client_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:200]
+    tag_id = _id_param(request.GET.get("tag"))
+    tag = Tag.objects.filter(pk=tag_id).first() if tag_id is not None else None
+    clients = client_search(query=query, tags=[tag.pk] if tag else ())
     # get_page() turns a missing, non-numeric or out-of-range page into a valid one.
-    page = Paginator(client_search(query=query), CLIENTS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(clients, CLIENTS_PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
         "clients/client_list.html",
-        {"query": query, "page_obj": page, "clients": page.object_list},
+        {
+            "query": query,
+            "tag": tag,
+            "tags": Tag.objects.all(),
+            "page_obj": page,
+            "clients": page.object_list,
+        },
     )
 
 
@@ -112,3 +163,250 @@ def client_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request, "clients/client_form.html", {"form": form, "formset": formset, "client": client}
     )
+
+
+# --- tags -----------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tags(request: HttpRequest) -> HttpResponse:
+    """Every tag with how many clients carry it; anyone creates a tag, administrators rename,
+    recolour and delete them (a tag belongs to the whole firm)."""
+    form = TagForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            tag = tag_create(name=form.cleaned_data["name"], colour=form.cleaned_data["colour"])
+        except ValidationError as exc:
+            form.add_error("name", exc)
+        else:
+            messages.success(request, _("L'étiquette « %(name)s » a été créée.") % {"name": tag})
+            return redirect("clients:tags")
+    rows = Tag.objects.annotate(
+        client_count=Count("clients", filter=Q(clients__active=True))
+    ).order_by("name")
+    return render(request, "clients/tags.html", {"form": form, "tags": rows})
+
+
+def _tag_or_404(pk: int) -> Tag:
+    tag = Tag.objects.filter(pk=pk).first()
+    if tag is None:
+        raise Http404(_("Cette étiquette n'existe plus."))
+    return tag
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def tag_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    tag = _tag_or_404(pk)
+    form = TagForm(request.POST if request.method == "POST" else None, instance=tag)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("L'étiquette « %(name)s » a été enregistrée.") % {"name": tag})
+        return redirect("clients:tags")
+    return render(request, "clients/tag_form.html", {"form": form, "tag": tag})
+
+
+@admin_required
+@require_POST
+def tag_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    tag = _tag_or_404(pk)
+    name = tag.name
+    tag.delete()
+    messages.success(
+        request,
+        _("L'étiquette « %(name)s » a été supprimée ; les clients qui la portaient restent.")
+        % {"name": name},
+    )
+    return redirect("clients:tags")
+
+
+# --- the selection builder and saved selections ----------------------------------------------
+
+SELECTION_LIST_LIMIT = 50
+
+
+def selection_builder_context(
+    *,
+    user: Collaborator,
+    filters: SelectionFilters,
+    loaded: ClientSelection | None = None,
+    embedded: bool = False,
+    save_form: SelectionSaveForm | None = None,
+) -> dict[str, Any]:
+    """Everything `clients/_selection_builder.html` reads, its names prefixed `sel_` so that
+    another page (the compose window) can merge it into its own context. `loaded` is the saved
+    selection the builder started from; `embedded` drops what only the standalone page has
+    (its own <form>, the "write to this selection" button)."""
+    modified = loaded is not None and SelectionFilters.from_dict(loaded.filters) != filters
+    if save_form is None:
+        initial: dict[str, Any] = {}
+        if loaded is not None and loaded.owner_id == user.pk:
+            initial = {"name": loaded.name, "shared": loaded.shared}
+        save_form = SelectionSaveForm(initial=initial)
+    if loaded is not None and not modified:
+        compose_query = f"selection={loaded.pk}"
+    else:
+        compose_query = filters.as_query()
+    return {
+        "sel_form": SelectionFilterForm(filters=filters),
+        "sel_filters": filters,
+        "sel_query": filters.as_query(),
+        "sel_compose_query": compose_query,
+        "sel_summary": selection_summary(filters=filters),
+        "sel_preview": selection_preview(filters=filters, limit=SELECTION_LIST_LIMIT),
+        "sel_loaded": loaded,
+        "sel_modified": modified,
+        "sel_saved": list(selections_for(user=user)),
+        "sel_save_form": save_form,
+        "sel_legal_forms": SelectionFilterForm.legal_forms(),
+        "sel_embedded": embedded,
+    }
+
+
+def _selection_from_request(
+    request: HttpRequest, query: QueryDict
+) -> tuple[SelectionFilters, ClientSelection | None]:
+    """A saved selection asked for by ?selection= (or the builder's "load" list) gives its
+    filters; otherwise the builder's fields do, and `sel-selection` remembers which saved
+    selection they started from."""
+    user = _user(request)
+    load = query.get("selection") or query.get("sel-load")
+    if load:
+        pk = _id_param(load)
+        loaded = selection_get(pk=pk, user=user) if pk is not None else None
+        if loaded is None:
+            raise Http404(_("Cette sélection n'existe pas ou n'est pas partagée avec vous."))
+        return SelectionFilters.from_dict(loaded.filters), loaded
+    base = _id_param(query.get("sel-selection"))
+    loaded = selection_get(pk=base, user=user) if base is not None else None
+    return SelectionFilters.from_query(query), loaded
+
+
+def _render_builder(
+    request: HttpRequest, context: dict[str, Any], *, status: int = 200
+) -> HttpResponse:
+    htmx = getattr(request, "htmx", None)
+    if htmx and htmx.target == "sel-results":
+        template = "clients/_selection_results.html"
+    elif htmx:
+        template = "clients/_selection_builder.html"
+    else:
+        template = "clients/selection.html"
+    return render(request, template, context, status=status)
+
+
+@login_required
+@require_GET
+def selection(request: HttpRequest) -> HttpResponse:
+    """The selection builder: the filters, the count and the clients they match now."""
+    filters, loaded = _selection_from_request(request, request.GET)
+    context = selection_builder_context(
+        user=_user(request),
+        filters=filters,
+        loaded=loaded,
+        embedded=request.GET.get("sel-embedded") == "1",
+    )
+    return _render_builder(request, context)
+
+
+@login_required
+@require_POST
+def selection_save_view(request: HttpRequest) -> HttpResponse:
+    """Save the builder's filters under a name (the same name again replaces them)."""
+    user = _user(request)
+    # The filters the builder last showed (its count, its list): what the person saw is saved.
+    encoded = request.POST.get("sel-query")
+    filters = (
+        SelectionFilters.from_query(encoded)
+        if encoded is not None
+        else SelectionFilters.from_query(request.POST)
+    )
+    embedded = request.POST.get("sel-embedded") == "1"
+    form = SelectionSaveForm(request.POST)
+    if form.is_valid():
+        try:
+            saved, created = selection_save(
+                owner=user,
+                name=form.cleaned_data["name"],
+                filters=filters,
+                shared=form.cleaned_data["shared"],
+            )
+        except ValidationError as exc:
+            form.add_error("name", exc)
+        else:
+            text = (
+                _("La sélection « %(name)s » a été enregistrée.")
+                if created
+                else _("La sélection « %(name)s » a été mise à jour.")
+            )
+            messages.success(request, text % {"name": saved.name})
+            if not getattr(request, "htmx", False):
+                return redirect(f"{reverse('clients:selection')}?selection={saved.pk}")
+            context = selection_builder_context(
+                user=user, filters=filters, loaded=saved, embedded=embedded
+            )
+            context["sel_notice"] = text % {"name": saved.name}
+            return _render_builder(request, context)
+    base = _id_param(request.POST.get("sel-selection"))
+    loaded = selection_get(pk=base, user=user) if base is not None else None
+    context = selection_builder_context(
+        user=user, filters=filters, loaded=loaded, embedded=embedded, save_form=form
+    )
+    # HTMX swaps only 2xx answers by default: the form with its errors comes back as a 200.
+    status = 200 if getattr(request, "htmx", False) else 400
+    return _render_builder(request, context, status=status)
+
+
+@login_required
+@require_GET
+def selections(request: HttpRequest) -> HttpResponse:
+    """The saved selections one may use: one's own and those shared with the firm; each with
+    its filters in words and the number of clients it selects today."""
+    user = _user(request)
+    rows = list(selections_for(user=user))
+    filters = [SelectionFilters.from_dict(row.filters) for row in rows]
+    summaries = selection_summaries(filters=filters)
+    items = [
+        {
+            "selection": row,
+            "summary": summary,
+            "count": clients_matching(filters=one).count(),
+            "mine": row.owner_id == user.pk,
+            "can_delete": selection_can_delete(selection=row, user=user),
+        }
+        for row, one, summary in zip(rows, filters, summaries, strict=True)
+    ]
+    return render(request, "clients/selections.html", {"items": items})
+
+
+def _selection_or_404(request: HttpRequest, pk: int) -> ClientSelection:
+    found = selection_get(pk=pk, user=_user(request))
+    if found is None:
+        raise Http404(_("Cette sélection n'existe pas ou n'est pas partagée avec vous."))
+    return found
+
+
+@login_required
+@require_POST
+def selection_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    found = _selection_or_404(request, pk)
+    name = found.name
+    selection_delete(selection=found, by=_user(request))
+    messages.success(request, _("La sélection « %(name)s » a été supprimée.") % {"name": name})
+    return redirect("clients:selections")
+
+
+@login_required
+@require_POST
+def selection_share_view(request: HttpRequest, pk: int) -> HttpResponse:
+    found = _selection_or_404(request, pk)
+    shared = request.POST.get("shared") == "1"
+    selection_share(selection=found, by=_user(request), shared=shared)
+    text = (
+        _("La sélection « %(name)s » est partagée avec le cabinet.")
+        if shared
+        else _("La sélection « %(name)s » n'est plus partagée.")
+    )
+    messages.success(request, text % {"name": found.name})
+    return redirect("clients:selections")
