@@ -229,7 +229,7 @@ SELECTION_LIST_LIMIT = 50
 def selection_builder_context(
     *,
     user: Collaborator,
-    filters: SelectionFilters,
+    filters: SelectionFilters | None,
     loaded: ClientSelection | None = None,
     embedded: bool = False,
     save_form: SelectionSaveForm | None = None,
@@ -237,7 +237,9 @@ def selection_builder_context(
     """Everything `clients/_selection_builder.html` reads, its names prefixed `sel_` so that
     another page (the compose window) can merge it into its own context. `loaded` is the saved
     selection the builder started from; `embedded` drops what only the standalone page has
-    (its own <form>, the "write to this selection" button)."""
+    (its own <form>, the "write to this selection" button). No filters: every active client."""
+    if filters is None:
+        filters = SelectionFilters()
     modified = loaded is not None and SelectionFilters.from_dict(loaded.filters) != filters
     if save_form is None:
         initial: dict[str, Any] = {}
