@@ -7,15 +7,33 @@ from django.core.management import call_command
 from stdnum import iban as stdnum_iban
 from stdnum.be import vat as be_vat
 
-from courrier.clients.models import Client, ClientEmail
+from courrier.clients.models import Client, ClientEmail, ClientSelection, Tag
+from courrier.clients.selectors import SelectionFilters, clients_matching
 from courrier.demo.seed import DEMO_PASSWORD
 from courrier.firm.models import BillingCompany, Collaborator, Firm
-from courrier.mailing.models import MailTemplate, MailTemplateVersion, SendingProfile
+from courrier.mailing.models import (
+    MailTemplate,
+    MailTemplateVersion,
+    Phrase,
+    PhraseVersion,
+    SendingProfile,
+)
 from courrier.mailing.rendering import check_fields
 
 pytestmark = pytest.mark.django_db
 
-COUNTED = (Collaborator, BillingCompany, Client, ClientEmail, MailTemplate, MailTemplateVersion)
+COUNTED = (
+    Collaborator,
+    BillingCompany,
+    Client,
+    ClientEmail,
+    MailTemplate,
+    MailTemplateVersion,
+    Tag,
+    Phrase,
+    PhraseVersion,
+    ClientSelection,
+)
 
 
 def _counts() -> dict[str, int]:
@@ -121,3 +139,21 @@ def test_an_edited_demo_is_brought_back_without_duplicates() -> None:
         "info@bakkerij-peeters.example",
         "boekhouding@bakkerij-peeters.example",
     ]
+
+
+def test_tags_phrases_and_a_shared_selection_are_there_and_valid() -> None:
+    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo", verbosity=0)
+
+    vip = Tag.objects.get(name="VIP")
+    assert vip.clients.count() == 4
+    assert Client.objects.get(number="C0021").tags.count() == 2
+    for version in PhraseVersion.objects.all():
+        check_fields(version.text, context="client")
+    assert {v.language for v in PhraseVersion.objects.all()} == {"fr", "nl", "de", "en"}
+
+    dutch = ClientSelection.objects.get(name="Clients néerlandophones")
+    assert dutch.shared
+    matching = clients_matching(filters=SelectionFilters.from_dict(dutch.filters))
+    assert matching.exists()
+    assert {client.language for client in matching} == {"nl"}

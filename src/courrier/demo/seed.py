@@ -10,9 +10,16 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from courrier.clients.models import Client, ClientEmail
+from courrier.clients.models import Client, ClientEmail, ClientSelection, Tag
+from courrier.clients.selectors import SelectionFilters
 from courrier.firm.models import BillingCompany, Collaborator, Firm
-from courrier.mailing.models import MailTemplate, MailTemplateVersion, SendingProfile
+from courrier.mailing.models import (
+    MailTemplate,
+    MailTemplateVersion,
+    Phrase,
+    PhraseVersion,
+    SendingProfile,
+)
 
 # Printed by `courrier demo`: the demo firm is fictitious and only listens on 127.0.0.1.
 DEMO_PASSWORD = "courrier-demo"  # noqa: S105
@@ -543,6 +550,63 @@ def _seed_templates() -> None:
             )
 
 
+# Tags that show what a firm files its clients under; a client may carry several.
+TAGS: dict[str, tuple[str, list[str]]] = {
+    "Horeca": (Tag.Colour.ORANGE, ["C0004", "C0021"]),
+    "Médical": (Tag.Colour.TEAL, ["C0002", "C0013", "C0020"]),
+    "Artisans": (Tag.Colour.GREEN, ["C0001", "C0011", "C0014", "C0018", "C0026"]),
+    "VIP": (Tag.Colour.PURPLE, ["C0008", "C0010", "C0019", "C0021"]),
+}
+
+# Standard phrases ("Texte"), one version per mail language.
+PHRASES: dict[str, dict[str, str]] = {
+    "Documents manquants": {
+        "fr": "Pourriez-vous nous faire parvenir les documents manquants avant le {DATE} ?",
+        "nl": "Kunt u ons de ontbrekende documenten bezorgen vóór {DATE}?",
+        "de": "Könnten Sie uns die fehlenden Unterlagen bis zum {DATE} zukommen lassen?",
+        "en": "Could you send us the missing documents before {DATE}?",
+    },
+    "Disponible pour un rendez-vous": {
+        "fr": "{RESPONSABLE} reste à votre disposition pour un rendez-vous au {CABINET_TEL}.",
+        "nl": "{RESPONSABLE} staat tot uw beschikking voor een afspraak op {CABINET_TEL}.",
+        "de": "{RESPONSABLE} steht Ihnen unter {CABINET_TEL} gerne für einen Termin zur Verfügung.",
+        "en": "{RESPONSABLE} is happy to meet you; please call {CABINET_TEL}.",
+    },
+    "Accusé de réception des pièces": {
+        "fr": "Nous avons bien reçu vos pièces et nous vous en remercions.",
+        "nl": "Wij hebben uw stukken goed ontvangen en danken u daarvoor.",
+        "de": "Wir haben Ihre Unterlagen erhalten und danken Ihnen dafür.",
+        "en": "We have received your documents, thank you.",
+    },
+}
+
+
+def _seed_tags() -> None:
+    for name, (colour, numbers) in TAGS.items():
+        tag, _created = Tag.objects.get_or_create(name=name, defaults={"colour": colour})
+        for client in Client.objects.filter(number__in=numbers):
+            client.tags.add(tag)
+
+
+def _seed_phrases() -> None:
+    for name, versions in PHRASES.items():
+        phrase = Phrase.objects.filter(name=name, owner__isnull=True).first() or Phrase(name=name)
+        phrase.save()
+        for language, text in versions.items():
+            PhraseVersion.objects.update_or_create(
+                phrase=phrase, language=language, defaults={"text": text}
+            )
+
+
+def _seed_selection(collaborators: dict[str, Collaborator]) -> None:
+    owner = next(c for c in collaborators.values() if c.language == "nl")
+    ClientSelection.objects.update_or_create(
+        owner=owner,
+        name="Clients néerlandophones",
+        defaults={"shared": True, "filters": SelectionFilters(language="nl").as_dict()},
+    )
+
+
 def demo_seed(*, smtp_port: int = DEFAULT_SMTP_PORT) -> SeedReport:
     """Create or update the demo firm; running it again changes nothing but the SMTP port."""
     with transaction.atomic():
@@ -555,6 +619,9 @@ def demo_seed(*, smtp_port: int = DEFAULT_SMTP_PORT) -> SeedReport:
         companies = _seed_billing_companies(smtp_port=smtp_port)
         _seed_clients(collaborators=collaborators, companies=companies)
         _seed_templates()
+        _seed_tags()
+        _seed_phrases()
+        _seed_selection(collaborators)
     return SeedReport(
         collaborators=len(COLLABORATORS),
         billing_companies=len(BILLING_COMPANIES),
