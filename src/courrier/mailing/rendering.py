@@ -9,6 +9,14 @@ The subject goes into a header: a line break or control character typed in the s
 is refused, while whitespace and control characters coming from a value (an address on
 several lines, a name pasted with a tab) are collapsed into single spaces, because the
 person writing the template cannot fix the data at that moment.
+
+The body may use a light markup, written by the person and read from the template only:
+``**bold**``, ``*italics*`` or ``_italics_``, lines starting with "- " or "* " (a list) or
+"1. " (a numbered list), ``[text](https://...)`` links, and bare web or e-mail addresses.
+The HTML part gets the tags; the text part drops the emphasis markers, keeps the list
+markers and writes a link as "text (address)". A field's value is never read as markup:
+the template is parsed with each field replaced by a private placeholder, and the values
+are put back, escaped, afterwards; a client named "**Acme**" stays "**Acme**".
 """
 
 from __future__ import annotations
@@ -176,7 +184,293 @@ def _paragraphs_html(text: str, style: str) -> str:
     )
 
 
-def _html_document(*, subject: str, body: str, signature: str, language: str) -> str:
+# -- light markup -----------------------------------------------------------------------------
+
+# Private-use characters stand for a field's value or a link while the template's markup is
+# read; they are taken among those the template does not contain, so nothing typed can
+# impersonate them.
+_PRIVATE_RANGES = ((0xE000, 0xF8FF), (0xF0000, 0xFFFFD))
+_PRIVATE = "\ue000-\uf8ff\U000f0000-\U000ffffd"
+# Word characters for the emphasis boundaries: a placeholder counts as a word.
+_WORD = rf"[^\W_]|[{_PRIVATE}]"
+
+_BULLET = re.compile(r"^([ \t]*[-*•][ \t]+)(?=\S)(.*)$")
+_NUMBERED = re.compile(r"^([ \t]*(\d{1,3})[.)][ \t]+)(?=\S)(.*)$")
+_MARKDOWN_LINK = re.compile(
+    r"\[(?P<label>[^\[\]\n]{1,300})\]\((?P<url>(?:[^\s()<>]|\([^\s()<>]*\))+)\)"
+)
+_SAFE_URL = re.compile(r"(?:https?://[^\s/?#]+|mailto:[^\s@]+@[^\s@]+|www\.[^\s/?#]+)\S*", re.I)
+_STRONG_EM = re.compile(r"\*\*\*(?=[^\s*])(?P<inner>.{1,500}?)(?<=[^\s*])\*\*\*")
+_STRONG = re.compile(r"\*\*(?=\S)(?P<inner>.{1,500}?)(?<=\S)\*\*")
+_EM_STAR = re.compile(rf"(?<!\*)(?<!{_WORD})\*(?=[^\s*])(?P<inner>.{{1,500}}?)(?<=[^\s*])\*(?!\*)")
+_EM_UNDERSCORE = re.compile(
+    rf"(?<!_)(?<!{_WORD})_(?=[^\s_])(?P<inner>.{{1,500}}?)(?<=[^\s_])_(?!_)(?!{_WORD})"
+)
+# Where two could start at the same place, the first listed wins.
+_EMPHASES = (
+    (_STRONG_EM, "strong em"),
+    (_STRONG, "strong"),
+    (_EM_STAR, "em"),
+    (_EM_UNDERSCORE, "em"),
+)
+_LIST_STYLE = "margin:0 0 1em 0;padding-left:1.5em"
+
+
+@dataclass
+class _Link:
+    href: str  # resolved and checked
+    written: str  # the address as the text part shows it
+    label: list[_Node]
+
+
+@dataclass
+class _Emphasis:
+    tag: str  # "strong" or "em"
+    children: list[_Node]
+
+
+_Node = str | _Emphasis | _Link
+
+
+class _Masks:
+    """Fresh placeholders for one body: each stands for a value, a link or an address."""
+
+    def __init__(self, text: str) -> None:
+        self._taken = set(text)
+        self._free = (
+            chr(code)
+            for start, end in _PRIVATE_RANGES
+            for code in range(start, end + 1)
+            if chr(code) not in self._taken
+        )
+        self.values: dict[str, str] = {}  # placeholder -> a field's value (plain text)
+        self.links: dict[str, _Link] = {}  # placeholder -> a link written [text](url)
+        self.addresses: dict[str, str] = {}  # placeholder -> a bare address, kept whole
+
+    def new(self) -> str:
+        return next(self._free)
+
+    def resolve(self, text: str) -> str:
+        """Addresses and values put back: the plain text (links are the caller's)."""
+        for mark, written in self.addresses.items():
+            text = text.replace(mark, written)
+        for mark, value in self.values.items():
+            text = text.replace(mark, value)
+        return text
+
+
+def _strip_markup_end(url: str) -> str:
+    # "**https://x.be**": the closing markers are the markup's, not the address's.
+    url = _strip_url_end(url)
+    while url and url[-1] in "*_":
+        url = _strip_url_end(url[:-1])
+    return url
+
+
+def _safe_href(url: str) -> str | None:
+    if any(_is_control(char) for char in url) or not _SAFE_URL.fullmatch(url):
+        return None
+    return "https://" + url if url.lower().startswith("www.") else url
+
+
+def _protect_links(line: str, masks: _Masks) -> str:
+    """Links and bare addresses of the line replaced by placeholders, so that an underscore
+    or an asterisk inside an address is never read as emphasis."""
+
+    def link(match: re.Match[str]) -> str:
+        written = masks.resolve(match.group("url"))
+        href = _safe_href(written)
+        if href is None:
+            return match.group(0)  # not a web or mail address: stays as typed
+        mark = masks.new()
+        masks.links[mark] = _Link(href=href, written=written, label=_emphasis(match["label"]))
+        return mark
+
+    line = _MARKDOWN_LINK.sub(link, line)
+
+    def address(match: re.Match[str]) -> str:
+        target = match.group(0)
+        if match.group("url"):
+            target = _strip_markup_end(target)
+        mark = masks.new()
+        masks.addresses[mark] = target
+        return mark + match.group(0)[len(target) :]
+
+    return _LINK.sub(address, line)
+
+
+def _emphasis(text: str) -> list[_Node]:
+    """The text cut into plain runs and emphasised ones."""
+    nodes: list[_Node] = []
+    while text:
+        found: tuple[re.Match[str], str] | None = None
+        for pattern, tag in _EMPHASES:
+            match = pattern.search(text)
+            if match and (found is None or match.start() < found[0].start()):
+                found = (match, tag)
+        if found is None:
+            nodes.append(text)
+            break
+        match, tag = found
+        if match.start():
+            nodes.append(text[: match.start()])
+        children = _emphasis(match.group("inner"))
+        if tag == "strong em":
+            children = [_Emphasis(tag="em", children=children)]
+            tag = "strong"
+        nodes.append(_Emphasis(tag=tag, children=children))
+        text = text[match.end() :]
+    return nodes
+
+
+def _inline_text(nodes: list[_Node], masks: _Masks) -> str:
+    parts: list[str] = []
+    for node in nodes:
+        if isinstance(node, _Emphasis):
+            parts.append(_inline_text(node.children, masks))
+        elif isinstance(node, _Link):
+            parts.append(_link_text(node, masks))
+        else:
+            parts.append(_plain_text(node, masks))
+    return "".join(parts)
+
+
+def _link_text(link: _Link, masks: _Masks) -> str:
+    label = _inline_text(link.label, masks)
+    if label.strip() in (link.written, link.href) or not label.strip():
+        return link.written
+    return f"{label} ({link.written})"
+
+
+def _plain_text(text: str, masks: _Masks) -> str:
+    parts: list[str] = []
+    run: list[str] = []
+    for char in text:
+        if char in masks.links:
+            parts.append(masks.resolve("".join(run)))
+            parts.append(_link_text(masks.links[char], masks))
+            run = []
+        else:
+            run.append(char)
+    parts.append(masks.resolve("".join(run)))
+    return "".join(parts)
+
+
+def _escaped_lines(text: str, *, links: bool) -> str:
+    lines = text.split("\n")
+    if links:
+        return "<br>\n".join(_linkify(line) for line in lines)
+    return "<br>\n".join(html.escape(line) for line in lines)
+
+
+def _inline_html(nodes: list[_Node], masks: _Masks, *, in_link: bool = False) -> str:
+    parts: list[str] = []
+
+    def plain(run: list[str]) -> None:
+        if run:
+            # Inside a link nothing more becomes a link.
+            parts.append(_escaped_lines(masks.resolve("".join(run)), links=not in_link))
+
+    for node in nodes:
+        if isinstance(node, _Emphasis):
+            inner = _inline_html(node.children, masks, in_link=in_link)
+            parts.append(f"<{node.tag}>{inner}</{node.tag}>")
+        elif isinstance(node, _Link):
+            parts.append(_link_html(node, masks))
+        else:
+            run: list[str] = []
+            for char in node:
+                if char in masks.links:
+                    plain(run)
+                    run = []
+                    parts.append(_link_html(masks.links[char], masks))
+                else:
+                    run.append(char)
+            plain(run)
+    return "".join(parts)
+
+
+def _link_html(link: _Link, masks: _Masks) -> str:
+    label = _inline_html(link.label, masks, in_link=True) or html.escape(link.written)
+    return f'<a href="{html.escape(link.href)}">{label}</a>'
+
+
+@dataclass
+class _Line:
+    kind: str  # "p", "ul" or "ol"
+    marker: str  # the list marker as typed ("- ", "1. "), kept in the text part
+    number: int
+    nodes: list[_Node]
+
+
+def _lines(template: str, values: dict[str, str]) -> tuple[list[_Line | None], _Masks]:
+    """The template's lines, markup read with every field masked; None for a blank line."""
+    masks = _Masks(template)
+    marks: dict[str, str] = {}
+
+    def mask(match: re.Match[str]) -> str:
+        code = match.group(1)
+        if code not in values:
+            return match.group(0)
+        if code not in marks:
+            marks[code] = masks.new()
+            masks.values[marks[code]] = _body_text(values[code])
+        return marks[code]
+
+    masked = _TOKEN.sub(mask, template)
+    lines: list[_Line | None] = []
+    for raw in masked.split("\n"):
+        if not raw.strip():
+            lines.append(None)
+            continue
+        kind, marker, number, content = "p", "", 0, raw
+        if bullet := _BULLET.match(raw):
+            kind, marker, content = "ul", bullet.group(1), bullet.group(2)
+        elif numbered := _NUMBERED.match(raw):
+            kind, marker, content = "ol", numbered.group(1), numbered.group(3)
+            number = int(numbered.group(2))
+        nodes = _emphasis(_protect_links(content, masks))
+        if kind == "p" and not _inline_text(nodes, masks).strip():
+            # Only empty fields on that line: a blank line, as in the text part.
+            lines.append(None)
+            continue
+        lines.append(_Line(kind=kind, marker=marker, number=number, nodes=nodes))
+    return lines, masks
+
+
+def _body_text_part(lines: list[_Line | None], masks: _Masks) -> str:
+    return "\n".join(
+        "" if line is None else line.marker + _inline_text(line.nodes, masks) for line in lines
+    ).rstrip()
+
+
+def _body_html(lines: list[_Line | None], masks: _Masks) -> str:
+    blocks: list[str] = []
+    run: list[_Line] = []
+
+    def close() -> None:
+        if not run:
+            return
+        kind = run[0].kind
+        if kind == "p":
+            inner = "<br>\n".join(_inline_html(line.nodes, masks) for line in run)
+            blocks.append(f'<p style="{_P_STYLE}">{inner}</p>')
+        else:
+            items = "\n".join(f"<li>{_inline_html(line.nodes, masks)}</li>" for line in run)
+            start = f' start="{run[0].number}"' if kind == "ol" and run[0].number != 1 else ""
+            blocks.append(f'<{kind}{start} style="{_LIST_STYLE}">\n{items}\n</{kind}>')
+        run.clear()
+
+    for line in lines:
+        if line is None or (run and line.kind != run[0].kind):
+            close()
+        if line is not None:
+            run.append(line)
+    close()
+    return "\n".join(blocks)
+
+
+def _html_document(*, subject: str, body_html: str, signature: str, language: str) -> str:
     parts = [
         "<!DOCTYPE html>",
         f'<html lang="{html.escape(language)}">',
@@ -186,7 +480,7 @@ def _html_document(*, subject: str, body: str, signature: str, language: str) ->
         f"<title>{html.escape(subject)}</title>",
         "</head>",
         f'<body style="{_BODY_STYLE}">',
-        _paragraphs_html(body, _P_STYLE),
+        body_html,
     ]
     if signature:
         parts.append(
@@ -236,7 +530,8 @@ def render(
     if any(_is_control(char) for char in rendered_subject):  # a last line of defence
         raise _subject_error()
 
-    rendered_body = _body_text(_replace(body, present)).rstrip()
+    lines, masks = _lines(_body_text(body), present)
+    rendered_body = _body_text_part(lines, masks)
     clean_signature = _body_text(signature).strip("\n").rstrip()
     text = rendered_body + "\n"
     if clean_signature:
@@ -247,7 +542,7 @@ def render(
         text=text,
         html=_html_document(
             subject=rendered_subject,
-            body=rendered_body,
+            body_html=_body_html(lines, masks),
             signature=clean_signature,
             language=language,
         ),
