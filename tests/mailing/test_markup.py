@@ -79,8 +79,8 @@ def test_lists_keep_their_markers_in_the_text_part() -> None:
 
 def test_links_are_written_text_then_address_in_the_text_part() -> None:
     rendered = render_body(
-        "Voir [le formulaire](https://www.fidu.be/form?a=1&b=2), [écrivez-nous](mailto:info@fidu.be)"
-        " ou https://www.fidu.be/mon_dossier_2026."
+        "Voir [le formulaire](https://www.fidu.be/form?a=1&b=2), "
+        "[écrivez-nous](mailto:info@fidu.be) ou https://www.fidu.be/mon_dossier_2026."
     )
 
     html = body_html(rendered)
@@ -127,7 +127,7 @@ def test_a_value_is_never_read_as_markup() -> None:
     html = body_html(rendered)
     assert html == (
         f"{P}Bonjour <strong>**Acme** &lt;b&gt;&quot;&amp;&quot; _x_</strong>,<br>\n"
-        "- pas une liste<br>\n[lien](<a href=\"https://evil.test\">https://evil.test</a>)</p>"
+        '- pas une liste<br>\n[lien](<a href="https://evil.test">https://evil.test</a>)</p>'
     )
     assert rendered.text == (
         'Bonjour **Acme** <b>"&" _x_,\n- pas une liste\n[lien](https://evil.test)\n'
