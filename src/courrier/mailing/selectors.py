@@ -1,4 +1,4 @@
-"""Reads for the mailing screens: templates a user may use, the archive, the outbox."""
+"""Reads for the mailing screens: templates a user may use, the archive, the outbox, batches."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from courrier.clients.models import Client
 from courrier.firm.models import Collaborator, Firm
 from courrier.mailing.models import (
     PROFILE_SECRET_FIELDS,
+    MailBatch,
     MailTemplate,
     MailTemplateVersion,
     OutboundMessage,
@@ -42,6 +43,20 @@ def templates_for(*, user: Collaborator, context: str = "client") -> QuerySet[Ma
         MailTemplate.objects.filter(context=context)
         .filter(Q(owner__isnull=True) | Q(owner=user) | Q(shared=True))
         .select_related("owner")
+        .prefetch_related("versions")
+        .order_by("name", "id")
+    )
+
+
+def templates_editable(*, user: Collaborator, context: str = "client") -> QuerySet[MailTemplate]:
+    """Templates `user` may overwrite from the compose window: their own, and the firm's for an
+    administrator (a collaborator never overwrites a firm template nor someone else's)."""
+    owned = Q(owner=user)
+    if user.is_firm_admin:
+        owned |= Q(owner__isnull=True)
+    return (
+        MailTemplate.objects.filter(context=context)
+        .filter(owned)
         .prefetch_related("versions")
         .order_by("name", "id")
     )
@@ -82,13 +97,21 @@ def client_messages(*, client: Client) -> QuerySet[OutboundMessage]:
     )
 
 
-def outbox_messages(*, user: Collaborator, status: str | None = None) -> QuerySet[OutboundMessage]:
-    """Messages not yet settled: everyone's for an admin, the user's own otherwise."""
+def outbox_messages(
+    *, user: Collaborator, status: str | None = None, batch: MailBatch | None = None
+) -> QuerySet[OutboundMessage]:
+    """Messages not yet settled: everyone's for an admin, the user's own otherwise. For one
+    batch: all of its messages whatever their state, to follow its delivery to the end."""
     since = timezone.now() - RECENT_FAILURES
+    messages = OutboundMessage.objects.all()
+    if batch is not None:
+        messages = messages.filter(batch=batch)
+    else:
+        messages = messages.filter(status__in=OUTBOX_STATUSES).exclude(
+            status=Status.FAILED, updated_at__lt=since
+        )
     messages = (
-        OutboundMessage.objects.filter(status__in=OUTBOX_STATUSES)
-        .exclude(status=Status.FAILED, updated_at__lt=since)
-        .select_related("sender", "client", "profile", "profile__billing_company")
+        messages.select_related("sender", "client", "profile", "profile__billing_company")
         .defer("raw", *(f"profile__{name}" for name in PROFILE_SECRET_FIELDS))
         .order_by("-created_at", "-id")
     )
@@ -97,6 +120,33 @@ def outbox_messages(*, user: Collaborator, status: str | None = None) -> QuerySe
     if status:
         messages = messages.filter(status=status)
     return messages
+
+
+def batch_get(*, pk: int, user: Collaborator) -> MailBatch | None:
+    """One send to a selection, for its sender or an administrator; None otherwise."""
+    batches = MailBatch.objects.select_related("sender", "template").prefetch_related("uploads")
+    if not user.is_firm_admin:
+        batches = batches.filter(sender=user)
+    return batches.filter(pk=pk).first()
+
+
+def batch_for_key(*, sender: Collaborator, key: str) -> MailBatch | None:
+    """The batch this window already created (the same form sent twice), if any."""
+    if not key:
+        return None
+    return MailBatch.objects.filter(sender=sender, options__idempotency_key=key).first()
+
+
+def batch_clients(*, batch: MailBatch) -> QuerySet[Client]:
+    """The clients a batch was for, by name."""
+    ids = [int(pk) for pk in batch.client_ids if str(pk).isdigit()]
+    return Client.objects.filter(pk__in=ids).order_by("name", "pk")
+
+
+def batch_status_counts(*, batch: MailBatch) -> dict[str, int]:
+    """How many of a batch's messages are in each state."""
+    rows = OutboundMessage.objects.filter(batch=batch).values("status").annotate(n=Count("pk"))
+    return {row["status"]: row["n"] for row in rows}
 
 
 def message_get(*, pk: int) -> OutboundMessage | None:
