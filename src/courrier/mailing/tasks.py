@@ -7,7 +7,7 @@ from typing import Any
 from django_tasks import task
 
 from courrier.mailing import imap, services
-from courrier.mailing.models import OutboundMessage
+from courrier.mailing.models import MailBatch, OutboundMessage
 
 
 @task()
@@ -27,3 +27,18 @@ def copy_to_sent(message_pk: int, attempt: int = 1) -> str:
     message.refresh_from_db(fields=["sent_copy"])
     # done, failed, copying (another run has it), or "" (a later try is enqueued)
     return message.sent_copy or "waiting"
+
+
+@task()
+def compose_batch(batch_id: int) -> dict[str, Any]:
+    """Queue the messages of a send to a selection, one per client; run again, only the
+    missing ones."""
+    if not MailBatch.objects.filter(pk=batch_id).exists():
+        return {"state": "gone"}
+    batch = services.batch_compose(batch_id=batch_id)
+    return {
+        "state": batch.state,
+        "total": batch.total,
+        "queued": batch.queued,
+        "blocked": len(batch.blocked),
+    }

@@ -6,10 +6,20 @@ functions; they are keyword-only and raise the errors of `courrier.mailing.excep
 (and Django's ValidationError for bad input).
 """
 
+from courrier.mailing.services.batch import (
+    RecipientCheck,
+    batch_compose,
+    batch_create,
+    batch_resume,
+    presend_check,
+)
 from courrier.mailing.services.compose import (
+    ComposeOptions,
     Preview,
+    compose_options,
     message_compose,
     message_preview,
+    message_size_limit,
     profile_for_sender,
 )
 from courrier.mailing.services.delivery import (
@@ -25,11 +35,18 @@ from courrier.mailing.services.delivery import (
 from courrier.mailing.services.events import Event, delivery_events_record, profile_webhook
 from courrier.mailing.services.profiles import profile_for, profile_updated, profile_verify
 from courrier.mailing.services.resend import message_resend
+from courrier.mailing.services.uploads import upload_store
 
 __all__ = [
+    "ComposeOptions",
     "DeliveryReport",
     "Event",
     "Preview",
+    "RecipientCheck",
+    "batch_compose",
+    "batch_create",
+    "batch_resume",
+    "compose_options",
     "delivery_enqueue",
     "delivery_events_record",
     "message_cancel",
@@ -37,8 +54,10 @@ __all__ = [
     "message_preview",
     "message_resend",
     "message_retry",
+    "message_size_limit",
     "messages_deliver",
     "messages_recover",
+    "presend_check",
     "profile_for",
     "profile_for_sender",
     "profile_updated",
@@ -46,4 +65,5 @@ __all__ = [
     "profile_webhook",
     "profiles_waiting",
     "retry_delay",
+    "upload_store",
 ]

@@ -1,4 +1,9 @@
-"""Preview and compose: render a mail for one client and store it, built once, as queued.
+"""Preview, pre-send check and compose: render a mail for one client and store it, built once.
+
+One code path renders every mail: `mail_draft` (the client's fields, the template, the options,
+the attachments) -> a `Preview`. `message_preview` shows it, `presend_check` judges it for
+each recipient of a selection, `message_compose` (and the batch task) builds its bytes once
+and stores it as queued. What a person previews is therefore what leaves.
 
 The profile that sends follows the rule of `profiles.profile_for`: the billing company's when
 one is given, else the sender's.
@@ -6,16 +11,25 @@ one is given, else the sender's.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import math
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email import encoders
 from email.generator import BytesGenerator
+from email.mime.base import MIMEBase
 from email.policy import SMTP
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 from io import BytesIO
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import BadHeaderError, EmailMultiAlternatives
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,10 +39,11 @@ from courrier.firm.models import BillingCompany, Collaborator, Firm
 from courrier.languages import MailLanguage
 from courrier.mailing.exceptions import ConfigurationError
 from courrier.mailing.fields import client_values
-from courrier.mailing.models import MailTemplate, OutboundMessage, SendingProfile
+from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage, SendingProfile, Upload
 from courrier.mailing.rendering import Rendered, render
 from courrier.mailing.services.delivery import enqueue_on_commit
 from courrier.mailing.services.profiles import profile_for, profile_problem
+from courrier.mailing.transports import TRANSPORTS
 from courrier.validators import validate_header_text
 
 SMTP_POLICY = SMTP.clone(max_line_length=78)
@@ -39,6 +54,14 @@ Status = OutboundMessage.Status
 
 CLIENT_CONTEXT = "client"
 MAX_SUBJECT_LENGTH = 998  # RFC 5322 line limit, and the column's size
+MAX_COPIES = 50  # addresses in Cc or Bcc of one mail
+SCHEDULE_HORIZON = timedelta(days=366)
+# Headers, boundaries and part headers of a message around its texts and files, generously.
+_ENVELOPE_BYTES = 4096
+_PART_BYTES = 512
+# Types that RFC 2046 forbids to encode in base64: sent as plain files, so their bytes arrive
+# exactly as they were uploaded.
+_OPAQUE_MAINTYPES = frozenset({"message", "multipart"})
 
 
 # -- the sending profile ---------------------------------------------------------------------
@@ -50,12 +73,296 @@ def profile_for_sender(*, sender: Collaborator) -> SendingProfile:
     return profile_for(sender=sender)
 
 
-def _profile_problem(profile: SendingProfile) -> ConfigurationError | None:
-    """Why this profile cannot send now, or None when it can."""
-    return profile_problem(profile)
+def message_size_limit(profile: SendingProfile | None) -> int:
+    """The largest message, encoded as it leaves, that the profile's method accepts; never more
+    than the installation's COURRIER["MAX_MESSAGE_BYTES"]."""
+    default = int(settings.COURRIER["MAX_MESSAGE_BYTES"])
+    transport = TRANSPORTS.get(profile.method) if profile is not None else None
+    return min(int(getattr(transport, "max_message_bytes", default) or default), default)
 
 
-# -- preview and compose ----------------------------------------------------------------------
+def megabytes(size: int) -> str:
+    """A size for people: "25 Mo", "1,5 Mo", "40 Ko" (decimal units, as providers count)."""
+    if size < 1_000_000:
+        return _("%(size)s Ko") % {"size": math.ceil(size / 1000)}
+    value = f"{size / 1_000_000:.1f}".replace(".", ",").removesuffix(",0")
+    return _("%(size)s Mo") % {"size": value}
+
+
+def encoded_size(size: int) -> int:
+    """Bytes a file of `size` bytes takes in a mail: base64, lines of 76 characters + CRLF."""
+    encoded = 4 * math.ceil(size / 3)
+    return encoded + 2 * math.ceil(encoded / 76)
+
+
+# -- the options of a mail -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ComposeOptions:
+    """What the compose window adds to every mail it sends, checked."""
+
+    cc: tuple[str, ...] = ()
+    bcc: tuple[str, ...] = ()
+    copy_to_sender: bool = False
+    read_receipt: bool = False
+    reply_to: str = ""
+    scheduled_at: datetime | None = None
+    archive: bool = True
+    language: str = ""  # the language the window's text is written in (one client)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The options as stored with a batch (JSON)."""
+        return {
+            "cc": list(self.cc),
+            "bcc": list(self.bcc),
+            "copy_to_sender": self.copy_to_sender,
+            "read_receipt": self.read_receipt,
+            "reply_to": self.reply_to or None,
+            "scheduled_at": self.scheduled_at.isoformat() if self.scheduled_at else None,
+            "archive": self.archive,
+            "language": self.language,
+        }
+
+
+def _shown(address: str) -> str:
+    """An address as an error message may quote it: control characters made visible."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in address)[:80]
+
+
+def _address(value: str, *, label: str) -> str:
+    address = value.strip()
+    try:
+        validate_header_text(address)
+        validate_email(address)
+    except ValidationError:
+        raise ValidationError(
+            _("%(label)s : « %(address)s » n'est pas une adresse e-mail valide."),
+            code="address",
+            params={"label": label, "address": _shown(value.strip())},
+        ) from None
+    # The domain is case-insensitive; the local part is the receiving server's business.
+    local, _at, domain = address.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def clean_addresses(values: Iterable[str] | str | None, *, label: str) -> list[str]:
+    """Addresses for a copy header: each checked (no line break, a valid address), split on
+    commas and semicolons, duplicates dropped. Raises ValidationError naming the bad one."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    found: dict[str, str] = {}
+    for value in values:
+        if any(char in str(value) for char in "\r\n"):
+            raise ValidationError(
+                _("%(label)s : « %(address)s » contient un retour à la ligne."),
+                code="address",
+                params={"label": label, "address": _shown(str(value))},
+            )
+        for item in str(value).replace(";", ",").split(","):
+            if item.strip():
+                address = _address(item, label=label)
+                found.setdefault(address.lower(), address)
+    if len(found) > MAX_COPIES:
+        raise ValidationError(
+            _("%(label)s : pas plus de %(count)d adresses."),
+            code="too_many",
+            params={"label": label, "count": MAX_COPIES},
+        )
+    return list(found.values())
+
+
+def _scheduled(value: datetime | str | None, *, require_future: bool) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValidationError(
+                _("La date d'envoi programmé « %(value)s » est illisible."),
+                code="scheduled_invalid",
+                params={"value": str(value)[:40]},
+            ) from None
+    if timezone.is_naive(value):
+        # A date typed without offset is the firm's time (Brussels).
+        value = timezone.make_aware(value)
+    now = timezone.now()
+    if require_future and value <= now:
+        raise ValidationError(
+            _(
+                "L'envoi programmé (%(when)s) est dans le passé : choisissez un moment à venir, "
+                "ou envoyez sans programmer."
+            ),
+            code="scheduled_past",
+            params={"when": f"{timezone.localtime(value):%d/%m/%Y %H:%M}"},
+        )
+    if value > now + SCHEDULE_HORIZON:
+        raise ValidationError(
+            _("Un envoi se programme au plus un an à l'avance."), code="scheduled_far"
+        )
+    return value
+
+
+def compose_options(
+    *,
+    cc: Iterable[str] | str | None = (),
+    bcc: Iterable[str] | str | None = (),
+    copy_to_sender: bool = False,
+    read_receipt: bool = False,
+    reply_to: str | None = None,
+    scheduled_at: datetime | str | None = None,
+    archive: bool = True,
+    language: str = "",
+    require_future: bool = True,
+) -> ComposeOptions:
+    """The options checked: every address valid and without line break (an error names it),
+    duplicates dropped, the scheduled moment aware, within a year and (`require_future`) to
+    come. All errors are raised together."""
+    errors: list[ValidationError] = []
+    cleaned: dict[str, Any] = {}
+    for name, values, label in (("cc", cc, _("Cc")), ("bcc", bcc, _("Cci"))):
+        try:
+            cleaned[name] = tuple(clean_addresses(values, label=label))
+        except ValidationError as exc:
+            errors.append(exc)
+    reply = ""
+    if reply_to and str(reply_to).strip():
+        try:
+            if any(char in str(reply_to) for char in "\r\n"):
+                raise ValidationError(
+                    _("%(label)s : « %(address)s » contient un retour à la ligne."),
+                    code="address",
+                    params={"label": _("Adresse de réponse"), "address": _shown(str(reply_to))},
+                )
+            reply = _address(str(reply_to), label=_("Adresse de réponse"))
+        except ValidationError as exc:
+            errors.append(exc)
+    try:
+        when = _scheduled(scheduled_at, require_future=require_future)
+    except ValidationError as exc:
+        errors.append(exc)
+    if language and language not in MailLanguage.values:
+        errors.append(
+            ValidationError(
+                _("Langue de message inconnue : « %(language)s »."),
+                code="language",
+                params={"language": str(language)[:10]},
+            )
+        )
+    if errors:
+        raise ValidationError(errors)
+    return ComposeOptions(
+        cc=cleaned["cc"],
+        bcc=cleaned["bcc"],
+        copy_to_sender=bool(copy_to_sender),
+        read_receipt=bool(read_receipt),
+        reply_to=reply,
+        scheduled_at=when,
+        archive=bool(archive),
+        language=language or "",
+    )
+
+
+def options_from(
+    options: ComposeOptions | Mapping[str, Any] | None, *, require_future: bool = True
+) -> ComposeOptions:
+    """Options given as a dict (the window's, or a batch's JSON) checked into ComposeOptions."""
+    if isinstance(options, ComposeOptions):
+        if require_future and options.scheduled_at and options.scheduled_at <= timezone.now():
+            _scheduled(options.scheduled_at, require_future=True)  # raises the clear error
+        return options
+    data = dict(options or {})
+    archive = data.get("archive")
+    return compose_options(
+        cc=data.get("cc") or (),
+        bcc=data.get("bcc") or (),
+        copy_to_sender=bool(data.get("copy_to_sender")),
+        read_receipt=bool(data.get("read_receipt")),
+        reply_to=data.get("reply_to") or None,
+        scheduled_at=data.get("scheduled_at") or None,
+        archive=True if archive is None else bool(archive),
+        language=str(data.get("language") or ""),
+        require_future=require_future,
+    )
+
+
+# -- attachments -----------------------------------------------------------------------------
+
+
+class Attachment:
+    """An upload joined to a mail; its bytes read once, checked against their fingerprint."""
+
+    def __init__(self, upload: Upload) -> None:
+        self.upload = upload
+        self.name = upload.name
+        self.content_type = upload.content_type or "application/octet-stream"
+        self.size = int(upload.size)
+        self._content: bytes | None = None
+
+    @property
+    def content(self) -> bytes:
+        if self._content is None:
+            try:
+                with self.upload.file.open("rb") as handle:
+                    content = handle.read()
+            except (OSError, ValueError):
+                raise ValidationError(
+                    _("Le fichier joint « %(name)s » est introuvable : joignez-le à nouveau."),
+                    code="upload_missing",
+                    params={"name": self.name},
+                ) from None
+            if self.upload.sha256 and hashlib.sha256(content).hexdigest() != self.upload.sha256:
+                raise ValidationError(
+                    _(
+                        "Le fichier joint « %(name)s » a été altéré depuis son envoi : joignez-le "
+                        "à nouveau."
+                    ),
+                    code="upload_altered",
+                    params={"name": self.name},
+                )
+            self._content = content
+        return self._content
+
+    def mime_part(self) -> MIMEBase:
+        maintype, _slash, subtype = self.content_type.partition("/")
+        if maintype in _OPAQUE_MAINTYPES or not subtype:
+            maintype, subtype = "application", "octet-stream"
+        part = MIMEBase(maintype, subtype)
+        # Base64 for every file, text included: the bytes arrive exactly as uploaded.
+        part.set_payload(self.content)
+        encoders.encode_base64(part)
+        filename: str | tuple[str, str, str] = self.name
+        if not self.name.isascii():
+            filename = ("utf-8", "", self.name)  # RFC 2231
+        part.add_header("Content-Disposition", "attachment", filename=filename)
+        return part
+
+
+def attachments_of(uploads: Sequence[Upload], *, sender: Collaborator) -> list[Attachment]:
+    attachments: list[Attachment] = []
+    seen: set[int] = set()
+    for upload in uploads:
+        if upload.pk in seen:
+            continue
+        seen.add(upload.pk)
+        if upload.owner_id != sender.pk:
+            # Never someone else's file, whatever id a form posts.
+            raise ValidationError(
+                _(
+                    "Le fichier joint n°%(pk)s n'est pas l'un des vôtres : il ne peut pas être "
+                    "joint."
+                ),
+                code="upload_owner",
+                params={"pk": upload.pk},
+            )
+        attachments.append(Attachment(upload))
+    return attachments
+
+
+# -- one rendering for preview, check and compose --------------------------------------------
 
 
 @dataclass
@@ -69,14 +376,58 @@ class Preview:
     language_fallback: bool
     warnings: list[str]
     attachments: list[tuple[str, int]] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)
+    # Blind copies: typed, "send me a copy" and the firm's fixed Bcc; in the envelope only.
+    bcc: list[str] = field(default_factory=list)
+    envelope: list[str] = field(default_factory=list)
+    read_receipt: bool = False
+    scheduled_at: datetime | None = None
+    # Estimated size of the message as it leaves, and the limit of the profile's method.
+    size: int = 0
+    size_limit: int = 0
+    method: str = ""
 
 
 @dataclass
-class _Draft:
-    """Everything compose needs before it stores anything; also what the preview shows."""
+class SendSetup:
+    """What every mail of one send shares, read once: the profile, the firm, the options, the
+    files. A selection of 500 clients costs these queries once, not 500 times."""
 
-    profile: SendingProfile
-    preview: Preview
+    sender: Collaborator
+    profile: SendingProfile | None
+    problem: ConfigurationError | None
+    billing_company: BillingCompany | None
+    firm: Firm
+    options: ComposeOptions
+    attachments: list[Attachment]
+    size_limit: int
+    method: str
+
+    @property
+    def from_address(self) -> str:
+        return self.profile.from_address if self.profile is not None else self.sender.email
+
+
+def send_setup(
+    *,
+    sender: Collaborator,
+    billing_company: BillingCompany | None,
+    options: ComposeOptions,
+    uploads: Sequence[Upload],
+    profile: SendingProfile | None = None,
+) -> SendSetup:
+    profile = profile or profile_for(sender=sender, billing_company=billing_company)
+    return SendSetup(
+        sender=sender,
+        profile=profile,
+        problem=profile_problem(profile),
+        billing_company=billing_company,
+        firm=Firm.load(),
+        options=options,
+        attachments=attachments_of(uploads, sender=sender),
+        size_limit=message_size_limit(profile),
+        method=str(profile.get_method_display()),
+    )
 
 
 def display_name(name: str) -> str:
@@ -87,16 +438,31 @@ def display_name(name: str) -> str:
     return name
 
 
-def _draft(
-    *,
-    sender: Collaborator,
-    client: Client,
-    subject: str,
-    body: str,
-    language: str | None,
-    billing_company: BillingCompany | None = None,
-) -> _Draft:
-    profile = profile_for(sender=sender, billing_company=billing_company)
+def _unique(addresses: Iterable[str], *, without: Iterable[str] = ()) -> list[str]:
+    seen = {address.lower() for address in without}
+    result: list[str] = []
+    for address in addresses:
+        if address and address.lower() not in seen:
+            seen.add(address.lower())
+            result.append(address)
+    return result
+
+
+def _client_addresses(client: Client) -> list[str]:
+    """The client's addresses, each checked: stored data never reaches a header unchecked."""
+    return _unique(
+        _address(address, label=_("Adresse du client")) for address in client.mail_addresses()
+    )
+
+
+def mail_draft(
+    setup: SendSetup, *, client: Client, subject: str, body: str, language: str | None
+) -> Preview:
+    """The mail to `client`, rendered, with its headers and envelope; nothing stored.
+
+    Raises ValidationError (unknown field, line break in the subject, a bad stored address).
+    Warns about empty fields only; the callers judge the rest (no address, size, profile)."""
+    sender, options = setup.sender, setup.options
     language = language or client.language
     if language not in MailLanguage.values:
         raise ValidationError(
@@ -115,51 +481,87 @@ def _draft(
     )
     if len(rendered.subject) > MAX_SUBJECT_LENGTH:
         raise ValidationError(_("Le sujet est trop long."), code="subject_length")
-    name = profile.from_name.strip() or str(billing_company or sender)
-    validate_header_text(name)
-    from_header = f"{display_name(name)} <{profile.from_address}>" if name else ""
-    from_header = from_header or profile.from_address
-    to = client.mail_addresses()
-
-    warnings: list[str] = []
-    if not to:
-        warnings.append(
-            _("Ce client n'a pas d'adresse e-mail : ajoutez-en une dans sa fiche avant d'envoyer.")
-        )
-    for code in rendered.empty_fields:
-        warnings.append(
-            _("Le champ {%(code)s} est vide pour ce client.") % {"code": code},
-        )
-    language_fallback = language != client.language
-    if language_fallback:
-        warnings.append(
-            _("Ce client lit le %(client_language)s ; ce message part en %(language)s.")
-            % {
-                "client_language": MailLanguage(client.language).label,
-                "language": MailLanguage(language).label,
-            }
-        )
-    problem = _profile_problem(profile)
-    if problem is not None:
-        warnings.append(problem.user_message)
-
-    headers = {"From": from_header, "To": ", ".join(to), "Subject": rendered.subject}
-    if profile.reply_to:
-        headers["Reply-To"] = profile.reply_to
-    headers["Content-Language"] = language
-    return _Draft(
-        profile=profile,
-        preview=Preview(
-            rendered=rendered,
-            to=to,
-            from_header=from_header,
-            reply_to=profile.reply_to,
-            headers=headers,
-            language=language,
-            language_fallback=language_fallback,
-            warnings=warnings,
-        ),
+    profile = setup.profile
+    name = (profile.from_name.strip() if profile is not None else "") or str(
+        setup.billing_company or sender
     )
+    validate_header_text(name)
+    from_address = setup.from_address
+    from_header = f"{display_name(name)} <{from_address}>" if name else from_address
+
+    to = _client_addresses(client)
+    cc = _unique(options.cc, without=to)
+    typed_bcc = list(options.bcc)
+    if options.copy_to_sender and sender.email:
+        typed_bcc.append(sender.email)
+    fixed_bcc = [setup.firm.fixed_bcc] if setup.firm.fixed_bcc else []
+    bcc = _unique([*typed_bcc, *fixed_bcc], without=to + cc)
+    reply_to = options.reply_to or (profile.reply_to if profile is not None else "")
+
+    headers = {"From": from_header, "To": ", ".join(to)}
+    if cc:
+        headers["Cc"] = ", ".join(cc)
+    if reply_to:
+        headers["Reply-To"] = reply_to
+    headers["Subject"] = rendered.subject
+    if options.read_receipt:
+        headers["Disposition-Notification-To"] = from_address
+    headers["Content-Language"] = language
+
+    warnings = [
+        _("Le champ {%(code)s} est vide pour ce client.") % {"code": code}
+        for code in rendered.empty_fields
+    ]
+    size = (
+        _ENVELOPE_BYTES
+        + math.ceil(len(rendered.text.encode()) * 1.1)
+        + math.ceil(len(rendered.html.encode()) * 1.1)
+        + sum(encoded_size(item.size) + _PART_BYTES for item in setup.attachments)
+    )
+    return Preview(
+        rendered=rendered,
+        to=to,
+        from_header=from_header,
+        reply_to=reply_to,
+        headers=headers,
+        language=language,
+        language_fallback=language != client.language,
+        warnings=warnings,
+        attachments=[(item.name, item.size) for item in setup.attachments],
+        cc=cc,
+        bcc=bcc,
+        envelope=_unique([*to, *cc, *bcc]),
+        read_receipt=options.read_receipt,
+        scheduled_at=options.scheduled_at,
+        size=size,
+        size_limit=setup.size_limit,
+        method=setup.method,
+    )
+
+
+def too_large(size: int, setup: SendSetup) -> str:
+    return _(
+        "Le message pèserait %(size)s une fois encodé (pièces jointes comprises) : la méthode "
+        "d'envoi %(method)s accepte au plus %(limit)s par message."
+    ) % {
+        "size": megabytes(size),
+        "method": setup.method or "-",
+        "limit": megabytes(setup.size_limit),
+    }
+
+
+def no_address(client: Client) -> str:
+    return _(
+        "Le client %(client)s n'a pas d'adresse e-mail : ajoutez-en une dans sa fiche avant "
+        "d'envoyer."
+    ) % {"client": client.display_name}
+
+
+def language_warning(client: Client, language: str) -> str:
+    return _("Ce client lit le %(client_language)s ; ce message part en %(language)s.") % {
+        "client_language": MailLanguage(client.language).label,
+        "language": MailLanguage(language).label,
+    }
 
 
 def message_preview(
@@ -170,43 +572,84 @@ def message_preview(
     body: str,
     language: str | None = None,
     billing_company: BillingCompany | None = None,
+    cc: Iterable[str] | str | None = (),
+    bcc: Iterable[str] | str | None = (),
+    copy_to_sender: bool = False,
+    read_receipt: bool = False,
+    reply_to: str | None = None,
+    scheduled_at: datetime | None = None,
+    uploads: Sequence[Upload] = (),
+    batch: MailBatch | None = None,
 ) -> Preview:
     """Exactly what message_compose would send, nothing stored. Raises ValidationError for
-    unknown fields or a line break in the subject, ProfileMissing without the profile that
-    sends (the billing company's when one is given); a client without address, empty fields
-    or a profile to fix are warnings here."""
-    return _draft(
-        sender=sender,
-        client=client,
-        subject=subject,
-        body=body,
-        language=language,
-        billing_company=billing_company,
-    ).preview
+    unknown fields, a line break in the subject or a bad option (address, past scheduled
+    time, someone else's file), ProfileMissing without the profile that sends; a client
+    without address, empty fields, a message too large for the method or a profile to fix
+    are warnings here."""
+    options = compose_options(
+        cc=cc,
+        bcc=bcc,
+        copy_to_sender=copy_to_sender,
+        read_receipt=read_receipt,
+        reply_to=reply_to,
+        scheduled_at=scheduled_at,
+    )
+    setup = send_setup(
+        sender=sender, billing_company=billing_company, options=options, uploads=uploads
+    )
+    preview = mail_draft(setup, client=client, subject=subject, body=body, language=language)
+    if not preview.to:
+        preview.warnings.insert(0, no_address(client))
+    if preview.language_fallback:
+        preview.warnings.append(language_warning(client, preview.language))
+    if preview.size > preview.size_limit:
+        preview.warnings.append(too_large(preview.size, setup))
+    if setup.problem is not None:
+        preview.warnings.append(setup.problem.user_message)
+    return preview
 
 
-def _mime_bytes(*, preview: Preview, message_id: str, row_id: int) -> bytes:
+# -- compose ---------------------------------------------------------------------------------
+
+
+def _mime_bytes(
+    *, preview: Preview, message_id: str, row_id: int, attachments: Sequence[Attachment]
+) -> bytes:
     rendered = preview.rendered
+    headers = {
+        # The firm's local time, with its offset (Django's default says "-0000": unknown).
+        "Date": format_datetime(timezone.localtime()),
+        "Message-ID": message_id,
+        "Content-Language": preview.language,
+        "X-Courrier-Message": str(row_id),
+    }
+    if preview.read_receipt:
+        headers["Disposition-Notification-To"] = preview.headers["Disposition-Notification-To"]
     mail = EmailMultiAlternatives(
         subject=rendered.subject,
         body=rendered.text,
         from_email=preview.from_header,
         to=preview.to,
+        # Blind copies are never given to the message: they live in the envelope only.
+        cc=preview.cc or None,
         reply_to=[preview.reply_to] if preview.reply_to else None,
-        headers={
-            # The firm's local time, with its offset (Django's default says "-0000": unknown).
-            "Date": format_datetime(timezone.localtime()),
-            "Message-ID": message_id,
-            "Content-Language": preview.language,
-            "X-Courrier-Message": str(row_id),
-        },
+        headers=headers,
     )
     mail.attach_alternative(rendered.html, "text/html")
+    for attachment in attachments:
+        mail.attach(attachment.mime_part())
     # The SMTP policy writes CRLF everywhere (strict servers refuse bare LF, and these bytes are
     # sent as they are) and folds encoded headers cleanly, where Django's own serialiser
     # starts a long non-ASCII subject on an empty line that some filters frown upon.
     buffer = BytesIO()
-    BytesGenerator(buffer, policy=SMTP_POLICY).flatten(mail.message())
+    try:
+        BytesGenerator(buffer, policy=SMTP_POLICY).flatten(mail.message())
+    except BadHeaderError:
+        # A last line of defence: every value was checked before, none may break a header.
+        raise ValidationError(
+            _("Un en-tête du message contiendrait un retour à la ligne : envoi refusé."),
+            code="header_injection",
+        ) from None
     return buffer.getvalue()
 
 
@@ -217,7 +660,77 @@ def message_id_for(from_address: str) -> str:
         domain = domain.encode("idna").decode("ascii")
     except UnicodeError:
         domain = "courrier.invalid"
-    return make_msgid(domain=domain or "courrier.invalid")
+    # 122 random bits from the system (email.utils.make_msgid draws from the `random` module,
+    # whose state a library or a test may seed: two mails would then share an id).
+    return f"<{uuid.uuid4().hex}@{domain or 'courrier.invalid'}>"
+
+
+def store_message(
+    setup: SendSetup,
+    *,
+    client: Client,
+    preview: Preview,
+    template: MailTemplate | None,
+    purpose: str,
+    idempotency_key: str | None,
+    batch: MailBatch | None = None,
+    enqueue: bool = True,
+) -> OutboundMessage:
+    """Build the bytes of a rendered mail once and store it as queued, in one transaction;
+    delivery is enqueued when it commits (`enqueue`), not before its scheduled time."""
+    profile = setup.profile
+    if profile is None:  # profile_for raised before any caller gets here
+        raise ConfigurationError()
+    if setup.problem is not None:
+        raise setup.problem
+    if not preview.to:
+        raise ValidationError(
+            _("Le client %(client)s n'a pas d'adresse e-mail : ajoutez-en une dans sa fiche."),
+            code="no_address",
+            params={"client": client.display_name},
+        )
+    options = setup.options
+    message_id = message_id_for(profile.from_address)
+    with transaction.atomic():
+        message = OutboundMessage.objects.create(
+            profile=profile,
+            sender=setup.sender,
+            client=client,
+            purpose=purpose,
+            template=template,
+            idempotency_key=idempotency_key or None,
+            archived=options.archive,
+            language=preview.language,
+            message_id=message_id,
+            subject=preview.rendered.subject,
+            from_address=profile.from_address,
+            to=preview.to,
+            cc=preview.cc,
+            bcc=_unique(
+                [*options.bcc, *([setup.sender.email] if options.copy_to_sender else [])],
+                without=preview.to + preview.cc,
+            ),
+            envelope_recipients=preview.envelope,
+            read_receipt=options.read_receipt,
+            scheduled_at=options.scheduled_at,
+            batch=batch,
+            raw=b"",
+            status=Status.QUEUED,
+        )
+        raw = _mime_bytes(
+            preview=preview,
+            message_id=message_id,
+            row_id=message.pk,
+            attachments=setup.attachments,
+        )
+        if len(raw) > setup.size_limit:
+            raise ValidationError(too_large(len(raw), setup), code="size")
+        message.raw = raw
+        message.size = len(raw)
+        message.save(update_fields=["raw", "size"])
+        if enqueue:
+            enqueue_on_commit(profile.pk, run_after=options.scheduled_at)
+    return message
 
 
 def message_compose(
@@ -232,66 +745,49 @@ def message_compose(
     purpose: str = "client",
     idempotency_key: str | None = None,
     billing_company: BillingCompany | None = None,
+    cc: Iterable[str] | str | None = (),
+    bcc: Iterable[str] | str | None = (),
+    copy_to_sender: bool = False,
+    read_receipt: bool = False,
+    reply_to: str | None = None,
+    scheduled_at: datetime | None = None,
+    uploads: Sequence[Upload] = (),
+    batch: MailBatch | None = None,
 ) -> OutboundMessage:
     """Validate, render, build the message once and store it as queued; delivery is enqueued
-    when the transaction commits. A known `idempotency_key` returns its message unchanged.
+    when the transaction commits (at `scheduled_at` when given). A known `idempotency_key`
+    returns its message unchanged.
 
-    `billing_company` given (a mail about an invoice): that company's profile sends, and its
-    absence is an error before anything is stored; otherwise the sender's profile sends."""
+    Cc is a visible header; Bcc, "send me a copy" and the firm's fixed Bcc are in the envelope
+    only. `billing_company` given (a mail about an invoice): that company's profile sends, and
+    its absence is an error before anything is stored; otherwise the sender's profile sends."""
     if idempotency_key:
         existing = OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return existing
-    draft = _draft(
-        sender=sender,
-        client=client,
-        subject=subject,
-        body=body,
-        language=language,
-        billing_company=billing_company,
+    options = compose_options(
+        cc=cc,
+        bcc=bcc,
+        copy_to_sender=copy_to_sender,
+        read_receipt=read_receipt,
+        reply_to=reply_to,
+        scheduled_at=scheduled_at,
+        archive=archive,
     )
-    profile, preview = draft.profile, draft.preview
-    problem = _profile_problem(profile)
-    if problem is not None:
-        raise problem
-    if not preview.to:
-        raise ValidationError(
-            _("Le client %(client)s n'a pas d'adresse e-mail : ajoutez-en une dans sa fiche."),
-            code="no_address",
-            params={"client": client.display_name},
-        )
-    recipients = list(preview.to)
-    fixed_bcc = Firm.load().fixed_bcc
-    if fixed_bcc and fixed_bcc not in recipients:
-        # A blind copy: in the envelope only, never in a header.
-        recipients.append(fixed_bcc)
-    message_id = message_id_for(profile.from_address)
+    setup = send_setup(
+        sender=sender, billing_company=billing_company, options=options, uploads=uploads
+    )
+    preview = mail_draft(setup, client=client, subject=subject, body=body, language=language)
     try:
-        with transaction.atomic():
-            message = OutboundMessage.objects.create(
-                profile=profile,
-                sender=sender,
-                client=client,
-                purpose=purpose,
-                template=template,
-                idempotency_key=idempotency_key or None,
-                archived=archive,
-                language=preview.language,
-                message_id=message_id,
-                subject=preview.rendered.subject,
-                from_address=profile.from_address,
-                to=preview.to,
-                envelope_recipients=recipients,
-                raw=b"",
-                status=Status.QUEUED,
-            )
-            raw = _mime_bytes(preview=preview, message_id=message_id, row_id=message.pk)
-            if len(raw) > settings.COURRIER["MAX_MESSAGE_BYTES"]:
-                raise ValidationError(_("Le message est trop volumineux."), code="size")
-            message.raw = raw
-            message.size = len(raw)
-            message.save(update_fields=["raw", "size"])
-            enqueue_on_commit(profile.pk)
+        message = store_message(
+            setup,
+            client=client,
+            preview=preview,
+            template=template,
+            purpose=purpose,
+            idempotency_key=idempotency_key,
+            batch=batch,
+        )
     except IntegrityError:
         # Another request stored the same key a moment ago: that message is the answer.
         if idempotency_key:
@@ -302,8 +798,8 @@ def message_compose(
     logger.info(
         "message %s queued for profile %s (%d bytes, %d recipients)",
         message.pk,
-        profile.pk,
+        message.profile_id,
         message.size,
-        len(recipients),
+        len(message.envelope_recipients),
     )
     return message

@@ -57,12 +57,17 @@ def delivery_enqueue(*, profile_id: int, run_after: datetime | None = None) -> N
     task.enqueue(profile_id)
 
 
-def enqueue_on_commit(profile_id: int) -> None:
-    """Enqueue a delivery run once the current transaction commits (never for a rollback).
+def enqueue_on_commit(profile_id: int, *, run_after: datetime | None = None) -> None:
+    """Enqueue a delivery run once the current transaction commits (never for a rollback),
+    not before `run_after` when given (a scheduled send).
 
     Robust: a failure to enqueue is logged and leaves the messages waiting for the next
     run or for `courrier outbox_recover`; it does not undo what was committed."""
-    transaction.on_commit(partial(delivery_enqueue, profile_id=profile_id), robust=True)
+    if run_after is not None and run_after <= timezone.now():
+        run_after = None
+    transaction.on_commit(
+        partial(delivery_enqueue, profile_id=profile_id, run_after=run_after), robust=True
+    )
 
 
 # -- delivery ---------------------------------------------------------------------------------
@@ -88,7 +93,9 @@ class DeliveryReport:
 
 
 def _ready(now: datetime) -> Q:
-    return Q(status=Status.QUEUED) | Q(status=Status.RETRY, next_attempt_at__lte=now)
+    # A scheduled message is not ready before its time, whatever run looks at it.
+    due = Q(scheduled_at__isnull=True) | Q(scheduled_at__lte=now)
+    return due & (Q(status=Status.QUEUED) | Q(status=Status.RETRY, next_attempt_at__lte=now))
 
 
 def _lease() -> timedelta:

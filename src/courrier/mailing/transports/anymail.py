@@ -283,6 +283,7 @@ class AnymailTransport(Transport):
 
 
 class BrevoTransport(AnymailTransport):
+    max_message_bytes = 20_000_000
     provider = "Brevo"
     backend_class = BrevoBackend
 
@@ -295,6 +296,7 @@ class BrevoTransport(AnymailTransport):
 
 
 class PostmarkTransport(AnymailTransport):
+    max_message_bytes = 10_000_000
     provider = "Postmark"
     backend_class = PostmarkBackend
     per_message_tracking = True
@@ -332,6 +334,7 @@ POSTMARK_PROFILE_ERRORS = frozenset({10, 400, 401, 405, 412})
 
 
 class MailgunTransport(AnymailTransport):
+    max_message_bytes = 25_000_000
     provider = "Mailgun"
     backend_class = MailgunBackend
     per_message_tracking = True
@@ -352,6 +355,7 @@ class MailgunTransport(AnymailTransport):
 
 
 class SESTransport(AnymailTransport):
+    max_message_bytes = 40_000_000
     provider = "Amazon SES"
     backend_class = SESBackend
     sends_mime = True

@@ -68,6 +68,8 @@ def with_blind_copies(raw: bytes, envelope: list[str]) -> bytes:
 class GmailTransport(Transport):
     """Sends stored messages through the Gmail API of the profile's connected account."""
 
+    max_message_bytes = 25_000_000
+
     def __init__(self, profile: SendingProfile, *, timeout: float | None = None) -> None:
         super().__init__(profile)
         self.timeout = float(

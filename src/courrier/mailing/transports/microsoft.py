@@ -180,6 +180,8 @@ def _graph_error(response: requests.Response) -> tuple[str | None, str]:
 class MicrosoftGraphTransport(Transport):
     """Sends stored messages through Graph with the profile's Microsoft 365 connection."""
 
+    max_message_bytes = 35_000_000
+
     def __init__(self, profile: SendingProfile, *, timeout: float | None = None) -> None:
         super().__init__(profile)
         self.timeout = float(

@@ -139,6 +139,8 @@ def _errors(response: requests.Response) -> str:
 class SendGridTransport(Transport):
     """Sends stored messages through SendGrid's v3 API, one request per message."""
 
+    max_message_bytes = 30_000_000
+
     def __init__(
         self,
         profile: SendingProfile,

@@ -105,6 +105,8 @@ def _answer(code: int, reply: bytes | str) -> str:
 class SMTPTransport(Transport):
     """Sends stored messages through the profile's SMTP server over one connection."""
 
+    max_message_bytes = 25_000_000
+
     def __init__(
         self,
         profile: SendingProfile,
