@@ -7,8 +7,12 @@ Templates: the firm's (no owner) are edited by administrators, personal ones by 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -27,7 +31,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import reswap
 from django_htmx.middleware import HtmxDetails
 
-from courrier.clients.models import Client
+from courrier.clients.models import Client, ClientSelection
+from courrier.clients.selectors import SelectionFilters, clients_matching, selection_get
+from courrier.clients.views import selection_builder_context
 from courrier.crypto import SecretUnreadable
 from courrier.firm.models import BillingCompany, Collaborator, Firm
 from courrier.firm.permissions import admin_only, admin_required, can_manage_profile, is_firm_admin
@@ -38,12 +44,26 @@ from courrier.mailing.forms import (
     CollaboratorDetailsForm,
     ComposeForm,
     MailTemplateForm,
+    Recipients,
     SendingProfileForm,
+    TemplateSaveForm,
 )
-from courrier.mailing.models import DeliveryStatus, MailTemplate, OutboundMessage, SendingProfile
+from courrier.mailing.models import (
+    DeliveryStatus,
+    MailBatch,
+    MailTemplate,
+    OutboundMessage,
+    SendingProfile,
+    Upload,
+)
 from courrier.mailing.services import profiles, resend
+from courrier.mailing.services.compose import encoded_size
 
 Status = OutboundMessage.Status
+SELECTION_PREFIX = SelectionFilters.PREFIX
+OUTBOX_ROWS = 200
+BRUSSELS = ZoneInfo("Europe/Brussels")
+BRUSSELS_NAME = "Europe/Brussels"
 
 CANCELLABLE = {Status.QUEUED, Status.RETRY, Status.HELD, Status.UNCERTAIN}
 RETRYABLE = {Status.FAILED, Status.UNCERTAIN}
@@ -339,129 +359,597 @@ def profile_test(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "mailing/_profile_tests.html", context)
 
 
-# --- Compose --------------------------------------------------------------------------------
+# --- Compose window -------------------------------------------------------------------------
+#
+# One window for one client (?client=<pk>) or a selection of clients (the selection builder's
+# "sel-" fields, or ?selection=<saved pk>). Every button posts the whole form: what was typed,
+# the options, the files already joined (by their Upload ids) come back on every answer.
 
 
-def _compose_context(
-    request: HttpRequest, *, client: Client, form: ComposeForm, **extra: Any
-) -> dict[str, Any]:
+@dataclass
+class Window:
+    """What the compose window is about: its form, and its recipients."""
+
+    form: ComposeForm
+    client: Client | None
+    filters: SelectionFilters
+    saved_selection: ClientSelection | None
+    profile_missing: bool = False
+
+    @property
+    def is_selection(self) -> bool:
+        return self.form.mode == Recipients.SELECTION
+
+
+def _selection_state(
+    request: HttpRequest, user: Collaborator
+) -> tuple[SelectionFilters, ClientSelection | None]:
+    """The selection the window writes to: the builder's fields when posted, else a saved
+    selection (?selection=<pk>, 404 when not the user's nor shared), else filters in the URL."""
+    if request.method == "POST":
+        loaded_pk = _int_param(request.POST.get(SELECTION_PREFIX + "selection") or None)
+        loaded = selection_get(pk=loaded_pk, user=user) if loaded_pk is not None else None
+        return SelectionFilters.from_query(request.POST), loaded
+    raw = request.GET.get("selection")
+    if raw:
+        pk = _int_param(raw)
+        loaded = selection_get(pk=pk, user=user) if pk is not None else None
+        if loaded is None:
+            raise Http404(_("Cette sélection n'existe pas ou n'est pas partagée avec vous."))
+        return SelectionFilters.from_dict(loaded.filters), loaded
+    return SelectionFilters.from_query(request.GET), None
+
+
+def _window(request: HttpRequest, *, initial: dict[str, Any] | None = None) -> Window:
+    """The window as the request describes it; 404 for a client or selection that is not one."""
     user = _user(request)
-    sender_profile = profiles.profile_for_page(collaborator=user)
-    # The same choice as message_compose: the general addresses, else any the client has.
-    addresses = client.mail_addresses()
+    raw_client = request.POST.get("client") or request.GET.get("client")
+    client = None
+    if raw_client is not None and raw_client != "":
+        pk = _int_param(raw_client)
+        if pk is None:
+            raise Http404(_("Aucun client n'est choisi."))
+        client = get_object_or_404(Client.objects.prefetch_related("emails"), pk=pk)
+    filters, loaded = _selection_state(request, user)
+    form = ComposeForm(
+        request.POST if request.method == "POST" else None,
+        user=user,
+        client=client,
+        default_language=Firm.load().default_language,
+        initial=dict(initial or {}),
+    )
+    return Window(form=form, client=client, filters=filters, saved_selection=loaded)
+
+
+def _selection_clients(window: Window) -> list[Client]:
+    """The clients the selection matches today, by name, with their addresses."""
+    return list(clients_matching(filters=window.filters or SelectionFilters()))
+
+
+def _split_by_address(clients: list[Client]) -> tuple[list[Client], list[Client]]:
+    with_address = [client for client in clients if client.mail_addresses()]
+    without = [client for client in clients if not client.mail_addresses()]
+    return with_address, without
+
+
+def _method_limit(profile: SendingProfile | None) -> tuple[int, str]:
+    """The size a message may have with the sender's method, and that method's name."""
+    limit = services.message_size_limit(profile)
+    return limit, str(profile.get_method_display()) if profile is not None else ""
+
+
+def _attachments_context(form: ComposeForm, profile: SendingProfile | None) -> dict[str, Any]:
+    uploads = form.upload_objects
+    total = sum(upload.size for upload in uploads)
+    limit, method = _method_limit(profile)
+    # Base64 makes a file about a third bigger once in the mail.
+    encoded = sum(encoded_size(int(upload.size)) for upload in uploads)
     return {
-        "client": client,
+        "uploads": uploads,
+        "uploads_total": total,
+        "uploads_encoded": encoded,
+        "size_limit": limit,
+        "size_method": method,
+        "too_large": encoded > limit,
+    }
+
+
+def _sender_profile(user: Collaborator) -> SendingProfile | None:
+    return profiles.profile_for_page(collaborator=user)
+
+
+def _window_context(request: HttpRequest, window: Window, **extra: Any) -> dict[str, Any]:
+    user = _user(request)
+    form = window.form
+    sender_profile = _sender_profile(user)
+    firm = Firm.load()
+    client = window.client
+    addresses = client.mail_addresses() if client is not None else []
+    context: dict[str, Any] = {
+        "window": window,
         "form": form,
+        "client": client,
         "addresses": addresses,
-        "no_address": not addresses,
+        "no_address": client is not None and not addresses,
         "sender_profile": sender_profile,
         "sender_unready": profiles.profile_unready(sender_profile) if sender_profile else "",
         "merge_fields": fields.fields_for("client"),
-        "profile_missing": False,
-        **extra,
+        "profile_missing": window.profile_missing,
+        "firm": firm,
+        "fixed_bcc": firm.fixed_bcc,
+        "default_language_label": MailLanguage(firm.default_language).label,
+        "language_label": _language_label(str(form["language"].value() or "")),
+        "timezone_name": BRUSSELS_NAME,
+        **selection_builder_context(
+            user=user, filters=window.filters, loaded=window.saved_selection, embedded=True
+        ),
+        "save_form": TemplateSaveForm(
+            user=user,
+            initial={"language": form["language"].value()},
+            auto_id="id_save_%s",
+        ),
+        "editable_templates": selectors.templates_editable(user=user),
+        **_attachments_context(form, sender_profile),
     }
+    context.update(extra)
+    return context
+
+
+def _render_window(request: HttpRequest, window: Window, **extra: Any) -> HttpResponse:
+    return render(request, "mailing/compose.html", _window_context(request, window, **extra))
+
+
+def _language_label(code: str) -> str:
+    try:
+        return str(MailLanguage(code).label)
+    except ValueError:
+        return code
 
 
 def _client_mails_url(client: Client) -> str:
     return reverse("clients:detail", args=[client.pk]) + "?tab=mails"
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def compose(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
-    client = _client_from(request)
-    form = ComposeForm(request.POST or None, user=user, client=client)
-    profile_missing = False
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        key = form.compose_key
-        already = selectors.message_exists_for_key(idempotency_key=key) if key else None
-        if already is not None:
-            messages.info(request, _("Ce message est déjà en file d'attente."))
-            return redirect(_client_mails_url(client))
+def _store_posted_files(request: HttpRequest, form: ComposeForm) -> list[str]:
+    """Files sent with the form itself (the window without its script): stored, joined."""
+    errors: list[str] = []
+    stored: list[Upload] = []
+    for upload_file in request.FILES.getlist("files"):
         try:
-            services.message_compose(
+            stored.append(services.upload_store(owner=_user(request), file=upload_file))
+        except ValidationError as exc:
+            errors.extend(exc.messages)
+    form.add_uploads(stored)
+    return errors
+
+
+def _remove_upload(request: HttpRequest, form: ComposeForm) -> bool:
+    pk = _int_param(request.POST.get("remove_upload"))
+    if pk is None or pk not in form.upload_ids:
+        return False
+    form.upload_ids.remove(pk)
+    form.upload_objects = [upload for upload in form.upload_objects if upload.pk != pk]
+    return True
+
+
+def _errors_of(form: ComposeForm) -> list[str]:
+    """Every error of the form as a sentence that names its field."""
+    errors: list[str] = []
+    for name, field_errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields else ""
+        for error in field_errors:
+            errors.append(f"{label} : {error}" if label else str(error))
+    return errors
+
+
+def _uploads_of(form: ComposeForm) -> list[Upload]:
+    return list(form.cleaned_data.get("uploads") or form.upload_objects)
+
+
+def _presend(
+    window: Window, user: Collaborator, clients: list[Client]
+) -> list[services.RecipientCheck]:
+    """The pre-send check of every recipient, with the options the window asks for."""
+    form = window.form
+    data = form.cleaned_data
+    return list(
+        services.presend_check(
+            sender=user,
+            clients=clients,
+            subject=data["subject"],
+            body=data["body"],
+            template=data.get("template") if window.is_selection else None,
+            uploads=_uploads_of(form),
+            options={**form.options(), "language": data["language"]},
+            batch=window.is_selection,
+        )
+    )
+
+
+def _presend_context(checks: list[services.RecipientCheck]) -> dict[str, Any]:
+    """The check's table: blocked recipients first, then those with a warning, then the rest."""
+    ready = [check for check in checks if not check.blockers]
+    blocked = [check for check in checks if check.blockers]
+    warned = [check for check in ready if check.warnings]
+    clean = [check for check in ready if not check.warnings]
+    return {
+        "checks": blocked + warned + clean,
+        "ready_count": len(ready),
+        "blocked_count": len(blocked),
+        "warned_count": len(warned),
+    }
+
+
+def _send_one(request: HttpRequest, window: Window) -> HttpResponse | None:
+    """Queue the mail to one client; None when the form has to come back with errors."""
+    user = _user(request)
+    form = window.form
+    client = window.client
+    assert client is not None
+    data = form.cleaned_data
+    key = form.compose_key
+    already = selectors.message_exists_for_key(idempotency_key=key) if key else None
+    if already is not None:
+        messages.info(request, _("Ce message est déjà en file d'attente."))
+        return redirect(_client_mails_url(client))
+    try:
+        checks = _presend(window, user, [client])
+        blockers = [reason for check in checks for reason in check.blockers]
+        if blockers:
+            for reason in blockers:
+                form.add_error(None, reason)
+            return None
+        message = services.message_compose(
+            sender=user,
+            client=client,
+            subject=data["subject"],
+            body=data["body"],
+            language=data["language"],
+            template=data["template"],
+            archive=data["archive"],
+            purpose="client",
+            idempotency_key=key,
+            uploads=_uploads_of(form),
+            **form.options(),
+        )
+    except ValidationError as exc:
+        form.add_error(None, exc.messages)
+        return None
+    except ProfileMissing as exc:
+        window.profile_missing = True
+        form.add_error(None, exc.user_message)
+        return None
+    except MailingError as exc:
+        form.add_error(None, exc.user_message)
+        return None
+    if message.scheduled_at:
+        when = timezone.localtime(message.scheduled_at, BRUSSELS)
+        messages.success(
+            request,
+            _("Message programmé : il partira le %(date)s à %(time)s (heure de Bruxelles).")
+            % {"date": f"{when:%d/%m/%Y}", "time": f"{when:%H:%M}"},
+        )
+    else:
+        messages.success(request, _("Message mis en file d'attente."))
+    if not message.archived:
+        messages.info(
+            request,
+            _(
+                "Ce message n'est pas archivé dans la fiche du client : retrouvez-le dans la "
+                "boîte de sortie."
+            ),
+        )
+    return redirect(_client_mails_url(client))
+
+
+def _send_selection(
+    request: HttpRequest, window: Window, clients: list[Client]
+) -> HttpResponse | None:
+    """Create the batch of a selection. Its task queues one mail per client that nothing
+    blocks and lists the others with their reasons, as the pre-send check showed them; what
+    blocks every mail (the profile, an option, a file) refuses the batch here."""
+    user = _user(request)
+    form = window.form
+    data = form.cleaned_data
+    key = data.get("idempotency_key") or ""
+    with transaction.atomic():
+        # One batch per window: the sender's row is the lock two quick clicks wait on.
+        Collaborator.objects.select_for_update().filter(pk=user.pk).first()
+        existing = selectors.batch_for_key(sender=user, key=key)
+        if existing is not None:
+            messages.info(request, _("Cet envoi groupé est déjà lancé."))
+            return redirect("mailing:batch_progress", pk=existing.pk)
+        try:
+            batch = services.batch_create(
                 sender=user,
-                client=client,
+                client_ids=[client.pk for client in clients],
                 subject=data["subject"],
                 body=data["body"],
-                language=data["language"],
-                template=data["template"],
-                archive=data["archive"],
-                purpose="client",
-                idempotency_key=key,
+                template=data.get("template"),
+                options=form.batch_options(),
+                uploads=_uploads_of(form),
             )
         except ValidationError as exc:
             form.add_error(None, exc.messages)
-        except ProfileMissing as exc:
-            profile_missing = True
-            form.add_error(None, exc.user_message)
+            return None
         except MailingError as exc:
             form.add_error(None, exc.user_message)
+            return None
+    return redirect("mailing:batch_progress", pk=batch.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def compose(request: HttpRequest) -> HttpResponse:
+    """The compose window. POST: "send" queues (one client) or creates the batch (selection)
+    after the pre-send check; "check" shows that check; anything else (files joined or removed
+    without the script) shows the window again with everything kept."""
+    user = _user(request)
+    window = _window(request)
+    form = window.form
+    if request.method != "POST":
+        return _render_window(request, window)
+
+    upload_errors = _store_posted_files(request, form)
+    removed = _remove_upload(request, form)
+    extra: dict[str, Any] = {}
+    # A form posted without its button (a script, an old page) sends, as it always did; files
+    # joined or taken away without the script only show the window again.
+    files_changed = bool(request.FILES) or removed
+    action = "check" if "check" in request.POST else "send"
+    if upload_errors or (
+        "send" not in request.POST and "check" not in request.POST and files_changed
+    ):
+        for error in upload_errors:
+            messages.error(request, error)
+        return _render_window(request, window)
+    if not form.is_valid():
+        return _render_window(request, window)
+    if window.is_selection:
+        recipients = _selection_clients(window)
+        if not any(client.mail_addresses() for client in recipients):
+            form.add_error(None, _("Aucun client de la sélection n'a d'adresse e-mail."))
+            return _render_window(request, window)
+        if action == "send":
+            response = _send_selection(request, window, recipients)
+            if response is not None:
+                return response
         else:
-            messages.success(request, _("Message mis en file d'attente."))
-            return redirect(_client_mails_url(client))
-    context = _compose_context(request, client=client, form=form, profile_missing=profile_missing)
-    return render(request, "mailing/compose.html", context)
+            extra.update(_presend_view_context(window, user, recipients))
+    else:
+        assert window.client is not None
+        if action == "send":
+            response = _send_one(request, window)
+            if response is not None:
+                return response
+        else:
+            extra.update(_presend_view_context(window, user, [window.client]))
+    return _render_window(request, window, **extra)
+
+
+def _presend_view_context(
+    window: Window, user: Collaborator, clients: list[Client]
+) -> dict[str, Any]:
+    try:
+        checks = _presend(window, user, clients)
+    except ValidationError as exc:
+        return {"presend_errors": exc.messages, "presend_shown": True}
+    except MailingError as exc:
+        return {"presend_errors": [exc.user_message], "presend_shown": True}
+    return {"presend_shown": True, **_presend_context(checks)}
+
+
+@login_required
+@require_POST
+def presend(request: HtmxHttpRequest) -> HttpResponse:
+    """The pre-send check of the window, per recipient: what blocks, what only warns."""
+    user = _user(request)
+    window = _window(request)
+    form = window.form
+    context: dict[str, Any] = {"window": window, "form": form, "client": window.client}
+    if not form.is_valid():
+        context.update(presend_errors=_errors_of(form), presend_shown=True)
+    elif window.is_selection:
+        context.update(_presend_view_context(window, user, _selection_clients(window)))
+    else:
+        assert window.client is not None
+        context.update(_presend_view_context(window, user, [window.client]))
+    if not request.htmx:
+        shown = {key: value for key, value in context.items() if key not in {"window", "form"}}
+        return _render_window(request, window, **shown)
+    return render(request, "mailing/_presend.html", context)
+
+
+def _preview_index(request: HttpRequest, count: int) -> int:
+    raw = request.GET.get("i") or request.POST.get("i") or "0"
+    index = int(raw) if raw.strip().isdigit() and len(raw) < 9 else 0
+    return max(0, min(index, count - 1)) if count else 0
+
+
+def _preview_one(
+    window: Window, user: Collaborator, client: Client
+) -> tuple[services.Preview | None, list[str], list[str], bool]:
+    """The mail to `client` as it will leave, what blocks it, what to check, and whether the
+    sender lacks a profile. One client: the same rendering as compose; a recipient of a
+    selection: the pre-send check's, which is the batch's (its language, its template version)."""
+    form = window.form
+    if window.is_selection:
+        checks = _presend(window, user, [client])
+        check = checks[0]
+        return check.preview, list(check.blockers), list(check.warnings), False
+    data = form.cleaned_data
+    try:
+        result = services.message_preview(
+            sender=user,
+            client=client,
+            subject=data["subject"],
+            body=data["body"],
+            language=data["language"],
+            uploads=_uploads_of(form),
+            **form.options(),
+        )
+    except ProfileMissing as exc:
+        return None, [exc.user_message], [], True
+    return result, [], list(result.warnings), False
 
 
 @login_required
 @require_POST
 def preview(request: HtmxHttpRequest) -> HttpResponse:
-    """Exactly what "Envoyer" would send, rendered by the same code path, nothing stored."""
+    """Exactly what "Envoyer" would send, rendered by the same code path, nothing stored. For
+    a selection, one recipient at a time (?i=), with the way to the previous and the next."""
     user = _user(request)
-    client = _client_from(request)
-    form = ComposeForm(request.POST, user=user, client=client)
+    window = _window(request)
+    form = window.form
     result = None
     errors: list[str] = []
+    warnings: list[str] = []
     profile_missing = False
-    if form.is_valid():
-        data = form.cleaned_data
+    client = window.client
+    index, count = 0, 1
+    if window.is_selection:
+        recipients, _without = _split_by_address(_selection_clients(window))
+        count = len(recipients)
+        index = _preview_index(request, count)
+        client = recipients[index] if recipients else None
+        if client is None:
+            errors.append(_("Aucun client de la sélection n'a d'adresse e-mail."))
+    if client is not None and form.is_valid():
         try:
-            result = services.message_preview(
-                sender=user,
-                client=client,
-                subject=data["subject"],
-                body=data["body"],
-                language=data["language"],
-            )
+            result, blockers, warnings, profile_missing = _preview_one(window, user, client)
+            errors.extend(blockers)
         except ValidationError as exc:
             errors.extend(exc.messages)
-        except ProfileMissing as exc:
-            profile_missing = True
-            errors.append(exc.user_message)
         except MailingError as exc:
             errors.append(exc.user_message)
-    else:
-        for name, field_errors in form.errors.items():
-            label = form.fields[name].label if name in form.fields else ""
-            for error in field_errors:
-                errors.append(f"{label} : {error}" if label else str(error))
+    elif client is not None:
+        errors.extend(_errors_of(form))
     context = {
+        "window": window,
         "client": client,
         "form": form,
         "preview": result,
         "errors": errors,
+        "warnings": warnings,
         "profile_missing": profile_missing,
+        "stepping": window.is_selection,
+        "index": index,
+        "position": index + 1,
+        "count": count,
+        "previous": index - 1 if index > 0 else None,
+        "next": index + 1 if index + 1 < count else None,
+        "archive": bool(getattr(form, "cleaned_data", {}).get("archive", True)),
     }
-    template = "mailing/_preview.html" if request.htmx else "mailing/preview_page.html"
-    return render(request, template, context)
+    if request.htmx:
+        return render(request, "mailing/_preview.html", context)
+    return render(request, "mailing/preview_page.html", context)
+
+
+@login_required
+@require_POST
+def upload(request: HtmxHttpRequest) -> HttpResponse:
+    """Join files to the window (or take one away: remove=<id>); answers the attachment list
+    with the total and the limit of the sender's method. A refused file is said, not stored."""
+    user = _user(request)
+    form = ComposeForm(request.POST, user=user, default_language=Firm.load().default_language)
+    errors = _store_posted_files(request, form)
+    removed = _int_param(request.POST.get("remove"))
+    if removed is not None and removed in form.upload_ids:
+        form.upload_ids.remove(removed)
+        form.upload_objects = [item for item in form.upload_objects if item.pk != removed]
+    context = {
+        "form": form,
+        "upload_errors": errors,
+        **_attachments_context(form, _sender_profile(user)),
+    }
+    if not request.htmx:
+        # Only the window's script posts here; without it, files go with the form itself.
+        for error in errors:
+            messages.error(request, error)
+        return redirect("mailing:compose")
+    return render(request, "mailing/_compose_attachments.html", context)
+
+
+@login_required
+@require_POST
+def template_save_from_compose(request: HtmxHttpRequest) -> HttpResponse:
+    """ "Sauver modèle": the window's subject and body saved as a template's language version."""
+    user = _user(request)
+    form = TemplateSaveForm(request.POST, user=user)
+    saved: MailTemplate | None = None
+    created = False
+    if form.is_valid():
+        saved, created = form.save()
+    notice = ""
+    level = "error"
+    if saved is not None:
+        level = "success"
+        values = {
+            "name": saved.name,
+            "language": _language_label(form.cleaned_data["language"]),
+        }
+        notice = (
+            _("Le modèle « %(name)s » est créé, avec sa version en %(language)s.") % values
+            if created
+            else _("La version en %(language)s du modèle « %(name)s » est remplacée.") % values
+        )
+    if not request.htmx:
+        window = _window(request, initial={"template": saved.pk} if saved else None)
+        if saved is not None:
+            messages.success(request, notice)
+        else:
+            for error in _errors_of_form(form):
+                messages.error(request, error)
+        return _render_window(
+            request,
+            window,
+        )
+    context = {
+        "save_form": form
+        if saved is None
+        else TemplateSaveForm(
+            user=user, initial={"language": form.cleaned_data["language"]}, auto_id="id_save_%s"
+        ),
+        "save_errors": _errors_of_form(form) if saved is None else [],
+        "save_notice": notice,
+        "save_level": level,
+        "saved_template": saved,
+        "templates": selectors.templates_for(user=user),
+        "editable_templates": selectors.templates_editable(user=user),
+    }
+    return render(request, "mailing/_compose_save_template.html", context)
+
+
+def _errors_of_form(form: forms.Form) -> list[str]:
+    errors: list[str] = []
+    for name, field_errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields else ""
+        for error in field_errors:
+            errors.append(f"{label} : {error}" if label else str(error))
+    return errors
 
 
 @login_required
 @require_GET
 def template_load(request: HtmxHttpRequest) -> HttpResponse:
-    """Load a template's version in the client's language into subject and body."""
+    """Load a template into subject and body: the version in the client's language; for a
+    selection, the version in the firm's default language, each client getting its own."""
     user = _user(request)
-    client = _client_from(request)
+    # The window may have a client and yet write to a selection (its radio switched).
+    to_selection = request.GET.get("recipients") == Recipients.SELECTION
+    client = _client_from(request) if request.GET.get("client") and not to_selection else None
     pk = _int_param(request.GET.get("template"))
     if pk is None:
         response = render(request, "mailing/_template_notice.html", {"notice": ""})
         return reswap(response, "none")
     template = get_object_or_404(selectors.templates_for(user=user), pk=pk)
-    version, fallback = selectors.template_version_for(template=template, language=client.language)
+    default = Firm.load().default_language
+    language = client.language if client is not None else default
+    version, fallback = selectors.template_version_for(template=template, language=language)
     if version is None:
+        version = template.versions.first() if client is None else None
+    if version is None:
+        where = client.get_language_display() if client else _language_label(default)
         response = render(
             request,
             "mailing/_template_notice.html",
@@ -470,7 +958,7 @@ def template_load(request: HtmxHttpRequest) -> HttpResponse:
                     "Le modèle « %(template)s » n'existe ni en %(language)s ni dans la langue "
                     "par défaut du cabinet : le contenu n'a pas été remplacé."
                 )
-                % {"template": template.name, "language": client.get_language_display()},
+                % {"template": template.name, "language": where},
                 "level": "error",
             },
         )
@@ -478,6 +966,7 @@ def template_load(request: HtmxHttpRequest) -> HttpResponse:
     form = ComposeForm(
         user=user,
         client=client,
+        default_language=default,
         initial={
             "template": template.pk,
             "language": version.language,
@@ -486,7 +975,25 @@ def template_load(request: HtmxHttpRequest) -> HttpResponse:
         },
     )
     notice = ""
-    if fallback:
+    if client is None:
+        present = [
+            _language_label(item.language) for item in template.versions.all().order_by("language")
+        ]
+        missing = [
+            label
+            for code, label in MailLanguage.choices
+            if code not in {item.language for item in template.versions.all()}
+        ]
+        notice = _(
+            "Modèle chargé pour une sélection : chaque client recevra la version de ce modèle "
+            "dans sa langue (%(present)s). Ci-dessous, la version en %(language)s."
+        ) % {"present": ", ".join(present), "language": _language_label(version.language)}
+        if missing:
+            notice += " " + _(
+                "Pas de version en %(missing)s : les clients de ces langues seront bloqués à la "
+                "vérification avant envoi."
+            ) % {"missing": ", ".join(str(label) for label in missing)}
+    elif fallback:
         notice = _(
             "Ce modèle n'a pas de version en %(client_language)s : la version en %(language)s "
             "(langue par défaut du cabinet) est chargée, le message partira dans cette langue."
@@ -497,8 +1004,65 @@ def template_load(request: HtmxHttpRequest) -> HttpResponse:
     return render(
         request,
         "mailing/_compose_fields.html",
-        {"form": form, "client": client, "notice": notice, "oob": True},
+        {
+            "form": form,
+            "client": client,
+            "notice": notice,
+            "oob": True,
+            "selection_template": client is None,
+        },
     )
+
+
+# --- Batches: a send to a selection ----------------------------------------------------------
+
+
+@login_required
+@require_GET
+def batch_progress(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """How far a send to a selection got: a bar that follows the queueing until it is done,
+    the blocked clients with their reasons, then the way to the outbox and the client files."""
+    user = _user(request)
+    batch = selectors.batch_get(pk=pk, user=user)
+    if batch is None:
+        raise Http404(_("Cet envoi groupé n'existe pas."))
+    done = batch.state in (MailBatch.State.DONE, MailBatch.State.FAILED)
+    clients = {client.pk: client for client in selectors.batch_clients(batch=batch)}
+    blocked = []
+    for raw_pk, reasons in (batch.blocked or {}).items():
+        client_pk = _int_param(str(raw_pk))
+        reason_list = reasons if isinstance(reasons, list) else [str(reasons)]
+        blocked.append(
+            {
+                "client": clients.get(client_pk) if client_pk is not None else None,
+                "reasons": [str(reason) for reason in reason_list],
+            }
+        )
+    total = batch.total or len(batch.client_ids)
+    handled = batch.queued + len(blocked)
+    percent = 100 if done else (min(100, handled * 100 // total) if total else 0)
+    scheduled = (batch.options or {}).get("scheduled_at") or ""
+    context = {
+        "batch": batch,
+        "done": done,
+        "total": total,
+        "percent": percent,
+        "handled": min(handled, total) if not done else total,
+        "blocked": blocked,
+        "clients": list(clients.values()),
+        "scheduled_at": _parse_iso(scheduled),
+        "archive": (batch.options or {}).get("archive", True),
+    }
+    template = "mailing/_batch_progress.html" if request.htmx else "mailing/batch_progress.html"
+    return render(request, template, context)
+
+
+def _parse_iso(value: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+    return timezone.localtime(parsed, BRUSSELS) if parsed and timezone.is_aware(parsed) else None
 
 
 # --- Messages -------------------------------------------------------------------------------
@@ -605,18 +1169,34 @@ def _fix_url(message: OutboundMessage, user: Collaborator) -> str:
 @login_required
 @require_GET
 def outbox(request: HtmxHttpRequest) -> HttpResponse:
+    """Messages not yet settled; with ?batch=<pk>, every message of one send to a selection,
+    to follow its delivery as it happens."""
     user = _user(request)
     status = request.GET.get("status") or ""
-    if status not in selectors.OUTBOX_STATUSES:
+    batch = None
+    if request.GET.get("batch"):
+        batch_pk = _int_param(request.GET.get("batch"))
+        batch = selectors.batch_get(pk=batch_pk, user=user) if batch_pk is not None else None
+        if batch is None:
+            raise Http404(_("Cet envoi groupé n'existe pas."))
+    statuses = [choice for choice in Status.values] if batch else list(selectors.OUTBOX_STATUSES)
+    if status not in statuses:
         status = ""
-    rows = list(selectors.outbox_messages(user=user, status=status or None)[:200])
+    rows = list(
+        selectors.outbox_messages(user=user, status=status or None, batch=batch)[:OUTBOX_ROWS]
+    )
     context = {
         "rows": [(m, _fix_url(m, user) if m.status == Status.HELD else "") for m in rows],
         "status": status,
-        "statuses": [(s, Status(s).label) for s in selectors.OUTBOX_STATUSES],
+        "statuses": [(s, Status(s).label) for s in statuses],
         "everyone": is_firm_admin(user),
+        "batch": batch,
     }
-    template = "mailing/_outbox_table.html" if request.htmx else "mailing/outbox.html"
+    if batch is not None:
+        template = "mailing/_batch_outbox.html" if request.htmx else "mailing/batch_outbox.html"
+        context["counts"] = selectors.batch_status_counts(batch=batch)
+    else:
+        template = "mailing/_outbox_table.html" if request.htmx else "mailing/outbox.html"
     return render(request, template, context)
 
 

@@ -1,11 +1,12 @@
-/* Courrier — compose window and template editor: insert a merge field at the cursor,
-   language tabs. Small on purpose; without it the pages still work (fields are typed). */
+/* Courrier — compose window and template editor: insert a merge field or a standard phrase at
+   the cursor, light formatting, the recipients switch, language tabs. Small on purpose: without
+   it the pages still work (fields are typed, every section is shown, buttons post the form). */
 (function () {
   "use strict";
 
   var lastTarget = null;
 
-  // Remember the subject or body the user was last in: the picker's button takes the focus.
+  // Remember the subject or body the user was last in: the pickers' buttons take the focus.
   document.addEventListener("focusin", function (event) {
     var el = event.target;
     if (el && el.matches && el.matches("[data-merge-target]")) lastTarget = el;
@@ -15,28 +16,38 @@
     return el && el.isConnected && !el.closest("[hidden]");
   }
 
-  function defaultTarget(picker) {
-    var scope = picker.closest("form") || document;
+  function defaultTarget(from) {
+    var scope = (from && from.closest("form")) || document;
     var candidates = scope.querySelectorAll("textarea[data-merge-target]");
     for (var i = 0; i < candidates.length; i++) {
       if (visible(candidates[i])) return candidates[i];
     }
-    return null;
+    return document.querySelector("textarea[data-merge-target]");
   }
 
-  function insertAtCursor(field, text) {
+  function currentTarget(from) {
+    return visible(lastTarget) ? lastTarget : defaultTarget(from);
+  }
+
+  function replaceSelection(field, text, selectStart, selectEnd) {
     var start = field.selectionStart;
     var end = field.selectionEnd;
     if (typeof start !== "number") {
-      field.value += text;
-    } else {
-      field.value = field.value.slice(0, start) + text + field.value.slice(end);
-      field.selectionStart = field.selectionEnd = start + text.length;
+      start = end = field.value.length;
     }
-    field.dispatchEvent(new Event("input", { bubbles: true }));
+    field.value = field.value.slice(0, start) + text + field.value.slice(end);
+    var from = typeof selectStart === "number" ? start + selectStart : start + text.length;
+    var to = typeof selectEnd === "number" ? start + selectEnd : start + text.length;
     field.focus();
+    field.setSelectionRange(from, to);
+    field.dispatchEvent(new Event("input", { bubbles: true }));
   }
 
+  function insertAtCursor(field, text) {
+    replaceSelection(field, text);
+  }
+
+  // "Insérer des données": {CODE} at the cursor, in the subject or the body.
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-merge-insert]");
     if (!button) return;
@@ -44,9 +55,157 @@
     var picker = button.closest("[data-merge-picker]");
     var select = picker && picker.querySelector("[data-merge-select]");
     if (!select || !select.value) return;
-    var target = visible(lastTarget) ? lastTarget : defaultTarget(picker);
+    var target = currentTarget(picker);
     if (!target) return;
     insertAtCursor(target, "{" + select.value + "}");
+  });
+
+  // "Texte": the phrase in the picker's language, fetched then inserted at the cursor.
+  function say(text, isError) {
+    var notice = document.querySelector("[data-phrase-notice]");
+    if (!notice) return;
+    notice.textContent = text || "";
+    notice.className = "small" + (text ? (isError ? " alert alert-error" : " alert alert-info") : "");
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-phrase-insert]");
+    if (!button) return;
+    event.preventDefault();
+    var picker = button.closest("[data-phrase-picker]");
+    var select = picker && picker.querySelector("[data-phrase-select]");
+    if (!select || !select.value) return;
+    var target = currentTarget(picker);
+    if (!target) return;
+    // The language of the mail as it is now, else the one the picker was drawn for.
+    var languageField = document.querySelector("#compose-form [name=language]");
+    var language = (languageField && languageField.value) || picker.getAttribute("data-language") || "";
+    var url = picker.getAttribute("data-phrase-text-url") +
+      "?phrase=" + encodeURIComponent(select.value) + "&language=" + encodeURIComponent(language);
+    // The cursor position is kept: the fetch takes the focus away for a moment.
+    var start = target.selectionStart, end = target.selectionEnd;
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (response) {
+        return response.json().then(function (data) { return { ok: response.ok, data: data }; });
+      })
+      .then(function (result) {
+        if (!result.ok) {
+          say(result.data.error || "", true);
+          return;
+        }
+        if (typeof start === "number") target.setSelectionRange(start, end);
+        insertAtCursor(target, result.data.text);
+        say(result.data.notice || "", false);
+      })
+      .catch(function () {
+        say(document.body.getAttribute("data-error-offline") || "", true);
+      });
+  });
+
+  // Light formatting: writes the markup the renderer understands into the body.
+  function lineStart(value, index) {
+    var at = value.lastIndexOf("\n", index - 1);
+    return at === -1 ? 0 : at + 1;
+  }
+
+  var markup = {
+    bold: function (field, selected) {
+      var text = selected || "";
+      replaceSelection(field, "**" + text + "**", 2, 2 + text.length);
+    },
+    italic: function (field, selected) {
+      var text = selected || "";
+      replaceSelection(field, "*" + text + "*", 1, 1 + text.length);
+    },
+    list: function (field, selected) {
+      var value = field.value;
+      if (!selected) {
+        // A new item on its own line.
+        var start = field.selectionStart || 0;
+        var prefix = start > 0 && value.charAt(start - 1) !== "\n" ? "\n- " : "- ";
+        replaceSelection(field, prefix);
+        return;
+      }
+      // Every selected line becomes an item.
+      var from = lineStart(value, field.selectionStart);
+      field.setSelectionRange(from, field.selectionEnd);
+      var lines = value.slice(from, field.selectionEnd).split("\n").map(function (line) {
+        return /^\s*([-*]|\d+\.)\s/.test(line) || !line.trim() ? line : "- " + line;
+      });
+      replaceSelection(field, lines.join("\n"));
+    },
+    link: function (field, selected, button) {
+      var url = window.prompt(button.getAttribute("data-link-prompt") || "URL", "https://");
+      if (!url || url === "https://") { field.focus(); return; }
+      var text = selected || url;
+      replaceSelection(field, "[" + text + "](" + url.trim() + ")");
+    }
+  };
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-markup-action]");
+    if (!button) return;
+    event.preventDefault();
+    var scope = button.closest(".field") || document;
+    var field = scope.querySelector("textarea[data-markup]") || document.querySelector("textarea[data-markup]");
+    var action = markup[button.getAttribute("data-markup-action")];
+    if (!field || !action) return;
+    var selected = field.value.slice(field.selectionStart, field.selectionEnd);
+    action(field, selected, button);
+  });
+
+  // The recipients switch: one client or a selection; each shows its own panels.
+  function show(el, on) {
+    el.hidden = !on;
+    el.style.display = on ? "" : "none";
+  }
+
+  function applyRecipients(form) {
+    var checked = form.querySelector("input[name=recipients]:checked");
+    if (!checked) return;
+    document.querySelectorAll("[data-recipients-panel]").forEach(function (panel) {
+      show(panel, panel.getAttribute("data-recipients-panel") === checked.value);
+    });
+  }
+
+  function applyArchive(form) {
+    var box = form.querySelector("input[name=archive]");
+    var note = document.querySelector("[data-archive-note]");
+    if (box && note) show(note, !box.checked);
+  }
+
+  document.addEventListener("change", function (event) {
+    var form = event.target.closest && event.target.closest("[data-compose-window]");
+    if (!form) return;
+    if (event.target.name === "recipients") applyRecipients(form);
+    if (event.target.name === "archive") applyArchive(form);
+    if (event.target.name === "language") reloadPhrases();
+  });
+
+  function reloadPhrases() {
+    var slot = document.getElementById("phrase-picker-slot");
+    if (slot && window.htmx) window.htmx.trigger(slot, "reload");
+  }
+
+  // A template loaded into the window may change its language: the phrases follow it.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = (event.detail && event.detail.target) || event.target;
+    if (target && target.id === "compose-fields") reloadPhrases();
+    var form = document.querySelector("[data-compose-window]");
+    if (form) applyRecipients(form);
+  });
+
+  // Sending twice by a double click: the second click does nothing (the server would answer
+  // with the first anyway, thanks to the form's one-time key).
+  document.addEventListener("submit", function (event) {
+    var submitter = event.submitter;
+    if (!submitter || !submitter.hasAttribute("data-send-once")) return;
+    if (submitter.dataset.sent) {
+      event.preventDefault();
+      return;
+    }
+    submitter.dataset.sent = "1";
+    window.setTimeout(function () { submitter.setAttribute("aria-disabled", "true"); }, 0);
   });
 
   // Language tabs of the template editor: every panel is visible without this script.
@@ -77,9 +236,38 @@
     });
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", initTabs);
-  } else {
+  // A choice made while the page was still loading (htmx not ready yet) would be lost: once
+  // htmx is ready, a select that no longer shows its first value announces its change again.
+  function replayEarlyChanges(form) {
+    form.querySelectorAll("select[hx-trigger*=change], [hx-trigger*=change] select").forEach(function (select) {
+      var initial = null;
+      for (var i = 0; i < select.options.length; i++) {
+        if (select.options[i].defaultSelected) { initial = select.options[i]; break; }
+      }
+      initial = initial || select.options[0];
+      if (initial && !select.multiple && select.value !== initial.value) {
+        select.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+    });
+  }
+
+  function init() {
     initTabs();
+    var form = document.querySelector("[data-compose-window]");
+    if (form) {
+      applyRecipients(form);
+      applyArchive(form);
+      if (window.htmx) {
+        window.htmx.onLoad(function (element) {
+          if (element === document.body) replayEarlyChanges(form);
+        });
+      }
+    }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
   }
 })();
