@@ -296,12 +296,19 @@ def test_without_a_sending_profile_the_page_points_to_ma_fiche(
     assert OutboundMessage.objects.count() == 0
 
 
-@pytest.mark.parametrize(
-    "query", [{}, {"client": "abc"}, {"client": "999999"}, {"client": "1 OR 1=1"}]
-)
-def test_a_missing_or_unknown_client_is_a_404(browser: Browser, query: dict[str, str]) -> None:
+@pytest.mark.parametrize("query", [{"client": "abc"}, {"client": "999999"}, {"client": "1 OR 1=1"}])
+def test_an_unknown_client_is_a_404(browser: Browser, query: dict[str, str]) -> None:
     assert browser.get(COMPOSE, query).status_code == 404
     assert browser.post(reverse("mailing:preview"), query, headers=HTMX).status_code == 404
+
+
+def test_without_a_client_the_window_writes_to_a_selection(browser: Browser) -> None:
+    response = browser.get(COMPOSE)
+
+    assert response.status_code == 200
+    page = text_of(response)
+    assert "À une sélection de clients" in page
+    assert "Envoi au client sélectionné" not in page
 
 
 def test_loading_an_unknown_or_foreign_template_is_a_404(
