@@ -585,7 +585,7 @@ def message_preview(
     unknown fields, a line break in the subject or a bad option (address, past scheduled
     time, someone else's file), ProfileMissing without the profile that sends; a client
     without address, empty fields, a message too large for the method or a profile to fix
-    are warnings here."""
+    are warnings here. `batch` is accepted like compose's and changes nothing to the mail."""
     options = compose_options(
         cc=cc,
         bcc=bcc,
