@@ -764,3 +764,33 @@ def test_files_too_large_for_the_method_block_the_mail_before_anything_is_queued
     assert "la méthode d'envoi SMTP accepte au plus" in text_of(sent)
     assert f'name="uploads" value="{joined.pk}"' in sent.content.decode()
     assert OutboundMessage.objects.count() == 0
+
+
+def test_the_preview_shows_the_headers_copies_and_files_that_will_leave(
+    browser: Browser, firm: Firm, peeters: Client
+) -> None:
+    firm.fixed_bcc = "archief@fidu.be"
+    firm.save()
+    joined = upload(browser, "balans.pdf", b"%PDF-1.4 balans")
+    data = one_client_data(
+        peeters,
+        cc="boekhouding@peeters.be",
+        bcc="stagiair@fidu.be",
+        reply_to="secretariaat@fidu.be",
+        read_receipt="on",
+        copy_to_sender="on",
+        uploads=[joined.pk],
+    )
+
+    response = browser.post(PREVIEW, data, headers=HTMX)
+
+    page = text_of(response)
+    assert "Cc boekhouding@peeters.be" in page
+    assert "Reply-To secretariaat@fidu.be" in page
+    assert "Disposition-Notification-To anne@fidu.be" in page
+    assert "Content-Language nl" in page
+    assert "balans.pdf" in page
+    for blind in ("stagiair@fidu.be", "anne@fidu.be", "archief@fidu.be"):
+        assert blind in page  # listed apart, as blind copies
+    assert "jamais dans les en-têtes" in page
+    assert OutboundMessage.objects.count() == 0
