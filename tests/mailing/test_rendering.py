@@ -18,7 +18,10 @@ from courrier.mailing.rendering import TOKEN_RE, Rendered, check_fields, render
 
 CODES = [field.code for field in fields_for("client")]
 KNOWN_TOKEN = re.compile(r"\{(" + "|".join(CODES) + r")\}")
-OUR_TAGS = {"!DOCTYPE", "html", "head", "meta", "title", "body", "p", "br", "a", "div"}
+OUR_TAGS = {
+    *("!DOCTYPE", "html", "head", "meta", "title", "body", "p", "br", "a", "div"),
+    *("strong", "em", "ul", "ol", "li"),  # the light markup of a body
+}
 
 
 def make_client(**extra: Any) -> Client:
