@@ -551,12 +551,26 @@ def test_delivering_twice_sends_each_message_once(
     }
 
 
+def test_a_mail_composed_after_the_waiting_task_ran_gets_a_task_of_its_own(
+    compose: Callable[..., OutboundMessage], smtp_server: FakeSMTPServer
+) -> None:
+    compose(subject="First")
+    call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=0)
+    compose(subject="Second")
+    assert len(delivery_tasks()) == 2
+
+    call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=0)
+
+    assert sorted(m.message["Subject"] for m in smtp_server.messages) == ["First", "Second"]
+
+
 def test_the_real_worker_runs_the_enqueued_tasks_and_sends_each_message_once(
     compose: Callable[..., OutboundMessage], smtp_server: FakeSMTPServer
 ) -> None:
     for n in range(4):
         compose(subject=f"Message {n}")
-    assert len(delivery_tasks()) == 4  # four tasks for the same profile
+    # One waiting delivery task serves all four; composing does not pile up tasks.
+    assert len(delivery_tasks()) == 1
 
     call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=0)
 

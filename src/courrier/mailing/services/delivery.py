@@ -25,6 +25,9 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_tasks import TaskResultStatus
+from django_tasks_db.backend import DatabaseBackend
+from django_tasks_db.models import DBTaskResult, get_date_max
 
 from courrier.firm.models import Collaborator
 from courrier.mailing.exceptions import (
@@ -49,12 +52,38 @@ WAITING = (Status.QUEUED, Status.RETRY)
 
 
 def delivery_enqueue(*, profile_id: int, run_after: datetime | None = None) -> None:
-    """Enqueue a delivery run for the profile (now, or not before `run_after`)."""
+    """Enqueue a delivery run for the profile (now, or not before `run_after`), unless one
+    that will serve the same messages already waits: a batch of 2,000 composes then makes one
+    delivery task, not 2,000 that mostly find nothing to claim."""
     # Imported here: the task module imports the services.
     from courrier.mailing.tasks import deliver_profile
 
+    if _delivery_waiting(deliver_profile, profile_id=profile_id, run_after=run_after):
+        return
     task = deliver_profile.using(run_after=run_after) if run_after else deliver_profile
     task.enqueue(profile_id)
+
+
+def _delivery_waiting(task: Any, *, profile_id: int, run_after: datetime | None) -> bool:
+    """Whether a delivery task of the profile waits that will run in time for these messages.
+
+    Only a task not yet started counts: a running one may have claimed before the new
+    messages were committed. A duplicate is harmless (the claim guards every message); this
+    only spares the queue. Known only for the database backend; others always enqueue."""
+    if not isinstance(task.get_backend(), DatabaseBackend):
+        return False
+    waiting = DBTaskResult.objects.filter(
+        status=TaskResultStatus.READY,
+        task_path=task.module_path,
+        args_kwargs={"args": [profile_id], "kwargs": {}},
+    )
+    if run_after is None:
+        # "As soon as possible" tasks carry the backend's maximum date.
+        return waiting.filter(
+            Q(run_after=get_date_max()) | Q(run_after__lte=timezone.now())
+        ).exists()
+    # A scheduled send needs a run at its time: an earlier run would find nothing ready yet.
+    return waiting.filter(run_after=run_after).exists()
 
 
 def enqueue_on_commit(profile_id: int, *, run_after: datetime | None = None) -> None:
@@ -106,7 +135,9 @@ def _claim(*, profile_id: int, limit: int, token: str) -> list[OutboundMessage]:
     now = timezone.now()
     with transaction.atomic():
         candidates = (
-            OutboundMessage.objects.filter(profile_id=profile_id)
+            # The status list first lets the database use the outbox_ready index instead of
+            # reading every message the profile ever sent (150 ms for 1,000 on SQLite).
+            OutboundMessage.objects.filter(profile_id=profile_id, status__in=WAITING)
             .filter(_ready(now))
             .order_by("created_at", "id")
         )
