@@ -11,7 +11,7 @@ os.environ.setdefault("COURRIER_SECRET_KEY", "tests-only-secret-key-" + "x" * 40
 os.environ.pop("DATABASE_URL", None)
 
 from courrier.settings import *  # noqa: F403
-from courrier.settings import COURRIER
+from courrier.settings import COURRIER, STATIC_ROOT
 
 # Fast passwords: the tests create many collaborators.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -9,10 +9,12 @@ from datetime import timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from io import StringIO
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -214,6 +216,26 @@ def test_a_task_stopped_midway_is_finished_by_the_next_run_without_duplicates(
     keys = list(OutboundMessage.objects.values_list("client_id", flat=True))
     assert sorted(keys) == sorted(client.pk for client in clients)
     assert batch_resume(batch=finished) is False
+
+
+def test_outbox_recover_resumes_a_batch_whose_worker_stopped_and_leaves_recent_ones(
+    sender: Collaborator, template: MailTemplate, django_capture_on_commit_callbacks: Any
+) -> None:
+    clients = make_selection(30)
+    stalled = batch_compose(batch_id=create(sender, clients, template=template).pk, limit=10)
+    recent = create(sender, clients[:5], template=template)
+    long_ago = timezone.now() - timedelta(hours=2)
+    MailBatch.objects.filter(pk=stalled.pk).update(created_at=long_ago)
+    DBTaskResult.objects.all().delete()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("outbox_recover", "--no-kick", stdout=StringIO())
+
+    [task] = compose_tasks()
+    assert task.args_kwargs["args"] == [stalled.pk]
+    finished = batch_compose(batch_id=stalled.pk)
+    assert (finished.state, finished.queued) == ("done", 30)
+    assert MailBatch.objects.get(pk=recent.pk).state == "pending"
 
 
 def test_a_crash_midway_loses_nothing_and_the_rerun_completes(

@@ -11,6 +11,7 @@ from courrier.mailing.services.batch import (
     batch_compose,
     batch_create,
     batch_resume,
+    batches_resume_stalled,
     presend_check,
 )
 from courrier.mailing.services.compose import (
@@ -46,6 +47,7 @@ __all__ = [
     "batch_compose",
     "batch_create",
     "batch_resume",
+    "batches_resume_stalled",
     "compose_options",
     "delivery_enqueue",
     "delivery_events_record",

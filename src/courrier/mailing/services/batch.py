@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -302,6 +303,20 @@ def batch_resume(*, batch: MailBatch) -> bool:
         return False
     transaction.on_commit(partial(_enqueue_compose, batch.pk), robust=True)
     return True
+
+
+def batches_resume_stalled(*, now: datetime | None = None) -> int:
+    """Resume the batches left unfinished for longer than a delivery lease (their worker
+    stopped mid-way); a resumed batch queues only what is missing. Returns how many."""
+    limit = (now or timezone.now()) - timedelta(seconds=settings.COURRIER["SENDING_LEASE_SECONDS"])
+    stalled = MailBatch.objects.filter(
+        state__in=[State.PENDING, State.COMPOSING], created_at__lt=limit
+    )
+    count = 0
+    with transaction.atomic():
+        for batch in stalled:
+            count += batch_resume(batch=batch)
+    return count
 
 
 def _finish(batch: MailBatch, *, state: str, error: str = "") -> None:

@@ -13,7 +13,8 @@ class Command(BaseCommand):
     help = (
         "Règle les envois interrompus (message en cours d'envoi dont le bail a expiré : "
         "« incertain », jamais renvoyé automatiquement) et relance la livraison des profils "
-        "qui ont des messages prêts. À lancer par cron, par exemple toutes les 5 minutes."
+        "qui ont des messages prêts ; reprend les envois groupés interrompus. "
+        "À lancer par cron, par exemple toutes les 5 minutes."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -26,6 +27,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, no_kick: bool = False, **options: Any) -> None:
         settled = services.messages_recover()
         self.stdout.write(f"{settled} envoi(s) interrompu(s) réglé(s).")
+        resumed = services.batches_resume_stalled()
+        self.stdout.write(f"{resumed} envoi(s) groupé(s) interrompu(s) repris.")
         if no_kick:
             return
         profiles = services.profiles_waiting()
