@@ -15,13 +15,17 @@ import pytest
 from django.core.management import call_command
 from django.test import Client as Browser
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import ngettext
 
 from courrier.clients.models import Client, ClientEmail
 from courrier.firm.models import Collaborator, Firm
 
 SOURCE = Path(__file__).resolve().parent.parent / "src" / "courrier"
 LOCALE = SOURCE / "locale"
-LANGUAGES = ["nl", "en"]
+# French is the source language: its catalogue repeats each msgid (msgen), only so that plurals
+# follow the French rule (0 and 1 are singular), which gettext cannot know without one.
+LANGUAGES = ["nl", "en", "fr"]
 PLACEHOLDER = re.compile(r"%\([^)]+\)[a-z]|%[sd]|\{[A-Z][A-Z0-9_]*\}")
 
 
@@ -255,3 +259,10 @@ def test_a_french_collaborator_keeps_french(pages_data: None) -> None:
     browser.force_login(user)
     text = text_of(browser.get(reverse("clients:list")))
     assert "Ma fiche" in text and "Mijn fiche" not in text
+
+
+def test_french_counts_zero_and_one_in_the_singular() -> None:
+    with translation.override("fr"):
+        assert ngettext("%(count)s prêt", "%(count)s prêts", 0) == "%(count)s prêt"
+        assert ngettext("%(count)s prêt", "%(count)s prêts", 1) == "%(count)s prêt"
+        assert ngettext("%(count)s prêt", "%(count)s prêts", 2) == "%(count)s prêts"
