@@ -27,6 +27,8 @@ from courrier.mailing.models import (
     MailTemplate,
     MailTemplateVersion,
     OutboundMessage,
+    Phrase,
+    PhraseVersion,
     ProfileTest,
     SendingProfile,
 )
@@ -202,6 +204,19 @@ class DeliveryAttemptInline(admin.TabularInline):  # type: ignore[type-arg]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class PhraseVersionInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = PhraseVersion
+    extra = 0
+
+
+@admin.register(Phrase)
+class PhraseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["name", "owner", "shared", "updated_at"]
+    list_filter = ["shared"]
+    search_fields = ["name", "versions__text"]
+    inlines = [PhraseVersionInline]
 
 
 @admin.register(OutboundMessage)
