@@ -4,7 +4,7 @@ selection is saved and loaded without leaving the page."""
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import BrowserContext, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from courrier.clients.models import ClientSelection, Tag
 from courrier.clients.selectors import SelectionFilters
@@ -19,6 +19,15 @@ pytestmark = [
         reason="Debian's Chromium is not installed (apt-get install -y chromium)",
     ),
 ]
+
+
+def settled(page: Page) -> None:
+    """Wait until htmx has finished swapping and wired the new elements: a person is never
+    faster than htmx's settle delay, a test driving the page is."""
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )
+    page.wait_for_timeout(50)
 
 
 def _clients() -> Tag:
@@ -70,10 +79,14 @@ def test_save_then_load_a_selection(context: BrowserContext, embedded: bool) -> 
     )
     saved = ClientSelection.objects.get()
     assert SelectionFilters.from_dict(saved.filters) == SelectionFilters(tags=[horeca.pk])
+    # The builder came back with the saved selection chosen in the list.
+    expect(page.get_by_label("Sélection enregistrée")).to_have_value(str(saved.pk))
+    settled(page)
 
     page.get_by_label("Sélection enregistrée").select_option(label="— nouvelle sélection —")
     expect(page.locator(".sel-count")).to_contain_text("3 clients correspondent")
     expect(page.get_by_label("Horeca")).not_to_be_checked()
+    settled(page)
     page.get_by_label("Sélection enregistrée").select_option(label="Horeca")
     expect(page.get_by_label("Horeca")).to_be_checked()
     expect(page.locator(".sel-count")).to_contain_text("2 clients correspondent")
