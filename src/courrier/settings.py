@@ -80,6 +80,9 @@ INSTALLED_APPS = [
     "courrier.firm",
     "courrier.clients",
     "courrier.mailing",
+    "courrier.billing",
+    "courrier.taxes",
+    "courrier.documents",
     "courrier.demo",
 ]
 

@@ -10,6 +10,9 @@ urlpatterns = [
     path("clients/", include("courrier.clients.urls")),
     path("courrier/", include("courrier.mailing.urls")),
     path("cabinet/", include("courrier.firm.urls")),
+    path("factures/", include("courrier.billing.urls")),
+    path("fiscal/", include("courrier.taxes.urls")),
+    path("documents/", include("courrier.documents.urls")),
     path("demo/", include("courrier.demo.urls")),
     path("admin/", admin.site.urls),
 ]

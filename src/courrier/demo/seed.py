@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from courrier.billing.demo import seed_invoices
 from courrier.clients.models import Client, ClientEmail, ClientSelection, Tag
 from courrier.clients.selectors import SelectionFilters
+from courrier.documents.demo import seed_documents
 from courrier.firm.models import BillingCompany, Collaborator, Firm
 from courrier.mailing.models import (
     MailTemplate,
@@ -20,6 +22,7 @@ from courrier.mailing.models import (
     PhraseVersion,
     SendingProfile,
 )
+from courrier.taxes.demo import seed_taxes
 
 # Printed by `courrier demo`: the demo firm is fictitious and only listens on 127.0.0.1.
 DEMO_PASSWORD = "courrier-demo"  # noqa: S105
@@ -622,6 +625,9 @@ def demo_seed(*, smtp_port: int = DEFAULT_SMTP_PORT) -> SeedReport:
         _seed_tags()
         _seed_phrases()
         _seed_selection(collaborators)
+        demo_clients = list(Client.objects.order_by("number"))
+        for seed in (seed_invoices, seed_taxes, seed_documents):
+            seed(collaborators=collaborators, companies=companies, clients=demo_clients)
     return SeedReport(
         collaborators=len(COLLABORATORS),
         billing_companies=len(BILLING_COMPANIES),

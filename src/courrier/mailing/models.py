@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -136,6 +137,15 @@ class SendingProfile(models.Model):
     from_name = models.CharField(_("nom de l'expéditeur"), max_length=200, blank=True)
     from_address = models.EmailField(_("adresse de l'expéditeur"))
     reply_to = models.EmailField(_("adresse de réponse"), blank=True)
+    max_connections = models.PositiveSmallIntegerField(
+        _("connexions simultanées"),
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(16)],
+        help_text=_(
+            "Nombre de connexions parallèles au plus vers le serveur ou le fournisseur lors d'un "
+            "envoi en nombre ; respectez les limites de votre fournisseur."
+        ),
+    )
     state = models.CharField(_("état"), max_length=10, choices=State.choices, default=State.OK)
     state_reason = models.TextField(_("raison"), blank=True)
     updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
@@ -278,6 +288,10 @@ class OutboundMessage(models.Model):
         related_name="messages",
     )
     purpose = models.CharField(max_length=40, default="client")
+    # What the mail is about: a merge-field context (MailTemplate.Context) and, beyond the
+    # client, the id of that context's object (an invoice, a VAT return, a document).
+    context = models.CharField(max_length=20, default="client")
+    object_id = models.PositiveBigIntegerField(null=True, blank=True)
     template = models.ForeignKey(
         MailTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -336,6 +350,7 @@ class OutboundMessage(models.Model):
         indexes = [
             models.Index(fields=["profile", "status", "next_attempt_at"], name="outbox_ready"),
             models.Index(fields=["client", "-created_at"], name="outbox_client"),
+            models.Index(fields=["context", "object_id"], name="outbox_context_object"),
         ]
 
     def __str__(self) -> str:
@@ -388,6 +403,10 @@ class MailBatch(models.Model):
     # cc, bcc, copy_to_sender, read_receipt, archive, scheduled_at (ISO), reply_to, ...
     options = models.JSONField(default=dict, blank=True)
     client_ids = models.JSONField(default=list)
+    # A batch about other objects than clients (invoices, VAT returns, ...): their context and
+    # ids, one mail per object; client_ids then holds each object's client, in the same order.
+    context = models.CharField(max_length=20, default="client")
+    object_ids = models.JSONField(default=list, blank=True)
     uploads = models.ManyToManyField(Upload, blank=True, related_name="batches")
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     total = models.PositiveIntegerField(default=0)
@@ -530,3 +549,67 @@ class PhraseVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.phrase} [{self.language}]"
+
+
+class SecureLink(models.Model):
+    """A file handed to one client as a link instead of an attachment: served by the app,
+    expiring, opened with a code that reaches the client another way. The file is a copy
+    taken when the link was made; the code is stored only as a hash."""
+
+    token = models.CharField(max_length=64, unique=True)
+    code_hash = models.CharField(max_length=128)
+    client = models.ForeignKey(
+        "clients.Client", on_delete=models.CASCADE, related_name="secure_links"
+    )
+    message = models.ForeignKey(
+        OutboundMessage,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="secure_links",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    file = models.FileField(upload_to="links/%Y/%m/")
+    name = models.CharField(_("nom"), max_length=255)
+    content_type = models.CharField(max_length=255, default="application/octet-stream")
+    size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expire le"))
+    revoked_at = models.DateTimeField(_("révoqué le"), null=True, blank=True)
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("lien sécurisé")
+        verbose_name_plural = _("liens sécurisés")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.client_id})"
+
+
+class LinkOpening(models.Model):
+    """Every attempt to open a secure link, granted or refused, with who asked."""
+
+    class Outcome(models.TextChoices):
+        OPENED = "opened", _("ouvert")
+        WRONG_CODE = "wrong_code", _("code erroné")
+        EXPIRED = "expired", _("expiré")
+        REVOKED = "revoked", _("révoqué")
+        LOCKED = "locked", _("bloqué après trop d'essais")
+
+    link = models.ForeignKey(SecureLink, on_delete=models.CASCADE, related_name="openings")
+    at = models.DateTimeField(_("le"), auto_now_add=True)
+    outcome = models.CharField(_("résultat"), max_length=20, choices=Outcome.choices)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("ouverture de lien")
+        verbose_name_plural = _("ouvertures de liens")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.link_id} {self.outcome} {self.at:%Y-%m-%d %H:%M}"

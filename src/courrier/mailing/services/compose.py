@@ -18,9 +18,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email import encoders
 from email.generator import BytesGenerator
-from email.mime.base import MIMEBase
 from email.policy import SMTP
 from email.utils import format_datetime
 from io import BytesIO
@@ -37,6 +35,7 @@ from django.utils.translation import gettext as _
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany, Collaborator, Firm
 from courrier.languages import MailLanguage
+from courrier.mailing.contexts import AttachedFile, MailContext
 from courrier.mailing.exceptions import ConfigurationError
 from courrier.mailing.fields import client_values
 from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage, SendingProfile, Upload
@@ -59,9 +58,6 @@ SCHEDULE_HORIZON = timedelta(days=366)
 # Headers, boundaries and part headers of a message around its texts and files, generously.
 _ENVELOPE_BYTES = 4096
 _PART_BYTES = 512
-# Types that RFC 2046 forbids to encode in base64: sent as plain files, so their bytes arrive
-# exactly as they were uploaded.
-_OPAQUE_MAINTYPES = frozenset({"message", "multipart"})
 
 
 # -- the sending profile ---------------------------------------------------------------------
@@ -292,11 +288,12 @@ def options_from(
 # -- attachments -----------------------------------------------------------------------------
 
 
-class Attachment:
+class Attachment(AttachedFile):
     """An upload joined to a mail; its bytes read once, checked against their fingerprint."""
 
     def __init__(self, upload: Upload) -> None:
         self.upload = upload
+        self.upload_pk = upload.pk
         self.name = upload.name
         self.content_type = upload.content_type or "application/octet-stream"
         self.size = int(upload.size)
@@ -325,20 +322,6 @@ class Attachment:
                 )
             self._content = content
         return self._content
-
-    def mime_part(self) -> MIMEBase:
-        maintype, _slash, subtype = self.content_type.partition("/")
-        if maintype in _OPAQUE_MAINTYPES or not subtype:
-            maintype, subtype = "application", "octet-stream"
-        part = MIMEBase(maintype, subtype)
-        # Base64 for every file, text included: the bytes arrive exactly as uploaded.
-        part.set_payload(self.content)
-        encoders.encode_base64(part)
-        filename: str | tuple[str, str, str] = self.name
-        if not self.name.isascii():
-            filename = ("utf-8", "", self.name)  # RFC 2231
-        part.add_header("Content-Disposition", "attachment", filename=filename)
-        return part
 
 
 def attachments_of(uploads: Sequence[Upload], *, sender: Collaborator) -> list[Attachment]:
@@ -448,22 +431,36 @@ def _unique(addresses: Iterable[str], *, without: Iterable[str] = ()) -> list[st
     return result
 
 
-def _client_addresses(client: Client) -> list[str]:
-    """The client's addresses, each checked: stored data never reaches a header unchecked."""
-    return _unique(
-        _address(address, label=_("Adresse du client")) for address in client.mail_addresses()
-    )
+def _client_addresses(client: Client, context: MailContext | None = None) -> list[str]:
+    """The client's addresses (those the context writes to), each checked: stored data never
+    reaches a header unchecked."""
+    addresses = context.recipient_addresses() if context is not None else client.mail_addresses()
+    return _unique(_address(address, label=_("Adresse du client")) for address in addresses)
+
+
+def files_of(setup: SendSetup, context: MailContext | None) -> list[AttachedFile]:
+    """The files of one mail: those the sender joined, then those its context adds."""
+    return [*setup.attachments, *(context.attachments if context is not None else ())]
 
 
 def mail_draft(
-    setup: SendSetup, *, client: Client, subject: str, body: str, language: str | None
+    setup: SendSetup,
+    *,
+    client: Client,
+    subject: str,
+    body: str,
+    language: str | None,
+    context: MailContext | None = None,
 ) -> Preview:
     """The mail to `client`, rendered, with its headers and envelope; nothing stored.
+
+    With a `context` (an invoice, a VAT return, ...), its fields are filled in next to the
+    client's, its files are attached after the sender's and its addresses are used.
 
     Raises ValidationError (unknown field, line break in the subject, a bad stored address).
     Warns about empty fields only; the callers judge the rest (no address, size, profile)."""
     sender, options = setup.sender, setup.options
-    language = language or client.language
+    language = language or (context.language if context is not None else "") or client.language
     if language not in MailLanguage.values:
         raise ValidationError(
             _("Langue de message inconnue : « %(language)s »."),
@@ -471,11 +468,14 @@ def mail_draft(
             params={"language": language},
         )
     values = client_values(client=client, sender=sender, language=language)
+    if context is not None:
+        values.update(context.values(language))
+    attachments = files_of(setup, context)
     rendered = render(
         subject=subject,
         body=body,
         values=values,
-        context=CLIENT_CONTEXT,
+        context=context.name if context is not None else CLIENT_CONTEXT,
         language=language,
         signature=sender.signature,
     )
@@ -489,7 +489,7 @@ def mail_draft(
     from_address = setup.from_address
     from_header = f"{display_name(name)} <{from_address}>" if name else from_address
 
-    to = _client_addresses(client)
+    to = _client_addresses(client, context)
     cc = _unique(options.cc, without=to)
     typed_bcc = list(options.bcc)
     if options.copy_to_sender and sender.email:
@@ -516,7 +516,7 @@ def mail_draft(
         _ENVELOPE_BYTES
         + math.ceil(len(rendered.text.encode()) * 1.1)
         + math.ceil(len(rendered.html.encode()) * 1.1)
-        + sum(encoded_size(item.size) + _PART_BYTES for item in setup.attachments)
+        + sum(encoded_size(item.size) + _PART_BYTES for item in attachments)
     )
     return Preview(
         rendered=rendered,
@@ -527,7 +527,7 @@ def mail_draft(
         language=language,
         language_fallback=language != client.language,
         warnings=warnings,
-        attachments=[(item.name, item.size) for item in setup.attachments],
+        attachments=[(item.name, item.size) for item in attachments],
         cc=cc,
         bcc=bcc,
         envelope=_unique([*to, *cc, *bcc]),
@@ -580,6 +580,7 @@ def message_preview(
     scheduled_at: datetime | None = None,
     uploads: Sequence[Upload] = (),
     batch: MailBatch | None = None,
+    context: MailContext | None = None,
 ) -> Preview:
     """Exactly what message_compose would send, nothing stored. Raises ValidationError for
     unknown fields, a line break in the subject or a bad option (address, past scheduled
@@ -594,10 +595,14 @@ def message_preview(
         reply_to=reply_to,
         scheduled_at=scheduled_at,
     )
+    if context is not None and context.billing_company is not None:
+        billing_company = context.billing_company
     setup = send_setup(
         sender=sender, billing_company=billing_company, options=options, uploads=uploads
     )
-    preview = mail_draft(setup, client=client, subject=subject, body=body, language=language)
+    preview = mail_draft(
+        setup, client=client, subject=subject, body=body, language=language, context=context
+    )
     if not preview.to:
         preview.warnings.insert(0, no_address(client))
     if preview.language_fallback:
@@ -613,7 +618,7 @@ def message_preview(
 
 
 def _mime_bytes(
-    *, preview: Preview, message_id: str, row_id: int, attachments: Sequence[Attachment]
+    *, preview: Preview, message_id: str, row_id: int, attachments: Sequence[AttachedFile]
 ) -> bytes:
     rendered = preview.rendered
     headers = {
@@ -675,6 +680,7 @@ def store_message(
     idempotency_key: str | None,
     batch: MailBatch | None = None,
     enqueue: bool = True,
+    context: MailContext | None = None,
 ) -> OutboundMessage:
     """Build the bytes of a rendered mail once and store it as queued, in one transaction;
     delivery is enqueued when it commits (`enqueue`), not before its scheduled time."""
@@ -697,6 +703,8 @@ def store_message(
             sender=setup.sender,
             client=client,
             purpose=purpose,
+            context=context.name if context is not None else CLIENT_CONTEXT,
+            object_id=context.object_id if context is not None else None,
             template=template,
             idempotency_key=idempotency_key or None,
             archived=options.archive,
@@ -721,7 +729,7 @@ def store_message(
             preview=preview,
             message_id=message_id,
             row_id=message.pk,
-            attachments=setup.attachments,
+            attachments=files_of(setup, context),
         )
         if len(raw) > setup.size_limit:
             raise ValidationError(too_large(len(raw), setup), code="size")
@@ -753,6 +761,7 @@ def message_compose(
     scheduled_at: datetime | None = None,
     uploads: Sequence[Upload] = (),
     batch: MailBatch | None = None,
+    context: MailContext | None = None,
 ) -> OutboundMessage:
     """Validate, render, build the message once and store it as queued; delivery is enqueued
     when the transaction commits (at `scheduled_at` when given). A known `idempotency_key`
@@ -760,7 +769,9 @@ def message_compose(
 
     Cc is a visible header; Bcc, "send me a copy" and the firm's fixed Bcc are in the envelope
     only. `billing_company` given (a mail about an invoice): that company's profile sends, and
-    its absence is an error before anything is stored; otherwise the sender's profile sends."""
+    its absence is an error before anything is stored; otherwise the sender's profile sends.
+    A `context` adds its fields, files and addresses (and, for an invoice, its billing
+    company) and is recorded on the message with its object's id."""
     if idempotency_key:
         existing = OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
@@ -774,10 +785,14 @@ def message_compose(
         scheduled_at=scheduled_at,
         archive=archive,
     )
+    if context is not None and context.billing_company is not None:
+        billing_company = context.billing_company
     setup = send_setup(
         sender=sender, billing_company=billing_company, options=options, uploads=uploads
     )
-    preview = mail_draft(setup, client=client, subject=subject, body=body, language=language)
+    preview = mail_draft(
+        setup, client=client, subject=subject, body=body, language=language, context=context
+    )
     try:
         message = store_message(
             setup,
@@ -787,6 +802,7 @@ def message_compose(
             purpose=purpose,
             idempotency_key=idempotency_key,
             batch=batch,
+            context=context,
         )
     except IntegrityError:
         # Another request stored the same key a moment ago: that message is the answer.

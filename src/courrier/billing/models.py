@@ -1,0 +1,202 @@
+"""Invoices and credit notes of the billing companies: lines, numbering, the issued PDF.
+
+A document is a draft until it is issued. Issuing gives it the next number of its billing
+company's series for its year (one series for invoices and credit notes, as in WinPrest),
+inside the transaction that locks the series row: two people issuing at once get two
+consecutive numbers, never the same one and never a gap. The unique constraint on
+(company, year, number) is the database's guarantee behind that lock.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from courrier.languages import MailLanguage
+
+
+class InvoiceSeries(models.Model):
+    """The last number given by a billing company in a year; its row is the issuing lock."""
+
+    billing_company = models.ForeignKey(
+        "firm.BillingCompany", on_delete=models.PROTECT, related_name="invoice_series"
+    )
+    year = models.PositiveSmallIntegerField(_("année"))
+    last_number = models.PositiveIntegerField(_("dernier numéro"), default=0)
+
+    class Meta:
+        verbose_name = _("série de numérotation")
+        verbose_name_plural = _("séries de numérotation")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["billing_company", "year"], name="invoice_series_company_year"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.billing_company_id}/{self.year}: {self.last_number}"
+
+
+class VatRate(models.TextChoices):
+    """The Belgian VAT rates."""
+
+    ZERO = "0", _("0 %")
+    SIX = "6", _("6 %")
+    TWELVE = "12", _("12 %")
+    TWENTYONE = "21", _("21 %")
+
+
+class Invoice(models.Model):
+    class Kind(models.TextChoices):
+        INVOICE = "invoice", _("facture")
+        CREDIT_NOTE = "credit_note", _("note de crédit")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("brouillon")
+        ISSUED = "issued", _("émise")
+
+    class Register(models.TextChoices):
+        EMAIL = "email", _("registre e-mail")
+        PAPER = "paper", _("registre papier")
+
+    billing_company = models.ForeignKey(
+        "firm.BillingCompany",
+        verbose_name=_("société facturante"),
+        on_delete=models.PROTECT,
+        related_name="invoices",
+    )
+    client = models.ForeignKey(
+        "clients.Client",
+        verbose_name=_("client"),
+        on_delete=models.PROTECT,
+        related_name="invoices",
+    )
+    kind = models.CharField(_("type"), max_length=20, choices=Kind.choices, default=Kind.INVOICE)
+    status = models.CharField(
+        _("état"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+    # Given at issue: the year of the issue date and the next number of the series.
+    year = models.PositiveSmallIntegerField(_("année"), null=True, blank=True)
+    number = models.PositiveIntegerField(_("numéro"), null=True, blank=True)
+    issue_date = models.DateField(_("date de facture"))
+    due_date = models.DateField(_("échéance"))
+    # The client's language when the document was made: the PDF and the mail speak it.
+    language = models.CharField(
+        _("langue"), max_length=2, choices=MailLanguage.choices, default=MailLanguage.FR
+    )
+    # The credit note's invoice, when it credits one.
+    credited_invoice = models.ForeignKey(
+        "self",
+        verbose_name=_("facture créditée"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="credit_notes",
+    )
+    reference = models.CharField(_("votre référence"), max_length=100, blank=True)
+    notes = models.TextField(_("mentions"), blank=True)
+    # 12 digits, the last two the check digits; shown as +++ddd/dddd/ddddd+++.
+    structured_communication = models.CharField(max_length=12, blank=True)
+    total_excl_vat = models.DecimalField(
+        _("total hors TVA"), max_digits=14, decimal_places=2, default=Decimal("0.00")
+    )
+    total_vat = models.DecimalField(
+        _("total TVA"), max_digits=14, decimal_places=2, default=Decimal("0.00")
+    )
+    total_incl_vat = models.DecimalField(
+        _("total TVA comprise"), max_digits=14, decimal_places=2, default=Decimal("0.00")
+    )
+    # Where it went at issue: the e-mail register (the client chose e-mail and has an invoice
+    # address) or the paper register.
+    register = models.CharField(
+        _("registre"), max_length=10, choices=Register.choices, blank=True, default=""
+    )
+    # The PDF as issued, made once; a re-send attaches these very bytes.
+    pdf = models.FileField(upload_to="invoices/%Y/", blank=True)
+    pdf_sha256 = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
+    issued_at = models.DateTimeField(_("émise le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("facture")
+        verbose_name_plural = _("factures")
+        ordering = ["-year", "-number", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["billing_company", "year", "number"],
+                condition=Q(number__isnull=False),
+                name="invoice_number_unique",
+            ),
+            # Issued means numbered, and only issued documents have a number.
+            models.CheckConstraint(
+                condition=(
+                    Q(status="issued", number__isnull=False, year__isnull=False)
+                    | Q(status="draft", number__isnull=True)
+                ),
+                name="invoice_issued_numbered",
+            ),
+            models.CheckConstraint(
+                condition=Q(number__isnull=True) | Q(number__gte=1), name="invoice_number_positive"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["billing_company", "register", "issue_date"], name="invoice_register"
+            ),
+            models.Index(fields=["client", "-issue_date"], name="invoice_client"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.display_number}"
+
+    @property
+    def display_number(self) -> str:
+        """2026/0042 once issued; empty for a draft."""
+        if self.number is None or self.year is None:
+            return ""
+        return f"{self.year}/{self.number:04d}"
+
+    @property
+    def is_issued(self) -> bool:
+        return self.status == self.Status.ISSUED
+
+
+class InvoiceLine(models.Model):
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField(default=0)
+    description = models.CharField(_("description"), max_length=500)
+    quantity = models.DecimalField(
+        _("quantité"),
+        max_digits=12,
+        decimal_places=3,
+        default=Decimal("1"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    unit_price = models.DecimalField(_("prix unitaire HTVA"), max_digits=14, decimal_places=2)
+    vat_rate = models.CharField(
+        _("taux de TVA"), max_length=3, choices=VatRate.choices, default=VatRate.TWENTYONE
+    )
+
+    class Meta:
+        verbose_name = _("ligne de facture")
+        verbose_name_plural = _("lignes de facture")
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.description
+
+    @property
+    def amount_excl_vat(self) -> Decimal:
+        return (self.quantity * self.unit_price).quantize(Decimal("0.01"))

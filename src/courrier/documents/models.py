@@ -1,0 +1,1 @@
+"""Documents stored in a client's file."""

@@ -1,0 +1,159 @@
+"""What a mail is about beyond its client: an invoice, a VAT return, a document, ...
+
+A screen that writes about one of its objects hands the compose services a `MailContext`: the
+context's name (the key of its merge-field catalogue in `fields.CONTEXT_FIELDS`), the object's
+client, the context's own field values for a language, the files to attach automatically and
+which of the client's addresses to write to. Each app that owns such objects registers, when
+it is ready, a resolver from object ids to contexts; the compose window and the batch task find
+the objects through it, so that `mailing` never imports the apps that use it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from email import encoders
+from email.mime.base import MIMEBase
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+    from courrier.clients.models import Client
+    from courrier.firm.models import BillingCompany, Collaborator
+
+# Types that RFC 2046 forbids to encode in base64: sent as plain files.
+_OPAQUE_MAINTYPES = frozenset({"message", "multipart"})
+
+
+class AttachedFile:
+    """A file joined to a mail: its name, type, size, bytes (read once) and MIME part."""
+
+    name: str
+    content_type: str
+    size: int
+    # Set on files the sender chose in the window (uploads); None for files a context adds.
+    upload_pk: int | None = None
+
+    @property
+    def content(self) -> bytes:
+        raise NotImplementedError
+
+    def mime_part(self) -> MIMEBase:
+        maintype, _slash, subtype = self.content_type.partition("/")
+        if maintype in _OPAQUE_MAINTYPES or not subtype:
+            maintype, subtype = "application", "octet-stream"
+        part = MIMEBase(maintype, subtype)
+        # Base64 for every file, text included: the bytes arrive exactly as stored.
+        part.set_payload(self.content)
+        encoders.encode_base64(part)
+        filename: str | tuple[str, str, str] = self.name
+        if not self.name.isascii():
+            filename = ("utf-8", "", self.name)  # RFC 2231
+        part.add_header("Content-Disposition", "attachment", filename=filename)
+        return part
+
+
+class StoredFile(AttachedFile):
+    """A file kept by the app (an invoice's PDF, a client document), read when the mail is
+    built and checked against its fingerprint when it has one."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        content_type: str,
+        size: int,
+        read: Callable[[], bytes],
+        sha256: str = "",
+    ) -> None:
+        self.name = name
+        self.content_type = content_type or "application/octet-stream"
+        self.size = int(size)
+        self._read = read
+        self.sha256 = sha256
+        self._content: bytes | None = None
+
+    @property
+    def content(self) -> bytes:
+        if self._content is None:
+            try:
+                content = self._read()
+            except (OSError, ValueError):
+                raise ValidationError(
+                    _("Le fichier « %(name)s » est introuvable sur le serveur."),
+                    code="file_missing",
+                    params={"name": self.name},
+                ) from None
+            if self.sha256 and hashlib.sha256(content).hexdigest() != self.sha256:
+                raise ValidationError(
+                    _("Le fichier « %(name)s » a été altéré depuis qu'il a été enregistré."),
+                    code="file_altered",
+                    params={"name": self.name},
+                )
+            self._content = content
+        return self._content
+
+
+class Addresses:
+    """Which of the client's addresses a context writes to."""
+
+    MAIL = "mail"  # Client.mail_addresses(): the general ones, else every address
+    INVOICES = "invoices"  # Client.invoice_addresses(): those for invoices, else the general
+
+
+@dataclass
+class MailContext:
+    """One object a mail is about, as the compose services need it."""
+
+    name: str
+    client: Client
+    # The context's own fields for a language (the client's are added by compose).
+    values: Callable[[str], dict[str, str]]
+    object_id: int | None = None
+    # Shown in the window, the preview and the pre-send check: "Facture 2026/0042".
+    label: StrOrPromise = ""
+    attachments: Sequence[AttachedFile] = field(default_factory=tuple)
+    addresses: str = Addresses.MAIL
+    # Set for invoices: the billing company's profile sends (profiles.profile_for).
+    billing_company: BillingCompany | None = None
+    # The language the mail should be in when the object has one (an invoice's); else the
+    # client's.
+    language: str = ""
+
+    def recipient_addresses(self) -> list[str]:
+        if self.addresses == Addresses.INVOICES:
+            return self.client.invoice_addresses()
+        return self.client.mail_addresses()
+
+
+# A resolver: (ids, the collaborator asking) -> the contexts of the objects they may write
+# about, in the order of the ids; ids they may not see or that do not exist are left out.
+Resolver = Callable[[Sequence[int], "Collaborator | None"], list[MailContext]]
+
+_RESOLVERS: dict[str, Resolver] = {}
+
+
+def register(name: str, resolver: Resolver) -> None:
+    """Make a context's objects reachable by name (call it from AppConfig.ready)."""
+    _RESOLVERS[name] = resolver
+
+
+def registered() -> list[str]:
+    return list(_RESOLVERS)
+
+
+def resolve(
+    name: str, ids: Sequence[int], *, user: Collaborator | None = None
+) -> list[MailContext]:
+    """The contexts of objects `ids` of context `name`, in order; raises LookupError for a
+    context nobody registered."""
+    try:
+        resolver = _RESOLVERS[name]
+    except KeyError:
+        raise LookupError(f"No mail context named {name!r}.") from None
+    return resolver(list(ids), user)

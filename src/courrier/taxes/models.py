@@ -1,0 +1,1 @@
+"""Follow-up of VAT returns, ISOC, IPP and BNB filings, and their lists."""
