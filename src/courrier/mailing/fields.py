@@ -219,16 +219,22 @@ def _postal_address(client: Client, language: str) -> str:
 
 
 def client_values(
-    *, client: Client, sender: Collaborator | None, language: str, today: date | None = None
+    *,
+    client: Client,
+    sender: Collaborator | None,
+    language: str,
+    today: date | None = None,
+    firm: Firm | None = None,
 ) -> dict[str, str]:
     """Every field of the client context with its value for `language` (not escaped).
 
     An unknown value is an empty string, which the renderer reports; `today` defaults to
-    the current date in the firm's time zone.
+    the current date in the firm's time zone. A caller rendering many mails passes the `firm`
+    it read once.
     """
     language = _mail_language(language)
     today = today or timezone.localdate()
-    firm = Firm.load()
+    firm = firm or Firm.load()
     responsible = client.responsible
     billing_company = client.billing_company
     emails = client.mail_addresses()

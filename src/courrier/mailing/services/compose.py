@@ -467,7 +467,7 @@ def mail_draft(
             code="language",
             params={"language": language},
         )
-    values = client_values(client=client, sender=sender, language=language)
+    values = client_values(client=client, sender=sender, language=language, firm=setup.firm)
     if context is not None:
         values.update(context.values(language))
     attachments = files_of(setup, context)
