@@ -26,9 +26,12 @@ from django.utils.translation import gettext as _
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany, Collaborator, Firm
 from courrier.languages import MailLanguage
+from courrier.mailing import contexts
+from courrier.mailing.contexts import MailContext
 from courrier.mailing.exceptions import ConfigurationError, MailingError
 from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage, SendingProfile, Upload
 from courrier.mailing.rendering import check_fields
+from courrier.mailing.services import by_link
 from courrier.mailing.services.compose import (
     CLIENT_CONTEXT,
     ComposeOptions,
@@ -64,6 +67,18 @@ class RecipientCheck:
     warnings: list[str]
     # The mail as it would leave (None when it cannot be rendered), for stepping through.
     preview: Preview | None = None
+    # A mail about an object (an invoice, a VAT return, ...): which one, as people name it.
+    context: MailContext | None = None
+    # Blocked by its size alone: sending its files by secure link would let it go.
+    oversize: bool = False
+
+    @property
+    def label(self) -> str:
+        return str(self.context.label) if self.context is not None else ""
+
+    @property
+    def object_id(self) -> int | None:
+        return self.context.object_id if self.context is not None else None
 
 
 def _version_for(
@@ -94,10 +109,17 @@ def check_recipient(
     template: MailTemplate | None,
     batch: bool,
     general: Sequence[str] = (),
+    context: MailContext | None = None,
+    send_by_link: bool = False,
 ) -> RecipientCheck:
-    """One recipient judged by rendering its mail through `mail_draft`, as compose will."""
+    """One recipient judged by rendering its mail through `mail_draft`, as compose will.
+
+    With a `context`, the mail is about that object: its language (an invoice's) before the
+    client's, its fields, files and addresses. `send_by_link`: the files leave the mail and
+    their links' text ends its body."""
     options = setup.options
-    language = client.language if batch else (options.language or client.language)
+    own_language = (context.language if context is not None else "") or client.language
+    language = own_language if batch else (options.language or own_language)
     blockers = list(general)
     warnings: list[str] = []
     if template is not None:
@@ -108,7 +130,7 @@ def check_recipient(
                 _("Le modèle « %(template)s » n'a pas de version en %(language)s.")
                 % {"template": template.name, "language": _language_name(language)}
             )
-            return RecipientCheck(client, language, False, blockers, warnings)
+            return RecipientCheck(client, language, False, blockers, warnings, context=context)
         texts = _version_for(template, language, default_language=setup.firm.default_language)
         if texts is None:
             blockers.append(
@@ -118,17 +140,42 @@ def check_recipient(
                 )
                 % {"template": template.name, "language": _language_name(language)}
             )
-            return RecipientCheck(client, language, False, blockers, warnings)
+            return RecipientCheck(client, language, False, blockers, warnings, context=context)
         subject, body, language = texts
     try:
-        preview = mail_draft(setup, client=client, subject=subject, body=body, language=language)
+        draft_setup, draft_context = setup, context
+        if send_by_link:
+            files = by_link.linked_files(setup, context)
+            draft_setup, draft_context = by_link.without_files(setup, context)
+            body = by_link.body_with(
+                body, by_link.preview_text(files=files, client=client, language=language)
+            )
+        preview = mail_draft(
+            draft_setup,
+            client=client,
+            subject=subject,
+            body=body,
+            language=language,
+            context=draft_context,
+        )
     except ValidationError as exc:
         blockers.extend(exc.messages)
-        return RecipientCheck(client, language, language != client.language, blockers, warnings)
+        return RecipientCheck(
+            client, language, language != client.language, blockers, warnings, context=context
+        )
+    oversize = False
     if not preview.to:
         blockers.append(no_address(client))
     if preview.size > preview.size_limit:
         blockers.append(too_large(preview.size, setup))
+        if not send_by_link:
+            oversize = True
+            blockers.append(
+                _(
+                    "Cochez « Envoyer les pièces jointes par lien sécurisé » : le client "
+                    "recevra un lien et un code au lieu des fichiers."
+                )
+            )
     warnings.extend(preview.warnings)
     if preview.language_fallback:
         if template is not None:
@@ -152,6 +199,8 @@ def check_recipient(
         blockers=blockers,
         warnings=warnings,
         preview=preview,
+        context=context,
+        oversize=oversize,
     )
 
 
@@ -166,7 +215,7 @@ def prefetch_clients(clients: Iterable[Client]) -> list[Client]:
 def presend_check(
     *,
     sender: Collaborator,
-    clients: Iterable[Client],
+    clients: Iterable[Client] = (),
     subject: str,
     body: str,
     template: MailTemplate | None = None,
@@ -174,47 +223,80 @@ def presend_check(
     options: ComposeOptions | Mapping[str, Any] | None = None,
     billing_company: BillingCompany | None = None,
     batch: bool,
+    contexts: Sequence[MailContext] | None = None,
+    send_by_link: bool = False,
 ) -> list[RecipientCheck]:
     """Per recipient, what blocks its mail and what only warns, found by rendering each mail
     exactly as compose will. Blocks: no address, an unknown field, a missing translation of
     the template (batch; a one-off mail falls back to the firm's default language with a
     warning), a message too large for the method, the profile not ready, an option that is
     wrong (bad address, scheduled time past) — the last two for every recipient. Warns: empty
-    fields, another language than the client's."""
+    fields, another language than the client's.
+
+    With `contexts` (mails about invoices, VAT returns, documents, ...), one check per object
+    instead of per client, each with its object's fields, files, addresses and (for an
+    invoice) its billing company's profile; `clients` is then ignored."""
     general: list[str] = []
     try:
         checked = options_from(options)
     except ValidationError as exc:
         general.extend(exc.messages)
         checked = ComposeOptions()
-    profile: SendingProfile | None = None
-    problem: ConfigurationError | None = None
-    try:
-        profile = profile_for(sender=sender, billing_company=billing_company)
-    except ConfigurationError as exc:
-        problem = exc
     try:
         attachments = attachments_of(uploads, sender=sender)
     except ValidationError as exc:
         general.extend(exc.messages)
         attachments = []
-    if profile is not None:
-        problem = profile_problem(profile)
-    if problem is not None:
-        general.append(problem.user_message)
-    setup = SendSetup(
-        sender=sender,
-        profile=profile,
-        problem=problem,
-        billing_company=billing_company,
-        firm=Firm.load(),
-        options=checked,
-        attachments=attachments,
-        size_limit=message_size_limit(profile),
-        method=str(profile.get_method_display()) if profile is not None else "",
-    )
+    firm = Firm.load()
+    setups: dict[int | None, tuple[SendSetup, list[str]]] = {}
+
+    def setup_for(company: BillingCompany | None) -> tuple[SendSetup, list[str]]:
+        key = company.pk if company is not None else None
+        if key not in setups:
+            profile: SendingProfile | None = None
+            problem: ConfigurationError | None = None
+            try:
+                profile = profile_for(sender=sender, billing_company=company)
+            except ConfigurationError as exc:
+                problem = exc
+            if profile is not None:
+                problem = profile_problem(profile)
+            reasons = [*general, *([problem.user_message] if problem is not None else [])]
+            setup = SendSetup(
+                sender=sender,
+                profile=profile,
+                problem=problem,
+                billing_company=company,
+                firm=firm,
+                options=checked,
+                attachments=attachments,
+                size_limit=message_size_limit(profile),
+                method=str(profile.get_method_display()) if profile is not None else "",
+            )
+            setups[key] = (setup, reasons)
+        return setups[key]
+
     if template is not None:
         prefetch_related_objects([template], "versions")
+    if contexts is not None:
+        checks = []
+        for context in contexts:
+            setup, reasons = setup_for(context.billing_company or billing_company)
+            checks.append(
+                check_recipient(
+                    setup,
+                    client=context.client,
+                    subject=subject,
+                    body=body,
+                    template=template,
+                    batch=batch,
+                    general=reasons,
+                    context=context,
+                    send_by_link=send_by_link,
+                )
+            )
+        return checks
+    setup, reasons = setup_for(billing_company)
     return [
         check_recipient(
             setup,
@@ -223,7 +305,8 @@ def presend_check(
             body=body,
             template=template,
             batch=batch,
-            general=general,
+            general=reasons,
+            send_by_link=send_by_link,
         )
         for client in prefetch_clients(clients)
     ]
@@ -233,8 +316,22 @@ def presend_check(
 
 
 def batch_key(batch: MailBatch, client_id: int) -> str:
-    """The idempotency key of a batch's message to one client."""
+    """The idempotency key of a batch's message to one client (or, for a batch about other
+    objects, about one object: the id is then the object's)."""
+    if batch.context and batch.context != CLIENT_CONTEXT:
+        return f"batch:{batch.pk}:{batch.context}:{client_id}"
     return f"batch:{batch.pk}:client:{client_id}"
+
+
+def batch_contexts(*, batch: MailBatch) -> list[MailContext]:
+    """The objects of a batch about invoices, VAT returns, ..., as its sender may see them
+    today, in the batch's order ([] for a batch to clients, or a context gone)."""
+    if not batch.context or batch.context == CLIENT_CONTEXT:
+        return []
+    try:
+        return contexts.resolve(batch.context, _client_ids(batch.object_ids), user=batch.sender)
+    except LookupError:
+        return []
 
 
 def _client_ids(values: Iterable[Any]) -> list[int]:
@@ -256,28 +353,52 @@ def _enqueue_compose(batch_id: int) -> None:
 def batch_create(
     *,
     sender: Collaborator,
-    client_ids: Iterable[int],
+    client_ids: Iterable[int] = (),
     subject: str,
     body: str,
     template: MailTemplate | None,
     options: Mapping[str, Any],
     uploads: Sequence[Upload] = (),
+    context: str = CLIENT_CONTEXT,
+    object_ids: Iterable[int] = (),
 ) -> MailBatch:
     """Store a send to a selection and enqueue the task that composes its messages (when the
     transaction commits). Refused before anything is stored: a bad option (address, past
     scheduled time), someone else's file, an unknown field, no client, and a sending profile
-    that is missing or cannot send."""
-    ids = _client_ids(client_ids)
+    that is missing or cannot send.
+
+    With a `context` other than "client", one mail per object of `object_ids` (those the
+    sender may see; `client_ids` is ignored and stored as each object's client, in order)."""
+    objects: list[MailContext] = []
+    if context != CLIENT_CONTEXT:
+        try:
+            objects = contexts.resolve(context, _client_ids(object_ids), user=sender)
+        except LookupError:
+            raise ValidationError(
+                _("Contexte d'envoi inconnu : « %(context)s »."),
+                code="unknown_context",
+                params={"context": context[:40]},
+            ) from None
+        if not objects:
+            raise ValidationError(_("Aucun élément n'est choisi."), code="no_object")
+        ids = [item.client.pk for item in objects]
+    else:
+        ids = _client_ids(client_ids)
     if not ids:
         raise ValidationError(_("Aucun client n'est choisi."), code="no_client")
     checked = options_from(options)
     if template is None:
-        check_fields(subject + "\n" + body, context=CLIENT_CONTEXT)
+        check_fields(subject + "\n" + body, context=context)
     attachments_of(uploads, sender=sender)
-    profile = profile_for(sender=sender)
-    problem = profile_problem(profile)
-    if problem is not None:
-        raise problem
+    companies = {
+        item.billing_company.pk if item.billing_company else None: item.billing_company
+        for item in objects
+    } or {None: None}
+    for company in companies.values():
+        profile = profile_for(sender=sender, billing_company=company)
+        problem = profile_problem(profile)
+        if problem is not None:
+            raise problem
     with transaction.atomic():
         batch = MailBatch.objects.create(
             sender=sender,
@@ -287,12 +408,14 @@ def batch_create(
             # The window's own keys (its idempotency key, ...) are kept beside the checked ones.
             options={**dict(options), **checked.as_dict()},
             client_ids=ids,
-            total=len(ids),
+            context=context,
+            object_ids=[item.object_id for item in objects],
+            total=len(objects) if objects else len(ids),
             state=State.PENDING,
         )
         batch.uploads.set(list(uploads))
         transaction.on_commit(partial(_enqueue_compose, batch.pk), robust=True)
-    logger.info("batch %s created by %s for %d clients", batch.pk, sender.pk, len(ids))
+    logger.info("batch %s created by %s for %d %s mails", batch.pk, sender.pk, batch.total, context)
     return batch
 
 
@@ -365,72 +488,117 @@ def batch_compose(*, batch_id: int, limit: int | None = None) -> MailBatch:
 
 
 def _compose_all(batch: MailBatch, *, limit: int | None) -> bool:
-    """Compose what is missing; True when every client was settled (queued or blocked)."""
+    """Compose what is missing; True when every client (or object) was settled (queued or
+    blocked)."""
     options = options_from(batch.options, require_future=False)
-    setup = send_setup(
-        sender=batch.sender,
-        billing_company=None,
-        options=options,
-        uploads=list(batch.uploads.all()),
-    )
-    if setup.problem is not None:
-        raise setup.problem
-    for attachment in setup.attachments:
-        attachment.content  # noqa: B018 (read once for the whole batch, and checked)
+    uploads = list(batch.uploads.all())
+    setups: dict[int | None, SendSetup] = {}
+
+    def setup_for(company: BillingCompany | None) -> SendSetup:
+        key = company.pk if company is not None else None
+        if key not in setups:
+            setup = send_setup(
+                sender=batch.sender, billing_company=company, options=options, uploads=uploads
+            )
+            if setup.problem is not None:
+                raise setup.problem
+            for attachment in setup.attachments:
+                attachment.content  # noqa: B018 (read once for the whole batch, and checked)
+            setups[key] = setup
+        return setups[key]
+
+    if batch.context in ("", CLIENT_CONTEXT):
+        setup_for(None)  # a profile to fix stops the batch before its first mail
     template = batch.template
     if template is not None:
         prefetch_related_objects([template], "versions")
-    ids = _client_ids(batch.client_ids)
+    about_objects = bool(batch.context) and batch.context != CLIENT_CONTEXT
+    ids = _client_ids(batch.object_ids if about_objects else batch.client_ids)
     keys = {batch_key(batch, pk): pk for pk in ids}
     done = set(
         OutboundMessage.objects.filter(idempotency_key__in=list(keys)).values_list(
             "idempotency_key", flat=True
         )
     )
-    clients = {
-        client.pk: client
-        for client in Client.objects.filter(pk__in=[keys[key] for key in keys if key not in done])
-        .select_related("responsible", "billing_company")
-        .prefetch_related("emails")
-    }
+    missing = [keys[key] for key in keys if key not in done]
+    clients: dict[int, Client] = {}
+    objects: dict[int, MailContext] = {}
+    if about_objects:
+        if missing:
+            try:
+                found = contexts.resolve(batch.context, missing, user=batch.sender)
+            except LookupError:
+                found = []
+            objects = {item.object_id: item for item in found if item.object_id is not None}
+    else:
+        clients = {
+            client.pk: client
+            for client in Client.objects.filter(pk__in=missing)
+            .select_related("responsible", "billing_company")
+            .prefetch_related("emails")
+        }
     every = max(1, int(settings.COURRIER["DELIVERY_BATCH"]))
+    send_by_link = bool((batch.options or {}).get("send_by_link"))
     # The same dict as the batch's: what a crash leaves in it is what _finish saves.
     blocked: dict[str, list[str]] = dict(batch.blocked or {})
     batch.blocked = blocked
     composed = 0
     stopped = False
-    for key, client_id in keys.items():
+    profiles: set[int] = set()
+    for key, pk in keys.items():
         if key in done:
-            blocked.pop(str(client_id), None)
+            blocked.pop(str(pk), None)
             continue
         if limit is not None and composed >= limit:
             stopped = True
             break
-        client = clients.get(client_id)
+        context = objects.get(pk) if about_objects else None
+        client = context.client if context is not None else clients.get(pk)
         if client is None:
-            reasons = [_("Ce client n'existe plus.")]
+            reasons = [
+                _("Cet élément n'existe plus ou ne vous est plus accessible.")
+                if about_objects
+                else _("Ce client n'existe plus.")
+            ]
         else:
+            setup = setup_for(context.billing_company if context is not None else None)
             # Delivery chains its runs by itself: waking it now and then is enough.
             reasons = _compose_one(
-                setup, batch, client=client, key=key, enqueue=composed % every == 0
+                setup,
+                batch,
+                client=client,
+                key=key,
+                enqueue=composed % every == 0,
+                context=context,
+                send_by_link=send_by_link,
             )
+            if not reasons and setup.profile is not None:
+                profiles.add(setup.profile.pk)
         if reasons:
-            blocked[str(client_id)] = reasons
+            blocked[str(pk)] = reasons
         else:
             composed += 1
-            if blocked.pop(str(client_id), None) is None:
+            if blocked.pop(str(pk), None) is None:
                 continue  # nothing to correct in the list of blocked clients
         MailBatch.objects.filter(pk=batch.pk).update(blocked=blocked)
-    if composed and setup.profile is not None:
+    for profile_pk in sorted(profiles):
         # Whatever the rhythm above, a run after the last one.
-        enqueue_on_commit(setup.profile.pk, run_after=options.scheduled_at)
+        enqueue_on_commit(profile_pk, run_after=options.scheduled_at)
     return not stopped
 
 
 def _compose_one(
-    setup: SendSetup, batch: MailBatch, *, client: Client, key: str, enqueue: bool
+    setup: SendSetup,
+    batch: MailBatch,
+    *,
+    client: Client,
+    key: str,
+    enqueue: bool,
+    context: MailContext | None = None,
+    send_by_link: bool = False,
 ) -> list[str]:
-    """Queue the batch's message to `client`; the reasons it cannot be, or [] once queued."""
+    """Queue the batch's message to `client` (about `context`); the reasons it cannot be, or
+    [] once queued."""
     check = check_recipient(
         setup,
         client=client,
@@ -438,21 +606,46 @@ def _compose_one(
         body=batch.body,
         template=batch.template,
         batch=True,
+        context=context,
+        send_by_link=send_by_link,
     )
     if check.blockers or check.preview is None:
         return check.blockers
     try:
         with transaction.atomic():
-            store_message(
-                setup,
-                client=client,
-                preview=check.preview,
-                template=batch.template,
-                purpose="client",
-                idempotency_key=key,
-                batch=batch,
-                enqueue=enqueue,
-            )
+            if send_by_link:
+                subject, body = batch.subject, batch.body
+                if batch.template is not None:
+                    version = batch.template.version(check.language)
+                    if version is not None:
+                        subject, body = version.subject, version.body
+                message, made = by_link.store_by_link(
+                    setup,
+                    client=client,
+                    context=context,
+                    subject=subject,
+                    body=body,
+                    language=check.language,
+                    template=batch.template,
+                    purpose="client",
+                    idempotency_key=key,
+                    batch=batch,
+                    enqueue=enqueue,
+                )
+                # Nobody is there to read the code out: it follows in a second mail.
+                by_link.code_send(made=made, sender=setup.sender, language=message.language)
+            else:
+                store_message(
+                    setup,
+                    client=client,
+                    preview=check.preview,
+                    template=batch.template,
+                    purpose="client",
+                    idempotency_key=key,
+                    batch=batch,
+                    enqueue=enqueue,
+                    context=context,
+                )
             # The counter moves with the message, in the same transaction.
             MailBatch.objects.filter(pk=batch.pk).update(queued=F("queued") + 1)
     except IntegrityError:
