@@ -13,6 +13,7 @@ urlpatterns = [
     path("factures/", include("courrier.billing.urls")),
     path("fiscal/", include("courrier.taxes.urls")),
     path("documents/", include("courrier.documents.urls")),
+    path("l/", include("courrier.mailing.link_urls")),
     path("demo/", include("courrier.demo.urls")),
     path("admin/", admin.site.urls),
 ]
