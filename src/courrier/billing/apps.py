@@ -5,3 +5,11 @@ from django.utils.translation import gettext_lazy as _
 class BillingConfig(AppConfig):
     name = "courrier.billing"
     verbose_name = _("Facturation")
+
+    def ready(self) -> None:
+        from courrier.billing.fields import INVOICE_CONTEXT, INVOICE_FIELDS, resolve_invoices
+        from courrier.mailing import contexts
+        from courrier.mailing.fields import CLIENT_FIELDS, CONTEXT_FIELDS
+
+        CONTEXT_FIELDS[INVOICE_CONTEXT] = [*CLIENT_FIELDS, *INVOICE_FIELDS]
+        contexts.register(INVOICE_CONTEXT, resolve_invoices)

@@ -6,7 +6,9 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
+from django.db.models.fields.files import FieldFile
 from django.utils.translation import gettext_lazy as _
 
 from courrier.languages import MailLanguage, UILanguage
@@ -16,6 +18,25 @@ from courrier.validators import (
     normalise_vat_number,
     validate_header_text,
 )
+
+LOGO_MAX_SIZE = 2 * 1024 * 1024
+_LOGO_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
+
+
+def validate_logo(value: FieldFile) -> None:
+    """A logo is a PNG, a JPEG or an SVG image of 2 MB at most, judged by its bytes."""
+    if value.size is not None and value.size > LOGO_MAX_SIZE:
+        raise ValidationError(_("Le logo dépasse 2 Mo."), code="logo_too_large")
+    value.seek(0)
+    head = value.read(512)
+    value.seek(0)
+    if isinstance(head, str):
+        head = head.encode()
+    text = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    is_svg = text.startswith((b"<?xml", b"<svg")) and b"<svg" in head + value.read(4096)
+    value.seek(0)
+    if not (head.startswith(_LOGO_SIGNATURES) or is_svg):
+        raise ValidationError(_("Le logo doit être une image PNG, JPEG ou SVG."), code="logo_type")
 
 
 class Firm(models.Model):
@@ -153,6 +174,45 @@ class BillingCompany(models.Model):
     phone = models.CharField(_("téléphone"), max_length=40, blank=True)
     default_language = models.CharField(
         _("langue par défaut"), max_length=2, choices=MailLanguage.choices, default=MailLanguage.FR
+    )
+    # Invoices. WinPrest's rule: an issued invoice waits in the e-mail register for a batch,
+    # so that someone checks it first; the option sends each one as soon as it is issued.
+    send_invoices_on_issue = models.BooleanField(
+        _("envoyer chaque facture dès son émission"),
+        default=False,
+        help_text=_(
+            "Sinon, les factures des clients qui les reçoivent par e-mail attendent dans le "
+            "registre e-mail et partent par lot."
+        ),
+    )
+    invoice_due_days = models.PositiveSmallIntegerField(
+        _("délai de paiement (jours)"),
+        default=30,
+        validators=[MaxValueValidator(365)],
+        help_text=_("Échéance proposée pour une nouvelle facture, en jours après sa date."),
+    )
+    invoice_colour = models.CharField(
+        _("couleur des factures"),
+        max_length=7,
+        default="#1F4E79",
+        validators=[
+            RegexValidator(
+                r"^#[0-9A-Fa-f]{6}$",
+                _("Indiquez une couleur au format #RRVVBB, par exemple #1F4E79."),
+            )
+        ],
+    )
+    invoice_logo = models.FileField(
+        _("logo sur les factures"),
+        upload_to="logos/",
+        blank=True,
+        validators=[validate_logo],
+        help_text=_("Image PNG, JPEG ou SVG de 2 Mo au plus."),
+    )
+    invoice_footer = models.TextField(
+        _("pied de page des factures"),
+        blank=True,
+        help_text=_("Texte ajouté au bas de chaque facture (conditions générales, ...)."),
     )
 
     class Meta:

@@ -1,0 +1,369 @@
+"""Drafts, issuing, credit notes: the only writers of invoices.
+
+A draft can be edited freely; issuing numbers it, freezes its totals and structured
+communication, puts it in the e-mail or the paper register and stores its PDF, all in one
+transaction. An issued invoice never changes again: a correction is a credit note.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from courrier.billing.models import Invoice, InvoiceLine, VatRate
+from courrier.billing.services.communication import communication_for
+from courrier.billing.services.numbering import series_next_number
+from courrier.billing.services.pdf import invoice_pdf_render
+from courrier.billing.services.totals import totals_of
+from courrier.clients.models import Client
+from courrier.firm.models import BillingCompany, Collaborator
+from courrier.languages import MailLanguage
+
+MAX_LINES = 500
+
+
+@dataclass(frozen=True)
+class LineData:
+    """One line as a form or a command gives it."""
+
+    description: str
+    unit_price: Decimal
+    quantity: Decimal = Decimal("1")
+    vat_rate: str = VatRate.TWENTYONE
+
+
+LineInput = LineData | Mapping[str, Any]
+
+
+def _decimal(value: Any, field: str) -> Decimal:
+    try:
+        return Decimal(str(value).replace(",", ".").strip())
+    except (InvalidOperation, ValueError):
+        raise ValidationError(
+            _("« %(value)s » n'est pas un nombre (%(field)s)."),
+            code="not_a_number",
+            params={"value": value, "field": field},
+        ) from None
+
+
+def _line_rows(lines: Iterable[LineInput]) -> list[InvoiceLine]:
+    rows: list[InvoiceLine] = []
+    for position, entry in enumerate(lines, start=1):
+        data = entry if isinstance(entry, Mapping) else entry.__dict__
+        description = str(data.get("description", "")).strip()
+        if not description:
+            raise ValidationError(
+                _("La ligne %(n)s n'a pas de description."),
+                code="line_description",
+                params={"n": position},
+            )
+        quantity = _decimal(data.get("quantity", "1"), _("quantité"))
+        unit_price = _decimal(data.get("unit_price", ""), _("prix unitaire"))
+        vat_rate = str(data.get("vat_rate", VatRate.TWENTYONE))
+        if quantity < 0 or quantity != quantity.quantize(Decimal("0.001")):
+            raise ValidationError(
+                _("Ligne %(n)s : la quantité doit être positive, avec 3 décimales au plus."),
+                code="line_quantity",
+                params={"n": position},
+            )
+        if unit_price != unit_price.quantize(Decimal("0.01")) or abs(unit_price) >= 10**12:
+            raise ValidationError(
+                _("Ligne %(n)s : le prix unitaire a 2 décimales au plus."),
+                code="line_price",
+                params={"n": position},
+            )
+        if vat_rate not in VatRate.values:
+            raise ValidationError(
+                _("Ligne %(n)s : taux de TVA inconnu (%(rate)s)."),
+                code="line_vat",
+                params={"n": position, "rate": vat_rate},
+            )
+        rows.append(
+            InvoiceLine(
+                position=position,
+                description=description[:500],
+                quantity=quantity,
+                unit_price=unit_price,
+                vat_rate=vat_rate,
+            )
+        )
+    if not rows:
+        raise ValidationError(_("Une facture a au moins une ligne."), code="no_lines")
+    if len(rows) > MAX_LINES:
+        raise ValidationError(
+            _("Une facture a %(max)s lignes au plus."),
+            code="too_many_lines",
+            params={"max": MAX_LINES},
+        )
+    return rows
+
+
+def _set_lines(invoice: Invoice, rows: list[InvoiceLine]) -> None:
+    invoice.lines.all().delete()
+    for row in rows:
+        row.invoice = invoice
+    InvoiceLine.objects.bulk_create(rows)
+    totals = totals_of(rows)
+    invoice.total_excl_vat = totals.excl_vat
+    invoice.total_vat = totals.vat
+    invoice.total_incl_vat = totals.incl_vat
+    invoice.save(update_fields=["total_excl_vat", "total_vat", "total_incl_vat"])
+
+
+def _language(client: Client, language: str | None) -> str:
+    language = language or client.language
+    return language if language in MailLanguage.values else MailLanguage.FR
+
+
+@transaction.atomic
+def invoice_create(
+    *,
+    billing_company: BillingCompany,
+    client: Client,
+    lines: Iterable[LineInput],
+    by: Collaborator | None,
+    kind: str = Invoice.Kind.INVOICE,
+    issue_date: date | None = None,
+    due_date: date | None = None,
+    language: str | None = None,
+    reference: str = "",
+    notes: str = "",
+    credited_invoice: Invoice | None = None,
+) -> Invoice:
+    """A new draft invoice or credit note with its lines and totals.
+
+    The issue date defaults to today, the due date to the issue date plus the company's
+    payment term; the language to the client's. Raises ValidationError on bad input.
+    """
+    if kind not in Invoice.Kind.values:
+        raise ValidationError(_("Type de document inconnu."), code="kind")
+    issue_date = issue_date or timezone.localdate()
+    due_date = due_date or issue_date + timedelta(days=billing_company.invoice_due_days)
+    if due_date < issue_date:
+        raise ValidationError(
+            _("L'échéance ne peut précéder la date de facture."), code="due_before_issue"
+        )
+    if credited_invoice is not None:
+        if kind != Invoice.Kind.CREDIT_NOTE:
+            raise ValidationError(_("Seule une note de crédit crédite une facture."))
+        if (
+            not credited_invoice.is_issued
+            or credited_invoice.kind != Invoice.Kind.INVOICE
+            or credited_invoice.billing_company_id != billing_company.pk
+            or credited_invoice.client_id != client.pk
+        ):
+            raise ValidationError(
+                _(
+                    "La facture créditée doit être une facture émise du même client et de la "
+                    "même société facturante."
+                ),
+                code="credited_invoice",
+            )
+    rows = _line_rows(lines)
+    invoice = Invoice.objects.create(
+        billing_company=billing_company,
+        client=client,
+        kind=kind,
+        issue_date=issue_date,
+        due_date=due_date,
+        language=_language(client, language),
+        reference=reference.strip()[:100],
+        notes=notes.strip(),
+        credited_invoice=credited_invoice,
+        created_by=by,
+    )
+    _set_lines(invoice, rows)
+    return invoice
+
+
+def _draft_locked(invoice: Invoice) -> Invoice:
+    locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if locked.is_issued:
+        raise ValidationError(
+            _("La facture %(number)s est émise : elle ne peut plus être modifiée."),
+            code="issued",
+            params={"number": locked.display_number},
+        )
+    return locked
+
+
+@transaction.atomic
+def invoice_update(
+    *,
+    invoice: Invoice,
+    by: Collaborator | None,
+    lines: Iterable[LineInput] | None = None,
+    issue_date: date | None = None,
+    due_date: date | None = None,
+    language: str | None = None,
+    reference: str | None = None,
+    notes: str | None = None,
+) -> Invoice:
+    """Change a draft: the arguments given replace what it had (lines all at once)."""
+    draft = _draft_locked(invoice)
+    if issue_date is not None:
+        draft.issue_date = issue_date
+    if due_date is not None:
+        draft.due_date = due_date
+    if draft.due_date < draft.issue_date:
+        raise ValidationError(
+            _("L'échéance ne peut précéder la date de facture."), code="due_before_issue"
+        )
+    if language is not None:
+        draft.language = _language(draft.client, language)
+    if reference is not None:
+        draft.reference = reference.strip()[:100]
+    if notes is not None:
+        draft.notes = notes.strip()
+    rows = _line_rows(lines) if lines is not None else None
+    draft.save()
+    if rows is not None:
+        _set_lines(draft, rows)
+    return draft
+
+
+@transaction.atomic
+def invoice_delete(*, invoice: Invoice, by: Collaborator | None) -> None:
+    """Delete a draft (an issued invoice is never deleted)."""
+    _draft_locked(invoice).delete()
+
+
+def credit_note_create(
+    *,
+    invoice: Invoice,
+    by: Collaborator | None,
+    issue_date: date | None = None,
+    lines: Iterable[LineInput] | None = None,
+) -> Invoice:
+    """A draft credit note for an issued invoice: its lines, unless others are given."""
+    if lines is None:
+        lines = [
+            LineData(
+                description=line.description,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                vat_rate=line.vat_rate,
+            )
+            for line in invoice.lines.all()
+        ]
+    return invoice_create(
+        billing_company=invoice.billing_company,
+        client=invoice.client,
+        kind=Invoice.Kind.CREDIT_NOTE,
+        lines=lines,
+        by=by,
+        issue_date=issue_date,
+        due_date=issue_date,
+        language=invoice.language,
+        reference=invoice.reference,
+        credited_invoice=invoice,
+    )
+
+
+def register_for(client: Client) -> str:
+    """E-mail register when the client chose e-mail and has an address for it; else paper."""
+    if client.invoices_by_email and client.invoice_addresses():
+        return Invoice.Register.EMAIL
+    return Invoice.Register.PAPER
+
+
+def _pdf_name(invoice: Invoice) -> str:
+    return f"{invoice.billing_company.code}-{invoice.year}-{invoice.number:04d}.pdf"
+
+
+def _store_pdf(invoice: Invoice) -> None:
+    content = invoice_pdf_render(invoice)
+    invoice.pdf.save(_pdf_name(invoice), ContentFile(content), save=False)
+    invoice.pdf_sha256 = hashlib.sha256(content).hexdigest()
+
+
+def invoice_issue(
+    *,
+    invoice: Invoice,
+    by: Collaborator | None,
+    make_pdf: bool = True,
+) -> Invoice:
+    """Issue a draft: next number of its company's series for the year of its issue date,
+    totals, structured communication, register and stored PDF, in one transaction.
+
+    `make_pdf=False` leaves the PDF to be made later by `invoice_pdf_ensure` (a batch does
+    it). Raises ValidationError for an invoice already issued or without lines.
+    """
+    with transaction.atomic():
+        draft = _draft_locked(invoice)
+        draft = Invoice.objects.select_related("billing_company", "client").get(pk=draft.pk)
+        lines = list(draft.lines.all())
+        if not lines:
+            raise ValidationError(_("Une facture a au moins une ligne."), code="no_lines")
+        totals = totals_of(lines)
+        company = draft.billing_company
+        draft.year = draft.issue_date.year
+        draft.number = series_next_number(billing_company=company, year=draft.year)
+        draft.status = Invoice.Status.ISSUED
+        draft.issued_at = timezone.now()
+        draft.total_excl_vat = totals.excl_vat
+        draft.total_vat = totals.vat
+        draft.total_incl_vat = totals.incl_vat
+        draft.structured_communication = communication_for(
+            year=draft.year, company_id=company.pk, number=draft.number
+        )
+        draft.register = register_for(draft.client)
+        if make_pdf:
+            _store_pdf(draft)
+        draft.save()
+    return draft
+
+
+def invoice_pdf_ensure(*, invoice: Invoice) -> Invoice:
+    """Make and store the PDF of an issued invoice that has none yet (never remade)."""
+    if invoice.pdf:
+        return invoice
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if not locked.is_issued:
+            raise ValidationError(_("Un brouillon n'a pas de PDF émis."), code="draft")
+        if not locked.pdf:
+            locked = Invoice.objects.select_related("billing_company", "client").get(pk=locked.pk)
+            _store_pdf(locked)
+            locked.save(update_fields=["pdf", "pdf_sha256"])
+    invoice.refresh_from_db(fields=["pdf", "pdf_sha256"])
+    return invoice
+
+
+def invoice_pdf_bytes(invoice: Invoice) -> bytes:
+    """The stored PDF of an issued invoice, exactly as issued (checked against its sha256).
+
+    Raises ValidationError when the invoice has no PDF or the file was altered.
+    """
+    if not invoice.is_issued or not invoice.pdf:
+        raise ValidationError(
+            _("La facture %(number)s n'a pas de PDF."),
+            code="pdf_missing",
+            params={"number": invoice.display_number or _("(brouillon)")},
+        )
+    try:
+        with invoice.pdf.open("rb") as handle:
+            content = handle.read()
+    except OSError:
+        raise ValidationError(
+            _("Le PDF de la facture %(number)s est introuvable sur le serveur."),
+            code="pdf_missing",
+            params={"number": invoice.display_number},
+        ) from None
+    if invoice.pdf_sha256 and hashlib.sha256(content).hexdigest() != invoice.pdf_sha256:
+        raise ValidationError(
+            _("Le PDF de la facture %(number)s a été altéré depuis son émission."),
+            code="pdf_altered",
+            params={"number": invoice.display_number},
+        )
+    return bytes(content)
