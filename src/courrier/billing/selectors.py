@@ -1,0 +1,204 @@
+"""Reads for the invoice pages: a billing company's invoices and registers with the state of
+each invoice's latest mail, one invoice's mails, the choices of a batch."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.utils.translation import gettext_lazy as _
+
+from courrier.billing.models import Invoice
+from courrier.firm.models import BillingCompany
+from courrier.mailing.models import OutboundMessage
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+INVOICE_CONTEXT = "invoice"
+
+# The state of an invoice's mail as the registers show it, from its latest message.
+MAIL_STATES: dict[str, StrOrPromise] = {
+    "unsent": _("non envoyée"),
+    "queued": _("en file d'attente"),
+    "sent": _("envoyée"),
+    "delivered": _("remise"),
+    "bounced": _("rejetée"),
+    "failed": _("échec"),
+    "uncertain": _("incertaine"),
+}
+_WAITING = {"queued", "sending", "retry", "held"}
+_DELIVERED = {"delivered", "opened"}
+_BOUNCED = {"bounced", "dropped", "complained"}
+
+
+def mail_state(status: str | None, delivery_status: str | None) -> str:
+    """One word for the latest mail of an invoice: unsent, queued, sent, delivered, bounced,
+    failed or uncertain (a key of MAIL_STATES)."""
+    if not status or status == "cancelled":
+        return "unsent"
+    if status in _WAITING:
+        return "queued"
+    if status == "failed":
+        return "failed"
+    if status == "uncertain":
+        return "uncertain"
+    if delivery_status in _DELIVERED:
+        return "delivered"
+    if delivery_status in _BOUNCED:
+        return "bounced"
+    return "sent"
+
+
+def company_get(*, code: str) -> BillingCompany | None:
+    """A billing company by its code, whatever its case."""
+    return BillingCompany.objects.filter(code__iexact=code.strip()[:20]).first()
+
+
+def companies() -> QuerySet[BillingCompany]:
+    return BillingCompany.objects.order_by("name")
+
+
+@dataclass(frozen=True)
+class InvoiceFilters:
+    """What a list or register page is narrowed to; empty values keep everything."""
+
+    date_from: datetime.date | None = None
+    date_to: datetime.date | None = None
+    status: str = ""  # draft / issued (the list) or a MAIL_STATES key (the registers)
+    query: str = ""
+
+
+def _latest_mail() -> QuerySet[OutboundMessage]:
+    return OutboundMessage.objects.filter(
+        context=INVOICE_CONTEXT, object_id=OuterRef("pk")
+    ).order_by("-created_at", "-id")
+
+
+def with_mail(invoices: QuerySet[Invoice]) -> QuerySet[Invoice]:
+    """Invoices annotated with their latest mail: mail_id, mail_status, mail_delivery."""
+    latest = _latest_mail()
+    return invoices.annotate(
+        mail_id=Subquery(latest.values("pk")[:1]),
+        mail_status=Subquery(latest.values("status")[:1]),
+        mail_delivery=Subquery(latest.values("delivery_status")[:1]),
+        mail_sent_at=Subquery(latest.values("sent_at")[:1]),
+    )
+
+
+def _mail_state_q(state: str) -> Q | None:
+    """The condition on the annotations of `with_mail` for one mail state."""
+    if state == "unsent":
+        return Q(mail_status__isnull=True) | Q(mail_status="cancelled")
+    if state == "queued":
+        return Q(mail_status__in=_WAITING)
+    if state in ("failed", "uncertain"):
+        return Q(mail_status=state)
+    if state == "delivered":
+        return Q(mail_status="sent", mail_delivery__in=_DELIVERED)
+    if state == "bounced":
+        return Q(mail_status="sent", mail_delivery__in=_BOUNCED)
+    if state == "sent":
+        return Q(mail_status="sent") & ~Q(mail_delivery__in=_DELIVERED | _BOUNCED)
+    return None
+
+
+def _client_q(query: str) -> Q:
+    q = Q()
+    for word in query.split()[:5]:
+        q &= (
+            Q(client__name__icontains=word)
+            | Q(client__number__icontains=word)
+            | Q(reference__icontains=word)
+        )
+    return q
+
+
+def company_invoices(
+    *, company: BillingCompany, register: str = "", filters: InvoiceFilters = InvoiceFilters()
+) -> QuerySet[Invoice]:
+    """A billing company's invoices and credit notes, newest first, with their latest mail.
+
+    With a register ("email" or "paper"): the issued documents of that register, and the
+    filter's status is a mail state. Without: every document, drafts first, and the status is
+    draft or issued."""
+    invoices = with_mail(
+        Invoice.objects.filter(billing_company=company).select_related("client", "billing_company")
+    )
+    if register:
+        invoices = invoices.filter(status=Invoice.Status.ISSUED, register=register)
+        state_q = _mail_state_q(filters.status)
+        if state_q is not None:
+            invoices = invoices.filter(state_q)
+    elif filters.status in Invoice.Status.values:
+        invoices = invoices.filter(status=filters.status)
+    if filters.date_from:
+        invoices = invoices.filter(issue_date__gte=filters.date_from)
+    if filters.date_to:
+        invoices = invoices.filter(issue_date__lte=filters.date_to)
+    if filters.query:
+        invoices = invoices.filter(_client_q(filters.query))
+    if register:
+        return invoices.order_by("-year", "-number", "-id")
+    # Drafts (no number) before the numbered documents, newest first in each.
+    return invoices.order_by("-status", "-year", "-number", "-id")
+
+
+def invoice_get(*, pk: int) -> Invoice | None:
+    return (
+        Invoice.objects.select_related("billing_company", "client", "credited_invoice")
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def invoice_mails(*, invoice: Invoice) -> QuerySet[OutboundMessage]:
+    """Every mail about this invoice, newest first."""
+    return OutboundMessage.objects.filter(context=INVOICE_CONTEXT, object_id=invoice.pk).order_by(
+        "-created_at", "-id"
+    )
+
+
+def register_invoices(
+    *, company: BillingCompany, register: str, ids: Iterable[int]
+) -> list[Invoice]:
+    """The issued invoices of a register among these ids, in register order; others dropped."""
+    wanted = {int(pk) for pk in ids}
+    if not wanted:
+        return []
+    return list(
+        Invoice.objects.filter(
+            billing_company=company,
+            status=Invoice.Status.ISSUED,
+            register=register,
+            pk__in=wanted,
+        )
+        .select_related("client", "billing_company")
+        .order_by("year", "number", "id")
+    )
+
+
+def unsent_invoices(
+    *,
+    company: BillingCompany,
+    date_from: datetime.date | None = None,
+    date_to: datetime.date | None = None,
+) -> list[Invoice]:
+    """The e-mail register's invoices that no mail was ever queued for, oldest first,
+    optionally within issue dates."""
+    invoices = company_invoices(
+        company=company,
+        register=Invoice.Register.EMAIL,
+        filters=InvoiceFilters(date_from=date_from, date_to=date_to, status="unsent"),
+    )
+    return list(invoices.order_by("year", "number", "id"))
+
+
+def batch_invoices(*, ids: Iterable[int]) -> QuerySet[Invoice]:
+    """The invoices of a batch with their latest mail, in the batch's order of numbers."""
+    return with_mail(
+        Invoice.objects.filter(pk__in=list(ids)).select_related("client", "billing_company")
+    ).order_by("year", "number", "id")

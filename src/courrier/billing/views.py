@@ -1,0 +1,612 @@
+"""The invoice pages of a billing company: every invoice, the e-mail register (with its batch
+sending), the paper register (one PDF to print); a draft's form, an invoice's page, its PDF.
+
+Views only read through `selectors` and write through the billing services; every logged-in
+collaborator may use them (a firm shares its invoicing)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, cast
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import DatabaseError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
+
+from courrier.billing import selectors
+from courrier.billing.forms import (
+    MAX_LINES,
+    BatchForm,
+    InvoiceForm,
+    PaperForm,
+    RegisterFilterForm,
+    line_formset,
+    line_rows_from,
+)
+from courrier.billing.models import Invoice, InvoiceLine, VatRate
+from courrier.billing.selectors import MAIL_STATES, mail_state
+from courrier.billing.services import issue as issue_services
+from courrier.billing.services.paper import invoices_merged_pdf
+from courrier.billing.services.totals import Totals, totals_of
+from courrier.firm.models import BillingCompany, Collaborator
+from courrier.mailing.models import MailBatch
+
+PER_PAGE = 50
+
+
+class _Request(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _user(request: HttpRequest) -> Collaborator:
+    return cast(Collaborator, request.user)
+
+
+def _company_or_404(code: str) -> BillingCompany:
+    company = selectors.company_get(code=code)
+    if company is None:
+        raise Http404(_("Cette société facturante n'existe pas."))
+    return company
+
+
+def _invoice_or_404(pk: int) -> Invoice:
+    invoice = selectors.invoice_get(pk=pk)
+    if invoice is None:
+        raise Http404(_("Cette facture n'existe pas."))
+    return invoice
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return " ".join(str(message) for message in exc.messages)
+    return str(exc)
+
+
+def _with_states(invoices: Any) -> list[Invoice]:
+    """The rows of a page, each with its mail state (a MAIL_STATES key) and label."""
+    rows = list(invoices)
+    for invoice in rows:
+        state = mail_state(
+            getattr(invoice, "mail_status", None), getattr(invoice, "mail_delivery", None)
+        )
+        invoice.mail_state = state  # type: ignore[attr-defined]
+        invoice.mail_label = MAIL_STATES[state]  # type: ignore[attr-defined]
+    return rows
+
+
+def _register_page(request: HttpRequest, company: BillingCompany, register: str) -> dict[str, Any]:
+    form = RegisterFilterForm(request.GET or None, register=register)
+    filters = form.filters() if request.GET else selectors.InvoiceFilters()
+    invoices = selectors.company_invoices(company=company, register=register, filters=filters)
+    page = Paginator(invoices, PER_PAGE).get_page(request.GET.get("page"))
+    return {
+        "company": company,
+        "companies": selectors.companies(),
+        "filter_form": form,
+        "filtered": any((filters.date_from, filters.date_to, filters.status, filters.query)),
+        "page_obj": page,
+        "invoices": _with_states(page.object_list),
+        "register": register,
+    }
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """The billing companies; with only one, its invoices straight away."""
+    companies = list(selectors.companies())
+    if len(companies) == 1:
+        return redirect("billing:invoices", code=companies[0].code)
+    return render(request, "billing/companies.html", {"companies": companies})
+
+
+@require_GET
+def invoice_list(request: HttpRequest, code: str) -> HttpResponse:
+    company = _company_or_404(code)
+    context = _register_page(request, company, "")
+    context["section"] = "all"
+    return render(request, "billing/invoice_list.html", context)
+
+
+@require_GET
+def email_register(request: HttpRequest, code: str) -> HttpResponse:
+    company = _company_or_404(code)
+    context = _register_page(request, company, Invoice.Register.EMAIL)
+    context.update(section="email", batch_form=BatchForm(initial={"scope": "unsent"}))
+    context["unsent_count"] = len(selectors.unsent_invoices(company=company))
+    return render(request, "billing/email_register.html", context)
+
+
+@require_GET
+def paper_register(request: HttpRequest, code: str) -> HttpResponse:
+    company = _company_or_404(code)
+    context = _register_page(request, company, Invoice.Register.PAPER)
+    context["section"] = "paper"
+    return render(request, "billing/paper_register.html", context)
+
+
+# --- A draft: create, edit, lines ---------------------------------------------------------
+
+
+def _preview_totals(rows: list[dict[str, str]]) -> Totals | None:
+    """The totals of the lines as typed, for the form; None while a figure is not a number."""
+    lines = []
+    for row in rows:
+        if not row["description"].strip() and not row["unit_price"].strip():
+            continue
+        try:
+            quantity = Decimal(row["quantity"].strip() or "1")
+            price = Decimal(row["unit_price"].strip() or "0")
+        except ArithmeticError:
+            return None
+        if (
+            not quantity.is_finite()
+            or not price.is_finite()
+            or row["vat_rate"] not in VatRate.values
+        ):
+            return None
+        lines.append(InvoiceLine(quantity=quantity, unit_price=price, vat_rate=row["vat_rate"]))
+    return totals_of(lines)
+
+
+def _draft_form_context(
+    *, company: BillingCompany, form: InvoiceForm, formset: Any, invoice: Invoice | None
+) -> dict[str, Any]:
+    return {
+        "company": company,
+        "companies": selectors.companies(),
+        "form": form,
+        "formset": formset,
+        "invoice": invoice,
+        "totals": _preview_totals(line_rows_from(formset.data)) if formset.is_bound else None,
+        "section": "create" if invoice is None else "",
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def invoice_create(request: HttpRequest, code: str) -> HttpResponse:
+    company = _company_or_404(code)
+    if request.method == "POST":
+        form = InvoiceForm(request.POST, company=company)
+        formset = line_formset(data=request.POST)
+        if form.is_valid() and formset.is_valid():
+            data = form.cleaned_data
+            try:
+                invoice = issue_services.invoice_create(
+                    billing_company=company,
+                    client=data["client"],
+                    kind=data["kind"],
+                    issue_date=data["issue_date"],
+                    due_date=data["due_date"],
+                    lines=formset.lines(),
+                    reference=data["reference"],
+                    notes=data["notes"],
+                    by=_user(request),
+                )
+            except ValidationError as exc:
+                form.add_error(None, _error_text(exc))
+            else:
+                messages.success(request, _("Le brouillon a été enregistré."))
+                return redirect("billing:invoice", pk=invoice.pk)
+    else:
+        client_id = request.GET.get("client", "")
+        form = InvoiceForm(
+            company=company,
+            initial={
+                "issue_date": timezone.localdate(),
+                "kind": Invoice.Kind.INVOICE,
+                "client": int(client_id) if client_id.isdigit() and len(client_id) < 18 else None,
+            },
+        )
+        formset = line_formset()
+    context = _draft_form_context(company=company, form=form, formset=formset, invoice=None)
+    return render(request, "billing/invoice_form.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def invoice_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = _invoice_or_404(pk)
+    company = invoice.billing_company
+    if invoice.is_issued:
+        messages.error(
+            request, _("Une facture émise ne se modifie plus : faites une note de crédit.")
+        )
+        return redirect("billing:invoice", pk=invoice.pk)
+    if request.method == "POST":
+        form = InvoiceForm(request.POST, company=company, draft=invoice)
+        formset = line_formset(data=request.POST)
+        if form.is_valid() and formset.is_valid():
+            data = form.cleaned_data
+            try:
+                issue_services.invoice_update(
+                    invoice=invoice,
+                    issue_date=data["issue_date"],
+                    due_date=data["due_date"],
+                    lines=formset.lines(),
+                    reference=data["reference"],
+                    notes=data["notes"],
+                    by=_user(request),
+                )
+            except ValidationError as exc:
+                form.add_error(None, _error_text(exc))
+            else:
+                messages.success(request, _("Le brouillon a été enregistré."))
+                return redirect("billing:invoice", pk=invoice.pk)
+    else:
+        form = InvoiceForm(
+            company=company,
+            draft=invoice,
+            initial={
+                "issue_date": invoice.issue_date,
+                "due_date": invoice.due_date,
+                "reference": invoice.reference,
+                "notes": invoice.notes,
+            },
+        )
+        formset = line_formset(
+            rows=[
+                {
+                    "description": line.description,
+                    "quantity": line.quantity.normalize(),
+                    "unit_price": line.unit_price,
+                    "vat_rate": line.vat_rate,
+                }
+                for line in invoice.lines.all()
+            ]
+        )
+    context = _draft_form_context(company=company, form=form, formset=formset, invoice=invoice)
+    return render(request, "billing/invoice_form.html", context)
+
+
+@require_POST
+def invoice_lines(request: HttpRequest, code: str) -> HttpResponse:
+    """The lines of a draft's form again, with a row added or one removed, and the totals of
+    what is typed (htmx); nothing is saved."""
+    company = _company_or_404(code)
+    rows = line_rows_from(request.POST)
+    action = request.POST.get("lines-action", "")
+    if action == "add" and len(rows) < MAX_LINES:
+        rows.append({"description": "", "quantity": "1", "unit_price": "", "vat_rate": "21"})
+    elif action.startswith("remove-") and action[7:].isdigit():
+        index = int(action[7:])
+        if 0 <= index < len(rows):
+            rows.pop(index)
+    return render(
+        request,
+        "billing/_lines.html",
+        {
+            "company": company,
+            "formset": line_formset(rows=rows),
+            "totals": _preview_totals(rows),
+        },
+    )
+
+
+# --- One invoice ---------------------------------------------------------------------------
+
+
+@require_GET
+def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = _invoice_or_404(pk)
+    mails = list(selectors.invoice_mails(invoice=invoice))
+    for mail in mails:
+        mail.state = mail_state(mail.status, mail.delivery_status)  # type: ignore[attr-defined]
+        mail.state_label = MAIL_STATES[mail.state]  # type: ignore[attr-defined]
+    lines = list(invoice.lines.all())
+    return render(
+        request,
+        "billing/invoice_detail.html",
+        {
+            "invoice": invoice,
+            "company": invoice.billing_company,
+            "companies": selectors.companies(),
+            "lines": lines,
+            "totals": totals_of(lines),
+            "mails": mails,
+            "credit_notes": list(invoice.credit_notes.order_by("-id")),
+        },
+    )
+
+
+@require_GET
+def invoice_pdf(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """The PDF as issued: attached (download) or inline (?inline=1)."""
+    invoice = _invoice_or_404(pk)
+    if not invoice.is_issued or not invoice.pdf:
+        raise Http404(_("Cette facture n'a pas encore de PDF : elle est créée à l'émission."))
+    try:
+        handle = invoice.pdf.open("rb")
+    except OSError as exc:
+        raise Http404(_("Le PDF de cette facture est introuvable sur le disque.")) from exc
+    name = pdf_filename(invoice)
+    response = FileResponse(handle, content_type="application/pdf")
+    response["Content-Disposition"] = (
+        content_disposition_header(not request.GET.get("inline"), name) or "attachment"
+    )
+    return response
+
+
+def pdf_filename(invoice: Invoice) -> str:
+    kind = _("Note-de-credit") if invoice.kind == Invoice.Kind.CREDIT_NOTE else _("Facture")
+    return f"{kind}-{invoice.year}-{invoice.number:04d}.pdf"
+
+
+@require_POST
+def invoice_issue(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = _invoice_or_404(pk)
+    if invoice.is_issued:
+        messages.info(request, _("Cette facture est déjà émise."))
+        return redirect("billing:invoice", pk=invoice.pk)
+    try:
+        invoice = issue_services.invoice_issue(invoice=invoice, by=_user(request))
+    except ValidationError as exc:
+        messages.error(
+            request, _("La facture n'a pas été émise : %(why)s") % {"why": _error_text(exc)}
+        )
+    else:
+        messages.success(
+            request,
+            _("%(kind)s %(number)s émise ; elle est dans le %(register)s.")
+            % {
+                "kind": invoice.get_kind_display().capitalize(),
+                "number": invoice.display_number,
+                "register": invoice.get_register_display(),
+            },
+        )
+    return redirect("billing:invoice", pk=invoice.pk)
+
+
+@require_POST
+def credit_note_create(request: HttpRequest, pk: int) -> HttpResponse:
+    """A draft credit note for an issued invoice, with its lines, to adjust and issue."""
+    invoice = _invoice_or_404(pk)
+    if not invoice.is_issued or invoice.kind != Invoice.Kind.INVOICE:
+        messages.error(request, _("Seule une facture émise peut être créditée."))
+        return redirect("billing:invoice", pk=invoice.pk)
+    try:
+        note = issue_services.credit_note_create(invoice=invoice, by=_user(request))
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+        return redirect("billing:invoice", pk=invoice.pk)
+    messages.success(
+        request,
+        _(
+            "Brouillon de note de crédit pour la facture %(number)s : "
+            "vérifiez les lignes, puis émettez-la."
+        )
+        % {"number": invoice.display_number},
+    )
+    return redirect("billing:invoice_edit", pk=note.pk)
+
+
+@require_POST
+def invoice_resend(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "@": the invoice by e-mail again, the same PDF, recorded as a re-send."""
+    from courrier.billing.services.sending import invoice_resend as resend
+
+    invoice = _invoice_or_404(pk)
+    error = ""
+    if not invoice.is_issued:
+        error = _("Une facture non émise ne s'envoie pas.")
+    else:
+        try:
+            resend(invoice=invoice, by=_user(request))
+        except (ValidationError, ValueError) as exc:
+            error = _("La facture n'a pas été renvoyée : %(why)s") % {"why": _error_text(exc)}
+        except DatabaseError:
+            raise
+        except Exception as exc:  # a mailing error (no profile, no address): said, not a 500
+            error = _("La facture n'a pas été renvoyée : %(why)s") % {"why": _error_text(exc)}
+    if _is_htmx(request):
+        row = (
+            selectors.with_mail(Invoice.objects.filter(pk=invoice.pk))
+            .select_related("client")
+            .get()
+        )
+        return render(
+            request,
+            "billing/_mail_cell.html",
+            {"invoice": _with_states([row])[0], "error": error, "resent": not error},
+        )
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(
+            request,
+            _("La facture %(number)s est renvoyée par e-mail.")
+            % {"number": invoice.display_number},
+        )
+    back = request.POST.get("next", "")
+    if back.startswith("/") and not back.startswith("//"):
+        return redirect(back)
+    return redirect("billing:invoice", pk=invoice.pk)
+
+
+# --- The e-mail register's batch -----------------------------------------------------------
+
+
+def _batch_choice(request: HttpRequest, company: BillingCompany) -> tuple[BatchForm, list[Invoice]]:
+    form = BatchForm(request.POST)
+    if not form.is_valid():
+        return form, []
+    data = form.cleaned_data
+    if data["scope"] == "selection":
+        chosen = selectors.register_invoices(
+            company=company, register=Invoice.Register.EMAIL, ids=data["invoices"]
+        )
+    else:
+        chosen = selectors.unsent_invoices(
+            company=company,
+            date_from=data["batch_from"] if data["scope"] == "range" else None,
+            date_to=data["batch_to"] if data["scope"] == "range" else None,
+        )
+    if not chosen:
+        form.add_error(None, _("Aucune facture à envoyer dans ce choix."))
+    return form, chosen
+
+
+@require_POST
+def email_presend(request: HttpRequest, code: str) -> HttpResponse:
+    """The pre-send check of the chosen invoices: the blocked ones with their reasons, the
+    warnings, how many will go."""
+    from courrier.billing.services.sending import invoice_presend_check
+
+    company = _company_or_404(code)
+    form, chosen = _batch_choice(request, company)
+    context: dict[str, Any] = {"company": company, "batch_form": form, "chosen": chosen}
+    if chosen:
+        checks = list(invoice_presend_check(invoices=chosen, by=_user(request)))
+        context.update(_check_summary(checks))
+    return render(request, "billing/_presend.html", context)
+
+
+def _check_summary(checks: list[Any]) -> dict[str, Any]:
+    blocked = [check for check in checks if _blockers(check)]
+    warned = [check for check in checks if _warnings(check) and not _blockers(check)]
+    return {
+        "checks": checks,
+        "blocked": [(check, _blockers(check)) for check in blocked],
+        "warned": [(check, _warnings(check)) for check in warned],
+        "sendable": len(checks) - len(blocked),
+    }
+
+
+def _blockers(check: Any) -> list[str]:
+    return [str(text) for text in getattr(check, "blockers", ()) or ()]
+
+
+def _warnings(check: Any) -> list[str]:
+    return [str(text) for text in getattr(check, "warnings", ()) or ()]
+
+
+@require_POST
+def email_send(request: HttpRequest, code: str) -> HttpResponse:
+    """Start the batch of the chosen invoices (the blocked ones are left out by the batch) and
+    follow it on its page."""
+    from courrier.billing.services.sending import invoice_batch_start
+
+    company = _company_or_404(code)
+    form, chosen = _batch_choice(request, company)
+    register_url = reverse("billing:email_register", kwargs={"code": company.code})
+    if not chosen:
+        errors = [str(error) for errors in form.errors.values() for error in errors]
+        for error in errors or [_("Aucune facture à envoyer dans ce choix.")]:
+            messages.error(request, error)
+        return _go(request, register_url)
+    try:
+        batch = invoice_batch_start(invoices=chosen, by=_user(request))
+    except ValidationError as exc:
+        messages.error(request, _("L'envoi n'a pas commencé : %(why)s") % {"why": _error_text(exc)})
+        return _go(request, register_url)
+    return _go(request, reverse("billing:batch", kwargs={"code": company.code, "pk": batch.pk}))
+
+
+def _go(request: HttpRequest, url: str) -> HttpResponse:
+    """A redirect; for htmx, a whole-page one."""
+    if _is_htmx(request):
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+def _batch_context(company: BillingCompany, batch: MailBatch) -> dict[str, Any]:
+    ids = [int(pk) for pk in batch.object_ids or []]
+    invoices = _with_states(selectors.batch_invoices(ids=ids))
+    by_id = {invoice.pk: invoice for invoice in invoices}
+    blocked = []
+    for key, reasons in (batch.blocked or {}).items():
+        invoice = by_id.get(int(key)) if str(key).isdigit() else None
+        blocked.append((invoice, reasons if isinstance(reasons, list) else [str(reasons)]))
+    blocked_ids = {invoice.pk for invoice, _reasons in blocked if invoice is not None}
+    counts = {state: 0 for state in MAIL_STATES}
+    for invoice in invoices:
+        if invoice.pk not in blocked_ids:
+            counts[invoice.mail_state] += 1  # type: ignore[attr-defined]
+    composing = batch.state in (MailBatch.State.PENDING, MailBatch.State.COMPOSING)
+    in_flight = counts["queued"] + (counts["unsent"] if composing else 0)
+    total = batch.total or len(ids)
+    prepared = batch.queued + len(blocked)
+    return {
+        "company": company,
+        "batch": batch,
+        "invoices": [invoice for invoice in invoices if invoice.pk not in blocked_ids],
+        "blocked": blocked,
+        "counts": counts,
+        "sent": counts["sent"] + counts["delivered"],
+        "failed": counts["failed"] + counts["bounced"] + counts["uncertain"],
+        "total": total,
+        "prepared": min(prepared, total),
+        "done_count": counts["sent"]
+        + counts["delivered"]
+        + counts["failed"]
+        + counts["bounced"]
+        + counts["uncertain"]
+        + len(blocked),
+        "finished": not composing and in_flight == 0,
+        "composing": composing,
+    }
+
+
+@require_GET
+def batch_detail(request: HttpRequest, code: str, pk: int) -> HttpResponse:
+    """A batch of invoices: a progress bar while it is prepared and sent, then the summary."""
+    company = _company_or_404(code)
+    batch = MailBatch.objects.filter(pk=pk, context=selectors.INVOICE_CONTEXT).first()
+    if batch is None:
+        raise Http404(_("Cet envoi n'existe pas."))
+    context = _batch_context(company, batch)
+    template = "billing/_batch_progress.html" if _is_htmx(request) else "billing/batch.html"
+    return render(request, template, context)
+
+
+# --- The paper register's PDF -----------------------------------------------------------
+
+
+@require_POST
+def paper_pdf(request: HttpRequest, code: str) -> HttpResponse:
+    """The chosen invoices of the paper register in one PDF, in number order, to print."""
+    company = _company_or_404(code)
+    form = PaperForm(request.POST)
+    if not form.is_valid():
+        for error in form.errors.get("invoices") or [_("Cochez au moins une facture à imprimer.")]:
+            messages.error(request, str(error))
+        return redirect(_back_to_paper(request, company))
+    chosen = selectors.register_invoices(
+        company=company, register=Invoice.Register.PAPER, ids=form.cleaned_data["invoices"]
+    )
+    if not chosen:
+        messages.error(request, _("Aucune des factures cochées n'est dans le registre papier."))
+        return redirect(_back_to_paper(request, company))
+    try:
+        content = invoices_merged_pdf(chosen)
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+        return redirect(_back_to_paper(request, company))
+    first, last = chosen[0], chosen[-1]
+    name = f"{company.code}-{first.year}-{first.number:04d}"
+    if len(chosen) > 1:
+        name += f"-{last.year}-{last.number:04d}"
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = (
+        content_disposition_header(True, f"{name}.pdf") or "attachment"
+    )
+    return response
+
+
+def _back_to_paper(request: HttpRequest, company: BillingCompany) -> str:
+    back = request.POST.get("next", "")
+    if back.startswith("/") and not back.startswith("//"):
+        return back
+    return reverse("billing:paper_register", kwargs={"code": company.code})

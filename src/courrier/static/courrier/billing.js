@@ -1,0 +1,18 @@
+// Registers: "tick all" and, in the e-mail register, ticking a row chooses "the ticked invoices".
+(function () {
+  "use strict";
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (!(target instanceof HTMLInputElement) || target.type !== "checkbox") return;
+    var name = target.getAttribute("data-select-all");
+    var formId = target.getAttribute("form");
+    if (name) {
+      document.querySelectorAll('input[type="checkbox"][name="' + name + '"][form="' + formId + '"]')
+        .forEach(function (box) { box.checked = target.checked; });
+    }
+    if (target.name === "invoices" || name) {
+      var selection = document.querySelector('#' + formId + ' input[name="scope"][value="selection"]');
+      if (selection && target.checked) selection.checked = true;
+    }
+  });
+})();
