@@ -608,6 +608,22 @@ class ComposeForm(forms.Form):
         widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
     )
     uploads = forms.Field(required=False, widget=forms.MultipleHiddenInput)
+    send_by_link = forms.BooleanField(
+        label=_("Envoyer les pièces jointes par lien sécurisé"),
+        required=False,
+        help_text=_(
+            "Les fichiers restent au cabinet : le mail donne un lien, valable 14 jours, que le "
+            "client ouvre avec un code communiqué séparément."
+        ),
+    )
+    send_code = forms.BooleanField(
+        label=_("Envoyer le code dans un second mail"),
+        required=False,
+        help_text=_(
+            "Sinon, le code vous est montré une seule fois après l'envoi : donnez-le au "
+            "client par téléphone."
+        ),
+    )
     # Generated with the page: the same form sent twice (double click, reload) queues once.
     idempotency_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
@@ -619,8 +635,12 @@ class ComposeForm(forms.Form):
         user: Collaborator,
         client: Client | None = None,
         default_language: str | None = None,
+        context: str = "client",
         **kwargs: Any,
     ) -> None:
+        # A mail about objects of a context (invoices, VAT returns, ...): its fields and its
+        # templates instead of the client's.
+        self.field_context = context
         initial = kwargs.setdefault("initial", {})
         initial.setdefault("recipients", Recipients.CLIENT if client else Recipients.SELECTION)
         if client is not None:
@@ -773,6 +793,7 @@ class ComposeForm(forms.Form):
         options["archive"] = bool(self.cleaned_data.get("archive"))
         options["language"] = self.cleaned_data.get("language") or ""
         options["idempotency_key"] = self.cleaned_data.get("idempotency_key") or ""
+        options["send_by_link"] = bool(self.cleaned_data.get("send_by_link"))
         return options
 
 
@@ -791,9 +812,13 @@ class TemplateSaveForm(forms.Form):
     subject = forms.CharField(label=_("Sujet"), max_length=255)
     body = forms.CharField(label=_("Contenu"), strip=False)
 
-    context = MailTemplate.Context.CLIENT
+    context: str = MailTemplate.Context.CLIENT
 
-    def __init__(self, *args: Any, user: Collaborator, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, user: Collaborator, context: str | None = None, **kwargs: Any
+    ) -> None:
+        if context:
+            self.context = context
         super().__init__(*args, **kwargs)
         self.user = user
         field = self.fields["save_over"]

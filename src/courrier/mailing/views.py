@@ -7,7 +7,7 @@ Templates: the firm's (no owner) are edited by administrators, personal ones by 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -38,7 +38,8 @@ from courrier.crypto import SecretUnreadable
 from courrier.firm.models import BillingCompany, Collaborator, Firm
 from courrier.firm.permissions import admin_only, admin_required, can_manage_profile, is_firm_admin
 from courrier.languages import MailLanguage
-from courrier.mailing import advice, fields, selectors, services
+from courrier.mailing import advice, contexts, fields, selectors, services
+from courrier.mailing.contexts import MailContext
 from courrier.mailing.exceptions import MailingError, ProfileMissing
 from courrier.mailing.forms import (
     CollaboratorDetailsForm,
@@ -56,7 +57,7 @@ from courrier.mailing.models import (
     SendingProfile,
     Upload,
 )
-from courrier.mailing.services import profiles, resend
+from courrier.mailing.services import by_link, profiles, resend
 from courrier.mailing.services.compose import encoded_size
 
 Status = OutboundMessage.Status
@@ -116,7 +117,7 @@ def _client_from(request: HttpRequest) -> Client:
 
 
 def _safe_next(request: HttpRequest, default: str) -> str:
-    target = request.POST.get("next") or ""
+    target = request.POST.get("next") or request.GET.get("next") or ""
     if target and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
@@ -375,10 +376,77 @@ class Window:
     filters: SelectionFilters
     saved_selection: ClientSelection | None
     profile_missing: bool = False
+    # A mail about objects of a context (?context=vat&objects=1,2,3): one mail per object.
+    context_name: str = ""
+    objects: list[MailContext] = field(default_factory=list)
+    next_url: str = ""
+
+    @property
+    def is_context(self) -> bool:
+        return bool(self.context_name)
 
     @property
     def is_selection(self) -> bool:
-        return self.form.mode == Recipients.SELECTION
+        return not self.is_context and self.form.mode == Recipients.SELECTION
+
+    @property
+    def is_batch(self) -> bool:
+        """Several mails: a selection of clients, or several objects of a context."""
+        return self.is_selection or (self.is_context and len(self.objects) > 1)
+
+    @property
+    def objects_param(self) -> str:
+        return ",".join(str(item.object_id) for item in self.objects)
+
+    @property
+    def query(self) -> str:
+        """The window's address parameters, for its form and its buttons."""
+        if self.is_context:
+            return f"?context={self.context_name}&objects={self.objects_param}"
+        return f"?client={self.client.pk}" if self.client is not None else ""
+
+
+def _object_ids(raw: str) -> list[int]:
+    """Ids from "1,2,3"; anything that is not one is a 404, never a 500."""
+    ids: list[int] = []
+    for item in raw.split(","):
+        pk = _int_param(item)
+        if pk is None:
+            raise Http404(_("Les éléments choisis ne sont pas reconnus."))
+        if pk not in ids:
+            ids.append(pk)
+    return ids
+
+
+def _context_objects(request: HttpRequest, user: Collaborator) -> tuple[str, list[MailContext]]:
+    """The context and its objects the window writes about ("" and [] for clients); 404 for
+    an unknown context, or objects that do not exist or that the user may not see."""
+    name = (request.POST.get("context") or request.GET.get("context") or "").strip()
+    if not name or name == "client":
+        return "", []
+    if name not in contexts.registered():
+        raise Http404(_("Ce type d'envoi n'existe pas."))
+    try:
+        fields.fields_for(name)
+    except ValueError:
+        raise Http404(_("Ce type d'envoi n'a pas encore de champs de fusion.")) from None
+    raw = request.POST.get("objects") or request.GET.get("objects") or ""
+    ids = _object_ids(raw) if raw.strip() else []
+    if not ids:
+        raise Http404(_("Aucun élément n'est choisi."))
+    found = contexts.resolve(name, ids, user=user)
+    if not found:
+        raise Http404(_("Ces éléments n'existent pas ou ne vous sont pas accessibles."))
+    return name, found
+
+
+def _starts_by_link(objects: list[MailContext]) -> bool:
+    """Sensitive files (an IPP return, an income statement) go by link unless unchecked."""
+    return any(
+        getattr(item, "sensitive", False)
+        or any(getattr(attached, "sensitive", False) for attached in item.attachments)
+        for item in objects
+    )
 
 
 def _selection_state(
@@ -401,24 +469,49 @@ def _selection_state(
 
 
 def _window(request: HttpRequest, *, initial: dict[str, Any] | None = None) -> Window:
-    """The window as the request describes it; 404 for a client or selection that is not one."""
+    """The window as the request describes it; 404 for a client, a selection or objects that
+    are not one."""
     user = _user(request)
-    raw_client = request.POST.get("client") or request.GET.get("client")
+    context_name, objects = _context_objects(request, user)
+    start = dict(initial or {})
     client = None
-    if raw_client is not None and raw_client != "":
-        pk = _int_param(raw_client)
-        if pk is None:
-            raise Http404(_("Aucun client n'est choisi."))
-        client = get_object_or_404(Client.objects.prefetch_related("emails"), pk=pk)
+    if objects:
+        # One object: its client, in the object's language; several: each gets its own.
+        client = objects[0].client if len(objects) == 1 else None
+        if client is not None:
+            start.setdefault("language", objects[0].language or client.language)
+        start.setdefault("send_by_link", _starts_by_link(objects))
+    else:
+        raw_client = request.POST.get("client") or request.GET.get("client")
+        if raw_client is not None and raw_client != "":
+            pk = _int_param(raw_client)
+            if pk is None:
+                raise Http404(_("Aucun client n'est choisi."))
+            client = get_object_or_404(Client.objects.prefetch_related("emails"), pk=pk)
     filters, loaded = _selection_state(request, user)
     form = ComposeForm(
         request.POST if request.method == "POST" else None,
         user=user,
         client=client,
         default_language=Firm.load().default_language,
-        initial=dict(initial or {}),
+        context=context_name or "client",
+        initial=start,
     )
-    return Window(form=form, client=client, filters=filters, saved_selection=loaded)
+    next_url = ""
+    raw_next = request.POST.get("next") or request.GET.get("next") or ""
+    if raw_next and url_has_allowed_host_and_scheme(
+        raw_next, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = raw_next
+    return Window(
+        form=form,
+        client=client,
+        filters=filters,
+        saved_selection=loaded,
+        context_name=context_name,
+        objects=objects,
+        next_url=next_url,
+    )
 
 
 def _selection_clients(window: Window) -> list[Client]:
@@ -438,19 +531,36 @@ def _method_limit(profile: SendingProfile | None) -> tuple[int, str]:
     return limit, str(profile.get_method_display()) if profile is not None else ""
 
 
-def _attachments_context(form: ComposeForm, profile: SendingProfile | None) -> dict[str, Any]:
+def _attachments_context(
+    form: ComposeForm, profile: SendingProfile | None, objects: list[MailContext] | None = None
+) -> dict[str, Any]:
     uploads = form.upload_objects
     total = sum(upload.size for upload in uploads)
     limit, method = _method_limit(profile)
     # Base64 makes a file about a third bigger once in the mail.
     encoded = sum(encoded_size(int(upload.size)) for upload in uploads)
+    # The files each object's mail carries on its own ("joint automatiquement").
+    auto = [
+        {
+            "label": item.label,
+            "client": item.client,
+            "files": [(attached.name, attached.size) for attached in item.attachments],
+            "encoded": sum(encoded_size(int(attached.size)) for attached in item.attachments),
+        }
+        for item in objects or []
+        if item.attachments
+    ]
+    largest = max((row["encoded"] for row in auto), default=0)
+    by_link = bool(form["send_by_link"].value())
     return {
         "uploads": uploads,
         "uploads_total": total,
         "uploads_encoded": encoded,
+        "auto_files": auto,
+        "auto_single": len(objects or []) == 1,
         "size_limit": limit,
         "size_method": method,
-        "too_large": encoded > limit,
+        "too_large": encoded + largest > limit and not by_link,
     }
 
 
@@ -464,7 +574,10 @@ def _window_context(request: HttpRequest, window: Window, **extra: Any) -> dict[
     sender_profile = _sender_profile(user)
     firm = Firm.load()
     client = window.client
-    addresses = client.mail_addresses() if client is not None else []
+    if window.is_context:
+        addresses = window.objects[0].recipient_addresses() if len(window.objects) == 1 else []
+    else:
+        addresses = client.mail_addresses() if client is not None else []
     context: dict[str, Any] = {
         "window": window,
         "form": form,
@@ -473,7 +586,7 @@ def _window_context(request: HttpRequest, window: Window, **extra: Any) -> dict[
         "no_address": client is not None and not addresses,
         "sender_profile": sender_profile,
         "sender_unready": profiles.profile_unready(sender_profile) if sender_profile else "",
-        "merge_fields": fields.fields_for("client"),
+        "merge_fields": fields.fields_for(window.context_name or "client"),
         "profile_missing": window.profile_missing,
         "firm": firm,
         "fixed_bcc": firm.fixed_bcc,
@@ -485,14 +598,28 @@ def _window_context(request: HttpRequest, window: Window, **extra: Any) -> dict[
         ),
         "save_form": TemplateSaveForm(
             user=user,
+            context=window.context_name or None,
             initial={"language": form["language"].value()},
             auto_id="id_save_%s",
         ),
-        "editable_templates": selectors.templates_editable(user=user),
-        **_attachments_context(form, sender_profile),
+        "editable_templates": selectors.templates_editable(
+            user=user, context=window.context_name or "client"
+        ),
+        "context_label": _context_label(window.context_name),
+        **_attachments_context(form, sender_profile, window.objects),
     }
     context.update(extra)
     return context
+
+
+def _context_label(name: str) -> str:
+    """What a context is called in the interface ("TVA", "facture", ...)."""
+    if not name:
+        return ""
+    try:
+        return str(MailTemplate.Context(name).label)
+    except ValueError:
+        return name
 
 
 def _render_window(request: HttpRequest, window: Window, **extra: Any) -> HttpResponse:
@@ -547,21 +674,29 @@ def _uploads_of(form: ComposeForm) -> list[Upload]:
 
 
 def _presend(
-    window: Window, user: Collaborator, clients: list[Client]
+    window: Window,
+    user: Collaborator,
+    clients: list[Client],
+    objects: list[MailContext] | None = None,
 ) -> list[services.RecipientCheck]:
-    """The pre-send check of every recipient, with the options the window asks for."""
+    """The pre-send check of every recipient (or of `objects`, the window's objects by
+    default in a context), with the options the window asks for."""
     form = window.form
     data = form.cleaned_data
+    if objects is None and window.is_context:
+        objects = window.objects
     return list(
         services.presend_check(
             sender=user,
             clients=clients,
             subject=data["subject"],
             body=data["body"],
-            template=data.get("template") if window.is_selection else None,
+            template=data.get("template") if window.is_batch else None,
             uploads=_uploads_of(form),
             options={**form.options(), "language": data["language"]},
-            batch=window.is_selection,
+            batch=window.is_batch,
+            contexts=objects,
+            send_by_link=bool(data.get("send_by_link")),
         )
     )
 
@@ -577,6 +712,8 @@ def _presend_context(checks: list[services.RecipientCheck]) -> dict[str, Any]:
         "ready_count": len(ready),
         "blocked_count": len(blocked),
         "warned_count": len(warned),
+        # Too large only because of their files: the link option, with the user's consent.
+        "offer_link": any(check.oversize for check in blocked),
     }
 
 
@@ -588,10 +725,13 @@ def _send_one(request: HttpRequest, window: Window) -> HttpResponse | None:
     assert client is not None
     data = form.cleaned_data
     key = form.compose_key
+    done_url = window.next_url or _client_mails_url(client)
     already = selectors.message_exists_for_key(idempotency_key=key) if key else None
     if already is not None:
         messages.info(request, _("Ce message est déjà en file d'attente."))
-        return redirect(_client_mails_url(client))
+        return redirect(done_url)
+    context = window.objects[0] if window.is_context else None
+    code = ""
     try:
         checks = _presend(window, user, [client])
         blockers = [reason for check in checks for reason in check.blockers]
@@ -599,19 +739,26 @@ def _send_one(request: HttpRequest, window: Window) -> HttpResponse | None:
             for reason in blockers:
                 form.add_error(None, reason)
             return None
-        message = services.message_compose(
-            sender=user,
-            client=client,
-            subject=data["subject"],
-            body=data["body"],
-            language=data["language"],
-            template=data["template"],
-            archive=data["archive"],
-            purpose="client",
-            idempotency_key=key,
-            uploads=_uploads_of(form),
+        values: dict[str, Any] = {
+            "sender": user,
+            "client": client,
+            "subject": data["subject"],
+            "body": data["body"],
+            "language": data["language"],
+            "template": data["template"],
+            "archive": data["archive"],
+            "purpose": "client",
+            "idempotency_key": key,
+            "uploads": _uploads_of(form),
+            "context": context,
             **form.options(),
-        )
+        }
+        if data.get("send_by_link"):
+            message, code = by_link.message_compose_by_link(
+                **values, send_code=bool(data.get("send_code"))
+            )
+        else:
+            message = services.message_compose(**values)
     except ValidationError as exc:
         form.add_error(None, exc.messages)
         return None
@@ -639,7 +786,19 @@ def _send_one(request: HttpRequest, window: Window) -> HttpResponse | None:
                 "boîte de sortie."
             ),
         )
-    return redirect(_client_mails_url(client))
+    if code and not data.get("send_code"):
+        # Shown once: the code is stored only as a hash.
+        messages.warning(
+            request,
+            _(
+                "Code d'accès aux pièces jointes, à communiquer au client par un autre moyen "
+                "(téléphone) : %(code)s — il ne sera plus affiché."
+            )
+            % {"code": code},
+        )
+    elif code:
+        messages.info(request, _("Le code d'accès part dans un second mail au client."))
+    return redirect(done_url)
 
 
 def _send_selection(
@@ -659,6 +818,9 @@ def _send_selection(
         if existing is not None:
             messages.info(request, _("Cet envoi groupé est déjà lancé."))
             return redirect("mailing:batch_progress", pk=existing.pk)
+        options = form.batch_options()
+        if window.next_url:
+            options["next"] = window.next_url
         try:
             batch = services.batch_create(
                 sender=user,
@@ -666,8 +828,10 @@ def _send_selection(
                 subject=data["subject"],
                 body=data["body"],
                 template=data.get("template"),
-                options=form.batch_options(),
+                options=options,
                 uploads=_uploads_of(form),
+                context=window.context_name or "client",
+                object_ids=[item.object_id for item in window.objects if item.object_id],
             )
         except ValidationError as exc:
             form.add_error(None, exc.messages)
@@ -705,7 +869,14 @@ def compose(request: HttpRequest) -> HttpResponse:
         return _render_window(request, window)
     if not form.is_valid():
         return _render_window(request, window)
-    if window.is_selection:
+    if window.is_batch and window.is_context:
+        if action == "send":
+            response = _send_selection(request, window, [])
+            if response is not None:
+                return response
+        else:
+            extra.update(_presend_view_context(window, user, []))
+    elif window.is_selection:
         recipients = _selection_clients(window)
         if not any(client.mail_addresses() for client in recipients):
             form.add_error(None, _("Aucun client de la sélection n'a d'adresse e-mail."))
@@ -749,6 +920,8 @@ def presend(request: HtmxHttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"window": window, "form": form, "client": window.client}
     if not form.is_valid():
         context.update(presend_errors=_errors_of(form), presend_shown=True)
+    elif window.is_context:
+        context.update(_presend_view_context(window, user, []))
     elif window.is_selection:
         context.update(_presend_view_context(window, user, _selection_clients(window)))
     else:
@@ -767,17 +940,18 @@ def _preview_index(request: HttpRequest, count: int) -> int:
 
 
 def _preview_one(
-    window: Window, user: Collaborator, client: Client
+    window: Window, user: Collaborator, client: Client, context: MailContext | None = None
 ) -> tuple[services.Preview | None, list[str], list[str], bool]:
-    """The mail to `client` as it will leave, what blocks it, what to check, and whether the
-    sender lacks a profile. One client: the same rendering as compose; a recipient of a
-    selection: the pre-send check's, which is the batch's (its language, its template version)."""
+    """The mail to `client` (about `context`) as it will leave, what blocks it, what to check,
+    and whether the sender lacks a profile. One client: the same rendering as compose; a
+    recipient of a selection, an object of a context, a mail whose files go by link: the
+    pre-send check's, which is the batch's (its language, its template version)."""
     form = window.form
-    if window.is_selection:
-        checks = _presend(window, user, [client])
+    data = form.cleaned_data
+    if window.is_selection or context is not None or data.get("send_by_link"):
+        checks = _presend(window, user, [client], [context] if context is not None else None)
         check = checks[0]
         return check.preview, list(check.blockers), list(check.warnings), False
-    data = form.cleaned_data
     try:
         result = services.message_preview(
             sender=user,
@@ -807,7 +981,13 @@ def preview(request: HtmxHttpRequest) -> HttpResponse:
     profile_missing = False
     client = window.client
     index, count = 0, 1
-    if window.is_selection:
+    about: MailContext | None = None
+    if window.is_context:
+        count = len(window.objects)
+        index = _preview_index(request, count)
+        about = window.objects[index]
+        client = about.client
+    elif window.is_selection:
         recipients, _without = _split_by_address(_selection_clients(window))
         count = len(recipients)
         index = _preview_index(request, count)
@@ -816,7 +996,7 @@ def preview(request: HtmxHttpRequest) -> HttpResponse:
             errors.append(_("Aucun client de la sélection n'a d'adresse e-mail."))
     if client is not None and form.is_valid():
         try:
-            result, blockers, warnings, profile_missing = _preview_one(window, user, client)
+            result, blockers, warnings, profile_missing = _preview_one(window, user, client, about)
             errors.extend(blockers)
         except ValidationError as exc:
             errors.extend(exc.messages)
@@ -832,7 +1012,8 @@ def preview(request: HtmxHttpRequest) -> HttpResponse:
         "errors": errors,
         "warnings": warnings,
         "profile_missing": profile_missing,
-        "stepping": window.is_selection,
+        "stepping": window.is_batch,
+        "about": about,
         "index": index,
         "position": index + 1,
         "count": count,
@@ -851,7 +1032,13 @@ def upload(request: HtmxHttpRequest) -> HttpResponse:
     """Join files to the window (or take one away: remove=<id>); answers the attachment list
     with the total and the limit of the sender's method. A refused file is said, not stored."""
     user = _user(request)
-    form = ComposeForm(request.POST, user=user, default_language=Firm.load().default_language)
+    context_name, objects = _context_objects(request, user)
+    form = ComposeForm(
+        request.POST,
+        user=user,
+        default_language=Firm.load().default_language,
+        context=context_name or "client",
+    )
     errors = _store_posted_files(request, form)
     removed = _int_param(request.POST.get("remove"))
     if removed is not None and removed in form.upload_ids:
@@ -860,7 +1047,7 @@ def upload(request: HtmxHttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "upload_errors": errors,
-        **_attachments_context(form, _sender_profile(user)),
+        **_attachments_context(form, _sender_profile(user), objects),
     }
     if not request.htmx:
         # Only the window's script posts here; without it, files go with the form itself.
@@ -875,7 +1062,9 @@ def upload(request: HtmxHttpRequest) -> HttpResponse:
 def template_save_from_compose(request: HtmxHttpRequest) -> HttpResponse:
     """ "Sauver modèle": the window's subject and body saved as a template's language version."""
     user = _user(request)
-    form = TemplateSaveForm(request.POST, user=user)
+    posted = str(request.POST.get("context") or "")
+    context_name = posted if posted in fields.CONTEXT_FIELDS else "client"
+    form = TemplateSaveForm(request.POST, user=user, context=context_name)
     saved: MailTemplate | None = None
     created = False
     if form.is_valid():
@@ -908,14 +1097,17 @@ def template_save_from_compose(request: HtmxHttpRequest) -> HttpResponse:
         "save_form": form
         if saved is None
         else TemplateSaveForm(
-            user=user, initial={"language": form.cleaned_data["language"]}, auto_id="id_save_%s"
+            user=user,
+            context=context_name,
+            initial={"language": form.cleaned_data["language"]},
+            auto_id="id_save_%s",
         ),
         "save_errors": _errors_of_form(form) if saved is None else [],
         "save_notice": notice,
         "save_level": level,
         "saved_template": saved,
-        "templates": selectors.templates_for(user=user),
-        "editable_templates": selectors.templates_editable(user=user),
+        "templates": selectors.templates_for(user=user, context=context_name),
+        "editable_templates": selectors.templates_editable(user=user, context=context_name),
     }
     return render(request, "mailing/_compose_save_template.html", context)
 
@@ -935,16 +1127,23 @@ def template_load(request: HtmxHttpRequest) -> HttpResponse:
     """Load a template into subject and body: the version in the client's language; for a
     selection, the version in the firm's default language, each client getting its own."""
     user = _user(request)
+    context_name, objects = _context_objects(request, user)
     # The window may have a client and yet write to a selection (its radio switched).
     to_selection = request.GET.get("recipients") == Recipients.SELECTION
     client = _client_from(request) if request.GET.get("client") and not to_selection else None
+    own_language = ""
+    if context_name:
+        client = objects[0].client if len(objects) == 1 else None
+        own_language = objects[0].language if client is not None else ""
     pk = _int_param(request.GET.get("template"))
     if pk is None:
         response = render(request, "mailing/_template_notice.html", {"notice": ""})
         return reswap(response, "none")
-    template = get_object_or_404(selectors.templates_for(user=user), pk=pk)
+    template = get_object_or_404(
+        selectors.templates_for(user=user, context=context_name or "client"), pk=pk
+    )
     default = Firm.load().default_language
-    language = client.language if client is not None else default
+    language = (own_language or client.language) if client is not None else default
     version, fallback = selectors.template_version_for(template=template, language=language)
     if version is None:
         version = template.versions.first() if client is None else None
@@ -967,6 +1166,7 @@ def template_load(request: HtmxHttpRequest) -> HttpResponse:
         user=user,
         client=client,
         default_language=default,
+        context=context_name or "client",
         initial={
             "template": template.pk,
             "language": version.language,
@@ -1028,13 +1228,21 @@ def batch_progress(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         raise Http404(_("Cet envoi groupé n'existe pas."))
     done = batch.state in (MailBatch.State.DONE, MailBatch.State.FAILED)
     clients = {client.pk: client for client in selectors.batch_clients(batch=batch)}
+    # A batch about objects (invoices, VAT returns, ...) lists its blocked objects by id.
+    objects = {
+        item.object_id: item for item in services.batch_contexts(batch=batch) if item.object_id
+    }
     blocked = []
     for raw_pk, reasons in (batch.blocked or {}).items():
-        client_pk = _int_param(str(raw_pk))
+        pk = _int_param(str(raw_pk))
         reason_list = reasons if isinstance(reasons, list) else [str(reasons)]
+        about = objects.get(pk) if pk is not None else None
         blocked.append(
             {
-                "client": clients.get(client_pk) if client_pk is not None else None,
+                "client": about.client
+                if about is not None
+                else (clients.get(pk) if pk is not None and not objects else None),
+                "label": about.label if about is not None else "",
                 "reasons": [str(reason) for reason in reason_list],
             }
         )
@@ -1052,9 +1260,19 @@ def batch_progress(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "clients": list(clients.values()),
         "scheduled_at": _parse_iso(scheduled),
         "archive": (batch.options or {}).get("archive", True),
+        "next_url": _safe_stored_next(request, str((batch.options or {}).get("next") or "")),
+        "about_objects": bool(objects) or batch.context not in ("", "client"),
     }
     template = "mailing/_batch_progress.html" if request.htmx else "mailing/batch_progress.html"
     return render(request, template, context)
+
+
+def _safe_stored_next(request: HttpRequest, target: str) -> str:
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return ""
 
 
 def _parse_iso(value: str) -> datetime | None:

@@ -9,6 +9,7 @@ functions; they are keyword-only and raise the errors of `courrier.mailing.excep
 from courrier.mailing.services.batch import (
     RecipientCheck,
     batch_compose,
+    batch_contexts,
     batch_create,
     batch_resume,
     batches_resume_stalled,
@@ -45,6 +46,7 @@ __all__ = [
     "Preview",
     "RecipientCheck",
     "batch_compose",
+    "batch_contexts",
     "batch_create",
     "batch_resume",
     "batches_resume_stalled",
