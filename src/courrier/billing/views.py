@@ -12,7 +12,6 @@ from typing import Any, cast
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import DatabaseError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -39,6 +38,7 @@ from courrier.billing.services import issue as issue_services
 from courrier.billing.services.paper import invoices_merged_pdf
 from courrier.billing.services.totals import Totals, totals_of
 from courrier.firm.models import BillingCompany, Collaborator
+from courrier.mailing.exceptions import MailingError
 from courrier.mailing.models import MailBatch
 
 PER_PAGE = 50
@@ -73,6 +73,8 @@ def _is_htmx(request: HttpRequest) -> bool:
 def _error_text(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return " ".join(str(message) for message in exc.messages)
+    if isinstance(exc, MailingError):
+        return exc.user_message
     return str(exc)
 
 
@@ -394,28 +396,23 @@ def credit_note_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def invoice_resend(request: HttpRequest, pk: int) -> HttpResponse:
-    """ "@": the invoice by e-mail again, the same PDF, recorded as a re-send."""
-    from courrier.billing.services.sending import invoice_resend as resend
+    """ "@": the invoice by e-mail, the same PDF. Its first mail when it has none yet (a later
+    batch then leaves it out), else a re-send recorded as such in the client file."""
+    from courrier.billing.services import sending
 
     invoice = _invoice_or_404(pk)
     error = ""
     if not invoice.is_issued:
-        error = _("Une facture non émise ne s'envoie pas.")
+        error = _("Un brouillon ne s'envoie pas : émettez-le d'abord.")
     else:
+        first = not selectors.invoice_mails(invoice=invoice).exists()
+        send = sending.invoice_send if first else sending.invoice_resend
         try:
-            resend(invoice=invoice, by=_user(request))
-        except (ValidationError, ValueError) as exc:
-            error = _("La facture n'a pas été renvoyée : %(why)s") % {"why": _error_text(exc)}
-        except DatabaseError:
-            raise
-        except Exception as exc:  # a mailing error (no profile, no address): said, not a 500
-            error = _("La facture n'a pas été renvoyée : %(why)s") % {"why": _error_text(exc)}
+            send(invoice=invoice, by=_user(request))
+        except (ValidationError, MailingError) as exc:
+            error = _("La facture n'a pas été envoyée : %(why)s") % {"why": _error_text(exc)}
     if _is_htmx(request):
-        row = (
-            selectors.with_mail(Invoice.objects.filter(pk=invoice.pk))
-            .select_related("client")
-            .get()
-        )
+        row = selectors.with_mail(Invoice.objects.filter(pk=invoice.pk)).get()
         return render(
             request,
             "billing/_mail_cell.html",
@@ -426,8 +423,7 @@ def invoice_resend(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(
             request,
-            _("La facture %(number)s est renvoyée par e-mail.")
-            % {"number": invoice.display_number},
+            _("La facture %(number)s part par e-mail.") % {"number": invoice.display_number},
         )
     back = request.POST.get("next", "")
     if back.startswith("/") and not back.startswith("//"):
@@ -485,11 +481,11 @@ def _check_summary(checks: list[Any]) -> dict[str, Any]:
 
 
 def _blockers(check: Any) -> list[str]:
-    return [str(text) for text in getattr(check, "blockers", ()) or ()]
+    return [str(getattr(reason, "message", reason)) for reason in check.blockers]
 
 
 def _warnings(check: Any) -> list[str]:
-    return [str(text) for text in getattr(check, "warnings", ()) or ()]
+    return [str(getattr(reason, "message", reason)) for reason in check.warnings]
 
 
 @require_POST
@@ -508,7 +504,7 @@ def email_send(request: HttpRequest, code: str) -> HttpResponse:
         return _go(request, register_url)
     try:
         batch = invoice_batch_start(invoices=chosen, by=_user(request))
-    except ValidationError as exc:
+    except (ValidationError, MailingError) as exc:
         messages.error(request, _("L'envoi n'a pas commencé : %(why)s") % {"why": _error_text(exc)})
         return _go(request, register_url)
     return _go(request, reverse("billing:batch", kwargs={"code": company.code, "pk": batch.pk}))
