@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from babel.dates import format_date as babel_format_date
 from django.utils.translation import gettext_lazy as _
 
 from courrier.mailing.fields import MAIL_LANGUAGES, Field, format_amount, format_date
@@ -20,6 +19,7 @@ from courrier.taxes.models import (
     VatRegime,
     VatReturn,
 )
+from courrier.taxes.periods import format_period
 
 # Words that go into mails, in the four mail languages (German has no interface catalogue).
 _WORDS: dict[str, dict[str, str]] = {
@@ -76,28 +76,6 @@ def _language(language: str) -> str:
 
 def word(key: str, language: str) -> str:
     return _WORDS[key][_language(language)]
-
-
-def _quarter(number: int, year: int, language: str) -> str:
-    language = _language(language)
-    if language == "fr":
-        return f"{number}{'er' if number == 1 else 'e'} trimestre {year}"
-    if language == "nl":
-        return f"{number}{'ste' if number in (1, 8) else 'de'} kwartaal {year}"
-    if language == "de":
-        return f"{number}. Quartal {year}"
-    suffix = {1: "st", 2: "nd", 3: "rd"}.get(number, "th")
-    return f"{number}{suffix} quarter {year}"
-
-
-def format_period(*, year: int, period: int, monthly: bool, language: str) -> str:
-    """ "mars 2026" / "maart 2026"; "3e trimestre 2026" / "3de kwartaal 2026" /
-    "3. Quartal 2026" / "3rd quarter 2026"."""
-    if monthly:
-        return str(
-            babel_format_date(date(year, period, 1), "LLLL y", locale=f"{_language(language)}_BE")
-        )
-    return _quarter(period, year, language)
 
 
 def vat_period(vat_return: VatReturn, language: str) -> str:
@@ -177,17 +155,9 @@ VAT_FIELDS: list[Field] = [
 
 def vat_values(vat_return: VatReturn, language: str) -> dict[str, str]:
     """The VAT fields of one return, formatted for `language`."""
-    regime = (
-        VatRegime.MONTHLY
-        if vat_return.period_kind == VatReturn.PeriodKind.MONTH
-        else (VatRegime.QUARTERLY)
-    )
-    profile = getattr(vat_return.client, "vat_profile", None)
-    if profile is not None:
-        regime = VatRegime(profile.regime)
     values = {
         "PERIODE": vat_period(vat_return, language),
-        "REGIME": word(regime, language),
+        "REGIME": word(vat_return.regime, language),
         "ECHEANCE": _date(vat_return.deadline, language),
         "DATEDEPOT": _date(vat_return.filed_on, language),
         "CASE71": format_amount(vat_return.grid_71, language),

@@ -15,9 +15,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from courrier.taxes import rules
+from courrier.taxes.periods import format_period
 
 
 class FilingStatus(models.TextChoices):
@@ -139,6 +141,29 @@ class VatReturn(Filing):
             return f"{self.year}-{self.period:02d}"
         return f"{self.year}-T{self.period}"
 
+    @property
+    def regime(self) -> VatRegime:
+        """The client's regime as recorded, else the one this return's periodicity implies."""
+        try:
+            return VatRegime(self.client.vat_profile.regime)
+        except VatProfile.DoesNotExist:
+            monthly = self.period_kind == self.PeriodKind.MONTH
+            return VatRegime.MONTHLY if monthly else VatRegime.QUARTERLY
+
+    @property
+    def regime_label(self) -> str:
+        return str(self.regime.label)
+
+    @property
+    def period_label(self) -> str:
+        """The period in the interface language: "3e trimestre 2026", "mars 2026"."""
+        return format_period(
+            year=self.year,
+            period=self.period,
+            monthly=self.period_kind == self.PeriodKind.MONTH,
+            language=(get_language() or "fr")[:2],
+        )
+
     def clean(self) -> None:
         limit = 12 if self.period_kind == self.PeriodKind.MONTH else 4
         if not 1 <= (self.period or 0) <= limit:
@@ -208,6 +233,11 @@ class CorporateTaxReturn(Filing):
         return f"{self.client} — ISOC {self.assessment_year}"
 
     @property
+    def result_amount(self) -> Decimal | None:
+        """The result without its sign (the list says "à payer" or "à recevoir")."""
+        return abs(self.result) if self.result is not None else None
+
+    @property
     def assessment_year(self) -> int:
         return rules.isoc_assessment_year(self.year_end)
 
@@ -247,6 +277,11 @@ class IncomeTaxReturn(Filing):
 
     def __str__(self) -> str:
         return f"{self.client} — IPP {self.assessment_year}"
+
+    @property
+    def result_amount(self) -> Decimal | None:
+        """The result without its sign (the list says "à payer" or "à recevoir")."""
+        return abs(self.result) if self.result is not None else None
 
     @property
     def assessment_year(self) -> int:
