@@ -4,6 +4,7 @@ the compose window on the chosen rows' context."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -29,6 +30,9 @@ from courrier.taxes.models import (
 )
 from courrier.taxes.selectors import filing_years, filings_list
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 ROWS_PER_PAGE = 100
 # More ids than this in one click is a forged URL, not a selection.
 MAX_SELECTED = 1000
@@ -41,7 +45,7 @@ class Kind:
     slug: str
     context: str
     model: type[Filing]
-    title: str
+    title: StrOrPromise
     cells: str
 
     def list_url(self) -> str:
