@@ -12,6 +12,7 @@ from django import forms
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.validators import validate_email
 from django.db import models, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -939,6 +940,15 @@ class MailTemplateForm(forms.Form):
             for value, label in MailTemplate.Context.choices
             if _has_catalogue(value) or (template is not None and template.context == value)
         ]
+        # Changing the context shows its fields (the picker reloads; no script of ours).
+        context_field.widget.attrs.update(
+            {
+                "hx-get": reverse("mailing:template_fields"),
+                "hx-target": "#template-merge-fields",
+                "hx-swap": "innerHTML",
+                "hx-trigger": "change",
+            }
+        )
         for code, _label in MailLanguage.choices:
             self.fields[f"subject_{code}"] = forms.CharField(
                 label=_("Sujet"),

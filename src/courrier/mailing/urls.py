@@ -27,6 +27,7 @@ urlpatterns = [
     path("societes/<int:pk>/envoi/", views.company_profile, name="company_profile"),
     path("modeles/", views.templates, name="templates"),
     path("modeles/nouveau/", views.template_create, name="template_create"),
+    path("modeles/champs/", views.template_fields, name="template_fields"),
     path("modeles/<int:pk>/", views.template_edit, name="template_edit"),
     path("oauth/", include("courrier.mailing.oauth.urls")),
     path("webhooks/", include("courrier.mailing.webhooks.urls")),

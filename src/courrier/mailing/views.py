@@ -540,17 +540,20 @@ def _attachments_context(
     # Base64 makes a file about a third bigger once in the mail.
     encoded = sum(encoded_size(int(upload.size)) for upload in uploads)
     # The files each object's mail carries on its own ("joint automatiquement").
-    auto = [
-        {
-            "label": item.label,
-            "client": item.client,
-            "files": [(attached.name, attached.size) for attached in item.attachments],
-            "encoded": sum(encoded_size(int(attached.size)) for attached in item.attachments),
-        }
-        for item in objects or []
-        if item.attachments
-    ]
-    largest = max((row["encoded"] for row in auto), default=0)
+    auto: list[dict[str, Any]] = []
+    largest = 0
+    for item in objects or []:
+        if not item.attachments:
+            continue
+        size = sum(encoded_size(int(attached.size)) for attached in item.attachments)
+        largest = max(largest, size)
+        auto.append(
+            {
+                "label": item.label,
+                "client": item.client,
+                "files": [(attached.name, attached.size) for attached in item.attachments],
+            }
+        )
     by_link = bool(form["send_by_link"].value())
     return {
         "uploads": uploads,
@@ -1234,14 +1237,14 @@ def batch_progress(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     }
     blocked = []
     for raw_pk, reasons in (batch.blocked or {}).items():
-        pk = _int_param(str(raw_pk))
+        blocked_pk = _int_param(str(raw_pk))
         reason_list = reasons if isinstance(reasons, list) else [str(reasons)]
-        about = objects.get(pk) if pk is not None else None
+        about = objects.get(blocked_pk) if blocked_pk is not None else None
         blocked.append(
             {
                 "client": about.client
                 if about is not None
-                else (clients.get(pk) if pk is not None and not objects else None),
+                else (clients.get(blocked_pk) if blocked_pk is not None and not objects else None),
                 "label": about.label if about is not None else "",
                 "reasons": [str(reason) for reason in reason_list],
             }
@@ -1517,6 +1520,16 @@ def _may_edit_template(user: Collaborator, template: MailTemplate) -> bool:
     return template.owner_id is not None and template.owner_id == user.pk
 
 
+def _catalogue_contexts() -> list[dict[str, Any]]:
+    """Every context a template can be written for (it has a merge-field catalogue), with
+    its fields."""
+    return [
+        {"value": value, "label": label, "fields": fields.fields_for(value)}
+        for value, label in MailTemplate.Context.choices
+        if value in fields.CONTEXT_FIELDS
+    ]
+
+
 @login_required
 @require_GET
 def templates(request: HttpRequest) -> HttpResponse:
@@ -1534,15 +1547,37 @@ def templates(request: HttpRequest) -> HttpResponse:
                 "editable": _may_edit_template(user, template),
             }
         )
-    context = {"rows": rows, "default_language": Firm.load().default_language}
+    context = {
+        "rows": rows,
+        "default_language": Firm.load().default_language,
+        "catalogues": _catalogue_contexts(),
+    }
     return render(request, "mailing/templates.html", context)
+
+
+@login_required
+@require_GET
+def template_fields(request: HttpRequest) -> HttpResponse:
+    """The merge-field picker of one context, for the template form when its context changes."""
+    name = str(request.GET.get("context") or "")
+    if name not in fields.CONTEXT_FIELDS:
+        raise Http404(_("Ce contexte n'a pas de champs de fusion."))
+    return render(request, "mailing/_merge_fields.html", {"merge_fields": fields.fields_for(name)})
+
+
+def _form_context(form: MailTemplateForm, default: str) -> str:
+    """The context whose fields the form shows: the one posted, else `default`."""
+    value = str(form["context"].value() or default)
+    return value if value in fields.CONTEXT_FIELDS else default
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def template_create(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    form = MailTemplateForm(request.POST or None, user=user)
+    wanted = str(request.GET.get("context") or "")
+    initial = {"context": wanted} if wanted in fields.CONTEXT_FIELDS else {}
+    form = MailTemplateForm(request.POST or None, user=user, initial=initial)
     if request.method == "POST" and form.is_valid():
         template = form.save()
         messages.success(request, _("Le modèle « %(name)s » est enregistré.") % {"name": template})
@@ -1550,7 +1585,11 @@ def template_create(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "mailing/template_form.html",
-        {"form": form, "template_obj": None, "merge_fields": _merge_fields("client")},
+        {
+            "form": form,
+            "template_obj": None,
+            "merge_fields": _merge_fields(_form_context(form, "client")),
+        },
     )
 
 
@@ -1577,6 +1616,6 @@ def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "form": form,
             "template_obj": template,
-            "merge_fields": _merge_fields(template.context),
+            "merge_fields": _merge_fields(_form_context(form, template.context)),
         },
     )
