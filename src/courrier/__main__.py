@@ -3,14 +3,20 @@
 import os
 import sys
 
+_DASHED = {"send-invoices": "send_invoices"}
+
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "courrier.settings")
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
+    argv = list(sys.argv)
+    if len(argv) > 1 and argv[1] in _DASHED:
+        # Django's command names cannot hold a dash: `courrier send-invoices` is send_invoices.
+        argv[1] = _DASHED[argv[1]]
     try:
-        execute_from_command_line(sys.argv)
+        execute_from_command_line(argv)
     except ImproperlyConfigured as exc:
         # A configuration mistake deserves a sentence, not a traceback.
         sys.stderr.write(f"courrier: {exc}\n")

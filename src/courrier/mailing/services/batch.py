@@ -424,6 +424,12 @@ def batch_resume(*, batch: MailBatch) -> bool:
     profile had to be fixed). Only what is missing will be queued. False when it is done."""
     if batch.state == State.DONE:
         return False
+    if batch.options.get("composer") == "invoices":
+        # A batch of invoices is composed by billing's task, under its own keys.
+        from courrier.billing.services.sending import _enqueue_compose as enqueue_invoices
+
+        transaction.on_commit(partial(enqueue_invoices, batch.pk), robust=True)
+        return True
     transaction.on_commit(partial(_enqueue_compose, batch.pk), robust=True)
     return True
 

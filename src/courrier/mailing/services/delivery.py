@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from django import db
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Case, DateTimeField, F, Q, QuerySet, TextField, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tasks import TaskResultStatus
@@ -41,6 +44,7 @@ from courrier.mailing.exceptions import (
 from courrier.mailing.imap import sent_copy_enqueue
 from courrier.mailing.models import DeliveryAttempt, OutboundMessage, SendingProfile
 from courrier.mailing.transports import transport_for
+from courrier.mailing.transports.base import Transport
 
 logger = logging.getLogger("courrier.mailing")
 
@@ -170,6 +174,8 @@ class _Run:
         self.profile = profile
         self.token = token
         self.report = report
+        # (message pk, attempt pk, answer, when) of the messages sent and not yet recorded
+        self._sent: list[tuple[int, int, str, datetime]] = []
 
     def owned(self, *pks: int, statuses: Iterable[str] = (Status.SENDING,)) -> QuerySet[Any]:
         return OutboundMessage.objects.filter(
@@ -180,17 +186,29 @@ class _Run:
         now = timezone.now()
         self.owned(*pks).update(lease_expires_at=now + _lease(), updated_at=now)
 
-    def begin(self, message: OutboundMessage) -> DeliveryAttempt | None:
-        """Record the attempt before a byte leaves; None when the claim was lost."""
+    def begin(self, messages: list[OutboundMessage]) -> dict[int, DeliveryAttempt]:
+        """Record the attempts of a claimed batch before a byte of it leaves, in one
+        transaction; the messages whose claim was lost are left out.
+
+        Until the answers are known the attempts' outcome is, truthfully, uncertain: after a
+        crash the sweeper makes every message of the batch still open "uncertain" (at most one
+        claimed batch per connection), never resent by itself."""
         now = timezone.now()
         with transaction.atomic():
-            if not self.owned(message.pk).update(lease_expires_at=now + _lease(), updated_at=now):
-                return None
-            # Until the answer is known the attempt's outcome is, truthfully, uncertain; the
-            # sweeper relies on it after a crash.
-            return DeliveryAttempt.objects.create(
-                message=message, started_at=now, outcome=Outcome.UNCERTAIN
+            still_mine = set(self.owned(*[m.pk for m in messages]).values_list("pk", flat=True))
+            rows = DeliveryAttempt.objects.bulk_create(
+                DeliveryAttempt(message_id=m.pk, started_at=now, outcome=Outcome.UNCERTAIN)
+                for m in messages
+                if m.pk in still_mine
             )
+        return {row.message_id: row for row in rows}
+
+    def forget(self, attempts: Iterable[DeliveryAttempt]) -> None:
+        """Drop the attempts of messages this run began but never handed over (it is still
+        running, so it knows): they go back to the queue without a trace of a try."""
+        pks = [attempt.pk for attempt in attempts]
+        if pks:
+            DeliveryAttempt.objects.filter(pk__in=pks, finished_at__isnull=True).delete()
 
     def settle(
         self,
@@ -215,25 +233,68 @@ class _Run:
         return bool(changed)
 
     def sent(self, message: OutboundMessage, attempt: DeliveryAttempt, answer: str) -> None:
-        first_line, _sep, notes = answer.partition("\n")
-        # The server's answer is the truth even if the sweeper gave up on the message meanwhile.
-        recorded = self.settle(
-            message,
-            attempt,
-            outcome=Outcome.SENT,
-            detail=answer,
-            statuses=(Status.SENDING, Status.UNCERTAIN),
-            status=Status.SENT,
-            sent_at=timezone.now(),
-            provider_message_id=first_line[:255],
-            last_error=notes,
-        )
+        """The server took the message. Recorded with the others of the batch by `flush`, in one
+        transaction; until then the attempt stays open, so a crash leaves it "uncertain"."""
+        self._sent.append((message.pk, attempt.pk, answer, timezone.now()))
         self.report.sent += 1
-        logger.info("message %s sent: %s", message.pk, first_line)
-        profile = self.profile
-        if recorded and profile.imap_enabled and profile.method == SendingProfile.Method.SMTP:
+        logger.info("message %s sent: %s", message.pk, answer.partition("\n")[0])
+
+    def flush(self) -> None:
+        """Settle the messages the server took since the last flush: two UPDATEs in one
+        transaction, whatever their number."""
+        done, self._sent = self._sent, []
+        if not done:
+            return
+        now = timezone.now()
+        pks = [pk for pk, _attempt, _answer, _at in done]
+        answers: dict[str, list[int]] = {}
+        for pk, _attempt, answer, _at in done:
+            answers.setdefault(answer, []).append(pk)
+
+        def by_answer(part: Callable[[str], str], key: str = "pk") -> Case:
+            return Case(
+                *[
+                    When(**{f"{key}__in": ids}, then=Value(part(answer)))
+                    for answer, ids in answers.items()
+                ],
+                default=Value(""),
+                output_field=TextField(),
+            )
+
+        attempt_answers: dict[str, list[int]] = {}
+        for _pk, attempt, answer, _at in done:
+            attempt_answers.setdefault(answer, []).append(attempt)
+        # The server's answer is the truth even if the sweeper gave up on the message meanwhile.
+        mine = self.owned(*pks, statuses=(Status.SENDING, Status.UNCERTAIN))
+        with transaction.atomic():
+            copy = self.profile.imap_enabled and self.profile.method == SendingProfile.Method.SMTP
+            recorded = list(mine.values_list("pk", flat=True)) if copy else []
+            mine.update(
+                status=Status.SENT,
+                lease_expires_at=None,
+                updated_at=now,
+                sent_at=Case(
+                    *[When(pk=pk, then=Value(at)) for pk, _attempt, _answer, at in done],
+                    output_field=DateTimeField(),
+                ),
+                provider_message_id=by_answer(lambda a: a.partition("\n")[0][:255]),
+                last_error=by_answer(lambda a: a.partition("\n")[2]),
+            )
+            DeliveryAttempt.objects.filter(pk__in=[row[1] for row in done]).update(
+                outcome=Outcome.SENT,
+                finished_at=now,
+                detail=Case(
+                    *[
+                        When(pk__in=ids, then=Value(answer))
+                        for answer, ids in attempt_answers.items()
+                    ],
+                    default=Value(""),
+                    output_field=TextField(),
+                ),
+            )
+        for pk in recorded:
             # An SMTP server keeps no copy: a separate task files one in the Sent folder.
-            sent_copy_enqueue(message_pk=message.pk)
+            sent_copy_enqueue(message_pk=pk)
 
     def failed(
         self, message: OutboundMessage, attempt: DeliveryAttempt | None, error: MailingError
@@ -366,14 +427,46 @@ def retry_delay(attempts: int) -> float:
     return delay / 2 + random.uniform(0, delay / 2)
 
 
-def messages_deliver(*, profile_id: int, limit: int | None = None) -> DeliveryReport:
-    """Claim up to `limit` ready messages of the profile and send them over one connection.
+class _Budget:
+    """What the lanes of one run may still claim, shared between them under a lock."""
 
-    Each outcome is recorded on the message and in its attempt log. A follow-up delivery is
-    enqueued for the retries and when the batch was full.
+    def __init__(self, *, limit: int | None, batch: int, seconds: float) -> None:
+        self._lock = threading.Lock()
+        self._left = limit
+        self._batch = batch
+        self._deadline = time.monotonic() + seconds
+        self._stopped = False
+
+    def take(self) -> int:
+        """How many messages the next claim may take; 0: the run is over."""
+        with self._lock:
+            if self._stopped or time.monotonic() > self._deadline:
+                return 0
+            size = self._batch if self._left is None else min(self._batch, self._left)
+            if self._left is not None:
+                self._left -= size
+            return size
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+
+
+def messages_deliver(*, profile_id: int, limit: int | None = None) -> DeliveryReport:
+    """Deliver the profile's ready messages: claimed DELIVERY_BATCH at a time, each batch sent
+    over the lane's one connection and settled in bulk.
+
+    A profile with `max_connections` above 1 gets that many lanes, threads side by side, each
+    with its own connection, its own claims and its own database connection.
+
+    With `limit`, the run takes at most that many messages (`more` then says whether the last
+    claim was full). Without it, the run drains the queue for at most
+    COURRIER["DELIVERY_RUN_SECONDS"]. Each outcome is recorded on the message and in its
+    attempt log. A follow-up delivery is enqueued for the retries and when the run stopped
+    with messages left.
     """
     report = DeliveryReport(profile_id=profile_id)
-    batch = int(limit or settings.COURRIER["DELIVERY_BATCH"])
+    batch = int(settings.COURRIER["DELIVERY_BATCH"])
     # A wrong encryption key raises SecretUnreadable here: loudly, with nothing claimed.
     profile = SendingProfile.objects.filter(pk=profile_id).first()
     if profile is None:
@@ -382,12 +475,33 @@ def messages_deliver(*, profile_id: int, limit: int | None = None) -> DeliveryRe
         report.held = _hold_waiting(profile.pk, profile.state_reason)
         return report
 
-    token = uuid.uuid4().hex
-    claimed = _claim(profile_id=profile.pk, limit=batch, token=token)
-    report.claimed = len(claimed)
-    report.more = len(claimed) >= batch
-    if claimed:
-        _send(_Run(profile, token, report), claimed)
+    seconds = float(settings.COURRIER.get("DELIVERY_RUN_SECONDS", 120))
+    budget = _Budget(limit=limit, batch=batch, seconds=seconds)
+    lanes = max(1, min(int(profile.max_connections or 1), 16))
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        # An in-memory database is one connection's: threads would find its tables locked.
+        lanes = 1
+    if lanes == 1:
+        _lane(profile, report, budget)
+    else:
+        reports = [DeliveryReport(profile_id=profile.pk) for _lane_number in range(lanes)]
+        errors: list[BaseException] = []
+        threads = [
+            threading.Thread(
+                target=_lane_thread,
+                args=(profile, lane_report, budget, errors),
+                name=f"courrier-delivery-{profile.pk}-{number}",
+            )
+            for number, lane_report in enumerate(reports)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for lane_report in reports:
+            _merge(report, lane_report)
+        if errors:
+            raise errors[0]
     if report.more:
         delivery_enqueue(profile_id=profile.pk)
     if report.retry and report.next_attempt_at is not None:
@@ -395,15 +509,73 @@ def messages_deliver(*, profile_id: int, limit: int | None = None) -> DeliveryRe
     return report
 
 
-def _send(run: _Run, claimed: list[OutboundMessage]) -> None:
+def _merge(total: DeliveryReport, lane: DeliveryReport) -> None:
+    for name in ("claimed", "sent", "retry", "failed", "held", "uncertain"):
+        setattr(total, name, getattr(total, name) + getattr(lane, name))
+    total.more = total.more or lane.more
+    if lane.next_attempt_at is not None and (
+        total.next_attempt_at is None or lane.next_attempt_at < total.next_attempt_at
+    ):
+        total.next_attempt_at = lane.next_attempt_at
+
+
+def _lane_thread(
+    profile: SendingProfile,
+    report: DeliveryReport,
+    budget: _Budget,
+    errors: list[BaseException],
+) -> None:
+    try:
+        _lane(profile, report, budget)
+    except BaseException as exc:  # handed to the caller's thread, raised there
+        budget.stop()
+        errors.append(exc)
+    finally:
+        # Each thread has its own database connection: close it, or it stays open.
+        db.connection.close()
+
+
+def _lane(profile: SendingProfile, report: DeliveryReport, budget: _Budget) -> None:
+    """One connection's share of a run: claim, send, settle, again, until the budget or the
+    queue is spent."""
+    run = _Run(profile, uuid.uuid4().hex, report)
+    transport: Transport | None = None
+    last_full = False
+    try:
+        while True:
+            size = budget.take()
+            if not size:
+                report.more = report.more or last_full
+                return
+            claimed = _claim(profile_id=profile.pk, limit=size, token=run.token)
+            report.claimed += len(claimed)
+            if not claimed:
+                return
+            last_full = len(claimed) >= size
+            if transport is None:
+                try:
+                    transport = transport_for(profile)
+                except ConfigurationError as exc:
+                    run.hold(None, None, exc, untried=claimed)
+                    budget.stop()
+                    return
+            if not _send(run, claimed, transport):
+                # The profile was refused: every lane stops.
+                budget.stop()
+                return
+    finally:
+        if transport is not None:
+            transport.close()
+
+
+def _send(run: _Run, claimed: list[OutboundMessage], transport: Transport) -> bool:
+    """Send one claimed batch over the lane's connection; False when the profile was refused
+    (its messages are then held)."""
     pending = list(claimed)
+    attempts: dict[int, DeliveryAttempt] = {}
+    begun = False
     lease_seconds = _lease().total_seconds()
     renewed_at = timezone.now()
-    try:
-        transport = transport_for(run.profile)
-    except ConfigurationError as exc:
-        run.hold(None, None, exc, untried=pending)
-        return
     try:
         while pending:
             message = pending[0]
@@ -417,27 +589,38 @@ def _send(run: _Run, claimed: list[OutboundMessage]) -> None:
                 except ConfigurationError as exc:
                     # Logged on the message that was about to go; the others were not tried.
                     first = pending.pop(0)
-                    run.hold(first, _attempt_now(first, exc), exc, untried=pending)
+                    attempt = _begun_or_now(attempts, first, exc)
+                    run.flush()
+                    run.forget(attempts.pop(m.pk) for m in pending if m.pk in attempts)
+                    run.hold(first, attempt, exc, untried=pending)
                     pending.clear()
-                    break
+                    return False
                 except MailingError as exc:
                     # Nothing goes through now: every claimed message gets the same answer
                     # instead of waiting for its own timeout.
                     for waiting in pending:
-                        run.transient(waiting, _attempt_now(waiting, exc), exc)
+                        attempt = _begun_or_now(attempts, waiting, exc)
+                        run.transient(waiting, attempt, exc)
                     pending.clear()
                     break
-            attempt = run.begin(message)
-            if attempt is None:
-                pending.pop(0)
-                continue
+            if not begun:
+                begun = True
+                # The connection is up: the whole batch's attempts, before a byte leaves.
+                attempts = run.begin(pending)
+                pending = [m for m in pending if m.pk in attempts]
+                if not pending:
+                    break
+                message = pending[0]
+            attempt = attempts.pop(message.pk)
             try:
                 answer = transport.send(message)
             except ConfigurationError as exc:
                 pending.pop(0)
+                run.flush()
+                run.forget(attempts.pop(m.pk) for m in pending if m.pk in attempts)
                 run.hold(message, attempt, exc, untried=pending)
                 pending.clear()
-                break
+                return False
             except TransientError as exc:
                 run.transient(message, attempt, exc)
             except PermanentError as exc:
@@ -459,10 +642,20 @@ def _send(run: _Run, claimed: list[OutboundMessage]) -> None:
                 run.sent(message, attempt, answer)
             pending.pop(0)
     finally:
-        transport.close()
+        run.flush()
+        run.forget(attempts.pop(m.pk) for m in pending if m.pk in attempts)
         run.release(pending)
         if pending:
             delivery_enqueue(profile_id=run.profile.pk)
+    return True
+
+
+def _begun_or_now(
+    attempts: dict[int, DeliveryAttempt], message: OutboundMessage, error: MailingError
+) -> DeliveryAttempt:
+    """The message's attempt begun with its batch, else one that ends now."""
+    begun = attempts.pop(message.pk, None)
+    return begun if begun is not None else _attempt_now(message, error)
 
 
 def _attempt_now(message: OutboundMessage, error: MailingError) -> DeliveryAttempt:

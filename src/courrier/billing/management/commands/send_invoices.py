@@ -1,0 +1,220 @@
+"""`courrier send-invoices --company CODE [--until YYYY-MM-DD] [--dry-run]`: the e-mail register
+of a billing company, sent as one batch from the terminal.
+
+The pre-send check first (blocked invoices listed with their reasons, never sent), then each
+invoice's mail composed (PDF, template in its language) and delivered through the company's
+profile, with a progress bar, then a summary. Run twice, it sends nothing twice.
+
+Exit codes: 0 every chosen invoice was sent (or there was nothing to send); 1 some were
+blocked, failed, are uncertain or still waiting; 2 a wrong argument.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import date
+from typing import Any, TextIO
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
+
+from courrier.billing.services import sending
+from courrier.firm.models import BillingCompany, Collaborator
+from courrier.mailing.models import OutboundMessage
+from courrier.mailing.services import messages_deliver
+
+Status = OutboundMessage.Status
+WAITING = (Status.QUEUED, Status.SENDING, Status.RETRY)
+
+
+class Progress:
+    """A one-line bar on a terminal; a line per tenth elsewhere (a log file)."""
+
+    def __init__(self, out: TextIO, label: str, total: int) -> None:
+        self.out, self.label, self.total = out, label, max(total, 0)
+        self.tty = bool(getattr(out, "isatty", lambda: False)())
+        self._shown = -1
+
+    def update(self, done: int) -> None:
+        if not self.total:
+            return
+        done = min(done, self.total)
+        if self.tty:
+            width = 30
+            filled = width * done // self.total
+            bar = "#" * filled + "." * (width - filled)
+            self.out.write(f"\r{self.label} [{bar}] {done}/{self.total}")
+            self.out.flush()
+        else:
+            tenth = 10 * done // self.total
+            if tenth != self._shown:
+                self._shown = tenth
+                self.out.write(f"{self.label} {done}/{self.total}\n")
+
+    def end(self) -> None:
+        if self.tty and self.total:
+            self.out.write("\n")
+
+
+class Command(BaseCommand):
+    help = _("Envoie par e-mail les factures non envoyées du registre e-mail d'une société.")
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--company", required=True, help=_("code de la société facturante"))
+        parser.add_argument(
+            "--until", help=_("seulement les factures émises jusqu'à cette date (AAAA-MM-JJ)")
+        )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help=_("contrôle avant envoi seulement : rien n'est envoyé"),
+        )
+        parser.add_argument(
+            "--by", help=_("adresse du collaborateur qui envoie (par défaut : un administrateur)")
+        )
+        parser.add_argument(
+            "--timeout",
+            type=float,
+            default=600.0,
+            help=_("secondes d'attente au plus pour la remise (600 par défaut)"),
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        company = self._company(options["company"])
+        until = self._until(options["until"])
+        by = self._by(options["by"])
+        out = self.stdout
+
+        invoices = list(sending.invoices_unsent(billing_company=company, until=until))
+        checks = sending.invoice_presend_check(invoices=invoices, by=by)
+        ready = [check for check in checks if check.ok]
+        blocked = [check for check in checks if not check.ok]
+        out.write(
+            _("%(company)s : %(total)d facture(s) à envoyer, %(blocked)d bloquée(s).")
+            % {"company": company, "total": len(ready), "blocked": len(blocked)}
+        )
+        self._checks(checks)
+        if options["dry_run"]:
+            out.write(_("Contrôle seulement (--dry-run) : rien n'a été envoyé."))
+            if blocked:
+                sys.exit(1)
+            return
+        if not checks:
+            return
+
+        batch = sending.invoice_batch_start(by=by, invoices=invoices, enqueue=False)
+        bar = Progress(out._out, _("Préparation"), len(batch.object_ids))
+        batch = sending.invoice_batch_compose(
+            batch_id=batch.pk, progress=lambda step: bar.update(step.done)
+        )
+        bar.end()
+
+        messages = OutboundMessage.objects.filter(batch=batch)
+        profiles = sorted(set(messages.values_list("profile_id", flat=True)))
+        total = messages.count()
+        bar = Progress(out._out, _("Envoi"), total)
+        deadline = time.monotonic() + options["timeout"]
+        while time.monotonic() < deadline:
+            for profile_id in profiles:
+                messages_deliver(profile_id=profile_id, limit=50)
+                bar.update(messages.exclude(status__in=WAITING).count())
+            if not messages.filter(status__in=WAITING).exists():
+                break
+            # Retries wait for their time; another worker may hold some: look again shortly.
+            time.sleep(1.0)
+        bar.end()
+        summary = sending.invoice_batch_summary(batch=batch)
+        self._summary(summary)
+        if summary.sent != summary.total:
+            sys.exit(1)
+
+    # -- arguments ------------------------------------------------------------------------------
+
+    def _company(self, code: str) -> BillingCompany:
+        company = BillingCompany.objects.filter(code__iexact=code.strip()).first()
+        if company is None:
+            codes = ", ".join(
+                BillingCompany.objects.order_by("code").values_list("code", flat=True)
+            )
+            raise CommandError(
+                _("Société facturante inconnue : « %(code)s » (codes existants : %(codes)s).")
+                % {"code": code, "codes": codes or "-"},
+                returncode=2,
+            )
+        return company
+
+    def _until(self, text: str | None) -> date | None:
+        if not text:
+            return None
+        try:
+            return date.fromisoformat(text.strip())
+        except ValueError:
+            raise CommandError(
+                _("Date invalide : « %(text)s » ; écrivez-la AAAA-MM-JJ, par exemple 2026-03-31.")
+                % {"text": text},
+                returncode=2,
+            ) from None
+
+    def _by(self, email: str | None) -> Collaborator:
+        people = Collaborator.objects.filter(is_active=True)
+        if email:
+            by = people.filter(email__iexact=email.strip()).first()
+            if by is None:
+                raise CommandError(
+                    _("Aucun collaborateur actif avec l'adresse « %(email)s ».") % {"email": email},
+                    returncode=2,
+                )
+            return by
+        by = (
+            people.filter(role=Collaborator.Role.ADMIN).order_by("pk").first()
+            or people.order_by("pk").first()
+        )
+        if by is None:
+            raise CommandError(_("Aucun collaborateur actif : créez-en un d'abord."), returncode=2)
+        return by
+
+    # -- output ---------------------------------------------------------------------------------
+
+    def _checks(self, checks: list[sending.InvoiceCheck]) -> None:
+        for check in checks:
+            number = check.invoice.display_number
+            for reason in check.blockers:
+                self.stdout.write(
+                    _("  bloquée %(number)s (%(client)s) : %(reason)s")
+                    % {
+                        "number": number,
+                        "client": check.invoice.client.display_name,
+                        "reason": reason.message,
+                    }
+                )
+            for reason in check.warnings:
+                self.stdout.write(
+                    _("  attention %(number)s : %(reason)s")
+                    % {"number": number, "reason": reason.message}
+                )
+
+    def _summary(self, summary: sending.BatchSummary) -> None:
+        self.stdout.write(
+            _(
+                "Résumé : %(sent)d envoyée(s), %(blocked)d bloquée(s), %(failed)d en échec, "
+                "%(uncertain)d incertaine(s), %(waiting)d en attente."
+            )
+            % {
+                "sent": summary.sent,
+                "blocked": len(summary.blocked),
+                "failed": summary.failed,
+                "uncertain": len(summary.uncertain),
+                "waiting": summary.waiting,
+            }
+        )
+        for pk, reasons in summary.blocked.items():
+            self.stdout.write(
+                _("  bloquée (facture %(pk)d) : %(reasons)s")
+                % {"pk": pk, "reasons": "; ".join(reasons)}
+            )
+        if summary.uncertain:
+            self.stdout.write(
+                _("  incertaines (peut-être parties, jamais renvoyées d'office) : factures %(ids)s")
+                % {"ids": ", ".join(str(pk) for pk in summary.uncertain)}
+            )

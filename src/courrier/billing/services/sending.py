@@ -1,0 +1,563 @@
+"""Invoices by e-mail: the pre-send check, batches, the explicit re-send, sending on issue.
+
+One message per invoice, through its billing company's profile, with the company's invoice
+template in the invoice's language and the PDF as issued attached. Each invoice's mail has the
+idempotency key `invoice:<pk>:email`: a batch run twice, resumed after a crash, or a second
+batch over the same invoices queues nothing twice. Only `invoice_resend` sends again, under
+a key of its own (`invoice:<pk>:resend:<n>`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from functools import partial
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from courrier.billing.models import Invoice
+from courrier.firm.models import BillingCompany, Collaborator
+from courrier.languages import MailLanguage
+from courrier.mailing.exceptions import MailingError
+from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage, SendingProfile
+from courrier.mailing.services.compose import encoded_size, megabytes, message_size_limit
+from courrier.mailing.services.profiles import profile_for
+
+logger = logging.getLogger("courrier.billing")
+
+INVOICE_CONTEXT = "invoice"
+PURPOSE_EMAIL = "invoice"
+PURPOSE_RESEND = "invoice-resend"
+# MailBatch.options["composer"]: the batch is composed by `invoice_batch_compose`.
+COMPOSER = "invoices"
+# Headers, text part and MIME overhead around the PDF, counted against the provider's limit.
+_MAIL_OVERHEAD = 64 * 1024
+
+State = MailBatch.State
+
+
+def email_key(invoice_pk: int) -> str:
+    """The idempotency key of an invoice's mail: sent once, whatever runs it."""
+    return f"invoice:{invoice_pk}:email"
+
+
+def resend_key(invoice_pk: int, number: int) -> str:
+    return f"invoice:{invoice_pk}:resend:{number}"
+
+
+# -- the template ------------------------------------------------------------------------------
+
+
+def invoice_template(*, billing_company: BillingCompany) -> MailTemplate | None:
+    """The company's invoice template: the one chosen on the company when it has such a
+    setting, else the firm's template for invoices (a firm or shared template of the
+    "invoice" context; the firm's own first, then by name)."""
+    chosen = getattr(billing_company, "invoice_template", None)
+    if isinstance(chosen, MailTemplate):
+        return chosen
+    return (
+        MailTemplate.objects.filter(context=MailTemplate.Context.INVOICE)
+        .filter(Q(owner__isnull=True) | Q(shared=True))
+        .prefetch_related("versions")
+        .order_by(F("owner").asc(nulls_first=True), "name", "pk")
+        .first()
+    )
+
+
+# -- the pre-send check --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    message: str
+
+
+@dataclass
+class InvoiceCheck:
+    """What stops an invoice's mail (blockers) or deserves a look (warnings)."""
+
+    invoice: Invoice
+    blockers: list[Reason] = field(default_factory=list)
+    warnings: list[Reason] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.blockers
+
+
+def _language_name(code: str) -> str:
+    try:
+        return str(MailLanguage(code).label)
+    except ValueError:
+        return code
+
+
+def _is_belgian_vat_company(invoice: Invoice) -> bool:
+    vat = "".join(ch for ch in (invoice.client.vat_number or "") if ch.isalnum()).upper()
+    return vat.startswith("BE") and len(vat) > 2
+
+
+def _pdf_stored(invoice: Invoice) -> bool:
+    try:
+        return bool(invoice.pdf) and invoice.pdf.storage.exists(invoice.pdf.name)
+    except OSError:
+        return False
+
+
+def _invoices(ids: Iterable[int]) -> QuerySet[Invoice]:
+    return (
+        Invoice.objects.filter(pk__in=list(ids))
+        .select_related(
+            "client", "client__billing_company", "client__responsible", "billing_company"
+        )
+        .prefetch_related("client__emails")
+    )
+
+
+def invoice_presend_check(
+    *, invoices: Iterable[Invoice], by: Collaborator | None
+) -> list[InvoiceCheck]:
+    """The check before a batch: one entry per invoice, in the order given.
+
+    Blockers: not issued, already sent by e-mail (only "@" sends again), no invoice address,
+    no sending profile for its company, no invoice template or none in the invoice's
+    language, a stored PDF gone from the server, a PDF over the provider's limit. Warning: a
+    Belgian VAT-registered company, whose legal invoice is a Peppol e-invoice since 1 January
+    2026. An issued invoice whose PDF was not made yet is not blocked: the batch makes it."""
+    invoices = list(invoices)
+    sent_keys = set(
+        OutboundMessage.objects.filter(
+            idempotency_key__in=[email_key(invoice.pk) for invoice in invoices]
+        ).values_list("idempotency_key", flat=True)
+    )
+    templates: dict[int, MailTemplate | None] = {}
+    profiles: dict[int, SendingProfile | str] = {}
+    checks: list[InvoiceCheck] = []
+    for invoice in invoices:
+        check = InvoiceCheck(invoice=invoice)
+        checks.append(check)
+        blockers, warnings = check.blockers, check.warnings
+        if invoice.status != Invoice.Status.ISSUED:
+            blockers.append(Reason("draft", _("Brouillon : une facture est émise avant l'envoi.")))
+            continue
+        if email_key(invoice.pk) in sent_keys:
+            blockers.append(
+                Reason(
+                    "already_sent",
+                    _("Déjà envoyée par e-mail : utilisez « @ » pour la renvoyer."),
+                )
+            )
+        client = invoice.client
+        if not client.invoice_addresses():
+            blockers.append(
+                Reason(
+                    "no_address",
+                    _("Le client %(client)s n'a pas d'adresse e-mail pour les factures.")
+                    % {"client": client.display_name},
+                )
+            )
+        company = invoice.billing_company
+        if company.pk not in profiles:
+            try:
+                profiles[company.pk] = profile_for(sender=by, billing_company=company)  # type: ignore[arg-type]
+            except MailingError as exc:
+                profiles[company.pk] = exc.user_message
+        profile = profiles[company.pk]
+        if isinstance(profile, str):
+            blockers.append(Reason("no_profile", profile))
+        elif profile.state != SendingProfile.State.OK:
+            blockers.append(
+                Reason(
+                    "profile_broken",
+                    _("Le paramétrage d'envoi de %(company)s est à corriger : %(reason)s")
+                    % {"company": company, "reason": profile.state_reason},
+                )
+            )
+        if company.pk not in templates:
+            templates[company.pk] = invoice_template(billing_company=company)
+        template = templates[company.pk]
+        if template is None:
+            blockers.append(
+                Reason(
+                    "no_template",
+                    _(
+                        "Aucun modèle de mail pour les factures : créez un modèle du cabinet "
+                        "de contexte « facture »."
+                    ),
+                )
+            )
+        elif template.version(invoice.language) is None:
+            blockers.append(
+                Reason(
+                    "no_language",
+                    _("Le modèle « %(template)s » n'a pas de version en %(language)s.")
+                    % {"template": template.name, "language": _language_name(invoice.language)},
+                )
+            )
+        if invoice.pdf:
+            if not _pdf_stored(invoice):
+                blockers.append(
+                    Reason(
+                        "pdf_missing",
+                        _("Le PDF de la facture est introuvable sur le serveur."),
+                    )
+                )
+            elif not isinstance(profile, str):
+                size = encoded_size(invoice.pdf.size) + _MAIL_OVERHEAD
+                limit = message_size_limit(profile)
+                if size > limit:
+                    blockers.append(
+                        Reason(
+                            "too_large",
+                            _(
+                                "Le message pèserait %(size)s avec le PDF : la méthode d'envoi "
+                                "accepte au plus %(limit)s."
+                            )
+                            % {"size": megabytes(size), "limit": megabytes(limit)},
+                        )
+                    )
+        if _is_belgian_vat_company(invoice):
+            warnings.append(
+                Reason(
+                    "peppol",
+                    _(
+                        "Client assujetti à la TVA en Belgique : depuis le 1er janvier 2026, "
+                        "sa facture légale est la facture électronique Peppol ; ce PDF n'en "
+                        "est qu'une copie."
+                    ),
+                )
+            )
+    return checks
+
+
+# -- what a batch takes --------------------------------------------------------------------------
+
+
+def invoices_unsent(
+    *, billing_company: BillingCompany, until: date | None = None
+) -> QuerySet[Invoice]:
+    """The company's issued invoices of the e-mail register not yet sent by e-mail, issued
+    on or before `until` when given, in the order of their numbers."""
+    sent = OutboundMessage.objects.filter(context=INVOICE_CONTEXT, purpose=PURPOSE_EMAIL).values(
+        "object_id"
+    )
+    invoices = Invoice.objects.filter(
+        billing_company=billing_company,
+        status=Invoice.Status.ISSUED,
+        register=Invoice.Register.EMAIL,
+    ).exclude(pk__in=sent)
+    if until is not None:
+        invoices = invoices.filter(issue_date__lte=until)
+    return invoices.order_by("year", "number")
+
+
+def _enqueue_compose(batch_id: int) -> None:
+    # Imported here: the task module imports the services.
+    from courrier.billing.tasks import compose_invoice_batch
+
+    compose_invoice_batch.enqueue(batch_id)
+
+
+def invoice_batch_start(
+    *,
+    by: Collaborator,
+    invoices: Iterable[Invoice] | None = None,
+    billing_company: BillingCompany | None = None,
+    until: date | None = None,
+    enqueue: bool = True,
+) -> MailBatch:
+    """A batch of invoice mails: the invoices given, or the company's unsent ones of the
+    e-mail register (up to `until`). The pre-send check runs first: blocked invoices are
+    listed in `batch.blocked` with their reasons and are not sent; the others are composed by
+    a task (enqueued when the transaction commits; `enqueue=False`: the caller composes)."""
+    if invoices is None:
+        if billing_company is None:
+            raise ValueError("invoices or billing_company")
+        chosen = list(
+            _invoices(
+                invoices_unsent(billing_company=billing_company, until=until).values_list(
+                    "pk", flat=True
+                )
+            ).order_by("year", "number")
+        )
+    else:
+        given = [invoice.pk for invoice in invoices]
+        by_pk = {invoice.pk: invoice for invoice in _invoices(given)}
+        chosen = [by_pk[pk] for pk in dict.fromkeys(given) if pk in by_pk]
+    checks = invoice_presend_check(invoices=chosen, by=by)
+    company = billing_company or (chosen[0].billing_company if chosen else None)
+    template = invoice_template(billing_company=company) if company is not None else None
+    with transaction.atomic():
+        batch = MailBatch.objects.create(
+            sender=by,
+            template=template,
+            subject=template.name if template is not None else _("Factures"),
+            body="",
+            options={"composer": COMPOSER},
+            context=INVOICE_CONTEXT,
+            object_ids=[check.invoice.pk for check in checks],
+            client_ids=[check.invoice.client_id for check in checks],
+            total=len(checks),
+            blocked={
+                str(check.invoice.pk): [reason.message for reason in check.blockers]
+                for check in checks
+                if check.blockers
+            },
+        )
+        if enqueue:
+            transaction.on_commit(partial(_enqueue_compose, batch.pk), robust=True)
+    logger.info(
+        "invoice batch %s: %d invoices, %d blocked", batch.pk, batch.total, len(batch.blocked)
+    )
+    return batch
+
+
+# -- composing ---------------------------------------------------------------------------------
+
+
+def _compose_invoice(
+    invoice: Invoice,
+    *,
+    by: Collaborator,
+    idempotency_key: str,
+    purpose: str,
+    batch: MailBatch | None = None,
+    template: MailTemplate | None = None,
+) -> OutboundMessage:
+    """One invoice's mail: the PDF made if it was not yet (never remade), the template in
+    the invoice's language, the PDF attached, the company's profile."""
+    # Imported here: billing.services imports this module's neighbours, and compose is heavy.
+    from courrier.billing.fields import invoice_context
+    from courrier.billing.services.issue import invoice_pdf_ensure
+    from courrier.mailing.services.compose import message_compose
+
+    if invoice.status != Invoice.Status.ISSUED:
+        raise ValidationError(_("Brouillon : une facture est émise avant l'envoi."))
+    invoice_pdf_ensure(invoice=invoice)
+    template = template or invoice_template(billing_company=invoice.billing_company)
+    version = template.version(invoice.language) if template is not None else None
+    if template is None or version is None:
+        raise ValidationError(
+            _("Le modèle de mail des factures n'a pas de version en %(language)s.")
+            % {"language": _language_name(invoice.language)}
+        )
+    return message_compose(
+        sender=by,
+        client=invoice.client,
+        subject=version.subject,
+        body=version.body,
+        language=invoice.language,
+        template=template,
+        purpose=purpose,
+        idempotency_key=idempotency_key,
+        batch=batch,
+        context=invoice_context(invoice),
+    )
+
+
+@dataclass
+class BatchProgress:
+    total: int
+    done: int
+
+
+def invoice_batch_compose(
+    *,
+    batch_id: int,
+    limit: int | None = None,
+    progress: Callable[[BatchProgress], None] | None = None,
+) -> MailBatch:
+    """The task's body: one message per invoice of the batch that nothing blocked, each in
+    its own transaction under `email_key`. Run again (after a stop or a crash), it queues only
+    what is missing. `limit` stops after that many new messages (the batch stays composing)."""
+    batch = MailBatch.objects.select_related("sender").get(pk=batch_id)
+    if batch.state == State.DONE:
+        return batch
+    MailBatch.objects.filter(pk=batch.pk).update(state=State.COMPOSING)
+    batch.state = State.COMPOSING
+    ids = [int(pk) for pk in batch.object_ids if str(pk) not in batch.blocked]
+    existing = dict(
+        OutboundMessage.objects.filter(
+            idempotency_key__in=[email_key(pk) for pk in ids]
+        ).values_list("idempotency_key", "batch_id")
+    )
+    templates: dict[int, MailTemplate | None] = {}
+    made = 0
+    done = len(batch.object_ids) - len(ids)
+    stopped = False
+    try:
+        for start in range(0, len(ids), 100):
+            chunk = ids[start : start + 100]
+            by_pk = {invoice.pk: invoice for invoice in _invoices(chunk)}
+            for pk in chunk:
+                key = email_key(pk)
+                if key in existing:
+                    if existing[key] != batch.pk:
+                        batch.blocked[str(pk)] = [
+                            _("Déjà envoyée par e-mail : utilisez « @ » pour la renvoyer.")
+                        ]
+                    done += 1
+                    continue
+                if limit is not None and made >= limit:
+                    stopped = True
+                    break
+                invoice = by_pk.get(pk)
+                try:
+                    if invoice is None:
+                        raise ValidationError(_("Cette facture n'existe plus."))
+                    company_id = invoice.billing_company_id
+                    if company_id not in templates:
+                        templates[company_id] = invoice_template(
+                            billing_company=invoice.billing_company
+                        )
+                    with transaction.atomic():
+                        _compose_invoice(
+                            invoice,
+                            by=batch.sender,
+                            idempotency_key=key,
+                            purpose=PURPOSE_EMAIL,
+                            batch=batch,
+                            template=templates[company_id],
+                        )
+                        MailBatch.objects.filter(pk=batch.pk).update(queued=F("queued") + 1)
+                    made += 1
+                except (ValidationError, MailingError) as exc:
+                    reasons = [exc.user_message] if isinstance(exc, MailingError) else exc.messages
+                    batch.blocked[str(pk)] = reasons
+                    MailBatch.objects.filter(pk=batch.pk).update(blocked=batch.blocked)
+                    logger.warning("invoice %s not queued: %s", pk, "; ".join(reasons))
+                done += 1
+                if progress is not None:
+                    progress(BatchProgress(total=batch.total, done=done))
+            if stopped:
+                break
+    except Exception as exc:
+        _finish(
+            batch,
+            state=State.FAILED,
+            error=_("Erreur interne pendant la mise en file : %(error)s") % {"error": repr(exc)},
+        )
+        logger.exception("invoice batch %s stopped by an internal error", batch.pk)
+        raise
+    if not stopped:
+        _finish(batch, state=State.DONE)
+    else:
+        batch.queued = OutboundMessage.objects.filter(batch=batch).count()
+        MailBatch.objects.filter(pk=batch.pk).update(queued=batch.queued, blocked=batch.blocked)
+    return batch
+
+
+def _finish(batch: MailBatch, *, state: str, error: str = "") -> None:
+    batch.queued = OutboundMessage.objects.filter(batch=batch).count()
+    batch.state = state
+    batch.error = error
+    batch.finished_at = timezone.now()
+    batch.save(update_fields=["queued", "state", "error", "finished_at", "blocked"])
+
+
+# -- the summary ---------------------------------------------------------------------------------
+
+
+@dataclass
+class BatchSummary:
+    total: int
+    blocked: dict[int, list[str]]
+    # status -> invoice ids
+    by_status: dict[str, list[int]]
+
+    def count(self, *statuses: str) -> int:
+        return sum(len(self.by_status.get(status, [])) for status in statuses)
+
+    @property
+    def sent(self) -> int:
+        return self.count(OutboundMessage.Status.SENT)
+
+    @property
+    def waiting(self) -> int:
+        Status = OutboundMessage.Status
+        return self.count(Status.QUEUED, Status.SENDING, Status.RETRY, Status.HELD)
+
+    @property
+    def failed(self) -> int:
+        return self.count(OutboundMessage.Status.FAILED, OutboundMessage.Status.CANCELLED)
+
+    @property
+    def uncertain(self) -> list[int]:
+        return self.by_status.get(OutboundMessage.Status.UNCERTAIN, [])
+
+
+def invoice_batch_summary(*, batch: MailBatch) -> BatchSummary:
+    """Where the batch's invoices stand: sent, waiting, failed, uncertain (may have left:
+    never resent by itself), blocked with the reasons."""
+    by_status: dict[str, list[int]] = {}
+    rows = OutboundMessage.objects.filter(batch=batch).values_list("status", "object_id")
+    for status, object_id in rows.order_by("object_id"):
+        by_status.setdefault(status, []).append(int(object_id or 0))
+    return BatchSummary(
+        total=batch.total,
+        blocked={int(pk): list(reasons) for pk, reasons in batch.blocked.items()},
+        by_status=by_status,
+    )
+
+
+# -- one invoice ---------------------------------------------------------------------------------
+
+
+def invoice_resend(*, invoice: Invoice, by: Collaborator) -> OutboundMessage:
+    """Send an issued invoice again ("@" in the register): a new message with the same PDF
+    bytes, under a key of its own, recorded as a re-send (purpose "invoice-resend")."""
+    prefix = f"invoice:{invoice.pk}:resend:"
+    number = OutboundMessage.objects.filter(idempotency_key__startswith=prefix).count() + 1
+    invoice = _invoices([invoice.pk]).get()
+    message = _compose_invoice(
+        invoice, by=by, idempotency_key=resend_key(invoice.pk, number), purpose=PURPOSE_RESEND
+    )
+    logger.info("invoice %s re-sent by collaborator %s: message %s", invoice.pk, by.pk, message.pk)
+    return message
+
+
+def invoice_send(*, invoice: Invoice, by: Collaborator) -> OutboundMessage:
+    """Queue an issued invoice's mail once (the same key as a batch: never twice)."""
+    invoice = _invoices([invoice.pk]).get()
+    return _compose_invoice(
+        invoice, by=by, idempotency_key=email_key(invoice.pk), purpose=PURPOSE_EMAIL
+    )
+
+
+def invoice_issued(*, invoice: Invoice, by: Collaborator | None) -> bool:
+    """After an issue: when the company sends its invoices as soon as they are issued and the
+    invoice is in the e-mail register, its mail is queued once the transaction commits.
+    Returns whether it will be."""
+    company = invoice.billing_company
+    if not getattr(company, "send_invoices_on_issue", False) or by is None:
+        return False
+    if invoice.register != Invoice.Register.EMAIL or invoice.status != Invoice.Status.ISSUED:
+        return False
+
+    def enqueue() -> None:
+        from courrier.billing.tasks import send_invoice
+
+        send_invoice.enqueue(invoice.pk, by.pk)
+
+    transaction.on_commit(enqueue, robust=True)
+    return True
+
+
+def invoices_mail_status(invoice_ids: Sequence[int]) -> dict[int, OutboundMessage]:
+    """The latest mail of each invoice (any purpose), for the registers' status column."""
+    latest: dict[int, OutboundMessage] = {}
+    messages = (
+        OutboundMessage.objects.defer("raw")
+        .filter(context=INVOICE_CONTEXT, object_id__in=list(invoice_ids))
+        .order_by("created_at", "pk")
+    )
+    for message in messages:
+        latest[int(message.object_id or 0)] = message
+    return latest

@@ -1,0 +1,81 @@
+"""`courrier send-invoices`: errors in one line, the dry run, the batch and its summary."""
+
+from __future__ import annotations
+
+import sys
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from courrier.__main__ import main
+from courrier.firm.models import BillingCompany, Collaborator
+from courrier.mailing.models import OutboundMessage
+from tests.billing.factories import make_invoice, make_invoice_client
+from tests.billing.test_sending import setup  # noqa: F401  (the fixture)
+from tests.fakes.smtp import FakeSMTPServer
+
+
+def send(*args: str) -> tuple[int, str]:
+    out = StringIO()
+    try:
+        call_command("send_invoices", *args, stdout=out)
+    except SystemExit as exc:
+        return int(exc.code or 0), out.getvalue()
+    return 0, out.getvalue()
+
+
+@pytest.mark.django_db
+def test_unknown_company_and_bad_date_are_one_line_errors(
+    setup: tuple[BillingCompany, Collaborator],  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(CommandError, match="Société facturante inconnue : « NOPE »") as error:
+        call_command("send_invoices", "--company", "NOPE")
+    assert error.value.returncode == 2
+    with pytest.raises(CommandError, match="Date invalide : « 31/03/2026 »"):
+        call_command("send_invoices", "--company", "FIDU", "--until", "31/03/2026")
+    # The dashed name works from the `courrier` command, with exit code 2.
+    monkeypatch.setattr(sys, "argv", ["courrier", "send-invoices", "--company", "NOPE"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "Société facturante inconnue" in err and "Traceback" not in err
+
+
+@pytest.mark.django_db
+def test_dry_run_lists_then_the_batch_sends_once_and_sums_up(
+    setup: tuple[BillingCompany, Collaborator],  # noqa: F811
+    smtp_server: FakeSMTPServer,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    company, _anne = setup
+    from datetime import date
+
+    sent = [make_invoice(company, make_invoice_client(f"C{n}")) for n in range(3)]
+    german = make_invoice(company, make_invoice_client("C9", language="de"))
+    after = make_invoice(company, make_invoice_client("C8"), issue_date=date(2026, 5, 1))
+
+    code, out = send("--company", "fidu", "--until", "2026-03-31", "--dry-run")
+    assert code == 1
+    assert "3 facture(s) à envoyer, 1 bloquée(s)" in out
+    assert f"bloquée {german.display_number}" in out and "allemand" in out
+    assert "rien n'a été envoyé" in out
+    assert smtp_server.messages == [] and OutboundMessage.objects.count() == 0
+
+    with django_capture_on_commit_callbacks(execute=True):
+        code, out = send("--company", "FIDU", "--until", "2026-03-31")
+    assert code == 1  # one blocked
+    assert "Résumé : 3 envoyée(s), 1 bloquée(s), 0 en échec, 0 incertaine(s)" in out
+    assert len(smtp_server.messages) == 3
+    assert {m.object_id for m in OutboundMessage.objects.all()} == {i.pk for i in sent}
+    assert after.pk not in {m.object_id for m in OutboundMessage.objects.all()}
+
+    # Again: nothing new is sent.
+    with django_capture_on_commit_callbacks(execute=True):
+        code, out = send("--company", "FIDU", "--until", "2026-03-31")
+    assert "0 facture(s) à envoyer, 1 bloquée(s)" in out
+    assert len(smtp_server.messages) == 3
