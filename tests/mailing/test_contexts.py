@@ -448,3 +448,57 @@ def test_the_template_form_offers_the_contexts_with_fields_and_lists_them(
     fields_page = browser.get(reverse("mailing:template_fields"), {"context": NAME}, headers=HTMX)
     assert "NUMDOSSIER" in fields_page.content.decode()
     assert browser.get(reverse("mailing:template_fields"), {"context": "zz"}).status_code == 404
+
+
+def test_a_sensitive_document_opens_the_window_with_the_link_option_ticked(
+    browser: Browser, anne: Collaborator, make_client: Callable[..., Client]
+) -> None:
+    from datetime import date
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from courrier.documents.models import Document
+    from courrier.documents.services import document_store
+
+    client = make_client(name="Jean Dubois", legal_form="", emails=["jean@dubois.be"])
+    ipp = document_store(
+        client=client,
+        file=SimpleUploadedFile("ipp-2025.pdf", b"%PDF-1.7 revenus\n", "application/pdf"),
+        kind=Document.Kind.IPP_RETURN,
+        title="Déclaration IPP 2025",
+        date=date(2026, 6, 30),
+        by=anne,
+    )
+    url = f"{COMPOSE}?context=document&objects={ipp.pk}"
+
+    html = browser.get(url).content.decode()
+
+    assert re.search(r'<input[^>]*name="send_by_link"[^>]*checked', html)
+    assert "ipp-2025.pdf" in text_of(browser.get(url))
+
+
+def test_the_preview_of_a_mail_by_link_shows_the_links_text_and_no_file(
+    browser: Browser, files: dict[int, Dossier]
+) -> None:
+    page = text_of(browser.post(PREVIEW, window_data(11, send_by_link="on"), headers=HTMX))
+
+    assert "Le document « dossier-2026-11.pdf » est disponible" in page
+    assert "Pièces jointes aucune" in page
+    assert SecureLink.objects.count() == 0  # made when the mail is stored, not before
+
+
+def test_the_code_can_go_in_a_second_mail_instead_of_being_shown(
+    browser: Browser, files: dict[int, Dossier]
+) -> None:
+    response = browser.post(
+        COMPOSE,
+        window_data(21, language="nl", send_by_link="on", send_code="on", send="1"),
+        follow=True,
+    )
+
+    page = text_of(response)
+    assert "Code d'accès aux pièces jointes" not in page
+    assert "second mail" in page
+    code_mail = OutboundMessage.objects.get(purpose="link-code")
+    assert code_mail.client == files[21].client and code_mail.language == "nl"
+    assert "toegangscode" in plain(parsed(bytes(code_mail.raw)))
