@@ -47,6 +47,8 @@ def filing_save(*, filing: F, deadline: date | None = None, by: Collaborator | N
     was not set by hand follows its rule. A filed date marks the file filed. Raises
     ValidationError (per field) on bad values; nothing is saved then.
     """
+    # The model's own checks first: the rule needs a valid period or year.
+    filing.clean()
     if deadline is not None:
         filing.deadline = deadline
         filing.deadline_by_hand = True
