@@ -1,11 +1,128 @@
-"""Demo invoices and credit notes for every billing company, in every language."""
+"""Demo invoices and credit notes for every billing company, in every language.
+
+Each demo client gets an issued invoice of the first quarter (in the e-mail register when it
+chose e-mail, else the paper register), every third one a second invoice, each company a
+credit note and a few drafts; and the firm gets an invoice mail template in the four
+languages. Nothing is created when the demo invoices already exist.
+"""
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
+from django.db import transaction
+
+from courrier.billing.models import Invoice
+from courrier.billing.services import credit_note_create, invoice_create, invoice_issue
+from courrier.billing.services.issue import LineData
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany, Collaborator
+from courrier.mailing.models import MailTemplate, MailTemplateVersion
+
+INVOICE_TEMPLATE = "Envoi de facture"
+
+TEMPLATE_VERSIONS: dict[str, tuple[str, str]] = {
+    "fr": (
+        "Votre {TYPEDOC} {NUMFACT} du {DATEFACT}",
+        "{FORMULE},\n\nVeuillez trouver ci-joint notre {TYPEDOC} {NUMFACT} du {DATEFACT}, "
+        "d'un montant de {MONTANT}.\n\nMerci de la régler au plus tard le {ECHEANCE} sur le "
+        "compte {IBAN} avec la communication structurée {COMMUNICATION}.\n\n"
+        "Bien cordialement,\n{SOCIETEFACTURANTE}",
+    ),
+    "nl": (
+        "Uw {TYPEDOC} {NUMFACT} van {DATEFACT}",
+        "{FORMULE},\n\nIn bijlage vindt u onze {TYPEDOC} {NUMFACT} van {DATEFACT}, voor een "
+        "bedrag van {MONTANT}.\n\nGelieve die uiterlijk op {ECHEANCE} te betalen op rekening "
+        "{IBAN} met de gestructureerde mededeling {COMMUNICATION}.\n\n"
+        "Met vriendelijke groeten,\n{SOCIETEFACTURANTE}",
+    ),
+    "de": (
+        "Ihre {TYPEDOC} {NUMFACT} vom {DATEFACT}",
+        "{FORMULE},\n\nanbei erhalten Sie unsere {TYPEDOC} {NUMFACT} vom {DATEFACT} über "
+        "{MONTANT}.\n\nBitte überweisen Sie den Betrag bis zum {ECHEANCE} auf das Konto "
+        "{IBAN} mit der strukturierten Mitteilung {COMMUNICATION}.\n\n"
+        "Mit freundlichen Grüßen\n{SOCIETEFACTURANTE}",
+    ),
+    "en": (
+        "Your {TYPEDOC} {NUMFACT} of {DATEFACT}",
+        "{FORMULE},\n\nPlease find attached our {TYPEDOC} {NUMFACT} of {DATEFACT} for "
+        "{MONTANT}.\n\nKindly pay it by {ECHEANCE} to account {IBAN} quoting the structured "
+        "communication {COMMUNICATION}.\n\nKind regards,\n{SOCIETEFACTURANTE}",
+    ),
+}
+
+# What a firm invoices, in the client's language.
+SERVICES: dict[str, list[str]] = {
+    "fr": [
+        "Tenue de la comptabilité – 1er trimestre 2026",
+        "Déclaration TVA trimestrielle",
+        "Établissement des comptes annuels 2025",
+        "Déclaration à l'impôt des personnes physiques",
+        "Conseil fiscal (heures)",
+        "Ouvrage « Fiscalité belge 2026 »",
+    ],
+    "nl": [
+        "Boekhouding – 1ste kwartaal 2026",
+        "Driemaandelijkse btw-aangifte",
+        "Opmaak jaarrekening 2025",
+        "Aangifte in de personenbelasting",
+        "Fiscaal advies (uren)",
+        "Boek „Belgische fiscaliteit 2026”",
+    ],
+    "de": [
+        "Buchhaltung – 1. Quartal 2026",
+        "Vierteljährliche Mehrwertsteuererklärung",
+        "Erstellung des Jahresabschlusses 2025",
+        "Einkommensteuererklärung",
+        "Steuerberatung (Stunden)",
+        "Buch „Belgisches Steuerrecht 2026“",
+    ],
+    "en": [
+        "Bookkeeping – first quarter 2026",
+        "Quarterly VAT return",
+        "Annual accounts 2025",
+        "Personal income tax return",
+        "Tax advice (hours)",
+        "Book “Belgian Taxation 2026”",
+    ],
+}
 
 
+def _lines(language: str, index: int) -> list[LineData]:
+    words = SERVICES.get(language, SERVICES["fr"])
+    lines = [
+        LineData(description=words[0], unit_price=Decimal(450 + 25 * (index % 8))),
+        LineData(description=words[1], unit_price=Decimal("95.00")),
+    ]
+    if index % 3 == 0:
+        lines.append(
+            LineData(
+                description=words[4],
+                quantity=Decimal("1.5") + index % 4,
+                unit_price=Decimal("120.00"),
+            )
+        )
+    if index % 4 == 1:
+        lines.append(LineData(description=words[5], unit_price=Decimal("39.90"), vat_rate="6"))
+    return lines
+
+
+def _seed_template() -> None:
+    template = MailTemplate.objects.filter(
+        name=INVOICE_TEMPLATE, owner__isnull=True, context=MailTemplate.Context.INVOICE
+    ).first()
+    if template is None:
+        template = MailTemplate(name=INVOICE_TEMPLATE, context=MailTemplate.Context.INVOICE)
+        template.full_clean()
+        template.save()
+    for language, (subject, body) in TEMPLATE_VERSIONS.items():
+        MailTemplateVersion.objects.get_or_create(
+            template=template, language=language, defaults={"subject": subject, "body": body}
+        )
+
+
+@transaction.atomic
 def seed_invoices(
     *,
     collaborators: dict[str, Collaborator],
@@ -13,4 +130,44 @@ def seed_invoices(
     clients: list[Client],
 ) -> int:
     """Create the demo rows (idempotent); returns how many exist."""
-    return 0
+    _seed_template()
+    demo = Invoice.objects.filter(client__in=clients)
+    if demo.exists():
+        return demo.count()
+    by = next(iter(collaborators.values()), None)
+    billed = [client for client in clients if client.billing_company_id is not None]
+    # Every client has a first-quarter invoice; every third one a second; two drafts each.
+    plan: list[tuple[date, Client, int]] = []
+    for index, client in enumerate(billed):
+        plan.append((date(2026, 1 + index % 3, 5 + index % 20), client, index))
+        if index % 3 == 0:
+            plan.append((date(2026, 4, 2 + index % 25), client, index + 1))
+    plan.sort(key=lambda entry: (entry[0], entry[1].number))
+    issued: list[Invoice] = []
+    for issue_date, client, index in plan:
+        assert client.billing_company is not None
+        draft = invoice_create(
+            billing_company=client.billing_company,
+            client=client,
+            lines=_lines(client.language, index),
+            by=by,
+            issue_date=issue_date,
+            reference="" if index % 5 else f"PO-{2026}-{index:03d}",
+        )
+        issued.append(invoice_issue(invoice=draft, by=by))
+    # A credit note per company for its first invoice, issued after the invoices.
+    for company in companies.values():
+        first = next((i for i in issued if i.billing_company_id == company.pk), None)
+        if first is not None:
+            note = credit_note_create(invoice=first, by=by, issue_date=date(2026, 5, 4))
+            invoice_issue(invoice=note, by=by)
+    for index, client in enumerate(billed[-3:]):
+        assert client.billing_company is not None
+        invoice_create(
+            billing_company=client.billing_company,
+            client=client,
+            lines=_lines(client.language, index + 7),
+            by=by,
+            issue_date=date(2026, 5, 20),
+        )
+    return demo.count()
