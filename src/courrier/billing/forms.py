@@ -27,7 +27,9 @@ class InvoiceForm(forms.Form):
     """The head of a draft: who, when, what kind; the due date follows the company's term when
     left empty."""
 
-    client = ClientChoiceField(label=_("Client"), queryset=Client.objects.none())
+    client = ClientChoiceField(
+        label=_("Client"), queryset=Client.objects.none(), empty_label=_("— choisir un client —")
+    )
     kind = forms.ChoiceField(label=_("Type"), choices=Invoice.Kind.choices)
     issue_date = forms.DateField(label=_("Date de facture"), widget=DATE_INPUT)
     due_date = forms.DateField(

@@ -143,8 +143,8 @@ def company_invoices(
         invoices = invoices.filter(_client_q(filters.query))
     if register:
         return invoices.order_by("-year", "-number", "-id")
-    # Drafts (no number) before the numbered documents, newest first in each.
-    return invoices.order_by("-status", "-year", "-number", "-id")
+    # Drafts ("draft" sorts before "issued") above the numbered documents, newest first.
+    return invoices.order_by("status", "-year", "-number", "-id")
 
 
 def invoice_get(*, pk: int) -> Invoice | None:

@@ -470,12 +470,19 @@ def email_presend(request: HttpRequest, code: str) -> HttpResponse:
 
 
 def _check_summary(checks: list[Any]) -> dict[str, Any]:
-    blocked = [check for check in checks if _blockers(check)]
-    warned = [check for check in checks if _warnings(check) and not _blockers(check)]
+    """Blocked invoices one by one with their reasons; warnings grouped by their text (the
+    same Peppol warning for twelve invoices is said once, with the twelve numbers)."""
+    blocked = [(check, _blockers(check)) for check in checks if _blockers(check)]
+    warned: dict[str, list[Invoice]] = {}
+    for check in checks:
+        if _blockers(check):
+            continue
+        for text in _warnings(check):
+            warned.setdefault(text, []).append(check.invoice)
     return {
         "checks": checks,
-        "blocked": [(check, _blockers(check)) for check in blocked],
-        "warned": [(check, _warnings(check)) for check in warned],
+        "blocked": blocked,
+        "warned": list(warned.items()),
         "sendable": len(checks) - len(blocked),
     }
 
