@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.test import Client as Browser
 from django.urls import reverse
 
@@ -237,3 +238,34 @@ def test_a_second_company_keeps_its_register(
         )
     )
     assert "1 facture sera envoyée" in page
+
+
+def test_issue_sends_at_once_when_the_company_says_so(
+    client: Browser,
+    anne: Collaborator,
+    company: BillingCompany,
+    smtp_server: FakeSMTPServer,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    company.send_invoices_on_issue = True
+    company.save()
+    draft = make_invoice(company, make_invoice_client("C1"), issue=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("billing:invoice_issue", args=[draft.pk]), follow=True)
+    assert "Elle part par e-mail dès maintenant." in text(response)
+    call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=0)
+    deliver()
+    [received] = smtp_server.messages
+    draft.refresh_from_db()
+    assert pdf_of(received) == invoice_pdf_bytes(draft)
+
+
+def test_issue_waits_for_a_batch_by_default(
+    client: Browser, anne: Collaborator, company: BillingCompany
+) -> None:
+    draft = make_invoice(company, make_invoice_client("C1"), issue=False)
+    response = client.post(reverse("billing:invoice_issue", args=[draft.pk]), follow=True)
+    page = text(response)
+    assert "registre e-mail" in page and "dès maintenant" not in page
+    assert "Pas encore envoyée : elle partira avec le prochain lot du registre e-mail." in page
+    assert not OutboundMessage.objects.exists()

@@ -35,6 +35,7 @@ from courrier.billing.forms import (
 from courrier.billing.models import Invoice, InvoiceLine, VatRate
 from courrier.billing.selectors import MAIL_STATES, mail_state
 from courrier.billing.services import issue as issue_services
+from courrier.billing.services import sending
 from courrier.billing.services.paper import invoices_merged_pdf
 from courrier.billing.services.totals import Totals, totals_of
 from courrier.firm.models import BillingCompany, Collaborator
@@ -368,6 +369,9 @@ def invoice_issue(request: HttpRequest, pk: int) -> HttpResponse:
                 "register": invoice.get_register_display(),
             },
         )
+        # The company's option "send on issue": its mail is queued, else it waits for a batch.
+        if sending.invoice_issued(invoice=invoice, by=_user(request)):
+            messages.info(request, _("Elle part par e-mail dès maintenant."))
     return redirect("billing:invoice", pk=invoice.pk)
 
 
@@ -398,8 +402,6 @@ def credit_note_create(request: HttpRequest, pk: int) -> HttpResponse:
 def invoice_resend(request: HttpRequest, pk: int) -> HttpResponse:
     """ "@": the invoice by e-mail, the same PDF. Its first mail when it has none yet (a later
     batch then leaves it out), else a re-send recorded as such in the client file."""
-    from courrier.billing.services import sending
-
     invoice = _invoice_or_404(pk)
     error = ""
     if not invoice.is_issued:
@@ -458,13 +460,11 @@ def _batch_choice(request: HttpRequest, company: BillingCompany) -> tuple[BatchF
 def email_presend(request: HttpRequest, code: str) -> HttpResponse:
     """The pre-send check of the chosen invoices: the blocked ones with their reasons, the
     warnings, how many will go."""
-    from courrier.billing.services.sending import invoice_presend_check
-
     company = _company_or_404(code)
     form, chosen = _batch_choice(request, company)
     context: dict[str, Any] = {"company": company, "batch_form": form, "chosen": chosen}
     if chosen:
-        checks = list(invoice_presend_check(invoices=chosen, by=_user(request)))
+        checks = list(sending.invoice_presend_check(invoices=chosen, by=_user(request)))
         context.update(_check_summary(checks))
     return render(request, "billing/_presend.html", context)
 
@@ -499,8 +499,6 @@ def _warnings(check: Any) -> list[str]:
 def email_send(request: HttpRequest, code: str) -> HttpResponse:
     """Start the batch of the chosen invoices (the blocked ones are left out by the batch) and
     follow it on its page."""
-    from courrier.billing.services.sending import invoice_batch_start
-
     company = _company_or_404(code)
     form, chosen = _batch_choice(request, company)
     register_url = reverse("billing:email_register", kwargs={"code": company.code})
@@ -510,7 +508,7 @@ def email_send(request: HttpRequest, code: str) -> HttpResponse:
             messages.error(request, error)
         return _go(request, register_url)
     try:
-        batch = invoice_batch_start(invoices=chosen, by=_user(request))
+        batch = sending.invoice_batch_start(invoices=chosen, by=_user(request))
     except (ValidationError, MailingError) as exc:
         messages.error(request, _("L'envoi n'a pas commencé : %(why)s") % {"why": _error_text(exc)})
         return _go(request, register_url)
