@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from babel.dates import format_date as babel_format_date
@@ -10,9 +11,19 @@ from django import forms
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from courrier.clients.models import Client
 from courrier.firm.models import Collaborator
-from courrier.taxes.models import FilingStatus
+from courrier.taxes import rules
+from courrier.taxes.models import (
+    AnnualAccountsFiling,
+    CorporateTaxReturn,
+    Filing,
+    FilingStatus,
+    IncomeTaxReturn,
+    VatReturn,
+)
 from courrier.taxes.selectors import FilingFilters
+from courrier.taxes.services import filing_save
 
 
 def _period_choices() -> list[tuple[str, Any]]:
@@ -74,3 +85,112 @@ class FilingFilterForm(forms.Form):
             not_mailed=bool(data.get("not_mailed")),
             query=(data.get("q") or "").strip(),
         )
+
+
+# --- editing a tax file ---------------------------------------------------------------------
+
+_COMMON = ["status", "filed_on", "notes"]
+_DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class FilingForm(forms.ModelForm):
+    """The common part: the client (when creating), the deadline typed by hand or left to the
+    rule, the filed date, the status and notes. `save()` goes through `filing_save`."""
+
+    deadline_typed = forms.DateField(
+        label=_("Échéance fixée à la main"),
+        required=False,
+        widget=_DATE,
+        help_text=_("Laissez vide pour suivre la règle légale."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields.pop("client", None)
+            if self.instance.deadline_by_hand:
+                self.initial["deadline_typed"] = self.instance.deadline
+        else:
+            client_field = self.fields["client"]
+            assert isinstance(client_field, forms.ModelChoiceField)
+            client_field.queryset = Client.objects.filter(active=True).order_by("number")
+        for name in ("filed_on",):
+            self.fields[name].widget = _DATE
+
+    def _post_clean(self) -> None:
+        # The deadline is computed by filing_save; model validation must not ask for it.
+        if self.instance.deadline is None:
+            self.instance.deadline = date.min
+        super()._post_clean()  # type: ignore[misc]
+
+    def save_filing(self, *, by: Collaborator) -> Filing:
+        filing = self.save(commit=False)
+        typed = self.cleaned_data.get("deadline_typed")
+        if typed is None:
+            filing.deadline_by_hand = False
+        return filing_save(filing=filing, deadline=typed, by=by)
+
+
+class VatReturnForm(FilingForm):
+    """A VAT return with one input per grid (71 and 72 are shown, computed)."""
+
+    class Meta:
+        model = VatReturn
+        fields = ["client", "year", "period_kind", "period", *_COMMON]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        grids = self.instance.grids or {}
+        for code in sorted(rules.GRID_CODES):
+            self.fields[f"grid_{code}"] = forms.DecimalField(
+                label=_("Grille %(code)s") % {"code": code},
+                required=False,
+                min_value=Decimal("0"),
+                max_digits=13,
+                decimal_places=2,
+                localize=True,
+                initial=grids.get(code),
+            )
+
+    def grid_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.fields if name.startswith("grid_")]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        self.instance.grids = {
+            name.removeprefix("grid_"): str(value)
+            for name, value in data.items()
+            if name.startswith("grid_") and value
+        }
+        return data
+
+
+class CorporateTaxReturnForm(FilingForm):
+    class Meta:
+        model = CorporateTaxReturn
+        fields = ["client", "year_end", "result", *_COMMON]
+        localized_fields = ["result"]
+        widgets = {"year_end": _DATE}
+
+
+class IncomeTaxReturnForm(FilingForm):
+    class Meta:
+        model = IncomeTaxReturn
+        fields = ["client", "income_year", "result", *_COMMON]
+        localized_fields = ["result"]
+
+
+class AnnualAccountsFilingForm(FilingForm):
+    class Meta:
+        model = AnnualAccountsFiling
+        fields = ["client", "year_end", "model", "filing_reference", "fee", *_COMMON]
+        localized_fields = ["fee"]
+        widgets = {"year_end": _DATE}
+
+
+FILING_FORMS: dict[type[Filing], type[FilingForm]] = {
+    VatReturn: VatReturnForm,
+    CorporateTaxReturn: CorporateTaxReturnForm,
+    IncomeTaxReturn: IncomeTaxReturnForm,
+    AnnualAccountsFiling: AnnualAccountsFilingForm,
+}

@@ -10,4 +10,6 @@ urlpatterns = [
     path("", views.filing_index, name="index"),
     path("<slug:slug>/", views.filing_list, name="list"),
     path("<slug:slug>/envoyer/", views.filing_mail, name="mail"),
+    path("<slug:slug>/nouveau/", views.filing_edit, name="create"),
+    path("<slug:slug>/<int:pk>/", views.filing_edit, name="edit"),
 ]

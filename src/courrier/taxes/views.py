@@ -9,18 +9,20 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
+from courrier.firm.models import Collaborator
 from courrier.taxes import contexts
-from courrier.taxes.forms import FilingFilterForm
+from courrier.taxes.forms import FILING_FORMS, FilingFilterForm
 from courrier.taxes.models import (
     AnnualAccountsFiling,
     CorporateTaxReturn,
@@ -144,3 +146,28 @@ def filing_mail(request: HttpRequest, slug: str) -> HttpResponseRedirect:
         )
         return redirect(next_url)
     return redirect(_compose_url(kind, ids, next_url))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def filing_edit(request: HttpRequest, slug: str, pk: int | None = None) -> HttpResponse:
+    """Create a tax file of this kind, or change one: the form goes through `filing_save`."""
+    kind = _kind(slug)
+    instance = get_object_or_404(kind.model, pk=pk) if pk is not None else kind.model()
+    form_class = FILING_FORMS[kind.model]
+    form = form_class(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        user = request.user
+        assert isinstance(user, Collaborator)
+        try:
+            filing = form.save_filing(by=user)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Enregistré : %(name)s.") % {"name": filing})
+            return redirect(kind.list_url())
+    return render(
+        request,
+        "taxes/filing_form.html",
+        {"kind": kind, "form": form, "filing": instance if pk is not None else None},
+    )
