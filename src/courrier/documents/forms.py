@@ -15,7 +15,7 @@ class DocumentForm(forms.Form):
 
     SENSITIVE_AUTO = "auto"
     SENSITIVE_CHOICES = [
-        (SENSITIVE_AUTO, _("selon le type (IPP et avertissement-extrait de rôle)")),
+        (SENSITIVE_AUTO, _("selon le type")),
         ("yes", _("oui : envoyer par lien sécurisé")),
         ("no", _("non")),
     ]
@@ -30,7 +30,13 @@ class DocumentForm(forms.Form):
     )
     date = forms.DateField(label=_("Date du document"))
     sensitive = forms.ChoiceField(
-        label=_("Document sensible"), choices=SENSITIVE_CHOICES, initial=SENSITIVE_AUTO
+        label=_("Document sensible"),
+        choices=SENSITIVE_CHOICES,
+        initial=SENSITIVE_AUTO,
+        help_text=_(
+            "Un document sensible est proposé par lien sécurisé plutôt qu'en pièce jointe. "
+            "Selon le type : les déclarations IPP et les avertissements-extraits de rôle."
+        ),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

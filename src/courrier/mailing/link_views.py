@@ -7,7 +7,7 @@ from django import forms
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
@@ -158,7 +158,7 @@ def _refusal(request: HttpRequest, error: links.LinkError) -> HttpResponse:
         return _secure(response)
     language = _language(error.link)
     words = _words(language)
-    day = format_long_date(error.link.expires_at.date(), language)
+    day = format_long_date(timezone.localtime(error.link.expires_at).date(), language)
     reason = {
         links.LinkExpired: words["expired"].format(date=day),
         links.LinkRevoked: words["revoked"],
@@ -181,7 +181,7 @@ def _form_page(
     intro = words["intro"].format(
         name=link.name,
         size=_size(link.size, language),
-        date=format_long_date(link.expires_at.date(), language),
+        date=format_long_date(timezone.localtime(link.expires_at).date(), language),
     )
     with translation.override(language):
         response = render(
