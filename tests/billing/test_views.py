@@ -456,3 +456,27 @@ def test_every_page_answers(client: Browser, anne: Collaborator, company: Billin
     ):
         assert client.get(url).status_code == 200, url
     ClientEmail.objects.all().delete()
+
+
+def test_a_draft_is_deleted_an_issued_invoice_is_not(
+    client: Browser, anne: Collaborator, company: BillingCompany
+) -> None:
+    record = paper_client()
+    draft = invoice_create(
+        billing_company=company,
+        client=record,
+        lines=[{"description": "Conseil", "unit_price": "50"}],
+        by=anne,
+    )
+    assert "Supprimer le brouillon" in text(client.get(reverse("billing:invoice", args=[draft.pk])))
+    response = client.post(reverse("billing:invoice_delete", args=[draft.pk]), follow=True)
+    assert "Le brouillon a été supprimé." in text(response)
+    assert not Invoice.objects.filter(pk=draft.pk).exists()
+
+    invoice = issued(company, record)
+    assert "Supprimer le brouillon" not in text(
+        client.get(reverse("billing:invoice", args=[invoice.pk]))
+    )
+    response = client.post(reverse("billing:invoice_delete", args=[invoice.pk]), follow=True)
+    assert "ne peut plus être modifiée" in text(response)
+    assert Invoice.objects.filter(pk=invoice.pk).exists()

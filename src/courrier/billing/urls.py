@@ -9,6 +9,7 @@ urlpatterns = [
     path("<int:pk>/", views.invoice_detail, name="invoice"),
     path("<int:pk>/modifier/", views.invoice_edit, name="invoice_edit"),
     path("<int:pk>/emettre/", views.invoice_issue, name="invoice_issue"),
+    path("<int:pk>/supprimer/", views.invoice_delete, name="invoice_delete"),
     path("<int:pk>/pdf/", views.invoice_pdf, name="invoice_pdf"),
     path("<int:pk>/renvoyer/", views.invoice_resend, name="invoice_resend"),
     path("<int:pk>/note-de-credit/", views.credit_note_create, name="credit_note_create"),

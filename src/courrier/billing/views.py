@@ -129,7 +129,11 @@ def email_register(request: HttpRequest, code: str) -> HttpResponse:
     company = _company_or_404(code)
     context = _register_page(request, company, Invoice.Register.EMAIL)
     context.update(section="email", batch_form=BatchForm(initial={"scope": "unsent"}))
-    context["unsent_count"] = len(selectors.unsent_invoices(company=company))
+    context["unsent_count"] = selectors.company_invoices(
+        company=company,
+        register=Invoice.Register.EMAIL,
+        filters=selectors.InvoiceFilters(status="unsent"),
+    ).count()
     return render(request, "billing/email_register.html", context)
 
 
@@ -373,6 +377,20 @@ def invoice_issue(request: HttpRequest, pk: int) -> HttpResponse:
         if sending.invoice_issued(invoice=invoice, by=_user(request)):
             messages.info(request, _("Elle part par e-mail dès maintenant."))
     return redirect("billing:invoice", pk=invoice.pk)
+
+
+@require_POST
+def invoice_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """A draft thrown away (an issued invoice never is: a credit note corrects it)."""
+    invoice = _invoice_or_404(pk)
+    code = invoice.billing_company.code
+    try:
+        issue_services.invoice_delete(invoice=invoice, by=_user(request))
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+        return redirect("billing:invoice", pk=invoice.pk)
+    messages.success(request, _("Le brouillon a été supprimé."))
+    return redirect("billing:invoices", code=code)
 
 
 @require_POST
