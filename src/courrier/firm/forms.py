@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.utils.text import capfirst
@@ -42,8 +44,18 @@ class BillingCompanyForm(forms.ModelForm):
             "city",
             "country",
             "default_language",
+            "send_invoices_on_issue",
+            "invoice_due_days",
+            "invoice_colour",
+            "invoice_logo",
+            "invoice_footer",
         ]
         widgets = {
+            "invoice_colour": forms.TextInput(attrs={"type": "color"}),
+            "invoice_logo": forms.ClearableFileInput(
+                attrs={"accept": "image/png,image/jpeg,image/svg+xml"}
+            ),
+            "invoice_footer": forms.Textarea(attrs={"rows": 3}),
             "enterprise_number": forms.TextInput(attrs={"placeholder": "0123.456.789"}),
             "vat_number": forms.TextInput(attrs={"placeholder": "BE0123456789"}),
             "iban": forms.TextInput(attrs={"placeholder": "BE71 0961 2345 6769"}),
@@ -60,6 +72,19 @@ class BillingCompanyForm(forms.ModelForm):
 
     def clean_country(self) -> str:
         return str(self.cleaned_data.get("country") or "").strip().upper()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Left empty, the invoice options keep what the company had (or the defaults).
+        for name in ("invoice_due_days", "invoice_colour"):
+            self.fields[name].required = False
+
+    def clean_invoice_due_days(self) -> int:
+        value = self.cleaned_data.get("invoice_due_days")
+        return self.instance.invoice_due_days if value is None else int(value)
+
+    def clean_invoice_colour(self) -> str:
+        return str(self.cleaned_data.get("invoice_colour") or self.instance.invoice_colour)
 
 
 class CollaboratorRoleForm(forms.ModelForm):

@@ -321,6 +321,10 @@ def invoice_issue(
         if make_pdf:
             _store_pdf(draft)
         draft.save()
+        # The company may send each invoice as soon as it is issued: queued on commit.
+        from courrier.billing.services.sending import invoice_issued
+
+        invoice_issued(invoice=draft, by=by)
     return draft
 
 
