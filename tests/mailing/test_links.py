@@ -269,3 +269,19 @@ def test_code_arrives_in_a_second_mail(
     assert code in text
     assert "Déclaration IPP 2026.pdf" in text
     assert first.token not in received.data.decode()  # the code mail never carries the link
+
+
+def test_old_files_are_purged_and_the_record_stays(client_fr: Client) -> None:
+    old, code = make_link(client_fr)
+    fresh, _fresh_code = make_link(client_fr)
+    path = Path(old.file.path)
+    link_open(token=old.token, code=code)
+    SecureLink.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(days=31))
+    assert links.links_purge() == 1
+    assert not path.exists()
+    old.refresh_from_db()
+    assert not old.file and old.openings.count() == 1
+    with pytest.raises(OSError):
+        links.link_content(old)
+    assert links.link_content(fresh) == PDF
+    assert links.links_purge() == 0

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
@@ -250,8 +250,33 @@ def link_revoke(*, link: SecureLink) -> SecureLink:
     return link
 
 
+PURGE_AFTER_DAYS = 30
+
+
+def links_purge(*, after_days: int = PURGE_AFTER_DAYS, now: datetime | None = None) -> int:
+    """Delete the file copies of links expired or revoked more than `after_days` ago (IPP
+    papers should not linger); the rows and their openings stay for the record. Returns how
+    many files were deleted. Meant for a daily job."""
+    now = now or timezone.now()
+    limit = now - timedelta(days=after_days)
+    stale = SecureLink.objects.exclude(file="").filter(
+        models.Q(expires_at__lt=limit) | models.Q(revoked_at__lt=limit)
+    )
+    count = 0
+    for link in stale.iterator():
+        link.file.delete(save=False)
+        SecureLink.objects.filter(pk=link.pk).update(file="")
+        count += 1
+    if count:
+        logger.info("%d secure link files purged", count)
+    return count
+
+
 def link_content(link: SecureLink) -> bytes:
-    """The stored bytes, checked against the fingerprint taken when the link was made."""
+    """The stored bytes, checked against the fingerprint taken when the link was made;
+    OSError when the file is gone (purged) or altered."""
+    if not link.file:
+        raise OSError(f"The file of secure link {link.pk} was purged.")
     with link.file.open("rb") as stored:
         content = stored.read()
     if hashlib.sha256(content).hexdigest() != link.sha256:
