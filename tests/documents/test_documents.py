@@ -304,3 +304,23 @@ def test_sensitive_document_by_link_serves_the_same_bytes(
     with pytest.raises(links.LinkRevoked):
         links.link_open(token=link.token, code=code)
     assert OutboundMessage.objects.filter(client=dupuis).count() == 1
+
+
+def test_links_purge_command(dupuis: Client, collaborator: Collaborator) -> None:
+    import io
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+    from django.utils import timezone
+
+    link, _code = links.link_create(
+        client=dupuis, name="a.pdf", content_type="application/pdf", content=PDF, created_by=None
+    )
+    links.link_revoke(link=link)
+    out = io.StringIO()
+    SecureLink.objects.filter(pk=link.pk).update(revoked_at=timezone.now() - timedelta(days=2))
+    call_command("links_purge", "--days=1", stdout=out)
+    assert "1 fichier(s) de lien sécurisé supprimé(s)." in out.getvalue()
+    with pytest.raises(CommandError):
+        call_command("links_purge", "--days=-1")
