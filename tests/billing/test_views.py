@@ -9,7 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client as Browser
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pypdf import PdfReader
 
@@ -480,3 +482,21 @@ def test_a_draft_is_deleted_an_issued_invoice_is_not(
     response = client.post(reverse("billing:invoice_delete", args=[invoice.pk]), follow=True)
     assert "ne peut plus être modifiée" in text(response)
     assert Invoice.objects.filter(pk=invoice.pk).exists()
+
+
+def test_register_queries_do_not_grow_with_its_rows(
+    client: Browser,
+    anne: Collaborator,
+    company: BillingCompany,
+    django_assert_max_num_queries: Any,
+) -> None:
+    url = reverse("billing:email_register", args=["FIDU"])
+    for number in range(2):
+        issued(company, email_client(f"C1{number}"))
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    for number in range(6):
+        issued(company, email_client(f"C2{number}"))
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        page = text(client.get(url))
+    assert page.count('data-mail-state="unsent"') == 8
