@@ -140,12 +140,6 @@ PDF_WORDS: dict[str, dict[str, str]] = {
         "en": "Registered office",
     },
     "page": {"fr": "Page", "nl": "Pagina", "de": "Seite", "en": "Page"},
-    "vat_exempt": {
-        "fr": "Autoliquidation ou exemption : TVA 0 %.",
-        "nl": "Verlegging of vrijstelling: btw 0 %.",
-        "de": "Steuerschuldnerschaft des Leistungsempfängers oder Befreiung: MwSt. 0 %.",
-        "en": "Reverse charge or exemption: VAT 0%.",
-    },
 }
 
 
@@ -333,6 +327,7 @@ def invoice_pdf_data(invoice: Invoice) -> dict[str, Any]:
             for row in totals.by_rate
         ],
         "base_label": pdf_word("base", language),
+        "vat_label": pdf_word("vat_rate", language),
         "totals": [
             [pdf_word("total_excl", language), _money(totals.excl_vat, language)],
             [pdf_word("total_vat", language), _money(totals.vat, language)],
