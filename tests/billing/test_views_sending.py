@@ -269,3 +269,32 @@ def test_issue_waits_for_a_batch_by_default(
     assert "registre e-mail" in page and "dès maintenant" not in page
     assert "Pas encore envoyée : elle partira avec le prochain lot du registre e-mail." in page
     assert not OutboundMessage.objects.exists()
+
+
+def test_the_batch_page_lists_failed_and_uncertain_mails_and_the_register_its_batches(
+    client: Browser, anne: Collaborator, company: BillingCompany
+) -> None:
+    march, april, _german = three_invoices(company)
+    client.post(
+        reverse("billing:email_send", args=["FIDU"]),
+        {"scope": "selection", "invoices": [march.pk, april.pk]},
+    )
+    batch = MailBatch.objects.get()
+    invoice_batch_compose(batch_id=batch.pk)
+    OutboundMessage.objects.filter(object_id=march.pk).update(
+        status="failed", last_error="550 Adresse inconnue"
+    )
+    OutboundMessage.objects.filter(object_id=april.pk).update(status="uncertain")
+    page = text(client.get(reverse("billing:batch", args=["FIDU", batch.pk])))
+    assert "Envoi terminé" in page
+    assert '<dd data-count="failed">1</dd>' in page
+    assert '<dd data-count="uncertain">1' in page and "peut-être parties" in page
+    assert "550 Adresse inconnue" in page
+
+    register = text(client.get(reverse("billing:email_register", args=["FIDU"])))
+    assert "Derniers lots envoyés" in register
+    assert reverse("billing:batch", args=["FIDU", batch.pk]) in register
+    # Another company's register does not list it.
+    make_billing_company("AUTRE", name="Conseils Demo", enterprise_number="0202.239.951")
+    other = text(client.get(reverse("billing:email_register", args=["AUTRE"])))
+    assert "Derniers lots envoyés" not in other

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from courrier.billing.models import Invoice
 from courrier.firm.models import BillingCompany
-from courrier.mailing.models import OutboundMessage
+from courrier.mailing.models import MailBatch, OutboundMessage
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -86,6 +86,7 @@ def with_mail(invoices: QuerySet[Invoice]) -> QuerySet[Invoice]:
         mail_status=Subquery(latest.values("status")[:1]),
         mail_delivery=Subquery(latest.values("delivery_status")[:1]),
         mail_sent_at=Subquery(latest.values("sent_at")[:1]),
+        mail_error=Subquery(latest.values("last_error")[:1]),
     )
 
 
@@ -202,3 +203,21 @@ def batch_invoices(*, ids: Iterable[int]) -> QuerySet[Invoice]:
     return with_mail(
         Invoice.objects.filter(pk__in=list(ids)).select_related("client", "billing_company")
     ).order_by("year", "number", "id")
+
+
+def company_batches(*, company: BillingCompany, limit: int = 5) -> list[MailBatch]:
+    """The latest batches of invoice mails of a billing company, newest first (a batch's
+    company is that of its invoices)."""
+    recent = list(
+        MailBatch.objects.filter(context=INVOICE_CONTEXT)
+        .exclude(object_ids=[])
+        .select_related("sender")
+        .order_by("-created_at", "-id")[:50]
+    )
+    firsts = {batch.pk: int(batch.object_ids[0]) for batch in recent if batch.object_ids}
+    mine = set(
+        Invoice.objects.filter(pk__in=firsts.values(), billing_company=company).values_list(
+            "pk", flat=True
+        )
+    )
+    return [batch for batch in recent if firsts.get(batch.pk) in mine][:limit]

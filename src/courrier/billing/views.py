@@ -129,6 +129,7 @@ def email_register(request: HttpRequest, code: str) -> HttpResponse:
     company = _company_or_404(code)
     context = _register_page(request, company, Invoice.Register.EMAIL)
     context.update(section="email", batch_form=BatchForm(initial={"scope": "unsent"}))
+    context["batches"] = selectors.company_batches(company=company)
     context["unsent_count"] = selectors.company_invoices(
         company=company,
         register=Invoice.Register.EMAIL,
@@ -564,7 +565,8 @@ def _batch_context(company: BillingCompany, batch: MailBatch) -> dict[str, Any]:
         "blocked": blocked,
         "counts": counts,
         "sent": counts["sent"] + counts["delivered"],
-        "failed": counts["failed"] + counts["bounced"] + counts["uncertain"],
+        "failed": counts["failed"] + counts["bounced"],
+        "uncertain": counts["uncertain"],
         "total": total,
         "prepared": min(prepared, total),
         "done_count": counts["sent"]
