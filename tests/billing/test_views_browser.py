@@ -1,0 +1,84 @@
+"""A draft written in a real browser: lines added and removed in place, the totals recomputed,
+saved, issued, its PDF opened; then the paper register prints it."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from playwright.sync_api import BrowserContext, expect
+
+from courrier.billing.models import Invoice
+from tests.billing.factories import make_billing_company, make_invoice_client
+from tests.billing.test_register_browser import settled
+from tests.firm.test_browser import CHROMIUM, context  # noqa: F401 (fixture used by name)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Debian's Chromium is not installed (apt-get install -y chromium)",
+    ),
+]
+
+
+def test_write_a_draft_issue_it_and_print_it(context: BrowserContext) -> None:  # noqa: F811
+    make_billing_company()
+    record = make_invoice_client("C1", name="Bakkerij Peeters", language="nl", by_email=False)
+    page = context.new_page()
+    page.goto("/factures/FIDU/nouvelle/")
+    page.get_by_label("Client").select_option(label="Bakkerij Peeters SRL (C1)")
+    page.get_by_label("Date de facture").fill("2026-03-02")
+
+    page.locator("#id_lines-0-description").fill("Tenue de la comptabilité")
+    page.locator("#id_lines-0-quantity").fill("3")
+    page.locator("#id_lines-0-unit_price").fill("120")
+    page.get_by_role("button", name="+ Ajouter une ligne").click()
+    expect(page.locator("#id_lines-1-description")).to_be_visible()
+    settled(page)
+    # What was typed in the first line came back with the new one.
+    expect(page.locator("#id_lines-0-description")).to_have_value("Tenue de la comptabilité")
+    page.locator("#id_lines-1-description").fill("Ligne de trop")
+    page.locator("#id_lines-1-unit_price").fill("999")
+    page.get_by_role("button", name="+ Ajouter une ligne").click()
+    expect(page.locator("#id_lines-2-description")).to_be_visible()
+    settled(page)
+    page.locator("#id_lines-2-description").fill("Livre « Fiscalité »")
+    page.locator("#id_lines-2-unit_price").fill("40")
+    page.locator("#id_lines-2-vat_rate").select_option("6")
+
+    page.get_by_role("button", name="Retirer la ligne 2").click()
+    expect(page.locator("#lines-rows tr")).to_have_count(2)
+    settled(page)
+    expect(page.locator("#id_lines-1-description")).to_have_value("Livre « Fiscalité »")
+    expect(page.locator("#id_lines-1-vat_rate")).to_have_value("6")
+    page.get_by_role("button", name="Recalculer les totaux").click()
+    # 360 + 75.60 at 21 %, 40 + 2.40 at 6 %
+    expect(page.locator("#form-totals")).to_contain_text("478,00")
+    settled(page)
+
+    page.get_by_role("button", name="Enregistrer le brouillon").click()
+    expect(page.locator(".flash-success")).to_contain_text("Le brouillon a été enregistré.")
+    draft = Invoice.objects.get()
+    assert [line.description for line in draft.lines.all()] == [
+        "Tenue de la comptabilité",
+        "Livre « Fiscalité »",
+    ]
+    assert draft.total_incl_vat == Decimal("478.00") and draft.language == "nl"
+
+    page.get_by_role("button", name="Émettre la facture").click()
+    expect(page.locator(".flash-success")).to_contain_text(
+        "Facture 2026/0001 émise ; elle est dans le registre papier."
+    )
+    pdf = page.get_by_role("link", name="Télécharger le PDF")
+    with page.expect_download() as download:
+        pdf.click()
+    assert download.value.suggested_filename == "Facture-2026-0001.pdf"
+
+    page.goto("/factures/FIDU/registre-papier/")
+    page.get_by_label("Choisir la facture 2026/0001").check()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="PDF à imprimer des factures cochées").click()
+    assert download.value.suggested_filename == "FIDU-2026-0001.pdf"
+    assert record.invoices.count() == 1
