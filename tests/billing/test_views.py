@@ -500,3 +500,16 @@ def test_register_queries_do_not_grow_with_its_rows(
     with django_assert_max_num_queries(len(few.captured_queries)):
         page = text(client.get(url))
     assert page.count('data-mail-state="unsent"') == 8
+
+
+@pytest.mark.parametrize("price", ["1e999999", "NaN", "12,5", "-Infinity", "9" * 40])
+def test_lines_with_odd_figures_never_fail(
+    client: Browser, anne: Collaborator, company: BillingCompany, price: str
+) -> None:
+    data = draft_data(paper_client(), ("Conseil", "2", price, "21"))
+    response = client.post(
+        reverse("billing:invoice_lines", args=["FIDU"]), {**data, "lines-action": "totals"}
+    )
+    assert response.status_code == 200
+    response = client.post(reverse("billing:invoice_create", args=["FIDU"]), data)
+    assert response.status_code == 200 and not Invoice.objects.exists()

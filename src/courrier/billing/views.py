@@ -20,7 +20,6 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
-from django_htmx.middleware import HtmxDetails
 
 from courrier.billing import selectors
 from courrier.billing.forms import (
@@ -43,10 +42,6 @@ from courrier.mailing.exceptions import MailingError
 from courrier.mailing.models import MailBatch
 
 PER_PAGE = 50
-
-
-class _Request(HttpRequest):
-    htmx: HtmxDetails
 
 
 def _user(request: HttpRequest) -> Collaborator:
@@ -167,7 +162,10 @@ def _preview_totals(rows: list[dict[str, str]]) -> Totals | None:
         ):
             return None
         lines.append(InvoiceLine(quantity=quantity, unit_price=price, vat_rate=row["vat_rate"]))
-    return totals_of(lines)
+    try:
+        return totals_of(lines)
+    except ArithmeticError:  # a figure too large to round to the cent
+        return None
 
 
 def _draft_form_context(
