@@ -553,6 +553,10 @@ def _batch_context(company: BillingCompany, batch: MailBatch) -> dict[str, Any]:
         if invoice.pk not in blocked_ids:
             counts[invoice.mail_state] += 1  # type: ignore[attr-defined]
     composing = batch.state in (MailBatch.State.PENDING, MailBatch.State.COMPOSING)
+    if composing:
+        for invoice in invoices:
+            if invoice.mail_state == "unsent":  # type: ignore[attr-defined]
+                invoice.mail_label = _("en préparation")  # type: ignore[attr-defined]
     in_flight = counts["queued"] + (counts["unsent"] if composing else 0)
     total = batch.total or len(ids)
     prepared = batch.queued + len(blocked)
