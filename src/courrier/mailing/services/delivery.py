@@ -478,7 +478,7 @@ def messages_deliver(*, profile_id: int, limit: int | None = None) -> DeliveryRe
     seconds = float(settings.COURRIER.get("DELIVERY_RUN_SECONDS", 120))
     budget = _Budget(limit=limit, batch=batch, seconds=seconds)
     lanes = max(1, min(int(profile.max_connections or 1), 16))
-    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():  # type: ignore[attr-defined]
         # An in-memory database is one connection's: threads would find its tables locked.
         lanes = 1
     if lanes == 1:

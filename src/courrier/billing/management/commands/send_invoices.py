@@ -104,7 +104,7 @@ class Command(BaseCommand):
             return
 
         batch = sending.invoice_batch_start(by=by, invoices=invoices, enqueue=False)
-        bar = Progress(out._out, _("Préparation"), len(batch.object_ids))
+        bar = Progress(self._terminal(), _("Préparation"), len(batch.object_ids))
         batch = sending.invoice_batch_compose(
             batch_id=batch.pk, progress=lambda step: bar.update(step.done)
         )
@@ -113,7 +113,7 @@ class Command(BaseCommand):
         messages = OutboundMessage.objects.filter(batch=batch)
         profiles = sorted(set(messages.values_list("profile_id", flat=True)))
         total = messages.count()
-        bar = Progress(out._out, _("Envoi"), total)
+        bar = Progress(self._terminal(), _("Envoi"), total)
         deadline = time.monotonic() + options["timeout"]
         while time.monotonic() < deadline:
             for profile_id in profiles:
@@ -128,6 +128,10 @@ class Command(BaseCommand):
         self._summary(summary)
         if summary.sent != summary.total:
             sys.exit(1)
+
+    def _terminal(self) -> TextIO:
+        stream: TextIO = getattr(self.stdout, "_out", sys.stdout)
+        return stream
 
     # -- arguments ------------------------------------------------------------------------------
 
