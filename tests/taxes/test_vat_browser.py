@@ -156,7 +156,7 @@ def test_vat_list_to_three_clients(demo: RunningDemo, page: Page) -> None:  # no
     page.locator("#batch-next").click()
     page.wait_for_url(list_url)
     for number in CLIENTS:
-        mailed = page.locator(f"tr[data-client={number}] .taxes-mailed a")
+        mailed = page.locator(f"tr[data-client={number}] .taxes-mail-link")
         expect(mailed).to_have_text(f"envoyé le {today}")
-    page.locator("tr[data-client=C0003] .taxes-mailed a").click()
+    page.locator("tr[data-client=C0003] .taxes-mail-link").click()
     expect(page.locator("body")).to_contain_text("3de kwartaal 2026")

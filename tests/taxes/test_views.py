@@ -153,7 +153,10 @@ def test_a_row_says_when_it_was_mailed(
     url = reverse("taxes:list", args=["ipp"])
     page = browser.get(url).content.decode()
     detail = reverse("mailing:message_detail", args=[message.pk])
-    assert f'<a href="{detail}">envoyé le {message.created_at:%d/%m/%Y}</a>' in page
+    assert (
+        f'<a class="taxes-mail-link" href="{detail}">envoyé le {message.created_at:%d/%m/%Y}</a>'
+        in page
+    )
     assert _rows(browser.get(url, {"not_mailed": "on"})) == ["N"]
     # A cancelled mail doesn't count.
     OutboundMessage.objects.filter(pk=message.pk).update(status=OutboundMessage.Status.CANCELLED)

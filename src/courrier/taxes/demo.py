@@ -176,10 +176,12 @@ def _seed_vat(index: int, client: Client, by: Collaborator | None) -> None:
             "81": _amount(index, 900, 310),
             "82": _amount(index, 2000, 770),
         }
-        # Some clients bought more than they sold this period: VAT to recover (grid 72).
-        deductible = _amount(index + number, 300, 650)
+        # Most clients owe VAT (grid 71); every fourth bought more than it sold and gets VAT
+        # back (grid 72).
+        share = Decimal("0.35") + Decimal((index + number) % 5) / 10
+        deductible = (vat_due * share).quantize(Decimal("0.01"))
         if (index + number) % 4 == 0:
-            deductible += vat_due + Decimal("312.40")
+            deductible = vat_due + _amount(index, 300, 410)
         grids["59"] = deductible
         first = number == 0
         services.vat_return_create(

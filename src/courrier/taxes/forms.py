@@ -114,8 +114,8 @@ class FilingForm(forms.ModelForm):
             client_field = self.fields["client"]
             assert isinstance(client_field, forms.ModelChoiceField)
             client_field.queryset = Client.objects.filter(active=True).order_by("number")
-        for name in ("filed_on",):
-            self.fields[name].widget = _DATE
+        self.fields["filed_on"].widget = _DATE
+        self.fields["notes"].widget = forms.Textarea(attrs={"rows": 2})
 
     def _post_clean(self) -> None:
         # The deadline is computed by filing_save; model validation must not ask for it.
@@ -149,7 +149,7 @@ class VatReturnForm(FilingForm):
                 max_digits=13,
                 decimal_places=2,
                 localize=True,
-                initial=grids.get(code),
+                initial=Decimal(grids[code]) if grids.get(code) else None,
             )
 
     def grid_fields(self) -> list[forms.BoundField]:

@@ -132,7 +132,7 @@ class VatReturn(Filing):
         indexes = [models.Index(fields=["year", "period_kind", "period"], name="vat_period")]
 
     def __str__(self) -> str:
-        return f"{self.client} — {self.period_code}"
+        return f"{self.client} — {self.period_label}"
 
     @property
     def period_code(self) -> str:
