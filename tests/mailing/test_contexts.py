@@ -22,7 +22,7 @@ from django.test import Client as Browser
 from django.urls import reverse
 
 from courrier.clients.models import Client
-from courrier.firm.models import Collaborator, Firm
+from courrier.firm.models import BillingCompany, Collaborator, Firm
 from courrier.mailing import contexts, services
 from courrier.mailing.contexts import MailContext, StoredFile
 from courrier.mailing.fields import CLIENT_FIELDS, CONTEXT_FIELDS, Field, format_amount
@@ -35,6 +35,7 @@ from courrier.mailing.models import (
     SendingProfile,
 )
 from tests.fakes.smtp import FakeSMTPServer
+from tests.firm.factories import make_company
 
 COMPOSE = reverse("mailing:compose")
 PREVIEW = reverse("mailing:preview")
@@ -55,6 +56,7 @@ class Dossier:
     content: bytes
     language: str = ""
     hidden: bool = False  # a dossier the collaborator may not see
+    company: BillingCompany | None = None  # like an invoice: its company's profile sends
 
 
 def text_of(response: Any) -> str:
@@ -105,6 +107,7 @@ def _context_of(dossier: Dossier) -> MailContext:
             ),
         ),
         language=dossier.language,
+        billing_company=dossier.company,
     )
 
 
@@ -445,6 +448,10 @@ def test_the_template_form_offers_the_contexts_with_fields_and_lists_them(
         if name in MailTemplate.Context.values:
             assert f'value="{name}"' in html
 
+    listing = browser.get(reverse("mailing:templates"))
+    assert 'data-context="client"' in listing.content.decode()
+    assert "{NOMCLIENT}" in text_of(listing)
+
     fields_page = browser.get(reverse("mailing:template_fields"), {"context": NAME}, headers=HTMX)
     assert "NUMDOSSIER" in fields_page.content.decode()
     assert browser.get(reverse("mailing:template_fields"), {"context": "zz"}).status_code == 404
@@ -502,3 +509,34 @@ def test_the_code_can_go_in_a_second_mail_instead_of_being_shown(
     code_mail = OutboundMessage.objects.get(purpose="link-code")
     assert code_mail.client == files[21].client and code_mail.language == "nl"
     assert "toegangscode" in plain(parsed(bytes(code_mail.raw)))
+
+
+def test_mails_about_a_companys_objects_leave_through_its_profile(
+    browser: Browser, files: dict[int, Dossier], smtp_server: FakeSMTPServer
+) -> None:
+    company = make_company("BOEK", name="Boekhouding Demo")
+    files[21].company = company
+    files[21].language = "en"  # the object's own language before the client's
+
+    window = text_of(browser.get(window_url(21)))
+    assert "sa société facturante" in window and "aucun paramétrage d'envoi" in window
+    refused = browser.post(COMPOSE, window_data(11, 21, send="1"))
+    assert refused.status_code == 200 and MailBatch.objects.count() == 0
+
+    SendingProfile.objects.create(
+        billing_company=company,
+        smtp_host=smtp_server.host,
+        smtp_port=smtp_server.port,
+        smtp_security=smtp_server.security,
+        from_name="Boekhouding Demo",
+        from_address="facturen@boekhouding.be",
+    )
+    preview = text_of(browser.post(PREVIEW + "?i=1", window_data(11, 21), headers=HTMX))
+    assert "Boekhouding Demo <facturen@boekhouding.be>" in preview
+    assert "File 2026-21" in preview  # in English, the object's language
+
+    browser.post(COMPOSE, window_data(11, 21, send="1"))
+    services.batch_compose(batch_id=MailBatch.objects.get().pk)
+    sent = {m.object_id: m for m in OutboundMessage.objects.all()}
+    assert sent[21].from_address == "facturen@boekhouding.be" and sent[21].language == "en"
+    assert sent[11].from_address == "anne@fidu.be"

@@ -609,10 +609,23 @@ def _window_context(request: HttpRequest, window: Window, **extra: Any) -> dict[
             user=user, context=window.context_name or "client"
         ),
         "context_label": _context_label(window.context_name),
+        "company_senders": _company_senders(window.objects),
         **_attachments_context(form, sender_profile, window.objects),
     }
     context.update(extra)
     return context
+
+
+def _company_senders(objects: list[MailContext]) -> list[dict[str, Any]]:
+    """The billing companies whose profile sends mails about these objects (invoices)."""
+    companies: dict[int, BillingCompany] = {}
+    for item in objects:
+        if item.billing_company is not None:
+            companies.setdefault(item.billing_company.pk, item.billing_company)
+    return [
+        {"company": company, "profile": profiles.profile_for_page(billing_company=company)}
+        for company in companies.values()
+    ]
 
 
 def _context_label(name: str) -> str:
