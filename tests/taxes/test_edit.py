@@ -44,8 +44,12 @@ def test_create_a_vat_return_with_its_grids(
     assert "supérieure ou égale à 0" in text
     assert "2 chiffres après la virgule" in text or "deux décimales" in text
     assert not VatReturn.objects.exists()
-    response = browser.post(url, {**base, "grid_54": "2100", "grid_59": "865,44"})
+    response = browser.post(
+        url, {**base, "grid_54": "2100", "grid_59": "865,44", "regime": "monthly"}
+    )
     assert response.status_code == 302
+    owner.refresh_from_db()
+    assert owner.vat_profile.regime == "monthly"
     row = VatReturn.objects.get()
     assert row.grids == {"54": "2100.00", "59": "865.44"}
     assert (row.grid_71, row.grid_72) == (Decimal("1234.56"), Decimal("0.00"))

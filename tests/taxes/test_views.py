@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.test import Client as Browser
 from django.urls import reverse
+from django.utils.timezone import localtime
 
 from courrier.clients.models import Client
 from courrier.firm.models import Collaborator
@@ -153,10 +154,8 @@ def test_a_row_says_when_it_was_mailed(
     url = reverse("taxes:list", args=["ipp"])
     page = browser.get(url).content.decode()
     detail = reverse("mailing:message_detail", args=[message.pk])
-    assert (
-        f'<a class="taxes-mail-link" href="{detail}">envoyé le {message.created_at:%d/%m/%Y}</a>'
-        in page
-    )
+    day = f"{localtime(message.created_at):%d/%m/%Y}"
+    assert f'<a class="taxes-mail-link" href="{detail}">envoyé le {day}</a>' in page
     assert _rows(browser.get(url, {"not_mailed": "on"})) == ["N"]
     # A cancelled mail doesn't count.
     OutboundMessage.objects.filter(pk=message.pk).update(status=OutboundMessage.Status.CANCELLED)

@@ -20,10 +20,11 @@ from courrier.taxes.models import (
     Filing,
     FilingStatus,
     IncomeTaxReturn,
+    VatRegime,
     VatReturn,
 )
 from courrier.taxes.selectors import FilingFilters
-from courrier.taxes.services import filing_save
+from courrier.taxes.services import filing_save, vat_profile_set
 
 
 def _period_choices() -> list[tuple[str, Any]]:
@@ -151,6 +152,25 @@ class VatReturnForm(FilingForm):
                 localize=True,
                 initial=Decimal(grids[code]) if grids.get(code) else None,
             )
+
+        self.fields["regime"] = forms.ChoiceField(
+            label=_("Régime TVA du client"),
+            choices=VatRegime.choices,
+            required=False,
+            help_text=_(
+                "Enregistré dans la fiche fiscale du client, pour ses prochaines périodes."
+            ),
+        )
+        if self.instance.pk is not None:
+            self.initial["regime"] = self.instance.regime
+
+    def save_filing(self, *, by: Collaborator) -> Filing:
+        filing = super().save_filing(by=by)
+        assert isinstance(filing, VatReturn)
+        regime = self.cleaned_data.get("regime")
+        if regime:
+            vat_profile_set(client=filing.client, regime=regime)
+        return filing
 
     def grid_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.fields if name.startswith("grid_")]
