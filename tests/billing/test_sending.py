@@ -233,3 +233,23 @@ def test_a_company_that_sends_on_issue_queues_the_mail_when_the_issue_commits(
     deliver()
     [received] = smtp_server.messages
     assert pdf_of(received) == invoice_pdf_bytes(invoice)
+
+
+@pytest.mark.django_db
+def test_two_parts_compose_one_batch_and_the_last_closes_it(
+    setup: tuple[BillingCompany, Collaborator],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    company, anne = setup
+    invoices = [make_invoice(company, make_invoice_client(f"C{n}")) for n in range(4)]
+    german = make_invoice(company, make_invoice_client("C9", language="de"))
+    batch = invoice_batch_start(by=anne, invoices=[*invoices, german], enqueue=False)
+
+    first = invoice_batch_compose(batch_id=batch.pk, part=0, parts=2)
+    assert first.state == "composing"
+    second = invoice_batch_compose(batch_id=batch.pk, part=1, parts=2)
+    assert second.state == "done" and second.queued == 4
+    assert list(second.blocked) == [str(german.pk)]
+    assert {m.object_id for m in OutboundMessage.objects.filter(batch=batch)} == {
+        invoice.pk for invoice in invoices
+    }

@@ -13,12 +13,12 @@ from courrier.mailing.models import MailBatch
 
 
 @task()
-def compose_invoice_batch(batch_id: int) -> dict[str, Any]:
-    """Queue the mails of a batch of invoices, one per invoice; run again, only the missing
-    ones."""
+def compose_invoice_batch(batch_id: int, part: int = 0, parts: int = 1) -> dict[str, Any]:
+    """Queue the mails of a batch of invoices (this task's share of them: every parts-th from
+    the part-th), one per invoice; run again, only the missing ones."""
     if not MailBatch.objects.filter(pk=batch_id).exists():
         return {"state": "gone"}
-    batch = sending.invoice_batch_compose(batch_id=batch_id)
+    batch = sending.invoice_batch_compose(batch_id=batch_id, part=part, parts=parts)
     return {
         "state": batch.state,
         "total": batch.total,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
@@ -258,11 +259,12 @@ def invoices_unsent(
     return invoices.order_by("year", "number")
 
 
-def _enqueue_compose(batch_id: int) -> None:
+def _enqueue_compose(batch_id: int, parts: int = 1) -> None:
     # Imported here: the task module imports the services.
     from courrier.billing.tasks import compose_invoice_batch
 
-    compose_invoice_batch.enqueue(batch_id)
+    for part in range(parts):
+        compose_invoice_batch.enqueue(batch_id, part, parts)
 
 
 def invoice_batch_start(
@@ -272,11 +274,15 @@ def invoice_batch_start(
     billing_company: BillingCompany | None = None,
     until: date | None = None,
     enqueue: bool = True,
+    parts: int | None = None,
 ) -> MailBatch:
     """A batch of invoice mails: the invoices given, or the company's unsent ones of the
     e-mail register (up to `until`). The pre-send check runs first: blocked invoices are
     listed in `batch.blocked` with their reasons and are not sent; the others are composed by
-    a task (enqueued when the transaction commits; `enqueue=False`: the caller composes)."""
+    task (enqueued when the transaction commits; `enqueue=False`: the caller composes).
+
+    `parts` tasks compose it side by side (default COURRIER["INVOICE_COMPOSE_TASKS"], 2): as
+    many workers as there are share the PDFs and the rendering."""
     if invoices is None:
         if billing_company is None:
             raise ValueError("invoices or billing_company")
@@ -312,7 +318,10 @@ def invoice_batch_start(
             },
         )
         if enqueue:
-            transaction.on_commit(partial(_enqueue_compose, batch.pk), robust=True)
+            if parts is None:
+                parts = int(settings.COURRIER.get("INVOICE_COMPOSE_TASKS", 2))
+            count = max(1, min(parts, len(checks) or 1))
+            transaction.on_commit(partial(_enqueue_compose, batch.pk, count), robust=True)
     logger.info(
         "invoice batch %s: %d invoices, %d blocked", batch.pk, batch.total, len(batch.blocked)
     )
@@ -372,17 +381,24 @@ def invoice_batch_compose(
     *,
     batch_id: int,
     limit: int | None = None,
+    part: int = 0,
+    parts: int = 1,
     progress: Callable[[BatchProgress], None] | None = None,
 ) -> MailBatch:
     """The task's body: one message per invoice of the batch that nothing blocked, each in
     its own transaction under `email_key`. Run again (after a stop or a crash), it queues only
-    what is missing. `limit` stops after that many new messages (the batch stays composing)."""
+    what is missing. `limit` stops after that many new messages (the batch stays composing).
+
+    `part` of `parts`: this run composes every parts-th invoice from the part-th, so that
+    several workers compose one batch side by side; the run that finds every invoice settled
+    (queued or blocked) closes the batch."""
     batch = MailBatch.objects.select_related("sender").get(pk=batch_id)
     if batch.state == State.DONE:
         return batch
     MailBatch.objects.filter(pk=batch.pk).update(state=State.COMPOSING)
     batch.state = State.COMPOSING
-    ids = [int(pk) for pk in batch.object_ids if str(pk) not in batch.blocked]
+    mine = [int(pk) for pk in batch.object_ids][part::parts]
+    ids = [pk for pk in mine if str(pk) not in batch.blocked]
     existing = dict(
         OutboundMessage.objects.filter(
             idempotency_key__in=[email_key(pk) for pk in ids]
@@ -390,7 +406,7 @@ def invoice_batch_compose(
     )
     templates: dict[int, MailTemplate | None] = {}
     made = 0
-    done = len(batch.object_ids) - len(ids)
+    done = len(mine) - len(ids)
     stopped = False
     try:
         for start in range(0, len(ids), 100):
@@ -400,9 +416,11 @@ def invoice_batch_compose(
                 key = email_key(pk)
                 if key in existing:
                     if existing[key] != batch.pk:
-                        batch.blocked[str(pk)] = [
-                            _("Déjà envoyée par e-mail : utilisez « @ » pour la renvoyer.")
-                        ]
+                        _block(
+                            batch,
+                            pk,
+                            [_("Déjà envoyée par e-mail : utilisez « @ » pour la renvoyer.")],
+                        )
                     done += 1
                     continue
                 if limit is not None and made >= limit:
@@ -430,12 +448,11 @@ def invoice_batch_compose(
                     made += 1
                 except (ValidationError, MailingError) as exc:
                     reasons = [exc.user_message] if isinstance(exc, MailingError) else exc.messages
-                    batch.blocked[str(pk)] = reasons
-                    MailBatch.objects.filter(pk=batch.pk).update(blocked=batch.blocked)
+                    _block(batch, pk, reasons)
                     logger.warning("invoice %s not queued: %s", pk, "; ".join(reasons))
                 done += 1
                 if progress is not None:
-                    progress(BatchProgress(total=batch.total, done=done))
+                    progress(BatchProgress(total=len(mine), done=done))
             if stopped:
                 break
     except Exception as exc:
@@ -446,20 +463,35 @@ def invoice_batch_compose(
         )
         logger.exception("invoice batch %s stopped by an internal error", batch.pk)
         raise
-    if not stopped:
+    batch.refresh_from_db(fields=["blocked", "queued"])
+    settled = OutboundMessage.objects.filter(batch=batch).count() + len(batch.blocked)
+    if not stopped and settled >= len(batch.object_ids):
         _finish(batch, state=State.DONE)
     else:
+        # Stopped by `limit`, or another part is still at work: that one closes the batch.
         batch.queued = OutboundMessage.objects.filter(batch=batch).count()
-        MailBatch.objects.filter(pk=batch.pk).update(queued=batch.queued, blocked=batch.blocked)
+        MailBatch.objects.filter(pk=batch.pk).update(queued=batch.queued)
     return batch
 
 
+def _block(batch: MailBatch, invoice_pk: int, reasons: list[str]) -> None:
+    """List an invoice as blocked, with its reasons (under a lock: parts run side by side)."""
+    with transaction.atomic():
+        row = MailBatch.objects.select_for_update().only("blocked").get(pk=batch.pk)
+        row.blocked[str(invoice_pk)] = reasons
+        row.save(update_fields=["blocked"])
+    batch.blocked[str(invoice_pk)] = reasons
+
+
 def _finish(batch: MailBatch, *, state: str, error: str = "") -> None:
-    batch.queued = OutboundMessage.objects.filter(batch=batch).count()
-    batch.state = state
-    batch.error = error
-    batch.finished_at = timezone.now()
-    batch.save(update_fields=["queued", "state", "error", "finished_at", "blocked"])
+    with transaction.atomic():
+        row = MailBatch.objects.select_for_update().only("blocked").get(pk=batch.pk)
+        batch.blocked = row.blocked
+        batch.queued = OutboundMessage.objects.filter(batch=batch).count()
+        batch.state = state
+        batch.error = error
+        batch.finished_at = timezone.now()
+        batch.save(update_fields=["queued", "state", "error", "finished_at"])
 
 
 # -- the summary ---------------------------------------------------------------------------------
