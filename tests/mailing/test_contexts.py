@@ -540,3 +540,36 @@ def test_mails_about_a_companys_objects_leave_through_its_profile(
     sent = {m.object_id: m for m in OutboundMessage.objects.all()}
     assert sent[21].from_address == "facturen@boekhouding.be" and sent[21].language == "en"
     assert sent[11].from_address == "anne@fidu.be"
+
+
+def test_a_file_joined_to_a_mail_to_one_client_can_go_by_link_too(
+    browser: Browser, anne: Collaborator, files: dict[int, Dossier]
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client = files[21].client
+    stored = services.upload_store(
+        owner=anne, file=SimpleUploadedFile("balans.pdf", b"%PDF balans", "application/pdf")
+    )
+
+    browser.post(
+        f"{COMPOSE}?client={client.pk}",
+        {
+            "recipients": "client",
+            "client": client.pk,
+            "language": "nl",
+            "subject": "Balans",
+            "body": "Beste {NOMCLIENT}",
+            "archive": "on",
+            "uploads": [stored.pk],
+            "send_by_link": "on",
+            "send": "1",
+            "idempotency_key": "one-client-link",
+        },
+    )
+
+    message = OutboundMessage.objects.get(purpose="client")
+    assert list(parsed(bytes(message.raw)).iter_attachments()) == []
+    [link] = message.secure_links.all()
+    assert link.name == "balans.pdf" and link.client == client
+    assert "balans.pdf" in plain(parsed(bytes(message.raw)))
