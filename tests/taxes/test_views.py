@@ -81,9 +81,13 @@ def test_filters(
     assert _rows(browser.get(url, {"responsible": luc.pk})) == ["A"]
     assert _rows(browser.get(url, {"q": "leroy"})) == ["B"]
     # Late: deadline passed (25/04/2026 for Q1 on any day after) and not filed.
-    late_rows = _rows(browser.get(url, {"late": "on", "year": 2026, "period": "T1"}))
-    assert late_rows == ["B"]
     assert late.deadline == date(2026, 4, 25)
+    # Whatever today is: a return of 2020 not filed is late, one of 2099 is not.
+    factories.vat_return(b, year=2020, period=1)
+    factories.vat_return(b, year=2099, period=1)
+    factories.vat_return(a, year=2020, period=1, filed_on=date(2020, 4, 20))
+    assert _rows(browser.get(url, {"late": "on", "year": 2020})) == ["B"]
+    assert _rows(browser.get(url, {"late": "on", "year": 2099})) == []
     # A wrong filter value is ignored rather than an error.
     assert browser.get(url, {"year": "abc", "period": "T9", "responsible": "x"}).status_code == 200
 
