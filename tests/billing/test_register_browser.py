@@ -110,6 +110,14 @@ def test_select_check_send_and_follow_the_register(
     expect(page.locator("#presend-blocked")).to_contain_text(braun.display_number)
     expect(page.locator("#presend-blocked")).to_contain_text("allemand")
     settled(page)
+    # Another choice makes the check stale: it is cleared until checked again.
+    untouched_box = page.get_by_label(f"Choisir la facture {untouched.display_number}")
+    untouched_box.check()
+    expect(panel).to_have_count(0)
+    untouched_box.uncheck()
+    page.get_by_role("button", name="Vérifier avant l'envoi").click()
+    expect(panel).to_contain_text("2 factures seront envoyées")
+    settled(page)
 
     page.get_by_role("button", name="Envoyer 2 factures").click()
     expect(page.get_by_role("heading", name="Envoi d'un lot de factures")).to_be_visible()

@@ -15,4 +15,14 @@
       if (selection && target.checked) selection.checked = true;
     }
   });
+
+  // A pre-send check speaks of the choice it was made for: another choice needs another check.
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (!(target instanceof HTMLInputElement)) return;
+    var form = target.form;
+    if (!form || form.id !== "batch-form") return;
+    var panel = document.getElementById("presend");
+    if (panel) panel.innerHTML = "";
+  });
 })();
