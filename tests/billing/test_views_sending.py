@@ -9,9 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 from django.test import Client as Browser
 from django.urls import reverse
+from django_tasks_db.models import DBTaskResult
 
 from courrier.billing.models import Invoice
 from courrier.billing.services import invoice_pdf_bytes
@@ -253,7 +253,9 @@ def test_issue_sends_at_once_when_the_company_says_so(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("billing:invoice_issue", args=[draft.pk]), follow=True)
     assert "Elle part par e-mail dès maintenant." in text(response)
-    call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=0)
+    # The task queued when the issue committed, run as the worker runs it.
+    [queued] = DBTaskResult.objects.filter(task_path__endswith="send_invoice")
+    queued.task.call(*queued.args_kwargs["args"], **queued.args_kwargs["kwargs"])
     deliver()
     [received] = smtp_server.messages
     draft.refresh_from_db()

@@ -372,8 +372,11 @@ def invoice_issue(request: HttpRequest, pk: int) -> HttpResponse:
                 "register": invoice.get_register_display(),
             },
         )
-        # The company's option "send on issue": its mail is queued, else it waits for a batch.
-        if sending.invoice_issued(invoice=invoice, by=_user(request)):
+        # With the company's option "send on issue", issuing queued its mail; else it waits
+        # for a batch of the e-mail register.
+        if invoice.register == Invoice.Register.EMAIL and getattr(
+            invoice.billing_company, "send_invoices_on_issue", False
+        ):
             messages.info(request, _("Elle part par e-mail dès maintenant."))
     return redirect("billing:invoice", pk=invoice.pk)
 
