@@ -253,3 +253,20 @@ def test_two_parts_compose_one_batch_and_the_last_closes_it(
     assert {m.object_id for m in OutboundMessage.objects.filter(batch=batch)} == {
         invoice.pk for invoice in invoices
     }
+
+
+@pytest.mark.django_db
+def test_sending_on_issue_without_a_template_in_its_language_leaves_it_unsent(
+    setup: tuple[BillingCompany, Collaborator],
+    smtp_server: FakeSMTPServer,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    company, anne = setup
+    company.send_invoices_on_issue = True
+    company.save()
+    invoice = make_invoice(company, make_invoice_client("C1", language="de"))
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice_issued(invoice=invoice, by=anne)
+    call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=0)
+    assert smtp_server.messages == []
+    assert list(invoices_unsent(billing_company=company)) == [invoice]

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django_tasks import task
 
 from courrier.billing.models import Invoice
 from courrier.billing.services import sending
 from courrier.firm.models import Collaborator
+from courrier.mailing.exceptions import MailingError
 from courrier.mailing.models import MailBatch
+
+logger = logging.getLogger("courrier.billing")
 
 
 @task()
@@ -34,5 +39,11 @@ def send_invoice(invoice_id: int, by_id: int) -> str:
     by = Collaborator.objects.filter(pk=by_id).first()
     if invoice is None or by is None:
         return "gone"
-    message = sending.invoice_send(invoice=invoice, by=by)
+    try:
+        message = sending.invoice_send(invoice=invoice, by=by)
+    except (ValidationError, MailingError) as exc:
+        # Not sent: the register shows it unsent, and a batch or "@" sends it once fixed.
+        reasons = [exc.user_message] if isinstance(exc, MailingError) else exc.messages
+        logger.warning("invoice %s not sent on issue: %s", invoice_id, "; ".join(reasons))
+        return "blocked: " + "; ".join(reasons)
     return message.status
