@@ -531,6 +531,10 @@ def test_mails_about_a_companys_objects_leave_through_its_profile(
         from_name="Boekhouding Demo",
         from_address="facturen@boekhouding.be",
     )
+    check = browser.post(PRESEND, window_data(21, 11), headers=HTMX).content.decode()
+    row = re.search(r'data-object="21">(.*?)</tr>', check, re.S)
+    assert row is not None and ">en<" in row.group(1)
+    assert "langue par défaut" not in row.group(1)  # its own language, not a fallback
     preview = text_of(browser.post(PREVIEW + "?i=1", window_data(11, 21), headers=HTMX))
     assert "Boekhouding Demo <facturen@boekhouding.be>" in preview
     assert "File 2026-21" in preview  # in English, the object's language

@@ -177,7 +177,9 @@ def check_recipient(
                 )
             )
     warnings.extend(preview.warnings)
-    if preview.language_fallback:
+    # Another language than the object's own (an invoice's) or, without one, the client's.
+    fallback = preview.language != own_language
+    if fallback:
         if template is not None:
             warnings.append(
                 _(
@@ -186,7 +188,7 @@ def check_recipient(
                 )
                 % {
                     "template": template.name,
-                    "client_language": _language_name(client.language),
+                    "client_language": _language_name(own_language),
                     "language": _language_name(preview.language),
                 }
             )
@@ -195,7 +197,7 @@ def check_recipient(
     return RecipientCheck(
         client=client,
         language=preview.language,
-        language_fallback=preview.language_fallback,
+        language_fallback=fallback,
         blockers=blockers,
         warnings=warnings,
         preview=preview,
