@@ -70,6 +70,7 @@ def test_dry_run_lists_then_the_batch_sends_once_and_sums_up(
         code, out = send("--company", "FIDU", "--until", "2026-03-31")
     assert code == 1  # one blocked
     assert "Résumé : 3 envoyée(s), 1 bloquée(s), 0 en échec, 0 incertaine(s)" in out
+    assert f"  bloquée {german.display_number} : " in out
     assert len(smtp_server.messages) == 3
     assert {m.object_id for m in OutboundMessage.objects.all()} == {i.pk for i in sent}
     assert after.pk not in {m.object_id for m in OutboundMessage.objects.all()}

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
+from courrier.billing.models import Invoice
 from courrier.billing.services import sending
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import OutboundMessage
@@ -212,13 +213,25 @@ class Command(BaseCommand):
                 "waiting": summary.waiting,
             }
         )
+        rows = Invoice.objects.filter(pk__in=[*summary.blocked, *summary.uncertain])
+        numbers = {
+            pk: (year, number) for pk, year, number in rows.values_list("pk", "year", "number")
+        }
+
+        def shown(pk: int) -> str:
+            year, number = numbers.get(pk, (None, None))
+            return f"{year}/{number:04d}" if number else f"#{pk}"
+
         for pk, reasons in summary.blocked.items():
             self.stdout.write(
-                _("  bloquée (facture %(pk)d) : %(reasons)s")
-                % {"pk": pk, "reasons": "; ".join(reasons)}
+                _("  bloquée %(number)s : %(reasons)s")
+                % {"number": shown(pk), "reasons": "; ".join(reasons)}
             )
         if summary.uncertain:
             self.stdout.write(
-                _("  incertaines (peut-être parties, jamais renvoyées d'office) : factures %(ids)s")
-                % {"ids": ", ".join(str(pk) for pk in summary.uncertain)}
+                _(
+                    "  incertaines (peut-être parties, jamais renvoyées d'office ; vérifiez puis "
+                    "renvoyez avec « @ ») : %(numbers)s"
+                )
+                % {"numbers": ", ".join(shown(pk) for pk in summary.uncertain)}
             )
