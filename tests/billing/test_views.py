@@ -227,6 +227,40 @@ def test_mail_states_shown_from_the_latest_message(
     assert mail_state("sent", "bounced") == "bounced"
     assert mail_state("failed", "") == "failed"
     assert mail_state("uncertain", "") == "uncertain"
+    assert mail_state("cancelled", "") == "cancelled"
+
+
+def test_a_cancelled_mail_is_shown_as_such_not_as_unsent(
+    client: Browser, anne: Collaborator, company: BillingCompany
+) -> None:
+    """A batch leaves out an invoice whose mail was cancelled (only "@" sends it again): the
+    register says "annulée", and the "not sent" filter does not offer it."""
+    cancelled = issued(company, email_client())
+    untouched = issued(company, email_client("C0009", name="Librairie Agora"))
+    profile = SendingProfile.objects.create(
+        billing_company=company,
+        method=SendingProfile.Method.SMTP,
+        smtp_host="127.0.0.1",
+        from_address="factures@fidu.test",
+    )
+    OutboundMessage.objects.create(
+        profile=profile,
+        client=cancelled.client,
+        context="invoice",
+        object_id=cancelled.pk,
+        language="fr",
+        message_id="<c@fidu.test>",
+        subject="Facture",
+        from_address="factures@fidu.test",
+        raw=b"",
+        status="cancelled",
+    )
+    url = reverse("billing:email_register", args=["FIDU"])
+    page = text(client.get(url, {"status": "unsent"}))
+    assert untouched.display_number in page and cancelled.display_number not in page
+    page = text(client.get(url, {"status": "cancelled"}))
+    assert cancelled.display_number in page and untouched.display_number not in page
+    assert 'data-mail-state="cancelled"' in page and "annulée" in page
 
 
 # --- A draft: written, edited, issued ---------------------------------------------------

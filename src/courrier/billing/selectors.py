@@ -29,6 +29,7 @@ MAIL_STATES: dict[str, StrOrPromise] = {
     "bounced": _("rejetée"),
     "failed": _("échec"),
     "uncertain": _("incertaine"),
+    "cancelled": _("annulée"),
 }
 _WAITING = {"queued", "sending", "retry", "held"}
 _DELIVERED = {"delivered", "opened"}
@@ -37,9 +38,12 @@ _BOUNCED = {"bounced", "dropped", "complained"}
 
 def mail_state(status: str | None, delivery_status: str | None) -> str:
     """One word for the latest mail of an invoice: unsent, queued, sent, delivered, bounced,
-    failed or uncertain (a key of MAIL_STATES)."""
-    if not status or status == "cancelled":
+    failed, uncertain or cancelled (a key of MAIL_STATES). A cancelled mail is not "unsent":
+    a batch leaves that invoice out, and only "@" sends it again."""
+    if not status:
         return "unsent"
+    if status == "cancelled":
+        return "cancelled"
     if status in _WAITING:
         return "queued"
     if status == "failed":
@@ -93,7 +97,9 @@ def with_mail(invoices: QuerySet[Invoice]) -> QuerySet[Invoice]:
 def _mail_state_q(state: str) -> Q | None:
     """The condition on the annotations of `with_mail` for one mail state."""
     if state == "unsent":
-        return Q(mail_status__isnull=True) | Q(mail_status="cancelled")
+        return Q(mail_status__isnull=True)
+    if state == "cancelled":
+        return Q(mail_status="cancelled")
     if state == "queued":
         return Q(mail_status__in=_WAITING)
     if state in ("failed", "uncertain"):
