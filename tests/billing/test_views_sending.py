@@ -127,6 +127,31 @@ def test_presend_check_of_a_period_and_of_ticked_rows(
     assert "Aucune facture à envoyer dans ce choix." in page
 
 
+def test_without_the_script_the_check_is_a_page_whose_button_sends_what_was_checked(
+    client: Browser, anne: Collaborator, company: BillingCompany
+) -> None:
+    march, april, _german = three_invoices(company)
+    register = text(client.get(reverse("billing:email_register", args=["FIDU"])))
+    # The register's own form goes to the check, never straight to the sending.
+    presend_url = reverse("billing:email_presend", args=["FIDU"])
+    assert f'action="{presend_url}" id="batch-form"' in register
+
+    chosen = {"scope": "selection", "invoices": [str(march.pk), str(april.pk)]}
+    page = text(client.post(presend_url, chosen))
+    assert "2 factures seront envoyées" in page and "<html" in page
+    assert f'action="{reverse("billing:email_send", args=["FIDU"])}"' in page
+    assert f'name="invoices" value="{march.pk}"' in page
+    assert f'name="invoices" value="{april.pk}"' in page
+    assert 'name="scope" value="selection"' in page
+    assert not MailBatch.objects.exists()
+
+    response = client.post(reverse("billing:email_send", args=["FIDU"]), chosen)
+    batch = MailBatch.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("billing:batch", args=["FIDU", batch.pk])
+    assert batch.object_ids == [march.pk, april.pk]
+
+
 def test_send_a_batch_then_follow_it_to_the_summary(
     client: Browser, anne: Collaborator, company: BillingCompany, smtp_server: FakeSMTPServer
 ) -> None:

@@ -486,6 +486,15 @@ def email_presend(request: HttpRequest, code: str) -> HttpResponse:
     if chosen:
         checks = list(sending.invoice_presend_check(invoices=chosen, by=_user(request)))
         context.update(_check_summary(checks))
+    if not _is_htmx(request):
+        # Without the script the register's form posts here: the check comes as a page of its
+        # own whose button sends exactly the choice that was checked.
+        context["choice"] = [
+            (name, value)
+            for name in ("scope", "batch_from", "batch_to", "invoices")
+            for value in request.POST.getlist(name)
+        ]
+        return render(request, "billing/presend_page.html", context)
     return render(request, "billing/_presend.html", context)
 
 
