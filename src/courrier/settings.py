@@ -189,6 +189,12 @@ COURRIER = {
     "IMAP_MAX_ATTEMPTS": int(os.environ.get("COURRIER_IMAP_MAX_ATTEMPTS", "4")),
     # Largest total of attachments accepted for one message, in bytes.
     "MAX_MESSAGE_BYTES": int(os.environ.get("COURRIER_MAX_MESSAGE_BYTES", str(20 * 1024 * 1024))),
+    # Largest document accepted in a client file, in bytes.
+    "MAX_DOCUMENT_BYTES": int(
+        os.environ.get("COURRIER_MAX_DOCUMENT_BYTES", str(50 * 1024 * 1024))
+    ),
+    # A batch of invoices is composed by this many tasks side by side (one per worker).
+    "INVOICE_COMPOSE_TASKS": int(os.environ.get("COURRIER_INVOICE_COMPOSE_TASKS", "2")),
 }
 
 # OAuth2 applications of the firm (see README: registering with Google and with Microsoft).
