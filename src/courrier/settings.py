@@ -193,6 +193,8 @@ COURRIER = {
     "MAX_DOCUMENT_BYTES": int(
         os.environ.get("COURRIER_MAX_DOCUMENT_BYTES", str(50 * 1024 * 1024))
     ),
+    # A delivery task keeps claiming the messages of its profile for at most this long.
+    "DELIVERY_RUN_SECONDS": float(os.environ.get("COURRIER_DELIVERY_RUN_SECONDS", "120")),
     # A batch of invoices is composed by this many tasks side by side (one per worker).
     "INVOICE_COMPOSE_TASKS": int(os.environ.get("COURRIER_INVOICE_COMPOSE_TASKS", "2")),
 }

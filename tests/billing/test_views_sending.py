@@ -218,9 +218,10 @@ def test_at_sends_the_first_mail_then_resends_the_same_pdf(
     page = text(client.get(reverse("billing:invoice", args=[invoice.pk])))
     assert "premier envoi" in page and "renvoi" in page
     assert reverse("mailing:message_detail", args=[again.pk]) in page
-    # The client file lists both mails.
+    # The client file lists both mails, the second one marked as a re-send.
     mails = text(client.get(reverse("clients:detail", args=[invoice.client_id]), {"tab": "mails"}))
     assert again.subject in mails
+    assert mails.count('<span class="badge badge-muted">renvoi</span>') == 1
 
     # A batch afterwards leaves it out: it was sent.
     client.post(reverse("billing:email_send", args=["FIDU"]), {"scope": "unsent"}, follow=True)
