@@ -163,6 +163,30 @@ def test_the_registers_hold_email_and_paper_invoices_apart(
     assert draft.pk  # drafts belong to no register
 
 
+def archived_mail(invoice: Invoice, **state: str) -> OutboundMessage:
+    """A mail of `invoice` in the outbox, in the given state, through its company's profile."""
+    profile, _created = SendingProfile.objects.get_or_create(
+        billing_company=invoice.billing_company,
+        defaults={
+            "method": SendingProfile.Method.SMTP,
+            "smtp_host": "127.0.0.1",
+            "from_address": "factures@fidu.test",
+        },
+    )
+    return OutboundMessage.objects.create(
+        profile=profile,
+        client=invoice.client,
+        context="invoice",
+        object_id=invoice.pk,
+        language="fr",
+        message_id=f"<{invoice.pk}-{state['status']}@fidu.test>",
+        subject="Facture",
+        from_address="factures@fidu.test",
+        raw=b"",
+        **state,
+    )
+
+
 def test_register_filters_dates_client_and_mail_state(
     client: Browser, anne: Collaborator, company: BillingCompany
 ) -> None:
@@ -179,25 +203,7 @@ def test_register_filters_dates_client_and_mail_state(
     page = text(client.get(url, {"q": "agora"}))
     assert april.display_number in page and march.display_number not in page
 
-    profile = SendingProfile.objects.create(
-        billing_company=company,
-        method=SendingProfile.Method.SMTP,
-        smtp_host="127.0.0.1",
-        from_address="factures@fidu.test",
-    )
-    OutboundMessage.objects.create(
-        profile=profile,
-        client=march.client,
-        context="invoice",
-        object_id=march.pk,
-        language="fr",
-        message_id="<a@fidu.test>",
-        subject="Facture",
-        from_address="factures@fidu.test",
-        raw=b"",
-        status="sent",
-        delivery_status="delivered",
-    )
+    archived_mail(march, status="sent", delivery_status="delivered")
     page = text(client.get(url, {"status": "unsent"}))
     assert april.display_number in page and march.display_number not in page
     page = text(client.get(url, {"status": "delivered"}))
@@ -237,24 +243,7 @@ def test_a_cancelled_mail_is_shown_as_such_not_as_unsent(
     register says "annulée", and the "not sent" filter does not offer it."""
     cancelled = issued(company, email_client())
     untouched = issued(company, email_client("C0009", name="Librairie Agora"))
-    profile = SendingProfile.objects.create(
-        billing_company=company,
-        method=SendingProfile.Method.SMTP,
-        smtp_host="127.0.0.1",
-        from_address="factures@fidu.test",
-    )
-    OutboundMessage.objects.create(
-        profile=profile,
-        client=cancelled.client,
-        context="invoice",
-        object_id=cancelled.pk,
-        language="fr",
-        message_id="<c@fidu.test>",
-        subject="Facture",
-        from_address="factures@fidu.test",
-        raw=b"",
-        status="cancelled",
-    )
+    archived_mail(cancelled, status="cancelled")
     url = reverse("billing:email_register", args=["FIDU"])
     page = text(client.get(url, {"status": "unsent"}))
     assert untouched.display_number in page and cancelled.display_number not in page
