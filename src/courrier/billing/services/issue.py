@@ -333,14 +333,25 @@ def invoice_pdf_ensure(*, invoice: Invoice) -> Invoice:
     if invoice.pdf:
         return invoice
     with transaction.atomic():
-        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
-        if not locked.is_issued:
+        # The row locked and read again (another run may have made the PDF meanwhile); the
+        # invoice given, with its company and client already loaded, is what gets printed.
+        status, pdf, sha256 = (
+            Invoice.objects.select_for_update()
+            .filter(pk=invoice.pk)
+            .values_list("status", "pdf", "pdf_sha256")
+            .get()
+        )
+        if status != Invoice.Status.ISSUED:
             raise ValidationError(_("Un brouillon n'a pas de PDF émis."), code="draft")
-        if not locked.pdf:
-            locked = Invoice.objects.select_related("billing_company", "client").get(pk=locked.pk)
-            _store_pdf(locked)
-            locked.save(update_fields=["pdf", "pdf_sha256"])
-    invoice.refresh_from_db(fields=["pdf", "pdf_sha256"])
+        if pdf:
+            invoice.pdf.name, invoice.pdf_sha256 = pdf, sha256
+            return invoice
+        if invoice.status != status:  # a draft's copy, issued since: printed as issued
+            invoice.refresh_from_db()
+        _store_pdf(invoice)
+        Invoice.objects.filter(pk=invoice.pk).update(
+            pdf=invoice.pdf.name, pdf_sha256=invoice.pdf_sha256
+        )
     return invoice
 
 

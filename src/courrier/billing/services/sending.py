@@ -27,7 +27,12 @@ from courrier.firm.models import BillingCompany, Collaborator
 from courrier.languages import MailLanguage
 from courrier.mailing.exceptions import MailingError
 from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage, SendingProfile
-from courrier.mailing.services.compose import encoded_size, megabytes, message_size_limit
+from courrier.mailing.services.compose import (
+    encoded_size,
+    megabytes,
+    message_size_limit,
+    send_setup_shared,
+)
 from courrier.mailing.services.profiles import profile_for
 
 logger = logging.getLogger("courrier.billing")
@@ -377,6 +382,7 @@ class BatchProgress:
     done: int
 
 
+@send_setup_shared()
 def invoice_batch_compose(
     *,
     batch_id: int,

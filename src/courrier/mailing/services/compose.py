@@ -15,7 +15,9 @@ import hashlib
 import logging
 import math
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.generator import BytesGenerator
@@ -46,6 +48,7 @@ from courrier.mailing.transports import TRANSPORTS
 from courrier.validators import validate_header_text
 
 SMTP_POLICY = SMTP.clone(max_line_length=78)
+
 
 logger = logging.getLogger("courrier.mailing")
 
@@ -391,7 +394,53 @@ class SendSetup:
         return self.profile.from_address if self.profile is not None else self.sender.email
 
 
+# The setups of the current run of `send_setup_shared`, by sender, company and options.
+_SHARED_SETUPS: ContextVar[dict[tuple[Any, ...], SendSetup] | None] = ContextVar(
+    "shared_send_setups", default=None
+)
+
+
+@contextmanager
+def send_setup_shared() -> Iterator[None]:
+    """Within this block (a batch task composing one mail per invoice), `send_setup` reads the
+    profile, its state and the firm once per sender, billing company and options instead of
+    once per mail. A run of a batch thus sends with the profile as it was when it started
+    composing; delivery checks the profile again before anything leaves. Usable as a
+    decorator."""
+    token = _SHARED_SETUPS.set({})
+    try:
+        yield
+    finally:
+        _SHARED_SETUPS.reset(token)
+
+
 def send_setup(
+    *,
+    sender: Collaborator,
+    billing_company: BillingCompany | None,
+    options: ComposeOptions,
+    uploads: Sequence[Upload],
+    profile: SendingProfile | None = None,
+) -> SendSetup:
+    shared = _SHARED_SETUPS.get()
+    if shared is None or uploads or profile is not None:
+        return _send_setup(
+            sender=sender,
+            billing_company=billing_company,
+            options=options,
+            uploads=uploads,
+            profile=profile,
+        )
+    key = (sender.pk, billing_company.pk if billing_company is not None else None, options)
+    setup = shared.get(key)
+    if setup is None:
+        setup = shared[key] = _send_setup(
+            sender=sender, billing_company=billing_company, options=options, uploads=()
+        )
+    return setup
+
+
+def _send_setup(
     *,
     sender: Collaborator,
     billing_company: BillingCompany | None,

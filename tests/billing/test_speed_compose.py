@@ -1,0 +1,89 @@
+"""Composing a batch of invoices: the shared work is done once per batch, the bytes unchanged."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from pypdf import PdfReader
+
+from courrier.billing.models import Invoice
+from courrier.billing.services.issue import invoice_pdf_ensure
+from courrier.billing.services.sending import invoice_batch_compose, invoice_batch_start
+from courrier.firm.models import Collaborator
+from courrier.mailing.models import OutboundMessage
+from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
+from tests.billing.test_sending import make_invoice_template
+from tests.fakes.smtp import FakeSMTPServer
+from tests.firm.factories import make_collaborator
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SHARED_TABLES = ('FROM "mailing_sendingprofile"', 'FROM "firm_firm"', 'FROM "firm_billingcompany"')
+
+
+def _compose_batch(
+    server: FakeSMTPServer,
+    make_profile: Callable[..., Any],
+    count: int,
+    code: str,
+    bce: str,
+    by: Collaborator,
+) -> tuple[int, int]:
+    """(SELECTs of the profile, firm and company; all statements) composing `count` invoices."""
+    company = make_billing_company(code=code, enterprise_number=bce)
+    make_profile(server=server, billing_company=company, collaborator=None)
+    for index in range(count):
+        client = make_invoice_client(
+            f"{code}{index}", name=f"Client {index}", emails=(f"{code}{index}@x.test",)
+        )
+        make_invoice(company, client)
+    invoices = Invoice.objects.filter(billing_company=company)
+    invoices.update(pdf="", pdf_sha256="")
+    batch = invoice_batch_start(invoices=invoices, by=by, enqueue=False)
+    with CaptureQueriesContext(connection) as queries:
+        invoice_batch_compose(batch_id=batch.pk)
+    assert OutboundMessage.objects.filter(batch=batch).count() == count
+    assert not Invoice.objects.filter(billing_company=company, pdf="").exists()
+    sqls = [query["sql"] for query in queries.captured_queries]
+    shared = sum(
+        1 for sql in sqls if sql.startswith("SELECT") and any(t in sql for t in SHARED_TABLES)
+    )
+    return shared, len(sqls)
+
+
+def test_a_batch_reads_the_profile_and_the_firm_once_whatever_its_size(
+    smtp_server: FakeSMTPServer, make_profile: Callable[..., Any]
+) -> None:
+    make_invoice_template()
+    by = make_collaborator()
+    small = _compose_batch(smtp_server, make_profile, 2, "SMALL", "0494.482.244", by)
+    large = _compose_batch(smtp_server, make_profile, 6, "LARGE", "0403.170.701", by)
+    assert small[0] == large[0]
+    # Each further invoice costs the same statements: its lock, lines, PDF, message, count.
+    assert large[1] - small[1] <= 4 * 16
+
+
+def test_the_pdf_of_an_issued_invoice_is_made_from_a_stale_draft_copy(
+    smtp_server: FakeSMTPServer, make_profile: Callable[..., Any]
+) -> None:
+    company = make_billing_company()
+    draft = make_invoice(company, make_invoice_client(), issue=False)
+    stale = Invoice.objects.select_related("billing_company", "client").get(pk=draft.pk)
+    from courrier.billing.services import invoice_issue
+
+    issued = invoice_issue(invoice=draft, by=None, make_pdf=False)
+    assert not issued.pdf and not stale.is_issued
+    invoice_pdf_ensure(invoice=stale)
+    assert stale.pdf and stale.pdf_sha256
+    with stale.pdf.open("rb") as handle:
+        text = PdfReader(handle).pages[0].extract_text()
+    assert issued.display_number in text
+    # Made once: another copy finds it and takes its name, never a second file.
+    other = Invoice.objects.get(pk=draft.pk)
+    other.pdf = ""
+    invoice_pdf_ensure(invoice=other)
+    assert (other.pdf.name, other.pdf_sha256) == (stale.pdf.name, stale.pdf_sha256)
