@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
+from email import message_from_bytes, policy
+from email.generator import BytesGenerator
 from typing import Any
 
 import pytest
@@ -15,6 +18,7 @@ from courrier.billing.services.issue import invoice_pdf_ensure
 from courrier.billing.services.sending import invoice_batch_compose, invoice_batch_start
 from courrier.firm.models import Collaborator
 from courrier.mailing.models import OutboundMessage
+from courrier.mailing.services.compose import SMTP_POLICY, _Generator
 from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
 from tests.billing.test_sending import make_invoice_template
 from tests.fakes.smtp import FakeSMTPServer
@@ -87,3 +91,43 @@ def test_the_pdf_of_an_issued_invoice_is_made_from_a_stale_draft_copy(
     other.pdf = ""
     invoice_pdf_ensure(invoice=other)
     assert (other.pdf.name, other.pdf_sha256) == (stale.pdf.name, stale.pdf_sha256)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Bonjour,\n\nligne\n",
+        "sans fin de ligne",
+        "fins\r\nmélangées\rici\n\nfin",
+        "",
+    ],
+)
+def test_the_generator_writes_the_standard_bytes(body: str) -> None:
+    from django.core.mail import EmailMultiAlternatives
+
+    from courrier.mailing.contexts import StoredFile
+
+    pdf = bytes(range(256)) * 300
+    mail = EmailMultiAlternatives(
+        subject="Votre facture 2026/0042 — une ligne d'objet assez longue pour être repliée",
+        body=body,
+        from_email="Fiduciaire Démo <factures@fidu.test>",
+        to=["c1@x.test"],
+        headers={"X-Courrier-Message": "12", "Content-Language": "fr"},
+    )
+    mail.attach_alternative(f"<p>{body}</p>", "text/html")
+    file = StoredFile(
+        name="Facture-2026-0042.pdf",
+        content_type="application/pdf",
+        size=len(pdf),
+        read=lambda: pdf,
+    )
+    mail.attach(file.mime_part())
+    message = mail.message()
+    ours, standard = io.BytesIO(), io.BytesIO()
+    _Generator(ours, policy=SMTP_POLICY).flatten(message)
+    BytesGenerator(standard, policy=SMTP_POLICY).flatten(message)
+    assert ours.getvalue() == standard.getvalue()
+    parsed = message_from_bytes(ours.getvalue(), policy=policy.default)
+    attached = [part for part in parsed.walk() if part.get_content_type() == "application/pdf"]
+    assert attached[0].get_content() == pdf

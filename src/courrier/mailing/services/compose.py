@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.generator import BytesGenerator
+from email.generator import NLCRE, BytesGenerator
 from email.policy import SMTP
 from email.utils import format_datetime
 from io import BytesIO
@@ -48,6 +48,15 @@ from courrier.mailing.transports import TRANSPORTS
 from courrier.validators import validate_header_text
 
 SMTP_POLICY = SMTP.clone(max_line_length=78)
+
+
+class _Generator(BytesGenerator):
+    """The standard generator, writing a part's body in one piece instead of line by line
+    (a PDF's base64 is a thousand lines): the same bytes, a few milliseconds sooner."""
+
+    def _write_lines(self, lines: str) -> None:
+        if lines:
+            self.write(self._NL.join(NLCRE.split(lines)))
 
 
 logger = logging.getLogger("courrier.mailing")
@@ -697,7 +706,7 @@ def _mime_bytes(
     # starts a long non-ASCII subject on an empty line that some filters frown upon.
     buffer = BytesIO()
     try:
-        BytesGenerator(buffer, policy=SMTP_POLICY).flatten(mail.message())
+        _Generator(buffer, policy=SMTP_POLICY).flatten(mail.message())
     except BadHeaderError:
         # A last line of defence: every value was checked before, none may break a header.
         raise ValidationError(
