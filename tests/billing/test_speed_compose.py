@@ -131,3 +131,21 @@ def test_the_generator_writes_the_standard_bytes(body: str) -> None:
     parsed = message_from_bytes(ours.getvalue(), policy=policy.default)
     attached = [part for part in parsed.walk() if part.get_content_type() == "application/pdf"]
     assert attached[0].get_content() == pdf
+
+
+def test_the_qr_path_draws_exactly_the_dark_modules() -> None:
+    import re
+
+    import segno
+
+    from courrier.billing.services.epc import qr_svg
+
+    qr = segno.make_qr("BCD\n002\n1\nSCT\nGEBABEBB\nDémo\nBE18001013384965\nEUR1.00\n\n1", mask=4)
+    size = len(qr.matrix)
+    drawn = [[0] * size for _ in range(size)]
+    svg = qr_svg(qr.matrix)
+    assert f'width="{4 * size}"' in svg
+    for x, y, length in re.findall(r"M(\d+) (\d+)\.5h(\d+)", svg):
+        for column in range(int(x), int(x) + int(length)):
+            drawn[int(y)][column] = 1
+    assert drawn == [list(row) for row in qr.matrix]

@@ -14,7 +14,7 @@ text empty. A credit note, or an invoice with nothing to pay, gets no code.
 
 from __future__ import annotations
 
-import io
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -22,6 +22,8 @@ import segno
 
 MAX_AMOUNT = Decimal("999999999.99")
 _MASK = 4
+_SCALE = 4  # SVG units per module
+_DARK_RUN = re.compile(rb"[^\x00]+")
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,19 @@ def epc_svg(payment: EpcPayment) -> str:
     qr = segno.make_qr(
         payment.payload(), error="m", boost_error=False, encoding="utf-8", mask=_MASK
     )
-    out = io.BytesIO()
-    qr.save(out, kind="svg", scale=4, border=0, xmldecl=False, svgns=True, nl=False)
-    return out.getvalue().decode()
+    return qr_svg(qr.matrix)
+
+
+def qr_svg(matrix: tuple[bytearray, ...]) -> str:
+    """A QR matrix as one SVG path, a stroke per run of dark modules (what segno's SVG writer
+    draws, written in a fraction of its time): no quiet zone, the layout leaves white room."""
+    size = len(matrix) * _SCALE
+    path = "".join(
+        f"M{run.start()} {y}.5h{run.end() - run.start()}"
+        for y, row in enumerate(matrix)
+        for run in _DARK_RUN.finditer(row)
+    )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}">'
+        f'<path transform="scale({_SCALE})" stroke="#000" d="{path}"/></svg>'
+    )
