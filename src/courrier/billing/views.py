@@ -332,7 +332,7 @@ def invoice_pdf(request: HttpRequest, pk: int) -> HttpResponseBase:
     """The PDF as issued: attached (download) or inline (?inline=1)."""
     invoice = _invoice_or_404(pk)
     if not invoice.is_issued or not invoice.pdf:
-        raise Http404(_("Cette facture n'a pas encore de PDF : elle est créée à l'émission."))
+        raise Http404(_("Cette facture n'a pas encore de PDF : il est créé à l'émission."))
     try:
         handle = invoice.pdf.open("rb")
     except OSError as exc:
