@@ -281,8 +281,8 @@ def _pdf_name(invoice: Invoice) -> str:
     return f"{invoice.billing_company.code}-{invoice.year}-{invoice.number:04d}.pdf"
 
 
-def _store_pdf(invoice: Invoice) -> None:
-    content = invoice_pdf_render(invoice)
+def _store_pdf(invoice: Invoice, content: bytes | None = None) -> None:
+    content = invoice_pdf_render(invoice) if content is None else content
     invoice.pdf.save(_pdf_name(invoice), ContentFile(content), save=False)
     invoice.pdf_sha256 = hashlib.sha256(content).hexdigest()
 
@@ -329,9 +329,16 @@ def invoice_issue(
 
 
 def invoice_pdf_ensure(*, invoice: Invoice) -> Invoice:
-    """Make and store the PDF of an issued invoice that has none yet (never remade)."""
+    """Make and store the PDF of an issued invoice that has none yet (never remade).
+
+    Called outside a transaction, the PDF is made before the row is locked: on SQLite that
+    lock is the database's write lock, which other workers then do not wait on while Typst
+    runs. When another run stored its PDF meanwhile, that one is kept and ours dropped."""
     if invoice.pdf:
         return invoice
+    content = None
+    if invoice.is_issued and not transaction.get_connection().in_atomic_block:
+        content = invoice_pdf_render(invoice)
     with transaction.atomic():
         # The row locked and read again (another run may have made the PDF meanwhile); the
         # invoice given, with its company and client already loaded, is what gets printed.
@@ -348,7 +355,8 @@ def invoice_pdf_ensure(*, invoice: Invoice) -> Invoice:
             return invoice
         if invoice.status != status:  # a draft's copy, issued since: printed as issued
             invoice.refresh_from_db()
-        _store_pdf(invoice)
+            content = None
+        _store_pdf(invoice, content)
         Invoice.objects.filter(pk=invoice.pk).update(
             pdf=invoice.pdf.name, pdf_sha256=invoice.pdf_sha256
         )

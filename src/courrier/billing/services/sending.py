@@ -398,6 +398,8 @@ def invoice_batch_compose(
     `part` of `parts`: this run composes every parts-th invoice from the part-th, so that
     several workers compose one batch side by side; the run that finds every invoice settled
     (queued or blocked) closes the batch."""
+    from courrier.billing.services.issue import invoice_pdf_ensure
+
     batch = MailBatch.objects.select_related("sender").get(pk=batch_id)
     if batch.state == State.DONE:
         return batch
@@ -441,6 +443,8 @@ def invoice_batch_compose(
                         templates[company_id] = invoice_template(
                             billing_company=invoice.billing_company
                         )
+                    if invoice.status == Invoice.Status.ISSUED:
+                        invoice_pdf_ensure(invoice=invoice)  # Typst outside the write lock
                     with transaction.atomic():
                         _compose_invoice(
                             invoice,
