@@ -190,9 +190,7 @@ COURRIER = {
     # Largest total of attachments accepted for one message, in bytes.
     "MAX_MESSAGE_BYTES": int(os.environ.get("COURRIER_MAX_MESSAGE_BYTES", str(20 * 1024 * 1024))),
     # Largest document accepted in a client file, in bytes.
-    "MAX_DOCUMENT_BYTES": int(
-        os.environ.get("COURRIER_MAX_DOCUMENT_BYTES", str(50 * 1024 * 1024))
-    ),
+    "MAX_DOCUMENT_BYTES": int(os.environ.get("COURRIER_MAX_DOCUMENT_BYTES", str(50 * 1024 * 1024))),
     # A delivery task keeps claiming the messages of its profile for at most this long.
     "DELIVERY_RUN_SECONDS": float(os.environ.get("COURRIER_DELIVERY_RUN_SECONDS", "120")),
     # A batch of invoices is composed by this many tasks side by side (one per worker).
