@@ -202,7 +202,28 @@ class VatReturn(Filing):
         return max(-self.balance, Decimal("0.00"))
 
 
-class CorporateTaxReturn(Filing):
+class TaxReturn(Filing):
+    """An income tax return (ISOC, IPP): a filing with the tax it comes to."""
+
+    # Positive: tax to pay; negative: a refund; null: not computed yet.
+    result = models.DecimalField(
+        _("résultat (impôt à payer, négatif si à recevoir)"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+    )
+
+    class Meta:
+        abstract = True
+
+    @property
+    def result_amount(self) -> Decimal | None:
+        """The result without its sign (the list says "à payer" or "à recevoir")."""
+        return abs(self.result) if self.result is not None else None
+
+
+class CorporateTaxReturn(TaxReturn):
     """ISOC: the corporate income tax return of one financial year."""
 
     client = models.ForeignKey(
@@ -212,14 +233,6 @@ class CorporateTaxReturn(Filing):
         related_name="corporate_tax_returns",
     )
     year_end = models.DateField(_("date de clôture de l'exercice comptable"))
-    # Positive: tax to pay; negative: a refund; null: not computed yet.
-    result = models.DecimalField(
-        _("résultat (impôt à payer, négatif si à recevoir)"),
-        max_digits=14,
-        decimal_places=2,
-        null=True,
-        blank=True,
-    )
 
     class Meta:
         verbose_name = _("déclaration ISOC")
@@ -233,11 +246,6 @@ class CorporateTaxReturn(Filing):
         return f"{self.client} — ISOC {self.assessment_year}"
 
     @property
-    def result_amount(self) -> Decimal | None:
-        """The result without its sign (the list says "à payer" or "à recevoir")."""
-        return abs(self.result) if self.result is not None else None
-
-    @property
     def assessment_year(self) -> int:
         return rules.isoc_assessment_year(self.year_end)
 
@@ -249,7 +257,7 @@ class CorporateTaxReturn(Filing):
         return rules.isoc_deadline(self.year_end)
 
 
-class IncomeTaxReturn(Filing):
+class IncomeTaxReturn(TaxReturn):
     """IPP: the personal income tax return of one income year."""
 
     client = models.ForeignKey(
@@ -259,13 +267,6 @@ class IncomeTaxReturn(Filing):
         related_name="income_tax_returns",
     )
     income_year = models.PositiveSmallIntegerField(_("année des revenus"))
-    result = models.DecimalField(
-        _("résultat (impôt à payer, négatif si à recevoir)"),
-        max_digits=14,
-        decimal_places=2,
-        null=True,
-        blank=True,
-    )
 
     class Meta:
         verbose_name = _("déclaration IPP")
@@ -277,11 +278,6 @@ class IncomeTaxReturn(Filing):
 
     def __str__(self) -> str:
         return f"{self.client} — IPP {self.assessment_year}"
-
-    @property
-    def result_amount(self) -> Decimal | None:
-        """The result without its sign (the list says "à payer" or "à recevoir")."""
-        return abs(self.result) if self.result is not None else None
 
     @property
     def assessment_year(self) -> int:
