@@ -30,8 +30,10 @@ from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage, Se
 from courrier.mailing.services.compose import (
     SendSetup,
     compose_options,
+    compose_setup,
+    files_of,
     mail_draft,
-    send_setup,
+    message_for_key,
     store_message,
 )
 
@@ -41,9 +43,8 @@ logger = logging.getLogger("courrier.mailing")
 PREVIEW_TOKEN = "x" * 43
 
 
-def linked_files(setup: SendSetup, context: MailContext | None) -> list[AttachedFile]:
-    """The files that go by link: every file of the mail."""
-    return [*setup.attachments, *(context.attachments if context is not None else ())]
+# The files that go by link: every file of the mail.
+linked_files = files_of
 
 
 def without_files(
@@ -195,23 +196,23 @@ def message_compose_by_link(
     """`message_compose` with the files sent as secure links: the message and the links'
     plain code, to be given to the client another way (never stored) or, `send_code`, sent in
     a second mail. A known `idempotency_key` returns its message and no code."""
-    if idempotency_key:
-        existing = OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing, ""
-    options = compose_options(
-        cc=cc,
-        bcc=bcc,
-        copy_to_sender=copy_to_sender,
-        read_receipt=read_receipt,
-        reply_to=reply_to,
-        scheduled_at=scheduled_at,
-        archive=archive,
-    )
-    if context is not None and context.billing_company is not None:
-        billing_company = context.billing_company
-    setup = send_setup(
-        sender=sender, billing_company=billing_company, options=options, uploads=uploads
+    existing = message_for_key(idempotency_key)
+    if existing is not None:
+        return existing, ""
+    setup = compose_setup(
+        sender=sender,
+        billing_company=billing_company,
+        context=context,
+        uploads=uploads,
+        options=compose_options(
+            cc=cc,
+            bcc=bcc,
+            copy_to_sender=copy_to_sender,
+            read_receipt=read_receipt,
+            reply_to=reply_to,
+            scheduled_at=scheduled_at,
+            archive=archive,
+        ),
     )
     language = language or (context.language if context is not None else "") or client.language
     try:
@@ -227,10 +228,9 @@ def message_compose_by_link(
             idempotency_key=idempotency_key,
         )
     except IntegrityError:
-        if idempotency_key:
-            existing = OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
-            if existing is not None:
-                return existing, ""
+        existing = message_for_key(idempotency_key)
+        if existing is not None:
+            return existing, ""
         raise
     if send_code:
         code_send(made=made, sender=sender, language=message.language)

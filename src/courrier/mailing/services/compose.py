@@ -804,6 +804,30 @@ def store_message(
     return message
 
 
+def message_for_key(idempotency_key: str | None) -> OutboundMessage | None:
+    """The message already stored under `idempotency_key`, if any."""
+    if not idempotency_key:
+        return None
+    return OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
+
+
+def compose_setup(
+    *,
+    sender: Collaborator,
+    billing_company: BillingCompany | None,
+    context: MailContext | None,
+    uploads: Sequence[Upload],
+    options: ComposeOptions,
+) -> SendSetup:
+    """The setup of a mail to compose: a context about an invoice sends through its billing
+    company's profile, whatever the caller passed."""
+    if context is not None and context.billing_company is not None:
+        billing_company = context.billing_company
+    return send_setup(
+        sender=sender, billing_company=billing_company, options=options, uploads=uploads
+    )
+
+
 def message_compose(
     *,
     sender: Collaborator,
@@ -835,23 +859,23 @@ def message_compose(
     its absence is an error before anything is stored; otherwise the sender's profile sends.
     A `context` adds its fields, files and addresses (and, for an invoice, its billing
     company) and is recorded on the message with its object's id."""
-    if idempotency_key:
-        existing = OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing
-    options = compose_options(
-        cc=cc,
-        bcc=bcc,
-        copy_to_sender=copy_to_sender,
-        read_receipt=read_receipt,
-        reply_to=reply_to,
-        scheduled_at=scheduled_at,
-        archive=archive,
-    )
-    if context is not None and context.billing_company is not None:
-        billing_company = context.billing_company
-    setup = send_setup(
-        sender=sender, billing_company=billing_company, options=options, uploads=uploads
+    existing = message_for_key(idempotency_key)
+    if existing is not None:
+        return existing
+    setup = compose_setup(
+        sender=sender,
+        billing_company=billing_company,
+        context=context,
+        uploads=uploads,
+        options=compose_options(
+            cc=cc,
+            bcc=bcc,
+            copy_to_sender=copy_to_sender,
+            read_receipt=read_receipt,
+            reply_to=reply_to,
+            scheduled_at=scheduled_at,
+            archive=archive,
+        ),
     )
     preview = mail_draft(
         setup, client=client, subject=subject, body=body, language=language, context=context
@@ -869,10 +893,9 @@ def message_compose(
         )
     except IntegrityError:
         # Another request stored the same key a moment ago: that message is the answer.
-        if idempotency_key:
-            existing = OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
-            if existing is not None:
-                return existing
+        existing = message_for_key(idempotency_key)
+        if existing is not None:
+            return existing
         raise
     logger.info(
         "message %s queued for profile %s (%d bytes, %d recipients)",
