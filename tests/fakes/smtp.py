@@ -11,6 +11,10 @@
     server.fail_next(2, "421 4.3.2 Try again later", at="data")
     server.drop_next()     # read the data, then hang up without answering
 
+    server = FakeSMTPServer(pipelining=True)       # announce PIPELINING (RFC 2920)
+    server.command_batches  # [["MAIL", "RCPT", "DATA"], ...]: what came with each MAIL
+    server = FakeSMTPServer(data_without_recipients="354")  # DATA opened with no recipient
+
 A 421 answer closes the connection afterwards, as real servers do.
 """
 
@@ -29,10 +33,10 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, syntax
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -172,10 +176,41 @@ class _Rule:
 
 
 class _SMTP(SMTP):
-    """aiosmtpd's session, able to hang up after a 421 or instead of answering."""
+    """aiosmtpd's session, able to hang up after a 421 or instead of answering, noting what
+    each read that begins with MAIL holds, and opening DATA without recipients if told to."""
 
     drop_reply = False
     messages_here = 0
+
+    def data_received(self, data: bytes) -> None:
+        fake = self.event_handler
+        assert isinstance(fake, FakeSMTPServer)
+        if data[:5].upper() == b"MAIL ":
+            # A client that waits for each reply sends MAIL alone; one that pipelines sends
+            # its RCPTs and DATA in the same write, which loopback delivers in one read.
+            verbs = [line.split(b" ", 1)[0].upper().decode() for line in data.split(b"\r\n")]
+            with fake._lock:
+                fake.command_batches.append([verb for verb in verbs if verb])
+        super().data_received(data)
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        fake = self.event_handler
+        assert isinstance(fake, FakeSMTPServer) and self.envelope is not None
+        if self.envelope.rcpt_tos or fake.data_without_recipients is None:
+            await super().smtp_DATA(arg)
+            return
+        if fake.data_without_recipients == "554":
+            await self.push("554 5.5.1 Error: no valid recipients")
+            return
+        # RFC 2920 lets a server open the data section anyway, and refuse it at its end.
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        lines: list[bytes] = []
+        while (line := await self._reader.readuntil(b"\r\n")) != b".\r\n":
+            lines.append(line)
+        with fake._lock:
+            fake.unaddressed.append(b"".join(lines))
+        await self.push("554 5.5.1 Error: no valid recipients")
 
     async def push(self, status: Any) -> None:
         if self.drop_reply:
@@ -216,6 +251,8 @@ class FakeSMTPServer:
         implicit_tls: bool = False,
         port: int | None = None,
         messages_per_connection: int | None = None,
+        pipelining: bool = False,
+        data_without_recipients: Literal["554", "354"] | None = None,
     ) -> None:
         if (starttls or implicit_tls) and tls is None:
             raise ValueError("TLS needs a TestCA")
@@ -233,6 +270,13 @@ class FakeSMTPServer:
         self._drop_next = 0
         # Like providers that end a session after N messages ("421 too many messages").
         self.messages_per_connection = messages_per_connection
+        self.pipelining = pipelining
+        # The commands that came in each read beginning with MAIL (see _SMTP.data_received).
+        self.command_batches: list[list[str]] = []
+        # The answer to DATA when no recipient was accepted: aiosmtpd's own 503 (None), a 554,
+        # or "354" to open the data section anyway (its content lands in `unaddressed`).
+        self.data_without_recipients = data_without_recipients
+        self.unaddressed: list[bytes] = []
 
         kwargs: dict[str, Any] = {
             "hostname": self.host,
@@ -330,6 +374,20 @@ class FakeSMTPServer:
             return AuthResult(success=True, auth_data=data)
         # handled=False: aiosmtpd answers 535 itself; otherwise the client waits for ever.
         return AuthResult(success=False, handled=False)
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        # With this hook aiosmtpd leaves the client's name to be recorded here.
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_MAIL(
         self,
