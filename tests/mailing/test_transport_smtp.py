@@ -1,10 +1,14 @@
 """The SMTP transport against a real SMTP server on 127.0.0.1: what arrives, and what each
-failure is taken to mean (tried again, refused for good, or the profile to fix)."""
+failure is taken to mean (tried again, refused for good, or the profile to fix).
+
+The tests that take a server run twice: against a server that announces PIPELINING (the
+envelope goes in one write) and against one that does not (one round trip per command)."""
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -31,17 +35,47 @@ RAW = (
 )
 
 ProfileFactory = Callable[..., SendingProfile]
+ServerFactory = Callable[..., FakeSMTPServer]
+
+
+@pytest.fixture(params=[False, True], ids=["step-by-step", "pipelining"])
+def pipelining(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+@pytest.fixture
+def smtp_server(pipelining: bool) -> Iterator[FakeSMTPServer]:
+    with FakeSMTPServer(pipelining=pipelining) as server:
+        yield server
+
+
+@pytest.fixture
+def make_smtp_server(make_smtp_server: ServerFactory, pipelining: bool) -> ServerFactory:
+    def make(**options: Any) -> FakeSMTPServer:
+        options.setdefault("pipelining", pipelining)
+        return make_smtp_server(**options)
+
+    return make
+
+
+def envelope_writes(pipelining: bool, *recipients: int) -> list[list[str]]:
+    """What the server should have read with each MAIL, for messages to so many recipients."""
+    if not pipelining:
+        return [["MAIL"] for _count in recipients]
+    return [["MAIL", *["RCPT"] * count, "DATA"] for count in recipients]
 
 
 def stored(*recipients: str, raw: bytes = RAW, sender: str = "anne@fidu.test") -> OutboundMessage:
     """A message as the outbox holds it (the transport reads only these fields)."""
-    return OutboundMessage(
-        raw=raw, envelope_recipients=list(recipients or ["info@dupuis.test"]), from_address=sender
+    message = OutboundMessage(
+        envelope_recipients=list(recipients or ["info@dupuis.test"]), from_address=sender
     )
+    message.raw = raw
+    return message
 
 
 def test_relay_without_login_receives_the_stored_bytes_unchanged(
-    smtp_server: FakeSMTPServer, make_profile: ProfileFactory
+    smtp_server: FakeSMTPServer, make_profile: ProfileFactory, pipelining: bool
 ) -> None:
     profile = make_profile(server=smtp_server)
     with transport_for(profile) as transport:
@@ -52,17 +86,22 @@ def test_relay_without_login_receives_the_stored_bytes_unchanged(
     assert received.data == RAW
     assert received.mail_from == "anne@fidu.test"
     assert received.rcpt_tos == ["info@dupuis.test", "compta@dupuis.test"]
+    assert received.mail_options == [f"SIZE={len(RAW)}"]
     assert received.authenticated_as is None
+    # With PIPELINING, MAIL, both RCPTs and DATA in one write; without, MAIL alone.
+    assert smtp_server.command_batches == envelope_writes(pipelining, 2)
 
 
 def test_many_messages_share_one_connection(
-    smtp_server: FakeSMTPServer, make_profile: ProfileFactory
+    smtp_server: FakeSMTPServer, make_profile: ProfileFactory, pipelining: bool
 ) -> None:
+    raws = [RAW.replace(b"Bilan 2026", f"Bilan {year}".encode()) for year in range(2000, 2020)]
     with transport_for(make_profile(server=smtp_server)) as transport:
-        for _ in range(5):
-            transport.send(stored())
-    assert len(smtp_server.messages) == 5
+        for raw in raws:
+            transport.send(stored("info@dupuis.test", "compta@dupuis.test", raw=raw))
+    assert [received.data for received in smtp_server.messages] == raws
     assert smtp_server.connections == 1
+    assert smtp_server.command_batches == envelope_writes(pipelining, *[2] * 20)
 
 
 @pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
@@ -256,17 +295,22 @@ def test_server_ending_the_session_after_n_messages_is_not_an_error(
 
 
 def test_greylisted_recipient_is_temporary_and_nobody_receives_it_yet(
-    smtp_server: FakeSMTPServer, make_profile: ProfileFactory
+    smtp_server: FakeSMTPServer, make_profile: ProfileFactory, pipelining: bool
 ) -> None:
     smtp_server.fail_recipient("compta@dupuis.test", "450 4.2.0 Greylisted, try later", times=1)
     with transport_for(make_profile(server=smtp_server)) as transport:
         with pytest.raises(TransientError, match=r"compta@dupuis\.test"):
             transport.send(stored("info@dupuis.test", "compta@dupuis.test"))
-        # The connection is still usable after the refused transaction.
+        assert smtp_server.messages == []
+        # Step by step, the transaction is reset and the connection carries the next message.
+        # Pipelined, the server answered the DATA sent with the RCPTs by 354 for the accepted
+        # recipient: ending the data there would mail them an empty message, so the
+        # connection is closed instead and the next message opens another.
         transport.send(stored("info@dupuis.test", "compta@dupuis.test"))
     [received] = smtp_server.messages
     assert received.rcpt_tos == ["info@dupuis.test", "compta@dupuis.test"]
-    assert smtp_server.connections == 1
+    assert received.data == RAW
+    assert smtp_server.connections == (2 if pipelining else 1)
 
 
 def test_refused_recipient_is_permanent_with_the_server_answer(
@@ -329,6 +373,102 @@ def test_size_and_8bit_are_announced(
     options = smtp_server.messages[0].mail_options
     assert f"SIZE={len(raw)}" in options
     assert "BODY=8BITMIME" in options
+
+
+@pytest.mark.parametrize("data_answer", ["554", "354"])
+def test_every_recipient_refused_is_permanent_and_the_connection_carries_the_next(
+    make_smtp_server: ServerFactory,
+    make_profile: ProfileFactory,
+    pipelining: bool,
+    data_answer: str,
+) -> None:
+    # A server answers DATA with 554 when no recipient was accepted, or with 354 and then
+    # refuses the (empty) data: RFC 2920 allows both.
+    server = make_smtp_server(data_without_recipients=data_answer)
+    server.fail_recipient("nobody@dupuis.test", "550 5.1.1 No such user here")
+    server.fail_recipient("gone@dupuis.test", "550 5.1.1 Mailbox closed")
+    with transport_for(make_profile(server=server)) as transport:
+        with pytest.raises(PermanentError) as caught:
+            transport.send(stored("nobody@dupuis.test", "gone@dupuis.test"))
+        transport.send(stored())
+
+    assert "nobody@dupuis.test, gone@dupuis.test" in caught.value.user_message
+    assert caught.value.code == 550
+    assert caught.value.detail == (
+        "nobody@dupuis.test : 550 5.1.1 No such user here; "
+        "gone@dupuis.test : 550 5.1.1 Mailbox closed"
+    )
+    [received] = server.messages
+    assert received.rcpt_tos == ["info@dupuis.test"]
+    assert received.data == RAW
+    assert server.connections == 1
+    # The message itself never went out; opened by 354, the data section was ended empty.
+    assert server.unaddressed == ([b""] if pipelining and data_answer == "354" else [])
+    assert server.command_batches == envelope_writes(pipelining, 2, 1)
+
+
+@pytest.mark.parametrize("data_answer", [None, "354"])
+def test_refused_sender_then_the_next_message_goes_through(
+    make_smtp_server: ServerFactory,
+    make_profile: ProfileFactory,
+    pipelining: bool,
+    data_answer: str | None,
+) -> None:
+    server = make_smtp_server(data_without_recipients=data_answer)
+    server.fail_next(1, "550 5.7.1 Sender address rejected: not owned by user", at="mail")
+    with transport_for(make_profile(server=server)) as transport:
+        with pytest.raises(ProfileRejected, match=r"anne@fidu\.test") as caught:
+            transport.send(stored())
+        transport.send(stored())
+
+    assert caught.value.code == 550
+    assert caught.value.detail == "550 5.7.1 Sender address rejected: not owned by user"
+    [received] = server.messages
+    assert received.data == RAW
+    assert server.connections == 1
+    assert server.unaddressed == ([b""] if pipelining and data_answer == "354" else [])
+
+
+def test_421_at_mail_on_a_reused_connection_reconnects_and_sends(
+    smtp_server: FakeSMTPServer, make_profile: ProfileFactory
+) -> None:
+    with transport_for(make_profile(server=smtp_server)) as transport:
+        transport.send(stored())
+        smtp_server.fail_next(1, "421 4.4.2 Idle for too long, closing", at="mail")
+        answer = transport.send(stored())
+    assert answer.startswith("250 ")
+    assert len(smtp_server.messages) == 2
+    assert smtp_server.connections == 2
+
+
+def test_421_at_a_recipient_is_temporary_and_the_next_message_reconnects(
+    smtp_server: FakeSMTPServer, make_profile: ProfileFactory
+) -> None:
+    smtp_server.fail_recipient("compta@dupuis.test", "421 4.3.2 Shutting down", times=1)
+    with transport_for(make_profile(server=smtp_server)) as transport:
+        with pytest.raises(TransientError) as caught:
+            transport.send(stored("info@dupuis.test", "compta@dupuis.test", "x@dupuis.test"))
+        assert caught.value.code == 421
+        transport.send(stored("info@dupuis.test", "compta@dupuis.test"))
+    [received] = smtp_server.messages
+    assert received.rcpt_tos == ["info@dupuis.test", "compta@dupuis.test"]
+    assert smtp_server.connections == 2
+
+
+def test_server_gone_between_two_messages_is_reconnected(
+    make_profile: ProfileFactory, pipelining: bool
+) -> None:
+    first = FakeSMTPServer(pipelining=pipelining).start()
+    profile = make_profile(server=first)
+    with transport_for(profile) as transport:
+        transport.send(stored())
+        first.stop()
+        with FakeSMTPServer(port=first.port, pipelining=pipelining) as second:
+            # The kept connection is dead: nothing of this message was handed over on it.
+            transport.send(stored())
+    assert len(first.messages) == 1
+    assert len(second.messages) == 1
+    assert second.connections == 1
 
 
 def _listening(port: int) -> bool:

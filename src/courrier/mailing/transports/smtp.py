@@ -5,6 +5,14 @@ Django's backend does the connecting, STARTTLS and login. The mail transaction i
 moment a failure happens decides what it means: a break before the end of the data means
 the server cannot have taken the message (tried again), a break while waiting for the
 server's final answer means it may have (never resent automatically).
+
+With PIPELINING (RFC 2920) announced, MAIL, every RCPT and DATA go out in one write and
+their replies are read afterwards, in order: one round trip before the data instead of one per
+command. All of them are read before anything is decided, so that the connection stays in
+step, and each outcome means what it means step by step. The data still waits for a 354. A
+server may answer DATA with 354 although the transaction is refused: with nobody accepted, a
+lone "." ends it; with some recipients accepted but the message held back (one deferred), the
+connection is closed instead, since the "." would mail them an empty message.
 """
 
 from __future__ import annotations
@@ -259,39 +267,12 @@ class SMTPTransport(Transport):
                 if not raw.isascii() and connection.has_extn("8bitmime"):
                     options.append("BODY=8BITMIME")
 
-            try:
-                code, reply = connection.mail(message.from_address, options)
-            except smtplib.SMTPServerDisconnected:
-                if reused:
-                    raise _ConnectionDropped from None
-                raise
-            if code == 421 and reused:
-                # The server ends sessions after a while or after N messages: not an error.
-                connection.close()
-                raise _ConnectionDropped
-            if code != 250:
-                self._abort(connection, code)
-                raise self._sender_error(code, reply, message.from_address)
-
-            refused: dict[str, tuple[int, bytes]] = {}
-            for recipient in recipients:
-                code, reply = connection.rcpt(recipient)
-                if code not in (250, 251):
-                    refused[recipient] = (code, reply)
-                    if code == 421:
-                        break
-            if refused:
-                error = self._recipients_error(refused, all_refused=len(refused) == len(recipients))
-                if error is not None:
-                    codes = [code for code, _reply in refused.values()]
-                    self._abort(connection, 421 if 421 in codes else max(codes))
-                    raise error
-
-            connection.putcmd("data")
-            code, reply = connection.getreply()
-            if code != 354:
-                self._abort(connection, code)
-                raise self._data_error(code, reply)
+            if connection.has_extn("pipelining"):
+                refused = self._pipelined_envelope(
+                    connection, message, recipients, options, reused=reused
+                )
+            else:
+                refused = self._envelope(connection, message, recipients, options, reused=reused)
         except smtplib.SMTPServerDisconnected as exc:
             # Nothing was handed over yet: safe to try again.
             raise self._disconnected_error(exc) from exc
@@ -327,6 +308,161 @@ class SMTPTransport(Transport):
                 )
             }
         return answer
+
+    def _envelope(
+        self,
+        connection: smtplib.SMTP,
+        message: OutboundMessage,
+        recipients: list[str],
+        options: list[str],
+        *,
+        reused: bool,
+    ) -> dict[str, tuple[int, bytes]]:
+        """MAIL, each RCPT and DATA, one round trip each; returns the refused recipients once
+        the server waits for the data (354)."""
+        try:
+            code, reply = connection.mail(message.from_address, options)
+        except smtplib.SMTPServerDisconnected:
+            if reused:
+                raise _ConnectionDropped from None
+            raise
+        if code == 421 and reused:
+            # The server ends sessions after a while or after N messages: not an error.
+            connection.close()
+            raise _ConnectionDropped
+        if code != 250:
+            self._abort(connection, code)
+            raise self._sender_error(code, reply, message.from_address)
+
+        refused: dict[str, tuple[int, bytes]] = {}
+        for recipient in recipients:
+            code, reply = connection.rcpt(recipient)
+            if code not in (250, 251):
+                refused[recipient] = (code, reply)
+                if code == 421:
+                    break
+        if refused:
+            error = self._recipients_error(refused, all_refused=len(refused) == len(recipients))
+            if error is not None:
+                codes = [code for code, _reply in refused.values()]
+                self._abort(connection, 421 if 421 in codes else max(codes))
+                raise error
+
+        connection.putcmd("data")
+        code, reply = connection.getreply()
+        if code != 354:
+            self._abort(connection, code)
+            raise self._data_error(code, reply)
+        return refused
+
+    def _pipelined_envelope(
+        self,
+        connection: smtplib.SMTP,
+        message: OutboundMessage,
+        recipients: list[str],
+        options: list[str],
+        *,
+        reused: bool,
+    ) -> dict[str, tuple[int, bytes]]:
+        """MAIL, every RCPT and DATA in one write (RFC 2920), then their replies in order: the
+        same outcomes as `_envelope`, in one round trip instead of one per command."""
+        # As smtplib's mail() and rcpt() write them, in the same encoding (ASCII: no SMTPUTF8).
+        option_list = f" {' '.join(options)}" if options else ""
+        sender = smtplib.quoteaddr(message.from_address)
+        lines = [_command_line("mail", f"FROM:{sender}{option_list}")]
+        lines += [
+            _command_line("rcpt", f"TO:{smtplib.quoteaddr(address)}") for address in recipients
+        ]
+        lines.append(_command_line("data"))
+        try:
+            connection.send("".join(lines).encode(connection.command_encoding))
+            code, reply = connection.getreply()
+        except smtplib.SMTPServerDisconnected:
+            if reused:
+                raise _ConnectionDropped from None
+            raise
+        if code == 421:
+            # The server ends the session and reads nothing more (on a reused connection: after
+            # a while or after N messages, not an error).
+            connection.close()
+            if reused:
+                raise _ConnectionDropped
+            raise self._sender_error(code, reply, message.from_address)
+        mail_code, mail_reply = code, reply
+
+        # Every reply owed is read before anything is decided, or the next command would be
+        # matched with this transaction's replies. A 421 ends the session there; a connection
+        # that breaks only matters if one of the replies it took is needed to decide.
+        replies: list[tuple[int, bytes]] = []
+        broken: smtplib.SMTPException | None = None
+        try:
+            while len(replies) <= len(recipients):
+                replies.append(connection.getreply())
+                if replies[-1][0] == 421:
+                    connection.close()
+                    break
+        except smtplib.SMTPException as exc:  # smtplib has closed the connection
+            broken = exc
+        rcpt_replies, data_reply = replies[: len(recipients)], replies[len(recipients) :]
+        accepted = any(code in (250, 251) for code, _reply in rcpt_replies)
+
+        if mail_code != 250:
+            self._end_refused(connection, data_reply, accepted=accepted, code=mail_code)
+            raise self._sender_error(mail_code, mail_reply, message.from_address)
+        if broken is not None and len(rcpt_replies) < len(recipients):
+            raise broken
+        refused = {
+            address: (code, reply)
+            for address, (code, reply) in zip(recipients, rcpt_replies, strict=False)
+            if code not in (250, 251)
+        }
+        if refused:
+            error = self._recipients_error(refused, all_refused=len(refused) == len(recipients))
+            if error is not None:
+                codes = [code for code, _reply in refused.values()]
+                self._end_refused(
+                    connection,
+                    data_reply,
+                    accepted=accepted,
+                    code=421 if 421 in codes else max(codes),
+                )
+                raise error
+        if broken is not None and not data_reply:
+            raise broken
+        [(code, reply)] = data_reply
+        if code != 354:
+            self._abort(connection, code)
+            raise self._data_error(code, reply)
+        return refused
+
+    @classmethod
+    def _end_refused(
+        cls,
+        connection: smtplib.SMTP,
+        data_reply: list[tuple[int, bytes]],
+        *,
+        accepted: bool,
+        code: int,
+    ) -> None:
+        """End a refused pipelined transaction as `_abort` ends a step-by-step one. The server
+        may have answered DATA with 354 all the same (RFC 2920 allows it): with no accepted
+        recipient an empty data section ends it and delivers nothing; with one, it would
+        deliver an empty mail, so the connection is dropped instead, which abandons it."""
+        if connection.sock is None:
+            return  # closed on a 421 or when the connection broke
+        if data_reply and data_reply[0][0] == 354:
+            if accepted:
+                connection.close()
+                return
+            try:
+                connection.send(b".\r\n")
+                ended, _reply = connection.getreply()
+            except (smtplib.SMTPException, OSError):
+                connection.close()
+                return
+            if ended == 421:
+                code = ended
+        cls._abort(connection, code)
 
     @staticmethod
     def _abort(connection: smtplib.SMTP, code: int) -> None:
@@ -597,6 +733,15 @@ class SMTPTransport(Transport):
                 _("Le serveur a refusé le contenu du message."), detail=detail, code=code
             )
         return PermanentError(detail=detail, code=code)
+
+
+def _command_line(command: str, args: str = "") -> str:
+    """A command as smtplib's `putcmd` writes it, with its refusal of a line break (in an
+    address, it would start another command)."""
+    line = f"{command} {args}" if args else command
+    if "\r" in line or "\n" in line:
+        raise ValueError(f"command and arguments contain prohibited newline characters: {line!r}")
+    return f"{line}\r\n"
 
 
 def _quietly_close(backend: EmailBackend) -> None:
