@@ -257,10 +257,7 @@ class OutboundMessageAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OutboundMessage]:
         return (
-            super()
-            .get_queryset(request)
-            .select_related("profile")
-            .defer("raw", "profile__smtp_password")
+            super().get_queryset(request).select_related("profile").defer("profile__smtp_password")
         )
 
     @admin.display(description=_("fichier .eml"))

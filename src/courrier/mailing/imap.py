@@ -44,7 +44,13 @@ from courrier.mailing.exceptions import (
     ProfileRejected,
     TransientError,
 )
-from courrier.mailing.models import DeliveryAttempt, OutboundMessage, SendingProfile, SentCopy
+from courrier.mailing.models import (
+    DeliveryAttempt,
+    MessageContent,
+    OutboundMessage,
+    SendingProfile,
+    SentCopy,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -629,7 +635,7 @@ def sent_copy_append(
                 )
             ) from exc
         raw = bytes(
-            OutboundMessage.objects.filter(pk=message.pk).values_list("raw", flat=True).get()
+            MessageContent.objects.filter(message_id=message.pk).values_list("raw", flat=True).get()
         )
         with IMAPSession(profile, ssl_context=ssl_context) as session:
             target = session.sent_folder()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -316,7 +319,7 @@ class OutboundMessage(models.Model):
     batch = models.ForeignKey(
         "MailBatch", on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
     )
-    raw = models.BinaryField()
+    # The message's bytes live in MessageContent (see there); `raw` reads and writes them.
     size = models.PositiveIntegerField(default=0)
 
     status = models.CharField(
@@ -355,6 +358,84 @@ class OutboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} → {', '.join(self.to)}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save the row, and the bytes too when `raw` was set (`update_fields` may name it)."""
+        fields = kwargs.get("update_fields")
+        write_raw = self._raw_changed
+        if fields is not None:
+            fields = list(fields)
+            write_raw = write_raw and "raw" in fields
+            kwargs["update_fields"] = [name for name in fields if name != "raw"]
+        if fields is None or kwargs["update_fields"]:
+            super().save(*args, **kwargs)
+        if write_raw:
+            MessageContent.objects.update_or_create(message_id=self.pk, defaults={"raw": self._raw})
+            self._raw_changed = False
+
+    # -- the bytes ----------------------------------------------------------------------------
+
+    _raw: bytes | None = None
+    _raw_changed = False
+
+    @property
+    def raw(self) -> bytes:
+        """The message as stored at compose time, read from its MessageContent on first use
+        (`contents_load` reads those of many messages in one query)."""
+        if self._raw is None:
+            found = (
+                MessageContent.objects.filter(message_id=self.pk).values_list("raw", flat=True)
+                if self.pk is not None
+                else []
+            )
+            self._raw = bytes(next(iter(found), b""))
+        return self._raw
+
+    @raw.setter
+    def raw(self, value: bytes | memoryview) -> None:
+        self._raw = bytes(value)
+        self._raw_changed = True
+
+    def raw_stored(self, raw: bytes) -> None:
+        """The bytes the caller has just written to this message's MessageContent."""
+        self._raw = bytes(raw)
+        self._raw_changed = False
+
+
+class MessageContent(models.Model):
+    """The bytes of an outbound message, apart from its row.
+
+    A message's row changes several times on its way out (claimed, sent, its delivery
+    reported), and SQLite rewrites a whole row on every UPDATE: with the bytes (~50 KB for an
+    invoice mail) in it, each change rewrote them. Here they are written once, at compose time,
+    and read when the message is sent, re-sent, copied to a Sent folder or shown."""
+
+    message = models.OneToOneField(
+        OutboundMessage, on_delete=models.CASCADE, primary_key=True, related_name="content"
+    )
+    raw = models.BinaryField()
+
+    class Meta:
+        verbose_name = _("contenu du message")
+        verbose_name_plural = _("contenus des messages")
+
+    def __str__(self) -> str:
+        return f"{self.message_id}: {len(self.raw)}"
+
+
+def contents_load(messages: Iterable[OutboundMessage]) -> None:
+    """Read the bytes of these messages in one query (a delivery run's claimed batch)."""
+    waiting = {message.pk: message for message in messages if message._raw is None}
+    if not waiting:
+        return
+    found = MessageContent.objects.filter(message_id__in=list(waiting)).values_list(
+        "message_id", "raw"
+    )
+    for pk, raw in found:
+        waiting[pk]._raw = bytes(raw)
+    for message in waiting.values():
+        if message._raw is None:
+            message._raw = b""
 
 
 class Upload(models.Model):

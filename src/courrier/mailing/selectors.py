@@ -92,7 +92,6 @@ def client_messages(*, client: Client) -> QuerySet[OutboundMessage]:
     return (
         OutboundMessage.objects.filter(client=client, archived=True)
         .select_related("sender")
-        .defer("raw")
         .order_by("-created_at", "-id")
     )
 
@@ -112,7 +111,7 @@ def outbox_messages(
         )
     messages = (
         messages.select_related("sender", "client", "profile", "profile__billing_company")
-        .defer("raw", *(f"profile__{name}" for name in PROFILE_SECRET_FIELDS))
+        .defer(*(f"profile__{name}" for name in PROFILE_SECRET_FIELDS))
         .order_by("-created_at", "-id")
     )
     if not user.is_firm_admin:
@@ -162,7 +161,7 @@ def message_get(*, pk: int) -> OutboundMessage | None:
 
 def message_exists_for_key(*, idempotency_key: str) -> OutboundMessage | None:
     """The message already composed under this key (a form sent twice), if any."""
-    return OutboundMessage.objects.filter(idempotency_key=idempotency_key).defer("raw").first()
+    return OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
 
 
 def profile_tests(*, profile: SendingProfile, limit: int = 5) -> list[ProfileTest]:

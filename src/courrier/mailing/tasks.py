@@ -20,7 +20,7 @@ def deliver_profile(profile_id: int) -> dict[str, Any]:
 @task()
 def copy_to_sent(message_pk: int, attempt: int = 1) -> str:
     """Append a copy of a sent message to its sender's Sent folder (IMAP), once."""
-    message = OutboundMessage.objects.defer("raw").filter(pk=message_pk).first()
+    message = OutboundMessage.objects.filter(pk=message_pk).first()
     if message is None:
         return "gone"
     imap.sent_copy_append(message=message, attempt=attempt)

@@ -19,7 +19,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from courrier.firm.models import Collaborator, Firm
-from courrier.mailing.models import DeliveryStatus, OutboundMessage, SendingProfile
+from courrier.mailing.models import (
+    DeliveryStatus,
+    MessageContent,
+    OutboundMessage,
+    SendingProfile,
+)
 from courrier.mailing.services.compose import SMTP_POLICY, message_id_for
 from courrier.mailing.services.delivery import enqueue_on_commit
 from courrier.mailing.services.profiles import SECRET_FIELDS
@@ -60,7 +65,7 @@ def undelivered_messages(
     messages = (
         OutboundMessage.objects.filter(_undelivered())
         .select_related("sender", "client", "profile", "profile__billing_company")
-        .defer("raw", *(f"profile__{name}" for name in SECRET_FIELDS))
+        .defer(*(f"profile__{name}" for name in SECRET_FIELDS))
         .annotate(resent_pk=Subquery(resent))
         .order_by("-updated_at", "-id")
     )
@@ -181,9 +186,7 @@ def message_resend(*, message: OutboundMessage, by: Collaborator) -> OutboundMes
         .exists()
     )
     message_id = message_id_for(message.from_address)
-    original_raw = bytes(
-        OutboundMessage.objects.filter(pk=message.pk).values_list("raw", flat=True).get()
-    )
+    original_raw = message.raw
     try:
         with transaction.atomic():
             copy = OutboundMessage.objects.create(
@@ -200,7 +203,6 @@ def message_resend(*, message: OutboundMessage, by: Collaborator) -> OutboundMes
                 from_address=message.from_address,
                 to=to,
                 envelope_recipients=recipients,
-                raw=b"",
                 status=Status.QUEUED if profile_ok else Status.HELD,
             )
             raw = readdressed(
@@ -210,9 +212,10 @@ def message_resend(*, message: OutboundMessage, by: Collaborator) -> OutboundMes
                 original_id=message.message_id,
                 row_id=copy.pk,
             )
-            copy.raw = raw
+            MessageContent.objects.create(message=copy, raw=raw)
+            copy.raw_stored(raw)
             copy.size = len(raw)
-            copy.save(update_fields=["raw", "size"])
+            copy.save(update_fields=["size"])
             if profile_ok:
                 enqueue_on_commit(message.profile_id)
     except IntegrityError:

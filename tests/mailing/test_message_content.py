@@ -1,0 +1,117 @@
+"""A message's bytes live in their own table: written once at compose time, read in one query
+per claimed batch, never rewritten by the status changes of delivery."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.test.utils import CaptureQueriesContext
+
+from courrier.clients.models import Client
+from courrier.firm.models import Collaborator
+from courrier.mailing.models import MessageContent, OutboundMessage, SendingProfile
+from courrier.mailing.services import message_compose, messages_deliver
+from tests.fakes.smtp import FakeSMTPServer
+
+
+@pytest.fixture
+def setup(
+    smtp_server: FakeSMTPServer,
+    make_profile: Callable[..., SendingProfile],
+    make_client: Callable[..., Client],
+) -> tuple[Collaborator, SendingProfile, list[Client]]:
+    profile = make_profile(server=smtp_server, from_address="anne@fidu.test")
+    assert profile.collaborator is not None
+    clients = [make_client(name=f"Client {n}", emails=[f"info@client{n}.test"]) for n in range(5)]
+    return profile.collaborator, profile, clients
+
+
+def compose_all(sender: Collaborator, clients: list[Client], capture: Any) -> list[OutboundMessage]:
+    with capture(execute=False):
+        return [
+            message_compose(
+                sender=sender, client=client, subject="Dossier {NOMCLIENT}", body="Bonjour."
+            )
+            for client in clients
+        ]
+
+
+def test_delivery_reads_the_batch_bytes_in_one_query_and_never_rewrites_them(
+    setup: tuple[Collaborator, SendingProfile, list[Client]],
+    smtp_server: FakeSMTPServer,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    sender, profile, clients = setup
+    messages = compose_all(sender, clients, django_capture_on_commit_callbacks)
+    stored = {pk: bytes(raw) for pk, raw in MessageContent.objects.values_list("message_id", "raw")}
+    assert set(stored) == {message.pk for message in messages}
+
+    with CaptureQueriesContext(connection) as queries:
+        report = messages_deliver(profile_id=profile.pk)
+
+    assert report.sent == 5
+    assert sorted(received.data for received in smtp_server.messages) == sorted(stored.values())
+    touching = [q["sql"] for q in queries.captured_queries if "mailing_messagecontent" in q["sql"]]
+    assert len(touching) == 1, touching
+    assert touching[0].lstrip().upper().startswith("SELECT")
+    # The outbox rows changed (claimed, then sent); the bytes stayed as composed.
+    assert set(OutboundMessage.objects.values_list("status", flat=True)) == {"sent"}
+    assert {
+        pk: bytes(raw) for pk, raw in MessageContent.objects.values_list("message_id", "raw")
+    } == stored
+
+
+def test_a_message_read_back_carries_its_bytes_and_deleting_it_deletes_them(
+    setup: tuple[Collaborator, SendingProfile, list[Client]],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    sender, _profile, clients = setup
+    [message, *_others] = compose_all(sender, clients, django_capture_on_commit_callbacks)
+    again = OutboundMessage.objects.get(pk=message.pk)
+    assert again.raw == message.raw
+    assert again.raw.startswith(b"") and b"Subject: Dossier Client 0" in again.raw
+    assert again.size == len(again.raw)
+
+    again.delete()
+    assert not MessageContent.objects.filter(message_id=message.pk).exists()
+    assert MessageContent.objects.count() == 4
+
+
+def test_setting_raw_and_saving_stores_the_new_bytes(
+    setup: tuple[Collaborator, SendingProfile, list[Client]],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    sender, _profile, clients = setup
+    [message, *_others] = compose_all(sender, clients[:1], django_capture_on_commit_callbacks)
+    message.raw = b"Subject: autre\r\n\r\nx\r\n"
+    message.save(update_fields=["raw"])
+    assert OutboundMessage.objects.get(pk=message.pk).raw == b"Subject: autre\r\n\r\nx\r\n"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_moves_the_bytes_out_and_back(
+    smtp_server: FakeSMTPServer,
+    make_profile: Callable[..., SendingProfile],
+    make_client: Callable[..., Client],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    profile = make_profile(server=smtp_server, from_address="anne@fidu.test")
+    assert profile.collaborator is not None
+    client = make_client(name="Dupuis", emails=["info@dupuis.test"])
+    [message] = compose_all(profile.collaborator, [client], django_capture_on_commit_callbacks)
+    raw = message.raw
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([("mailing", "0007_contexts_links_connections")])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT raw FROM mailing_outboundmessage WHERE id = %s", [message.pk])
+        assert bytes(cursor.fetchone()[0]) == raw
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert bytes(MessageContent.objects.get(message_id=message.pk).raw) == raw
+    assert OutboundMessage.objects.get(pk=message.pk).raw == raw
