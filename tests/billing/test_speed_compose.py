@@ -36,8 +36,9 @@ def _compose_batch(
     code: str,
     bce: str,
     by: Collaborator,
-) -> tuple[int, int]:
-    """(SELECTs of the profile, firm and company; all statements) composing `count` invoices."""
+) -> tuple[int, int, int]:
+    """(SELECTs of the profile, firm and company; all statements; statements about the task
+    queue) composing `count` invoices."""
     company = make_billing_company(code=code, enterprise_number=bce)
     make_profile(server=server, billing_company=company, collaborator=None)
     for index in range(count):
@@ -56,10 +57,11 @@ def _compose_batch(
     shared = sum(
         1 for sql in sqls if sql.startswith("SELECT") and any(t in sql for t in SHARED_TABLES)
     )
-    return shared, len(sqls)
+    tasks = sum(1 for sql in sqls if "django_tasks_database_dbtaskresult" in sql)
+    return shared, len(sqls), tasks
 
 
-def test_a_batch_reads_the_profile_and_the_firm_once_whatever_its_size(
+def test_a_batch_reads_the_profile_and_the_firm_and_enqueues_delivery_once_whatever_its_size(
     smtp_server: FakeSMTPServer, make_profile: Callable[..., Any]
 ) -> None:
     make_invoice_template()
@@ -67,8 +69,11 @@ def test_a_batch_reads_the_profile_and_the_firm_once_whatever_its_size(
     small = _compose_batch(smtp_server, make_profile, 2, "SMALL", "0494.482.244", by)
     large = _compose_batch(smtp_server, make_profile, 6, "LARGE", "0403.170.701", by)
     assert small[0] == large[0]
-    # Each further invoice costs the same statements: its lock, lines, PDF, message, count.
-    assert large[1] - small[1] <= 4 * 16
+    # One look for a waiting delivery run, and one run enqueued, per chunk of the batch.
+    assert small[2] == large[2] == 2
+    # Each further invoice costs the same statements: its transaction (with two savepoints),
+    # its row locked, its PDF recorded, its message, the message's bytes and its size.
+    assert large[1] - small[1] <= 4 * 11
 
 
 def test_the_pdf_of_an_issued_invoice_is_made_from_a_stale_draft_copy(
@@ -112,12 +117,13 @@ def test_the_generator_writes_the_standard_bytes(body: str) -> None:
         subject="Votre facture 2026/0042 — une ligne d'objet assez longue pour être repliée",
         body=body,
         from_email="Fiduciaire Démo <factures@fidu.test>",
-        to=["c1@x.test"],
+        to=["c1@x.test", "Émilie Dupont-Vanderstraeten <emilie.dupont@exemple-société.be>"],
+        cc=["comptabilité@x.test"],
         headers={"X-Courrier-Message": "12", "Content-Language": "fr"},
     )
     mail.attach_alternative(f"<p>{body}</p>", "text/html")
     file = StoredFile(
-        name="Facture-2026-0042.pdf",
+        name="Facture-2026-0042 Société Générale à Liège.pdf",
         content_type="application/pdf",
         size=len(pdf),
         read=lambda: pdf,
@@ -149,3 +155,26 @@ def test_the_qr_path_draws_exactly_the_dark_modules() -> None:
         for column in range(int(x), int(x) + int(length)):
             drawn[int(y)][column] = 1
     assert drawn == [list(row) for row in qr.matrix]
+
+
+@pytest.mark.parametrize("size", [0, 1, 56, 57, 58, 114, 1000, 34_567])
+def test_an_attachment_is_encoded_as_the_standard_encoder_does(size: int) -> None:
+    import base64
+    import os
+    from email import encoders
+    from email.mime.base import MIMEBase
+
+    from courrier.mailing.contexts import StoredFile, base64_lines
+
+    data = os.urandom(size)
+    assert base64_lines(data) == base64.encodebytes(data).decode("ascii")
+    standard = MIMEBase("application", "pdf")
+    standard.set_payload(data)
+    encoders.encode_base64(standard)
+    standard.add_header(
+        "Content-Disposition", "attachment", filename=("utf-8", "", "Facture été.pdf")
+    )
+    ours = StoredFile(
+        name="Facture été.pdf", content_type="application/pdf", size=size, read=lambda: data
+    ).mime_part()
+    assert ours.as_bytes() == standard.as_bytes()

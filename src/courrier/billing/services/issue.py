@@ -328,16 +328,17 @@ def invoice_issue(
     return draft
 
 
-def invoice_pdf_ensure(*, invoice: Invoice) -> Invoice:
+def invoice_pdf_ensure(*, invoice: Invoice, content: bytes | None = None) -> Invoice:
     """Make and store the PDF of an issued invoice that has none yet (never remade).
 
     Called outside a transaction, the PDF is made before the row is locked: on SQLite that
     lock is the database's write lock, which other workers then do not wait on while Typst
-    runs. When another run stored its PDF meanwhile, that one is kept and ours dropped."""
+    runs. A caller inside a transaction may pass the `content` it made before (a batch,
+    which stores the PDF and the mail in one transaction). When another run stored its PDF
+    meanwhile, that one is kept and ours dropped."""
     if invoice.pdf:
         return invoice
-    content = None
-    if invoice.is_issued and not transaction.get_connection().in_atomic_block:
+    if content is None and invoice.is_issued and not transaction.get_connection().in_atomic_block:
         content = invoice_pdf_render(invoice)
     with transaction.atomic():
         # The row locked and read again (another run may have made the PDF meanwhile); the

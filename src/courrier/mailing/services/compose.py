@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.generator import BytesGenerator
+from email.message import Message
 from email.policy import SMTP
 from email.utils import format_datetime
 from io import BytesIO
@@ -41,7 +41,14 @@ from courrier.languages import MailLanguage
 from courrier.mailing.contexts import AttachedFile, MailContext
 from courrier.mailing.exceptions import ConfigurationError
 from courrier.mailing.fields import client_values
-from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage, SendingProfile, Upload
+from courrier.mailing.models import (
+    MailBatch,
+    MailTemplate,
+    MessageContent,
+    OutboundMessage,
+    SendingProfile,
+    Upload,
+)
 from courrier.mailing.rendering import Rendered, render
 from courrier.mailing.services.delivery import enqueue_on_commit
 from courrier.mailing.services.profiles import profile_for, profile_problem
@@ -51,17 +58,54 @@ from courrier.validators import validate_header_text
 SMTP_POLICY = SMTP.clone(max_line_length=78)
 
 
-# Any line break, as the standard generator splits a body (email.generator.NLCRE).
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
 class _Generator(BytesGenerator):
-    """The standard generator, writing a part's body in one piece instead of line by line
-    (a PDF's base64 is a thousand lines): the same bytes, sooner."""
+    """The standard generator, for the same bytes sooner:
+
+    - a part's body is written in one piece instead of line by line (a PDF's base64 is a
+      thousand lines);
+    - a multipart's boundary is checked against its parts with a plain search instead of a
+      regular expression compiled for it;
+    - the message keeps its own policy while it is written. The standard generator lends the
+      message its policy (SMTP here) for the time of writing, so that every lookup of a header
+      it makes (content type, boundary, charset, encoding: about fifteen per invoice mail)
+      parses the header into an object, ~1.5 ms per mail; with the message's own policy
+      (Django builds its parts with compat32) the same lookups return the same text. Headers
+      are still written, folded and ended by the generator's policy."""
+
+    def flatten(self, msg: Message, unixfrom: bool = False, linesep: str | None = None) -> None:
+        assert not unixfrom, "mails are written without a From_ line"
+        policy = self.policy if self.policy is not None else msg.policy
+        if linesep is not None:
+            policy = policy.clone(linesep=linesep)
+        if self.maxheaderlen is not None:  # type: ignore[attr-defined]
+            policy = policy.clone(max_line_length=self.maxheaderlen)  # type: ignore[attr-defined]
+        self._NL = policy.linesep
+        self._encoded_NL = self._encode(self._NL)  # type: ignore[attr-defined]
+        self._EMPTY = ""
+        self._encoded_EMPTY = self._encode(self._EMPTY)  # type: ignore[attr-defined]
+        previous = self.policy
+        try:
+            self.policy = policy
+            self._write(msg)  # type: ignore[attr-defined]
+        finally:
+            self.policy = previous
 
     def _write_lines(self, lines: str) -> None:
+        # Every line break (CRLF, CR, LF) as the policy's, as the standard generator splits
+        # them (email.generator.NLCRE); str.replace is ~10 times faster than the split.
         if lines:
-            self.write(self._NL.join(_LINE_BREAK.split(lines)))  # type: ignore[attr-defined]
+            lf = lines.replace("\r\n", "\n").replace("\r", "\n")
+            self.write(lf.replace("\n", self._NL) if self._NL != "\n" else lf)
+
+    @classmethod
+    def _make_boundary(cls, text: bytes | None = None) -> str:  # type: ignore[override]
+        """A boundary found nowhere in the parts (the standard generator compiles a regular
+        expression per multipart to check a random one, ~1 ms per mail): 128 random bits,
+        and a plain search, stricter than the standard's line by line one."""
+        while True:
+            boundary = f"==============={uuid.uuid4().hex}=="
+            if text is None or f"--{boundary}".encode("ascii") not in text:
+                return boundary
 
 
 logger = logging.getLogger("courrier.mailing")
@@ -785,7 +829,6 @@ def store_message(
             read_receipt=options.read_receipt,
             scheduled_at=options.scheduled_at,
             batch=batch,
-            raw=b"",
             status=Status.QUEUED,
         )
         raw = _mime_bytes(
@@ -796,9 +839,10 @@ def store_message(
         )
         if len(raw) > setup.size_limit:
             raise ValidationError(too_large(len(raw), setup), code="size")
-        message.raw = raw
+        MessageContent.objects.create(message=message, raw=raw)
+        message.raw_stored(raw)
         message.size = len(raw)
-        message.save(update_fields=["raw", "size"])
+        message.save(update_fields=["size"])
         if enqueue:
             enqueue_on_commit(profile.pk, run_after=options.scheduled_at)
     return message
@@ -849,17 +893,20 @@ def message_compose(
     uploads: Sequence[Upload] = (),
     batch: MailBatch | None = None,
     context: MailContext | None = None,
+    fresh_key: bool = False,
 ) -> OutboundMessage:
     """Validate, render, build the message once and store it as queued; delivery is enqueued
     when the transaction commits (at `scheduled_at` when given). A known `idempotency_key`
-    returns its message unchanged.
+    returns its message unchanged. `fresh_key`: the caller has just looked the key up with
+    others (a batch) and found nothing; it is not looked up again, and should it be stored
+    meanwhile, its unique index refuses the second message, whose mail is then the answer.
 
     Cc is a visible header; Bcc, "send me a copy" and the firm's fixed Bcc are in the envelope
     only. `billing_company` given (a mail about an invoice): that company's profile sends, and
     its absence is an error before anything is stored; otherwise the sender's profile sends.
     A `context` adds its fields, files and addresses (and, for an invoice, its billing
     company) and is recorded on the message with its object's id."""
-    existing = message_for_key(idempotency_key)
+    existing = None if fresh_key else message_for_key(idempotency_key)
     if existing is not None:
         return existing
     setup = compose_setup(

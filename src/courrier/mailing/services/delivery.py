@@ -15,7 +15,9 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -42,7 +44,12 @@ from courrier.mailing.exceptions import (
     TransientError,
 )
 from courrier.mailing.imap import sent_copy_enqueue
-from courrier.mailing.models import DeliveryAttempt, OutboundMessage, SendingProfile
+from courrier.mailing.models import (
+    DeliveryAttempt,
+    OutboundMessage,
+    SendingProfile,
+    contents_load,
+)
 from courrier.mailing.transports import transport_for
 from courrier.mailing.transports.base import Transport
 
@@ -92,15 +99,57 @@ def _delivery_waiting(task: Any, *, profile_id: int, run_after: datetime | None)
 
 def enqueue_on_commit(profile_id: int, *, run_after: datetime | None = None) -> None:
     """Enqueue a delivery run once the current transaction commits (never for a rollback),
-    not before `run_after` when given (a scheduled send).
+    not before `run_after` when given (a scheduled send). Inside `delivery_grouped()`, the
+    run is only noted when the transaction commits, and enqueued at the group's next flush.
 
     Robust: a failure to enqueue is logged and leaves the messages waiting for the next
     run or for `courrier outbox_recover`; it does not undo what was committed."""
     if run_after is not None and run_after <= timezone.now():
         run_after = None
+    group = _GROUP.get()
+    if group is not None:
+        transaction.on_commit(partial(group.add, (profile_id, run_after)))
+        return
     transaction.on_commit(
         partial(delivery_enqueue, profile_id=profile_id, run_after=run_after), robust=True
     )
+
+
+class DeliveryGroup:
+    """The delivery runs noted by the messages committed since the last flush."""
+
+    def __init__(self) -> None:
+        self._runs: set[tuple[int, datetime | None]] = set()
+
+    def add(self, run: tuple[int, datetime | None]) -> None:
+        self._runs.add(run)
+
+    def flush(self) -> None:
+        """Enqueue each noted run once (a failure is logged, as for a single message)."""
+        runs, self._runs = self._runs, set()
+        for profile_id, run_after in sorted(runs, key=lambda run: (run[0], str(run[1]))):
+            try:
+                delivery_enqueue(profile_id=profile_id, run_after=run_after)
+            except Exception:
+                logger.exception("delivery of profile %s could not be enqueued", profile_id)
+
+
+_GROUP: ContextVar[DeliveryGroup | None] = ContextVar("delivery_group", default=None)
+
+
+@contextmanager
+def delivery_grouped() -> Iterator[DeliveryGroup]:
+    """Within this block (a batch composing many mails), the messages committed note their
+    delivery run instead of enqueuing it, and `flush()` (called by the batch after each
+    chunk, and at the end of the block whatever happens) enqueues each run once: looking up
+    whether a run already waits costs a query, once per chunk instead of once per mail."""
+    group = DeliveryGroup()
+    token = _GROUP.set(group)
+    try:
+        yield group
+    finally:
+        _GROUP.reset(token)
+        group.flush()
 
 
 # -- delivery ---------------------------------------------------------------------------------
@@ -160,11 +209,13 @@ def _claim(*, profile_id: int, limit: int, token: str) -> list[OutboundMessage]:
             attempts=F("attempts") + 1,
             updated_at=now,
         )
-    return list(
+    claimed = list(
         OutboundMessage.objects.filter(claimed_by=token, status=Status.SENDING).order_by(
             "created_at", "id"
         )
     )
+    contents_load(claimed)
+    return claimed
 
 
 class _Run:
