@@ -1,4 +1,5 @@
-"""`courrier send-invoices`: errors in one line, the dry run, the batch and its summary."""
+"""`courrier send-invoices`: errors in one line, the dry run, the batch and its summary, with
+counts that agree with their number, in the active language (French by default)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from courrier.__main__ import main
 from courrier.firm.models import BillingCompany, Collaborator
@@ -61,7 +63,7 @@ def test_dry_run_lists_then_the_batch_sends_once_and_sums_up(
 
     code, out = send("--company", "fidu", "--until", "2026-03-31", "--dry-run")
     assert code == 1
-    assert "3 facture(s) à envoyer, 1 bloquée(s)" in out
+    assert "3 factures à envoyer, 1 bloquée." in out
     assert f"bloquée {german.display_number}" in out and "allemand" in out
     assert "rien n'a été envoyé" in out
     assert smtp_server.messages == [] and OutboundMessage.objects.count() == 0
@@ -69,7 +71,7 @@ def test_dry_run_lists_then_the_batch_sends_once_and_sums_up(
     with django_capture_on_commit_callbacks(execute=True):
         code, out = send("--company", "FIDU", "--until", "2026-03-31")
     assert code == 1  # one blocked
-    assert "Résumé : 3 envoyée(s), 1 bloquée(s), 0 en échec, 0 incertaine(s)" in out
+    assert "Résumé : 3 factures envoyées, 1 bloquée, 0 en échec, 0 incertaine, 0 en attente." in out
     assert f"  bloquée {german.display_number} : " in out
     assert len(smtp_server.messages) == 3
     assert {m.object_id for m in OutboundMessage.objects.all()} == {i.pk for i in sent}
@@ -78,5 +80,54 @@ def test_dry_run_lists_then_the_batch_sends_once_and_sums_up(
     # Again: nothing new is sent.
     with django_capture_on_commit_callbacks(execute=True):
         code, out = send("--company", "FIDU", "--until", "2026-03-31")
-    assert "0 facture(s) à envoyer, 1 bloquée(s)" in out
+    assert "0 facture à envoyer, 1 bloquée." in out
     assert len(smtp_server.messages) == 3
+
+
+@pytest.mark.django_db
+def test_counts_read_as_french_one_then_many(
+    setup: tuple[BillingCompany, Collaborator],  # noqa: F811
+    smtp_server: FakeSMTPServer,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    company, _anne = setup
+    make_invoice(company, make_invoice_client("C1"))
+
+    _code, out = send("--company", "FIDU", "--dry-run")
+    assert f"{company} : 1 facture à envoyer, 0 bloquée.\n" in out
+    with django_capture_on_commit_callbacks(execute=True):
+        code, out = send("--company", "FIDU")
+    assert code == 0
+    assert "Préparation 1/1 facture\n" in out and "Envoi 1/1 facture\n" in out
+    assert "Résumé : 1 facture envoyée, 0 bloquée, 0 en échec, 0 incertaine, 0 en attente.\n" in out
+
+    for code_of_client in ("C2", "C3"):
+        make_invoice(company, make_invoice_client(code_of_client))
+    for code_of_client in ("C8", "C9"):
+        make_invoice(company, make_invoice_client(code_of_client, language="de"))
+    _code, out = send("--company", "FIDU", "--dry-run")
+    assert f"{company} : 2 factures à envoyer, 2 bloquées.\n" in out
+    with django_capture_on_commit_callbacks(execute=True):
+        code, out = send("--company", "FIDU")
+    assert code == 1  # two blocked
+    assert "Envoi 2/2 factures\n" in out
+    assert "Résumé : 2 factures envoyées, 2 bloquées, 0 en échec, 0 incertaine" in out
+    assert "facture(s)" not in out and "(s)" not in out
+    assert len(smtp_server.messages) == 3
+
+
+@pytest.mark.django_db
+def test_the_command_speaks_the_active_language(
+    setup: tuple[BillingCompany, Collaborator],  # noqa: F811
+) -> None:
+    company, _anne = setup
+    make_invoice(company, make_invoice_client("C1"))
+    make_invoice(company, make_invoice_client("C9", language="de"))
+
+    with translation.override("nl"):
+        code, out = send("--company", "FIDU", "--dry-run")
+
+    assert code == 1
+    assert f"{company}: 1 factuur te versturen, 1 geblokkeerd.\n" in out
+    assert "Alleen controle (--dry-run): er is niets verstuurd." in out
+    assert "à envoyer" not in out and "bloquée" not in out  # (the template's name is data)

@@ -312,15 +312,35 @@ def test_links_purge_command(dupuis: Client, collaborator: Collaborator) -> None
 
     from django.core.management import call_command
     from django.core.management.base import CommandError
-    from django.utils import timezone
+    from django.utils import timezone, translation
 
-    link, _code = links.link_create(
-        client=dupuis, name="a.pdf", content_type="application/pdf", content=PDF, created_by=None
-    )
-    links.link_revoke(link=link)
-    out = io.StringIO()
-    SecureLink.objects.filter(pk=link.pk).update(revoked_at=timezone.now() - timedelta(days=2))
-    call_command("links_purge", "--days=1", stdout=out)
-    assert "1 fichier(s) de lien sécurisé supprimé(s)." in out.getvalue()
-    with pytest.raises(CommandError):
+    def revoked_two_days_ago(count: int) -> None:
+        for _n in range(count):
+            link, _code = links.link_create(
+                client=dupuis,
+                name="a.pdf",
+                content_type="application/pdf",
+                content=PDF,
+                created_by=None,
+            )
+            links.link_revoke(link=link)
+            SecureLink.objects.filter(pk=link.pk).update(
+                revoked_at=timezone.now() - timedelta(days=2)
+            )
+
+    def purge(*args: str) -> str:
+        out = io.StringIO()
+        call_command("links_purge", *args, stdout=out)
+        return out.getvalue()
+
+    revoked_two_days_ago(1)
+    assert purge("--days=1") == "1 fichier de lien sécurisé supprimé.\n"
+    assert purge("--days=1") == "0 fichier de lien sécurisé supprimé.\n"
+    revoked_two_days_ago(2)
+    assert purge("--days=1") == "2 fichiers de lien sécurisé supprimés.\n"
+    with translation.override("nl"):
+        assert purge("--days=1") == "0 bestanden van beveiligde links verwijderd.\n"
+        with pytest.raises(CommandError, match="positief aantal dagen"):
+            call_command("links_purge", "--days=-1")
+    with pytest.raises(CommandError, match="positif ou nul"):
         call_command("links_purge", "--days=-1")

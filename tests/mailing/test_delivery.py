@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.utils import timezone
+from django.utils import timezone, translation
 from django_tasks_db.models import DBTaskResult
 
 from courrier.clients.models import Client, ClientEmail
@@ -701,8 +701,29 @@ def test_outbox_recover_settles_stopped_runs_and_wakes_waiting_profiles(
     stuck.refresh_from_db()
     waiting.refresh_from_db()
     assert (stuck.status, waiting.status) == (Status.UNCERTAIN, Status.QUEUED)
-    assert "1 envoi(s) interrompu(s) réglé(s)" in out.getvalue()
+    # French by default, 0 and 1 in the singular.
+    assert out.getvalue() == (
+        "1 envoi interrompu réglé.\n"
+        "0 envoi groupé interrompu repris.\n"
+        "Livraison relancée pour 1 paramétrage d'envoi.\n"
+    )
     assert [task.args_kwargs["args"] for task in delivery_tasks()] == [[profile.pk]]
+
+    for message in (compose(), compose()):
+        _left_sending(message, handed_over=True)
+    out = StringIO()
+    call_command("outbox_recover", "--no-kick", stdout=out)
+    assert out.getvalue() == "2 envois interrompus réglés.\n0 envoi groupé interrompu repris.\n"
+
+    # The active language is the one it speaks, with that language's plural rule.
+    out = StringIO()
+    with translation.override("nl"):
+        call_command("outbox_recover", stdout=out)
+    assert out.getvalue() == (
+        "0 onderbroken verzendingen afgehandeld.\n"
+        "0 onderbroken groepsverzendingen hervat.\n"
+        "Levering opnieuw gestart voor 1 verzendinstelling.\n"
+    )
 
 
 def test_outbox_status_lists_what_waits_for_a_person(
@@ -717,5 +738,11 @@ def test_outbox_status_lists_what_waits_for_a_person(
 
     text = out.getvalue()
     assert re.search(r"incertain\s+1", text)
-    assert f"n°{message.pk}" in text
+    assert f"[incertain] n°{message.pk} du " in text
     assert "peut-être parti" in text
+
+    out = StringIO()
+    with translation.override("nl"):
+        call_command("outbox_status", stdout=out)
+    assert re.search(r"onzeker\s+1", out.getvalue())
+    assert f"[onzeker] nr. {message.pk} van " in out.getvalue()

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from courrier.billing.models import Invoice
 from courrier.billing.services import sending
@@ -27,6 +28,14 @@ from courrier.mailing.services import messages_deliver
 
 Status = OutboundMessage.Status
 WAITING = (Status.QUEUED, Status.SENDING, Status.RETRY)
+
+
+def invoices_done(done: int, total: int) -> str:
+    """The progress as "3/10 factures": the noun agrees with the total, not with the done."""
+    return ngettext("%(done)d/%(total)d facture", "%(done)d/%(total)d factures", total) % {
+        "done": done,
+        "total": total,
+    }
 
 
 class Progress:
@@ -45,17 +54,23 @@ class Progress:
             width = 30
             filled = width * done // self.total
             bar = "#" * filled + "." * (width - filled)
-            self.out.write(f"\r{self.label} [{bar}] {done}/{self.total}")
+            self.out.write(f"\r{self.label} [{bar}] {invoices_done(done, self.total)}")
             self.out.flush()
         else:
             tenth = 10 * done // self.total
             if tenth != self._shown:
                 self._shown = tenth
-                self.out.write(f"{self.label} {done}/{self.total}\n")
+                self.out.write(f"{self.label} {invoices_done(done, self.total)}\n")
 
     def end(self) -> None:
         if self.tty and self.total:
             self.out.write("\n")
+
+
+def blocked_count(count: int) -> str:
+    """The blocked invoices as "1 bloquée" / "2 bloquées" (in French, agreeing with facture)."""
+    # Translators: invoices blocked by the pre-send check, as in "3 invoices to send, 1 blocked".
+    return ngettext("%(count)d bloquée", "%(count)d bloquées", count) % {"count": count}
 
 
 class Command(BaseCommand):
@@ -91,9 +106,17 @@ class Command(BaseCommand):
         checks = sending.invoice_presend_check(invoices=invoices, by=by)
         ready = [check for check in checks if check.ok]
         blocked = [check for check in checks if not check.ok]
+        # One phrase per count: a language may agree each noun with its own number.
         out.write(
-            _("%(company)s : %(total)d facture(s) à envoyer, %(blocked)d bloquée(s).")
-            % {"company": company, "total": len(ready), "blocked": len(blocked)}
+            _("%(company)s : %(ready)s, %(blocked)s.")
+            % {
+                "company": company,
+                "ready": ngettext(
+                    "%(count)d facture à envoyer", "%(count)d factures à envoyer", len(ready)
+                )
+                % {"count": len(ready)},
+                "blocked": blocked_count(len(blocked)),
+            }
         )
         self._checks(checks)
         if options["dry_run"]:
@@ -200,17 +223,23 @@ class Command(BaseCommand):
                 )
 
     def _summary(self, summary: sending.BatchSummary) -> None:
+        sent, failed = summary.sent, summary.failed
+        uncertain, waiting = len(summary.uncertain), summary.waiting
         self.stdout.write(
-            _(
-                "Résumé : %(sent)d envoyée(s), %(blocked)d bloquée(s), %(failed)d en échec, "
-                "%(uncertain)d incertaine(s), %(waiting)d en attente."
-            )
+            _("Résumé : %(sent)s, %(blocked)s, %(failed)s, %(uncertain)s, %(waiting)s.")
             % {
-                "sent": summary.sent,
-                "blocked": len(summary.blocked),
-                "failed": summary.failed,
-                "uncertain": len(summary.uncertain),
-                "waiting": summary.waiting,
+                "sent": ngettext("%(count)d facture envoyée", "%(count)d factures envoyées", sent)
+                % {"count": sent},
+                "blocked": blocked_count(len(summary.blocked)),
+                # Translators: invoices, as in "2 invoices failed".
+                "failed": ngettext("%(count)d en échec", "%(count)d en échec", failed)
+                % {"count": failed},
+                # Translators: invoices that may have left; no one knows.
+                "uncertain": ngettext("%(count)d incertaine", "%(count)d incertaines", uncertain)
+                % {"count": uncertain},
+                # Translators: invoices still waiting to be delivered.
+                "waiting": ngettext("%(count)d en attente", "%(count)d en attente", waiting)
+                % {"count": waiting},
             }
         )
         rows = Invoice.objects.filter(pk__in=[*summary.blocked, *summary.uncertain])

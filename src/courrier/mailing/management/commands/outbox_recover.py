@@ -1,16 +1,22 @@
-"""Cron job: settle deliveries that stopped, and wake delivery for messages left waiting."""
+"""Cron job: settle deliveries that stopped, and wake delivery for messages left waiting.
+
+Like every command, it speaks the active language: French (LANGUAGE_CODE) unless a caller
+activates another one.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from courrier.mailing import services
 
 
 class Command(BaseCommand):
-    help = (
+    help = _(
         "Règle les envois interrompus (message en cours d'envoi dont le bail a expiré : "
         "« incertain », jamais renvoyé automatiquement) et relance la livraison des profils "
         "qui ont des messages prêts ; reprend les envois groupés interrompus. "
@@ -21,17 +27,38 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-kick",
             action="store_true",
-            help="Ne pas relancer la livraison des messages en attente.",
+            help=_("Ne pas relancer la livraison des messages en attente."),
         )
 
     def handle(self, *args: Any, no_kick: bool = False, **options: Any) -> None:
         settled = services.messages_recover()
-        self.stdout.write(f"{settled} envoi(s) interrompu(s) réglé(s).")
+        self.stdout.write(
+            ngettext(
+                "%(count)d envoi interrompu réglé.",
+                "%(count)d envois interrompus réglés.",
+                settled,
+            )
+            % {"count": settled}
+        )
         resumed = services.batches_resume_stalled()
-        self.stdout.write(f"{resumed} envoi(s) groupé(s) interrompu(s) repris.")
+        self.stdout.write(
+            ngettext(
+                "%(count)d envoi groupé interrompu repris.",
+                "%(count)d envois groupés interrompus repris.",
+                resumed,
+            )
+            % {"count": resumed}
+        )
         if no_kick:
             return
         profiles = services.profiles_waiting()
         for profile_id in profiles:
             services.delivery_enqueue(profile_id=profile_id)
-        self.stdout.write(f"Livraison relancée pour {len(profiles)} paramétrage(s) d'envoi.")
+        self.stdout.write(
+            ngettext(
+                "Livraison relancée pour %(count)d paramétrage d'envoi.",
+                "Livraison relancée pour %(count)d paramétrages d'envoi.",
+                len(profiles),
+            )
+            % {"count": len(profiles)}
+        )

@@ -1,4 +1,8 @@
-"""Where the outbox stands: messages per state, and those that wait for a person."""
+"""Where the outbox stands: messages per state, and those that wait for a person.
+
+Like every command, it speaks the active language: French (LANGUAGE_CODE) unless a caller
+activates another one.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.db.models import Count
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from courrier.mailing.models import OutboundMessage, SendingProfile
 
@@ -14,7 +20,7 @@ NEEDS_A_PERSON = (Status.UNCERTAIN, Status.HELD, Status.FAILED)
 
 
 class Command(BaseCommand):
-    help = (
+    help = _(
         "Affiche l'état de la boîte de sortie : nombre de messages par état, paramétrages à "
         "corriger et messages qui attendent une décision (incertains, retenus, en échec)."
     )
@@ -24,7 +30,8 @@ class Command(BaseCommand):
             "--limit",
             type=int,
             default=20,
-            help="Nombre maximal de messages listés par état (20 par défaut).",
+            # argparse fills in %(default)s.
+            help=_("Nombre maximal de messages listés par état (%(default)s par défaut)."),
         )
 
     def handle(self, *args: Any, limit: int = 20, **options: Any) -> None:
@@ -39,8 +46,13 @@ class Command(BaseCommand):
             "pk", "from_address", "state_reason"
         )
         for profile in broken:
-            reason = " ".join(profile.state_reason.split())
-            self.stdout.write(f"Paramétrage à corriger : {profile.from_address} — {reason}")
+            self.stdout.write(
+                _("Paramétrage à corriger : %(address)s — %(reason)s")
+                % {
+                    "address": profile.from_address,
+                    "reason": " ".join(profile.state_reason.split()),
+                }
+            )
 
         for status in NEEDS_A_PERSON:
             rows = (
@@ -49,8 +61,15 @@ class Command(BaseCommand):
                 .values_list("pk", "created_at", "subject", "to", "last_error")[:limit]
             )
             for pk, created_at, subject, to, last_error in rows:
-                reason = " ".join(last_error.split())
                 self.stdout.write(
-                    f"[{Status(status).label}] n°{pk} du {created_at:%d/%m/%Y %H:%M} "
-                    f"à {', '.join(to)} : {subject} — {reason}"
+                    _("[%(status)s] n°%(number)d du %(date)s à %(to)s : %(subject)s — %(reason)s")
+                    % {
+                        "status": Status(status).label,
+                        "number": pk,
+                        # The firm's clock (Europe/Brussels), not UTC as stored.
+                        "date": f"{timezone.localtime(created_at):%d/%m/%Y %H:%M}",
+                        "to": ", ".join(to),
+                        "subject": subject,
+                        "reason": " ".join(last_error.split()),
+                    }
                 )
