@@ -62,11 +62,21 @@ import django
 django.setup()
 from collections import Counter
 from django_tasks_db.models import DBTaskResult
-from courrier.mailing.models import OutboundMessage
+from courrier.mailing.models import DeliveryAttempt, OutboundMessage
 
 tasks = DBTaskResult.objects.all()
 print(json.dumps({
     "messages": dict(Counter(OutboundMessage.objects.values_list("status", flat=True))),
+    "answers": {
+        str(pk): [answer, str(sent_at)]
+        for pk, answer, sent_at in OutboundMessage.objects.values_list(
+            "pk", "provider_message_id", "sent_at"
+        )
+    },
+    "details": {
+        str(pk): detail
+        for pk, detail in DeliveryAttempt.objects.values_list("message_id", "detail")
+    },
     "tasks": dict(Counter(tasks.values_list("status", flat=True))),
     "workers": sorted({w for ids in tasks.values_list("worker_ids", flat=True) for w in ids}),
 }))
@@ -182,6 +192,14 @@ def _two_workers_deliver_each_message_once(
     assert not duplicates, f"sent more than once: {duplicates}"
     assert sorted(arrived) == sorted(ids)
     assert report["messages"] == {"sent": MESSAGES}
+    # Each message settled with its own answer of the server (the n-th message received was
+    # told "queued as FAKE000n"), though a batch is settled in one UPDATE.
+    for n, received in enumerate(smtp_server.messages, start=1):
+        pk = received.message["X-Courrier-Message"]
+        answer, sent_at = report["answers"][pk]
+        assert answer.endswith(f"FAKE{n:04d}"), (pk, answer)
+        assert report["details"][pk].endswith(f"FAKE{n:04d}")
+        assert sent_at != "None"
     assert set(report["tasks"]) == {"SUCCESSFUL"}, report["tasks"]
     assert report["workers"] == ["worker-1", "worker-2"], "both workers took part"
 

@@ -15,7 +15,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass
@@ -27,7 +27,8 @@ from django import db
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Case, DateTimeField, F, Q, QuerySet, TextField, Value, When
+from django.db.models import F, Field, Model, Q, QuerySet, Value
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tasks import TaskResultStatus
@@ -218,6 +219,30 @@ def _claim(*, profile_id: int, limit: int, token: str) -> list[OutboundMessage]:
     return claimed
 
 
+def _per_row(
+    values: dict[int, Any], column: str, *, model: type[Model] = OutboundMessage
+) -> Value | RawSQL:
+    """One value per row for an UPDATE of many rows: `CASE id WHEN 1 THEN x ... END`, written
+    directly (Django's Case/When resolves a lookup for each row, ~0.2 ms per message sent), or
+    the value itself when the rows share it. Rows not named keep their value."""
+    field = model._meta.get_field(column)
+    key = model._meta.pk
+    assert isinstance(field, Field) and key is not None
+    distinct = set(values.values())
+    if len(distinct) == 1:
+        return Value(distinct.pop(), output_field=field)
+    quote = connection.ops.quote_name
+    prepared = {pk: field.get_db_prep_value(value, connection) for pk, value in values.items()}
+    sql = (
+        f"CASE {quote(key.column)} "
+        + " ".join("WHEN %s THEN %s" for _pk in prepared)
+        + f" ELSE {quote(field.column)} END"
+    )
+    params = [item for pk, value in prepared.items() for item in (pk, value)]
+    # Column names from our models; every value a parameter.
+    return RawSQL(sql, params, output_field=field)  # noqa: S611
+
+
 class _Run:
     """One delivery run over one profile's claimed messages."""
 
@@ -307,23 +332,6 @@ class _Run:
             return
         now = timezone.now()
         pks = [pk for pk, _attempt, _answer, _at in done]
-        answers: dict[str, list[int]] = {}
-        for pk, _attempt, answer, _at in done:
-            answers.setdefault(answer, []).append(pk)
-
-        def by_answer(part: Callable[[str], str], key: str = "pk") -> Case:
-            return Case(
-                *[
-                    When(**{f"{key}__in": ids}, then=Value(part(answer)))
-                    for answer, ids in answers.items()
-                ],
-                default=Value(""),
-                output_field=TextField(),
-            )
-
-        attempt_answers: dict[str, list[int]] = {}
-        for _pk, attempt, answer, _at in done:
-            attempt_answers.setdefault(answer, []).append(attempt)
         # The server's answer is the truth even if the sweeper gave up on the message meanwhile.
         mine = self.owned(*pks, statuses=(Status.SENDING, Status.UNCERTAIN))
         with transaction.atomic():
@@ -333,23 +341,23 @@ class _Run:
                 status=Status.SENT,
                 lease_expires_at=None,
                 updated_at=now,
-                sent_at=Case(
-                    *[When(pk=pk, then=Value(at)) for pk, _attempt, _answer, at in done],
-                    output_field=DateTimeField(),
+                sent_at=_per_row({pk: at for pk, _attempt, _answer, at in done}, "sent_at"),
+                provider_message_id=_per_row(
+                    {pk: answer.partition("\n")[0][:255] for pk, _a, answer, _at in done},
+                    "provider_message_id",
                 ),
-                provider_message_id=by_answer(lambda a: a.partition("\n")[0][:255]),
-                last_error=by_answer(lambda a: a.partition("\n")[2]),
+                last_error=_per_row(
+                    {pk: answer.partition("\n")[2] for pk, _a, answer, _at in done},
+                    "last_error",
+                ),
             )
             DeliveryAttempt.objects.filter(pk__in=[row[1] for row in done]).update(
                 outcome=Outcome.SENT,
                 finished_at=now,
-                detail=Case(
-                    *[
-                        When(pk__in=ids, then=Value(answer))
-                        for answer, ids in attempt_answers.items()
-                    ],
-                    default=Value(""),
-                    output_field=TextField(),
+                detail=_per_row(
+                    {attempt: answer for _pk, attempt, answer, _at in done},
+                    "detail",
+                    model=DeliveryAttempt,
                 ),
             )
         for pk in recorded:
