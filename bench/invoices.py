@@ -262,6 +262,15 @@ def peak_rss_mb(pid: int) -> float:
     return int(found.group(1)) / 1024 if found else 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """The process's CPU time so far (user + system), in seconds; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_workers(
     count: int,
     env: dict[str, str],
@@ -279,6 +288,7 @@ def run_workers(
     command += ["--no-startup-delay", "--interval", "0"]
     workers: list[subprocess.Popen[bytes]] = []
     peaks = [0.0] * count
+    cpu = [0.0] * count
     started = time.perf_counter()
     for n in range(count):
         log = directory / f"worker-{n + 1}.log"
@@ -296,6 +306,7 @@ def run_workers(
     while time.perf_counter() < deadline:
         for n, worker in enumerate(workers):
             peaks[n] = max(peaks[n], peak_rss_mb(worker.pid))
+            cpu[n] = max(cpu[n], cpu_seconds(worker.pid))
         until(marks, time.perf_counter() - started)
         if "done" in marks or all(worker.poll() is not None for worker in workers):
             break
@@ -305,6 +316,7 @@ def run_workers(
         if worker.poll() is None:
             worker.terminate()
             worker.wait(timeout=30)
+    marks["cpu"] = sum(cpu)
     return elapsed, peaks, marks
 
 
@@ -468,6 +480,11 @@ def run(
         f"{count / delivered:.0f} invoices/s"
     )
     print("  peak RSS per worker: " + ", ".join(f"{peak:.0f} MB" for peak in peaks))
+    busy = marks.get("cpu", 0.0)
+    print(
+        f"  workers' CPU (start-up included): {busy:.1f} s, {1000 * busy / count:.1f} ms per "
+        f"invoice; busy {100 * busy / (k * elapsed):.0f} % of the {k} worker(s)' {elapsed:.1f} s"
+    )
     received = receiver.count()
     ok = dict(statuses) == {"sent": count} and received == count
     ok = ok and DeliveryAttempt.objects.count() == count
