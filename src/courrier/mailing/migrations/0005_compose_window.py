@@ -6,83 +6,136 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('mailing', '0004_sent_copy_copying'),
+        ("mailing", "0004_sent_copy_copying"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='outboundmessage',
-            name='bcc',
+            model_name="outboundmessage",
+            name="bcc",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='outboundmessage',
-            name='cc',
+            model_name="outboundmessage",
+            name="cc",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='outboundmessage',
-            name='read_receipt',
-            field=models.BooleanField(default=False, verbose_name='accusé de réception demandé'),
+            model_name="outboundmessage",
+            name="read_receipt",
+            field=models.BooleanField(default=False, verbose_name="accusé de réception demandé"),
         ),
         migrations.AddField(
-            model_name='outboundmessage',
-            name='scheduled_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='envoi programmé le'),
+            model_name="outboundmessage",
+            name="scheduled_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="envoi programmé le"),
         ),
         migrations.CreateModel(
-            name='MailBatch',
+            name="MailBatch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('subject', models.CharField(max_length=998, verbose_name='sujet')),
-                ('body', models.TextField(verbose_name='contenu')),
-                ('options', models.JSONField(blank=True, default=dict)),
-                ('client_ids', models.JSONField(default=list)),
-                ('state', models.CharField(choices=[('pending', 'en préparation'), ('composing', 'mise en file en cours'), ('done', 'terminé'), ('failed', 'interrompu')], default='pending', max_length=10)),
-                ('total', models.PositiveIntegerField(default=0)),
-                ('queued', models.PositiveIntegerField(default=0)),
-                ('blocked', models.JSONField(blank=True, default=dict)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('sender', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='mail_batches', to=settings.AUTH_USER_MODEL)),
-                ('template', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='mailing.mailtemplate')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("subject", models.CharField(max_length=998, verbose_name="sujet")),
+                ("body", models.TextField(verbose_name="contenu")),
+                ("options", models.JSONField(blank=True, default=dict)),
+                ("client_ids", models.JSONField(default=list)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "en préparation"),
+                            ("composing", "mise en file en cours"),
+                            ("done", "terminé"),
+                            ("failed", "interrompu"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("total", models.PositiveIntegerField(default=0)),
+                ("queued", models.PositiveIntegerField(default=0)),
+                ("blocked", models.JSONField(blank=True, default=dict)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "sender",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="mail_batches",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "template",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="mailing.mailtemplate",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'envoi groupé',
-                'verbose_name_plural': 'envois groupés',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "envoi groupé",
+                "verbose_name_plural": "envois groupés",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddField(
-            model_name='outboundmessage',
-            name='batch',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='messages', to='mailing.mailbatch'),
+            model_name="outboundmessage",
+            name="batch",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="messages",
+                to="mailing.mailbatch",
+            ),
         ),
         migrations.CreateModel(
-            name='Upload',
+            name="Upload",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(upload_to='uploads/%Y/%m/')),
-                ('name', models.CharField(max_length=255, verbose_name='nom')),
-                ('content_type', models.CharField(default='application/octet-stream', max_length=255)),
-                ('size', models.PositiveBigIntegerField(default=0)),
-                ('sha256', models.CharField(blank=True, max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='uploads', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("file", models.FileField(upload_to="uploads/%Y/%m/")),
+                ("name", models.CharField(max_length=255, verbose_name="nom")),
+                (
+                    "content_type",
+                    models.CharField(default="application/octet-stream", max_length=255),
+                ),
+                ("size", models.PositiveBigIntegerField(default=0)),
+                ("sha256", models.CharField(blank=True, max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="uploads",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'fichier joint',
-                'verbose_name_plural': 'fichiers joints',
-                'ordering': ['created_at', 'id'],
+                "verbose_name": "fichier joint",
+                "verbose_name_plural": "fichiers joints",
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.AddField(
-            model_name='mailbatch',
-            name='uploads',
-            field=models.ManyToManyField(blank=True, related_name='batches', to='mailing.upload'),
+            model_name="mailbatch",
+            name="uploads",
+            field=models.ManyToManyField(blank=True, related_name="batches", to="mailing.upload"),
         ),
     ]

@@ -6,40 +6,86 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('mailing', '0005_compose_window'),
+        ("mailing", "0005_compose_window"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Phrase',
+            name="Phrase",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, verbose_name='nom')),
-                ('shared', models.BooleanField(default=False, verbose_name='partagée avec le cabinet')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('owner', models.ForeignKey(blank=True, help_text='Vide : phrase du cabinet.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='phrases', to=settings.AUTH_USER_MODEL, verbose_name='propriétaire')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="nom")),
+                (
+                    "shared",
+                    models.BooleanField(default=False, verbose_name="partagée avec le cabinet"),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Vide : phrase du cabinet.",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="phrases",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="propriétaire",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'phrase type',
-                'verbose_name_plural': 'phrases types',
-                'ordering': ['name', 'id'],
+                "verbose_name": "phrase type",
+                "verbose_name_plural": "phrases types",
+                "ordering": ["name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='PhraseVersion',
+            name="PhraseVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('language', models.CharField(choices=[('fr', 'français'), ('nl', 'néerlandais'), ('de', 'allemand'), ('en', 'anglais')], max_length=2, verbose_name='langue')),
-                ('text', models.TextField(verbose_name='texte')),
-                ('phrase', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='mailing.phrase')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "language",
+                    models.CharField(
+                        choices=[
+                            ("fr", "français"),
+                            ("nl", "néerlandais"),
+                            ("de", "allemand"),
+                            ("en", "anglais"),
+                        ],
+                        max_length=2,
+                        verbose_name="langue",
+                    ),
+                ),
+                ("text", models.TextField(verbose_name="texte")),
+                (
+                    "phrase",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="versions",
+                        to="mailing.phrase",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'version linguistique de phrase',
-                'verbose_name_plural': 'versions linguistiques de phrases',
-                'constraints': [models.UniqueConstraint(fields=('phrase', 'language'), name='phrase_language_unique')],
+                "verbose_name": "version linguistique de phrase",
+                "verbose_name_plural": "versions linguistiques de phrases",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("phrase", "language"), name="phrase_language_unique"
+                    )
+                ],
             },
         ),
     ]
