@@ -181,6 +181,20 @@ def test_a_long_accented_subject_is_folded_cleanly_and_reads_back_whole(
     assert message.subject.startswith("Uw jaarrekening 2026 — herinnering voor Dupuis & Fils")
 
 
+def test_an_accented_subject_is_encoded_word_by_word_and_reads_back_whole(
+    compose: Callable[..., OutboundMessage],
+) -> None:
+    message = compose(subject="Facture 2026/0042 – échéance le 15/12 pour {NOMCLIENT}")
+    raw = bytes(message.raw)
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    subject_line = next(line for line in head.split("\r\n") if line.startswith("Subject:"))
+    # Only the words that need it are encoded: the rest stays readable in the source.
+    assert subject_line.startswith("Subject: Facture 2026/0042 =?utf-8?")
+    parsed = BytesParser(policy=policy.default).parsebytes(raw)
+    assert parsed["Subject"] == message.subject
+    assert message.subject.endswith("15/12 pour Dupuis & Fils <Boulangerie> SRL")
+
+
 def test_explicit_language_and_the_preview_match_what_is_sent(
     compose: Callable[..., OutboundMessage],
     sender: Collaborator,
