@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 LIST = reverse("clients:list")
 CREATE = reverse("clients:create")
 HTMX = {"HX-Request": "true"}
-TABS = ("Fiche", "Mails", "Documents")
+TABS = ("Fiche", "Mails", "Documents", "Factures")
 
 
 @pytest.fixture

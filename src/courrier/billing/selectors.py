@@ -1,5 +1,5 @@
 """Reads for the invoice pages: a billing company's invoices and registers with the state of
-each invoice's latest mail, one invoice's mails, the choices of a batch."""
+each invoice's latest mail, a client's invoices, one invoice's mails, the choices of a batch."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from courrier.mailing.models import MailBatch, OutboundMessage
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
+
+    from courrier.clients.models import Client
 
 INVOICE_CONTEXT = "invoice"
 
@@ -152,6 +154,17 @@ def company_invoices(
         return invoices.order_by("-year", "-number", "-id")
     # Drafts ("draft" sorts before "issued") above the numbered documents, newest first.
     return invoices.order_by("status", "-year", "-number", "-id")
+
+
+def client_invoices(*, client: Client) -> QuerySet[Invoice]:
+    """A client's invoices and credit notes of every billing company, drafts included, newest
+    first (by issue date: numbers of two companies' series do not compare). The latest mail of
+    a page's rows is read apart, with `sending.invoices_mail_status`."""
+    return (
+        Invoice.objects.filter(client=client)
+        .select_related("billing_company")
+        .order_by("-issue_date", "-id")
+    )
 
 
 def invoice_get(*, pk: int) -> Invoice | None:

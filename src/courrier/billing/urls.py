@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:pk>/pdf/", views.invoice_pdf, name="invoice_pdf"),
     path("<int:pk>/renvoyer/", views.invoice_resend, name="invoice_resend"),
     path("<int:pk>/note-de-credit/", views.credit_note_create, name="credit_note_create"),
+    path("client/<int:client_pk>/", views.client_invoices, name="client_invoices"),
     path("<slug:code>/", views.invoice_list, name="invoices"),
     path("<slug:code>/nouvelle/", views.invoice_create, name="invoice_create"),
     path("<slug:code>/lignes/", views.invoice_lines, name="invoice_lines"),

@@ -1,5 +1,6 @@
 """The invoice pages of a billing company: every invoice, the e-mail register (with its batch
-sending), the paper register (one PDF to print); a draft's form, an invoice's page, its PDF.
+sending), the paper register (one PDF to print); a draft's form, an invoice's page, its PDF;
+the "Factures" tab of the client file.
 
 Views only read through `selectors` and write through the billing services; every logged-in
 collaborator may use them (a firm shares its invoicing)."""
@@ -37,6 +38,7 @@ from courrier.billing.services import issue as issue_services
 from courrier.billing.services import sending
 from courrier.billing.services.paper import invoices_merged_pdf
 from courrier.billing.services.totals import Totals, totals_of
+from courrier.clients.selectors import client_get
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.exceptions import MailingError
 from courrier.mailing.models import MailBatch
@@ -81,6 +83,21 @@ def _with_states(invoices: Any) -> list[Invoice]:
         state = mail_state(
             getattr(invoice, "mail_status", None), getattr(invoice, "mail_delivery", None)
         )
+        invoice.mail_state = state  # type: ignore[attr-defined]
+        invoice.mail_label = MAIL_STATES[state]  # type: ignore[attr-defined]
+    return rows
+
+
+def _with_latest_mail(rows: list[Invoice]) -> list[Invoice]:
+    """The rows of a page with what `_with_states` gives the registers (mail_id, mail_state,
+    mail_label), their latest mails read in one query for the whole page."""
+    latest = sending.invoices_mail_status([invoice.pk for invoice in rows])
+    for invoice in rows:
+        message = latest.get(invoice.pk)
+        state = mail_state(
+            message.status if message else None, message.delivery_status if message else None
+        )
+        invoice.mail_id = message.pk if message else None  # type: ignore[attr-defined]
         invoice.mail_state = state  # type: ignore[attr-defined]
         invoice.mail_label = MAIL_STATES[state]  # type: ignore[attr-defined]
     return rows
@@ -139,6 +156,27 @@ def paper_register(request: HttpRequest, code: str) -> HttpResponse:
     context = _register_page(request, company, Invoice.Register.PAPER)
     context["section"] = "paper"
     return render(request, "billing/paper_register.html", context)
+
+
+@require_GET
+def client_invoices(request: HttpRequest, client_pk: int) -> HttpResponse:
+    """The "Factures" tab of the client file: the client's invoices and credit notes, newest
+    first, a page at a time, each with the state of its latest mail as the registers show it.
+    Open to whoever opens the invoice pages (every logged-in collaborator: the login
+    middleware checks it); the tab's content is the whole file, as the other tabs'."""
+    client = client_get(pk=client_pk)
+    if client is None:
+        raise Http404(_("Ce client n'existe pas."))
+    page = Paginator(selectors.client_invoices(client=client), PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "client": client,
+        "tab": "invoices",
+        "page_obj": page,
+        "invoices": _with_latest_mail(list(page.object_list)),
+    }
+    return render(request, "clients/client_detail.html", context)
 
 
 # --- A draft: create, edit, lines ---------------------------------------------------------
