@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -428,14 +428,44 @@ def contents_load(messages: Iterable[OutboundMessage]) -> None:
     waiting = {message.pk: message for message in messages if message._raw is None}
     if not waiting:
         return
-    found = MessageContent.objects.filter(message_id__in=list(waiting)).values_list(
-        "message_id", "raw"
-    )
+    found = _contents_binary(list(waiting))
+    if found is None:
+        found = list(
+            MessageContent.objects.filter(message_id__in=list(waiting)).values_list(
+                "message_id", "raw"
+            )
+        )
     for pk, raw in found:
         waiting[pk]._raw = bytes(raw)
     for message in waiting.values():
         if message._raw is None:
             message._raw = b""
+
+
+def _contents_binary(pks: list[int]) -> list[tuple[int, bytes]] | None:
+    """On PostgreSQL with psycopg 3, the bytes fetched in binary format: Django's cursors ask
+    for text, in which a bytea travels as hex (twice its size) to be decoded again, 0.2 ms of
+    CPU per 50 KB message. None elsewhere (the caller uses the ORM)."""
+    if connection.vendor != "postgresql":
+        return None
+    try:
+        import psycopg
+    except ImportError:  # psycopg2
+        return None
+    connection.ensure_connection()
+    raw_connection = connection.connection
+    if not isinstance(raw_connection, psycopg.Connection):
+        return None
+    table = connection.ops.quote_name(MessageContent._meta.db_table)
+    # A cursor binding on the server (Django's binds on the client, which cannot ask for
+    # binary results); same connection, so same transaction.
+    with psycopg.Cursor(raw_connection) as cursor:
+        cursor.execute(
+            f"SELECT message_id, raw FROM {table} WHERE message_id = ANY(%s)",  # noqa: S608
+            [pks],
+            binary=True,
+        )
+        return [(int(pk), bytes(raw)) for pk, raw in cursor.fetchall()]
 
 
 class Upload(models.Model):
