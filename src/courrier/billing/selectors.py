@@ -158,13 +158,11 @@ def company_invoices(
 
 def client_invoices(*, client: Client) -> QuerySet[Invoice]:
     """A client's invoices and credit notes of every billing company, drafts included, newest
-    first (by issue date: numbers of two companies' series do not compare). The latest mail of
-    a page's rows is read apart, with `sending.invoices_mail_status`."""
-    return (
-        Invoice.objects.filter(client=client)
-        .select_related("billing_company")
-        .order_by("-issue_date", "-id")
-    )
+    first (by issue date: numbers of two companies' series do not compare), each with its
+    latest mail as the registers have it (`with_mail`)."""
+    return with_mail(
+        Invoice.objects.filter(client=client).select_related("billing_company")
+    ).order_by("-issue_date", "-id")
 
 
 def invoice_get(*, pk: int) -> Invoice | None:

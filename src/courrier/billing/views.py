@@ -88,21 +88,6 @@ def _with_states(invoices: Any) -> list[Invoice]:
     return rows
 
 
-def _with_latest_mail(rows: list[Invoice]) -> list[Invoice]:
-    """The rows of a page with what `_with_states` gives the registers (mail_id, mail_state,
-    mail_label), their latest mails read in one query for the whole page."""
-    latest = sending.invoices_mail_status([invoice.pk for invoice in rows])
-    for invoice in rows:
-        message = latest.get(invoice.pk)
-        state = mail_state(
-            message.status if message else None, message.delivery_status if message else None
-        )
-        invoice.mail_id = message.pk if message else None  # type: ignore[attr-defined]
-        invoice.mail_state = state  # type: ignore[attr-defined]
-        invoice.mail_label = MAIL_STATES[state]  # type: ignore[attr-defined]
-    return rows
-
-
 def _register_page(request: HttpRequest, company: BillingCompany, register: str) -> dict[str, Any]:
     form = RegisterFilterForm(request.GET or None, register=register)
     filters = form.filters() if request.GET else selectors.InvoiceFilters()
@@ -174,7 +159,7 @@ def client_invoices(request: HttpRequest, client_pk: int) -> HttpResponse:
         "client": client,
         "tab": "invoices",
         "page_obj": page,
-        "invoices": _with_latest_mail(list(page.object_list)),
+        "invoices": _with_states(page.object_list),
     }
     return render(request, "clients/client_detail.html", context)
 
