@@ -71,9 +71,9 @@ def test_a_batch_reads_the_profile_and_the_firm_and_enqueues_delivery_once_whate
     assert small[0] == large[0]
     # One look for a waiting delivery run, and one run enqueued, per chunk of the batch.
     assert small[2] == large[2] == 2
-    # Each further invoice costs the same statements: its transaction (with two savepoints),
-    # its row locked, its PDF recorded, its message, the message's bytes and its size.
-    assert large[1] - small[1] <= 4 * 11
+    # A round is stored with the same statements whatever its size: the invoices' rows locked
+    # and their PDFs recorded, then the messages, their bytes and their sizes.
+    assert large[1] <= small[1], (small, large)
 
 
 def test_the_pdf_of_an_issued_invoice_is_made_from_a_stale_draft_copy(

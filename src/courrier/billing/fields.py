@@ -102,10 +102,19 @@ def invoice_label(invoice: Invoice) -> str:
     return f"{kind} {invoice.display_number}"
 
 
-def invoice_attachment(invoice: Invoice) -> StoredFile:
-    """The PDF as issued, read when the mail is built and checked against its sha256."""
+def invoice_attachment(invoice: Invoice, content: bytes | None = None) -> StoredFile:
+    """The PDF as issued, read when the mail is built and checked against its sha256; or
+    `content`, the PDF just made for the invoice and stored with its mail."""
     from courrier.billing.services.issue import invoice_pdf_bytes
 
+    if content is not None:
+        made = content
+        return StoredFile(
+            name=invoice_file_name(invoice),
+            content_type="application/pdf",
+            size=len(made),
+            read=lambda: made,
+        )
     size = 0
     if invoice.pdf:
         try:
@@ -121,16 +130,17 @@ def invoice_attachment(invoice: Invoice) -> StoredFile:
     )
 
 
-def invoice_context(invoice: Invoice) -> MailContext:
+def invoice_context(invoice: Invoice, *, pdf: bytes | None = None) -> MailContext:
     """The mail context of an issued invoice: its fields, its PDF, the client's invoice
-    addresses, its billing company's profile and its language."""
+    addresses, its billing company's profile and its language. `pdf`: the PDF a batch has
+    just made, to be stored with the mail (else the stored one is read)."""
     return MailContext(
         name=INVOICE_CONTEXT,
         client=invoice.client,
         values=lambda language: invoice_values(invoice, language),
         object_id=invoice.pk,
         label=invoice_label(invoice),
-        attachments=(invoice_attachment(invoice),) if invoice.pdf else (),
+        attachments=(invoice_attachment(invoice, pdf),) if invoice.pdf or pdf else (),
         addresses=Addresses.INVOICES,
         billing_company=invoice.billing_company,
         language=invoice.language,

@@ -8,7 +8,7 @@ transaction. An issued invoice never changes again: a correction is a credit not
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
@@ -28,6 +28,7 @@ from courrier.billing.services.totals import totals_of
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.languages import MailLanguage
+from courrier.sql import per_row
 
 MAX_LINES = 500
 
@@ -362,6 +363,46 @@ def invoice_pdf_ensure(*, invoice: Invoice, content: bytes | None = None) -> Inv
             pdf=invoice.pdf.name, pdf_sha256=invoice.pdf_sha256
         )
     return invoice
+
+
+def invoice_pdfs_write(invoices: Sequence[tuple[Invoice, bytes]]) -> None:
+    """Write the PDFs a batch made for issued invoices without one, each under its name,
+    outside any transaction (on SQLite, outside the write lock): the name and fingerprint
+    are set on the objects, and `invoice_pdfs_record` writes them to the rows."""
+    for invoice, content in invoices:
+        _store_pdf(invoice, content)
+
+
+def invoice_pdfs_record(invoices: Sequence[Invoice]) -> set[int]:
+    """In the caller's transaction: lock the rows of these invoices and record the PDFs
+    written for them (`invoice_pdfs_write`), in one UPDATE whatever their number.
+
+    Returns the invoices left as they were, because another run gave them a PDF meanwhile or
+    they are no longer issued: their files are the caller's to remove, and their mails to
+    make again from what is stored."""
+    if not invoices:
+        return set()
+    if not transaction.get_connection().in_atomic_block:
+        raise transaction.TransactionManagementError("invoice_pdfs_record needs a transaction")
+    rows = (
+        Invoice.objects.select_for_update()
+        .filter(pk__in=[invoice.pk for invoice in invoices])
+        .values_list("pk", "status", "pdf")
+    )
+    free = {pk for pk, status, pdf in rows if status == Invoice.Status.ISSUED and not pdf}
+    recorded = [invoice for invoice in invoices if invoice.pk in free]
+    if recorded:
+        Invoice.objects.filter(pk__in=[invoice.pk for invoice in recorded]).update(
+            pdf=per_row(
+                {invoice.pk: invoice.pdf.name for invoice in recorded}, "pdf", model=Invoice
+            ),
+            pdf_sha256=per_row(
+                {invoice.pk: invoice.pdf_sha256 for invoice in recorded},
+                "pdf_sha256",
+                model=Invoice,
+            ),
+        )
+    return {invoice.pk for invoice in invoices} - free
 
 
 def invoice_pdf_bytes(invoice: Invoice) -> bytes:

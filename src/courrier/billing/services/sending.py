@@ -17,7 +17,7 @@ from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -28,9 +28,15 @@ from courrier.languages import MailLanguage
 from courrier.mailing.exceptions import MailingError
 from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage, SendingProfile
 from courrier.mailing.services.compose import (
+    PreparedMessage,
+    compose_options,
+    compose_setup,
     encoded_size,
+    mail_draft,
     megabytes,
+    message_prepare,
     message_size_limit,
+    messages_store,
     send_setup_shared,
 )
 from courrier.mailing.services.delivery import delivery_grouped
@@ -108,6 +114,10 @@ def _language_name(code: str) -> str:
         return code
 
 
+def _already_sent() -> str:
+    return _("Déjà envoyée par e-mail : utilisez « @ » pour la renvoyer.")
+
+
 def _is_belgian_vat_company(invoice: Invoice) -> bool:
     vat = "".join(ch for ch in (invoice.client.vat_number or "") if ch.isalnum()).upper()
     return vat.startswith("BE") and len(vat) > 2
@@ -157,12 +167,7 @@ def invoice_presend_check(
             blockers.append(Reason("draft", _("Brouillon : une facture est émise avant l'envoi.")))
             continue
         if email_key(invoice.pk) in sent_keys:
-            blockers.append(
-                Reason(
-                    "already_sent",
-                    _("Déjà envoyée par e-mail : utilisez « @ » pour la renvoyer."),
-                )
-            )
+            blockers.append(Reason("already_sent", _already_sent()))
         client = invoice.client
         if not client.invoice_addresses():
             blockers.append(
@@ -389,6 +394,98 @@ class BatchProgress:
     done: int
 
 
+@dataclass
+class _Pending:
+    """An invoice's mail built in a round of a batch, waiting to be stored with the others."""
+
+    invoice: Invoice
+    prepared: PreparedMessage
+    # The PDF made for it in this round (stored with the mail), or None: it had one.
+    pdf: bytes | None
+
+
+def _prepare_invoice(
+    invoice: Invoice,
+    *,
+    by: Collaborator,
+    idempotency_key: str,
+    batch: MailBatch,
+    template: MailTemplate | None,
+    pdf: bytes | None,
+) -> PreparedMessage:
+    """What `_compose_invoice` stores, built without touching the database: the template in
+    the invoice's language, the PDF (`pdf`, just made, or the stored one) attached."""
+    from courrier.billing.fields import invoice_context
+
+    version = template.version(invoice.language) if template is not None else None
+    if template is None or version is None:
+        raise ValidationError(
+            _("Le modèle de mail des factures n'a pas de version en %(language)s.")
+            % {"language": _language_name(invoice.language)}
+        )
+    context = invoice_context(invoice, pdf=pdf)
+    setup = compose_setup(
+        sender=by, billing_company=None, context=context, uploads=(), options=compose_options()
+    )
+    preview = mail_draft(
+        setup,
+        client=invoice.client,
+        subject=version.subject,
+        body=version.body,
+        language=invoice.language,
+        context=context,
+    )
+    return message_prepare(
+        setup,
+        client=invoice.client,
+        preview=preview,
+        template=template,
+        purpose=PURPOSE_EMAIL,
+        idempotency_key=idempotency_key,
+        batch=batch,
+        context=context,
+    )
+
+
+def _store_round(pending: list[_Pending]) -> list[_Pending]:
+    """Store a round's mails together: their new PDFs written first (outside the
+    transaction), then, in one transaction, the invoices' rows and the messages in a few
+    statements whatever their number. Returns those to compose again one by one from what is
+    stored: every mail of the round when one of its keys was taken meanwhile (another run of
+    the batch), or the invoices another run gave a PDF meanwhile (ours is dropped)."""
+    from courrier.billing.services.issue import invoice_pdfs_record, invoice_pdfs_write
+
+    fresh = [item for item in pending if item.pdf is not None]
+    invoice_pdfs_write([(item.invoice, item.pdf) for item in fresh if item.pdf is not None])
+    taken: set[int] = set()
+    try:
+        with transaction.atomic():
+            taken = invoice_pdfs_record([item.invoice for item in fresh])
+            messages_store([item.prepared for item in pending if item.invoice.pk not in taken])
+    except IntegrityError:
+        redo = pending
+    except BaseException:
+        _pdfs_drop(fresh)
+        raise
+    else:
+        redo = [item for item in pending if item.invoice.pk in taken]
+    _pdfs_drop([item for item in redo if item.pdf is not None])
+    return redo
+
+
+def _pdfs_drop(pending: list[_Pending]) -> None:
+    """Remove the files written for mails that were not stored, and forget them."""
+    for item in pending:
+        invoice = item.invoice
+        if invoice.pdf:
+            try:
+                invoice.pdf.storage.delete(invoice.pdf.name)
+            except OSError:
+                logger.warning("PDF %s of invoice %s left behind", invoice.pdf.name, invoice.pk)
+        invoice.pdf.name = ""
+        invoice.pdf_sha256 = ""
+
+
 @send_setup_shared()
 def invoice_batch_compose(
     *,
@@ -398,9 +495,15 @@ def invoice_batch_compose(
     parts: int = 1,
     progress: Callable[[BatchProgress], None] | None = None,
 ) -> MailBatch:
-    """The task's body: one message per invoice of the batch that nothing blocked, each in
-    its own transaction under `email_key`. Run again (after a stop or a crash), it queues only
-    what is missing. `limit` stops after that many new messages (the batch stays composing).
+    """The task's body: one message per invoice of the batch that nothing blocked, under
+    `email_key`. Run again (after a stop or a crash), it queues only what is missing. `limit`
+    stops after that many new messages (the batch stays composing).
+
+    The invoices go by rounds of CHUNK: each one's PDF and mail are made outside any
+    transaction, then the round is stored in one transaction (PDFs recorded, messages
+    inserted), so that a crash leaves whole rounds and a rerun makes what is missing. When a
+    round cannot be stored whole (a key taken meanwhile by another run), its invoices are
+    composed again one by one, each in its own transaction.
 
     `part` of `parts`: this run composes every parts-th invoice from the part-th, so that
     several workers compose one batch side by side; the run that finds every invoice settled
@@ -426,68 +529,87 @@ def invoice_batch_compose(
     stopped = False
 
     def count_queued() -> None:
-        # Once per chunk rather than per mail: on SQLite an UPDATE rewrites the whole batch
+        # Once per round rather than per mail: on SQLite an UPDATE rewrites the whole batch
         # row, whose lists of ids grow with the batch (10,000 invoices: ~120 KB per UPDATE).
         nonlocal counted
         if made > counted:
             MailBatch.objects.filter(pk=batch.pk).update(queued=F("queued") + (made - counted))
             counted = made
 
+    def refused(pk: int, exc: ValidationError | MailingError) -> None:
+        reasons = [exc.user_message] if isinstance(exc, MailingError) else exc.messages
+        _block(batch, pk, reasons)
+        logger.warning("invoice %s not queued: %s", pk, "; ".join(reasons))
+
     try:
         with delivery_grouped() as deliveries:
             for start in range(0, len(ids), CHUNK):
                 chunk = ids[start : start + CHUNK]
-                # The lines too, for the PDFs to make: one query per chunk, not per invoice.
+                # The lines too, for the PDFs to make: one query per round, not per invoice.
                 found = _invoices(chunk).prefetch_related("lines")
                 by_pk = {invoice.pk: invoice for invoice in found}
+                pending: list[_Pending] = []
                 for pk in chunk:
                     key = email_key(pk)
                     if key in existing:
                         if existing[key] != batch.pk:
-                            _block(
-                                batch,
-                                pk,
-                                [_("Déjà envoyée par e-mail : utilisez « @ » pour la renvoyer.")],
-                            )
+                            _block(batch, pk, [_already_sent()])
                         done += 1
                         continue
-                    if limit is not None and made >= limit:
+                    if limit is not None and made + len(pending) >= limit:
                         stopped = True
                         break
                     invoice = by_pk.get(pk)
                     try:
                         if invoice is None:
                             raise ValidationError(_("Cette facture n'existe plus."))
+                        if invoice.status != Invoice.Status.ISSUED:
+                            raise ValidationError(
+                                _("Brouillon : une facture est émise avant l'envoi.")
+                            )
                         company_id = invoice.billing_company_id
                         if company_id not in templates:
                             templates[company_id] = invoice_template(
                                 billing_company=invoice.billing_company
                             )
-                        pdf = None
-                        if invoice.status == Invoice.Status.ISSUED and not invoice.pdf:
-                            # Typst outside the transaction: on SQLite, outside the write lock.
-                            pdf = invoice_pdf_render(invoice)
+                        pdf = None if invoice.pdf else invoice_pdf_render(invoice)
+                        prepared = _prepare_invoice(
+                            invoice,
+                            by=batch.sender,
+                            idempotency_key=key,
+                            batch=batch,
+                            template=templates[company_id],
+                            pdf=pdf,
+                        )
+                    except (ValidationError, MailingError) as exc:
+                        refused(pk, exc)
+                        done += 1
+                        continue
+                    pending.append(_Pending(invoice=invoice, prepared=prepared, pdf=pdf))
+                redo = _store_round(pending)
+                made += len(pending) - len(redo)
+                done += len(pending) - len(redo)
+                for item in redo:
+                    try:
                         with transaction.atomic():
-                            _compose_invoice(
-                                invoice,
+                            message = _compose_invoice(
+                                item.invoice,
                                 by=batch.sender,
-                                idempotency_key=key,
+                                idempotency_key=email_key(item.invoice.pk),
                                 purpose=PURPOSE_EMAIL,
                                 batch=batch,
-                                template=templates[company_id],
-                                pdf=pdf,
-                                fresh_key=True,  # looked up above; the unique key guards
+                                template=templates[item.invoice.billing_company_id],
+                                pdf=item.pdf,
                             )
-                        made += 1
+                        if message.batch_id == batch.pk:
+                            made += 1
+                        else:  # another batch, or "@", sent it meanwhile
+                            _block(batch, item.invoice.pk, [_already_sent()])
                     except (ValidationError, MailingError) as exc:
-                        reasons = (
-                            [exc.user_message] if isinstance(exc, MailingError) else exc.messages
-                        )
-                        _block(batch, pk, reasons)
-                        logger.warning("invoice %s not queued: %s", pk, "; ".join(reasons))
+                        refused(item.invoice.pk, exc)
                     done += 1
-                    if progress is not None:
-                        progress(BatchProgress(total=len(mine), done=done))
+                if progress is not None:
+                    progress(BatchProgress(total=len(mine), done=done))
                 count_queued()
                 deliveries.flush()
                 if stopped:

@@ -53,6 +53,7 @@ from courrier.mailing.rendering import Rendered, render
 from courrier.mailing.services.delivery import enqueue_on_commit
 from courrier.mailing.services.profiles import profile_for, profile_problem
 from courrier.mailing.transports import TRANSPORTS
+from courrier.sql import per_row
 from courrier.validators import validate_header_text
 
 SMTP_POLICY = SMTP.clone(max_line_length=78)
@@ -725,7 +726,7 @@ def message_preview(
 
 
 def _mime_bytes(
-    *, preview: Preview, message_id: str, row_id: int, attachments: Sequence[AttachedFile]
+    *, preview: Preview, message_id: str, row_id: int | str, attachments: Sequence[AttachedFile]
 ) -> bytes:
     rendered = preview.rendered
     headers = {
@@ -790,6 +791,124 @@ def message_id_for(from_address: str) -> str:
     return f"<{uuid.uuid4().hex}@{domain or 'courrier.invalid'}>"
 
 
+# The X-Courrier-Message header of a message built before its row exists holds this until
+# the row's id replaces it (`PreparedMessage.bytes_for`). Random per process: no text of a
+# mail can hold it, and it is only looked for in the headers.
+_ROW_MARKER = f"row-{uuid.uuid4().hex}".encode("ascii")
+_ID_DIGITS = 19  # the longest id the marker can stand for (a 64-bit integer)
+
+
+@dataclass
+class PreparedMessage:
+    """A mail rendered and built, not stored yet: its row (unsaved) and its bytes, whose
+    X-Courrier-Message header waits for the row's id."""
+
+    message: OutboundMessage
+    raw: bytes
+
+    def bytes_for(self, row_id: int) -> bytes:
+        head, separator, body = self.raw.partition(b"\r\n\r\n")
+        head = head.replace(_ROW_MARKER, str(row_id).encode("ascii"), 1)
+        return head + separator + body
+
+
+def message_prepare(
+    setup: SendSetup,
+    *,
+    client: Client,
+    preview: Preview,
+    template: MailTemplate | None,
+    purpose: str,
+    idempotency_key: str | None,
+    batch: MailBatch | None = None,
+    context: MailContext | None = None,
+) -> PreparedMessage:
+    """The row and the bytes of a rendered mail, nothing stored: the MIME message is built
+    here, outside any transaction (on SQLite, outside the write lock). Raises what would stop
+    it from being stored: no profile or one to fix, no address, a message over the method's
+    limit."""
+    profile = setup.profile
+    if profile is None:  # profile_for raised before any caller gets here
+        raise ConfigurationError()
+    if setup.problem is not None:
+        raise setup.problem
+    if not preview.to:
+        raise ValidationError(
+            _("Le client %(client)s n'a pas d'adresse e-mail : ajoutez-en une dans sa fiche."),
+            code="no_address",
+            params={"client": client.display_name},
+        )
+    options = setup.options
+    message_id = message_id_for(profile.from_address)
+    raw = _mime_bytes(
+        preview=preview,
+        message_id=message_id,
+        row_id=_ROW_MARKER.decode("ascii"),
+        attachments=files_of(setup, context),
+    )
+    size = len(raw) - len(_ROW_MARKER) + _ID_DIGITS
+    if size > setup.size_limit:
+        raise ValidationError(too_large(size, setup), code="size")
+    message = OutboundMessage(
+        profile=profile,
+        sender=setup.sender,
+        client=client,
+        purpose=purpose,
+        context=context.name if context is not None else CLIENT_CONTEXT,
+        object_id=context.object_id if context is not None else None,
+        template=template,
+        idempotency_key=idempotency_key or None,
+        archived=options.archive,
+        language=preview.language,
+        message_id=message_id,
+        subject=preview.rendered.subject,
+        from_address=profile.from_address,
+        to=preview.to,
+        cc=preview.cc,
+        bcc=_unique(
+            [*options.bcc, *([setup.sender.email] if options.copy_to_sender else [])],
+            without=preview.to + preview.cc,
+        ),
+        envelope_recipients=preview.envelope,
+        read_receipt=options.read_receipt,
+        scheduled_at=options.scheduled_at,
+        batch=batch,
+        status=Status.QUEUED,
+    )
+    return PreparedMessage(message=message, raw=raw)
+
+
+def messages_store(
+    prepared: Sequence[PreparedMessage], *, enqueue: bool = True
+) -> list[OutboundMessage]:
+    """Store prepared mails as queued, in the caller's transaction (all or none): their rows
+    in one INSERT, their bytes (each with its row's id) in another, their sizes in one UPDATE,
+    whatever their number. Delivery is enqueued when the transaction commits (`enqueue`), once
+    per profile and scheduled time. A known idempotency key raises IntegrityError."""
+    if not prepared:
+        return []
+    if not transaction.get_connection().in_atomic_block:
+        raise transaction.TransactionManagementError("messages_store needs a transaction")
+    messages = OutboundMessage.objects.bulk_create([item.message for item in prepared])
+    contents: list[MessageContent] = []
+    sizes: dict[int, int] = {}
+    for item, message in zip(prepared, messages, strict=True):
+        raw = item.bytes_for(message.pk)
+        contents.append(MessageContent(message=message, raw=raw))
+        message.raw_stored(raw)
+        message.size = sizes[message.pk] = len(raw)
+    MessageContent.objects.bulk_create(contents)
+    OutboundMessage.objects.filter(pk__in=list(sizes)).update(
+        size=per_row(sizes, "size", model=OutboundMessage)
+    )
+    if enqueue:
+        for profile_id, run_after in dict.fromkeys(
+            (message.profile_id, message.scheduled_at) for message in messages
+        ):
+            enqueue_on_commit(profile_id, run_after=run_after)
+    return messages
+
+
 def store_message(
     setup: SendSetup,
     *,
@@ -804,60 +923,18 @@ def store_message(
 ) -> OutboundMessage:
     """Build the bytes of a rendered mail once and store it as queued, in one transaction;
     delivery is enqueued when it commits (`enqueue`), not before its scheduled time."""
-    profile = setup.profile
-    if profile is None:  # profile_for raised before any caller gets here
-        raise ConfigurationError()
-    if setup.problem is not None:
-        raise setup.problem
-    if not preview.to:
-        raise ValidationError(
-            _("Le client %(client)s n'a pas d'adresse e-mail : ajoutez-en une dans sa fiche."),
-            code="no_address",
-            params={"client": client.display_name},
-        )
-    options = setup.options
-    message_id = message_id_for(profile.from_address)
+    prepared = message_prepare(
+        setup,
+        client=client,
+        preview=preview,
+        template=template,
+        purpose=purpose,
+        idempotency_key=idempotency_key,
+        batch=batch,
+        context=context,
+    )
     with transaction.atomic():
-        message = OutboundMessage.objects.create(
-            profile=profile,
-            sender=setup.sender,
-            client=client,
-            purpose=purpose,
-            context=context.name if context is not None else CLIENT_CONTEXT,
-            object_id=context.object_id if context is not None else None,
-            template=template,
-            idempotency_key=idempotency_key or None,
-            archived=options.archive,
-            language=preview.language,
-            message_id=message_id,
-            subject=preview.rendered.subject,
-            from_address=profile.from_address,
-            to=preview.to,
-            cc=preview.cc,
-            bcc=_unique(
-                [*options.bcc, *([setup.sender.email] if options.copy_to_sender else [])],
-                without=preview.to + preview.cc,
-            ),
-            envelope_recipients=preview.envelope,
-            read_receipt=options.read_receipt,
-            scheduled_at=options.scheduled_at,
-            batch=batch,
-            status=Status.QUEUED,
-        )
-        raw = _mime_bytes(
-            preview=preview,
-            message_id=message_id,
-            row_id=message.pk,
-            attachments=files_of(setup, context),
-        )
-        if len(raw) > setup.size_limit:
-            raise ValidationError(too_large(len(raw), setup), code="size")
-        MessageContent.objects.create(message=message, raw=raw)
-        message.raw_stored(raw)
-        message.size = len(raw)
-        message.save(update_fields=["size"])
-        if enqueue:
-            enqueue_on_commit(profile.pk, run_after=options.scheduled_at)
+        (message,) = messages_store([prepared], enqueue=enqueue)
     return message
 
 
