@@ -8,6 +8,7 @@ the SMTP server is the fake one of this test process.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -49,7 +50,8 @@ for n in range(count):
     client = Client.objects.create(number=f"C{n:05d}", name=f"Client {n}", language="fr")
     ClientEmail.objects.create(client=client, address=f"client{n}@dupuis.test")
     message = message_compose(
-        sender=sender, client=client, subject="Dossier {NOMCLIENT}", body="Bonjour {NOMCLIENT},",
+        sender=sender, client=client, subject="Dossier {NOMCLIENT}",
+        body="Bonjour {NOMCLIENT},\\n\\nvoici le décompte : 1 250,00 € à régler.",
         idempotency_key=f"charge-{n}",
     )
     ids.append(message.pk)
@@ -57,12 +59,12 @@ print(json.dumps(ids))
 """
 
 REPORT = """
-import json
+import hashlib, json
 import django
 django.setup()
 from collections import Counter
 from django_tasks_db.models import DBTaskResult
-from courrier.mailing.models import DeliveryAttempt, OutboundMessage
+from courrier.mailing.models import DeliveryAttempt, MessageContent, OutboundMessage
 
 tasks = DBTaskResult.objects.all()
 print(json.dumps({
@@ -76,6 +78,10 @@ print(json.dumps({
     "details": {
         str(pk): detail
         for pk, detail in DeliveryAttempt.objects.values_list("message_id", "detail")
+    },
+    "stored": {
+        str(pk): [size, hashlib.sha256(bytes(raw)).hexdigest()]
+        for pk, size, raw in MessageContent.objects.values_list("message_id", "message__size", "raw")
     },
     "tasks": dict(Counter(tasks.values_list("status", flat=True))),
     "workers": sorted({w for ids in tasks.values_list("worker_ids", flat=True) for w in ids}),
@@ -200,6 +206,9 @@ def _two_workers_deliver_each_message_once(
         assert answer.endswith(f"FAKE{n:04d}"), (pk, answer)
         assert report["details"][pk].endswith(f"FAKE{n:04d}")
         assert sent_at != "None"
+        # The bytes that arrived are those stored at compose time, and the size recorded.
+        size, sha256 = report["stored"][pk]
+        assert (len(received.data), hashlib.sha256(received.data).hexdigest()) == (size, sha256)
     assert set(report["tasks"]) == {"SUCCESSFUL"}, report["tasks"]
     assert report["workers"] == ["worker-1", "worker-2"], "both workers took part"
 

@@ -44,10 +44,10 @@ from courrier.mailing.fields import client_values
 from courrier.mailing.models import (
     MailBatch,
     MailTemplate,
-    MessageContent,
     OutboundMessage,
     SendingProfile,
     Upload,
+    contents_store,
 )
 from courrier.mailing.rendering import Rendered, render
 from courrier.mailing.services.delivery import enqueue_on_commit
@@ -890,14 +890,22 @@ def messages_store(
     if not transaction.get_connection().in_atomic_block:
         raise transaction.TransactionManagementError("messages_store needs a transaction")
     messages = OutboundMessage.objects.bulk_create([item.message for item in prepared])
-    contents: list[MessageContent] = []
+    contents: list[tuple[int, bytes]] = []
     sizes: dict[int, int] = {}
     for item, message in zip(prepared, messages, strict=True):
         raw = item.bytes_for(message.pk)
-        contents.append(MessageContent(message=message, raw=raw))
+        contents.append((message.pk, raw))
         message.raw_stored(raw)
         message.size = sizes[message.pk] = len(raw)
-    MessageContent.objects.bulk_create(contents)
+    contents_store(contents)
+    for message in messages:
+        logger.info(
+            "message %s queued for profile %s (%d bytes, %d recipients)",
+            message.pk,
+            message.profile_id,
+            message.size,
+            len(message.envelope_recipients),
+        )
     OutboundMessage.objects.filter(pk__in=list(sizes)).update(
         size=per_row(sizes, "size", model=OutboundMessage)
     )
@@ -1034,11 +1042,4 @@ def message_compose(
         if existing is not None:
             return existing
         raise
-    logger.info(
-        "message %s queued for profile %s (%d bytes, %d recipients)",
-        message.pk,
-        message.profile_id,
-        message.size,
-        len(message.envelope_recipients),
-    )
     return message
