@@ -397,8 +397,9 @@ def invoice_issue(request: HttpRequest, pk: int) -> HttpResponse:
         )
         # With the company's option "send on issue", issuing queued its mail; else it waits
         # for a batch of the e-mail register.
-        if invoice.register == Invoice.Register.EMAIL and getattr(
-            invoice.billing_company, "send_invoices_on_issue", False
+        if (
+            invoice.register == Invoice.Register.EMAIL
+            and invoice.billing_company.send_invoices_on_issue
         ):
             messages.info(request, _("Elle part par e-mail dès maintenant."))
     return redirect("billing:invoice", pk=invoice.pk)

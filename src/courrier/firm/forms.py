@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.db.models import Q
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
@@ -45,6 +46,7 @@ class BillingCompanyForm(forms.ModelForm):
             "country",
             "default_language",
             "send_invoices_on_issue",
+            "invoice_template",
             "invoice_due_days",
             "invoice_colour",
             "invoice_logo",
@@ -78,6 +80,18 @@ class BillingCompanyForm(forms.ModelForm):
         # Left empty, the invoice options keep what the company had (or the defaults).
         for name in ("invoice_due_days", "invoice_colour"):
             self.fields[name].required = False
+        # The firm's invoice templates and those shared with it, never someone's own.
+        from courrier.mailing.models import MailTemplate
+
+        template = self.fields["invoice_template"]
+        assert isinstance(template, forms.ModelChoiceField)
+        template.queryset = MailTemplate.objects.filter(
+            Q(owner__isnull=True) | Q(shared=True), context=MailTemplate.Context.INVOICE
+        ).order_by("name", "pk")
+        template.empty_label = _("— le modèle de factures du cabinet —")
+        template.error_messages["invalid_choice"] = _(
+            "Choisissez un modèle de mail des factures du cabinet ou partagé."
+        )
 
     def clean_invoice_due_days(self) -> int:
         value = self.cleaned_data.get("invoice_due_days")

@@ -185,6 +185,19 @@ class BillingCompany(models.Model):
             "registre e-mail et partent par lot."
         ),
     )
+    # The mail that carries its invoices; empty: the firm's invoice template.
+    invoice_template = models.ForeignKey(
+        "mailing.MailTemplate",
+        verbose_name=_("modèle de mail des factures"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        limit_choices_to={"context": "invoice"},
+        help_text=_(
+            "Le mail qui accompagne ses factures. Vide : le modèle de factures du cabinet."
+        ),
+    )
     invoice_due_days = models.PositiveSmallIntegerField(
         _("délai de paiement (jours)"),
         default=30,

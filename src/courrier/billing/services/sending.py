@@ -70,16 +70,23 @@ def resend_key(invoice_pk: int, number: int) -> str:
 
 
 def invoice_template(*, billing_company: BillingCompany) -> MailTemplate | None:
-    """The company's invoice template: the one chosen on the company when it has such a
-    setting, else the firm's template for invoices (a firm or shared template of the
-    "invoice" context; the firm's own first, then by name)."""
-    chosen = getattr(billing_company, "invoice_template", None)
-    if isinstance(chosen, MailTemplate):
-        return chosen
+    """The company's invoice template: the one chosen on the company, else the firm's
+    template for invoices (a firm or shared template of the "invoice" context; the firm's
+    own first, then by name). A chosen template that is no longer the firm's or shared, or
+    no longer about invoices, is passed over."""
+    usable = MailTemplate.objects.filter(context=MailTemplate.Context.INVOICE).filter(
+        Q(owner__isnull=True) | Q(shared=True)
+    )
+    if billing_company.invoice_template_id is not None:
+        chosen = (
+            usable.filter(pk=billing_company.invoice_template_id)
+            .prefetch_related("versions")
+            .first()
+        )
+        if chosen is not None:
+            return chosen
     return (
-        MailTemplate.objects.filter(context=MailTemplate.Context.INVOICE)
-        .filter(Q(owner__isnull=True) | Q(shared=True))
-        .prefetch_related("versions")
+        usable.prefetch_related("versions")
         .order_by(F("owner").asc(nulls_first=True), "name", "pk")
         .first()
     )
@@ -728,7 +735,7 @@ def invoice_issued(*, invoice: Invoice, by: Collaborator | None) -> bool:
     invoice is in the e-mail register, its mail is queued once the transaction commits.
     Returns whether it will be."""
     company = invoice.billing_company
-    if not getattr(company, "send_invoices_on_issue", False) or by is None:
+    if not company.send_invoices_on_issue or by is None:
         return False
     if invoice.register != Invoice.Register.EMAIL or invoice.status != Invoice.Status.ISSUED:
         return False
