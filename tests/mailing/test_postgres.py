@@ -81,7 +81,9 @@ print(json.dumps({
     },
     "stored": {
         str(pk): [size, hashlib.sha256(bytes(raw)).hexdigest()]
-        for pk, size, raw in MessageContent.objects.values_list("message_id", "message__size", "raw")
+        for pk, size, raw in MessageContent.objects.values_list(
+            "message_id", "message__size", "raw"
+        )
     },
     "tasks": dict(Counter(tasks.values_list("status", flat=True))),
     "workers": sorted({w for ids in tasks.values_list("worker_ids", flat=True) for w in ids}),

@@ -34,6 +34,7 @@ from courrier.mailing.services.compose import (
     encoded_size,
     mail_draft,
     megabytes,
+    message_for_key,
     message_prepare,
     message_size_limit,
     messages_store,
@@ -360,39 +361,39 @@ def _compose_invoice(
     batch: MailBatch | None = None,
     template: MailTemplate | None = None,
     pdf: bytes | None = None,
-    fresh_key: bool = False,
 ) -> OutboundMessage:
-    """One invoice's mail: the PDF made if it was not yet (never remade; `pdf` is the one the
-    caller made before its transaction), the template in the invoice's language, the PDF
-    attached, the company's profile. `fresh_key`: see `message_compose`."""
-    # Imported here: billing.services imports this module's neighbours, and compose is heavy.
-    from courrier.billing.fields import invoice_context
+    """One invoice's mail, stored on its own: the PDF made if it was not yet (never remade;
+    `pdf` is the one the caller made before its transaction), the template in the invoice's
+    language, the stored PDF attached, the company's profile. A known `idempotency_key`
+    returns its message unchanged."""
+    # Imported here: billing.services imports this module's neighbours.
     from courrier.billing.services.issue import invoice_pdf_ensure
-    from courrier.mailing.services.compose import message_compose
 
     if invoice.status != Invoice.Status.ISSUED:
         raise ValidationError(_("Brouillon : une facture est émise avant l'envoi."))
     invoice_pdf_ensure(invoice=invoice, content=pdf)
-    template = template or invoice_template(billing_company=invoice.billing_company)
-    version = template.version(invoice.language) if template is not None else None
-    if template is None or version is None:
-        raise ValidationError(
-            _("Le modèle de mail des factures n'a pas de version en %(language)s.")
-            % {"language": _language_name(invoice.language)}
-        )
-    return message_compose(
-        sender=by,
-        client=invoice.client,
-        subject=version.subject,
-        body=version.body,
-        language=invoice.language,
-        template=template,
-        purpose=purpose,
+    existing = message_for_key(idempotency_key)
+    if existing is not None:
+        return existing
+    prepared = _prepare_invoice(
+        invoice,
+        by=by,
         idempotency_key=idempotency_key,
+        purpose=purpose,
         batch=batch,
-        context=invoice_context(invoice),
-        fresh_key=fresh_key,
+        template=template or invoice_template(billing_company=invoice.billing_company),
+        pdf=None,
     )
+    try:
+        with transaction.atomic():
+            (message,) = messages_store([prepared])
+    except IntegrityError:
+        # Another run stored the same key a moment ago: that message is the answer.
+        existing = message_for_key(idempotency_key)
+        if existing is not None:
+            return existing
+        raise
+    return message
 
 
 @dataclass
@@ -416,12 +417,13 @@ def _prepare_invoice(
     *,
     by: Collaborator,
     idempotency_key: str,
-    batch: MailBatch,
+    purpose: str,
+    batch: MailBatch | None,
     template: MailTemplate | None,
     pdf: bytes | None,
 ) -> PreparedMessage:
-    """What `_compose_invoice` stores, built without touching the database: the template in
-    the invoice's language, the PDF (`pdf`, just made, or the stored one) attached."""
+    """An invoice's mail built without touching the database: the template in the invoice's
+    language, the PDF (`pdf`, just made, or the stored one) attached."""
     from courrier.billing.fields import invoice_context
 
     version = template.version(invoice.language) if template is not None else None
@@ -447,7 +449,7 @@ def _prepare_invoice(
         client=invoice.client,
         preview=preview,
         template=template,
-        purpose=PURPOSE_EMAIL,
+        purpose=purpose,
         idempotency_key=idempotency_key,
         batch=batch,
         context=context,
@@ -463,9 +465,9 @@ def _store_round(pending: list[_Pending]) -> list[_Pending]:
     from courrier.billing.services.issue import invoice_pdfs_record, invoice_pdfs_write
 
     fresh = [item for item in pending if item.pdf is not None]
-    invoice_pdfs_write([(item.invoice, item.pdf) for item in fresh if item.pdf is not None])
     taken: set[int] = set()
     try:
+        invoice_pdfs_write([(item.invoice, item.pdf) for item in fresh if item.pdf is not None])
         with transaction.atomic():
             taken = invoice_pdfs_record([item.invoice for item in fresh])
             messages_store([item.prepared for item in pending if item.invoice.pk not in taken])
@@ -584,6 +586,7 @@ def invoice_batch_compose(
                             invoice,
                             by=batch.sender,
                             idempotency_key=key,
+                            purpose=PURPOSE_EMAIL,
                             batch=batch,
                             template=templates[company_id],
                             pdf=pdf,

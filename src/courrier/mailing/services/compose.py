@@ -991,20 +991,18 @@ def message_compose(
     uploads: Sequence[Upload] = (),
     batch: MailBatch | None = None,
     context: MailContext | None = None,
-    fresh_key: bool = False,
 ) -> OutboundMessage:
     """Validate, render, build the message once and store it as queued; delivery is enqueued
     when the transaction commits (at `scheduled_at` when given). A known `idempotency_key`
-    returns its message unchanged. `fresh_key`: the caller has just looked the key up with
-    others (a batch) and found nothing; it is not looked up again, and should it be stored
-    meanwhile, its unique index refuses the second message, whose mail is then the answer.
+    returns its message unchanged (should another request store it meanwhile, its unique
+    index refuses the second message, and the first is the answer).
 
     Cc is a visible header; Bcc, "send me a copy" and the firm's fixed Bcc are in the envelope
     only. `billing_company` given (a mail about an invoice): that company's profile sends, and
     its absence is an error before anything is stored; otherwise the sender's profile sends.
     A `context` adds its fields, files and addresses (and, for an invoice, its billing
     company) and is recorded on the message with its object's id."""
-    existing = None if fresh_key else message_for_key(idempotency_key)
+    existing = message_for_key(idempotency_key)
     if existing is not None:
         return existing
     setup = compose_setup(
