@@ -37,6 +37,7 @@ from courrier.mailing.services.compose import (
     message_for_key,
     message_prepare,
     message_size_limit,
+    message_store_once,
     messages_store,
     send_setup_shared,
 )
@@ -375,25 +376,17 @@ def _compose_invoice(
     existing = message_for_key(idempotency_key)
     if existing is not None:
         return existing
-    prepared = _prepare_invoice(
-        invoice,
-        by=by,
-        idempotency_key=idempotency_key,
-        purpose=purpose,
-        batch=batch,
-        template=template or invoice_template(billing_company=invoice.billing_company),
-        pdf=None,
+    return message_store_once(
+        _prepare_invoice(
+            invoice,
+            by=by,
+            idempotency_key=idempotency_key,
+            purpose=purpose,
+            batch=batch,
+            template=template or invoice_template(billing_company=invoice.billing_company),
+            pdf=None,
+        )
     )
-    try:
-        with transaction.atomic():
-            (message,) = messages_store([prepared])
-    except IntegrityError:
-        # Another run stored the same key a moment ago: that message is the answer.
-        existing = message_for_key(idempotency_key)
-        if existing is not None:
-            return existing
-        raise
-    return message
 
 
 @dataclass

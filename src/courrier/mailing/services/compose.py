@@ -946,6 +946,21 @@ def store_message(
     return message
 
 
+def message_store_once(prepared: PreparedMessage) -> OutboundMessage:
+    """Store one prepared mail in its own transaction. Should its idempotency key have been
+    stored meanwhile (another request, another run), its unique index refuses this one and
+    the message already stored is the answer."""
+    try:
+        with transaction.atomic():
+            (message,) = messages_store([prepared])
+    except IntegrityError:
+        existing = message_for_key(prepared.message.idempotency_key)
+        if existing is not None:
+            return existing
+        raise
+    return message
+
+
 def message_for_key(idempotency_key: str | None) -> OutboundMessage | None:
     """The message already stored under `idempotency_key`, if any."""
     if not idempotency_key:
@@ -1023,8 +1038,8 @@ def message_compose(
     preview = mail_draft(
         setup, client=client, subject=subject, body=body, language=language, context=context
     )
-    try:
-        message = store_message(
+    return message_store_once(
+        message_prepare(
             setup,
             client=client,
             preview=preview,
@@ -1034,10 +1049,4 @@ def message_compose(
             batch=batch,
             context=context,
         )
-    except IntegrityError:
-        # Another request stored the same key a moment ago: that message is the answer.
-        existing = message_for_key(idempotency_key)
-        if existing is not None:
-            return existing
-        raise
-    return message
+    )
