@@ -1,5 +1,6 @@
 """The demo's invoices: every language, both companies, both registers, a credit note per
-company, drafts, an invoice template in four languages; a second run changes nothing."""
+company, drafts, the firm's invoice template and the bookkeeping company's own, in four
+languages; a second run changes nothing."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import pytest
 
 from courrier.billing.models import Invoice
 from courrier.billing.services import invoice_pdf_bytes
+from courrier.billing.services.sending import invoice_template
 from courrier.demo.seed import demo_seed
+from courrier.firm.models import BillingCompany
 from courrier.mailing import contexts
 from courrier.mailing.models import MailTemplate
 from courrier.mailing.rendering import check_fields
@@ -34,12 +37,21 @@ def test_demo_invoices_are_seeded_once() -> None:
         dates = [invoice.issue_date for invoice in series]
         assert dates == sorted(dates)
     assert all(invoice_pdf_bytes(invoice).startswith(b"%PDF") for invoice in issued[:3])
-    template = MailTemplate.objects.get(context=MailTemplate.Context.INVOICE)
-    assert {version.language for version in template.versions.all()} == {"fr", "nl", "de", "en"}
-    for version in template.versions.all():
-        check_fields(version.subject + version.body, context="invoice")
+    # The firm's invoice template, and the bookkeeping company's own, each in four languages.
+    firm = invoice_template(billing_company=BillingCompany.objects.get(code="FIDU"))
+    own = invoice_template(billing_company=BillingCompany.objects.get(code="BOEK"))
+    assert firm is not None and own is not None and firm != own
+    for template in (firm, own):
+        assert {version.language for version in template.versions.all()} == {
+            "fr",
+            "nl",
+            "de",
+            "en",
+        }
+        for version in template.versions.all():
+            check_fields(version.subject + version.body, context="invoice")
     assert len(contexts.resolve("invoice", [i.pk for i in issued])) == len(issued)
 
     demo_seed()
     assert Invoice.objects.count() == len(invoices)
-    assert MailTemplate.objects.filter(context=MailTemplate.Context.INVOICE).count() == 1
+    assert MailTemplate.objects.filter(context=MailTemplate.Context.INVOICE).count() == 2

@@ -52,6 +52,32 @@ TEMPLATE_VERSIONS: dict[str, tuple[str, str]] = {
     ),
 }
 
+# The bookkeeping company's own invoice mail, shorter (chosen on the company).
+BOEK_TEMPLATE = "Facturen Boekhouding Demo"
+
+BOEK_TEMPLATE_VERSIONS: dict[str, tuple[str, str]] = {
+    "fr": (
+        "{TYPEDOC} {NUMFACT} – {SOCIETEFACTURANTE}",
+        "{FORMULE},\n\nEn annexe, notre {TYPEDOC} {NUMFACT} de {MONTANT}, à régler pour le "
+        "{ECHEANCE} (communication {COMMUNICATION}).\n\nL'équipe de {SOCIETEFACTURANTE}",
+    ),
+    "nl": (
+        "{TYPEDOC} {NUMFACT} – {SOCIETEFACTURANTE}",
+        "{FORMULE},\n\nIn bijlage onze {TYPEDOC} {NUMFACT} van {MONTANT}, te betalen tegen "
+        "{ECHEANCE} (mededeling {COMMUNICATION}).\n\nHet team van {SOCIETEFACTURANTE}",
+    ),
+    "de": (
+        "{TYPEDOC} {NUMFACT} – {SOCIETEFACTURANTE}",
+        "{FORMULE},\n\nanbei unsere {TYPEDOC} {NUMFACT} über {MONTANT}, zahlbar bis "
+        "{ECHEANCE} (Mitteilung {COMMUNICATION}).\n\nIhr Team von {SOCIETEFACTURANTE}",
+    ),
+    "en": (
+        "{TYPEDOC} {NUMFACT} – {SOCIETEFACTURANTE}",
+        "{FORMULE},\n\nAttached is our {TYPEDOC} {NUMFACT} for {MONTANT}, due by "
+        "{ECHEANCE} (reference {COMMUNICATION}).\n\nThe {SOCIETEFACTURANTE} team",
+    ),
+}
+
 # What a firm invoices, in the client's language.
 SERVICES: dict[str, list[str]] = {
     "fr": [
@@ -108,18 +134,19 @@ def _lines(language: str, index: int) -> list[LineData]:
     return lines
 
 
-def _seed_template() -> None:
+def _seed_template(name: str, versions: dict[str, tuple[str, str]]) -> MailTemplate:
     template = MailTemplate.objects.filter(
-        name=INVOICE_TEMPLATE, owner__isnull=True, context=MailTemplate.Context.INVOICE
+        name=name, owner__isnull=True, context=MailTemplate.Context.INVOICE
     ).first()
     if template is None:
-        template = MailTemplate(name=INVOICE_TEMPLATE, context=MailTemplate.Context.INVOICE)
+        template = MailTemplate(name=name, context=MailTemplate.Context.INVOICE)
         template.full_clean()
         template.save()
-    for language, (subject, body) in TEMPLATE_VERSIONS.items():
+    for language, (subject, body) in versions.items():
         MailTemplateVersion.objects.get_or_create(
             template=template, language=language, defaults={"subject": subject, "body": body}
         )
+    return template
 
 
 @transaction.atomic
@@ -130,7 +157,11 @@ def seed_invoices(
     clients: list[Client],
 ) -> int:
     """Create the demo rows (idempotent); returns how many exist."""
-    _seed_template()
+    _seed_template(INVOICE_TEMPLATE, TEMPLATE_VERSIONS)
+    bookkeeping = companies.get("BOEK")
+    if bookkeeping is not None and bookkeeping.invoice_template_id is None:
+        bookkeeping.invoice_template = _seed_template(BOEK_TEMPLATE, BOEK_TEMPLATE_VERSIONS)
+        bookkeeping.save(update_fields=["invoice_template"])
     demo = Invoice.objects.filter(client__in=clients)
     if demo.exists():
         return demo.count()
