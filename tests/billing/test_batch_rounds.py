@@ -94,8 +94,17 @@ def test_each_mail_of_a_round_carries_its_own_id_size_and_pdf(
     invoices = issued(company, anne, with_pdf=False)
     assert pdf_files(company) == []
 
-    batch = compose_batch(anne, invoices)
+    steps: list[tuple[int, int]] = []
+    started = invoice_batch_start(by=anne, invoices=invoices, enqueue=False)
+    batch = invoice_batch_compose(
+        batch_id=started.pk, progress=lambda step: steps.append((step.done, step.total))
+    )
     deliver()
+
+    # The progress moves with each invoice made, never back, and ends at the total.
+    done = [step for step, _total in steps]
+    assert done == sorted(done) and set(done) == set(range(1, COUNT + 1))
+    assert {total for _done, total in steps} == {COUNT}
 
     assert batch.state == MailBatch.State.DONE and batch.queued == COUNT
     assert len(pdf_files(company)) == COUNT

@@ -589,6 +589,9 @@ def invoice_batch_compose(
                         done += 1
                         continue
                     pending.append(_Pending(invoice=invoice, prepared=prepared, pdf=pdf))
+                    if progress is not None:
+                        # Counted as it is made; the round is stored (or redone) below.
+                        progress(BatchProgress(total=len(mine), done=done + len(pending)))
                 redo = _store_round(pending)
                 made += len(pending) - len(redo)
                 done += len(pending) - len(redo)
