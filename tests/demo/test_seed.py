@@ -73,8 +73,26 @@ def test_rows_pass_their_validators() -> None:
     for collaborator in Collaborator.objects.all():
         collaborator.full_clean()
         assert collaborator.check_password(DEMO_PASSWORD)
-        assert collaborator.signature and collaborator.phone
+        assert collaborator.signature_in(collaborator.language) and collaborator.phone
     Firm.load().full_clean()
+
+
+def test_signatures_speak_the_languages_of_who_signs() -> None:
+    call_command("seed_demo", verbosity=0)
+
+    languages = {c.first_name: c.signature_languages for c in Collaborator.objects.all()}
+    assert languages == {
+        "Sophie": ["fr", "nl", "en"],
+        "Pieter": ["fr", "nl", "de"],
+        "Emma": [
+            "fr",
+            "en",
+        ],
+    }
+    for company in BillingCompany.objects.all():
+        assert company.signature_languages == ["fr", "nl", "de", "en"]
+        assert str(company) in company.signature_in("nl")
+        assert "Tel." in company.signature_in("nl") and "Tél." in company.signature_in("fr")
 
 
 def test_clients_cover_the_languages_and_the_cases() -> None:

@@ -215,7 +215,7 @@ def test_saving_a_fixed_profile_resumes_held_messages(anne: Collaborator) -> Non
     assert "1 message en attente repart" in text_of(response)
 
 
-def test_the_details_form_saves_name_language_and_signature(anne: Collaborator) -> None:
+def test_the_details_form_saves_name_language_and_signatures(anne: Collaborator) -> None:
     response = login(anne).post(
         MY_PROFILE,
         {
@@ -224,7 +224,10 @@ def test_the_details_form_saves_name_language_and_signature(anne: Collaborator) 
             "me-last_name": "Martin-Dubois",
             "me-phone": "+32 2 765 43 22",
             "me-language": "nl",
-            "me-signature": "Anne Martin-Dubois\nFiduciaire Martin",
+            "me-signature_fr": "Anne Martin-Dubois\nExpert-comptable",
+            "me-signature_nl": "Anne Martin-Dubois\nAccountant",
+            "me-signature_de": "",
+            "me-signature_en": "",
         },
     )
 
@@ -232,7 +235,9 @@ def test_the_details_form_saves_name_language_and_signature(anne: Collaborator) 
     anne.refresh_from_db()
     assert anne.last_name == "Martin-Dubois"
     assert anne.language == "nl"
-    assert anne.signature.startswith("Anne Martin-Dubois")
+    assert anne.signature_fr == "Anne Martin-Dubois\nExpert-comptable"
+    assert anne.signature_nl == "Anne Martin-Dubois\nAccountant"
+    assert anne.signature_languages == ["fr", "nl"]
 
 
 def test_only_an_admin_opens_another_collaborators_fiche(

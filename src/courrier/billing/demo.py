@@ -28,53 +28,54 @@ TEMPLATE_VERSIONS: dict[str, tuple[str, str]] = {
         "{FORMULE},\n\nVeuillez trouver ci-joint notre {TYPEDOC} {NUMFACT} du {DATEFACT}, "
         "d'un montant de {MONTANT}.\n\nMerci de la régler au plus tard le {ECHEANCE} sur le "
         "compte {IBAN} avec la communication structurée {COMMUNICATION}.\n\n"
-        "Bien cordialement,\n{SOCIETEFACTURANTE}",
+        "Bien cordialement,",
     ),
     "nl": (
         "Uw {TYPEDOC} {NUMFACT} van {DATEFACT}",
         "{FORMULE},\n\nIn bijlage vindt u onze {TYPEDOC} {NUMFACT} van {DATEFACT}, voor een "
         "bedrag van {MONTANT}.\n\nGelieve die uiterlijk op {ECHEANCE} te betalen op rekening "
         "{IBAN} met de gestructureerde mededeling {COMMUNICATION}.\n\n"
-        "Met vriendelijke groeten,\n{SOCIETEFACTURANTE}",
+        "Met vriendelijke groeten,",
     ),
     "de": (
         "Ihre {TYPEDOC} {NUMFACT} vom {DATEFACT}",
         "{FORMULE},\n\nanbei erhalten Sie unsere {TYPEDOC} {NUMFACT} vom {DATEFACT} über "
         "{MONTANT}.\n\nBitte überweisen Sie den Betrag bis zum {ECHEANCE} auf das Konto "
         "{IBAN} mit der strukturierten Mitteilung {COMMUNICATION}.\n\n"
-        "Mit freundlichen Grüßen\n{SOCIETEFACTURANTE}",
+        "Mit freundlichen Grüßen",
     ),
     "en": (
         "Your {TYPEDOC} {NUMFACT} of {DATEFACT}",
         "{FORMULE},\n\nPlease find attached our {TYPEDOC} {NUMFACT} of {DATEFACT} for "
         "{MONTANT}.\n\nKindly pay it by {ECHEANCE} to account {IBAN} quoting the structured "
-        "communication {COMMUNICATION}.\n\nKind regards,\n{SOCIETEFACTURANTE}",
+        "communication {COMMUNICATION}.\n\nKind regards,",
     ),
 }
 
-# The bookkeeping company's own invoice mail, shorter (chosen on the company).
+# The bookkeeping company's own invoice mail, shorter (chosen on the company). Neither template
+# signs itself: the company's signature, in the invoice's language, ends every invoice mail.
 BOEK_TEMPLATE = "Facturen Boekhouding Demo"
 
 BOEK_TEMPLATE_VERSIONS: dict[str, tuple[str, str]] = {
     "fr": (
         "{TYPEDOC} {NUMFACT} – {SOCIETEFACTURANTE}",
         "{FORMULE},\n\nEn annexe, notre {TYPEDOC} {NUMFACT} de {MONTANT}, à régler pour le "
-        "{ECHEANCE} (communication {COMMUNICATION}).\n\nL'équipe de {SOCIETEFACTURANTE}",
+        "{ECHEANCE} (communication {COMMUNICATION}).\n\nBien à vous,",
     ),
     "nl": (
         "{TYPEDOC} {NUMFACT} – {SOCIETEFACTURANTE}",
         "{FORMULE},\n\nIn bijlage onze {TYPEDOC} {NUMFACT} van {MONTANT}, te betalen tegen "
-        "{ECHEANCE} (mededeling {COMMUNICATION}).\n\nHet team van {SOCIETEFACTURANTE}",
+        "{ECHEANCE} (mededeling {COMMUNICATION}).\n\nMet vriendelijke groeten,",
     ),
     "de": (
         "{TYPEDOC} {NUMFACT} – {SOCIETEFACTURANTE}",
         "{FORMULE},\n\nanbei unsere {TYPEDOC} {NUMFACT} über {MONTANT}, zahlbar bis "
-        "{ECHEANCE} (Mitteilung {COMMUNICATION}).\n\nIhr Team von {SOCIETEFACTURANTE}",
+        "{ECHEANCE} (Mitteilung {COMMUNICATION}).\n\nMit freundlichen Grüßen",
     ),
     "en": (
         "{TYPEDOC} {NUMFACT} – {SOCIETEFACTURANTE}",
         "{FORMULE},\n\nAttached is our {TYPEDOC} {NUMFACT} for {MONTANT}, due by "
-        "{ECHEANCE} (reference {COMMUNICATION}).\n\nThe {SOCIETEFACTURANTE} team",
+        "{ECHEANCE} (reference {COMMUNICATION}).\n\nKind regards,",
     ),
 }
 

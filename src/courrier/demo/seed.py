@@ -15,6 +15,7 @@ from courrier.clients.models import Client, ClientEmail, ClientSelection, Tag
 from courrier.clients.selectors import SelectionFilters
 from courrier.documents.demo import seed_documents
 from courrier.firm.models import BillingCompany, Collaborator, Firm
+from courrier.languages import MailLanguage
 from courrier.mailing.models import (
     MailTemplate,
     MailTemplateVersion,
@@ -45,7 +46,8 @@ class DemoCollaborator:
     language: str
     role: str
     phone: str
-    signature: str
+    # A version per language the collaborator writes in; a mail in another goes unsigned.
+    signatures: dict[str, str]
 
 
 COLLABORATORS = [
@@ -57,10 +59,14 @@ COLLABORATORS = [
         language="fr",
         role=Collaborator.Role.ADMIN,
         phone="+32 2 555 10 21",
-        signature=(
-            "Sophie Dubois\nExpert-comptable\nFiduciaire Demo\n"
-            "Avenue Louise 250, 1050 Bruxelles\nTél. +32 2 555 10 21"
-        ),
+        signatures={
+            "fr": "Sophie Dubois\nExpert-comptable\nFiduciaire Demo\n"
+            "Avenue Louise 250, 1050 Bruxelles\nTél. +32 2 555 10 21",
+            "nl": "Sophie Dubois\nAccountant\nFiduciaire Demo\n"
+            "Louizalaan 250, 1050 Brussel\nTel. +32 2 555 10 21",
+            "en": "Sophie Dubois\nChartered accountant\nFiduciaire Demo\n"
+            "Avenue Louise 250, 1050 Brussels, Belgium\nPhone +32 2 555 10 21",
+        },
     ),
     DemoCollaborator(
         key="pieter",
@@ -70,10 +76,14 @@ COLLABORATORS = [
         language="nl",
         role=Collaborator.Role.COLLABORATOR,
         phone="+32 3 555 20 32",
-        signature=(
-            "Pieter Janssens\nAccountant\nFiduciaire Demo – Boekhouding Demo\n"
-            "Frankrijklei 120, 2000 Antwerpen\nTel. +32 3 555 20 32"
-        ),
+        signatures={
+            "nl": "Pieter Janssens\nAccountant\nFiduciaire Demo – Boekhouding Demo\n"
+            "Frankrijklei 120, 2000 Antwerpen\nTel. +32 3 555 20 32",
+            "fr": "Pieter Janssens\nComptable\nFiduciaire Demo – Boekhouding Demo\n"
+            "Frankrijklei 120, 2000 Anvers\nTél. +32 3 555 20 32",
+            "de": "Pieter Janssens\nBuchhalter\nFiduciaire Demo – Boekhouding Demo\n"
+            "Frankrijklei 120, 2000 Antwerpen\nTel. +32 3 555 20 32",
+        },
     ),
     DemoCollaborator(
         key="emma",
@@ -83,7 +93,10 @@ COLLABORATORS = [
         language="en",
         role=Collaborator.Role.COLLABORATOR,
         phone="+32 2 555 10 45",
-        signature="Emma Collins\nTax adviser\nFiduciaire Demo\nPhone +32 2 555 10 45",
+        signatures={
+            "en": "Emma Collins\nTax adviser\nFiduciaire Demo\nPhone +32 2 555 10 45",
+            "fr": "Emma Collins\nConseillère fiscale\nFiduciaire Demo\nTél. +32 2 555 10 45",
+        },
     ),
 ]
 
@@ -109,6 +122,19 @@ BILLING_COMPANIES = [
         "email": "factures@fiduciaire-demo.example",
         "phone": "+32 2 555 10 00",
         "default_language": "fr",
+        # Its invoice mails are signed by the company, in the invoice's language.
+        "signature_fr": "Fiduciaire Demo SRL – service facturation\n"
+        "Avenue Louise 250, 1050 Bruxelles\n"
+        "Tél. +32 2 555 10 00 – factures@fiduciaire-demo.example\nTVA BE 0494.482.244",
+        "signature_nl": "Fiduciaire Demo SRL – facturatie\n"
+        "Louizalaan 250, 1050 Brussel\n"
+        "Tel. +32 2 555 10 00 – factures@fiduciaire-demo.example\nBtw BE 0494.482.244",
+        "signature_de": "Fiduciaire Demo SRL – Rechnungswesen\n"
+        "Avenue Louise 250, 1050 Brüssel\n"
+        "Tel. +32 2 555 10 00 – factures@fiduciaire-demo.example\nMwSt. BE 0494.482.244",
+        "signature_en": "Fiduciaire Demo SRL – invoicing\n"
+        "Avenue Louise 250, 1050 Brussels, Belgium\n"
+        "Phone +32 2 555 10 00 – factures@fiduciaire-demo.example\nVAT BE 0494.482.244",
     },
     {
         "code": "BOEK",
@@ -124,6 +150,14 @@ BILLING_COMPANIES = [
         "email": "facturen@boekhouding-demo.example",
         "phone": "+32 3 555 20 00",
         "default_language": "nl",
+        "signature_nl": "Het team van Boekhouding Demo BV\nFrankrijklei 120, 2000 Antwerpen\n"
+        "Tel. +32 3 555 20 00 – facturen@boekhouding-demo.example\nBtw BE 0663.412.791",
+        "signature_fr": "L'équipe de Boekhouding Demo BV\nFrankrijklei 120, 2000 Anvers\n"
+        "Tél. +32 3 555 20 00 – facturen@boekhouding-demo.example\nTVA BE 0663.412.791",
+        "signature_de": "Ihr Team von Boekhouding Demo BV\nFrankrijklei 120, 2000 Antwerpen\n"
+        "Tel. +32 3 555 20 00 – facturen@boekhouding-demo.example\nMwSt. BE 0663.412.791",
+        "signature_en": "The Boekhouding Demo BV team\nFrankrijklei 120, 2000 Antwerp, Belgium\n"
+        "Phone +32 3 555 20 00 – facturen@boekhouding-demo.example\nVAT BE 0663.412.791",
     },
 ]
 
@@ -464,7 +498,8 @@ def _seed_collaborators(*, smtp_port: int) -> dict[str, Collaborator]:
         collaborator.language = person.language
         collaborator.role = person.role
         collaborator.phone = person.phone
-        collaborator.signature = person.signature
+        for language in MailLanguage.values:
+            setattr(collaborator, f"signature_{language}", person.signatures.get(language, ""))
         collaborator.is_active = True
         is_admin = person.role == Collaborator.Role.ADMIN
         collaborator.is_staff = is_admin

@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from courrier.firm.forms import BillingCompanyForm, CollaboratorChangeForm, CollaboratorCreationForm
-from courrier.firm.models import BillingCompany, Collaborator, Firm
+from courrier.firm.models import SIGNATURE_FIELDS, BillingCompany, Collaborator, Firm
 
 admin.site.site_header = _("Courrier — administration")
 admin.site.site_title = _("Courrier")
@@ -34,8 +34,9 @@ class CollaboratorAdmin(UserAdmin):  # type: ignore[type-arg]
         (None, {"fields": ("email", "password")}),
         (
             _("Collaborateur"),
-            {"fields": ("first_name", "last_name", "role", "language", "phone", "signature")},
+            {"fields": ("first_name", "last_name", "role", "language", "phone")},
         ),
+        (_("Signature des mails"), {"fields": SIGNATURE_FIELDS}),
         (
             _("Accès technique"),
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},

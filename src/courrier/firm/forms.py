@@ -10,7 +10,23 @@ from django.db.models import Q
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from courrier.firm.models import BillingCompany, Collaborator, Firm
+from courrier.firm.models import SIGNATURE_FIELDS, BillingCompany, Collaborator, Firm
+
+SIGNATURE_WIDGETS = {name: forms.Textarea(attrs={"rows": 4}) for name in SIGNATURE_FIELDS}
+
+
+class SignedForm(forms.ModelForm):
+    """A form that holds the signature of its collaborator or company, one field per mail
+    language; its page shows them together, with the rule that chooses among them
+    (`includes/_signature_fields.html`)."""
+
+    @property
+    def signature_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in SIGNATURE_FIELDS if name in self.fields]
+
+    @property
+    def other_fields(self) -> list[forms.BoundField]:
+        return [field for field in self.visible_fields() if field.name not in SIGNATURE_FIELDS]
 
 
 class FirmSettingsForm(forms.ModelForm):
@@ -25,7 +41,7 @@ class FirmSettingsForm(forms.ModelForm):
         fields = ["name", "default_language", "fixed_bcc", "website", "phone"]
 
 
-class BillingCompanyForm(forms.ModelForm):
+class BillingCompanyForm(SignedForm):
     """Enterprise number, VAT number and IBAN are checked and normalised by the model's clean()."""
 
     class Meta:
@@ -45,6 +61,7 @@ class BillingCompanyForm(forms.ModelForm):
             "city",
             "country",
             "default_language",
+            *SIGNATURE_FIELDS,
             "send_invoices_on_issue",
             "invoice_template",
             "invoice_due_days",
@@ -53,6 +70,7 @@ class BillingCompanyForm(forms.ModelForm):
             "invoice_footer",
         ]
         widgets = {
+            **SIGNATURE_WIDGETS,
             "invoice_colour": forms.TextInput(attrs={"type": "color"}),
             "invoice_logo": forms.ClearableFileInput(
                 attrs={"accept": "image/png,image/jpeg,image/svg+xml"}

@@ -80,6 +80,36 @@ class Firm(models.Model):
         return firm
 
 
+# One signature per mail language, on collaborators and on billing companies: the form fields,
+# in the order the forms show them.
+SIGNATURE_FIELDS = tuple(f"signature_{language}" for language in MailLanguage.values)
+
+
+class MailSignatures(models.Model):
+    """The signature of whoever signs a mail, one version per mail language. Which version a
+    mail gets, if any, is decided by `courrier.mailing.signatures.mail_signature`."""
+
+    signature_fr = models.TextField(_("signature en français"), blank=True)
+    signature_nl = models.TextField(_("signature en néerlandais"), blank=True)
+    signature_de = models.TextField(_("signature en allemand"), blank=True)
+    signature_en = models.TextField(_("signature en anglais"), blank=True)
+
+    class Meta:
+        abstract = True
+
+    def signature_in(self, language: str) -> str:
+        """The version written for mails in `language`, without its surrounding blank lines;
+        "" when there is none."""
+        if language not in MailLanguage.values:
+            return ""
+        return str(getattr(self, f"signature_{language}")).strip()
+
+    @property
+    def signature_languages(self) -> list[str]:
+        """The mail languages that have a version, in the order fr, nl, de, en."""
+        return [language for language in MailLanguage.values if self.signature_in(language)]
+
+
 class CollaboratorManager(BaseUserManager["Collaborator"]):
     use_in_migrations = True
 
@@ -110,7 +140,7 @@ class CollaboratorManager(BaseUserManager["Collaborator"]):
         return self._create(email, password, **extra)
 
 
-class Collaborator(AbstractUser):
+class Collaborator(AbstractUser, MailSignatures):
     """A member of the firm's staff who logs in. Logs in with their e-mail address."""
 
     class Role(models.TextChoices):
@@ -125,7 +155,6 @@ class Collaborator(AbstractUser):
     language = models.CharField(
         _("langue de l'interface"), max_length=2, choices=UILanguage.choices, default=UILanguage.FR
     )
-    signature = models.TextField(_("signature"), blank=True)
     phone = models.CharField(_("téléphone"), max_length=40, blank=True)
 
     USERNAME_FIELD = "email"
@@ -151,7 +180,7 @@ class Collaborator(AbstractUser):
             validate_header_text(getattr(self, name))
 
 
-class BillingCompany(models.Model):
+class BillingCompany(MailSignatures):
     """A company of the firm that issues invoices, with its own sending settings."""
 
     code = models.SlugField(

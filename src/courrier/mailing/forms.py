@@ -18,7 +18,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from courrier.clients.models import Client
-from courrier.firm.models import Collaborator
+from courrier.firm.forms import SIGNATURE_WIDGETS, SignedForm
+from courrier.firm.models import SIGNATURE_FIELDS, Collaborator
 from courrier.languages import MailLanguage
 from courrier.mailing import rendering
 from courrier.mailing.fields import fields_for
@@ -33,16 +34,14 @@ if TYPE_CHECKING:
 # --- Ma fiche -------------------------------------------------------------------------------
 
 
-class CollaboratorDetailsForm(forms.ModelForm):
-    """The collaborator's own details: name, phone, interface language, signature."""
+class CollaboratorDetailsForm(SignedForm):
+    """The collaborator's own details: name, phone, interface language, and a signature per
+    mail language."""
 
     class Meta:
         model = Collaborator
-        fields = ["first_name", "last_name", "phone", "language", "signature"]
-        widgets = {"signature": forms.Textarea(attrs={"rows": 5})}
-        help_texts = {
-            "signature": _("Ajoutée en bas de chaque mail que vous envoyez."),
-        }
+        fields = ["first_name", "last_name", "phone", "language", *SIGNATURE_FIELDS]
+        widgets = SIGNATURE_WIDGETS
 
 
 def _secret_input(label: StrOrPromise) -> forms.CharField:

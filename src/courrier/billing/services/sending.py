@@ -43,6 +43,7 @@ from courrier.mailing.services.compose import (
 )
 from courrier.mailing.services.delivery import delivery_grouped
 from courrier.mailing.services.profiles import profile_for
+from courrier.mailing.signatures import mail_signature
 
 logger = logging.getLogger("courrier.billing")
 
@@ -156,9 +157,10 @@ def invoice_presend_check(
 
     Blockers: not issued, already sent by e-mail (only "@" sends again), no invoice address,
     no sending profile for its company, no invoice template or none in the invoice's
-    language, a stored PDF gone from the server, a PDF over the provider's limit. Warning: a
+    language, a stored PDF gone from the server, a PDF over the provider's limit. Warnings: a
     Belgian VAT-registered company, whose legal invoice is a Peppol e-invoice since 1 January
-    2026. An issued invoice whose PDF was not made yet is not blocked: the batch makes it."""
+    2026; a mail that goes unsigned, its company having no signature in its language. An
+    issued invoice whose PDF was not made yet is not blocked: the batch makes it."""
     invoices = list(invoices)
     sent_keys = set(
         OutboundMessage.objects.filter(
@@ -224,6 +226,13 @@ def invoice_presend_check(
                     % {"template": template.name, "language": _language_name(invoice.language)},
                 )
             )
+        version = template.version(invoice.language) if template is not None else None
+        if version is not None:
+            unsigned = mail_signature(
+                sender=by, billing_company=company, language=invoice.language, body=version.body
+            ).warning()
+            if unsigned:
+                warnings.append(Reason("no_signature", unsigned))
         if invoice.pdf:
             if not _pdf_stored(invoice):
                 blockers.append(

@@ -143,13 +143,11 @@ def check_recipient(
             return RecipientCheck(client, language, False, blockers, warnings, context=context)
         subject, body, language = texts
     try:
-        draft_setup, draft_context = setup, context
+        draft_setup, draft_context, links_text = setup, context, ""
         if send_by_link:
             files = by_link.linked_files(setup, context)
             draft_setup, draft_context = by_link.without_files(setup, context)
-            body = by_link.body_with(
-                body, by_link.preview_text(files=files, client=client, language=language)
-            )
+            links_text = by_link.preview_text(files=files, client=client, language=language)
         preview = mail_draft(
             draft_setup,
             client=client,
@@ -157,6 +155,7 @@ def check_recipient(
             body=body,
             language=language,
             context=draft_context,
+            links_text=links_text,
         )
     except ValidationError as exc:
         blockers.extend(exc.messages)

@@ -56,13 +56,6 @@ def without_files(
     return bare_setup, bare_context
 
 
-def body_with(body: str, text: str) -> str:
-    """The body with the links' text after it, as a paragraph of its own."""
-    if not text:
-        return body
-    return body.rstrip() + "\n\n" + text.strip() + "\n"
-
-
 def _mail_text(links: Sequence[SecureLink], language: str) -> str:
     return link_mail_text(links, language)
 
@@ -152,7 +145,8 @@ def store_by_link(
             bare_setup,
             client=client,
             subject=subject,
-            body=body_with(body, made.text),
+            body=body,
+            links_text=made.text,
             language=language,
             context=bare_context,
         )

@@ -52,6 +52,7 @@ from courrier.mailing.models import (
 from courrier.mailing.rendering import Rendered, render
 from courrier.mailing.services.delivery import enqueue_on_commit
 from courrier.mailing.services.profiles import profile_for, profile_problem
+from courrier.mailing.signatures import Signature, mail_signature
 from courrier.mailing.transports import TRANSPORTS
 from courrier.sql import per_row
 from courrier.validators import validate_header_text
@@ -431,6 +432,7 @@ class Preview:
     size: int = 0
     size_limit: int = 0
     method: str = ""
+    signature: Signature | None = None
 
 
 @dataclass
@@ -559,11 +561,14 @@ def mail_draft(
     body: str,
     language: str | None,
     context: MailContext | None = None,
+    links_text: str = "",
 ) -> Preview:
     """The mail to `client`, rendered, with its headers and envelope; nothing stored.
 
     With a `context` (an invoice, a VAT return, ...), its fields are filled in next to the
     client's, its files are attached after the sender's and its addresses are used.
+    `links_text`, the paragraph that gives the files sent by secure link, follows the body.
+    The signature is the one `signatures.mail_signature` chooses.
 
     Raises ValidationError (unknown field, line break in the subject, a bad stored address).
     Warns about empty fields only; the callers judge the rest (no address, size, profile)."""
@@ -579,13 +584,19 @@ def mail_draft(
     if context is not None:
         values.update(context.values(language))
     attachments = files_of(setup, context)
+    # Judged on the body as written: the links' paragraph is the mail's, not its sign-off.
+    signature = mail_signature(
+        sender=sender, billing_company=setup.billing_company, language=language, body=body
+    )
+    if links_text:
+        body = body.rstrip() + "\n\n" + links_text.strip() + "\n"
     rendered = render(
         subject=subject,
         body=body,
         values=values,
         context=context.name if context is not None else CLIENT_CONTEXT,
         language=language,
-        signature=sender.signature,
+        signature=signature.text,
     )
     if len(rendered.subject) > MAX_SUBJECT_LENGTH:
         raise ValidationError(_("Le sujet est trop long."), code="subject_length")
@@ -620,6 +631,8 @@ def mail_draft(
         _("Le champ {%(code)s} est vide pour ce client.") % {"code": code}
         for code in rendered.empty_fields
     ]
+    if unsigned := signature.warning():
+        warnings.append(unsigned)
     size = (
         _ENVELOPE_BYTES
         + math.ceil(len(rendered.text.encode()) * 1.1)
@@ -644,6 +657,7 @@ def mail_draft(
         size=size,
         size_limit=setup.size_limit,
         method=setup.method,
+        signature=signature,
     )
 
 

@@ -1,0 +1,150 @@
+"""Who signs a mail, and with which text.
+
+- A mail that goes through a billing company's profile (an invoice batch, "@", sending on
+  issue, any mail about an invoice) is signed by that company; every other mail by the
+  collaborator who sends it. Never both.
+- The signer has one version per mail language. The mail gets the version in its own
+  language; without one, it goes unsigned rather than signed in another language (a Dutch
+  client never reads "Expert-comptable, Tél."), and the preview and the pre-send check say so.
+- A body that signs itself gets no signature: its last non-empty line is, or ends with, a
+  field naming who writes (`SIGNING_FIELDS`, e.g. "{EXPEDITEUR}", "L'équipe de {CABINET}").
+
+`mail_signature` is the one place that decides; the renderer only appends what it returns.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.utils.translation import gettext as _
+
+from courrier.firm.models import BillingCompany, Collaborator
+from courrier.languages import MailLanguage
+from courrier.mailing.rendering import TOKEN_RE
+
+# The fields that name the writer of a mail: the sender, the firm and the billing company.
+SIGNING_FIELDS = frozenset(
+    {
+        "EXPEDITEUR",
+        "EXPEDITEUR_EMAIL",
+        "EXPEDITEUR_TEL",
+        "CABINET",
+        "CABINET_TEL",
+        "CABINET_SITE",
+        "SOCIETEFACTURANTE",
+    }
+)
+_LAST_FIELD = re.compile(TOKEN_RE + r"[ \t]*$")
+
+
+class SignatureState(StrEnum):
+    ADDED = "added"  # the signer's version in the mail's language
+    MISSING = "missing"  # the signer has versions, none in this language: unsigned
+    TEMPLATE = "template"  # the body signs itself
+    NONE = "none"  # the signer has no signature at all
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What signs one mail: `text` goes after the "-- " line ("" for none)."""
+
+    text: str
+    state: SignatureState
+    signer: str  # the collaborator's or the company's name
+    by_company: bool
+    language: str  # the mail's
+    field: str = ""  # the field a body that signs itself ends with
+
+    def note(self) -> str:
+        """Which signature goes, for the preview, in the reader's language."""
+        language = _language_name(self.language)
+        if self.state == SignatureState.ADDED:
+            if self.by_company:
+                return _("%(signer)s (société facturante), version en %(language)s") % {
+                    "signer": self.signer,
+                    "language": language,
+                }
+            return _("%(signer)s, version en %(language)s") % {
+                "signer": self.signer,
+                "language": language,
+            }
+        if self.state == SignatureState.TEMPLATE:
+            return _("aucune : le modèle se termine par {%(field)s} et signe lui-même") % {
+                "field": self.field
+            }
+        if self.state == SignatureState.MISSING:
+            return _("aucune : %(signer)s n'a pas de signature en %(language)s") % {
+                "signer": self.signer,
+                "language": language,
+            }
+        return _("aucune : %(signer)s n'a pas de signature") % {"signer": self.signer}
+
+    def warning(self) -> str | None:
+        """A mail that goes unsigned for want of a version in its language: said before it
+        leaves, with where to add it."""
+        if self.state != SignatureState.MISSING:
+            return None
+        params = {"signer": self.signer, "language": _language_name(self.language)}
+        if self.by_company:
+            return (
+                _(
+                    "Ce mail part sans signature : %(signer)s n'a pas de signature en "
+                    "%(language)s (jamais de signature dans une autre langue). Ajoutez-la sur la "
+                    "page de la société facturante."
+                )
+                % params
+            )
+        return (
+            _(
+                "Ce mail part sans signature : %(signer)s n'a pas de signature en %(language)s "
+                "(jamais de signature dans une autre langue). Ajoutez-la dans « Ma fiche »."
+            )
+            % params
+        )
+
+
+def _language_name(code: str) -> str:
+    try:
+        return str(MailLanguage(code).label)
+    except ValueError:
+        return code
+
+
+def signing_field(body: str) -> str:
+    """The field that signs `body` (a template's text, fields not yet replaced): the one its
+    last non-empty line is, or ends with, when it names the writer; "" otherwise."""
+    for line in reversed(body.splitlines()):
+        if line.strip():
+            match = _LAST_FIELD.search(line)
+            if match and match.group(1) in SIGNING_FIELDS:
+                return match.group(1)
+            return ""
+    return ""
+
+
+def mail_signature(
+    *,
+    sender: Collaborator | None,
+    billing_company: BillingCompany | None,
+    language: str,
+    body: str,
+) -> Signature:
+    """The signature of a mail in `language` whose body (as written, before its fields are
+    replaced) is `body`: the billing company's when the mail goes through its profile, else
+    the sender's; in the mail's language or none (see the module's rules). Without a sender
+    (a batch started from the command line) only a company signs."""
+    signer = billing_company if billing_company is not None else sender
+    if signer is None:
+        return Signature("", SignatureState.NONE, "", False, language)
+    name = str(signer)
+    by_company = billing_company is not None
+    field = signing_field(body)
+    if field:
+        return Signature("", SignatureState.TEMPLATE, name, by_company, language, field)
+    text = signer.signature_in(language)
+    if text:
+        return Signature(text, SignatureState.ADDED, name, by_company, language)
+    state = SignatureState.MISSING if signer.signature_languages else SignatureState.NONE
+    return Signature("", state, name, by_company, language)
