@@ -12,6 +12,8 @@ from django.utils import translation
 from courrier.clients.models import Client, ClientEmail
 from courrier.firm.models import BillingCompany, Collaborator, Firm
 from courrier.mailing.fields import (
+    CLIENT_FIELDS,
+    MAIL_FIELDS,
     client_values,
     fields_for,
     format_amount,
@@ -140,7 +142,9 @@ def test_every_client_field_is_filled_for_a_realistic_client(
         client=realistic_client, sender=sender, language="fr", today=NEW_YEARS_EVE
     )
 
-    assert set(values) == {field.code for field in fields_for("client")}
+    # The mail's own fields (how its files go) are filled when the mail is drafted.
+    assert set(values) == {field.code for field in CLIENT_FIELDS}
+    assert fields_for("client") == [*CLIENT_FIELDS, *MAIL_FIELDS]
     assert [code for code, value in values.items() if not value] == []
     assert values == {
         "NOMCLIENT": "Boulangerie Dupont SRL",

@@ -17,30 +17,32 @@ from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import MailTemplate, MailTemplateVersion
 
 TEMPLATE_NAME = "Envoi d'un document"
+# {MODEENVOI} says how the document goes: "en pièce jointe" when attached, "par le lien
+# sécurisé ci-dessous" when sent by link (sensitive documents, by default).
 TEMPLATE: dict[str, tuple[str, str]] = {
     "fr": (
         "{TITREDOC}",
-        "{FORMULE},\n\nVous trouverez ci-joint votre {TYPEDOCUMENT} « {TITREDOC} » du "
-        "{DATEDOCLONGUE}.\n\nNous restons à votre disposition pour toute question.\n\n"
-        "{EXPEDITEUR}\n{CABINET}",
+        "{FORMULE},\n\nNous vous transmettons votre {TYPEDOCUMENT} « {TITREDOC} » du "
+        "{DATEDOCLONGUE} {MODEENVOI}.\n\nNous restons à votre disposition pour toute "
+        "question.\n\n{EXPEDITEUR}\n{CABINET}",
     ),
     "nl": (
         "{TITREDOC}",
-        "{FORMULE},\n\nIn bijlage vindt u uw {TYPEDOCUMENT} „{TITREDOC}” van "
-        "{DATEDOCLONGUE}.\n\nWij blijven tot uw beschikking voor verdere vragen.\n\n"
+        "{FORMULE},\n\nWij bezorgen u uw {TYPEDOCUMENT} „{TITREDOC}” van {DATEDOCLONGUE} "
+        "{MODEENVOI}.\n\nWij blijven tot uw beschikking voor verdere vragen.\n\n"
         "{EXPEDITEUR}\n{CABINET}",
     ),
     "de": (
         "{TITREDOC}",
-        "{FORMULE},\n\nanbei erhalten Sie Ihr Dokument „{TITREDOC}“ ({TYPEDOCUMENT}) vom "
-        "{DATEDOCLONGUE}.\n\nFür Fragen stehen wir Ihnen gerne zur Verfügung.\n\n"
-        "{EXPEDITEUR}\n{CABINET}",
+        "{FORMULE},\n\nwir übermitteln Ihnen Ihr Dokument „{TITREDOC}“ ({TYPEDOCUMENT}) vom "
+        "{DATEDOCLONGUE} {MODEENVOI}.\n\nFür Fragen stehen wir Ihnen gerne zur Verfügung."
+        "\n\n{EXPEDITEUR}\n{CABINET}",
     ),
     "en": (
         "{TITREDOC}",
-        "{FORMULE},\n\nPlease find attached your {TYPEDOCUMENT} “{TITREDOC}” of "
-        "{DATEDOCLONGUE}.\n\nDo not hesitate to contact us with any question.\n\n"
-        "{EXPEDITEUR}\n{CABINET}",
+        "{FORMULE},\n\nWe are sending you your {TYPEDOCUMENT} “{TITREDOC}” of "
+        "{DATEDOCLONGUE} {MODEENVOI}.\n\nDo not hesitate to contact us with any question."
+        "\n\n{EXPEDITEUR}\n{CABINET}",
     ),
 }
 

@@ -61,6 +61,32 @@ _MAIL_WORDS: dict[str, dict[str, str]] = {
         "de": "VoG",
         "en": "non-profit organisation",
     },
+    # {MODEENVOI}: how the mail's files reach the client, said where a template would say
+    # "ci-joint". The links' text ends the body, hence "below".
+    "attached_one": {
+        "fr": "en pièce jointe",
+        "nl": "als bijlage",
+        "de": "im Anhang",
+        "en": "as an attachment",
+    },
+    "attached_many": {
+        "fr": "en pièces jointes",
+        "nl": "als bijlagen",
+        "de": "im Anhang",
+        "en": "as attachments",
+    },
+    "linked_one": {
+        "fr": "par le lien sécurisé ci-dessous",
+        "nl": "via de beveiligde link hieronder",
+        "de": "über den unten stehenden gesicherten Link",
+        "en": "through the secure link below",
+    },
+    "linked_many": {
+        "fr": "par les liens sécurisés ci-dessous",
+        "nl": "via de beveiligde links hieronder",
+        "de": "über die unten stehenden gesicherten Links",
+        "en": "through the secure links below",
+    },
 }
 
 
@@ -129,14 +155,29 @@ CONTEXT_FIELDS: dict[str, list[Field]] = {
     "client": CLIENT_FIELDS,
 }
 
+# Fields of the mail itself, which every context has: their values come from how the mail
+# is sent (compose's `mail_draft`), not from its client or object.
+MAIL_FIELDS: list[Field] = [
+    Field(
+        "MODEENVOI",
+        _(
+            "Façon dont partent les fichiers (« en pièce jointe » ou « par le lien sécurisé "
+            "ci-dessous »)"
+        ),
+        _("Fichiers"),
+        "en pièce jointe",
+    ),
+]
+
 
 def fields_for(context: str) -> list[Field]:
-    """The fields a template of this context may use, in the order the picker shows them.
+    """The fields a template of this context may use, in the order the picker shows them:
+    the context's own, then the mail's (`MAIL_FIELDS`).
 
     Raises ValueError for a context that has no catalogue (yet).
     """
     try:
-        return list(CONTEXT_FIELDS[context])
+        return [*CONTEXT_FIELDS[context], *MAIL_FIELDS]
     except KeyError:
         raise ValueError(f"No merge fields for context {context!r}.") from None
 
@@ -281,3 +322,16 @@ def client_values(
         "ANNEEPRECEDENTE": str(today.year - 1),
     }
     return values
+
+
+def mail_values(*, attached: int, linked: int, language: str) -> dict[str, str]:
+    """The mail's own fields (`MAIL_FIELDS`): `attached` files joined to it, `linked` files
+    sent as secure links instead. No file at all leaves {MODEENVOI} empty, which the
+    renderer reports: a template that says how files go needs files."""
+    if linked:
+        way = mail_word("linked_many" if linked > 1 else "linked_one", language)
+    elif attached:
+        way = mail_word("attached_many" if attached > 1 else "attached_one", language)
+    else:
+        way = ""
+    return {"MODEENVOI": way}

@@ -143,11 +143,12 @@ def check_recipient(
             return RecipientCheck(client, language, False, blockers, warnings, context=context)
         subject, body, language = texts
     try:
-        draft_setup, draft_context, links_text = setup, context, ""
+        draft_setup, draft_context, links_text, linked = setup, context, "", 0
         if send_by_link:
             files = by_link.linked_files(setup, context)
             draft_setup, draft_context = by_link.without_files(setup, context)
             links_text = by_link.preview_text(files=files, client=client, language=language)
+            linked = len(files)
         preview = mail_draft(
             draft_setup,
             client=client,
@@ -156,6 +157,7 @@ def check_recipient(
             language=language,
             context=draft_context,
             links_text=links_text,
+            linked=linked,
         )
     except ValidationError as exc:
         blockers.extend(exc.messages)

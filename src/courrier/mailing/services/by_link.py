@@ -149,6 +149,7 @@ def store_by_link(
             links_text=made.text,
             language=language,
             context=bare_context,
+            linked=len(made.links),
         )
         message = store_message(
             bare_setup,

@@ -40,7 +40,7 @@ from courrier.firm.models import BillingCompany, Collaborator, Firm
 from courrier.languages import MailLanguage
 from courrier.mailing.contexts import AttachedFile, MailContext
 from courrier.mailing.exceptions import ConfigurationError
-from courrier.mailing.fields import client_values
+from courrier.mailing.fields import client_values, mail_values
 from courrier.mailing.models import (
     MailBatch,
     MailTemplate,
@@ -562,12 +562,14 @@ def mail_draft(
     language: str | None,
     context: MailContext | None = None,
     links_text: str = "",
+    linked: int = 0,
 ) -> Preview:
     """The mail to `client`, rendered, with its headers and envelope; nothing stored.
 
     With a `context` (an invoice, a VAT return, ...), its fields are filled in next to the
     client's, its files are attached after the sender's and its addresses are used.
-    `links_text`, the paragraph that gives the files sent by secure link, follows the body.
+    `links_text`, the paragraph that gives the files sent by secure link, follows the body;
+    `linked` says how many files go that way, which {MODEENVOI} tells the client.
     The signature is the one `signatures.mail_signature` chooses.
 
     Raises ValidationError (unknown field, line break in the subject, a bad stored address).
@@ -584,6 +586,7 @@ def mail_draft(
     if context is not None:
         values.update(context.values(language))
     attachments = files_of(setup, context)
+    values.update(mail_values(attached=len(attachments), linked=linked, language=language))
     # Judged on the body as written: the links' paragraph is the mail's, not its sign-off.
     signature = mail_signature(
         sender=sender, billing_company=setup.billing_company, language=language, body=body
