@@ -17,3 +17,8 @@ urlpatterns = [
     path("demo/", include("courrier.demo.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler400 = "courrier.errors.bad_request"
+handler403 = "courrier.errors.permission_denied"
+handler404 = "courrier.errors.page_not_found"
+handler500 = "courrier.errors.server_error"

@@ -209,7 +209,7 @@ def test_public_page_refuses_in_the_clients_language(make_client: Callable[..., 
     web = WebClient()
     wrong = page(web, link, code="AAAAA-AAAAA")
     assert wrong.status_code == 403
-    assert "Deze code is niet juist. U hebt nog 4 poging(en)." in wrong.content.decode()
+    assert "Deze code is niet juist. U hebt nog 4 pogingen." in wrong.content.decode()
     empty = page(web, link, code="  ")
     assert empty.status_code == 400 and "Typ de toegangscode." in empty.content.decode()
     SecureLink.objects.filter(pk=link.pk).update(expires_at=timezone.now() - timedelta(days=1))

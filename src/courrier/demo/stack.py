@@ -88,13 +88,15 @@ def demo_data_dir_prepare(*, data_dir: Path, reset: bool) -> None:
     (data_dir / "static").mkdir(exist_ok=True)
 
 
-def demo_environment(*, data_dir: Path, smtp_port: int) -> dict[str, str]:
+def demo_environment(*, data_dir: Path, smtp_port: int, port: int = 8000) -> dict[str, str]:
     """The environment of every process the demo starts."""
     env = {key: value for key, value in os.environ.items() if key not in _PRODUCTION_VARIABLES}
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "courrier.settings",
             "COURRIER_DATA_DIR": str(data_dir),
+            # Secure links in the demo's mails open on the demo's own web server.
+            "COURRIER_PUBLIC_URL": f"http://127.0.0.1:{port}",
             "COURRIER_DEMO": "1",
             "COURRIER_DEMO_SMTP_PORT": str(smtp_port),
             "PYTHONUNBUFFERED": "1",
@@ -134,7 +136,7 @@ class DemoStack:
         self.port = port
         self.smtp_port = smtp_port
         self.stop_requested = stop_requested
-        self.env = demo_environment(data_dir=data_dir, smtp_port=smtp_port)
+        self.env = demo_environment(data_dir=data_dir, smtp_port=smtp_port, port=port)
         self.logs = data_dir / "logs"
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self._log_files: list[IO[bytes]] = []

@@ -1,22 +1,40 @@
-"""The public page of a secure link: a code form, then the file; refusals in the language of
-the link's client. No login: the token finds the link, the code opens it."""
+"""The public pages of a secure link, `/l/<token>/`: a code form, then the file.
+
+These are the only pages of the application that a client of the firm meets, from the link
+of a mail. Each one (the form, a refusal, a missing file, an unknown address, an error) is the
+client's: the firm's name and nothing of the firm's application (no menu, no way to its
+pages), in the language of the mail that carried the link (German included, which the
+interface does not speak), never the browser's nor a collaborator's. No login, no session and
+no cookie: the token finds the link, the code opens it.
+"""
 
 from __future__ import annotations
+
+import logging
+import re
+from typing import Any
 
 from django import forms
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.utils import timezone, translation
+from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.csrf import csrf_exempt
 
+from courrier.firm.models import Firm
 from courrier.mailing import links
 from courrier.mailing.fields import MAIL_LANGUAGES, format_long_date
 from courrier.mailing.models import SecureLink
 
-# The pages speak the client's language, German included, which has no UI catalogue.
+logger = logging.getLogger(__name__)
+
+# Where the link pages live (see courrier/urls.py): the error pages of these addresses are
+# the client's too.
+LINK_PREFIX = "/l/"
+_TOKEN_IN_PATH = re.compile(r"^/l/([A-Za-z0-9]{1,64})/")
+
 _WORDS: dict[str, dict[str, str]] = {
     "title": {
         "fr": "Document sécurisé",
@@ -53,10 +71,19 @@ _WORDS: dict[str, dict[str, str]] = {
         "en": "Download the document",
     },
     "wrong_code": {
-        "fr": "Ce code n'est pas le bon. Il vous reste {n} essai(s).",
-        "nl": "Deze code is niet juist. U hebt nog {n} poging(en).",
-        "de": "Dieser Code ist nicht richtig. Sie haben noch {n} Versuch(e).",
-        "en": "This code is not right. You have {n} attempt(s) left.",
+        "fr": "Ce code n'est pas le bon. Il vous reste {n} essais.",
+        "nl": "Deze code is niet juist. U hebt nog {n} pogingen.",
+        "de": "Dieser Code ist nicht richtig. Sie haben noch {n} Versuche.",
+        "en": "This code is not right. You have {n} attempts left.",
+    },
+    "wrong_code_last": {
+        "fr": "Ce code n'est pas le bon. Il vous reste un dernier essai : après, le lien sera "
+        "bloqué.",
+        "nl": "Deze code is niet juist. U hebt nog één poging; daarna wordt de link geblokkeerd.",
+        "de": "Dieser Code ist nicht richtig. Sie haben noch einen letzten Versuch, danach wird "
+        "der Link gesperrt.",
+        "en": "This code is not right. You have one attempt left; after that the link will be "
+        "locked.",
     },
     "empty_code": {
         "fr": "Tapez le code d'accès.",
@@ -107,24 +134,65 @@ _WORDS: dict[str, dict[str, str]] = {
         "Treuhandbüro.",
         "en": "The file is no longer available on the server. Contact your accountant.",
     },
+    "not_found_title": {
+        "fr": "Lien introuvable",
+        "nl": "Link niet gevonden",
+        "de": "Link nicht gefunden",
+        "en": "Link not found",
+    },
+    "not_found": {
+        "fr": "Ce lien n'existe pas. Vérifiez l'adresse reçue dans l'e-mail : elle doit être "
+        "ouverte en entier.",
+        "nl": "Deze link bestaat niet. Controleer het adres uit de e-mail: het moet volledig "
+        "geopend worden.",
+        "de": "Dieser Link existiert nicht. Prüfen Sie die Adresse aus der E-Mail: Sie muss "
+        "vollständig geöffnet werden.",
+        "en": "This link does not exist. Check the address in the e-mail: it must be opened "
+        "in full.",
+    },
+    "bad_method": {
+        "fr": "Cette adresse s'ouvre dans un navigateur web : cliquez sur le lien reçu par e-mail.",
+        "nl": "Dit adres opent u in een webbrowser: klik op de link uit de e-mail.",
+        "de": "Diese Adresse öffnen Sie in einem Webbrowser: Klicken Sie auf den Link in der "
+        "E-Mail.",
+        "en": "Open this address in a web browser: click the link in the e-mail.",
+    },
+    "bad_request": {
+        "fr": "Cette demande n'a pas pu être traitée. Cliquez à nouveau sur le lien reçu par "
+        "e-mail.",
+        "nl": "Dit verzoek kon niet worden verwerkt. Klik opnieuw op de link uit de e-mail.",
+        "de": "Diese Anfrage konnte nicht bearbeitet werden. Klicken Sie erneut auf den Link "
+        "in der E-Mail.",
+        "en": "This request could not be processed. Click the link in the e-mail again.",
+    },
+    "error_title": {
+        "fr": "Erreur inattendue",
+        "nl": "Onverwachte fout",
+        "de": "Unerwarteter Fehler",
+        "en": "Unexpected error",
+    },
+    "error": {
+        "fr": "Le document n'a pas pu être affiché à cause d'une erreur de notre côté. "
+        "Réessayez dans quelques minutes ; si cela se reproduit, contactez votre fiduciaire.",
+        "nl": "Het document kon door een fout aan onze kant niet worden getoond. Probeer het "
+        "over enkele minuten opnieuw; gebeurt het opnieuw, neem dan contact op met uw "
+        "boekhoudkantoor.",
+        "de": "Das Dokument konnte wegen eines Fehlers auf unserer Seite nicht angezeigt "
+        "werden. Versuchen Sie es in einigen Minuten erneut; wenn der Fehler wieder auftritt, "
+        "wenden Sie sich an Ihr Treuhandbüro.",
+        "en": "The document could not be shown because of an error on our side. Try again in "
+        "a few minutes; if it happens again, contact your accountant.",
+    },
 }
-
-# A token nobody has: nothing tells whose link it was, so every language at once.
-_NOT_FOUND = [
-    ("fr", "Ce lien n'existe pas. Vérifiez l'adresse reçue dans l'e-mail."),
-    ("nl", "Deze link bestaat niet. Controleer het adres uit de e-mail."),
-    ("de", "Dieser Link existiert nicht. Prüfen Sie die Adresse aus der E-Mail."),
-    ("en", "This link does not exist. Check the address in the e-mail."),
-]
 
 
 class CodeForm(forms.Form):
     code = forms.CharField(max_length=40, required=False, strip=True)
 
 
-def _language(link: SecureLink) -> str:
-    language = link.client.language
-    return language if language in MAIL_LANGUAGES else "fr"
+def is_link_path(path: str) -> bool:
+    """Whether an address is one of the client's pages (for the error handlers)."""
+    return path == LINK_PREFIX.rstrip("/") or path.startswith(LINK_PREFIX)
 
 
 def _words(language: str) -> dict[str, str]:
@@ -138,101 +206,167 @@ def _size(size: int, language: str) -> str:
     return f"{max(1, round(size / 1024))} kB"
 
 
-def _client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR")
-
-
 def _secure(response: HttpResponse) -> HttpResponse:
     response["Cache-Control"] = "no-store, private"
     response["X-Content-Type-Options"] = "nosniff"
+    # The token is in the address: it never leaves in a Referer header.
     response["Referrer-Policy"] = "no-referrer"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
 
 
-def _refusal(request: HttpRequest, error: links.LinkError) -> HttpResponse:
-    if error.link is None:
-        response = render(
-            request, "mailing/links/not_found.html", {"texts": _NOT_FOUND}, status=404
-        )
-        return _secure(response)
-    language = _language(error.link)
-    words = _words(language)
-    day = format_long_date(timezone.localtime(error.link.expires_at).date(), language)
-    reason = {
-        links.LinkExpired: words["expired"].format(date=day),
-        links.LinkRevoked: words["revoked"],
-    }.get(type(error), words["locked"])
-    with translation.override(language):
-        response = render(
-            request,
-            "mailing/links/refused.html",
-            {"words": words, "reason": reason, "language": language},
-            status=410 if isinstance(error, links.LinkExpired | links.LinkRevoked) else 403,
-        )
-    return _secure(response)
+def _firm() -> Firm | None:
+    try:
+        return Firm.load()
+    except Exception:  # an error page must render even when the database fails
+        logger.exception("the firm could not be read for a link page")
+        return None
 
 
-def _form_page(
-    request: HttpRequest, link: SecureLink, form: CodeForm, error: str = "", status: int = 200
+def _page(template: str, *, language: str, title: str, status: int, **context: Any) -> HttpResponse:
+    """A client's page, rendered without the request: no context processor (they read the
+    collaborator's session and profile), no CSRF cookie, no language but `language`."""
+    firm = _firm()
+    content = render_to_string(
+        template,
+        {
+            "language": language,
+            "title": title,
+            "firm_name": firm.name if firm is not None else "",
+            "firm_phone": firm.phone if firm is not None else "",
+            **context,
+        },
+    )
+    return _secure(HttpResponse(content, status=status))
+
+
+def _message(
+    link: SecureLink | None, *, title_key: str, text_key: str, status: int, date: str = ""
 ) -> HttpResponse:
-    language = _language(link)
+    """A page that says one thing (`_WORDS` keys): in the link's language, or in the four mail
+    languages when there is no link to tell whose it is."""
+    codes = [links.link_language(link)] if link is not None else list(MAIL_LANGUAGES)
+    blocks = [
+        {
+            "language": code,
+            "title": _WORDS[title_key][code],
+            "text": _WORDS[text_key][code].format(date=date),
+        }
+        for code in codes
+    ]
+    return _page(
+        "mailing/links/message.html",
+        language=codes[0],
+        title=blocks[0]["title"],
+        status=status,
+        blocks=blocks,
+    )
+
+
+def _refusal(error: links.LinkError) -> HttpResponse:
+    link = error.link
+    if link is None:
+        return _message(None, title_key="not_found_title", text_key="not_found", status=404)
+    language = links.link_language(link)
+    day = format_long_date(timezone.localtime(link.expires_at).date(), language)
+    reason = {links.LinkExpired: "expired", links.LinkRevoked: "revoked"}.get(type(error), "locked")
+    status = 410 if isinstance(error, links.LinkExpired | links.LinkRevoked) else 403
+    return _message(link, title_key="unavailable", text_key=reason, status=status, date=day)
+
+
+def _form_page(link: SecureLink, error: str = "", status: int = 200) -> HttpResponse:
+    language = links.link_language(link)
     words = _words(language)
     intro = words["intro"].format(
         name=link.name,
         size=_size(link.size, language),
         date=format_long_date(timezone.localtime(link.expires_at).date(), language),
     )
-    with translation.override(language):
-        response = render(
-            request,
-            "mailing/links/open.html",
-            {"words": words, "intro": intro, "form": form, "error": error, "link": link},
-            status=status,
-        )
-    return _secure(response)
+    return _page(
+        "mailing/links/open.html",
+        language=language,
+        title=words["title"],
+        status=status,
+        words=words,
+        intro=intro,
+        error=error,
+    )
 
 
+def _wrong_code(link: SecureLink, remaining: int) -> str:
+    words = _words(links.link_language(link))
+    return words["wrong_code_last"] if remaining == 1 else words["wrong_code"].format(n=remaining)
+
+
+# A client's browser has no session nor CSRF cookie of the firm's application, and may block
+# cookies altogether; the page also sends no Referer (the token is in its address), so
+# Chromium posts the form with "Origin: null". CSRF protects a logged-in person's session from
+# a forged request; this form has no session to protect: its POST only exchanges the link's
+# secret code for the file, and the token (256 bits), the code, the lock after five wrong
+# codes and the log of every attempt are what protect it. It is therefore exempt, and the
+# firm's own pages keep Django's CSRF check (tests/mailing/test_link_pages.py holds both).
+@csrf_exempt
 @login_not_required
 @never_cache
-@require_http_methods(["GET", "POST"])
 def link_page(request: HttpRequest, token: str) -> HttpResponse:
-    ip = _client_ip(request)
+    if request.method not in ("GET", "HEAD", "POST"):
+        return _not_allowed(request)
+    ip = request.META.get("REMOTE_ADDR")
     user_agent = request.META.get("HTTP_USER_AGENT", "")
     try:
         link = links.link_visit(token=token, ip=ip, user_agent=user_agent)
     except links.LinkError as error:
-        return _refusal(request, error)
-    if request.method == "GET":
-        return _form_page(request, link, CodeForm())
+        return _refusal(error)
+    if request.method != "POST":
+        return _form_page(link)
     form = CodeForm(request.POST)
     code = form.cleaned_data.get("code", "") if form.is_valid() else ""
     if not links.code_normalise(code):
-        words = _words(_language(link))
-        return _form_page(request, link, form, words["empty_code"], status=400)
+        return _form_page(link, _words(links.link_language(link))["empty_code"], status=400)
     try:
         link = links.link_open(token=token, code=code, ip=ip, user_agent=user_agent)
     except links.WrongCode as error:
-        words = _words(_language(link))
-        return _form_page(
-            request, link, CodeForm(), words["wrong_code"].format(n=error.remaining), status=403
-        )
+        return _form_page(link, _wrong_code(link, error.remaining), status=403)
     except links.LinkError as error:
-        return _refusal(request, error)
+        return _refusal(error)
     try:
         content = links.link_content(link)
     except OSError:
-        language = _language(link)
-        words = _words(language)
-        with translation.override(language):
-            response = render(
-                request,
-                "mailing/links/refused.html",
-                {"words": words, "reason": words["missing"], "language": language},
-                status=410,
-            )
-        return _secure(response)
+        logger.warning("secure link %s opened but its file is missing", link.pk)
+        return _message(link, title_key="unavailable", text_key="missing", status=410)
     response = HttpResponse(content, content_type=link.content_type)
+    # The document's own name, accents included (RFC 6266 filename*), as the browser saves it.
     response["Content-Disposition"] = content_disposition_header(True, link.name) or "attachment"
     response["Content-Length"] = str(len(content))
     return _secure(response)
+
+
+def _link_of_path(path: str) -> SecureLink | None:
+    """The link whose page this address is, to answer an error in its language; None when
+    there is none or it cannot be read (the error may be the database's)."""
+    found = _TOKEN_IN_PATH.match(path)
+    if found is None:
+        return None
+    try:
+        return SecureLink.objects.select_related("client").filter(token=found[1]).first()
+    except Exception:  # an error page must render even when the database fails
+        logger.exception("no link could be read for the error page of %s", path)
+        return None
+
+
+def _not_allowed(request: HttpRequest) -> HttpResponse:
+    link = _link_of_path(request.path_info)
+    response = _message(link, title_key="unavailable", text_key="bad_method", status=405)
+    response["Allow"] = "GET, HEAD, POST"
+    return response
+
+
+def error_page(request: HttpRequest, *, status: int) -> HttpResponse:
+    """The client's page for an error under /l/ (400, 403, 404, 500), called by the project's
+    error handlers: in the link's language when the address is a link's, else in all four."""
+    link = _link_of_path(request.path_info)
+    if status == 404:
+        return _message(link, title_key="not_found_title", text_key="not_found", status=404)
+    if status >= 500:
+        return _message(link, title_key="error_title", text_key="error", status=status)
+    return _message(link, title_key="unavailable", text_key="bad_request", status=status)

@@ -123,10 +123,12 @@ def link_create(
     days: int = DEFAULT_DAYS,
     message: OutboundMessage | None = None,
     code: str | None = None,
+    language: str | None = None,
 ) -> tuple[SecureLink, str]:
     """Keep a copy of `content` and make a link to it for `client`, valid `days` days (until
     the end of the last one); returns the link and its code in clear, which is not stored.
-    `code` given (from an earlier `link_create`), the links of one mail share one code."""
+    `code` given (from an earlier `link_create`), the links of one mail share one code.
+    `language` is the mail's, which the link's page speaks (by default the client's)."""
     if not 1 <= days <= MAX_DAYS:
         raise ValueError(f"A link lasts 1 to {MAX_DAYS} days, not {days}.")
     plain = code if code else code_generate()
@@ -140,6 +142,7 @@ def link_create(
         message=message,
         created_by=created_by,
         name=name,
+        language=_language(language or client.language),
         content_type=content_type or "application/octet-stream",
         size=len(content),
         sha256=hashlib.sha256(content).hexdigest(),
@@ -153,10 +156,14 @@ def link_create(
 
 
 def links_attach(*, links: Sequence[SecureLink], message: OutboundMessage) -> None:
-    """Record the mail that carries the links (made before the mail was stored)."""
-    SecureLink.objects.filter(pk__in=[link.pk for link in links]).update(message=message)
+    """Record the mail that carries the links (made before the mail was stored), and its
+    language as theirs: the client reads the page in the language of the mail they clicked."""
+    SecureLink.objects.filter(pk__in=[link.pk for link in links]).update(
+        message=message, language=message.language
+    )
     for link in links:
         link.message = message
+        link.language = message.language
 
 
 def _clean_ip(ip: str | None) -> str | None:
@@ -326,16 +333,45 @@ _TEXTS: dict[str, dict[str, str]] = {
         "de": "Ihr Zugangscode",
         "en": "Your access code",
     },
-    "code_body": {
-        "fr": "Bonjour,\n\nVoici le code d'accès aux documents que nous vous avons envoyés "
-        "par lien sécurisé ({names}) : {code}\n\nIl est valable jusqu'au {date}.",
-        "nl": "Goedendag,\n\nHier is de toegangscode voor de documenten die wij u via een "
-        "beveiligde link hebben gestuurd ({names}): {code}\n\nDe code is geldig tot en met "
+    # The code on a line of its own (to copy it), the document named as in the first mail,
+    # and what to do with it.
+    "code_body_one": {
+        "fr": "Bonjour,\n\nVoici le code d'accès au document {names}, que nous vous avons "
+        "envoyé par lien sécurisé{about} :\n\n{code}\n\nTapez ce code sur la page qui "
+        "s'ouvre quand vous cliquez sur le lien. Il est valable jusqu'au {date}.",
+        "nl": "Goedendag,\n\nHier is de toegangscode voor het document {names}, dat wij "
+        "u{about} via een beveiligde link hebben gestuurd:\n\n{code}\n\nTyp deze code op de "
+        "pagina die opent wanneer u op de link klikt. De code is geldig tot en met {date}.",
+        "de": "Guten Tag,\n\nhier ist der Zugangscode für das Dokument {names}, das wir "
+        "Ihnen{about} per gesichertem Link gesendet haben:\n\n{code}\n\nGeben Sie diesen "
+        "Code auf der Seite ein, die sich öffnet, wenn Sie auf den Link klicken. Er gilt bis "
+        "zum {date}.",
+        "en": "Hello,\n\nHere is the access code to the document {names}, which we sent you "
+        "by secure link{about}:\n\n{code}\n\nType this code on the page that opens when "
+        "you click the link. It is valid until {date}.",
+    },
+    "code_body_many": {
+        "fr": "Bonjour,\n\nVoici le code d'accès aux documents {names}, que nous vous avons "
+        "envoyés par liens sécurisés{about} :\n\n{code}\n\nTapez ce code sur la page qui "
+        "s'ouvre quand vous cliquez sur un des liens. Il est valable jusqu'au {date}.",
+        "nl": "Goedendag,\n\nHier is de toegangscode voor de documenten {names}, die wij "
+        "u{about} via beveiligde links hebben gestuurd:\n\n{code}\n\nTyp deze code op de "
+        "pagina die opent wanneer u op een van de links klikt. De code is geldig tot en met "
         "{date}.",
-        "de": "Guten Tag,\n\nhier ist der Zugangscode für die Dokumente, die wir Ihnen per "
-        "gesichertem Link gesendet haben ({names}): {code}\n\nEr gilt bis zum {date}.",
-        "en": "Hello,\n\nHere is the access code to the documents we sent you by secure link "
-        "({names}): {code}\n\nIt is valid until {date}.",
+        "de": "Guten Tag,\n\nhier ist der Zugangscode für die Dokumente {names}, die wir "
+        "Ihnen{about} per gesicherten Links gesendet haben:\n\n{code}\n\nGeben Sie diesen "
+        "Code auf der Seite ein, die sich öffnet, wenn Sie auf einen der Links klicken. Er "
+        "gilt bis zum {date}.",
+        "en": "Hello,\n\nHere is the access code to the documents {names}, which we sent "
+        "you by secure links{about}:\n\n{code}\n\nType this code on the page that opens "
+        "when you click one of the links. It is valid until {date}.",
+    },
+    # Names the first mail, so that the client pairs the two.
+    "code_about": {
+        "fr": " dans notre e-mail {subject}",
+        "nl": " in onze e-mail {subject}",
+        "de": " in unserer E-Mail {subject}",
+        "en": " in our e-mail {subject}",
     },
 }
 
@@ -347,6 +383,19 @@ def _shown_name(name: str) -> str:
 
 def _language(language: str | None) -> str:
     return language if language in MAIL_LANGUAGES else "fr"
+
+
+_QUOTES = {"fr": ("« ", " »"), "nl": ("„", "”"), "de": ("„", "“"), "en": ("“", "”")}
+
+
+def _quoted(text: str, language: str) -> str:
+    opening, closing = _QUOTES[_language(language)]
+    return f"{opening}{text}{closing}"
+
+
+def link_language(link: SecureLink) -> str:
+    """The language a link's page speaks: the mail's that carried it."""
+    return _language(link.language or link.client.language)
 
 
 def link_mail_text(links: Sequence[SecureLink], language: str | None) -> str:
@@ -375,9 +424,16 @@ def link_code_text(links: Sequence[SecureLink], code: str, language: str | None)
     """The subject and body of the second mail that gives the code."""
     lang = _language(language)
     last = min(timezone.localtime(link.expires_at).date() for link in links)
-    names = ", ".join(_shown_name(link.name) for link in links)
-    body = _TEXTS["code_body"][lang].format(
-        names=names, code=code, date=format_long_date(last, lang)
+    names = ", ".join(_quoted(_shown_name(link.name), lang) for link in links)
+    carrier = links[0].message
+    about = (
+        _TEXTS["code_about"][lang].format(subject=_quoted(_shown_name(carrier.subject), lang))
+        if carrier is not None and carrier.subject
+        else ""
+    )
+    key = "code_body_many" if len(links) > 1 else "code_body_one"
+    body = _TEXTS[key][lang].format(
+        names=names, about=about, code=code, date=format_long_date(last, lang)
     )
     return CodeMail(subject=_TEXTS["code_subject"][lang], body=body)
 

@@ -716,6 +716,9 @@ class SecureLink(models.Model):
     )
     file = models.FileField(upload_to="links/%Y/%m/")
     name = models.CharField(_("nom"), max_length=255)
+    # The language of the mail that carried the link: its page speaks it, whatever the
+    # client's language field says later and whatever the browser asks for.
+    language = models.CharField(_("langue"), max_length=2, choices=MailLanguage.choices)
     content_type = models.CharField(max_length=255, default="application/octet-stream")
     size = models.PositiveBigIntegerField(default=0)
     sha256 = models.CharField(max_length=64)

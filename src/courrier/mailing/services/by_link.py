@@ -109,6 +109,7 @@ def links_for(
             content=item.content,
             created_by=sender,
             code=code or None,
+            language=language,
         )
         links.append(link)
     return MadeLinks(links=links, code=code, text=_mail_text(links, language) if links else "")
