@@ -683,7 +683,7 @@ def test_profile_test_reports_a_refused_password_without_raising(
     assert "mot de passe" in test.detail
     assert "535" in test.detail
     assert test.pk is not None
-    assert "Faux-Secret-123" not in caplog.text + test.detail
+    assert "Faux-Secret-123" not in caplog.text + str(test.detail)
     assert server.messages == []
 
 

@@ -42,6 +42,7 @@ from courrier.clients.selectors import client_get
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.exceptions import MailingError
 from courrier.mailing.models import MailBatch
+from courrier.texts import render_all
 
 PER_PAGE = 50
 
@@ -582,7 +583,8 @@ def _batch_context(company: BillingCompany, batch: MailBatch) -> dict[str, Any]:
     blocked = []
     for key, reasons in (batch.blocked or {}).items():
         invoice = by_id.get(int(key)) if str(key).isdigit() else None
-        blocked.append((invoice, reasons if isinstance(reasons, list) else [str(reasons)]))
+        # Stored as Texts (plain strings in older batches): in the reader's language.
+        blocked.append((invoice, render_all(reasons if isinstance(reasons, list) else [reasons])))
     blocked_ids = {invoice.pk for invoice, _reasons in blocked if invoice is not None}
     counts = {state: 0 for state in MAIL_STATES}
     for invoice in invoices:

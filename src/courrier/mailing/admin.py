@@ -125,7 +125,7 @@ class SendingProfileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description=_("raison"))
     def state_detail(self, obj: SendingProfile) -> str:
-        return obj.state_reason or "—"
+        return str(obj.state_reason) or "—"
 
     @admin.display(description=_("modifié le"))
     def last_change(self, obj: SendingProfile) -> Any:

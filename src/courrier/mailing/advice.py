@@ -24,7 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from django.utils.translation import gettext as _
+from courrier.texts import Text
+from courrier.texts import sentence as _
 
 if TYPE_CHECKING:
     from courrier.mailing.models import SendingProfile
@@ -114,7 +115,7 @@ MICROSOFT_SMTP_HOSTS = ("smtp.office365.com", "smtp-mail.outlook.com", "smtp.out
 @dataclass(frozen=True)
 class Advice:
     level: Level
-    message: str
+    message: Text
 
 
 def _domain(address: str) -> str:
@@ -326,10 +327,10 @@ def profile_advice(profile: SendingProfile) -> list[Advice]:
     return advice
 
 
-def failure_hint(profile: SendingProfile) -> str:
+def failure_hint(profile: SendingProfile) -> Text | None:
     """A sentence added under a failed connection test, when the settings explain it."""
     if profile.method != profile.Method.SMTP or profile.smtp_auth != profile.SMTPAuth.PASSWORD:
-        return ""
+        return None
     host = _host(profile)
     if host in GOOGLE_SMTP_HOSTS:
         return _(
@@ -346,4 +347,4 @@ def failure_hint(profile: SendingProfile) -> str:
             "Ce relais de fournisseur d'accès n'accepte que les envois faits depuis une connexion "
             "de ce fournisseur."
         )
-    return ""
+    return None

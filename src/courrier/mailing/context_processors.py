@@ -16,12 +16,13 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from courrier.mailing.models import OutboundMessage, SendingProfile
+from courrier.texts import Text
 
 
 @dataclass(frozen=True)
 class ProfileAlert:
     state: str  # "broken" or "reconnect"
-    reason: str
+    reason: Text
     held: int
     url: str
     company: str  # the billing company's name, empty for the user's own profile

@@ -34,10 +34,10 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from courrier.crypto import SecretUnreadable
 from courrier.mailing.exceptions import (
+    SERVER_ANSWER,
     ConfigurationError,
     MailingError,
     PermanentError,
@@ -51,6 +51,9 @@ from courrier.mailing.models import (
     SendingProfile,
     SentCopy,
 )
+from courrier.mailing.tls import certificate_problem, not_tls
+from courrier.texts import Lines, Text, Verbatim, said
+from courrier.texts import sentence as _
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -321,14 +324,18 @@ class IMAPSession:
         detail = _text(exc.args[0]) if exc.args else repr(exc)
         if isinstance(exc, ssl.SSLCertVerificationError):
             return ProfileRejected(
-                _(
-                    "Le certificat du serveur IMAP %(host)s n'est pas valable pour ce nom. "
-                    "Vérifiez le nom du serveur : il doit être celui que donne votre fournisseur."
-                )
-                % where,
-                detail=str(exc),
+                certificate_problem(exc, host=str(where["host"])), detail=str(exc)
             )
         if isinstance(exc, ssl.SSLError):
+            if not not_tls(exc):
+                return ProfileRejected(
+                    _(
+                        "La connexion chiffrée avec %(host)s a échoué (le serveur et Courrier ne "
+                        "s'accordent pas sur le chiffrement)."
+                    )
+                    % where,
+                    detail=str(exc),
+                )
             if security == SendingProfile.Security.SSL:
                 sentence = _(
                     "La connexion SSL/TLS au port %(port)s du serveur IMAP a échoué : ce port "
@@ -591,7 +598,7 @@ def _settle(
     *,
     state: str,
     outcome: str,
-    detail: str,
+    detail: Text,
     started_at: datetime,
 ) -> None:
     now = timezone.now()
@@ -623,7 +630,7 @@ def sent_copy_append(
         logger.info("message %s: no copy to make, or another run makes it", message.pk)
         return
     started_at = timezone.now()
-    prefix = _("Copie dans « Éléments envoyés » (IMAP) : ")
+    prefix = _("Copie dans « Éléments envoyés » (IMAP) : %(outcome)s")
     try:
         try:
             profile = SendingProfile.objects.get(pk=message.profile_id)
@@ -640,18 +647,20 @@ def sent_copy_append(
         with IMAPSession(profile, ssl_context=ssl_context) as session:
             target = session.sent_folder()
             if session.contains(target.folder, message.message_id):
-                note = _("le message y était déjà (copie d'un essai précédent), rien n'est ajouté.")
+                note: Text = _(
+                    "le message y était déjà (copie d'un essai précédent), rien n'est ajouté."
+                )
             else:
                 answer = session.append(target.folder, raw, _message_date(message, raw))
                 note = _("déposée dans le dossier « %(folder)s », marquée comme lue.") % {
                     "folder": target.folder.name
                 }
                 if answer:
-                    note += "\n" + _("Réponse du serveur : %(answer)s") % {"answer": answer}
+                    note = Lines(note, said(SERVER_ANSWER, {"answer": Verbatim(answer)}))
     except TransientError as exc:
         if attempt < _max_attempts():
             when = timezone.now() + timedelta(seconds=_retry_delay(attempt))
-            _release(message, started_at, prefix + exc.explanation, when)
+            _release(message, started_at, prefix % {"outcome": exc.explanation}, when)
             sent_copy_enqueue(message_pk=message.pk, attempt=attempt + 1, run_after=when)
             logger.info("message %s: copy to Sent tried again at %s: %s", message.pk, when, exc)
             return
@@ -659,7 +668,12 @@ def sent_copy_append(
             "count": attempt,
             "error": exc.explanation,
         }
-        _failed(message, started_at, prefix + reason, DeliveryAttempt.Outcome.TRANSIENT)
+        _failed(
+            message,
+            started_at,
+            prefix % {"outcome": reason},
+            DeliveryAttempt.Outcome.TRANSIENT,
+        )
         return
     except MailingError as exc:
         outcome = (
@@ -667,36 +681,35 @@ def sent_copy_append(
             if isinstance(exc, ConfigurationError)
             else DeliveryAttempt.Outcome.PERMANENT
         )
-        _failed(message, started_at, prefix + exc.explanation, outcome)
+        _failed(message, started_at, prefix % {"outcome": exc.explanation}, outcome)
         return
     except BaseException:
         # A fault of ours: let another run take the copy over (it searches before appending).
         OutboundMessage.objects.filter(pk=message.pk, sent_copy=COPYING).update(sent_copy="")
         raise
     if target.fallback:
-        note += "\n" + _(
-            "Le dossier « %(configured)s » n'existe pas : le dossier des messages envoyés du "
-            "serveur, « %(folder)s », a été utilisé. Corrigez le nom du dossier dans le "
-            "paramétrage d'envoi."
-        ) % {"configured": target.configured or "—", "folder": target.folder.name}
+        note = Lines(
+            note,
+            _(
+                "Le dossier « %(configured)s » n'existe pas : le dossier des messages envoyés du "
+                "serveur, « %(folder)s », a été utilisé. Corrigez le nom du dossier dans le "
+                "paramétrage d'envoi."
+            )
+            % {"configured": target.configured or "—", "folder": target.folder.name},
+        )
     _settle(
         message,
         state=SentCopy.DONE,
         outcome=DeliveryAttempt.Outcome.SENT,
-        detail=prefix + note,
+        detail=prefix % {"outcome": note},
         started_at=started_at,
     )
     logger.info("message %s: copy appended to %s", message.pk, target.folder.name)
 
 
-def _release(message: OutboundMessage, started_at: datetime, detail: str, when: datetime) -> None:
+def _release(message: OutboundMessage, started_at: datetime, detail: Text, when: datetime) -> None:
     """A transient failure: the claim is given back, the next task takes it again."""
-    line = (
-        detail
-        + "\n"
-        + _("Nouvel essai prévu le %(when)s.")
-        % {"when": timezone.localtime(when).strftime("%d/%m/%Y %H:%M")}
-    )
+    line = Lines(detail, _("Nouvel essai prévu le %(when)s.") % {"when": when})
     with transaction.atomic():
         if OutboundMessage.objects.filter(pk=message.pk, sent_copy=COPYING).update(
             sent_copy="", updated_at=timezone.now()
@@ -711,7 +724,7 @@ def _release(message: OutboundMessage, started_at: datetime, detail: str, when: 
     message.sent_copy = ""
 
 
-def _failed(message: OutboundMessage, started_at: datetime, detail: str, outcome: str) -> None:
+def _failed(message: OutboundMessage, started_at: datetime, detail: Text, outcome: str) -> None:
     _settle(message, state=SentCopy.FAILED, outcome=outcome, detail=detail, started_at=started_at)
     logger.warning("message %s: copy to Sent failed: %s", message.pk, detail)
 
@@ -721,7 +734,7 @@ def _failed(message: OutboundMessage, started_at: datetime, detail: str, outcome
 
 def imap_verify(
     profile: SendingProfile, *, ssl_context: ssl.SSLContext | None = None
-) -> tuple[bool, str]:
+) -> tuple[bool, Text]:
     """Log in with the profile's IMAP settings and find its Sent folder; never raises for a
     server's answer. Returns (success, a sentence for the user)."""
     try:

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from courrier.crypto import EncryptedTextField
 from courrier.languages import MailLanguage
+from courrier.texts import ServerTextField
 
 
 class SendingProfile(models.Model):
@@ -150,7 +151,8 @@ class SendingProfile(models.Model):
         ),
     )
     state = models.CharField(_("état"), max_length=10, choices=State.choices, default=State.OK)
-    state_reason = models.TextField(_("raison"), blank=True)
+    # Why the profile was refused: a Text, rendered in the reader's language (courrier.texts).
+    state_reason = ServerTextField(_("raison"), blank=True)
     updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
 
     class Meta:
@@ -331,7 +333,8 @@ class OutboundMessage(models.Model):
     # The delivery run that claimed the message; its later writes are conditional on it, so a
     # run that lost its claim (lease expired, message settled by the sweeper) changes nothing.
     claimed_by = models.CharField(max_length=32, blank=True, default="")
-    last_error = models.TextField(blank=True)
+    # What went wrong last (or a remark once sent), rendered in the reader's language.
+    last_error = ServerTextField(blank=True)
     provider_message_id = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
     sent_at = models.DateTimeField(_("envoyé le"), null=True, blank=True)
@@ -554,9 +557,10 @@ class MailBatch(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     total = models.PositiveIntegerField(default=0)
     queued = models.PositiveIntegerField(default=0)
-    # client id -> the reasons it was not queued (no address, missing translation, ...)
+    # client id -> the reasons it was not queued (no address, missing translation, ...), each
+    # as `Text.as_json()` (plain strings in batches stored before: shown as they are)
     blocked = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
+    error = ServerTextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -585,7 +589,7 @@ class DeliveryAttempt(models.Model):
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
-    detail = models.TextField(blank=True)
+    detail = ServerTextField(blank=True)
 
     class Meta:
         ordering = ["started_at", "id"]
@@ -604,7 +608,7 @@ class ProfileTest(models.Model):
     recipient = models.EmailField()
     at = models.DateTimeField(auto_now_add=True)
     success = models.BooleanField()
-    detail = models.TextField(blank=True)
+    detail = ServerTextField(blank=True)
 
     class Meta:
         ordering = ["-at"]

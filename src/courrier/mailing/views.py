@@ -59,6 +59,7 @@ from courrier.mailing.models import (
 )
 from courrier.mailing.services import by_link, profiles, resend
 from courrier.mailing.services.compose import encoded_size
+from courrier.texts import Text, render_all
 
 Status = OutboundMessage.Status
 SELECTION_PREFIX = SelectionFilters.PREFIX
@@ -331,7 +332,7 @@ def profile_test(request: HtmxHttpRequest) -> HttpResponse:
     user = _user(request)
     profile, error, back = _profile_to_test(request)
     result = None
-    imap_result: tuple[bool, str] | None = None
+    imap_result: tuple[bool, Text] | None = None
     if profile is not None:
         try:
             result = services.profile_verify(
@@ -344,11 +345,11 @@ def profile_test(request: HtmxHttpRequest) -> HttpResponse:
         imap_result = profiles.profile_imap_verify(profile=profile)
     if not request.htmx:
         if result is not None and result.success:
-            messages.success(request, result.detail or _("Le message de test est parti."))
+            messages.success(request, str(result.detail) or _("Le message de test est parti."))
         else:
-            messages.error(request, error or (result.detail if result else ""))
+            messages.error(request, error or (str(result.detail) if result else ""))
         if imap_result is not None:
-            (messages.success if imap_result[0] else messages.error)(request, imap_result[1])
+            (messages.success if imap_result[0] else messages.error)(request, str(imap_result[1]))
         return redirect(back)
     context = {
         "result": result,
@@ -753,7 +754,7 @@ def _send_one(request: HttpRequest, window: Window) -> HttpResponse | None:
         blockers = [reason for check in checks for reason in check.blockers]
         if blockers:
             for reason in blockers:
-                form.add_error(None, reason)
+                form.add_error(None, str(reason))
             return None
         values: dict[str, Any] = {
             "sender": user,
@@ -967,7 +968,7 @@ def _preview_one(
     if window.is_selection or context is not None or data.get("send_by_link"):
         checks = _presend(window, user, [client], [context] if context is not None else None)
         check = checks[0]
-        return check.preview, list(check.blockers), list(check.warnings), False
+        return check.preview, render_all(check.blockers), render_all(check.warnings), False
     try:
         result = services.message_preview(
             sender=user,
@@ -980,7 +981,7 @@ def _preview_one(
         )
     except ProfileMissing as exc:
         return None, [exc.user_message], [], True
-    return result, [], list(result.warnings), False
+    return result, [], render_all(result.warnings), False
 
 
 @login_required
@@ -1259,7 +1260,8 @@ def batch_progress(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 if about is not None
                 else (clients.get(blocked_pk) if blocked_pk is not None and not objects else None),
                 "label": about.label if about is not None else "",
-                "reasons": [str(reason) for reason in reason_list],
+                # Stored as Texts (plain strings in older batches): in the reader's language.
+                "reasons": render_all(reason_list),
             }
         )
     total = batch.total or len(batch.client_ids)

@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from courrier.billing.models import Invoice
 from courrier.firm.models import BillingCompany, Collaborator
@@ -44,6 +45,16 @@ from courrier.mailing.services.compose import (
 from courrier.mailing.services.delivery import delivery_grouped
 from courrier.mailing.services.profiles import profile_for
 from courrier.mailing.signatures import mail_signature
+from courrier.texts import (
+    Sentence,
+    Text,
+    Verbatim,
+    render_all,
+    text_error,
+    text_of,
+    texts_json,
+    texts_of,
+)
 
 logger = logging.getLogger("courrier.billing")
 
@@ -101,7 +112,9 @@ def invoice_template(*, billing_company: BillingCompany) -> MailTemplate | None:
 @dataclass(frozen=True)
 class Reason:
     code: str
-    message: str
+    # A Text (courrier.texts): a batch stores it, and whoever reads the batch later reads it
+    # in their own language.
+    message: Text
 
 
 @dataclass
@@ -117,15 +130,20 @@ class InvoiceCheck:
         return not self.blockers
 
 
-def _language_name(code: str) -> str:
+def _language_label(code: str) -> Text | str:
+    """A language's name, translated when shown."""
     try:
-        return str(MailLanguage(code).label)
+        return text_of(MailLanguage(code).label)
     except ValueError:
         return code
 
 
-def _already_sent() -> str:
-    return _("Déjà envoyée par e-mail : utilisez « @ » pour la renvoyer.")
+def _already_sent() -> Text:
+    return Sentence(gettext_noop("Déjà envoyée par e-mail : utilisez « @ » pour la renvoyer."))
+
+
+def _draft() -> Text:
+    return Sentence(gettext_noop("Brouillon : une facture est émise avant l'envoi."))
 
 
 def _is_belgian_vat_company(invoice: Invoice) -> bool:
@@ -168,14 +186,14 @@ def invoice_presend_check(
         ).values_list("idempotency_key", flat=True)
     )
     templates: dict[int, MailTemplate | None] = {}
-    profiles: dict[int, SendingProfile | str] = {}
+    profiles: dict[int, SendingProfile | Text] = {}
     checks: list[InvoiceCheck] = []
     for invoice in invoices:
         check = InvoiceCheck(invoice=invoice)
         checks.append(check)
         blockers, warnings = check.blockers, check.warnings
         if invoice.status != Invoice.Status.ISSUED:
-            blockers.append(Reason("draft", _("Brouillon : une facture est émise avant l'envoi.")))
+            blockers.append(Reason("draft", _draft()))
             continue
         if email_key(invoice.pk) in sent_keys:
             blockers.append(Reason("already_sent", _already_sent()))
@@ -184,8 +202,12 @@ def invoice_presend_check(
             blockers.append(
                 Reason(
                     "no_address",
-                    _("Le client %(client)s n'a pas d'adresse e-mail pour les factures.")
-                    % {"client": client.display_name},
+                    Sentence(
+                        gettext_noop(
+                            "Le client %(client)s n'a pas d'adresse e-mail pour les factures."
+                        ),
+                        {"client": client.display_name},
+                    ),
                 )
             )
         company = invoice.billing_company
@@ -193,16 +215,20 @@ def invoice_presend_check(
             try:
                 profiles[company.pk] = profile_for(sender=by, billing_company=company)  # type: ignore[arg-type]
             except MailingError as exc:
-                profiles[company.pk] = exc.user_message
+                profiles[company.pk] = exc.text
         profile = profiles[company.pk]
-        if isinstance(profile, str):
+        if isinstance(profile, Text):
             blockers.append(Reason("no_profile", profile))
         elif profile.state != SendingProfile.State.OK:
             blockers.append(
                 Reason(
                     "profile_broken",
-                    _("Le paramétrage d'envoi de %(company)s est à corriger : %(reason)s")
-                    % {"company": company, "reason": profile.state_reason},
+                    Sentence(
+                        gettext_noop(
+                            "Le paramétrage d'envoi de %(company)s est à corriger : %(reason)s"
+                        ),
+                        {"company": str(company), "reason": profile.state_reason},
+                    ),
                 )
             )
         if company.pk not in templates:
@@ -212,9 +238,11 @@ def invoice_presend_check(
             blockers.append(
                 Reason(
                     "no_template",
-                    _(
-                        "Aucun modèle de mail pour les factures : créez un modèle du cabinet "
-                        "de contexte « facture »."
+                    Sentence(
+                        gettext_noop(
+                            "Aucun modèle de mail pour les factures : créez un modèle du cabinet "
+                            "de contexte « facture »."
+                        )
                     ),
                 )
             )
@@ -222,8 +250,12 @@ def invoice_presend_check(
             blockers.append(
                 Reason(
                     "no_language",
-                    _("Le modèle « %(template)s » n'a pas de version en %(language)s.")
-                    % {"template": template.name, "language": _language_name(invoice.language)},
+                    Sentence(
+                        gettext_noop(
+                            "Le modèle « %(template)s » n'a pas de version en %(language)s."
+                        ),
+                        {"template": template.name, "language": _language_label(invoice.language)},
+                    ),
                 )
             )
         version = template.version(invoice.language) if template is not None else None
@@ -238,31 +270,37 @@ def invoice_presend_check(
                 blockers.append(
                     Reason(
                         "pdf_missing",
-                        _("Le PDF de la facture est introuvable sur le serveur."),
+                        Sentence(
+                            gettext_noop("Le PDF de la facture est introuvable sur le serveur.")
+                        ),
                     )
                 )
-            elif not isinstance(profile, str):
+            elif not isinstance(profile, Text):
                 size = encoded_size(invoice.pdf.size) + _MAIL_OVERHEAD
                 limit = message_size_limit(profile)
                 if size > limit:
                     blockers.append(
                         Reason(
                             "too_large",
-                            _(
-                                "Le message pèserait %(size)s avec le PDF : la méthode d'envoi "
-                                "accepte au plus %(limit)s."
-                            )
-                            % {"size": megabytes(size), "limit": megabytes(limit)},
+                            Sentence(
+                                gettext_noop(
+                                    "Le message pèserait %(size)s avec le PDF : la méthode "
+                                    "d'envoi accepte au plus %(limit)s."
+                                ),
+                                {"size": megabytes(size), "limit": megabytes(limit)},
+                            ),
                         )
                     )
         if _is_belgian_vat_company(invoice):
             warnings.append(
                 Reason(
                     "peppol",
-                    _(
-                        "Client assujetti à la TVA en Belgique : depuis le 1er janvier 2026, "
-                        "sa facture légale est la facture électronique Peppol ; ce PDF n'en "
-                        "est qu'une copie."
+                    Sentence(
+                        gettext_noop(
+                            "Client assujetti à la TVA en Belgique : depuis le 1er janvier 2026, "
+                            "sa facture légale est la facture électronique Peppol ; ce PDF n'en "
+                            "est qu'une copie."
+                        )
                     ),
                 )
             )
@@ -343,7 +381,7 @@ def invoice_batch_start(
             client_ids=[check.invoice.client_id for check in checks],
             total=len(checks),
             blocked={
-                str(check.invoice.pk): [reason.message for reason in check.blockers]
+                str(check.invoice.pk): texts_json(reason.message for reason in check.blockers)
                 for check in checks
                 if check.blockers
             },
@@ -380,7 +418,7 @@ def _compose_invoice(
     from courrier.billing.services.issue import invoice_pdf_ensure
 
     if invoice.status != Invoice.Status.ISSUED:
-        raise ValidationError(_("Brouillon : une facture est émise avant l'envoi."))
+        raise text_error(_draft())
     invoice_pdf_ensure(invoice=invoice, content=pdf)
     existing = message_for_key(idempotency_key)
     if existing is not None:
@@ -430,9 +468,11 @@ def _prepare_invoice(
 
     version = template.version(invoice.language) if template is not None else None
     if template is None or version is None:
-        raise ValidationError(
-            _("Le modèle de mail des factures n'a pas de version en %(language)s.")
-            % {"language": _language_name(invoice.language)}
+        raise text_error(
+            Sentence(
+                gettext_noop("Le modèle de mail des factures n'a pas de version en %(language)s."),
+                {"language": _language_label(invoice.language)},
+            )
         )
     context = invoice_context(invoice, pdf=pdf)
     setup = compose_setup(
@@ -548,9 +588,9 @@ def invoice_batch_compose(
             counted = made
 
     def refused(pk: int, exc: ValidationError | MailingError) -> None:
-        reasons = [exc.user_message] if isinstance(exc, MailingError) else exc.messages
+        reasons = [exc.text] if isinstance(exc, MailingError) else texts_of(exc)
         _block(batch, pk, reasons)
-        logger.warning("invoice %s not queued: %s", pk, "; ".join(reasons))
+        logger.warning("invoice %s not queued: %s", pk, "; ".join(render_all(reasons)))
 
     try:
         with delivery_grouped() as deliveries:
@@ -573,11 +613,9 @@ def invoice_batch_compose(
                     invoice = by_pk.get(pk)
                     try:
                         if invoice is None:
-                            raise ValidationError(_("Cette facture n'existe plus."))
+                            raise text_error(Sentence(gettext_noop("Cette facture n'existe plus.")))
                         if invoice.status != Invoice.Status.ISSUED:
-                            raise ValidationError(
-                                _("Brouillon : une facture est émise avant l'envoi.")
-                            )
+                            raise text_error(_draft())
                         company_id = invoice.billing_company_id
                         if company_id not in templates:
                             templates[company_id] = invoice_template(
@@ -633,7 +671,10 @@ def invoice_batch_compose(
         _finish(
             batch,
             state=State.FAILED,
-            error=_("Erreur interne pendant la mise en file : %(error)s") % {"error": repr(exc)},
+            error=Sentence(
+                gettext_noop("Erreur interne pendant la mise en file : %(error)s"),
+                {"error": repr(exc)},
+            ),
         )
         logger.exception("invoice batch %s stopped by an internal error", batch.pk)
         raise
@@ -649,22 +690,23 @@ def invoice_batch_compose(
     return batch
 
 
-def _block(batch: MailBatch, invoice_pk: int, reasons: list[str]) -> None:
+def _block(batch: MailBatch, invoice_pk: int, reasons: list[Text]) -> None:
     """List an invoice as blocked, with its reasons (under a lock: parts run side by side)."""
+    stored = texts_json(reasons)
     with transaction.atomic():
         row = MailBatch.objects.select_for_update().only("blocked").get(pk=batch.pk)
-        row.blocked[str(invoice_pk)] = reasons
+        row.blocked[str(invoice_pk)] = stored
         row.save(update_fields=["blocked"])
-    batch.blocked[str(invoice_pk)] = reasons
+    batch.blocked[str(invoice_pk)] = stored
 
 
-def _finish(batch: MailBatch, *, state: str, error: str = "") -> None:
+def _finish(batch: MailBatch, *, state: str, error: Text | None = None) -> None:
     with transaction.atomic():
         row = MailBatch.objects.select_for_update().only("blocked").get(pk=batch.pk)
         batch.blocked = row.blocked
         batch.queued = OutboundMessage.objects.filter(batch=batch).count()
         batch.state = state
-        batch.error = error
+        batch.error = error or Verbatim("")
         batch.finished_at = timezone.now()
         batch.save(update_fields=["queued", "state", "error", "finished_at"])
 
@@ -709,7 +751,8 @@ def invoice_batch_summary(*, batch: MailBatch) -> BatchSummary:
         by_status.setdefault(status, []).append(int(object_id or 0))
     return BatchSummary(
         total=batch.total,
-        blocked={int(pk): list(reasons) for pk, reasons in batch.blocked.items()},
+        # In the active language (the command's, the page's).
+        blocked={int(pk): render_all(reasons) for pk, reasons in batch.blocked.items()},
         by_status=by_status,
     )
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 import logging
 from types import ModuleType
 
-from django.utils.translation import gettext as _
-
 from courrier.mailing.exceptions import ConfigurationError, NeedsReconnect
 from courrier.mailing.models import SendingProfile
 from courrier.mailing.oauth import google, microsoft
+from courrier.texts import sentence as _
 
 logger = logging.getLogger("courrier.mailing")
 

@@ -26,7 +26,6 @@ import requests
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from google.auth import exceptions as google_exceptions
 from google.auth import jwt
 from google.auth.transport.requests import Request as GoogleRequest
@@ -41,6 +40,7 @@ from courrier.mailing.exceptions import (
     TransientError,
 )
 from courrier.mailing.models import SendingProfile
+from courrier.texts import sentence as _
 
 if TYPE_CHECKING:
     from django.contrib.sessions.backends.base import SessionBase

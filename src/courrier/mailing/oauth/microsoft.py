@@ -27,7 +27,6 @@ import requests
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from msal.exceptions import MsalServiceError
 
 from courrier.crypto import SecretUnreadable
@@ -39,6 +38,7 @@ from courrier.mailing.exceptions import (
     TransientError,
 )
 from courrier.mailing.models import SendingProfile
+from courrier.texts import sentence as _
 
 if TYPE_CHECKING:
     from django.contrib.sessions.backends.base import SessionBase

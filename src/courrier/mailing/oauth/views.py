@@ -109,7 +109,7 @@ def oauth_callback(request: HttpRequest, provider: str) -> HttpResponse:
             query=request.GET,
         )
     except MailingError as exc:
-        messages.error(request, exc.explanation)
+        messages.error(request, str(exc.explanation))
         return HttpResponseRedirect(back or _home(None, request.user.pk))
     resumed = services.profile_updated(profile=profile)
     text = _("Boîte mail connectée : %(account)s. Les envois passent désormais par elle.") % {

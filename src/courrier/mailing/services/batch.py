@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany, Collaborator, Firm
@@ -49,6 +50,7 @@ from courrier.mailing.services.compose import (
 )
 from courrier.mailing.services.delivery import enqueue_on_commit
 from courrier.mailing.services.profiles import profile_for, profile_problem
+from courrier.texts import Lines, Sentence, Text, Verbatim, text_of, texts_json, texts_of
 
 logger = logging.getLogger("courrier.mailing")
 
@@ -63,8 +65,10 @@ class RecipientCheck:
     client: Client
     language: str
     language_fallback: bool
-    blockers: list[str]
-    warnings: list[str]
+    # What a batch stores when it blocks a recipient: Texts (courrier.texts), so that whoever
+    # reads the batch later reads them in their own language.
+    blockers: list[str | Text]
+    warnings: list[str | Text]
     # The mail as it would leave (None when it cannot be rendered), for stepping through.
     preview: Preview | None = None
     # A mail about an object (an invoice, a VAT return, ...): which one, as people name it.
@@ -93,9 +97,10 @@ def _version_for(
     return None
 
 
-def _language_name(code: str) -> str:
+def _language_label(code: str) -> Text | str:
+    """A language's name, translated when shown."""
     try:
-        return str(MailLanguage(code).label)
+        return text_of(MailLanguage(code).label)
     except ValueError:
         return code
 
@@ -108,7 +113,7 @@ def check_recipient(
     body: str,
     template: MailTemplate | None,
     batch: bool,
-    general: Sequence[str] = (),
+    general: Sequence[str | Text] = (),
     context: MailContext | None = None,
     send_by_link: bool = False,
 ) -> RecipientCheck:
@@ -121,24 +126,28 @@ def check_recipient(
     own_language = (context.language if context is not None else "") or client.language
     language = own_language if batch else (options.language or own_language)
     blockers = list(general)
-    warnings: list[str] = []
+    warnings: list[str | Text] = []
     if template is not None:
         found = template.version(language)
         if found is None and batch:
             # DESIGN: a batch never sends a client a mail in another language.
             blockers.append(
-                _("Le modèle « %(template)s » n'a pas de version en %(language)s.")
-                % {"template": template.name, "language": _language_name(language)}
+                Sentence(
+                    gettext_noop("Le modèle « %(template)s » n'a pas de version en %(language)s."),
+                    {"template": template.name, "language": _language_label(language)},
+                )
             )
             return RecipientCheck(client, language, False, blockers, warnings, context=context)
         texts = _version_for(template, language, default_language=setup.firm.default_language)
         if texts is None:
             blockers.append(
-                _(
-                    "Le modèle « %(template)s » n'a ni version en %(language)s, ni version dans la "
-                    "langue par défaut du cabinet."
+                Sentence(
+                    gettext_noop(
+                        "Le modèle « %(template)s » n'a ni version en %(language)s, ni version "
+                        "dans la langue par défaut du cabinet."
+                    ),
+                    {"template": template.name, "language": _language_label(language)},
                 )
-                % {"template": template.name, "language": _language_name(language)}
             )
             return RecipientCheck(client, language, False, blockers, warnings, context=context)
         subject, body, language = texts
@@ -160,7 +169,7 @@ def check_recipient(
             linked=linked,
         )
     except ValidationError as exc:
-        blockers.extend(exc.messages)
+        blockers.extend(texts_of(exc))
         return RecipientCheck(
             client, language, language != client.language, blockers, warnings, context=context
         )
@@ -172,9 +181,11 @@ def check_recipient(
         if not send_by_link:
             oversize = True
             blockers.append(
-                _(
-                    "Cochez « Envoyer les pièces jointes par lien sécurisé » : le client "
-                    "recevra un lien et un code au lieu des fichiers."
+                Sentence(
+                    gettext_noop(
+                        "Cochez « Envoyer les pièces jointes par lien sécurisé » : le client "
+                        "recevra un lien et un code au lieu des fichiers."
+                    )
                 )
             )
     warnings.extend(preview.warnings)
@@ -183,15 +194,17 @@ def check_recipient(
     if fallback:
         if template is not None:
             warnings.append(
-                _(
-                    "Le modèle « %(template)s » n'a pas de version en %(client_language)s : ce "
-                    "message part en %(language)s, la langue par défaut du cabinet."
+                Sentence(
+                    gettext_noop(
+                        "Le modèle « %(template)s » n'a pas de version en %(client_language)s : "
+                        "ce message part en %(language)s, la langue par défaut du cabinet."
+                    ),
+                    {
+                        "template": template.name,
+                        "client_language": _language_label(own_language),
+                        "language": _language_label(preview.language),
+                    },
                 )
-                % {
-                    "template": template.name,
-                    "client_language": _language_name(own_language),
-                    "language": _language_name(preview.language),
-                }
             )
         else:
             warnings.append(language_warning(client, preview.language))
@@ -239,21 +252,21 @@ def presend_check(
     With `contexts` (mails about invoices, VAT returns, documents, ...), one check per object
     instead of per client, each with its object's fields, files, addresses and (for an
     invoice) its billing company's profile; `clients` is then ignored."""
-    general: list[str] = []
+    general: list[str | Text] = []
     try:
         checked = options_from(options)
     except ValidationError as exc:
-        general.extend(exc.messages)
+        general.extend(texts_of(exc))
         checked = ComposeOptions()
     try:
         attachments = attachments_of(uploads, sender=sender)
     except ValidationError as exc:
-        general.extend(exc.messages)
+        general.extend(texts_of(exc))
         attachments = []
     firm = Firm.load()
-    setups: dict[int | None, tuple[SendSetup, list[str]]] = {}
+    setups: dict[int | None, tuple[SendSetup, list[str | Text]]] = {}
 
-    def setup_for(company: BillingCompany | None) -> tuple[SendSetup, list[str]]:
+    def setup_for(company: BillingCompany | None) -> tuple[SendSetup, list[str | Text]]:
         key = company.pk if company is not None else None
         if key not in setups:
             profile: SendingProfile | None = None
@@ -264,7 +277,7 @@ def presend_check(
                 problem = exc
             if profile is not None:
                 problem = profile_problem(profile)
-            reasons = [*general, *([problem.user_message] if problem is not None else [])]
+            reasons = [*general, *([problem.text] if problem is not None else [])]
             setup = SendSetup(
                 sender=sender,
                 profile=profile,
@@ -451,10 +464,10 @@ def batches_resume_stalled(*, now: datetime | None = None) -> int:
     return count
 
 
-def _finish(batch: MailBatch, *, state: str, error: str = "") -> None:
+def _finish(batch: MailBatch, *, state: str, error: Text | None = None) -> None:
     batch.queued = OutboundMessage.objects.filter(batch=batch).count()
     batch.state = state
-    batch.error = error
+    batch.error = error or Verbatim("")
     batch.finished_at = timezone.now()
     batch.save(update_fields=["queued", "state", "error", "finished_at", "blocked"])
 
@@ -476,15 +489,18 @@ def batch_compose(*, batch_id: int, limit: int | None = None) -> MailBatch:
         finished = _compose_all(batch, limit=limit)
     except (MailingError, ValidationError) as exc:
         # The whole batch cannot go on (profile missing or broken, a file gone): said, kept.
-        messages = [exc.user_message] if isinstance(exc, MailingError) else exc.messages
-        _finish(batch, state=State.FAILED, error="\n".join(messages))
+        texts = [exc.text] if isinstance(exc, MailingError) else texts_of(exc)
+        _finish(batch, state=State.FAILED, error=Lines(*texts))
         logger.warning("batch %s stopped: %s", batch.pk, batch.error)
         return batch
     except Exception as exc:
         _finish(
             batch,
             state=State.FAILED,
-            error=_("Erreur interne pendant la mise en file : %(error)s") % {"error": repr(exc)},
+            error=Sentence(
+                gettext_noop("Erreur interne pendant la mise en file : %(error)s"),
+                {"error": repr(exc)},
+            ),
         )
         logger.exception("batch %s stopped by an internal error", batch.pk)
         raise
@@ -548,8 +564,9 @@ def _compose_all(batch: MailBatch, *, limit: int | None) -> bool:
         }
     every = max(1, int(settings.COURRIER["DELIVERY_BATCH"]))
     send_by_link = bool((batch.options or {}).get("send_by_link"))
-    # The same dict as the batch's: what a crash leaves in it is what _finish saves.
-    blocked: dict[str, list[str]] = dict(batch.blocked or {})
+    # The same dict as the batch's: what a crash leaves in it is what _finish saves. Each
+    # reason is stored as Text.as_json(), read back by courrier.texts.text_of.
+    blocked: dict[str, list[Any]] = dict(batch.blocked or {})
     batch.blocked = blocked
     composed = 0
     stopped = False
@@ -564,10 +581,10 @@ def _compose_all(batch: MailBatch, *, limit: int | None) -> bool:
         context = objects.get(pk) if about_objects else None
         client = context.client if context is not None else clients.get(pk)
         if client is None:
-            reasons = [
-                _("Cet élément n'existe plus ou ne vous est plus accessible.")
+            reasons: list[str | Text] = [
+                Sentence(gettext_noop("Cet élément n'existe plus ou ne vous est plus accessible."))
                 if about_objects
-                else _("Ce client n'existe plus.")
+                else Sentence(gettext_noop("Ce client n'existe plus."))
             ]
         else:
             setup = setup_for(context.billing_company if context is not None else None)
@@ -584,7 +601,7 @@ def _compose_all(batch: MailBatch, *, limit: int | None) -> bool:
             if not reasons and setup.profile is not None:
                 profiles.add(setup.profile.pk)
         if reasons:
-            blocked[str(pk)] = reasons
+            blocked[str(pk)] = texts_json(reasons)
         else:
             composed += 1
             if blocked.pop(str(pk), None) is None:
@@ -605,7 +622,7 @@ def _compose_one(
     enqueue: bool,
     context: MailContext | None = None,
     send_by_link: bool = False,
-) -> list[str]:
+) -> list[str | Text]:
     """Queue the batch's message to `client` (about `context`); the reasons it cannot be, or
     [] once queued."""
     check = check_recipient(
@@ -664,5 +681,5 @@ def _compose_one(
             raise
         return []
     except ValidationError as exc:
-        return list(exc.messages)
+        return list(texts_of(exc))
     return []

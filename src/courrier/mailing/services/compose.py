@@ -34,6 +34,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany, Collaborator, Firm
@@ -55,6 +56,7 @@ from courrier.mailing.services.profiles import profile_for, profile_problem
 from courrier.mailing.signatures import Signature, mail_signature
 from courrier.mailing.transports import TRANSPORTS
 from courrier.sql import per_row
+from courrier.texts import Sentence, Text, text_error
 from courrier.validators import validate_header_text
 
 SMTP_POLICY = SMTP.clone(max_line_length=78)
@@ -140,12 +142,13 @@ def message_size_limit(profile: SendingProfile | None) -> int:
     return min(int(getattr(transport, "max_message_bytes", default) or default), default)
 
 
-def megabytes(size: int) -> str:
-    """A size for people: "25 Mo", "1,5 Mo", "40 Ko" (decimal units, as providers count)."""
+def megabytes(size: int) -> Text:
+    """A size for people: "25 Mo", "1,5 Mo", "40 Ko" (decimal units, as providers count);
+    its unit is translated when it is shown."""
     if size < 1_000_000:
-        return _("%(size)s Ko") % {"size": math.ceil(size / 1000)}
+        return Sentence(gettext_noop("%(size)s Ko"), {"size": math.ceil(size / 1000)})
     value = f"{size / 1_000_000:.1f}".replace(".", ",").removesuffix(",0")
-    return _("%(size)s Mo") % {"size": value}
+    return Sentence(gettext_noop("%(size)s Mo"), {"size": value})
 
 
 def encoded_size(size: int) -> int:
@@ -420,7 +423,8 @@ class Preview:
     headers: dict[str, str]
     language: str
     language_fallback: bool
-    warnings: list[str]
+    # Said to the person who composes, now; Texts where the pre-send check may store them.
+    warnings: list[str | Text]
     attachments: list[tuple[str, int]] = field(default_factory=list)
     cc: list[str] = field(default_factory=list)
     # Blind copies: typed, "send me a copy" and the firm's fixed Bcc; in the envelope only.
@@ -630,7 +634,7 @@ def mail_draft(
         headers["Disposition-Notification-To"] = from_address
     headers["Content-Language"] = language
 
-    warnings = [
+    warnings: list[str | Text] = [
         _("Le champ {%(code)s} est vide pour ce client.") % {"code": code}
         for code in rendered.empty_fields
     ]
@@ -664,29 +668,38 @@ def mail_draft(
     )
 
 
-def too_large(size: int, setup: SendSetup) -> str:
-    return _(
-        "Le message pèserait %(size)s une fois encodé (pièces jointes comprises) : la méthode "
-        "d'envoi %(method)s accepte au plus %(limit)s par message."
-    ) % {
-        "size": megabytes(size),
-        "method": setup.method or "-",
-        "limit": megabytes(setup.size_limit),
-    }
+def too_large(size: int, setup: SendSetup) -> Text:
+    return Sentence(
+        gettext_noop(
+            "Le message pèserait %(size)s une fois encodé (pièces jointes comprises) : la "
+            "méthode d'envoi %(method)s accepte au plus %(limit)s par message."
+        ),
+        {
+            "size": megabytes(size),
+            "method": setup.method or "-",
+            "limit": megabytes(setup.size_limit),
+        },
+    )
 
 
-def no_address(client: Client) -> str:
-    return _(
-        "Le client %(client)s n'a pas d'adresse e-mail : ajoutez-en une dans sa fiche avant "
-        "d'envoyer."
-    ) % {"client": client.display_name}
+def no_address(client: Client) -> Text:
+    return Sentence(
+        gettext_noop(
+            "Le client %(client)s n'a pas d'adresse e-mail : ajoutez-en une dans sa fiche avant "
+            "d'envoyer."
+        ),
+        {"client": client.display_name},
+    )
 
 
-def language_warning(client: Client, language: str) -> str:
-    return _("Ce client lit le %(client_language)s ; ce message part en %(language)s.") % {
-        "client_language": MailLanguage(client.language).label,
-        "language": MailLanguage(language).label,
-    }
+def language_warning(client: Client, language: str) -> Text:
+    return Sentence(
+        gettext_noop("Ce client lit le %(client_language)s ; ce message part en %(language)s."),
+        {
+            "client_language": MailLanguage(client.language).label,
+            "language": MailLanguage(language).label,
+        },
+    )
 
 
 def message_preview(
@@ -865,7 +878,7 @@ def message_prepare(
     )
     size = len(raw) - len(_ROW_MARKER) + _ID_DIGITS
     if size > setup.size_limit:
-        raise ValidationError(too_large(size, setup), code="size")
+        raise text_error(too_large(size, setup), code="size")
     message = OutboundMessage(
         profile=profile,
         sender=setup.sender,

@@ -30,6 +30,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django_tasks import TaskResultStatus
 from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.models import DBTaskResult, get_date_max
@@ -53,6 +54,7 @@ from courrier.mailing.models import (
 from courrier.mailing.transports import transport_for
 from courrier.mailing.transports.base import Transport
 from courrier.sql import per_row
+from courrier.texts import Lines, Sentence, Text, Verbatim
 
 logger = logging.getLogger("courrier.mailing")
 
@@ -229,7 +231,7 @@ class _Run:
         # When the batch being sent was claimed (its lease then began).
         self.claimed_at: datetime | None = None
         # (message pk, attempt pk, answer, when) of the messages sent and not yet recorded
-        self._sent: list[tuple[int, int, str, datetime]] = []
+        self._sent: list[tuple[int, int, str | Text, datetime]] = []
 
     def owned(self, *pks: int, statuses: Iterable[str] = (Status.SENDING,)) -> QuerySet[Any]:
         return OutboundMessage.objects.filter(
@@ -277,7 +279,7 @@ class _Run:
         attempt: DeliveryAttempt | None,
         *,
         outcome: str,
-        detail: str,
+        detail: Text,
         statuses: Iterable[str] = (Status.SENDING,),
         **fields: Any,
     ) -> bool:
@@ -293,12 +295,12 @@ class _Run:
                 attempt.save(update_fields=["outcome", "detail", "finished_at"])
         return bool(changed)
 
-    def sent(self, message: OutboundMessage, attempt: DeliveryAttempt, answer: str) -> None:
+    def sent(self, message: OutboundMessage, attempt: DeliveryAttempt, answer: str | Text) -> None:
         """The server took the message. Recorded with the others of the batch by `flush`, in one
         transaction; until then the attempt stays open, so a crash leaves it "uncertain"."""
         self._sent.append((message.pk, attempt.pk, answer, timezone.now()))
         self.report.sent += 1
-        logger.info("message %s sent: %s", message.pk, answer.partition("\n")[0])
+        logger.info("message %s sent: %s", message.pk, _reply(answer))
 
     def flush(self) -> None:
         """Settle the messages the server took since the last flush: two UPDATEs in one
@@ -321,12 +323,12 @@ class _Run:
                     {pk: at for pk, _attempt, _answer, at in done}, "sent_at", model=OutboundMessage
                 ),
                 provider_message_id=per_row(
-                    {pk: answer.partition("\n")[0][:255] for pk, _a, answer, _at in done},
+                    {pk: _reply(answer)[:255] for pk, _a, answer, _at in done},
                     "provider_message_id",
                     model=OutboundMessage,
                 ),
                 last_error=per_row(
-                    {pk: answer.partition("\n")[2] for pk, _a, answer, _at in done},
+                    {pk: _remark(answer) for pk, _a, answer, _at in done},
                     "last_error",
                     model=OutboundMessage,
                 ),
@@ -365,8 +367,8 @@ class _Run:
         limit = settings.COURRIER["MAX_ATTEMPTS"]
         if message.attempts >= limit:
             given_up = PermanentError(
-                _("Abandonné après %(count)d essais. Dernière erreur : %(error)s")
-                % {"count": message.attempts, "error": error.user_message},
+                gettext_noop("Abandonné après %(count)d essais. Dernière erreur : %(error)s"),
+                {"count": message.attempts, "error": error.text},
                 detail=error.detail,
                 code=error.code,
             )
@@ -393,7 +395,7 @@ class _Run:
         logger.info("message %s will be tried again at %s: %s", message.pk, when, error)
 
     def uncertain(
-        self, message: OutboundMessage, attempt: DeliveryAttempt | None, explanation: str
+        self, message: OutboundMessage, attempt: DeliveryAttempt | None, explanation: Text
     ) -> None:
         self.settle(
             message,
@@ -460,10 +462,26 @@ class _Run:
             )
 
 
-def _hold_waiting(profile_id: int, reason: str) -> int:
+def _hold_waiting(profile_id: int, reason: Text) -> int:
     return OutboundMessage.objects.filter(profile_id=profile_id, status__in=WAITING).update(
         status=Status.HELD, next_attempt_at=None, last_error=reason, updated_at=timezone.now()
     )
+
+
+def _reply(answer: str | Text) -> str:
+    """The server's own answer (its first line: a reply or the provider's id)."""
+    if isinstance(answer, Lines):
+        answer = answer.parts[0] if answer.parts else ""
+    return str(answer).partition("\n")[0]
+
+
+def _remark(answer: str | Text) -> Text:
+    """What Courrier adds to an accepted message's answer (recipients refused), or nothing."""
+    if isinstance(answer, Lines) and len(answer.parts) > 1:
+        return Lines(*answer.parts[1:], sep=answer.sep)
+    if isinstance(answer, Lines):
+        return Verbatim("")
+    return Verbatim(str(answer).partition("\n")[2])
 
 
 def retry_delay(attempts: int) -> float:
@@ -684,7 +702,10 @@ def _send(run: _Run, claimed: list[OutboundMessage], transport: Transport) -> bo
                 run.uncertain(
                     message,
                     attempt,
-                    _("Erreur interne pendant l'envoi : %(error)s") % {"error": repr(exc)},
+                    Sentence(
+                        gettext_noop("Erreur interne pendant l'envoi : %(error)s"),
+                        {"error": repr(exc)},
+                    ),
                 )
                 raise
             else:
@@ -729,10 +750,12 @@ def messages_recover(*, now: datetime | None = None) -> int:
     expired = Q(status=Status.SENDING) & (
         Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True)
     )
-    explanation = _(
-        "L'envoi a été interrompu (arrêt du programme d'envoi ?) avant la réponse du serveur : "
-        "le message est peut-être parti. Il ne sera pas renvoyé automatiquement ; vérifiez "
-        "auprès du destinataire, puis renvoyez-le ou annulez-le."
+    explanation = Sentence(
+        gettext_noop(
+            "L'envoi a été interrompu (arrêt du programme d'envoi ?) avant la réponse du "
+            "serveur : le message est peut-être parti. Il ne sera pas renvoyé automatiquement ; "
+            "vérifiez auprès du destinataire, puis renvoyez-le ou annulez-le."
+        )
     )
     settled = 0
     requeued: set[int] = set()

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext
 
 from courrier.crypto import SecretUnreadable
 from courrier.firm.models import BillingCompany, Collaborator
@@ -39,6 +39,8 @@ from courrier.mailing.models import (
 from courrier.mailing.services.delivery import enqueue_on_commit
 from courrier.mailing.services.events import profile_webhook
 from courrier.mailing.transports import transport_for
+from courrier.texts import Lines, Text, text_of
+from courrier.texts import sentence as _
 
 logger = logging.getLogger("courrier.mailing")
 
@@ -57,7 +59,7 @@ API_KEY_METHODS = frozenset({Method.SENDGRID, Method.BREVO, Method.MAILGUN, Meth
 # -- which profile sends ----------------------------------------------------------------------
 
 
-def _unreadable(where: str) -> ConfigurationError:
+def _unreadable(where: Text) -> ConfigurationError:
     return ConfigurationError(
         _(
             "Un secret enregistré dans le paramétrage d'envoi (mot de passe, clé, jeton) ne peut "
@@ -106,11 +108,11 @@ def profile_for(
     return profile
 
 
-def company_settings_label(company: BillingCompany) -> str:
+def company_settings_label(company: BillingCompany) -> Text:
     return _("« Sociétés facturantes › %(company)s › Paramétrage d'envoi »") % {"company": company}
 
 
-def settings_label(profile: SendingProfile) -> str:
+def settings_label(profile: SendingProfile) -> Text:
     """Where a person corrects this profile, in words."""
     company = profile.billing_company if profile.billing_company_id is not None else None
     if company is not None:
@@ -159,8 +161,8 @@ def oauth_connected(profile: SendingProfile) -> bool:
     return _stored(profile, "oauth_refresh_token") or _stored(profile, "oauth_token_cache")
 
 
-def profile_unready(profile: SendingProfile) -> str:
-    """Why this profile cannot send as it is configured (a sentence), or "" when it can.
+def profile_unready(profile: SendingProfile) -> Text | None:
+    """Why this profile cannot send as it is configured (a sentence), or None when it can.
 
     About the settings only; the state (refused, to reconnect) is `profile_problem`'s."""
     where = settings_label(profile)
@@ -175,12 +177,12 @@ def profile_unready(profile: SendingProfile) -> str:
                 "L'authentification OAuth2 (XOAUTH2) est choisie mais aucune boîte n'est "
                 "connectée : utilisez « Connecter la boîte » dans %(where)s."
             ) % {"where": where}
-        return ""
+        return None
     if method in OAUTH_METHODS:
         provider = OAUTH_METHODS[method]
         label = _("Gmail") if provider == "google" else _("Microsoft 365")
         if oauth_connected(profile):
-            return ""
+            return None
         if not oauth_configured(provider):
             return _(
                 "L'envoi par %(label)s n'est pas encore configuré pour le cabinet : "
@@ -201,7 +203,7 @@ def profile_unready(profile: SendingProfile) -> str:
         profile.aws_access_key_id.strip() and _stored(profile, "aws_secret_access_key")
     ):
         return _("Les clés d'accès Amazon SES manquent : complétez %(where)s.") % {"where": where}
-    return ""
+    return None
 
 
 def profile_problem(profile: SendingProfile) -> ConfigurationError | None:
@@ -328,7 +330,7 @@ def profile_saved(*, profile: SendingProfile) -> int:
 # -- the connection test ----------------------------------------------------------------------
 
 
-def profile_route(profile: SendingProfile) -> str:
+def profile_route(profile: SendingProfile) -> Text:
     """How this profile's mail leaves, in words (the test mail and the log say it)."""
     method = profile.method
     if method == Method.SMTP:
@@ -359,8 +361,9 @@ def profile_verify(
     route = profile_route(profile)
     name = profile.from_name.strip() or profile.owner_label
     mail = EmailMultiAlternatives(
-        subject=_("Courrier : message de test"),
-        body=_(
+        # The test mail goes to the person who clicked: in their language, now.
+        subject=gettext("Courrier : message de test"),
+        body=gettext(
             "Ce message confirme que le paramétrage d'envoi de %(owner)s fonctionne : il est "
             "passé par %(route)s.\n"
         )
@@ -377,6 +380,7 @@ def profile_verify(
     )
     test_message.raw_stored(raw)
     unready = profile_unready(profile)
+    detail: Text
     if unready:
         success, detail = False, unready
     else:
@@ -385,9 +389,7 @@ def profile_verify(
                 answer = transport.send(test_message)
         except MailingError as exc:
             success, detail = False, exc.explanation
-            hint = failure_hint(profile)
-            if hint:
-                detail = f"{detail}\n{hint}"
+            detail = Lines(exc.explanation, failure_hint(profile))
         else:
             success = True
             detail = _(
@@ -406,12 +408,12 @@ def profile_verify(
         recipient,
         route,
         "ok" if success else "failed",
-        detail.replace("\n", " "),
+        " ".join(str(detail).split()),
     )
     return test
 
 
-def profile_imap_verify(*, profile: SendingProfile) -> tuple[bool, str] | None:
+def profile_imap_verify(*, profile: SendingProfile) -> tuple[bool, Text] | None:
     """Test the copy into the Sent folder (IMAP) of an SMTP profile that asks for one.
 
     None when there is nothing to test (another method, no copy asked, or this installation's
@@ -429,4 +431,4 @@ def profile_imap_verify(*, profile: SendingProfile) -> tuple[bool, str] | None:
         success, sentence = verify(profile)
     except MailingError as exc:
         return False, exc.explanation
-    return bool(success), str(sentence)
+    return bool(success), text_of(sentence)

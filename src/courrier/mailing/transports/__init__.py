@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from django.utils.translation import gettext as _
-
 from courrier.mailing.exceptions import ConfigurationError
 from courrier.mailing.transports.anymail import TRANSPORTS as ANYMAIL_TRANSPORTS
 from courrier.mailing.transports.base import Transport
@@ -13,6 +11,7 @@ from courrier.mailing.transports.gmail import GmailTransport
 from courrier.mailing.transports.microsoft import MicrosoftGraphTransport
 from courrier.mailing.transports.sendgrid import SendGridTransport
 from courrier.mailing.transports.smtp import SMTPTransport
+from courrier.texts import sentence as _
 
 if TYPE_CHECKING:
     from courrier.mailing.models import SendingProfile

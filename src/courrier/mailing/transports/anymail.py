@@ -29,7 +29,6 @@ from anymail.exceptions import (
 from anymail.message import AnymailMessage, AnymailMessageMixin
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.utils.translation import gettext as _
 
 from courrier.firm.models import Firm
 from courrier.mailing.exceptions import (
@@ -43,6 +42,8 @@ from courrier.mailing.exceptions import (
 from courrier.mailing.transports.base import Transport
 from courrier.mailing.transports.sendgrid import retry_after_seconds
 from courrier.mailing.transports.stored import StoredMail, stored_mail
+from courrier.texts import Text
+from courrier.texts import sentence as _
 
 if TYPE_CHECKING:
     from courrier.mailing.models import OutboundMessage, SendingProfile
@@ -139,7 +140,7 @@ class AnymailTransport(Transport):
         """The backend's keyword arguments, from the profile."""
         raise NotImplementedError
 
-    def missing_setting(self) -> str | None:
+    def missing_setting(self) -> Text | None:
         """A sentence when a setting the provider needs is empty."""
         if not self.profile.api_key.strip():
             return _(
@@ -339,7 +340,7 @@ class MailgunTransport(AnymailTransport):
     backend_class = MailgunBackend
     per_message_tracking = True
 
-    def missing_setting(self) -> str | None:
+    def missing_setting(self) -> Text | None:
         if not self.profile.mailgun_domain.strip():
             return _("Aucun domaine Mailgun n'est renseigné : complétez le paramétrage d'envoi.")
         return super().missing_setting()
@@ -360,7 +361,7 @@ class SESTransport(AnymailTransport):
     backend_class = SESBackend
     sends_mime = True
 
-    def missing_setting(self) -> str | None:
+    def missing_setting(self) -> Text | None:
         profile = self.profile
         if not profile.aws_access_key_id.strip() or not profile.aws_secret_access_key.strip():
             return _(

@@ -7,8 +7,10 @@ stored messages, then closed::
         answer = transport.send(message)
 
 `send` hands over `message.raw` as it is, to `message.envelope_recipients`, and returns the
-server's or provider's answer (a reply line or an id). Failures are raised as the
-exceptions of `courrier.mailing.exceptions`, never as a library's own exceptions.
+server's or provider's answer (a reply line or an id), or, when Courrier has a remark to add
+(recipients refused while the others were taken), `Lines` of that answer and the remark.
+Failures are raised as the exceptions of `courrier.mailing.exceptions`, never as a library's
+own exceptions.
 
 `max_message_bytes` is the largest message the method accepts, counted as it leaves (base64
 attachments included), in decimal megabytes as providers count; compose and the pre-send check
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     from courrier.mailing.models import OutboundMessage, SendingProfile
+    from courrier.texts import Text
 
 
 class Transport:
@@ -47,7 +50,7 @@ class Transport:
         """Close the connection; never raises."""
         raise NotImplementedError
 
-    def send(self, message: OutboundMessage) -> str:
+    def send(self, message: OutboundMessage) -> str | Text:
         """Hand over the stored bytes of one message; return the server's answer."""
         raise NotImplementedError
 

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 from django.conf import settings
-from django.utils.translation import gettext as _
 
 from courrier.mailing.exceptions import (
     DeliveryUncertain,
@@ -33,6 +32,7 @@ from courrier.mailing.exceptions import (
 )
 from courrier.mailing.oauth import google
 from courrier.mailing.transports.base import Transport
+from courrier.texts import sentence as _
 
 if TYPE_CHECKING:
     from courrier.mailing.models import OutboundMessage, SendingProfile

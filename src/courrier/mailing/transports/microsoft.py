@@ -26,7 +26,6 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from courrier.mailing.exceptions import (
@@ -39,6 +38,7 @@ from courrier.mailing.exceptions import (
 )
 from courrier.mailing.oauth import microsoft as oauth
 from courrier.mailing.transports.base import Transport
+from courrier.texts import sentence as _
 
 if TYPE_CHECKING:
     from courrier.mailing.models import OutboundMessage, SendingProfile

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 from django.conf import settings
-from django.utils.translation import gettext as _
 
 from courrier.firm.models import Firm
 from courrier.mailing.exceptions import (
@@ -28,6 +27,7 @@ from courrier.mailing.exceptions import (
 )
 from courrier.mailing.transports.base import Transport
 from courrier.mailing.transports.stored import StoredMail, stored_mail
+from courrier.texts import sentence as _
 
 if TYPE_CHECKING:
     from courrier.mailing.models import OutboundMessage, SendingProfile

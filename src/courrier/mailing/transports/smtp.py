@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.mail.backends.smtp import EmailBackend
 from django.utils.functional import cached_property
-from django.utils.translation import gettext as _
 
 from courrier.mailing.exceptions import (
     DeliveryUncertain,
@@ -36,7 +35,10 @@ from courrier.mailing.exceptions import (
     ProfileRejected,
     TransientError,
 )
+from courrier.mailing.tls import certificate_problem, not_tls
 from courrier.mailing.transports.base import Transport
+from courrier.texts import Lines, Text
+from courrier.texts import sentence as _
 
 if TYPE_CHECKING:
     from courrier.mailing.models import OutboundMessage, SendingProfile
@@ -230,7 +232,7 @@ class SMTPTransport(Transport):
 
     # -- sending ----------------------------------------------------------------------------
 
-    def send(self, message: OutboundMessage) -> str:
+    def send(self, message: OutboundMessage) -> str | Text:
         try:
             return self._send_once(message)
         except _ConnectionDropped:
@@ -238,7 +240,7 @@ class SMTPTransport(Transport):
             self.close()
             return self._send_once(message)
 
-    def _send_once(self, message: OutboundMessage) -> str:
+    def _send_once(self, message: OutboundMessage) -> str | Text:
         self.open()
         assert self._backend is not None and self._backend.connection is not None
         connection = self._backend.connection
@@ -254,7 +256,7 @@ class SMTPTransport(Transport):
 
     def _transaction(
         self, connection: smtplib.SMTP, message: OutboundMessage, *, reused: bool
-    ) -> str:
+    ) -> str | Text:
         raw = bytes(message.raw)
         recipients = list(message.envelope_recipients)
         if not recipients:
@@ -302,12 +304,17 @@ class SMTPTransport(Transport):
 
         answer = _answer(code, reply)
         if refused:
-            answer += "\n" + _("Destinataires refusés : %(list)s") % {
-                "list": "; ".join(
-                    f"{address} ({_answer(rcode, rreply)})"
-                    for address, (rcode, rreply) in refused.items()
-                )
-            }
+            # Taken for the others: the server's answer, then which recipients it refused.
+            return Lines(
+                answer,
+                _("Destinataires refusés : %(list)s")
+                % {
+                    "list": "; ".join(
+                        f"{address} ({_answer(rcode, rreply)})"
+                        for address, (rcode, rreply) in refused.items()
+                    )
+                },
+            )
         return answer
 
     def _envelope(
@@ -479,7 +486,7 @@ class SMTPTransport(Transport):
     def _where(self) -> dict[str, object]:
         return {"host": self.profile.smtp_host, "port": self.profile.smtp_port}
 
-    def _port_hint(self) -> str:
+    def _port_hint(self) -> Text | None:
         profile = self.profile
         security, port = profile.smtp_security, profile.smtp_port
         if port == SSL_PORT and security != profile.Security.SSL:
@@ -492,11 +499,10 @@ class SMTPTransport(Transport):
                 "Le port 25 est souvent bloqué par les fournisseurs d'accès : utilisez plutôt "
                 "le port 587 avec STARTTLS, ou 465 avec SSL/TLS."
             )
-        return ""
+        return None
 
-    def _with_hint(self, sentence: str) -> str:
-        hint = self._port_hint()
-        return f"{sentence} {hint}" if hint else sentence
+    def _with_hint(self, sentence: Text) -> Text:
+        return Lines(sentence, self._port_hint(), sep=" ")
 
     def _open_error(self, exc: BaseException) -> MailingError:
         where = self._where()
@@ -561,14 +567,18 @@ class SMTPTransport(Transport):
             )
         if isinstance(exc, ssl.SSLCertVerificationError):
             return ProfileRejected(
-                _(
-                    "Le certificat du serveur %(host)s n'est pas valable pour ce nom. Vérifiez "
-                    "le nom du serveur SMTP : il doit être celui que donne votre fournisseur."
-                )
-                % where,
-                detail=detail,
+                certificate_problem(exc, host=self.profile.smtp_host), detail=detail
             )
         if isinstance(exc, ssl.SSLError):
+            if not not_tls(exc):
+                return ProfileRejected(
+                    _(
+                        "La connexion chiffrée avec %(host)s a échoué (le serveur et Courrier ne "
+                        "s'accordent pas sur le chiffrement)."
+                    )
+                    % where,
+                    detail=detail,
+                )
             if security == self.profile.Security.SSL:
                 sentence = _(
                     "La connexion SSL/TLS au port %(port)s a échoué : ce port n'attend sans "

@@ -50,7 +50,7 @@ class Command(BaseCommand):
                 _("Paramétrage à corriger : %(address)s — %(reason)s")
                 % {
                     "address": profile.from_address,
-                    "reason": " ".join(profile.state_reason.split()),
+                    "reason": " ".join(str(profile.state_reason).split()),
                 }
             )
 
@@ -70,6 +70,6 @@ class Command(BaseCommand):
                         "date": f"{timezone.localtime(created_at):%d/%m/%Y %H:%M}",
                         "to": ", ".join(to),
                         "subject": subject,
-                        "reason": " ".join(last_error.split()),
+                        "reason": " ".join(str(last_error).split()),
                     }
                 )
