@@ -159,7 +159,9 @@ class Lines(Text):
     __slots__ = ("parts", "sep")
 
     def __init__(self, *parts: Text | str | Promise | None, sep: str = "\n") -> None:
-        kept = tuple(text_of(part) for part in parts if part is not None)
+        kept = tuple(
+            part if isinstance(part, Text) else text_of(part) for part in parts if part is not None
+        )
         self.parts = tuple(part for part in kept if part)
         self.sep = sep
 
@@ -210,6 +212,8 @@ def _from_lazy(value: Promise) -> Text:
 
 
 def _param(value: Any) -> Text | Param:
+    if type(value) is str:  # the usual case first: an address, a host name
+        return value
     if isinstance(value, Text | int | float | bool) or value is None:
         return value
     if isinstance(value, Promise):

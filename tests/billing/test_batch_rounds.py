@@ -29,6 +29,7 @@ from courrier.billing.services.sending import (
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import MailBatch, OutboundMessage
 from courrier.mailing.services import compose
+from courrier.texts import render
 from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
 from tests.billing.test_sending import deliver, make_invoice_template, pdf_of
 from tests.fakes.smtp import FakeSMTPServer
@@ -194,7 +195,7 @@ def test_a_mail_queued_by_someone_else_during_a_round_is_not_queued_twice(
 
     assert batch.state == MailBatch.State.DONE
     assert list(batch.blocked) == [str(first.pk)]
-    assert "Déjà envoyée" in batch.blocked[str(first.pk)][0]
+    assert "Déjà envoyée" in render(batch.blocked[str(first.pk)][0])
     assert batch.queued == COUNT - 1
     keys = Counter(OutboundMessage.objects.values_list("idempotency_key", flat=True))
     assert keys == Counter(email_key(invoice.pk) for invoice in invoices)

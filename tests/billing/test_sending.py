@@ -26,6 +26,7 @@ from courrier.billing.services.sending import (
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import MailTemplate, MailTemplateVersion, OutboundMessage
 from courrier.mailing.services import messages_deliver
+from courrier.texts import render
 from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
 from tests.fakes.smtp import FakeSMTPServer, Received
 from tests.firm.factories import make_collaborator
@@ -110,7 +111,7 @@ def test_presend_check_lists_blockers_and_the_peppol_warning(
     assert checks[peppol.pk].ok and codes(peppol, "warnings") == ["peppol"]
     assert "Peppol" in checks[peppol.pk].warnings[0].message
     assert codes(german) == ["no_language"]
-    assert "allemand" in checks[german.pk].blockers[0].message.lower()
+    assert "allemand" in str(checks[german.pk].blockers[0].message).lower()
     assert codes(no_address) == ["no_address"]
     assert codes(gone) == ["pdf_missing"]
     assert codes(draft) == ["draft"]
@@ -174,7 +175,7 @@ def test_a_batch_sends_each_invoice_once_with_its_pdf_in_its_language(
     deliver()
     assert again.object_ids == [german.pk] and again.queued == 0
     assert chosen.queued == 0 and set(chosen.blocked) == {str(french.pk), str(dutch.pk)}
-    assert "Déjà envoyée" in chosen.blocked[str(french.pk)][0]
+    assert "Déjà envoyée" in render(chosen.blocked[str(french.pk)][0])
     assert len(smtp_server.messages) == 3
     # Composing the first batch again queues nothing either.
     OutboundMessage.objects.filter(batch=batch).count()

@@ -56,11 +56,21 @@ def free_port() -> int:
 
 
 class TestCA:
-    """A CA and a server certificate for 127.0.0.1 / localhost, written under `directory`."""
+    """A CA and a server certificate for 127.0.0.1 / localhost, written under `directory`.
+
+    The server certificate can be made wrong, as servers get it wrong: for other `names` than
+    127.0.0.1 / localhost, `expired`, or `self_signed` (not issued by the CA at all)."""
 
     __test__ = False  # not a test class, whatever its name says
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        names: tuple[str, ...] | None = None,
+        expired: bool = False,
+        self_signed: bool = False,
+    ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         now = datetime.datetime.now(datetime.UTC)
         ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -94,29 +104,35 @@ class TestCA:
             .sign(ca_key, hashes.SHA256())
         )
         key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name(
+            [x509.NameAttribute(NameOID.COMMON_NAME, names[0] if names else "localhost")]
+        )
+        alternatives: list[x509.GeneralName] = (
+            [x509.DNSName(name) for name in names]
+            if names
+            else [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(HOST))]
+        )
+        valid_until = now - datetime.timedelta(days=1) if expired else now + datetime.timedelta(30)
         cert = (
             x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-            .issuer_name(ca_name)
+            .subject_name(subject)
+            .issuer_name(subject if self_signed else ca_name)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(
-                x509.SubjectAlternativeName(
-                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(HOST))]
-                ),
-                critical=False,
-            )
+            .not_valid_before(now - datetime.timedelta(days=10))
+            .not_valid_after(valid_until)
+            .add_extension(x509.SubjectAlternativeName(alternatives), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
                 x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
             )
             .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                    (key if self_signed else ca_key).public_key()
+                ),
                 critical=False,
             )
-            .sign(ca_key, hashes.SHA256())
+            .sign(key if self_signed else ca_key, hashes.SHA256())
         )
         self.ca_path = directory / "ca.pem"
         self.cert_path = directory / "server.pem"

@@ -38,6 +38,7 @@ from courrier.mailing.services import (
     messages_deliver,
     presend_check,
 )
+from courrier.texts import render_all
 from tests.fakes.smtp import FakeSMTPServer
 
 LANGUAGES = ("fr", "nl", "de", "en")
@@ -290,7 +291,8 @@ def test_blocked_clients_are_listed_with_their_reasons_and_the_others_go(
     batch = batch_compose(batch_id=batch.pk)
 
     assert (batch.state, batch.total, batch.queued) == ("done", 4, 1)
-    assert batch.blocked == {
+    # Stored as msgids and parameters, read in the reader's language (French here).
+    assert {pk: render_all(reasons) for pk, reasons in batch.blocked.items()} == {
         str(german.pk): ["Le modèle « Bilan » n'a pas de version en allemand."],
         str(silent.pk): [
             "Le client Sans adresse SRL n'a pas d'adresse e-mail : ajoutez-en une dans sa fiche "
@@ -447,12 +449,14 @@ def test_the_presend_check_lists_what_blocks_and_what_warns(
     ]
     [check] = one_off
     assert (check.blockers, check.language, check.language_fallback) == ([], "fr", True)
-    assert check.warnings == [
+    assert render_all(check.warnings) == [
         "Le modèle « Bilan » n'a pas de version en néerlandais : ce message part en français, "
         "la langue par défaut du cabinet."
     ]
     assert check.preview is not None and check.preview.language == "fr"
-    assert typo[0].blockers == ["Champ inconnu {NOMCLIEN} : vouliez-vous dire {NOMCLIENT} ?"]
+    assert render_all(typo[0].blockers) == [
+        "Champ inconnu {NOMCLIEN} : vouliez-vous dire {NOMCLIENT} ?"
+    ]
 
 
 def test_a_profile_that_cannot_send_blocks_every_recipient(
@@ -466,7 +470,7 @@ def test_a_profile_that_cannot_send_blocks_every_recipient(
     checks = presend_check(sender=sender, clients=clients, subject="S", body="B", batch=True)
 
     assert all(len(check.blockers) == 1 for check in checks)
-    assert "mot de passe refusé." in checks[0].blockers[0]
+    assert "mot de passe refusé." in str(checks[0].blockers[0])
     assert checks[0].blockers == checks[1].blockers
 
 
@@ -477,7 +481,7 @@ def test_a_sender_without_profile_is_blocked_not_crashed(
         sender=make_collaborator(), clients=[make_client()], subject="S", body="B", batch=True
     )
 
-    assert checks[0].blockers == [str(ProfileMissing())]
+    assert render_all(checks[0].blockers) == [str(ProfileMissing())]
 
 
 def test_the_presend_check_costs_the_same_queries_for_ten_or_a_hundred_clients(

@@ -39,6 +39,7 @@ from courrier.mailing.services import (
     upload_store,
 )
 from courrier.mailing.transports.smtp import SMTPTransport
+from courrier.texts import render_all
 from tests.fakes.smtp import FakeSMTPServer, Received
 
 SUBJECT = "Votre dossier {NUMCLIENT}"
@@ -316,7 +317,7 @@ def test_someone_elses_file_cannot_be_attached(
         f"Le fichier joint n°{theirs.pk} n'est pas l'un des vôtres : il ne peut pas être joint."
     )
     assert caught.value.messages == [expected]
-    assert checks[0].blockers == [expected]
+    assert render_all(checks[0].blockers) == [expected]
     assert not OutboundMessage.objects.exists()
 
 
@@ -437,7 +438,7 @@ def test_a_scheduled_time_in_the_past_is_refused(sender: Collaborator, client: C
         "ou envoyez sans programmer."
     )
     assert caught.value.messages == [expected]
-    assert check.blockers == [expected]
+    assert render_all(check.blockers) == [expected]
     assert not OutboundMessage.objects.exists()
 
 

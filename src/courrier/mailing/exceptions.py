@@ -15,10 +15,12 @@ from typing import Any
 
 from django.utils.translation import gettext_noop, pgettext_lazy
 
-from courrier.texts import Lines, Text, Verbatim, said
+from courrier.texts import Lines, Text, said
 
 SERVER_ANSWER = pgettext_lazy("server answer", "Réponse du serveur : %(answer)s")
 TECHNICAL_DETAIL = pgettext_lazy("server answer", "Détail technique : %(answer)s")
+# Made once: delivery builds an explanation for every message that fails.
+_ANSWER_LINES = {True: said(SERVER_ANSWER), False: said(TECHNICAL_DETAIL)}
 
 
 class MailingError(Exception):
@@ -57,8 +59,8 @@ class MailingError(Exception):
         """The sentence, then the server's answer (or the technical detail) on its own line."""
         if not self.detail:
             return self.text
-        line = SERVER_ANSWER if self.code is not None else TECHNICAL_DETAIL
-        return Lines(self.text, said(line, {"answer": Verbatim(self.detail)}))
+        line = _ANSWER_LINES[self.code is not None]
+        return Lines(self.text, said(line, {"answer": self.detail}))
 
 
 class ConfigurationError(MailingError):
