@@ -36,7 +36,7 @@ def profile(**fields: Any) -> SendingProfile:
 
 
 def messages(advice: list[Any], level: str | None = None) -> str:
-    return " | ".join(item.message for item in advice if level in (None, item.level))
+    return " | ".join(str(item.message) for item in advice if level in (None, item.level))
 
 
 def test_a_good_profile_gets_no_advice() -> None:
@@ -161,8 +161,8 @@ def test_login_in_clear_is_a_warning() -> None:
 def test_failure_hints() -> None:
     assert "mot de passe d'application" in failure_hint(profile(smtp_host="smtp.gmail.com"))
     assert "Microsoft 365" in failure_hint(profile(smtp_host="smtp.office365.com"))
-    assert failure_hint(profile()) == ""
-    assert failure_hint(profile(method="sendgrid")) == ""
+    assert failure_hint(profile()) is None
+    assert failure_hint(profile(method="sendgrid")) is None
 
 
 # --- On the pages -------------------------------------------------------------------------

@@ -435,7 +435,7 @@ def test_the_presend_check_lists_what_blocks_and_what_warns(
         sender=sender, clients=[fine], subject="Dossier", body="{NOMCLIEN}", batch=True
     )
 
-    assert [(c.blockers, c.warnings) for c in in_batch] == [
+    assert [(render_all(c.blockers), render_all(c.warnings)) for c in in_batch] == [
         ([], []),
         ([], ["Le champ {CONTACT} est vide pour ce client."]),
         (["Le modèle « Bilan » n'a pas de version en néerlandais."], []),

@@ -76,7 +76,7 @@ print(json.dumps({
         )
     },
     "details": {
-        str(pk): detail
+        str(pk): str(detail)
         for pk, detail in DeliveryAttempt.objects.values_list("message_id", "detail")
     },
     "stored": {
