@@ -112,9 +112,9 @@ def invoice_template(*, billing_company: BillingCompany) -> MailTemplate | None:
 @dataclass(frozen=True)
 class Reason:
     code: str
-    # A Text (courrier.texts): a batch stores it, and whoever reads the batch later reads it
-    # in their own language.
-    message: Text
+    # A Text (courrier.texts): a batch stores its blockers, and whoever reads the batch later
+    # reads them in their own language. A plain string is shown as it is.
+    message: Text | str
 
 
 @dataclass
