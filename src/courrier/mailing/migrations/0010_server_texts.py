@@ -12,7 +12,7 @@ import courrier.texts
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("mailing", "0008_message_content"),
+        ("mailing", "0009_securelink_language"),
     ]
 
     operations = [
