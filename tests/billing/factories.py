@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -92,3 +93,17 @@ def make_invoice(
     if issue:
         invoice = invoice_issue(invoice=invoice, by=by)
     return invoice
+
+
+def issue_confirmed(browser: Any, invoice: Invoice, *, follow: bool = True) -> Any:
+    """Issue a draft from its pages as a person does: the confirmation page first, then its
+    button (which posts the number the page announced)."""
+    from django.urls import reverse
+
+    url = reverse("billing:invoice_issue", args=[invoice.pk])
+    page = browser.get(url).content.decode()
+    fields = dict(
+        re.findall(r'<input type="hidden" name="(confirm|year|number)" value="(\d+)">', page)
+    )
+    assert set(fields) == {"confirm", "year", "number"}, "no confirmation on the page"
+    return browser.post(url, fields, follow=follow)

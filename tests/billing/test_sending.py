@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from courrier.billing.models import Invoice
 from courrier.billing.services import invoice_issue, invoice_pdf_bytes
@@ -89,8 +90,12 @@ def test_presend_check_lists_blockers_and_the_peppol_warning(
     setup: tuple[BillingCompany, Collaborator],
 ) -> None:
     company, anne = setup
-    fine = make_invoice(company, make_invoice_client("C1"))
-    peppol = make_invoice(company, make_invoice_client("C2", vat_number="BE0403.019.261"))
+    fine = make_invoice(company, make_invoice_client("C1"), issue_date=timezone.localdate())
+    peppol = make_invoice(
+        company,
+        make_invoice_client("C2", vat_number="BE0403.019.261"),
+        issue_date=timezone.localdate(),
+    )
     german = make_invoice(company, make_invoice_client("C3", language="de"))
     no_address = make_invoice(company, make_invoice_client("C4", emails=()))
     gone = make_invoice(company, make_invoice_client("C5"))

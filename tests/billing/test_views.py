@@ -21,6 +21,7 @@ from courrier.clients.models import Client as ClientRecord
 from courrier.clients.models import ClientEmail
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import OutboundMessage, SendingProfile
+from tests.billing.factories import issue_confirmed
 from tests.clients.factories import make_client
 from tests.firm.factories import make_collaborator, make_company
 
@@ -287,7 +288,13 @@ def test_write_a_draft_then_issue_it(
     # 360 + 75.60 at 21 %, 40 + 2.40 at 6 %
     assert "478,00" in page or "478.00" in page
 
-    response = client.post(reverse("billing:invoice_issue", args=[draft.pk]), follow=True)
+    # A post that does not carry the confirmed number only shows what would happen.
+    response = client.post(reverse("billing:invoice_issue", args=[draft.pk]))
+    assert "Elle prendra le numéro" in text(response) and "2026/0001" in text(response)
+    draft.refresh_from_db()
+    assert draft.status == "draft" and draft.number is None
+
+    response = issue_confirmed(client, draft)
     draft.refresh_from_db()
     assert draft.status == "issued" and draft.display_number == "2026/0001"
     assert draft.register == "email" and draft.pdf
@@ -415,7 +422,7 @@ def test_credit_note_from_an_invoice(
     page = text(client.get(response.url))
     assert "crédite la facture 2026/0001" in page
 
-    client.post(reverse("billing:invoice_issue", args=[note.pk]))
+    issue_confirmed(client, note)
     note.refresh_from_db()
     assert note.display_number == "2026/0002"  # the same series
     page = text(client.get(reverse("billing:invoice", args=[invoice.pk])))
@@ -536,3 +543,48 @@ def test_lines_with_odd_figures_never_fail(
     assert response.status_code == 200
     response = client.post(reverse("billing:invoice_create", args=["FIDU"]), data)
     assert response.status_code == 200 and not Invoice.objects.exists()
+
+
+def test_issuing_asks_for_confirmation_and_says_the_number_it_takes(
+    client: Browser, anne: Collaborator, company: BillingCompany
+) -> None:
+    issued(company, paper_client("C0009"))  # 2026/0001 is taken
+    draft = invoice_create(
+        billing_company=company,
+        client=email_client(),
+        issue_date=DAY,
+        lines=[{"description": "Conseil", "unit_price": "100.00"}],
+        by=anne,
+    )
+    # The draft's page leads to the confirmation; it issues nothing by itself.
+    page = text(client.get(reverse("billing:invoice", args=[draft.pk])))
+    confirm_url = reverse("billing:invoice_issue", args=[draft.pk])
+    assert f'href="{confirm_url}"' in page
+    for response in (client.get(confirm_url), client.post(confirm_url)):
+        shown = " ".join(text(response).replace("&#x27;", "'").split())
+        assert response.status_code == 200
+        assert "Émettre la facture ?" in shown
+        assert "Elle prendra le numéro <strong" in shown and ">2026/0002</strong>" in shown
+        assert "registre e-mail" in shown and "C'est irréversible." in shown
+        assert "se corrige ensuite par une note de crédit" in shown
+    draft.refresh_from_db()
+    assert draft.status == "draft" and draft.number is None
+
+    # Someone else issues meanwhile: the confirmed 2026/0002 is gone, nothing is issued and
+    # the new number is asked for.
+    issued(company, paper_client("C0010"))
+    response = client.post(confirm_url, {"confirm": "1", "year": "2026", "number": "2"})
+    shown = text(response)
+    assert response.status_code == 409
+    assert "a pris le numéro 2026/0002 entre-temps" in shown and ">2026/0003</strong>" in shown
+    draft.refresh_from_db()
+    assert draft.status == "draft"
+    assert Invoice.objects.filter(status="issued").count() == 2
+
+    response = client.post(confirm_url, {"confirm": "1", "year": "2026", "number": "3"})
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert draft.display_number == "2026/0003"
+    # Numbers stay without a gap: the refused attempt took none.
+    numbers = sorted(Invoice.objects.filter(status="issued").values_list("number", flat=True))
+    assert numbers == [1, 2, 3]

@@ -1,5 +1,6 @@
 """A draft written in a real browser: lines added and removed in place, the totals recomputed,
-saved, issued, its PDF opened; then the paper register prints it."""
+saved, issued after a confirmation that says its number, its PDF opened; then the paper
+register prints it."""
 
 from __future__ import annotations
 
@@ -67,7 +68,13 @@ def test_write_a_draft_issue_it_and_print_it(context: BrowserContext) -> None:  
     ]
     assert draft.total_incl_vat == Decimal("478.00") and draft.language == "nl"
 
-    page.get_by_role("button", name="Émettre la facture").click()
+    # Issuing is irreversible: the page first says what will happen, and takes no number.
+    page.get_by_role("link", name="Émettre la facture…").click()
+    expect(page.locator("#issue-confirm")).to_contain_text("Elle prendra le numéro 2026/0001")
+    expect(page.locator("#issue-confirm")).to_contain_text("C'est irréversible.")
+    draft.refresh_from_db()
+    assert draft.status == "draft" and draft.number is None
+    page.get_by_role("button", name="Émettre la facture 2026/0001").click()
     expect(page.locator(".flash-success")).to_contain_text(
         "Facture 2026/0001 émise ; elle est dans le registre papier."
     )

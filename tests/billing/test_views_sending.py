@@ -6,20 +6,27 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
+from html import unescape
 from typing import Any
 
 import pytest
 from django.test import Client as Browser
 from django.urls import reverse
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from courrier.billing.models import Invoice
-from courrier.billing.services import invoice_pdf_bytes
+from courrier.billing.services import invoice_pdf_bytes, sending
 from courrier.billing.services.sending import PURPOSE_RESEND, invoice_batch_compose
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import MailBatch, OutboundMessage
 from courrier.mailing.services import messages_deliver
-from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
+from tests.billing.factories import (
+    issue_confirmed,
+    make_billing_company,
+    make_invoice,
+    make_invoice_client,
+)
 from tests.billing.test_sending import make_invoice_template, pdf_of
 from tests.fakes.smtp import FakeSMTPServer
 from tests.firm.factories import make_collaborator
@@ -277,7 +284,7 @@ def test_issue_sends_at_once_when_the_company_says_so(
     company.save()
     draft = make_invoice(company, make_invoice_client("C1"), issue=False)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("billing:invoice_issue", args=[draft.pk]), follow=True)
+        response = issue_confirmed(client, draft)
     assert "Elle part par e-mail dès maintenant." in text(response)
     # The task queued when the issue committed, run as the worker runs it.
     [queued] = DBTaskResult.objects.filter(task_path__endswith="send_invoice")
@@ -292,7 +299,7 @@ def test_issue_waits_for_a_batch_by_default(
     client: Browser, anne: Collaborator, company: BillingCompany
 ) -> None:
     draft = make_invoice(company, make_invoice_client("C1"), issue=False)
-    response = client.post(reverse("billing:invoice_issue", args=[draft.pk]), follow=True)
+    response = issue_confirmed(client, draft)
     page = text(response)
     assert "registre e-mail" in page and "dès maintenant" not in page
     assert "Pas encore envoyée : elle partira avec le prochain lot du registre e-mail." in page
@@ -326,3 +333,73 @@ def test_the_batch_page_lists_failed_and_uncertain_mails_and_the_register_its_ba
     make_billing_company("AUTRE", name="Conseils Demo", enterprise_number="0202.239.951")
     other = text(client.get(reverse("billing:email_register", args=["AUTRE"])))
     assert "Derniers lots envoyés" not in other
+
+
+def test_another_companys_batch_is_not_found_under_this_companys_name(
+    client: Browser, anne: Collaborator, company: BillingCompany
+) -> None:
+    """/factures/BOEK/envois/<n>/ of a FIDU batch is a 404, with or without htmx; the batch
+    answers under its own company only."""
+    boek = make_billing_company("BOEK", name="Boekhouding Demo", enterprise_number="0202.239.951")
+    invoice = make_invoice(company, make_invoice_client("C1"))
+    batch = sending.invoice_batch_start(by=anne, invoices=[invoice], enqueue=False)
+
+    assert client.get(reverse("billing:batch", args=["FIDU", batch.pk])).status_code == 200
+    assert client.get(reverse("billing:batch", args=["fidu", batch.pk])).status_code == 200
+    for headers in ({}, HTMX):
+        response = client.get(reverse("billing:batch", args=["BOEK", batch.pk]), headers=headers)
+        assert response.status_code == 404
+        assert "Fiduciaire" not in text(response) and invoice.display_number not in text(response)
+    # A batch that holds another company's invoice belongs to neither.
+    theirs = make_invoice(boek, make_invoice_client("C2"))
+    mixed = sending.invoice_batch_start(by=anne, invoices=[invoice, theirs], enqueue=False)
+    for code in ("FIDU", "BOEK"):
+        assert client.get(reverse("billing:batch", args=[code, mixed.pk])).status_code == 404
+
+
+def test_the_check_warns_of_a_due_date_already_past(
+    client: Browser, anne: Collaborator, company: BillingCompany
+) -> None:
+    today = timezone.localdate()
+    late = make_invoice(
+        company,
+        make_invoice_client("C1", emails=("compta@dupuis.test",)),
+        issue_date=today - datetime.timedelta(days=40),
+        due_date=today - datetime.timedelta(days=10),
+    )
+    on_time = make_invoice(company, make_invoice_client("C2"), issue_date=today)
+    due = (today - datetime.timedelta(days=10)).strftime("%d/%m/%Y")
+
+    page = unescape(
+        text(
+            client.post(
+                reverse("billing:email_presend", args=["FIDU"]),
+                {"scope": "selection", "invoices": [late.pk, on_time.pk]},
+            )
+        )
+    )
+    warnings = page[page.index('id="presend-warnings"') :]
+    warnings = warnings[: warnings.index("</ul>")]
+    assert f"Échéance déjà passée (le {due})" in warnings
+    assert f'data-invoice="{late.pk}">{late.display_number}</a>' in warnings
+    assert f'data-invoice="{on_time.pk}"' not in warnings
+    assert "2 factures seront envoyées" in page  # a warning, not a blocker
+
+
+def test_an_english_colleague_reads_the_past_due_warning_in_english(
+    client: Browser, company: BillingCompany
+) -> None:
+    emma = make_collaborator("emma@fidu.be", language="en")
+    client.force_login(emma)
+    late = make_invoice(company, make_invoice_client("C1"), issue_date=datetime.date(2026, 1, 5))
+    page = unescape(
+        text(
+            client.post(
+                reverse("billing:email_presend", args=["FIDU"]),
+                {"scope": "selection", "invoices": [late.pk]},
+                headers=HTMX,
+            )
+        )
+    )
+    assert "Due date already past (04/02/2026)" in page
+    assert "Échéance" not in page

@@ -7,9 +7,17 @@ class BillingConfig(AppConfig):
     verbose_name = _("Facturation")
 
     def ready(self) -> None:
-        from courrier.billing.fields import INVOICE_CONTEXT, INVOICE_FIELDS, resolve_invoices
+        from courrier.billing.fields import (
+            CREDIT_NOTE_TEMPLATES,
+            INVOICE_CONTEXT,
+            INVOICE_FIELDS,
+            resolve_invoices,
+        )
         from courrier.mailing import contexts
         from courrier.mailing.fields import CLIENT_FIELDS, CONTEXT_FIELDS
 
         CONTEXT_FIELDS[INVOICE_CONTEXT] = [*CLIENT_FIELDS, *INVOICE_FIELDS]
+        # A credit note's template has the same fields; its mail is an invoice's mail (its
+        # context, its register, its resolver), only its words differ.
+        CONTEXT_FIELDS[CREDIT_NOTE_TEMPLATES] = [*CLIENT_FIELDS, *INVOICE_FIELDS]
         contexts.register(INVOICE_CONTEXT, resolve_invoices)

@@ -2,8 +2,9 @@
 
 Each demo client gets an issued invoice of the first quarter (in the e-mail register when it
 chose e-mail, else the paper register), every third one a second invoice, each company a
-credit note and a few drafts; and the firm gets an invoice mail template in the four
-languages. Nothing is created when the demo invoices already exist.
+credit note and a few drafts; and the firm gets an invoice mail template and a credit-note
+mail template in the four languages (the bookkeeping company has its own of each). Nothing is
+created when the demo invoices already exist.
 """
 
 from __future__ import annotations
@@ -79,6 +80,72 @@ BOEK_TEMPLATE_VERSIONS: dict[str, tuple[str, str]] = {
     ),
 }
 
+# The firm's credit-note mail: a credit note asks for no payment and names the invoice it
+# corrects. The same texts as the firm gets on upgrade (billing migration 0002).
+CREDIT_NOTE_TEMPLATE = "Envoi de note de crédit"
+
+CREDIT_NOTE_VERSIONS: dict[str, tuple[str, str]] = {
+    "fr": (
+        "Votre note de crédit {NUMFACT} du {DATEFACT}",
+        "{FORMULE},\n\nVeuillez trouver ci-joint notre note de crédit {NUMFACT} du "
+        "{DATEFACT}, d'un montant de {MONTANT}, qui corrige notre facture {NUMFACTCREDITEE} du "
+        "{DATEFACTCREDITEE}.\n\nCe montant est porté à votre crédit : cette note de crédit "
+        "n'appelle aucun paiement de votre part.\n\nBien cordialement,\n{SOCIETEFACTURANTE}",
+    ),
+    "nl": (
+        "Uw creditnota {NUMFACT} van {DATEFACT}",
+        "{FORMULE},\n\nIn bijlage vindt u onze creditnota {NUMFACT} van {DATEFACT}, voor een "
+        "bedrag van {MONTANT}, die onze factuur {NUMFACTCREDITEE} van {DATEFACTCREDITEE} "
+        "corrigeert.\n\nDit bedrag wordt in uw voordeel geboekt: voor deze creditnota hoeft u "
+        "niets te betalen.\n\nMet vriendelijke groeten,\n{SOCIETEFACTURANTE}",
+    ),
+    "de": (
+        "Ihre Gutschrift {NUMFACT} vom {DATEFACT}",
+        "{FORMULE},\n\nanbei erhalten Sie unsere Gutschrift {NUMFACT} vom {DATEFACT} über "
+        "{MONTANT}, die unsere Rechnung {NUMFACTCREDITEE} vom {DATEFACTCREDITEE} berichtigt."
+        "\n\nDer Betrag wird Ihnen gutgeschrieben: Für diese Gutschrift ist keine Zahlung zu "
+        "leisten.\n\nMit freundlichen Grüßen\n{SOCIETEFACTURANTE}",
+    ),
+    "en": (
+        "Your credit note {NUMFACT} of {DATEFACT}",
+        "{FORMULE},\n\nPlease find attached our credit note {NUMFACT} of {DATEFACT} for "
+        "{MONTANT}, which corrects our invoice {NUMFACTCREDITEE} of {DATEFACTCREDITEE}.\n\n"
+        "This amount is credited to your account: there is nothing to pay for this credit "
+        "note.\n\nKind regards,\n{SOCIETEFACTURANTE}",
+    ),
+}
+
+# The bookkeeping company's own credit-note mail, as short as its invoice mail.
+# Named to sort after the firm's: without a choice, a company takes the firm's first by name.
+BOEK_CREDIT_NOTE_TEMPLATE = "Notes de crédit Boekhouding Demo"
+
+BOEK_CREDIT_NOTE_VERSIONS: dict[str, tuple[str, str]] = {
+    "fr": (
+        "Note de crédit {NUMFACT} – {SOCIETEFACTURANTE}",
+        "{FORMULE},\n\nEn annexe, notre note de crédit {NUMFACT} de {MONTANT}, qui corrige "
+        "notre facture {NUMFACTCREDITEE} du {DATEFACTCREDITEE}. Ce montant est porté à votre "
+        "crédit.\n\nL'équipe de {SOCIETEFACTURANTE}",
+    ),
+    "nl": (
+        "Creditnota {NUMFACT} – {SOCIETEFACTURANTE}",
+        "{FORMULE},\n\nIn bijlage onze creditnota {NUMFACT} van {MONTANT}, die onze factuur "
+        "{NUMFACTCREDITEE} van {DATEFACTCREDITEE} corrigeert. Dit bedrag wordt in uw voordeel "
+        "geboekt.\n\nHet team van {SOCIETEFACTURANTE}",
+    ),
+    "de": (
+        "Gutschrift {NUMFACT} – {SOCIETEFACTURANTE}",
+        "{FORMULE},\n\nanbei unsere Gutschrift {NUMFACT} über {MONTANT}, die unsere Rechnung "
+        "{NUMFACTCREDITEE} vom {DATEFACTCREDITEE} berichtigt. Der Betrag wird Ihnen "
+        "gutgeschrieben.\n\nIhr Team von {SOCIETEFACTURANTE}",
+    ),
+    "en": (
+        "Credit note {NUMFACT} – {SOCIETEFACTURANTE}",
+        "{FORMULE},\n\nAttached is our credit note {NUMFACT} for {MONTANT}, which corrects "
+        "our invoice {NUMFACTCREDITEE} of {DATEFACTCREDITEE}. The amount is credited to your "
+        "account.\n\nThe {SOCIETEFACTURANTE} team",
+    ),
+}
+
 # What a firm invoices, in the client's language.
 SERVICES: dict[str, list[str]] = {
     "fr": [
@@ -135,12 +202,14 @@ def _lines(language: str, index: int) -> list[LineData]:
     return lines
 
 
-def _seed_template(name: str, versions: dict[str, tuple[str, str]]) -> MailTemplate:
-    template = MailTemplate.objects.filter(
-        name=name, owner__isnull=True, context=MailTemplate.Context.INVOICE
-    ).first()
+def _seed_template(
+    name: str,
+    versions: dict[str, tuple[str, str]],
+    context: str = MailTemplate.Context.INVOICE,
+) -> MailTemplate:
+    template = MailTemplate.objects.filter(name=name, owner__isnull=True, context=context).first()
     if template is None:
-        template = MailTemplate(name=name, context=MailTemplate.Context.INVOICE)
+        template = MailTemplate(name=name, context=context)
         template.full_clean()
         template.save()
     for language, (subject, body) in versions.items():
@@ -148,6 +217,25 @@ def _seed_template(name: str, versions: dict[str, tuple[str, str]]) -> MailTempl
             template=template, language=language, defaults={"subject": subject, "body": body}
         )
     return template
+
+
+def seed_mail_templates(*, companies: dict[str, BillingCompany]) -> None:
+    """The firm's invoice and credit-note mails in four languages, and the bookkeeping
+    company's own of each, chosen on it (idempotent)."""
+    _seed_template(INVOICE_TEMPLATE, TEMPLATE_VERSIONS)
+    credit = MailTemplate.Context.CREDIT_NOTE
+    _seed_template(CREDIT_NOTE_TEMPLATE, CREDIT_NOTE_VERSIONS, credit)
+    bookkeeping = companies.get("BOEK")
+    if bookkeeping is None:
+        return
+    if bookkeeping.invoice_template_id is None:
+        bookkeeping.invoice_template = _seed_template(BOEK_TEMPLATE, BOEK_TEMPLATE_VERSIONS)
+        bookkeeping.save(update_fields=["invoice_template"])
+    if bookkeeping.credit_note_template_id is None:
+        bookkeeping.credit_note_template = _seed_template(
+            BOEK_CREDIT_NOTE_TEMPLATE, BOEK_CREDIT_NOTE_VERSIONS, credit
+        )
+        bookkeeping.save(update_fields=["credit_note_template"])
 
 
 @transaction.atomic
@@ -158,11 +246,7 @@ def seed_invoices(
     clients: list[Client],
 ) -> int:
     """Create the demo rows (idempotent); returns how many exist."""
-    _seed_template(INVOICE_TEMPLATE, TEMPLATE_VERSIONS)
-    bookkeeping = companies.get("BOEK")
-    if bookkeeping is not None and bookkeeping.invoice_template_id is None:
-        bookkeeping.invoice_template = _seed_template(BOEK_TEMPLATE, BOEK_TEMPLATE_VERSIONS)
-        bookkeeping.save(update_fields=["invoice_template"])
+    seed_mail_templates(companies=companies)
     demo = Invoice.objects.filter(client__in=clients)
     if demo.exists():
         return demo.count()

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from courrier.firm.models import Collaborator
 
 INVOICE_CONTEXT = "invoice"
+# The context of credit-note templates (MailTemplate.Context.CREDIT_NOTE): the invoice's fields.
+CREDIT_NOTE_TEMPLATES = "credit_note"
 
 _INVOICE = _("Facture")
 _PAYMENT = _("Paiement")
@@ -31,6 +33,18 @@ INVOICE_FIELDS: list[Field] = [
     Field("DATEFACT", _("Date de la facture"), _INVOICE, "31/12/2026"),
     Field("TYPEDOC", _("Type de document (facture ou note de crédit)"), _INVOICE, "facture"),
     Field("REFERENCE", _("Référence du client"), _INVOICE, "Commande 123"),
+    Field(
+        "NUMFACTCREDITEE",
+        _("Numéro de la facture créditée (note de crédit)"),
+        _INVOICE,
+        "2026/0017",
+    ),
+    Field(
+        "DATEFACTCREDITEE",
+        _("Date de la facture créditée (note de crédit)"),
+        _INVOICE,
+        "15/11/2026",
+    ),
     Field("MONTANT", _("Montant TVA comprise"), _PAYMENT, "1 210,00 €"),
     Field("MONTANTHTVA", _("Montant hors TVA"), _PAYMENT, "1 000,00 €"),
     Field("MONTANTTVA", _("Montant de la TVA"), _PAYMENT, "210,00 €"),
@@ -71,11 +85,14 @@ def _word(words: dict[str, dict[str, str]], kind: str, language: str) -> str:
 def invoice_values(invoice: Invoice, language: str) -> dict[str, str]:
     """The invoice's own fields in `language` (the client's come from the client context)."""
     company = invoice.billing_company
+    credited = invoice.credited_invoice
     return {
         "NUMFACT": invoice.display_number,
         "DATEFACT": format_date(invoice.issue_date, language),
         "TYPEDOC": _word(TYPEDOC_WORDS, invoice.kind, language),
         "REFERENCE": invoice.reference,
+        "NUMFACTCREDITEE": credited.display_number if credited is not None else "",
+        "DATEFACTCREDITEE": format_date(credited.issue_date, language) if credited else "",
         "MONTANT": format_amount(invoice.total_incl_vat, language),
         "MONTANTHTVA": format_amount(invoice.total_excl_vat, language),
         "MONTANTTVA": format_amount(invoice.total_vat, language),
@@ -151,7 +168,11 @@ def resolve_invoices(ids: Sequence[int], user: Collaborator | None) -> list[Mail
     """Contexts of the issued invoices among `ids`, in the order of the ids (every
     collaborator sees every invoice of the firm; drafts are never mailed)."""
     invoices = Invoice.objects.select_related(
-        "client", "client__billing_company", "client__responsible", "billing_company"
+        "client",
+        "client__billing_company",
+        "client__responsible",
+        "billing_company",
+        "credited_invoice",
     ).filter(pk__in=list(ids), status=Invoice.Status.ISSUED)
     by_pk = {invoice.pk: invoice for invoice in invoices}
     return [invoice_context(by_pk[pk]) for pk in ids if pk in by_pk]

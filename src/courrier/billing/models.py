@@ -172,6 +172,16 @@ class Invoice(models.Model):
     def is_issued(self) -> bool:
         return self.status == self.Status.ISSUED
 
+    @property
+    def is_credit_note(self) -> bool:
+        return self.kind == self.Kind.CREDIT_NOTE
+
+    @property
+    def signed_total_incl_vat(self) -> Decimal:
+        """The total as lists and registers add it up: a credit note's is negative (its own
+        document, the PDF, prints it as the amount credited)."""
+        return -self.total_incl_vat if self.is_credit_note else self.total_incl_vat
+
 
 class InvoiceLine(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")

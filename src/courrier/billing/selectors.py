@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils.translation import gettext_lazy as _
 
-from courrier.billing.models import Invoice
+from courrier.billing.models import Invoice, InvoiceSeries
 from courrier.firm.models import BillingCompany
 from courrier.mailing.models import MailBatch, OutboundMessage
 
@@ -220,6 +220,29 @@ def batch_invoices(*, ids: Iterable[int]) -> QuerySet[Invoice]:
     return with_mail(
         Invoice.objects.filter(pk__in=list(ids)).select_related("client", "billing_company")
     ).order_by("year", "number", "id")
+
+
+def batch_of_company(*, company: BillingCompany, pk: int) -> MailBatch | None:
+    """An invoice batch of this company, or None: a batch belongs to the company of its
+    invoices, and one that holds another company's invoice is not this company's."""
+    batch = MailBatch.objects.filter(pk=pk, context=INVOICE_CONTEXT).first()
+    if batch is None:
+        return None
+    ids = [int(pk) for pk in batch.object_ids or [] if str(pk).isdigit()]
+    companies = set(Invoice.objects.filter(pk__in=ids).values_list("billing_company_id", flat=True))
+    return batch if companies == {company.pk} else None
+
+
+def next_number(*, invoice: Invoice) -> str:
+    """The number a draft would take if it were issued now ("2026/0043"), nothing reserved:
+    the next of its company's series for the year of its date."""
+    year = invoice.issue_date.year
+    last = (
+        InvoiceSeries.objects.filter(billing_company_id=invoice.billing_company_id, year=year)
+        .values_list("last_number", flat=True)
+        .first()
+    )
+    return f"{year}/{(last or 0) + 1:04d}"
 
 
 def company_batches(*, company: BillingCompany, limit: int = 5) -> list[MailBatch]:

@@ -374,15 +374,59 @@ def pdf_filename(invoice: Invoice) -> str:
     return f"{kind}-{invoice.year}-{invoice.number:04d}.pdf"
 
 
-@require_POST
+def _issue_confirmation(
+    request: HttpRequest, invoice: Invoice, *, error: str = "", status: int = 200
+) -> HttpResponse:
+    """What issuing will do, before it is done: the number it takes, the register, a mail
+    leaving at once, and that it cannot be undone."""
+    register = issue_services.register_for(invoice.client)
+    company = invoice.billing_company
+    number = selectors.next_number(invoice=invoice)
+    return render(
+        request,
+        "billing/issue_confirm.html",
+        {
+            "invoice": invoice,
+            "company": company,
+            "number": number,
+            "year": invoice.issue_date.year,
+            "expected": int(number.split("/")[1]),
+            "register_label": Invoice.Register(register).label,
+            "sent_at_once": register == Invoice.Register.EMAIL and company.send_invoices_on_issue,
+            "addresses": invoice.client.invoice_addresses(),
+            "error": error,
+        },
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
 def invoice_issue(request: HttpRequest, pk: int) -> HttpResponse:
+    """Issuing is irreversible and takes a legal number: GET (or a POST that does not carry
+    the confirmed number) shows what will happen; only the confirmed POST issues."""
     invoice = _invoice_or_404(pk)
     if invoice.is_issued:
         messages.info(request, _("Cette facture est déjà émise."))
         return redirect("billing:invoice", pk=invoice.pk)
+    expected = request.POST.get("number", "") if request.method == "POST" else ""
+    year = request.POST.get("year", "")
+    if not (expected.isdigit() and len(expected) < 10 and request.POST.get("confirm")):
+        return _issue_confirmation(request, invoice)
+    if year != str(invoice.issue_date.year):
+        # The draft's date changed since the confirmation was shown: show it again.
+        return _issue_confirmation(
+            request,
+            invoice,
+            error=_("La date du brouillon a changé depuis : vérifiez le numéro et confirmez."),
+            status=409,
+        )
     try:
-        invoice = issue_services.invoice_issue(invoice=invoice, by=_user(request))
+        invoice = issue_services.invoice_issue(
+            invoice=invoice, by=_user(request), expected_number=int(expected)
+        )
     except ValidationError as exc:
+        if getattr(exc, "code", None) == "number_changed":
+            return _issue_confirmation(request, invoice, error=_error_text(exc), status=409)
         messages.error(
             request, _("La facture n'a pas été émise : %(why)s") % {"why": _error_text(exc)}
         )
@@ -538,6 +582,9 @@ def _check_summary(checks: list[Any]) -> dict[str, Any]:
         "blocked": blocked,
         "warned": list(warned.items()),
         "sendable": len(checks) - len(blocked),
+        "credit_notes": sum(
+            1 for check in checks if check.invoice.is_credit_note and not _blockers(check)
+        ),
     }
 
 
@@ -624,7 +671,8 @@ def _batch_context(company: BillingCompany, batch: MailBatch) -> dict[str, Any]:
 def batch_detail(request: HttpRequest, code: str, pk: int) -> HttpResponse:
     """A batch of invoices: a progress bar while it is prepared and sent, then the summary."""
     company = _company_or_404(code)
-    batch = MailBatch.objects.filter(pk=pk, context=selectors.INVOICE_CONTEXT).first()
+    # Another company's batch is not found here, whatever its number.
+    batch = selectors.batch_of_company(company=company, pk=pk)
     if batch is None:
         raise Http404(_("Cet envoi n'existe pas."))
     context = _batch_context(company, batch)

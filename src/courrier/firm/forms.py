@@ -64,6 +64,7 @@ class BillingCompanyForm(SignedForm):
             *SIGNATURE_FIELDS,
             "send_invoices_on_issue",
             "invoice_template",
+            "credit_note_template",
             "invoice_due_days",
             "invoice_colour",
             "invoice_logo",
@@ -109,6 +110,15 @@ class BillingCompanyForm(SignedForm):
         template.empty_label = _("— le modèle de factures du cabinet —")
         template.error_messages["invalid_choice"] = _(
             "Choisissez un modèle de mail des factures du cabinet ou partagé."
+        )
+        credit = self.fields["credit_note_template"]
+        assert isinstance(credit, forms.ModelChoiceField)
+        credit.queryset = MailTemplate.objects.filter(
+            Q(owner__isnull=True) | Q(shared=True), context=MailTemplate.Context.CREDIT_NOTE
+        ).order_by("name", "pk")
+        credit.empty_label = _("— le modèle de notes de crédit du cabinet —")
+        credit.error_messages["invalid_choice"] = _(
+            "Choisissez un modèle de mail des notes de crédit du cabinet ou partagé."
         )
 
     def clean_invoice_due_days(self) -> int:

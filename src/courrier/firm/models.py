@@ -227,6 +227,20 @@ class BillingCompany(MailSignatures):
             "Le mail qui accompagne ses factures. Vide : le modèle de factures du cabinet."
         ),
     )
+    # A credit note asks for no payment: it has a mail of its own, never the invoice one.
+    credit_note_template = models.ForeignKey(
+        "mailing.MailTemplate",
+        verbose_name=_("modèle de mail des notes de crédit"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        limit_choices_to={"context": "credit_note"},
+        help_text=_(
+            "Le mail qui accompagne ses notes de crédit. Vide : le modèle de notes de crédit "
+            "du cabinet."
+        ),
+    )
     invoice_due_days = models.PositiveSmallIntegerField(
         _("délai de paiement (jours)"),
         default=30,

@@ -190,6 +190,7 @@ class MailTemplate(models.Model):
     class Context(models.TextChoices):
         CLIENT = "client", _("client")
         INVOICE = "invoice", _("facture")
+        CREDIT_NOTE = "credit_note", _("note de crédit")
         DOCUMENT = "document", _("document")
         VAT = "vat", _("TVA")
         ISOC = "isoc", _("ISOC")

@@ -293,12 +293,15 @@ def invoice_issue(
     invoice: Invoice,
     by: Collaborator | None,
     make_pdf: bool = True,
+    expected_number: int | None = None,
 ) -> Invoice:
     """Issue a draft: next number of its company's series for the year of its issue date,
     totals, structured communication, register and stored PDF, in one transaction.
 
     `make_pdf=False` leaves the PDF to be made later by `invoice_pdf_ensure` (a batch does
-    it). Raises ValidationError for an invoice already issued or without lines.
+    it). `expected_number`: the number a person confirmed; when another document took it
+    meanwhile, nothing is issued (ValidationError, code "number_changed") so that they confirm
+    the new one. Raises ValidationError for an invoice already issued or without lines.
     """
     with transaction.atomic():
         draft = _draft_locked(invoice)
@@ -310,6 +313,19 @@ def invoice_issue(
         company = draft.billing_company
         draft.year = draft.issue_date.year
         draft.number = series_next_number(billing_company=company, year=draft.year)
+        if expected_number is not None and draft.number != expected_number:
+            # Rolled back with the transaction: the series keeps its number, no gap.
+            raise ValidationError(
+                _(
+                    "Une autre pièce a pris le numéro %(expected)s entre-temps : celle-ci "
+                    "prendrait le numéro %(number)s. Confirmez de nouveau."
+                ),
+                code="number_changed",
+                params={
+                    "expected": f"{draft.year}/{expected_number:04d}",
+                    "number": f"{draft.year}/{draft.number:04d}",
+                },
+            )
         draft.status = Invoice.Status.ISSUED
         draft.issued_at = timezone.now()
         draft.total_excl_vat = totals.excl_vat

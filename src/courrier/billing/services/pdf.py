@@ -126,6 +126,21 @@ PDF_WORDS: dict[str, dict[str, str]] = {
         "de": "Dieser Betrag wird von der gutgeschriebenen Rechnung abgezogen.",
         "en": "This amount is deducted from the credited invoice.",
     },
+    "credit_text_alone": {
+        "fr": "Ce montant est porté à votre crédit.",
+        "nl": "Dit bedrag wordt in uw voordeel geboekt.",
+        "de": "Dieser Betrag wird Ihnen gutgeschrieben.",
+        "en": "This amount is credited to your account.",
+    },
+    # The mention a Belgian credit note carries for a client who deducted the VAT (Royal
+    # Decree no. 4, art. 4): its accountant then knows the VAT goes back to the State.
+    "credit_vat": {
+        "fr": "TVA à reverser à l'État dans la mesure où elle a été initialement déduite.",
+        "nl": "Btw terug te storten aan de Staat in de mate waarin ze oorspronkelijk in "
+        "aftrek werd gebracht.",
+        "de": "MwSt. an den Staat zurückzuzahlen, soweit sie ursprünglich abgezogen wurde.",
+        "en": "VAT to be repaid to the State insofar as it was initially deducted.",
+    },
     "scan": {
         "fr": "Scannez pour payer",
         "nl": "Scan om te betalen",
@@ -230,7 +245,11 @@ def invoice_pdf_data(invoice: Invoice) -> dict[str, Any]:
     payment_text = ""
     qr = ""
     if is_credit:
-        payment_text = pdf_word("credit_text", language)
+        payment_text = pdf_word(
+            "credit_text" if invoice.credited_invoice_id else "credit_text_alone", language
+        )
+        if totals.vat:
+            payment_text += " " + pdf_word("credit_vat", language)
     elif totals.incl_vat > 0 and iban:
         payment_text = pdf_word("payment", language).format(
             amount=_money(totals.incl_vat, language),

@@ -24,10 +24,17 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from courrier.billing.models import Invoice
+from courrier.billing.services.payment_terms import payment_asks
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.languages import MailLanguage
 from courrier.mailing.exceptions import MailingError
-from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage, SendingProfile
+from courrier.mailing.models import (
+    MailBatch,
+    MailTemplate,
+    MailTemplateVersion,
+    OutboundMessage,
+    SendingProfile,
+)
 from courrier.mailing.services.compose import (
     PreparedMessage,
     compose_options,
@@ -83,26 +90,84 @@ def resend_key(invoice_pk: int, number: int) -> str:
 # -- the template ------------------------------------------------------------------------------
 
 
-def invoice_template(*, billing_company: BillingCompany) -> MailTemplate | None:
-    """The company's invoice template: the one chosen on the company, else the firm's
-    template for invoices (a firm or shared template of the "invoice" context; the firm's
-    own first, then by name). A chosen template that is no longer the firm's or shared, or
-    no longer about invoices, is passed over."""
-    usable = MailTemplate.objects.filter(context=MailTemplate.Context.INVOICE).filter(
+def _company_template(context: str, chosen_id: int | None) -> MailTemplate | None:
+    """The template chosen on the company, else the firm's template of `context` (a firm or
+    shared template; the firm's own first, then by name). A chosen template that is no
+    longer the firm's or shared, or no longer of that context, is passed over."""
+    usable = MailTemplate.objects.filter(context=context).filter(
         Q(owner__isnull=True) | Q(shared=True)
     )
-    if billing_company.invoice_template_id is not None:
-        chosen = (
-            usable.filter(pk=billing_company.invoice_template_id)
-            .prefetch_related("versions")
-            .first()
-        )
+    if chosen_id is not None:
+        chosen = usable.filter(pk=chosen_id).prefetch_related("versions").first()
         if chosen is not None:
             return chosen
     return (
         usable.prefetch_related("versions")
         .order_by(F("owner").asc(nulls_first=True), "name", "pk")
         .first()
+    )
+
+
+def invoice_template(*, billing_company: BillingCompany) -> MailTemplate | None:
+    """The company's invoice template: the one chosen on the company, else the firm's
+    template for invoices (context "invoice")."""
+    return _company_template(MailTemplate.Context.INVOICE, billing_company.invoice_template_id)
+
+
+def credit_note_template(*, billing_company: BillingCompany) -> MailTemplate | None:
+    """The company's credit-note template: the one chosen on the company, else the firm's
+    template for credit notes (context "credit_note"). Never the invoice template: that one
+    asks for payment."""
+    return _company_template(
+        MailTemplate.Context.CREDIT_NOTE, billing_company.credit_note_template_id
+    )
+
+
+def mail_template_for(*, invoice: Invoice) -> MailTemplate | None:
+    """The template of an invoice's mail: its company's credit-note template for a credit
+    note, its invoice template otherwise."""
+    if invoice.kind == Invoice.Kind.CREDIT_NOTE:
+        return credit_note_template(billing_company=invoice.billing_company)
+    return invoice_template(billing_company=invoice.billing_company)
+
+
+def _asks_payment(template: MailTemplate, version: MailTemplateVersion) -> Reason | None:
+    """Why a credit note cannot go with this version, when it asks for payment."""
+    found = payment_asks(version.subject, version.body)
+    if not found:
+        return None
+    named = [f"{{{code}}}" for code in found.fields] + [f"« {p} »" for p in found.phrases]
+    return Reason(
+        "asks_payment",
+        Sentence(
+            gettext_noop(
+                "Le modèle « %(template)s » demande un paiement (%(found)s) : une note de "
+                "crédit ne se paie pas. Choisissez un modèle de notes de crédit sur la page de "
+                "la société facturante, ou retirez ces mentions."
+            ),
+            {"template": template.name, "found": ", ".join(named)},
+        ),
+    )
+
+
+# Fields that only a credit note of an invoice can fill.
+_CREDITED_FIELDS = ("NUMFACTCREDITEE", "DATEFACTCREDITEE")
+
+
+def _credits_nothing(version: MailTemplateVersion) -> Reason | None:
+    """A credit note that credits no invoice, with a template that names the invoice it
+    credits, would go out with a hole."""
+    text = f"{version.subject}\n{version.body}"
+    if not any(f"{{{code}}}" in text for code in _CREDITED_FIELDS):
+        return None
+    return Reason(
+        "credits_nothing",
+        Sentence(
+            gettext_noop(
+                "Cette note de crédit ne crédite aucune facture, mais le modèle cite la facture "
+                "créditée ({NUMFACTCREDITEE}, {DATEFACTCREDITEE})."
+            )
+        ),
     )
 
 
@@ -146,6 +211,22 @@ def _draft() -> Text:
     return Sentence(gettext_noop("Brouillon : une facture est émise avant l'envoi."))
 
 
+def _no_template(*, credit_note: bool) -> Text:
+    if credit_note:
+        return Sentence(
+            gettext_noop(
+                "Aucun modèle de mail pour les notes de crédit : créez un modèle du cabinet de "
+                "contexte « note de crédit » (celui des factures demande un paiement)."
+            )
+        )
+    return Sentence(
+        gettext_noop(
+            "Aucun modèle de mail pour les factures : créez un modèle du cabinet de contexte "
+            "« facture »."
+        )
+    )
+
+
 def _is_belgian_vat_company(invoice: Invoice) -> bool:
     vat = "".join(ch for ch in (invoice.client.vat_number or "") if ch.isalnum()).upper()
     return vat.startswith("BE") and len(vat) > 2
@@ -162,7 +243,11 @@ def _invoices(ids: Iterable[int]) -> QuerySet[Invoice]:
     return (
         Invoice.objects.filter(pk__in=list(ids))
         .select_related(
-            "client", "client__billing_company", "client__responsible", "billing_company"
+            "client",
+            "client__billing_company",
+            "client__responsible",
+            "billing_company",
+            "credited_invoice",
         )
         .prefetch_related("client__emails")
     )
@@ -174,20 +259,23 @@ def invoice_presend_check(
     """The check before a batch: one entry per invoice, in the order given.
 
     Blockers: not issued, already sent by e-mail (only "@" sends again), no invoice address,
-    no sending profile for its company, no invoice template or none in the invoice's
-    language, a stored PDF gone from the server, a PDF over the provider's limit. Warnings: a
-    Belgian VAT-registered company, whose legal invoice is a Peppol e-invoice since 1 January
-    2026; a mail that goes unsigned, its company having no signature in its language. An
-    issued invoice whose PDF was not made yet is not blocked: the batch makes it."""
+    no sending profile for its company, no template (the invoice one, or the credit-note one
+    for a credit note) or none in the invoice's language, a credit note whose template asks
+    for payment or names an invoice it does not credit, a stored PDF gone from the server, a
+    PDF over the provider's limit. Warnings: an invoice whose due date is past; a Belgian
+    VAT-registered company, whose legal invoice is a Peppol e-invoice since 1 January 2026; a
+    mail that goes unsigned, its company having no signature in its language. An issued
+    invoice whose PDF was not made yet is not blocked: the batch makes it."""
     invoices = list(invoices)
     sent_keys = set(
         OutboundMessage.objects.filter(
             idempotency_key__in=[email_key(invoice.pk) for invoice in invoices]
         ).values_list("idempotency_key", flat=True)
     )
-    templates: dict[int, MailTemplate | None] = {}
+    templates: dict[tuple[int, str], MailTemplate | None] = {}
     profiles: dict[int, SendingProfile | Text] = {}
     checks: list[InvoiceCheck] = []
+    today = timezone.localdate()
     for invoice in invoices:
         check = InvoiceCheck(invoice=invoice)
         checks.append(check)
@@ -231,22 +319,14 @@ def invoice_presend_check(
                     ),
                 )
             )
-        if company.pk not in templates:
-            templates[company.pk] = invoice_template(billing_company=company)
-        template = templates[company.pk]
+        is_credit = invoice.kind == Invoice.Kind.CREDIT_NOTE
+        if (company.pk, invoice.kind) not in templates:
+            templates[company.pk, invoice.kind] = mail_template_for(invoice=invoice)
+        template = templates[company.pk, invoice.kind]
+        version = template.version(invoice.language) if template is not None else None
         if template is None:
-            blockers.append(
-                Reason(
-                    "no_template",
-                    Sentence(
-                        gettext_noop(
-                            "Aucun modèle de mail pour les factures : créez un modèle du cabinet "
-                            "de contexte « facture »."
-                        )
-                    ),
-                )
-            )
-        elif template.version(invoice.language) is None:
+            blockers.append(Reason("no_template", _no_template(credit_note=is_credit)))
+        elif version is None:
             blockers.append(
                 Reason(
                     "no_language",
@@ -258,7 +338,28 @@ def invoice_presend_check(
                     ),
                 )
             )
-        version = template.version(invoice.language) if template is not None else None
+        elif is_credit:
+            for reason in (
+                _asks_payment(template, version),
+                None if invoice.credited_invoice_id else _credits_nothing(version),
+            ):
+                if reason is not None:
+                    blockers.append(reason)
+        if not is_credit and invoice.due_date < today:
+            warnings.append(
+                Reason(
+                    "past_due",
+                    # Without the number: the check lists the invoices of each warning.
+                    Sentence(
+                        gettext_noop(
+                            "Échéance déjà passée (le %(date)s) : le mail demandera un paiement "
+                            "pour une date révolue. Corrigez-la par une note de crédit et une "
+                            "nouvelle facture, ou prévenez le client."
+                        ),
+                        {"date": invoice.due_date.strftime("%d/%m/%Y")},
+                    ),
+                )
+            )
         if version is not None:
             unsigned = mail_signature(
                 sender=by, billing_company=company, language=invoice.language, body=version.body
@@ -430,7 +531,7 @@ def _compose_invoice(
             idempotency_key=idempotency_key,
             purpose=purpose,
             batch=batch,
-            template=template or invoice_template(billing_company=invoice.billing_company),
+            template=template or mail_template_for(invoice=invoice),
             pdf=None,
         )
     )
@@ -466,14 +567,24 @@ def _prepare_invoice(
     language, the PDF (`pdf`, just made, or the stored one) attached."""
     from courrier.billing.fields import invoice_context
 
-    version = template.version(invoice.language) if template is not None else None
-    if template is None or version is None:
+    if template is None:
+        raise text_error(_no_template(credit_note=invoice.kind == Invoice.Kind.CREDIT_NOTE))
+    version = template.version(invoice.language)
+    if version is None:
         raise text_error(
             Sentence(
-                gettext_noop("Le modèle de mail des factures n'a pas de version en %(language)s."),
-                {"language": _language_label(invoice.language)},
+                gettext_noop("Le modèle « %(template)s » n'a pas de version en %(language)s."),
+                {"template": template.name, "language": _language_label(invoice.language)},
             )
         )
+    if invoice.kind == Invoice.Kind.CREDIT_NOTE:
+        # Whatever sends it (a batch, "@", the send on issue): a credit note's mail never
+        # asks for payment, and never names an invoice it does not credit.
+        refused = _asks_payment(template, version) or (
+            None if invoice.credited_invoice_id else _credits_nothing(version)
+        )
+        if refused is not None:
+            raise text_error(text_of(refused.message))
     context = invoice_context(invoice, pdf=pdf)
     setup = compose_setup(
         sender=by, billing_company=None, context=context, uploads=(), options=compose_options()
@@ -573,7 +684,7 @@ def invoice_batch_compose(
             idempotency_key__in=[email_key(pk) for pk in ids]
         ).values_list("idempotency_key", "batch_id")
     )
-    templates: dict[int, MailTemplate | None] = {}
+    templates: dict[tuple[int, str], MailTemplate | None] = {}
     made = 0
     counted = 0  # of `made`, those already added to the batch's `queued`
     done = len(mine) - len(ids)
@@ -616,11 +727,9 @@ def invoice_batch_compose(
                             raise text_error(Sentence(gettext_noop("Cette facture n'existe plus.")))
                         if invoice.status != Invoice.Status.ISSUED:
                             raise text_error(_draft())
-                        company_id = invoice.billing_company_id
-                        if company_id not in templates:
-                            templates[company_id] = invoice_template(
-                                billing_company=invoice.billing_company
-                            )
+                        which = (invoice.billing_company_id, invoice.kind)
+                        if which not in templates:
+                            templates[which] = mail_template_for(invoice=invoice)
                         pdf = None if invoice.pdf else invoice_pdf_render(invoice)
                         prepared = _prepare_invoice(
                             invoice,
@@ -628,7 +737,7 @@ def invoice_batch_compose(
                             idempotency_key=key,
                             purpose=PURPOSE_EMAIL,
                             batch=batch,
-                            template=templates[company_id],
+                            template=templates[which],
                             pdf=pdf,
                         )
                     except (ValidationError, MailingError) as exc:
@@ -651,7 +760,9 @@ def invoice_batch_compose(
                                 idempotency_key=email_key(item.invoice.pk),
                                 purpose=PURPOSE_EMAIL,
                                 batch=batch,
-                                template=templates[item.invoice.billing_company_id],
+                                template=templates[
+                                    item.invoice.billing_company_id, item.invoice.kind
+                                ],
                                 pdf=item.pdf,
                             )
                         if message.batch_id == batch.pk:
