@@ -1,7 +1,8 @@
 """Invoices by e-mail: the pre-send check, batches, the explicit re-send, sending on issue.
 
 One message per invoice, through its billing company's profile, with the company's invoice
-template in the invoice's language and the PDF as issued attached. Each invoice's mail has the
+template (its credit-note template for a credit note, which never asks for payment) in the
+invoice's language and the PDF as issued attached. Each invoice's mail has the
 idempotency key `invoice:<pk>:email`: a batch run twice, resumed after a crash, or a second
 batch over the same invoices queues nothing twice. Only `invoice_resend` sends again, under
 a key of its own (`invoice:<pk>:resend:<n>`).
