@@ -4,13 +4,16 @@ register prints it."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from playwright.sync_api import BrowserContext, expect
 
 from courrier.billing.models import Invoice
-from tests.billing.factories import make_billing_company, make_invoice_client
+from courrier.billing.services import credit_note_create
+from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
 from tests.billing.test_register_browser import settled
 from tests.firm.test_browser import CHROMIUM, context  # noqa: F401 (fixture used by name)
 
@@ -89,3 +92,38 @@ def test_write_a_draft_issue_it_and_print_it(context: BrowserContext) -> None:  
         page.get_by_role("button", name="PDF à imprimer des factures cochées").click()
     assert download.value.suggested_filename == "FIDU-2026-0001.pdf"
     assert record.invoices.count() == 1
+
+
+def test_without_a_script_a_credit_note_is_issued_after_its_confirmation_and_counted_as_a_credit(
+    context: BrowserContext,  # noqa: F811
+    live_server: Any,
+) -> None:
+    """The pages work without JavaScript: the confirmation is a page, its button a form."""
+    company = make_billing_company()
+    record = make_invoice_client("C1", name="Boulangerie Dupuis", by_email=False, emails=())
+    invoice = make_invoice(company, record)
+    note = credit_note_create(invoice=invoice, by=None)
+    assert context.browser is not None
+    plain = context.browser.new_context(
+        java_script_enabled=False, locale="fr-BE", base_url=live_server.url
+    )
+    plain.add_cookies(context.cookies())
+    page = plain.new_page()
+    page.goto(f"/factures/{note.pk}/")
+    page.get_by_role("link", name="Émettre la note de crédit…").click()
+    confirm = page.locator("#issue-confirm")
+    expect(confirm).to_contain_text("Elle prendra le numéro 2026/0002")
+    expect(confirm).to_contain_text("C'est irréversible.")
+    note.refresh_from_db()
+    assert note.number is None
+    page.get_by_role("button", name="Émettre la note de crédit 2026/0002").click()
+    expect(page.locator(".flash-success")).to_contain_text("Note de crédit 2026/0002 émise")
+
+    page.goto(f"/factures/client/{record.pk}/")
+    row = page.locator(f'tr[data-invoice="{note.pk}"]')
+    expect(row).to_contain_text("note de crédit")
+    expect(row.locator("td.num")).to_have_text(re.compile(r"^-1[\s.]?178,19\s?€$"))
+    expect(page.locator(f'tr[data-invoice="{invoice.pk}"] td.num')).to_have_text(
+        re.compile(r"^1[\s.]?178,19\s?€$")
+    )
+    plain.close()
