@@ -17,7 +17,7 @@ import pytest
 from django.apps import apps as django_apps
 from django.test import Client as Browser
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from courrier.billing.demo import (
     BOEK_CREDIT_NOTE_TEMPLATE,
@@ -385,13 +385,14 @@ def test_a_dutch_colleague_reads_why_a_credit_note_is_blocked_in_dutch(
     MailTemplateVersion.objects.filter(
         template=credit_note_template(billing_company=fidu), language="fr"
     ).update(body="{FORMULE},\n\nÀ payer avant le {ECHEANCE}.")
-    page = unescape(
-        client.post(
+    # The request activates the reader's language in this thread: set back afterwards.
+    with translation.override("fr"):
+        response = client.post(
             reverse("billing:email_presend", args=["FIDU"]),
             {"scope": "selection", "invoices": [str(note.pk)]},
             headers={"HX-Request": "true"},
-        ).content.decode()
-    )
+        )
+    page = unescape(response.content.decode())
     assert "vraagt om een betaling ({ECHEANCE}, « À payer avant »)" in page
     assert "een creditnota wordt niet betaald" in page
     assert "demande un paiement" not in page

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.test import Client as Browser
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django_tasks_db.models import DBTaskResult
 
 from courrier.billing.models import Invoice
@@ -392,14 +392,13 @@ def test_an_english_colleague_reads_the_past_due_warning_in_english(
     emma = make_collaborator("emma@fidu.be", language="en")
     client.force_login(emma)
     late = make_invoice(company, make_invoice_client("C1"), issue_date=datetime.date(2026, 1, 5))
-    page = unescape(
-        text(
-            client.post(
-                reverse("billing:email_presend", args=["FIDU"]),
-                {"scope": "selection", "invoices": [late.pk]},
-                headers=HTMX,
-            )
+    # The request activates the reader's language in this thread: set back afterwards.
+    with translation.override("fr"):
+        response = client.post(
+            reverse("billing:email_presend", args=["FIDU"]),
+            {"scope": "selection", "invoices": [late.pk]},
+            headers=HTMX,
         )
-    )
+    page = unescape(text(response))
     assert "Due date already past (04/02/2026)" in page
     assert "Échéance" not in page
