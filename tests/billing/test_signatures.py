@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from courrier.billing.fields import invoice_context
 from courrier.billing.services.sending import (
@@ -136,7 +137,10 @@ def test_a_language_the_company_has_not_written_goes_unsigned_and_the_check_says
     boek: BillingCompany, sophie: Collaborator, smtp_server: FakeSMTPServer
 ) -> None:
     german = make_invoice(boek, make_invoice_client("C1", language="de", name="Bäckerei Kessler"))
-    french = make_invoice(boek, make_invoice_client("C2", language="fr"))
+    # Not yet due: its check has nothing else to say.
+    french = make_invoice(
+        boek, make_invoice_client("C2", language="fr"), issue_date=timezone.localdate()
+    )
 
     checks = {c.invoice.pk: c for c in invoice_presend_check(invoices=[german, french], by=sophie)}
 
@@ -160,7 +164,9 @@ def test_a_company_without_any_signature_signs_nothing_and_warns_of_nothing(
 ) -> None:
     boek.signature_nl = boek.signature_fr = ""
     boek.save()
-    invoice = make_invoice(boek, make_invoice_client("C1", language="nl"))
+    invoice = make_invoice(
+        boek, make_invoice_client("C1", language="nl"), issue_date=timezone.localdate()
+    )
 
     [check] = invoice_presend_check(invoices=[invoice], by=sophie)
     invoice_resend(invoice=invoice, by=sophie)

@@ -81,7 +81,8 @@ BOEK_TEMPLATE_VERSIONS: dict[str, tuple[str, str]] = {
 }
 
 # The firm's credit-note mail: a credit note asks for no payment and names the invoice it
-# corrects. The same texts as the firm gets on upgrade (billing migration 0002).
+# corrects. The texts a firm gets on upgrade (billing migration 0002), ending with the greeting
+# here as the demo's invoice mails do: the company's signature, in the mail's language, follows.
 CREDIT_NOTE_TEMPLATE = "Envoi de note de crédit"
 
 CREDIT_NOTE_VERSIONS: dict[str, tuple[str, str]] = {
@@ -90,32 +91,33 @@ CREDIT_NOTE_VERSIONS: dict[str, tuple[str, str]] = {
         "{FORMULE},\n\nVeuillez trouver ci-joint notre note de crédit {NUMFACT} du "
         "{DATEFACT}, d'un montant de {MONTANT}, qui corrige notre facture {NUMFACTCREDITEE} du "
         "{DATEFACTCREDITEE}.\n\nCe montant est porté à votre crédit : cette note de crédit "
-        "n'appelle aucun paiement de votre part.\n\nBien cordialement,\n{SOCIETEFACTURANTE}",
+        "n'appelle aucun paiement de votre part.\n\nBien cordialement,",
     ),
     "nl": (
         "Uw creditnota {NUMFACT} van {DATEFACT}",
         "{FORMULE},\n\nIn bijlage vindt u onze creditnota {NUMFACT} van {DATEFACT}, voor een "
         "bedrag van {MONTANT}, die onze factuur {NUMFACTCREDITEE} van {DATEFACTCREDITEE} "
         "corrigeert.\n\nDit bedrag wordt in uw voordeel geboekt: voor deze creditnota hoeft u "
-        "niets te betalen.\n\nMet vriendelijke groeten,\n{SOCIETEFACTURANTE}",
+        "niets te betalen.\n\nMet vriendelijke groeten,",
     ),
     "de": (
         "Ihre Gutschrift {NUMFACT} vom {DATEFACT}",
         "{FORMULE},\n\nanbei erhalten Sie unsere Gutschrift {NUMFACT} vom {DATEFACT} über "
         "{MONTANT}, die unsere Rechnung {NUMFACTCREDITEE} vom {DATEFACTCREDITEE} berichtigt."
         "\n\nDer Betrag wird Ihnen gutgeschrieben: Für diese Gutschrift ist keine Zahlung zu "
-        "leisten.\n\nMit freundlichen Grüßen\n{SOCIETEFACTURANTE}",
+        "leisten.\n\nMit freundlichen Grüßen",
     ),
     "en": (
         "Your credit note {NUMFACT} of {DATEFACT}",
         "{FORMULE},\n\nPlease find attached our credit note {NUMFACT} of {DATEFACT} for "
         "{MONTANT}, which corrects our invoice {NUMFACTCREDITEE} of {DATEFACTCREDITEE}.\n\n"
         "This amount is credited to your account: there is nothing to pay for this credit "
-        "note.\n\nKind regards,\n{SOCIETEFACTURANTE}",
+        "note.\n\nKind regards,",
     ),
 }
 
-# The bookkeeping company's own credit-note mail, as short as its invoice mail.
+# The bookkeeping company's own credit-note mail, as short as its invoice mail; signed by the
+# company too.
 # Named to sort after the firm's: without a choice, a company takes the firm's first by name.
 BOEK_CREDIT_NOTE_TEMPLATE = "Notes de crédit Boekhouding Demo"
 
@@ -124,25 +126,25 @@ BOEK_CREDIT_NOTE_VERSIONS: dict[str, tuple[str, str]] = {
         "Note de crédit {NUMFACT} – {SOCIETEFACTURANTE}",
         "{FORMULE},\n\nEn annexe, notre note de crédit {NUMFACT} de {MONTANT}, qui corrige "
         "notre facture {NUMFACTCREDITEE} du {DATEFACTCREDITEE}. Ce montant est porté à votre "
-        "crédit.\n\nL'équipe de {SOCIETEFACTURANTE}",
+        "crédit.\n\nBien à vous,",
     ),
     "nl": (
         "Creditnota {NUMFACT} – {SOCIETEFACTURANTE}",
         "{FORMULE},\n\nIn bijlage onze creditnota {NUMFACT} van {MONTANT}, die onze factuur "
         "{NUMFACTCREDITEE} van {DATEFACTCREDITEE} corrigeert. Dit bedrag wordt in uw voordeel "
-        "geboekt.\n\nHet team van {SOCIETEFACTURANTE}",
+        "geboekt.\n\nMet vriendelijke groeten,",
     ),
     "de": (
         "Gutschrift {NUMFACT} – {SOCIETEFACTURANTE}",
         "{FORMULE},\n\nanbei unsere Gutschrift {NUMFACT} über {MONTANT}, die unsere Rechnung "
         "{NUMFACTCREDITEE} vom {DATEFACTCREDITEE} berichtigt. Der Betrag wird Ihnen "
-        "gutgeschrieben.\n\nIhr Team von {SOCIETEFACTURANTE}",
+        "gutgeschrieben.\n\nMit freundlichen Grüßen",
     ),
     "en": (
         "Credit note {NUMFACT} – {SOCIETEFACTURANTE}",
         "{FORMULE},\n\nAttached is our credit note {NUMFACT} for {MONTANT}, which corrects "
         "our invoice {NUMFACTCREDITEE} of {DATEFACTCREDITEE}. The amount is credited to your "
-        "account.\n\nThe {SOCIETEFACTURANTE} team",
+        "account.\n\nKind regards,",
     ),
 }
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("firm", "0004_company_invoice_template"),
+        ("firm", "0005_signatures_per_language"),
         ("mailing", "0009_template_context_credit_note"),
     ]
 
