@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("mailing", "0008_message_content"),
+        ("mailing", "0009_securelink_language"),
     ]
 
     operations = [
