@@ -63,7 +63,7 @@ def add_credit_note_template(apps: Any, schema_editor: Any) -> None:
 class Migration(migrations.Migration):
     dependencies = [
         ("billing", "0001_initial"),
-        ("mailing", "0010_template_context_credit_note"),
+        ("mailing", "0011_template_context_credit_note"),
     ]
 
     operations = [

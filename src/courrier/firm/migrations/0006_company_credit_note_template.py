@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("firm", "0005_signatures_per_language"),
-        ("mailing", "0010_template_context_credit_note"),
+        ("mailing", "0011_template_context_credit_note"),
     ]
 
     operations = [

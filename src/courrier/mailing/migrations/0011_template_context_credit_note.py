@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("mailing", "0009_securelink_language"),
+        ("mailing", "0010_server_texts"),
     ]
 
     operations = [
