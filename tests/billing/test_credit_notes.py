@@ -172,7 +172,7 @@ def test_without_a_credit_note_template_the_invoice_template_is_never_used(
 
     (check,) = invoice_presend_check(invoices=[note], by=make_collaborator())
     assert [reason.code for reason in check.blockers] == ["no_template"]
-    assert "notes de crédit" in check.blockers[0].message
+    assert "notes de crédit" in str(check.blockers[0].message)
 
 
 def test_each_company_chooses_its_credit_note_mail_with_the_same_fallbacks(
