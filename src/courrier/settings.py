@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "django_prose_editor",
     "django_tasks",
     "django_tasks_db",
     "courrier.firm",

@@ -71,9 +71,10 @@ def test_lists_keep_their_markers_in_the_text_part() -> None:
         f"<ol {LIST_STYLE}>\n<li>rassembler</li>\n<li>envoyer</li>\n</ol>\n"
         f'<ol start="3" {LIST_STYLE}>\n<li>vérifier</li>\n</ol>'
     )
+    # The text part is made from the HTML: a blank line between blocks, one marker per kind.
     assert rendered.text == (
-        "Documents à fournir :\n- les extraits bancaires\n* les factures d'achat\n\n"
-        "Étapes :\n1. rassembler\n2. envoyer\n\n3. vérifier\n"
+        "Documents à fournir :\n\n- les extraits bancaires\n- les factures d'achat\n\n"
+        "Étapes :\n\n1. rassembler\n2. envoyer\n\n3. vérifier\n"
     )
 
 
@@ -142,7 +143,8 @@ def test_a_field_may_be_the_target_of_a_link_when_it_is_a_web_address() -> None:
     assert '<a href="https://www.fidu.be">site</a>' in good.html
     assert good.text == "Notre site (https://www.fidu.be)\n"
     assert "<a " not in bad.html
-    assert bad.text == "Notre [site](javascript:alert(1))\n"
+    assert "javascript" not in bad.html
+    assert bad.text == "Notre site\n"
     assert '<a href="https://x.be/&quot;onclick=&quot;a()">site</a>' in quote.html
 
 

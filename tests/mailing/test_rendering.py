@@ -238,7 +238,8 @@ def test_empty_values_are_rendered_and_reported() -> None:
         values={"NOMCLIENT": "Dupont", "EXPEDITEUR": "   "},
     )
 
-    assert rendered.text == " Dupont\n"
+    # The spaces around empty fields start the paragraph: they show nothing, in either part.
+    assert rendered.text == "Dupont\n"
     assert rendered.empty_fields == ["NUMTVA", "CONTACT", "EXPEDITEUR"]
 
 

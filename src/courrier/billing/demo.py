@@ -20,6 +20,7 @@ from courrier.billing.services.issue import LineData
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import MailTemplate, MailTemplateVersion
+from courrier.mailing.rendering import body_html
 
 INVOICE_TEMPLATE = "Envoi de facture"
 
@@ -216,7 +217,9 @@ def _seed_template(
         template.save()
     for language, (subject, body) in versions.items():
         MailTemplateVersion.objects.get_or_create(
-            template=template, language=language, defaults={"subject": subject, "body": body}
+            template=template,
+            language=language,
+            defaults={"subject": subject, "body": body_html(body)},
         )
     return template
 

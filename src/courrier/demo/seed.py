@@ -23,6 +23,7 @@ from courrier.mailing.models import (
     PhraseVersion,
     SendingProfile,
 )
+from courrier.mailing.rendering import body_html
 from courrier.taxes.demo import seed_taxes
 
 # Printed by `courrier demo`: the demo firm is fictitious and only listens on 127.0.0.1.
@@ -584,7 +585,9 @@ def _seed_templates() -> None:
         template.save()
         for language, (subject, body) in versions.items():
             MailTemplateVersion.objects.update_or_create(
-                template=template, language=language, defaults={"subject": subject, "body": body}
+                template=template,
+                language=language,
+                defaults={"subject": subject, "body": body_html(body)},
             )
 
 
@@ -632,7 +635,7 @@ def _seed_phrases() -> None:
         phrase.save()
         for language, text in versions.items():
             PhraseVersion.objects.update_or_create(
-                phrase=phrase, language=language, defaults={"text": text}
+                phrase=phrase, language=language, defaults={"text": body_html(text)}
             )
 
 

@@ -15,6 +15,7 @@ from courrier.documents.models import Document
 from courrier.documents.services import document_store
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import MailTemplate, MailTemplateVersion
+from courrier.mailing.rendering import body_html
 
 TEMPLATE_NAME = "Envoi d'un document"
 # {MODEENVOI} says how the document goes: "en pièce jointe" when attached, "par le lien
@@ -114,7 +115,9 @@ def _seed_template() -> None:
     template.save()
     for language, (subject, body) in TEMPLATE.items():
         MailTemplateVersion.objects.update_or_create(
-            template=template, language=language, defaults={"subject": subject, "body": body}
+            template=template,
+            language=language,
+            defaults={"subject": subject, "body": body_html(body)},
         )
 
 

@@ -137,6 +137,9 @@ class MailTemplateVersionForm(forms.ModelForm):
         model = MailTemplateVersion
         fields = ["language", "subject", "body"]
 
+    def clean_body(self) -> str:
+        return rendering.body_html(str(self.cleaned_data.get("body") or ""))
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         # The inline's parent, also when it is being created in the same request.
@@ -206,8 +209,18 @@ class DeliveryAttemptInline(admin.TabularInline):  # type: ignore[type-arg]
         return False
 
 
+class PhraseVersionForm(forms.ModelForm):
+    class Meta:
+        model = PhraseVersion
+        fields = ["language", "text"]
+
+    def clean_text(self) -> str:
+        return rendering.body_html(str(self.cleaned_data.get("text") or ""))
+
+
 class PhraseVersionInline(admin.TabularInline):  # type: ignore[type-arg]
     model = PhraseVersion
+    form = PhraseVersionForm
     extra = 0
 
 

@@ -22,6 +22,7 @@ from courrier.firm.forms import SIGNATURE_WIDGETS, SignedForm
 from courrier.firm.models import SIGNATURE_FIELDS, Collaborator
 from courrier.languages import MailLanguage
 from courrier.mailing import rendering
+from courrier.mailing.editor import RichTextField, RichTextWidget
 from courrier.mailing.fields import fields_for
 from courrier.mailing.models import MailTemplate, MailTemplateVersion, SendingProfile, Upload
 from courrier.mailing.selectors import templates_editable, templates_for
@@ -558,10 +559,8 @@ class ComposeForm(forms.Form):
         max_length=255,
         widget=forms.TextInput(attrs={"data-merge-target": "", "autocomplete": "off"}),
     )
-    body = forms.CharField(
-        label=_("Contenu"),
-        strip=False,
-        widget=forms.Textarea(attrs={"rows": 14, "data-merge-target": "", "data-markup": ""}),
+    body = RichTextField(
+        label=_("Contenu"), widget=RichTextWidget(attrs={"rows": 14, "data-merge-target": ""})
     )
     archive = forms.BooleanField(
         label=_("Archiver les messages envoyés dans les fiches client"),
@@ -810,7 +809,7 @@ class TemplateSaveForm(forms.Form):
     )
     language = forms.ChoiceField(label=_("Langue"), choices=MailLanguage.choices)
     subject = forms.CharField(label=_("Sujet"), max_length=255)
-    body = forms.CharField(label=_("Contenu"), strip=False)
+    body = RichTextField(label=_("Contenu"))
 
     context: str = MailTemplate.Context.CLIENT
 
@@ -955,11 +954,10 @@ class MailTemplateForm(forms.Form):
                 required=False,
                 widget=forms.TextInput(attrs={"data-merge-target": "", "lang": code}),
             )
-            self.fields[f"body_{code}"] = forms.CharField(
+            self.fields[f"body_{code}"] = RichTextField(
                 label=_("Contenu"),
                 required=False,
-                strip=False,
-                widget=forms.Textarea(attrs={"rows": 12, "data-merge-target": "", "lang": code}),
+                widget=RichTextWidget(attrs={"data-merge-target": "", "lang": code}),
             )
         if not user.is_firm_admin:
             del self.fields["firm_template"]

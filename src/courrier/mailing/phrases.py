@@ -25,6 +25,7 @@ from courrier.firm.models import Collaborator, Firm
 from courrier.firm.permissions import is_firm_admin
 from courrier.languages import MailLanguage
 from courrier.mailing import fields, rendering
+from courrier.mailing.editor import RichTextField, RichTextWidget
 from courrier.mailing.models import Phrase, PhraseVersion
 
 # Phrases are written for mails to a client: their merge fields are checked in that context.
@@ -100,9 +101,10 @@ def phrase_save(
     shared: bool | None = None,
 ) -> Phrase:
     """Create or update a phrase with its texts (language -> text; a blank text removes that
-    language). `firm_phrase` and `shared` are None when the person may not change them.
+    language; each text is stored as sanitised HTML, plain text with the light markup being
+    converted). `firm_phrase` and `shared` are None when the person may not change them.
     Raises ValidationError when no language is filled or a text names an unknown field."""
-    texts = {code: texts.get(code, "") for code in LANGUAGES}
+    texts = {code: rendering.body_html(texts.get(code, "")) for code in LANGUAGES}
     filled = {code: text for code, text in texts.items() if text.strip()}
     if not filled:
         raise ValidationError(_("Écrivez la phrase dans au moins une langue."), code="no_language")
@@ -171,11 +173,10 @@ class PhraseForm(forms.Form):
                 initial[f"text_{version.language}"] = version.text
         super().__init__(*args, **kwargs)
         for code in LANGUAGES:
-            self.fields[f"text_{code}"] = forms.CharField(
+            self.fields[f"text_{code}"] = RichTextField(
                 label=gettext_lazy("Texte"),
                 required=False,
-                strip=False,
-                widget=forms.Textarea(attrs={"rows": 8, "data-merge-target": "", "lang": code}),
+                widget=RichTextWidget(attrs={"rows": 8, "data-merge-target": "", "lang": code}),
             )
         if not is_firm_admin(user):
             del self.fields["firm_phrase"]
@@ -366,7 +367,7 @@ def phrase_text(request: HttpRequest) -> JsonResponse:
             "language": version.language,
             "requested_language": language,
             "fallback": fallback,
-            "text": version.text,
+            "text": rendering.body_html(version.text),
             "notice": notice,
         }
     )

@@ -10,13 +10,17 @@ is refused, while whitespace and control characters coming from a value (an addr
 several lines, a name pasted with a tab) are collapsed into single spaces, because the
 person writing the template cannot fix the data at that moment.
 
-The body may use a light markup, written by the person and read from the template only:
+The body is stored as sanitised HTML, written in the editor (see `richtext`): its fields are
+filled in its text and its links' addresses, each value escaped, never read as HTML, and
+bare web or e-mail addresses become links. Both parts of the mail are made from those blocks.
+
+Before the editor, bodies were plain text with a light markup, written by the person:
 ``**bold**``, ``*italics*`` or ``_italics_``, lines starting with "- " or "* " (a list) or
 "1. " (a numbered list), ``[text](https://...)`` links, and bare web or e-mail addresses.
-The HTML part gets the tags; the text part drops the emphasis markers, keeps the list
-markers and writes a link as "text (address)". A field's value is never read as markup:
-the template is parsed with each field replaced by a private placeholder, and the values
-are put back, escaped, afterwards; a client named "**Acme**" stays "**Acme**".
+`markup_html` turns such a text into the stored HTML (a migration did so for the stored
+ones); `body_html` still reads a body that does not start with a tag that way. A field's
+value is never read as markup: the text is parsed with each field replaced by a private
+placeholder; a client named "**Acme**" stays "**Acme**".
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from courrier.mailing import richtext
 from courrier.mailing.fields import fields_for
 
 TOKEN_RE = r"\{([A-Z][A-Z0-9_]*)\}"  # noqa: S105 (a merge-field pattern, no secret)
@@ -268,6 +273,8 @@ def _strip_markup_end(url: str) -> str:
 
 
 def _safe_href(url: str) -> str | None:
+    if _TOKEN.match(url):
+        return url  # a field: its value is checked when the mail is built
     if any(_is_control(char) for char in url) or not _SAFE_URL.fullmatch(url):
         return None
     return "https://" + url if url.lower().startswith("www.") else url
@@ -439,6 +446,8 @@ def _lines(template: str, values: dict[str, str]) -> tuple[list[_Line | None], _
 
 
 def _body_text_part(lines: list[_Line | None], masks: _Masks) -> str:
+    """The text part as the light markup wrote it, straight from its lines (before the HTML
+    body): kept to check that a conversion to HTML loses nothing."""
     return "\n".join(
         "" if line is None else line.marker + _inline_text(line.nodes, masks) for line in lines
     ).rstrip()
@@ -468,6 +477,174 @@ def _body_html(lines: list[_Line | None], masks: _Masks) -> str:
             run.append(line)
     close()
     return "\n".join(blocks)
+
+
+# -- the stored format: sanitised HTML --------------------------------------------------------
+
+
+def markup_html(text: str) -> str:
+    """Text in the light markup above (what bodies were before the editor, what a seed or a
+    text made by code may still be) as the stored HTML: exactly the markup the renderer read,
+    its fields kept as ``{CODE}``."""
+    text = _body_text(text)
+    # Each field stands for itself: masked while the markup is read, as when a mail is built.
+    fields = {match.group(1): match.group(0) for match in _TOKEN.finditer(text)}
+    lines, masks = _lines(text, fields)
+    return richtext.sanitize(_body_html(lines, masks))
+
+
+def body_html(body: str) -> str:
+    """Any body in the stored format. HTML (it starts with a tag) is sanitised; any other
+    text is read as light markup, so that a seed or a text made by code in that form, or typed
+    in the plain field of a page whose script did not run, keeps its paragraphs."""
+    if not body.strip():
+        return ""
+    if body.lstrip().startswith("<"):
+        return richtext.sanitize(body)
+    return markup_html(body)
+
+
+def _linked(text: str) -> list[richtext.Node]:
+    """Web and e-mail addresses in `text` made links, as the light markup always did."""
+    nodes: list[richtext.Node] = []
+    position = 0
+    for match in _LINK.finditer(text):
+        target = match.group(0)
+        if match.group("url"):
+            target = _strip_url_end(target)
+            href = target if target.lower().startswith("http") else "https://" + target
+        else:
+            href = "mailto:" + target
+        start = match.start()
+        if start > position:
+            nodes.append(text[position:start])
+        nodes.append(richtext.Element("a", {"href": href}, [target]))
+        position = start + len(target)
+    if position < len(text):
+        nodes.append(text[position:])
+    return nodes
+
+
+class _Filler:
+    """Puts the values of the fields into the blocks of a body. A value is text: it is never
+    read as HTML nor as a field again; its line breaks become line breaks."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = {code: _body_text(value) for code, value in values.items()}
+
+    def text(self, text: str, *, in_link: bool) -> tuple[list[richtext.Node], bool]:
+        masks = _Masks(text)
+        marks = {code: masks.new() for code in self.values}
+        by_mark = {mark: code for code, mark in marks.items()}
+        masked = _replace(text, marks)
+        if masked == text:
+            return (_linked(text) if not in_link else [text]), False
+        nodes: list[richtext.Node] = []
+        run: list[str] = []
+
+        def plain() -> None:
+            if run:
+                nodes.extend(_linked("".join(run)) if not in_link else ["".join(run)])
+                run.clear()
+
+        for char in masked:
+            code = by_mark.get(char)
+            if code is None:
+                run.append(char)
+                continue
+            plain()
+            for index, line in enumerate(self.values[code].split("\n")):
+                if index:
+                    nodes.append(richtext.Element("br"))
+                if line:
+                    nodes.extend(_linked(line) if not in_link else [line])
+        plain()
+        return nodes, True
+
+    def nodes(
+        self, nodes: list[richtext.Node], *, in_link: bool = False
+    ) -> tuple[list[richtext.Node], bool]:
+        filled: list[richtext.Node] = []
+        any_field = False
+        for node in nodes:
+            if isinstance(node, str):
+                parts, had = self.text(node, in_link=in_link)
+                filled.extend(parts)
+                any_field |= had
+                continue
+            elements, had = self.element(node, in_link=in_link)
+            any_field |= had
+            filled.extend(elements)
+        return filled, any_field
+
+    def paragraph(self, node: richtext.Element) -> tuple[list[richtext.Node], bool]:
+        """A paragraph filled line by line: a line that only empty fields made is a blank
+        line, which ends the paragraph, as in the text part."""
+        lines: list[list[richtext.Node]] = [[]]
+        for child in node.children:
+            if isinstance(child, richtext.Element) and child.tag == "br":
+                lines.append([])
+            else:
+                lines[-1].append(child)
+        paragraphs: list[list[richtext.Node]] = [[]]
+        any_field = False
+        for line in lines:
+            filled, had = self.nodes(line)
+            any_field |= had
+            if had and not _visible(filled):
+                if paragraphs[-1]:
+                    paragraphs.append([])
+                continue
+            if paragraphs[-1]:
+                paragraphs[-1].append(richtext.Element("br"))
+            paragraphs[-1].extend(filled)
+        kept: list[richtext.Node] = [
+            richtext.Element("p", {}, children) for children in paragraphs if children
+        ]
+        if not kept and not any_field:
+            kept = [richtext.Element("p")]  # an empty line left on purpose
+        return kept, any_field
+
+    def element(self, node: richtext.Element, *, in_link: bool) -> tuple[list[richtext.Node], bool]:
+        if node.tag == "p":
+            return self.paragraph(node)
+        attrs = dict(node.attrs)
+        had = False
+        in_header = {code: _header_value(value) for code, value in self.values.items()}
+        for name in ("href", "title"):
+            if name in attrs:
+                value = _replace(attrs[name], in_header)
+                had |= value != attrs[name]
+                attrs[name] = value
+        if "href" in attrs and attrs["href"].lower().startswith("www."):
+            attrs["href"] = "https://" + attrs["href"]
+        children, had_inside = self.nodes(node.children, in_link=in_link or node.tag == "a")
+        had |= had_inside
+        if node.tag == "a" and richtext.safe_href(attrs.get("href", "")) is None:
+            return children, had  # an address a value made unusable: the words stay, not the link
+        if had and node.tag in ("p", "li") and not _visible(children):
+            return [], had  # only empty fields there: nothing to show, as in the text part
+        return [richtext.Element(node.tag, attrs, children)], had
+
+
+def _visible(nodes: list[richtext.Node]) -> bool:
+    for node in nodes:
+        if isinstance(node, str):
+            if node.strip():
+                return True
+        elif node.tag in ("table", "ul", "ol") or _visible(node.children):
+            return True
+    return False
+
+
+def body_blocks(body: str, values: dict[str, str]) -> list[richtext.Element]:
+    """The blocks of `body` (any form `body_html` takes), its fields filled with `values`."""
+    filler = _Filler(values)
+    blocks: list[richtext.Element] = []
+    for block in richtext.blocks_of(body_html(_body_text(body))):
+        filled, _had = filler.element(block, in_link=False)
+        blocks.extend(node for node in filled if isinstance(node, richtext.Element))
+    return blocks
 
 
 def _html_document(*, subject: str, body_html: str, signature: str, language: str) -> str:
@@ -505,7 +682,8 @@ def render(
 
     Raises ValidationError for unknown fields (all of them, subject and body) and for a line
     break or control character typed in the subject. A known field without a value renders
-    empty and is listed in `empty_fields`. The signature is appended as written, after the
+    empty and is listed in `empty_fields`. `body` is in the stored format (sanitised HTML) or
+    in the light markup (see `body_html`). The signature is appended as written, after the
     usual "-- " line; its braces are not fields.
     """
     known = _known_codes(context)
@@ -530,8 +708,8 @@ def render(
     if any(_is_control(char) for char in rendered_subject):  # a last line of defence
         raise _subject_error()
 
-    lines, masks = _lines(_body_text(body), present)
-    rendered_body = _body_text_part(lines, masks)
+    blocks = body_blocks(body, present)
+    rendered_body = richtext.text_of(blocks)
     clean_signature = _body_text(signature).strip("\n").rstrip()
     text = rendered_body + "\n"
     if clean_signature:
@@ -542,7 +720,7 @@ def render(
         text=text,
         html=_html_document(
             subject=rendered_subject,
-            body_html=_body_html(lines, masks),
+            body_html=richtext.mail_html(blocks),
             signature=clean_signature,
             language=language,
         ),

@@ -22,7 +22,8 @@ from django.utils.translation import gettext as _
 
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.languages import MailLanguage
-from courrier.mailing.rendering import TOKEN_RE
+from courrier.mailing import richtext
+from courrier.mailing.rendering import TOKEN_RE, body_html
 
 # The fields that name the writer of a mail: the sender, the firm and the billing company.
 SIGNING_FIELDS = frozenset(
@@ -115,7 +116,9 @@ def _language_name(code: str) -> str:
 def signing_field(body: str) -> str:
     """The field that signs `body` (a template's text, fields not yet replaced): the one its
     last non-empty line is, or ends with, when it names the writer; "" otherwise."""
-    for line in reversed(body.splitlines()):
+    # The lines as the text part reads them: a body is HTML (or the light markup of before).
+    text = richtext.text_of(richtext.blocks_of(body_html(body)))
+    for line in reversed(text.splitlines()):
         if line.strip():
             match = _LAST_FIELD.search(line)
             if match and match.group(1) in SIGNING_FIELDS:

@@ -8,6 +8,7 @@ from decimal import Decimal
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import MailTemplate, MailTemplateVersion
+from courrier.mailing.rendering import body_html
 from courrier.taxes import services
 from courrier.taxes.models import (
     AnnualAccountsFiling,
@@ -140,7 +141,9 @@ def _seed_templates() -> None:
             template.save()
         for language, (subject, body) in versions.items():
             MailTemplateVersion.objects.get_or_create(
-                template=template, language=language, defaults={"subject": subject, "body": body}
+                template=template,
+                language=language,
+                defaults={"subject": subject, "body": body_html(body)},
             )
 
 

@@ -31,7 +31,7 @@ from courrier.mailing import contexts
 from courrier.mailing.contexts import MailContext
 from courrier.mailing.exceptions import ConfigurationError, MailingError
 from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage, SendingProfile, Upload
-from courrier.mailing.rendering import check_fields
+from courrier.mailing.rendering import body_html, check_fields
 from courrier.mailing.services import by_link
 from courrier.mailing.services.compose import (
     CLIENT_CONTEXT,
@@ -420,7 +420,7 @@ def batch_create(
             sender=sender,
             template=template,
             subject=subject if template is None else (subject or template.name),
-            body=body,
+            body=body_html(body),
             # The window's own keys (its idempotency key, ...) are kept beside the checked ones.
             options={**dict(options), **checked.as_dict()},
             client_ids=ids,

@@ -50,7 +50,7 @@ from courrier.mailing.models import (
     Upload,
     contents_store,
 )
-from courrier.mailing.rendering import Rendered, render
+from courrier.mailing.rendering import Rendered, body_html, markup_html, render
 from courrier.mailing.services.delivery import enqueue_on_commit
 from courrier.mailing.services.profiles import profile_for, profile_problem
 from courrier.mailing.signatures import Signature, mail_signature
@@ -596,7 +596,8 @@ def mail_draft(
         sender=sender, billing_company=setup.billing_company, language=language, body=body
     )
     if links_text:
-        body = body.rstrip() + "\n\n" + links_text.strip() + "\n"
+        # The links' text is plain (its addresses become links): paragraphs after the body's.
+        body = body_html(body) + "\n" + markup_html(links_text.strip())
     rendered = render(
         subject=subject,
         body=body,

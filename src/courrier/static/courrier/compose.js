@@ -1,15 +1,21 @@
 /* Courrier — compose window and template editor: insert a merge field or a standard phrase at
-   the cursor, light formatting, the recipients switch, language tabs. Small on purpose: without
-   it the pages still work (fields are typed, every section is shown, buttons post the form). */
+   the cursor (of the subject, or of the body's editor: see richtext.js), the recipients switch,
+   language tabs. Small on purpose: without it the pages still work (fields are typed, every
+   section is shown, buttons post the form). */
 (function () {
   "use strict";
 
   var lastTarget = null;
 
   // Remember the subject or body the user was last in: the pickers' buttons take the focus.
+  // A body's editor stands for its textarea (hidden inside the editor's frame).
   document.addEventListener("focusin", function (event) {
     var el = event.target;
-    if (el && el.matches && el.matches("[data-merge-target]")) lastTarget = el;
+    if (!el || !el.matches) return;
+    if (el.matches("[data-merge-target]")) lastTarget = el;
+    var frame = el.closest(".prose-editor");
+    var textarea = frame && frame.querySelector("textarea[data-merge-target]");
+    if (textarea) lastTarget = textarea;
   });
 
   function visible(el) {
@@ -43,7 +49,18 @@
     field.dispatchEvent(new Event("input", { bubbles: true }));
   }
 
-  function insertAtCursor(field, text) {
+  // A field is text; a phrase is HTML (the stored format), inserted as such in the editor.
+  function insertAtCursor(field, text, isHtml) {
+    var editor = field.richEditor;
+    if (editor) {
+      var content = isHtml ? text : { type: "text", text: text };
+      editor.chain().focus().insertContent(content).run();
+      return;
+    }
+    if (isHtml && field.tagName === "INPUT") {
+      // The subject is plain text: the phrase's words only.
+      text = new DOMParser().parseFromString(text, "text/html").body.textContent.trim();
+    }
     replaceSelection(field, text);
   }
 
@@ -93,65 +110,13 @@
           say(result.data.error || "", true);
           return;
         }
-        if (typeof start === "number") target.setSelectionRange(start, end);
-        insertAtCursor(target, result.data.text);
+        if (typeof start === "number" && !target.richEditor) target.setSelectionRange(start, end);
+        insertAtCursor(target, result.data.text, true);
         say(result.data.notice || "", false);
       })
       .catch(function () {
         say(document.body.getAttribute("data-error-offline") || "", true);
       });
-  });
-
-  // Light formatting: writes the markup the renderer understands into the body.
-  function lineStart(value, index) {
-    var at = value.lastIndexOf("\n", index - 1);
-    return at === -1 ? 0 : at + 1;
-  }
-
-  var markup = {
-    bold: function (field, selected) {
-      var text = selected || "";
-      replaceSelection(field, "**" + text + "**", 2, 2 + text.length);
-    },
-    italic: function (field, selected) {
-      var text = selected || "";
-      replaceSelection(field, "*" + text + "*", 1, 1 + text.length);
-    },
-    list: function (field, selected) {
-      var value = field.value;
-      if (!selected) {
-        // A new item on its own line.
-        var start = field.selectionStart || 0;
-        var prefix = start > 0 && value.charAt(start - 1) !== "\n" ? "\n- " : "- ";
-        replaceSelection(field, prefix);
-        return;
-      }
-      // Every selected line becomes an item.
-      var from = lineStart(value, field.selectionStart);
-      field.setSelectionRange(from, field.selectionEnd);
-      var lines = value.slice(from, field.selectionEnd).split("\n").map(function (line) {
-        return /^\s*([-*]|\d+\.)\s/.test(line) || !line.trim() ? line : "- " + line;
-      });
-      replaceSelection(field, lines.join("\n"));
-    },
-    link: function (field, selected, button) {
-      var url = window.prompt(button.getAttribute("data-link-prompt") || "URL", "https://");
-      if (!url || url === "https://") { field.focus(); return; }
-      var text = selected || url;
-      replaceSelection(field, "[" + text + "](" + url.trim() + ")");
-    }
-  };
-
-  document.addEventListener("click", function (event) {
-    var button = event.target.closest("[data-markup-action]");
-    if (!button) return;
-    event.preventDefault();
-    var scope = button.closest(".field") || document;
-    var field = scope.querySelector("textarea[data-markup]") || document.querySelector("textarea[data-markup]");
-    var action = markup[button.getAttribute("data-markup-action")];
-    if (!field || !action) return;
-    var selected = field.value.slice(field.selectionStart, field.selectionEnd);
-    action(field, selected, button);
   });
 
   // The recipients switch: one client or a selection; each shows its own panels.

@@ -1,0 +1,114 @@
+/* Courrier — the rich-text editor of a mail's body, a template, a standard phrase.
+
+   Each textarea[data-richtext] becomes the editor of django-prose-editor (Tiptap/ProseMirror,
+   served by the application). The textarea stays in its form and receives the HTML at every
+   change, so the form posts it as before, HTMX requests included; the server sanitises it.
+   Without this script the textarea shows the HTML, and plain text typed there is accepted.
+
+   textarea.richEditor is the editor (compose.js inserts fields and phrases at its cursor). */
+
+let editorModule = null;
+
+function settingsOf(textarea) {
+  try {
+    return JSON.parse(textarea.getAttribute("data-richtext") || "{}");
+  } catch (error) {
+    return {};
+  }
+}
+
+async function loadEditor(textarea) {
+  if (editorModule) return editorModule;
+  const settings = settingsOf(textarea);
+  const labels = settings.labels || {};
+  // The package's dialogs ask window.gettext for their words when it loads.
+  if (typeof window.gettext !== "function") {
+    window.gettext = function (text) { return labels[text] || text; };
+  }
+  editorModule = await import(settings.editor);
+  return editorModule;
+}
+
+// The toolbar's titles are the package's English words: shown in the reader's language.
+function translateToolbar(wrapper, labels) {
+  wrapper.querySelectorAll("button[title]").forEach(function (button) {
+    const label = labels[button.getAttribute("title")];
+    if (!label) return;
+    button.setAttribute("title", label);
+    button.setAttribute("aria-label", label);
+  });
+}
+
+function focusAfter(wrapper) {
+  const focusable = Array.from(document.querySelectorAll(
+    "a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1']), [contenteditable=true]"
+  )).filter(function (el) { return el.offsetParent !== null || el === document.activeElement; });
+  const next = focusable.find(function (el) {
+    return !wrapper.contains(el) && (wrapper.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING);
+  });
+  if (next) next.focus();
+}
+
+function create(E, textarea) {
+  if (textarea.richEditor || textarea.closest(".prose-editor")) return;
+  const settings = settingsOf(textarea);
+  const labels = settings.labels || {};
+  const editor = E.createTextareaEditor(textarea, [
+    E.Document, E.Paragraph, E.Text, E.HardBreak,
+    E.Bold, E.Italic, E.Underline,
+    E.BulletList, E.OrderedList, E.ListItem,
+    E.Link.configure({ enableTarget: false }),
+    E.Table, E.TableRow, E.TableHeader, E.TableCell,
+    E.History, E.Dropcursor, E.Gapcursor,
+    E.Menu,
+  ]);
+  const wrapper = textarea.closest(".prose-editor");
+  textarea.richEditor = editor;
+  translateToolbar(wrapper, labels);
+  const area = editor.view.dom;
+  const label = textarea.id && document.querySelector("label[for='" + textarea.id + "']");
+  area.setAttribute("role", "textbox");
+  area.setAttribute("aria-multiline", "true");
+  area.setAttribute("aria-label", (label && label.textContent.trim()) || settings.name || "");
+  if (settings.leave) area.setAttribute("aria-description", settings.leave);
+  if (textarea.lang) area.setAttribute("lang", textarea.lang);
+  if (label) {
+    label.addEventListener("click", function () { editor.commands.focus(); });
+  }
+  // Tab moves between a table's cells and indents list items: Escape leaves the editor.
+  area.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && !event.defaultPrevented) {
+      event.preventDefault();
+      focusAfter(wrapper);
+    }
+  });
+  document.querySelectorAll("[data-richtext-fallback]").forEach(function (el) { el.hidden = true; });
+  document.querySelectorAll("[data-richtext-help]").forEach(function (el) { el.hidden = false; });
+  textarea.dispatchEvent(new CustomEvent("richtext:ready", { bubbles: true, detail: { editor: editor } }));
+}
+
+async function start(root) {
+  const textareas = (root || document).querySelectorAll
+    ? (root || document).querySelectorAll("textarea[data-richtext]")
+    : [];
+  if (!textareas.length) return;
+  let E;
+  try {
+    E = await loadEditor(textareas[0]);
+  } catch (error) {
+    // The plain textarea stays: the page works without the editor.
+    console.error("Courrier: the editor could not be loaded", error);
+    return;
+  }
+  textareas.forEach(function (textarea) {
+    try {
+      create(E, textarea);
+    } catch (error) {
+      console.error("Courrier: the editor could not start", error);
+    }
+  });
+}
+
+start(document);
+// "Récupérer modèle" and other partial updates bring new textareas.
+document.addEventListener("htmx:load", function (event) { start(event.target); });
