@@ -118,9 +118,10 @@ def test_a_collaborator_creates_a_personal_phrase(anne: Collaborator) -> None:
     assert response.status_code == 302
     phrase = Phrase.objects.get()
     assert phrase.owner == anne and not phrase.shared
+    # Typed without the editor (plain text): stored as the editor's HTML, the field kept.
     assert {v.language: v.text for v in phrase.versions.all()} == {
-        "fr": "Bien à vous,\n{NOMCLIENT}",
-        "en": "Kind regards,",
+        "fr": "<p>Bien à vous,<br>{NOMCLIENT}</p>",
+        "en": "<p>Kind regards,</p>",
     }
 
 
@@ -163,7 +164,7 @@ def test_a_collaborator_edits_their_phrase_and_empties_a_language(anne: Collabor
 
     phrase.refresh_from_db()
     assert phrase.name == "Salutations cordiales"
-    assert [(v.language, v.text) for v in phrase.versions.all()] == [("fr", "Cordialement,")]
+    assert [(v.language, v.text) for v in phrase.versions.all()] == [("fr", "<p>Cordialement,</p>")]
 
 
 def test_a_collaborator_may_not_edit_nor_delete_a_firm_phrase(anne: Collaborator) -> None:
@@ -224,7 +225,7 @@ def test_text_in_other_braces_is_plain_text(anne: Collaborator) -> None:
     login(anne).post(
         reverse("mailing:phrase_create"), form_data("Annexe", fr="Voir {voir annexe}.")
     )
-    assert Phrase.objects.get().version("fr").text == "Voir {voir annexe}."  # type: ignore[union-attr]
+    assert Phrase.objects.get().version("fr").text == "<p>Voir {voir annexe}.</p>"  # type: ignore[union-attr]
 
 
 def test_a_phrase_needs_a_name_and_one_language(anne: Collaborator) -> None:
@@ -261,7 +262,7 @@ def test_the_text_in_the_asked_language(anne: Collaborator) -> None:
 
     data = login(anne).get(TEXT, {"phrase": phrase.pk, "language": "nl"}).json()
 
-    assert data["text"] == "Met vriendelijke groeten,"
+    assert data["text"] == "<p>Met vriendelijke groeten,</p>"
     assert data["language"] == "nl" and data["fallback"] is False and data["notice"] == ""
 
 
@@ -273,7 +274,7 @@ def test_the_firms_default_language_is_flagged(anne: Collaborator) -> None:
 
     data = response.json()
     assert response.status_code == 200
-    assert data["text"] == "Met vriendelijke groeten," and data["language"] == "nl"
+    assert data["text"] == "<p>Met vriendelijke groeten,</p>" and data["language"] == "nl"
     assert data["fallback"] is True and data["requested_language"] == "de"
     assert "n'existe pas en allemand" in data["notice"]
 

@@ -533,6 +533,8 @@ class _Filler:
         self.values = {code: _body_text(value) for code, value in values.items()}
 
     def text(self, text: str, *, in_link: bool) -> tuple[list[richtext.Node], bool]:
+        if "{" not in text:  # no field here: the usual case, made quick
+            return (_linked(text) if not in_link else [text]), False
         masks = _Masks(text)
         marks = {code: masks.new() for code in self.values}
         by_mark = {mark: code for code, mark in marks.items()}

@@ -20,7 +20,6 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 
 import nh3
 
@@ -71,6 +70,8 @@ def safe_href(url: str) -> str | None:
 
 
 def _attribute_filter(tag: str, name: str, value: str) -> str | None:
+    if not value.strip():
+        return None
     if name == "href":
         return value if safe_href(value) or _FIELD_IN_URL.match(value) else None
     if name in ("colspan", "rowspan"):
@@ -110,36 +111,35 @@ _LISTS = {"ul", "ol"}
 _SECTIONS = {"div", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "thead", "tbody", "tfoot"}
 
 
-class _TreeBuilder(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.root = Element("root")
-        self._stack = [self.root]
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        element = Element(tag, {name: value or "" for name, value in attrs})
-        self._stack[-1].children.append(element)
-        if tag not in _VOID:
-            self._stack.append(element)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._stack[-1].children.append(Element(tag, {name: value or "" for name, value in attrs}))
-
-    def handle_endtag(self, tag: str) -> None:
-        for depth in range(len(self._stack) - 1, 0, -1):
-            if self._stack[depth].tag == tag:
-                del self._stack[depth:]
-                return
-
-    def handle_data(self, data: str) -> None:
-        self._stack[-1].children.append(data)
+# nh3 writes well-formed HTML: lower-case tags, attributes in double quotes, text and values
+# escaped. A regular expression reads it several times faster than html.parser.
+_TOKENS = re.compile(r'<(/?)([a-z][a-z0-9]*)((?:\s+[^\s="/>]+(?:="[^"]*")?)*)\s*/?>|([^<]+)|<')
+_ATTRIBUTE = re.compile(r'([^\s="/>]+)(?:="([^"]*)")?')
 
 
-def _parse(markup: str) -> list[Node]:
-    builder = _TreeBuilder()
-    builder.feed(markup)
-    builder.close()
-    return builder.root.children
+def _parse(cleaned: str) -> list[Node]:
+    """The tree of HTML written by nh3."""
+    root = Element("root")
+    stack = [root]
+    for match in _TOKENS.finditer(cleaned):
+        closing, tag, attributes, text = match.groups()
+        if text is not None or tag is None:
+            stack[-1].children.append(html.unescape(text if text is not None else "<"))
+        elif closing:
+            for depth in range(len(stack) - 1, 0, -1):
+                if stack[depth].tag == tag:
+                    del stack[depth:]
+                    break
+        else:
+            attrs = {
+                name: html.unescape(value or "")
+                for name, value in _ATTRIBUTE.findall(attributes or "")
+            }
+            element = Element(tag, attrs)
+            stack[-1].children.append(element)
+            if tag not in _VOID:
+                stack.append(element)
+    return root.children
 
 
 def _has_content(nodes: list[Node]) -> bool:

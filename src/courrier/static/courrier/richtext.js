@@ -39,6 +39,14 @@ function translateToolbar(wrapper, labels) {
   });
 }
 
+// A label's words, without its hidden "required" mark.
+function labelText(label) {
+  if (!label) return "";
+  const copy = label.cloneNode(true);
+  copy.querySelectorAll("[aria-hidden=true]").forEach(function (el) { el.remove(); });
+  return copy.textContent.trim();
+}
+
 function focusAfter(wrapper) {
   const focusable = Array.from(document.querySelectorAll(
     "a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1']), [contenteditable=true]"
@@ -57,19 +65,24 @@ function create(E, textarea) {
     E.Document, E.Paragraph, E.Text, E.HardBreak,
     E.Bold, E.Italic, E.Underline,
     E.BulletList, E.OrderedList, E.ListItem,
-    E.Link.configure({ enableTarget: false }),
+    // Not extended by the words typed after it (the server links bare addresses itself).
+    E.Link.configure({ enableTarget: false, autolink: false }),
     E.Table, E.TableRow, E.TableHeader, E.TableCell,
+    // Always a paragraph after a table, to write on below it.
+    E.TrailingNode,
     E.History, E.Dropcursor, E.Gapcursor,
     E.Menu,
   ]);
   const wrapper = textarea.closest(".prose-editor");
   textarea.richEditor = editor;
+  // The toolbar is drawn when the editor announces its creation.
   translateToolbar(wrapper, labels);
+  editor.on("create", function () { translateToolbar(wrapper, labels); });
   const area = editor.view.dom;
   const label = textarea.id && document.querySelector("label[for='" + textarea.id + "']");
   area.setAttribute("role", "textbox");
   area.setAttribute("aria-multiline", "true");
-  area.setAttribute("aria-label", (label && label.textContent.trim()) || settings.name || "");
+  area.setAttribute("aria-label", labelText(label) || settings.name || "");
   if (settings.leave) area.setAttribute("aria-description", settings.leave);
   if (textarea.lang) area.setAttribute("lang", textarea.lang);
   if (label) {
