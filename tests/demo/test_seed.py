@@ -19,6 +19,7 @@ from courrier.mailing.models import (
     SendingProfile,
 )
 from courrier.mailing.rendering import check_fields
+from courrier.mailing.richtext import is_stored
 
 pytestmark = pytest.mark.django_db
 
@@ -176,3 +177,15 @@ def test_tags_phrases_and_a_shared_selection_are_there_and_valid() -> None:
     matching = clients_matching(filters=SelectionFilters.from_dict(dutch.filters))
     assert matching.exists()
     assert {client.language for client in matching} == {"nl"}
+
+
+def test_every_body_is_stored_as_the_editor_stores_it() -> None:
+    """Templates of every context and the standard phrases: sanitised HTML, as the editor saves
+    them (a seed writes plain text with the light markup through `body_html`)."""
+    call_command("seed_demo", verbosity=0)
+
+    bodies = [version.body for version in MailTemplateVersion.objects.all()]
+    bodies += [version.text for version in PhraseVersion.objects.all()]
+    assert len(bodies) >= 20
+    for body in bodies:
+        assert is_stored(body) and body.startswith("<p>"), body

@@ -38,8 +38,8 @@ pytestmark = [
 EXCEL_HTML = (
     '<html xmlns:x="urn:schemas-microsoft-com:office:excel"><body><!--StartFragment-->'
     '<table border=0 cellpadding=0 cellspacing=0 width=256 style="border-collapse:collapse">'
-    '<col width=128 span=2><tr height=20><td height=20 class=xl65 width=128>Facture</td>'
-    '<td class=xl65 width=128>Montant</td></tr><tr height=20><td height=20>F-2026-0042</td>'
+    "<col width=128 span=2><tr height=20><td height=20 class=xl65 width=128>Facture</td>"
+    "<td class=xl65 width=128>Montant</td></tr><tr height=20><td height=20>F-2026-0042</td>"
     '<td align=right style="mso-number-format:Standard">1.234,56</td></tr></table>'
     "<!--EndFragment--></body></html>"
 )
@@ -258,3 +258,6 @@ def test_a_template_saved_from_the_window_keeps_its_formatting(
     page.keyboard.press("End")
     page.keyboard.type(" Merci.")
     assert "Madame, Monsieur, Merci." in page.locator("textarea[name=body]").input_value()
+    # Tab moves between a table's cells; Esc leaves the editor for what follows it.
+    page.keyboard.press("Escape")
+    assert page.evaluate("!document.activeElement.closest('.prose-editor')")
