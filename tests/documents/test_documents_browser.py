@@ -16,6 +16,7 @@ from courrier.firm.models import Collaborator
 from courrier.mailing.models import SendingProfile
 from courrier.mailing.services import messages_deliver
 from tests.clients.factories import make_client
+from tests.e2e.editor import type_body
 from tests.fakes.smtp import FakeSMTPServer
 from tests.firm.test_browser import CHROMIUM, context  # noqa: F401 (fixture used by name)
 
@@ -83,7 +84,7 @@ def test_document_from_the_tab_to_the_mailbox(
     row.get_by_role("link", name="Envoyer un email").click()
     expect(page.get_by_text("Jaarrekening 2025.pdf").first).to_be_visible()
     page.locator("[name=subject]").fill("{TYPEDOCUMENT} {TITREDOC}")
-    page.locator("[name=body]").fill("Goedendag,\n\nIn bijlage: {NOMFICHIER}.")
+    type_body(page, "Goedendag,\n\nIn bijlage: {NOMFICHIER}.")
     page.get_by_role("button", name="Envoyer", exact=True).click()
     page.wait_for_url(re.compile(rf"/documents/client/{record.pk}/"))
 

@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.demo.test_demo_command import RunningDemo
+from tests.e2e.editor import type_body
 from tests.e2e.test_compose_flow import (  # noqa: F401 (fixtures used by name)
     CHROMIUM,
     DELIVERY_TIMEOUT,
@@ -78,9 +79,8 @@ def test_write_to_the_dutch_speaking_clients(demo: RunningDemo, page: Page) -> N
 
     page.select_option("#compose-form select[name=language]", "nl")
     page.fill("[name=subject]", "{CABINET} – nieuws voor {NOMCLIENT}")
-    page.fill(
-        "[name=body]",
-        "Beste {CONTACT},\n\nUw dossier {NUMCLIENT} wordt opgevolgd door {RESPONSABLE}.",
+    type_body(
+        page, "Beste {CONTACT},\n\nUw dossier {NUMCLIENT} wordt opgevolgd door {RESPONSABLE}."
     )
 
     # The preview, one recipient after the other, each with its own data.

@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.demo.test_demo_command import RunningDemo
+from tests.e2e.editor import type_body
 from tests.e2e.test_compose_flow import (  # noqa: F401 (fixtures used by name)
     CHROMIUM,
     DELIVERY_TIMEOUT,
@@ -100,7 +101,7 @@ def test_two_documents_go_by_secure_link_with_the_users_consent(
     assert all(label.startswith("Document «") for label in labels)
     expect(page.locator("[data-auto-file]")).to_have_count(2)
     page.fill("[name=subject]", "Votre document {TITREDOC}")
-    page.fill("[name=body]", "Bonjour {NOMCLIENT},\n\nVoici « {TITREDOC} ».")
+    type_body(page, "Bonjour {NOMCLIENT},\n\nVoici « {TITREDOC} ».")
 
     # The preview steps through both documents.
     page.click("button[name=preview]")

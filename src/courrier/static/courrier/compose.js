@@ -54,6 +54,9 @@
     var editor = field.richEditor;
     if (editor) {
       var content = isHtml ? text : { type: "text", text: text };
+      // A phrase of one paragraph goes into the sentence at the cursor, not below it.
+      var single = isHtml && /^<p>((?:(?!<\/?p>)[\s\S])*)<\/p>$/.exec(text.trim());
+      if (single) content = single[1];
       editor.chain().focus().insertContent(content).run();
       return;
     }
