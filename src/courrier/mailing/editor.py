@@ -85,12 +85,6 @@ class RichTextWidget(forms.Textarea):
             js=[forms.Script("courrier/richtext.js", type="module")],  # type: ignore[list-item]
         )
 
-    def format_value(self, value: Any) -> str | None:
-        # A text in the light markup (a seed, a plain text posted back with an error) is shown
-        # as the editor's HTML: the editor would read its line breaks as spaces.
-        text = super().format_value(value)
-        return body_html(text) if text and not text.lstrip().startswith("<") else text
-
     def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
         context = super().get_context(name, value, attrs)
         # Built when the page is drawn: the words follow the reader's language.

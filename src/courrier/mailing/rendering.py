@@ -493,13 +493,20 @@ def markup_html(text: str) -> str:
     return richtext.sanitize(_body_html(lines, masks))
 
 
+# HTML starts with one of the tags the editor writes (or a paste brings); "<Nom>" does not.
+_HTML_START = re.compile(
+    r"\s*<(?:p|br|strong|em|u|a|ul|ol|li|table|b|i|div|h[1-6]|blockquote|span)[\s/>]",
+    re.IGNORECASE,
+)
+
+
 def body_html(body: str) -> str:
     """Any body in the stored format. HTML (it starts with a tag) is sanitised; any other
     text is read as light markup, so that a seed or a text made by code in that form, or typed
     in the plain field of a page whose script did not run, keeps its paragraphs."""
     if not body.strip():
         return ""
-    if body.lstrip().startswith("<"):
+    if _HTML_START.match(body):
         return richtext.sanitize(body)
     return markup_html(body)
 

@@ -108,7 +108,6 @@ _VOID = {"br"}
 _INLINE = {"strong", "em", "u", "a", "br", "b", "i"}
 _RENAMED = {"b": "strong", "i": "em"}
 _LISTS = {"ul", "ol"}
-_SECTIONS = {"div", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "thead", "tbody", "tfoot"}
 
 
 # nh3 writes well-formed HTML: lower-case tags, attributes in double quotes, text and values

@@ -89,12 +89,13 @@ function create(E, textarea) {
     label.addEventListener("click", function () { editor.commands.focus(); });
   }
   // Tab moves between a table's cells and indents list items: Escape leaves the editor.
+  // Listened to before the editor's own keys (Escape would select the parent node there).
   area.addEventListener("keydown", function (event) {
-    if (event.key === "Escape" && !event.defaultPrevented) {
-      event.preventDefault();
-      focusAfter(wrapper);
-    }
-  });
+    if (event.key !== "Escape") return;
+    event.preventDefault();
+    event.stopPropagation();
+    focusAfter(wrapper);
+  }, true);
   document.querySelectorAll("[data-richtext-fallback]").forEach(function (el) { el.hidden = true; });
   document.querySelectorAll("[data-richtext-help]").forEach(function (el) { el.hidden = false; });
   textarea.dispatchEvent(new CustomEvent("richtext:ready", { bubbles: true, detail: { editor: editor } }));
