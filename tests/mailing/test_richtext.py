@@ -349,3 +349,19 @@ def test_sanitizing_is_stable_and_keeps_only_the_allow_list(parts: list[str]) ->
         "td",
     }
     assert "script" not in cleaned
+
+
+def test_a_formatted_body_that_signs_itself_is_not_signed_twice(
+    anne: Collaborator, browser: Browser, dupont: Client, smtp_server: FakeSMTPServer
+) -> None:
+    anne.signature_fr = "Anne Martin\nFiduciaire Martin"
+    anne.save()
+    body = (
+        "<p>Bonjour,</p><p><strong>Merci.</strong></p><p>Cordialement,<br>{EXPEDITEUR}</p><p></p>"
+    )
+    browser.post(f"{COMPOSE}?client={dupont.pk}", compose_data(dupont, body))
+
+    _html, text, _raw = arrived(smtp_server, anne)
+
+    assert text.endswith("Cordialement,\nAnne Martin\n")
+    assert "\n-- \n" not in text

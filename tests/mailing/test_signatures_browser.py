@@ -16,6 +16,7 @@ from courrier.firm.models import Collaborator
 from courrier.mailing.models import OutboundMessage, SendingProfile
 from courrier.mailing.services import messages_deliver
 from tests.clients.factories import make_client
+from tests.e2e.editor import type_body
 from tests.fakes.smtp import FakeSMTPServer
 from tests.firm.factories import make_collaborator
 from tests.firm.test_browser import CHROMIUM, CHROMIUM_FLAGS, TIMEOUT_MS
@@ -89,7 +90,7 @@ def test_a_german_signature_typed_in_ma_fiche_signs_the_mail_to_a_german_client(
 
     page.goto(f"/courrier/ecrire/?client={kessler.pk}")
     page.fill("[name=subject]", "Ihre Unterlagen")
-    page.fill("[name=body]", "Guten Tag,\n\nanbei Ihre Unterlagen.")
+    type_body(page, "Guten Tag,\n\nanbei Ihre Unterlagen.")
     page.click("button[name=preview]")
     expect(page.locator("[data-preview-signature]")).to_have_text("Emma Collins, German version")
     expect(page.locator(".preview-text")).to_contain_text("-- \nEmma Collins\nSteuerberaterin")
