@@ -36,8 +36,8 @@ from courrier.mailing.models import (
 from courrier.taxes import demo as taxes_demo
 from tests.fakes.smtp import FakeSMTPServer
 
-BEFORE = ("mailing", "0008_message_content")
-AFTER = ("mailing", "0009_rich_text_bodies")
+BEFORE = ("mailing", "0010_server_texts")
+AFTER = ("mailing", "0011_rich_text_bodies")
 
 # Every rule of the light markup, as people wrote it.
 WRITTEN = [

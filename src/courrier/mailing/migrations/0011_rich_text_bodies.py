@@ -49,6 +49,6 @@ def to_markup(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("mailing", "0008_message_content")]
+    dependencies = [("mailing", "0010_server_texts")]
 
     operations = [migrations.RunPython(to_html, to_markup, elidable=False)]
