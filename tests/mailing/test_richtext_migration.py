@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from html import unescape
+from importlib import import_module
 from typing import Any
 
 import pytest
@@ -36,8 +37,8 @@ from courrier.mailing.models import (
 from courrier.taxes import demo as taxes_demo
 from tests.fakes.smtp import FakeSMTPServer
 
-BEFORE = ("mailing", "0010_server_texts")
-AFTER = ("mailing", "0011_rich_text_bodies")
+BEFORE = ("mailing", "0011_template_context_credit_note")
+AFTER = ("mailing", "0012_rich_text_bodies")
 
 # Every rule of the light markup, as people wrote it.
 WRITTEN = [
@@ -60,6 +61,8 @@ def written_bodies() -> list[str]:
     bodies += [body for _s, body in documents_demo.TEMPLATE.values()]
     bodies += [body for versions in taxes_demo.TEMPLATES.values() for _s, body in versions.values()]
     bodies += [text for versions in seed.PHRASES.values() for text in versions.values()]
+    credit_notes = import_module("courrier.billing.migrations.0002_credit_note_mail_template")
+    bodies += [body for _s, body in credit_notes.VERSIONS.values()]
     return bodies + WRITTEN
 
 

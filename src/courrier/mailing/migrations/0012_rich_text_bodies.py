@@ -49,6 +49,10 @@ def to_markup(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("mailing", "0010_server_texts")]
+    dependencies = [
+        ("mailing", "0011_template_context_credit_note"),
+        # Its credit-note template is written in the light markup: converted here too.
+        ("billing", "0002_credit_note_mail_template"),
+    ]
 
     operations = [migrations.RunPython(to_html, to_markup, elidable=False)]
