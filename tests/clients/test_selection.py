@@ -300,7 +300,8 @@ def test_builder_page_standalone_and_embedded(client: Browser, anne: Collaborato
     page = client.get(SELECTION).content.decode()
     assert '<form id="sel-form"' in page
     assert "Écrire à cette sélection" in page
-    assert 'href="' + reverse("mailing:compose") + '?"' in page  # no filter: every client
+    # No filter: every active client, asked for as such (the window starts with nobody).
+    assert 'href="' + reverse("mailing:compose") + '?sel-all=1"' in page
     for name in ("sel-text", "sel-language", "sel-billing_company", "sel-responsible", "sel-kind"):
         assert f'name="{name}"' in page
     for name in ("sel-legal_form", "sel-invoices_by_email", "sel-has_email", "sel-tags"):

@@ -93,7 +93,8 @@ def test_write_to_the_dutch_speaking_clients(demo: RunningDemo, page: Page) -> N
     expect(preview.locator("[data-preview-position]")).to_have_text(f"2 / {reachable}")
     second = preview.locator(".preview-text").inner_text()
     assert second.startswith("Beste ") and second != first
-    expect(preview).to_contain_text("Content-Language")
+    expect(preview).to_contain_text("Sujet")
+    expect(preview).not_to_contain_text("Subject")
 
     # The pre-send check, then "send to the ready ones".
     page.get_by_role("button", name="Vérifier avant l'envoi").click()
@@ -105,7 +106,7 @@ def test_write_to_the_dutch_speaking_clients(demo: RunningDemo, page: Page) -> N
     page.wait_for_url(re.compile(r"/courrier/envois-groupes/\d+/"))
     progress = page.locator("#batch-progress")
     expect(progress).to_have_attribute("data-batch-state", "done", timeout=DELIVERY_TIMEOUT * 1000)
-    expect(progress).to_contain_text(f"{reachable} / {reachable} en file d'attente")
+    expect(progress).to_contain_text(f"{reachable} / {reachable} préparés")
     bar = page.locator("#batch-bar")
     expect(bar).to_have_attribute("value", bar.get_attribute("max") or "")
     expect(

@@ -354,7 +354,8 @@ def test_several_objects_are_checked_then_sent_as_a_batch_one_mail_each(
     assert [a.get_content() for a in mails[2].iter_attachments()] == [files[21].content]
 
     progress = browser.get(reverse("mailing:batch_progress", args=[batch.pk]))
-    assert "3 / 3 en file d'attente" in text_of(progress)
+    assert "3 / 3 préparés" in text_of(progress)
+    assert progress.content.decode().count('data-outcome="queued"') == 3
     assert 'href="/fiscal/tva/"' in progress.content.decode()
 
 

@@ -642,7 +642,21 @@ def _batch_context(company: BillingCompany, batch: MailBatch) -> dict[str, Any]:
         for invoice in invoices:
             if invoice.mail_state == "unsent":  # type: ignore[attr-defined]
                 invoice.mail_label = _("en préparation")  # type: ignore[attr-defined]
-    in_flight = counts["queued"] + (counts["unsent"] if composing else 0)
+    # The registers say "en file d'attente" for every mail still to leave; a batch's page says
+    # which of them wait for a new try and which for their profile to be fixed.
+    waiting = {"retry": _("nouvel essai prévu"), "held": _("en attente du paramétrage")}
+    for key in waiting:
+        counts[key] = 0
+    for invoice in invoices:
+        status = getattr(invoice, "mail_status", None)
+        if invoice.pk not in blocked_ids and status in waiting:
+            invoice.mail_label = waiting[status]  # type: ignore[attr-defined]
+            invoice.mail_waiting = status  # type: ignore[attr-defined]
+            counts[status] += 1
+            counts["queued"] -= 1
+    in_flight = (
+        counts["queued"] + counts["retry"] + counts["held"] + (counts["unsent"] if composing else 0)
+    )
     total = batch.total or len(ids)
     prepared = batch.queued + len(blocked)
     return {

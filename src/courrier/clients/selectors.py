@@ -302,6 +302,157 @@ def selection_preview(*, filters: SelectionFilters, limit: int = 50) -> Selectio
     )
 
 
+# Ids posted by the window's hand-made changes, as one comma-separated value each: a selection
+# of 2,000 clients must not become 2,000 form fields (Django refuses more than 1,000).
+_MAX_HAND_IDS = 10_000
+
+
+def _id_list(values: Iterable[Any]) -> list[int]:
+    """Ids from posted values, each a number or "12,34,56"; garbage is left out, order kept."""
+    ids: list[int] = []
+    seen: set[int] = set()
+    for value in values:
+        for item in str(value if value is not None else "").split(","):
+            number = _id_or_none(item)
+            if number is not None and number not in seen:
+                seen.add(number)
+                ids.append(number)
+                if len(ids) >= _MAX_HAND_IDS:
+                    return ids
+    return ids
+
+
+@dataclass
+class SelectionAdjustments:
+    """What a person changed by hand in the selection of the compose window: every active
+    client asked for on purpose (`everyone`, when no filter is set), clients added one by one,
+    and clients unticked in the computed list. The filters alone still make what is saved.
+
+    Without any filter and without `everyone`, the filters select nobody: a window opened
+    without a client starts with no recipient."""
+
+    PREFIX: ClassVar[str] = "sel-"
+
+    everyone: bool = False
+    added: list[int] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+
+    @classmethod
+    def from_query(cls, query: QueryDict, *, prefix: str = PREFIX) -> SelectionAdjustments:
+        """Read the window's fields back. The listed rows (`listed`) whose box (`keep`) is not
+        ticked are removed, ticked ones come back; a client added (`add-client`) is added and
+        no longer removed. Never raises: what is not an id is ignored."""
+        kept = set(_id_list(query.getlist(prefix + "keep")))
+        listed = set(_id_list(query.getlist(prefix + "listed")))
+        adding = _id_list(query.getlist(prefix + "add-client"))
+        added = _id_list([*query.getlist(prefix + "add"), ",".join(map(str, adding))])
+        unticked = set(_id_list(query.getlist(prefix + "remove"))) | (listed - kept)
+        removed = [pk for pk in sorted(unticked) if pk not in kept and pk not in adding]
+        return cls(
+            everyone=_flag_or_none(query.get(prefix + "all")) is True,
+            added=added,
+            removed=removed,
+        )
+
+    def uses_filters(self, filters: SelectionFilters) -> bool:
+        """Whether the filters choose anyone: some filter is set, or everyone was asked for."""
+        return self.everyone or not filters.is_empty
+
+    @property
+    def added_param(self) -> str:
+        return ",".join(map(str, self.added))
+
+    @property
+    def removed_param(self) -> str:
+        return ",".join(map(str, self.removed))
+
+
+def _adjusted(filters: SelectionFilters, adjustments: SelectionAdjustments) -> QuerySet[Client]:
+    """Every client of the adjusted selection, unticked ones included, sorted like the client
+    list, each with `email_on_file`."""
+    chosen = Q(pk__in=adjustments.added)
+    if adjustments.uses_filters(filters):
+        chosen |= Q(pk__in=clients_matching(filters=filters).values("pk"))
+    return client_search().filter(active=True).filter(chosen).annotate(email_on_file=_has_address())
+
+
+def selection_recipients(
+    *, filters: SelectionFilters, adjustments: SelectionAdjustments
+) -> list[Client]:
+    """The clients a mail to the selection goes to, as the window shows them: those the filters
+    choose and those added by hand, less those unticked; active clients only, by name."""
+    return list(_adjusted(filters, adjustments).exclude(pk__in=adjustments.removed))
+
+
+@dataclass(frozen=True)
+class SelectionRow:
+    client: Client
+    kept: bool  # ticked: the client receives the mail
+    by_hand: bool  # added one by one, not chosen by the filters
+
+
+@dataclass(frozen=True)
+class AdjustedSelection:
+    """The selection of the compose window as it is shown: the rows of the clients with an
+    address (ticked or not, the first `limit`), the clients without one, and the counts."""
+
+    recipients: int  # ticked clients, with or without an address
+    with_email: int  # ticked clients with an address
+    rows: list[SelectionRow]
+    without_email: list[Client]
+    more: int  # clients with an address beyond the rows shown
+    uses_filters: bool
+    kept_ids: frozenset[int] = frozenset()
+
+    @property
+    def without_email_count(self) -> int:
+        return self.recipients - self.with_email
+
+    @property
+    def listed_param(self) -> str:
+        return ",".join(str(row.client.pk) for row in self.rows)
+
+
+def selection_adjusted(
+    *, filters: SelectionFilters, adjustments: SelectionAdjustments, limit: int = 200
+) -> AdjustedSelection:
+    """The selection with the hand-made changes, for the compose window."""
+    clients = list(_adjusted(filters, adjustments))
+    removed = set(adjustments.removed)
+    matched = (
+        set(clients_matching(filters=filters).values_list("pk", flat=True))
+        if adjustments.uses_filters(filters)
+        else set()
+    )
+    reachable = {client.pk for client in clients if getattr(client, "email_on_file", False)}
+    with_address = [client for client in clients if client.pk in reachable]
+    kept = [client for client in clients if client.pk not in removed]
+    return AdjustedSelection(
+        recipients=len(kept),
+        with_email=sum(1 for client in kept if client.pk in reachable),
+        rows=[
+            SelectionRow(client, client.pk not in removed, client.pk not in matched)
+            for client in with_address[:limit]
+        ],
+        without_email=[client for client in kept if client.pk not in reachable][:limit],
+        more=max(0, len(with_address) - limit),
+        uses_filters=adjustments.uses_filters(filters),
+        kept_ids=frozenset(client.pk for client in kept),
+    )
+
+
+def clients_to_add(*, query: str, limit: int = 10) -> list[Client]:
+    """Active clients whose name, number, contact or address matches `query`, to add one by
+    hand to a selection; nothing for an empty query."""
+    if not query.strip():
+        return []
+    return list(
+        client_search(query=query[:200])
+        .filter(active=True)
+        .annotate(email_on_file=_has_address())[:limit]
+    )
+
+
 def selections_for(*, user: Collaborator) -> QuerySet[ClientSelection]:
     """The selections a collaborator may use: their own and those shared with the firm."""
     return (

@@ -27,10 +27,13 @@ from courrier.clients.forms import (
 )
 from courrier.clients.models import Client, ClientSelection, Tag
 from courrier.clients.selectors import (
+    SelectionAdjustments,
     SelectionFilters,
     client_get,
     client_search,
     clients_matching,
+    clients_to_add,
+    selection_adjusted,
     selection_get,
     selection_preview,
     selection_summaries,
@@ -224,6 +227,8 @@ def tag_delete(request: HttpRequest, pk: int) -> HttpResponse:
 # --- the selection builder and saved selections ----------------------------------------------
 
 SELECTION_LIST_LIMIT = 50
+# The compose window lists more: each row can be unticked.
+SELECTION_WINDOW_LIMIT = 200
 
 
 def selection_builder_context(
@@ -233,11 +238,16 @@ def selection_builder_context(
     loaded: ClientSelection | None = None,
     embedded: bool = False,
     save_form: SelectionSaveForm | None = None,
+    adjustments: SelectionAdjustments | None = None,
+    find: str = "",
 ) -> dict[str, Any]:
     """Everything `clients/_selection_builder.html` reads, its names prefixed `sel_` so that
     another page (the compose window) can merge it into its own context. `loaded` is the saved
     selection the builder started from; `embedded` drops what only the standalone page has
-    (its own <form>, the "write to this selection" button). No filters: every active client."""
+    (its own <form>, the "write to this selection" button). No filters: every active client on
+    the standalone page; in the compose window (`embedded`), nobody until a filter is set or
+    every client is asked for. The window's list can be changed by hand (`adjustments`: a
+    client unticked, one added, found by `find`)."""
     if filters is None:
         filters = SelectionFilters()
     modified = loaded is not None and SelectionFilters.from_dict(loaded.filters) != filters
@@ -249,14 +259,14 @@ def selection_builder_context(
     if loaded is not None and not modified:
         compose_query = f"selection={loaded.pk}"
     else:
-        compose_query = filters.as_query()
-    return {
+        # Without any filter, the window would start with no recipient: every client is asked.
+        compose_query = filters.as_query() or f"{SelectionAdjustments.PREFIX}all=1"
+    context: dict[str, Any] = {
         "sel_form": SelectionFilterForm(filters=filters),
         "sel_filters": filters,
         "sel_query": filters.as_query(),
         "sel_compose_query": compose_query,
         "sel_summary": selection_summary(filters=filters),
-        "sel_preview": selection_preview(filters=filters, limit=SELECTION_LIST_LIMIT),
         "sel_loaded": loaded,
         "sel_modified": modified,
         "sel_saved": list(selections_for(user=user)),
@@ -264,6 +274,19 @@ def selection_builder_context(
         "sel_legal_forms": SelectionFilterForm.legal_forms(),
         "sel_embedded": embedded,
     }
+    if embedded:
+        adjustments = adjustments or SelectionAdjustments()
+        context.update(
+            sel_adjust=adjustments,
+            sel_adjusted=selection_adjusted(
+                filters=filters, adjustments=adjustments, limit=SELECTION_WINDOW_LIMIT
+            ),
+            sel_find=find,
+            sel_found=clients_to_add(query=find),
+        )
+    else:
+        context["sel_preview"] = selection_preview(filters=filters, limit=SELECTION_LIST_LIMIT)
+    return context
 
 
 def _selection_from_request(
@@ -285,12 +308,52 @@ def _selection_from_request(
     return SelectionFilters.from_query(query), loaded
 
 
+def selection_adjustments_from(
+    query: QueryDict, *, filters: SelectionFilters, just_loaded: bool
+) -> SelectionAdjustments:
+    """The hand-made changes the compose window posted. A saved selection just loaded with no
+    filter at all was saved to mean every active client: it does."""
+    adjustments = SelectionAdjustments.from_query(query)
+    if just_loaded and filters.is_empty:
+        adjustments.everyone = True
+    return adjustments
+
+
+def _embedded_context(
+    request: HttpRequest,
+    query: QueryDict,
+    filters: SelectionFilters,
+    loaded: ClientSelection | None,
+    *,
+    just_loaded: bool = False,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The builder's context; inside the compose window, with the window's hand-made changes."""
+    embedded = query.get("sel-embedded") == "1"
+    adjustments = None
+    if embedded:
+        adjustments = selection_adjustments_from(query, filters=filters, just_loaded=just_loaded)
+    return selection_builder_context(
+        user=_user(request),
+        filters=filters,
+        loaded=loaded,
+        embedded=embedded,
+        adjustments=adjustments,
+        find=(query.get("sel-find") or "").strip()[:200] if embedded else "",
+        **extra,
+    )
+
+
 def _render_builder(
     request: HttpRequest, context: dict[str, Any], *, status: int = 200
 ) -> HttpResponse:
     htmx = getattr(request, "htmx", None)
     if htmx and htmx.target == "sel-results":
         template = "clients/_selection_results.html"
+        # A client just added is "already in the list" in the search results too.
+        context["sel_found_oob"] = bool(context.get("sel_embedded"))
+    elif htmx and htmx.target == "sel-found":
+        template = "clients/_selection_found.html"
     elif htmx:
         template = "clients/_selection_builder.html"
     else:
@@ -303,12 +366,8 @@ def _render_builder(
 def selection(request: HttpRequest) -> HttpResponse:
     """The selection builder: the filters, the count and the clients they match now."""
     filters, loaded = _selection_from_request(request, request.GET)
-    context = selection_builder_context(
-        user=_user(request),
-        filters=filters,
-        loaded=loaded,
-        embedded=request.GET.get("sel-embedded") == "1",
-    )
+    just_loaded = bool(request.GET.get("selection") or request.GET.get("sel-load"))
+    context = _embedded_context(request, request.GET, filters, loaded, just_loaded=just_loaded)
     return _render_builder(request, context)
 
 
@@ -324,7 +383,6 @@ def selection_save_view(request: HttpRequest) -> HttpResponse:
         if encoded is not None
         else SelectionFilters.from_query(request.POST)
     )
-    embedded = request.POST.get("sel-embedded") == "1"
     form = SelectionSaveForm(request.POST)
     if form.is_valid():
         try:
@@ -345,16 +403,12 @@ def selection_save_view(request: HttpRequest) -> HttpResponse:
             messages.success(request, text % {"name": saved.name})
             if not getattr(request, "htmx", False):
                 return redirect(f"{reverse('clients:selection')}?selection={saved.pk}")
-            context = selection_builder_context(
-                user=user, filters=filters, loaded=saved, embedded=embedded
-            )
+            context = _embedded_context(request, request.POST, filters, saved)
             context["sel_notice"] = text % {"name": saved.name}
             return _render_builder(request, context)
     base = _id_param(request.POST.get("sel-selection"))
     loaded = selection_get(pk=base, user=user) if base is not None else None
-    context = selection_builder_context(
-        user=user, filters=filters, loaded=loaded, embedded=embedded, save_form=form
-    )
+    context = _embedded_context(request, request.POST, filters, loaded, save_form=form)
     # HTMX swaps only 2xx answers by default: the form with its errors comes back as a 200.
     status = 200 if getattr(request, "htmx", False) else 400
     return _render_builder(request, context, status=status)

@@ -129,6 +129,9 @@ class MailContext:
     object_id: int | None = None
     # Shown in the window, the preview and the pre-send check: "Facture 2026/0042".
     label: StrOrPromise = ""
+    # What objects sent together share, in the interface's language ("3e trimestre 2026" for
+    # VAT returns, "exercice 2026" for ISOC): the title of their batch's page names it.
+    group: StrOrPromise = ""
     attachments: Sequence[AttachedFile] = field(default_factory=tuple)
     addresses: str = Addresses.MAIL
     # Set for invoices: the billing company's profile sends (profiles.profile_for).

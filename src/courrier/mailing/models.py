@@ -377,6 +377,18 @@ class OutboundMessage(models.Model):
             MessageContent.objects.update_or_create(message_id=self.pk, defaults={"raw": self._raw})
             self._raw_changed = False
 
+    @property
+    def blind_copies(self) -> list[str]:
+        """The blind copies, for the firm's eyes: every address of the envelope that is not in
+        To or Cc (typed, "send me a copy", the firm's fixed Bcc), never in the stored headers."""
+        shown = {address.lower() for address in [*self.to, *self.cc]}
+        found: list[str] = []
+        for address in [*self.bcc, *self.envelope_recipients]:
+            if address.lower() not in shown:
+                shown.add(address.lower())
+                found.append(address)
+        return found
+
     # -- the bytes ----------------------------------------------------------------------------
 
     _raw: bytes | None = None

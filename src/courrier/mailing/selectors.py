@@ -15,6 +15,7 @@ from courrier.clients.models import Client
 from courrier.firm.models import Collaborator, Firm
 from courrier.mailing.models import (
     PROFILE_SECRET_FIELDS,
+    DeliveryStatus,
     MailBatch,
     MailTemplate,
     MailTemplateVersion,
@@ -148,6 +149,69 @@ def batch_status_counts(*, batch: MailBatch) -> dict[str, int]:
     return {row["status"]: row["n"] for row in rows}
 
 
+# What became of a message, one word: its state, or what the provider reported once it was
+# sent (delivered, bounced); the keys of the batch page's counts.
+_DELIVERED = {DeliveryStatus.DELIVERED, DeliveryStatus.OPENED}
+_BOUNCED = {DeliveryStatus.BOUNCED, DeliveryStatus.DROPPED, DeliveryStatus.COMPLAINED}
+# Settled: nothing more happens to these by itself.
+SETTLED = frozenset(
+    {Status.SENT, Status.FAILED, Status.UNCERTAIN, Status.CANCELLED, "delivered", "bounced"}
+)
+
+
+def outcome_of(status: str, delivery_status: str) -> str:
+    """queued, sending, retry, held, sent, delivered, bounced, failed, uncertain, cancelled."""
+    if status == Status.SENT:
+        if delivery_status in _DELIVERED:
+            return "delivered"
+        if delivery_status in _BOUNCED:
+            return "bounced"
+    return str(status)
+
+
+def batch_messages(*, batch: MailBatch, limit: int = 500) -> list[OutboundMessage]:
+    """A batch's messages with what its page shows (no bytes), by client name, then in the
+    order they were made; at most `limit`."""
+    return list(
+        OutboundMessage.objects.filter(batch=batch)
+        .select_related("client", "profile", "profile__billing_company")
+        .defer(*(f"profile__{name}" for name in PROFILE_SECRET_FIELDS))
+        .order_by("client__name", "pk")[:limit]
+    )
+
+
+def batch_outcomes(*, batch: MailBatch) -> dict[str, int]:
+    """How many of a batch's messages have each outcome (`outcome_of`)."""
+    rows = (
+        OutboundMessage.objects.filter(batch=batch)
+        .values("status", "delivery_status")
+        .annotate(n=Count("pk"))
+    )
+    counts: dict[str, int] = {}
+    for row in rows:
+        key = outcome_of(row["status"], row["delivery_status"])
+        counts[key] = counts.get(key, 0) + row["n"]
+    return counts
+
+
+def batch_subjects(*, batch: MailBatch) -> list[str]:
+    """The subjects the batch's messages went with, as rendered: one when they share it, two
+    when they differ (each message's own then matters), none before the first is made."""
+    return list(
+        OutboundMessage.objects.filter(batch=batch)
+        .order_by("subject")
+        .values_list("subject", flat=True)
+        .distinct()[:2]
+    )
+
+
+def batch_waiting_for_schedule(*, batch: MailBatch) -> int:
+    """Messages of the batch queued for a time still to come (a scheduled send)."""
+    return OutboundMessage.objects.filter(
+        batch=batch, status=Status.QUEUED, scheduled_at__gt=timezone.now()
+    ).count()
+
+
 def message_get(*, pk: int) -> OutboundMessage | None:
     """One message with what its page shows, or None."""
     return (
@@ -207,4 +271,31 @@ def message_parse(*, raw: bytes) -> ParsedMessage:
         attachments.append((part.get_filename() or "", part.get_content_type(), size))
     return ParsedMessage(
         headers=headers, text=text, html=html, attachments=attachments, error=error
+    )
+
+
+@dataclass(frozen=True)
+class AttachedPart:
+    name: str
+    content_type: str
+    content: bytes
+
+
+def message_attachment(*, raw: bytes, index: int) -> AttachedPart | None:
+    """The `index`-th attachment of stored .eml bytes (the order `message_parse` lists them
+    in), decoded, with its name and type as the message gives them; None when there is none."""
+    try:
+        msg = BytesParser(policy=policy.default).parsebytes(raw)
+        assert isinstance(msg, EmailMessage)
+        parts = list(msg.iter_attachments())
+    except Exception:  # a damaged message: nothing to hand out, never a 500
+        return None
+    if not 0 <= index < len(parts):
+        return None
+    part = parts[index]
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return None
+    return AttachedPart(
+        name=part.get_filename() or "", content_type=part.get_content_type(), content=payload
     )

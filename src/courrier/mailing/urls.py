@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from courrier.mailing import views
+from courrier.mailing import batch_views, message_views, views
 
 app_name = "mailing"
 urlpatterns = [
@@ -16,9 +16,14 @@ urlpatterns = [
         views.template_save_from_compose,
         name="template_save_from_compose",
     ),
-    path("envois-groupes/<int:pk>/", views.batch_progress, name="batch_progress"),
+    path("envois-groupes/<int:pk>/", batch_views.batch_progress, name="batch_progress"),
     path("messages/<int:pk>/", views.message_detail, name="message_detail"),
     path("messages/<int:pk>/eml/", views.message_eml, name="message_eml"),
+    path(
+        "messages/<int:pk>/pieces-jointes/<int:index>/",
+        message_views.message_attachment,
+        name="message_attachment",
+    ),
     path("messages/<int:pk>/annuler/", views.message_cancel, name="message_cancel"),
     path("messages/<int:pk>/renvoyer/", views.message_retry, name="message_retry"),
     path("messages/<int:pk>/renvoyer-copie/", views.message_resend, name="message_resend"),

@@ -8,7 +8,6 @@ Templates: the firm's (no owner) are edited by administrators, personal ones by 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -32,13 +31,19 @@ from django_htmx.http import reswap
 from django_htmx.middleware import HtmxDetails
 
 from courrier.clients.models import Client, ClientSelection
-from courrier.clients.selectors import SelectionFilters, clients_matching, selection_get
-from courrier.clients.views import selection_builder_context
+from courrier.clients.selectors import (
+    SelectionAdjustments,
+    SelectionFilters,
+    selection_get,
+    selection_recipients,
+)
+from courrier.clients.views import selection_adjustments_from, selection_builder_context
 from courrier.crypto import SecretUnreadable
 from courrier.firm.models import BillingCompany, Collaborator, Firm
 from courrier.firm.permissions import admin_only, admin_required, can_manage_profile, is_firm_admin
 from courrier.languages import MailLanguage
 from courrier.mailing import advice, contexts, fields, selectors, services
+from courrier.mailing.batch_views import batch_title
 from courrier.mailing.contexts import MailContext
 from courrier.mailing.exceptions import MailingError, ProfileMissing
 from courrier.mailing.forms import (
@@ -51,7 +56,6 @@ from courrier.mailing.forms import (
 )
 from courrier.mailing.models import (
     DeliveryStatus,
-    MailBatch,
     MailTemplate,
     OutboundMessage,
     SendingProfile,
@@ -376,6 +380,9 @@ class Window:
     client: Client | None
     filters: SelectionFilters
     saved_selection: ClientSelection | None
+    # Clients added or unticked by hand, and "every active client" asked for on purpose.
+    adjustments: SelectionAdjustments = field(default_factory=SelectionAdjustments)
+    find: str = ""
     profile_missing: bool = False
     # A mail about objects of a context (?context=vat&objects=1,2,3): one mail per object.
     context_name: str = ""
@@ -452,21 +459,30 @@ def _starts_by_link(objects: list[MailContext]) -> bool:
 
 def _selection_state(
     request: HttpRequest, user: Collaborator
-) -> tuple[SelectionFilters, ClientSelection | None]:
+) -> tuple[SelectionFilters, ClientSelection | None, SelectionAdjustments]:
     """The selection the window writes to: the builder's fields when posted, else a saved
-    selection (?selection=<pk>, 404 when not the user's nor shared), else filters in the URL."""
+    selection (?selection=<pk>, 404 when not the user's nor shared), else filters in the URL;
+    with the clients added or unticked by hand. No filter: nobody, until chosen."""
+    query = request.POST if request.method == "POST" else request.GET
     if request.method == "POST":
         loaded_pk = _int_param(request.POST.get(SELECTION_PREFIX + "selection") or None)
         loaded = selection_get(pk=loaded_pk, user=user) if loaded_pk is not None else None
-        return SelectionFilters.from_query(request.POST), loaded
+        filters = SelectionFilters.from_query(request.POST)
+        return (
+            filters,
+            loaded,
+            selection_adjustments_from(query, filters=filters, just_loaded=False),
+        )
     raw = request.GET.get("selection")
     if raw:
         pk = _int_param(raw)
         loaded = selection_get(pk=pk, user=user) if pk is not None else None
         if loaded is None:
             raise Http404(_("Cette sélection n'existe pas ou n'est pas partagée avec vous."))
-        return SelectionFilters.from_dict(loaded.filters), loaded
-    return SelectionFilters.from_query(request.GET), None
+        filters = SelectionFilters.from_dict(loaded.filters)
+        return filters, loaded, selection_adjustments_from(query, filters=filters, just_loaded=True)
+    filters = SelectionFilters.from_query(request.GET)
+    return filters, None, selection_adjustments_from(query, filters=filters, just_loaded=False)
 
 
 def _window(request: HttpRequest, *, initial: dict[str, Any] | None = None) -> Window:
@@ -489,7 +505,7 @@ def _window(request: HttpRequest, *, initial: dict[str, Any] | None = None) -> W
             if pk is None:
                 raise Http404(_("Aucun client n'est choisi."))
             client = get_object_or_404(Client.objects.prefetch_related("emails"), pk=pk)
-    filters, loaded = _selection_state(request, user)
+    filters, loaded, adjustments = _selection_state(request, user)
     form = ComposeForm(
         request.POST if request.method == "POST" else None,
         user=user,
@@ -509,6 +525,8 @@ def _window(request: HttpRequest, *, initial: dict[str, Any] | None = None) -> W
         client=client,
         filters=filters,
         saved_selection=loaded,
+        adjustments=adjustments,
+        find=(request.POST.get(SELECTION_PREFIX + "find") or "").strip()[:200],
         context_name=context_name,
         objects=objects,
         next_url=next_url,
@@ -516,8 +534,20 @@ def _window(request: HttpRequest, *, initial: dict[str, Any] | None = None) -> W
 
 
 def _selection_clients(window: Window) -> list[Client]:
-    """The clients the selection matches today, by name, with their addresses."""
-    return list(clients_matching(filters=window.filters or SelectionFilters()))
+    """The clients of the selection as the window shows them (the filters' and those added by
+    hand, less those unticked), by name, with their addresses."""
+    return selection_recipients(filters=window.filters, adjustments=window.adjustments)
+
+
+def _no_recipient(clients: list[Client]) -> str:
+    """Why a selection cannot be written to ("" when someone has an address)."""
+    if not clients:
+        return _(
+            "Aucun destinataire : choisissez des filtres ou une sélection, ou ajoutez des clients."
+        )
+    if not any(client.mail_addresses() for client in clients):
+        return _("Aucun client de la sélection n'a d'adresse e-mail.")
+    return ""
 
 
 def _split_by_address(clients: list[Client]) -> tuple[list[Client], list[Client]]:
@@ -598,7 +628,12 @@ def _window_context(request: HttpRequest, window: Window, **extra: Any) -> dict[
         "language_label": _language_label(str(form["language"].value() or "")),
         "timezone_name": BRUSSELS_NAME,
         **selection_builder_context(
-            user=user, filters=window.filters, loaded=window.saved_selection, embedded=True
+            user=user,
+            filters=window.filters,
+            loaded=window.saved_selection,
+            embedded=True,
+            adjustments=window.adjustments,
+            find=window.find,
         ),
         "save_form": TemplateSaveForm(
             user=user,
@@ -877,9 +912,11 @@ def compose(request: HttpRequest) -> HttpResponse:
     # A form posted without its button (a script, an old page) sends, as it always did; files
     # joined or taken away without the script only show the window again.
     files_changed = bool(request.FILES) or removed
+    # The selection's search without the script ("Chercher") only shows the window again.
+    searched = SELECTION_PREFIX + "refresh" in request.POST
     action = "check" if "check" in request.POST else "send"
     if upload_errors or (
-        "send" not in request.POST and "check" not in request.POST and files_changed
+        "send" not in request.POST and "check" not in request.POST and (files_changed or searched)
     ):
         for error in upload_errors:
             messages.error(request, error)
@@ -895,8 +932,9 @@ def compose(request: HttpRequest) -> HttpResponse:
             extra.update(_presend_view_context(window, user, []))
     elif window.is_selection:
         recipients = _selection_clients(window)
-        if not any(client.mail_addresses() for client in recipients):
-            form.add_error(None, _("Aucun client de la sélection n'a d'adresse e-mail."))
+        unreachable = _no_recipient(recipients)
+        if unreachable:
+            form.add_error(None, unreachable)
             return _render_window(request, window)
         if action == "send":
             response = _send_selection(request, window, recipients)
@@ -940,7 +978,11 @@ def presend(request: HtmxHttpRequest) -> HttpResponse:
     elif window.is_context:
         context.update(_presend_view_context(window, user, []))
     elif window.is_selection:
-        context.update(_presend_view_context(window, user, _selection_clients(window)))
+        recipients = _selection_clients(window)
+        if recipients:
+            context.update(_presend_view_context(window, user, recipients))
+        else:
+            context.update(presend_errors=[_no_recipient(recipients)], presend_shown=True)
     else:
         assert window.client is not None
         context.update(_presend_view_context(window, user, [window.client]))
@@ -1005,12 +1047,13 @@ def preview(request: HtmxHttpRequest) -> HttpResponse:
         about = window.objects[index]
         client = about.client
     elif window.is_selection:
-        recipients, _without = _split_by_address(_selection_clients(window))
+        chosen = _selection_clients(window)
+        recipients, _without = _split_by_address(chosen)
         count = len(recipients)
         index = _preview_index(request, count)
         client = recipients[index] if recipients else None
         if client is None:
-            errors.append(_("Aucun client de la sélection n'a d'adresse e-mail."))
+            errors.append(_no_recipient(chosen))
     if client is not None and form.is_valid():
         try:
             result, blockers, warnings, profile_missing = _preview_one(window, user, client, about)
@@ -1231,76 +1274,6 @@ def template_load(request: HtmxHttpRequest) -> HttpResponse:
     )
 
 
-# --- Batches: a send to a selection ----------------------------------------------------------
-
-
-@login_required
-@require_GET
-def batch_progress(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    """How far a send to a selection got: a bar that follows the queueing until it is done,
-    the blocked clients with their reasons, then the way to the outbox and the client files."""
-    user = _user(request)
-    batch = selectors.batch_get(pk=pk, user=user)
-    if batch is None:
-        raise Http404(_("Cet envoi groupé n'existe pas."))
-    done = batch.state in (MailBatch.State.DONE, MailBatch.State.FAILED)
-    clients = {client.pk: client for client in selectors.batch_clients(batch=batch)}
-    # A batch about objects (invoices, VAT returns, ...) lists its blocked objects by id.
-    objects = {
-        item.object_id: item for item in services.batch_contexts(batch=batch) if item.object_id
-    }
-    blocked = []
-    for raw_pk, reasons in (batch.blocked or {}).items():
-        blocked_pk = _int_param(str(raw_pk))
-        reason_list = reasons if isinstance(reasons, list) else [str(reasons)]
-        about = objects.get(blocked_pk) if blocked_pk is not None else None
-        blocked.append(
-            {
-                "client": about.client
-                if about is not None
-                else (clients.get(blocked_pk) if blocked_pk is not None and not objects else None),
-                "label": about.label if about is not None else "",
-                # Stored as Texts (plain strings in older batches): in the reader's language.
-                "reasons": render_all(reason_list),
-            }
-        )
-    total = batch.total or len(batch.client_ids)
-    handled = batch.queued + len(blocked)
-    percent = 100 if done else (min(100, handled * 100 // total) if total else 0)
-    scheduled = (batch.options or {}).get("scheduled_at") or ""
-    context = {
-        "batch": batch,
-        "done": done,
-        "total": total,
-        "percent": percent,
-        "handled": min(handled, total) if not done else total,
-        "blocked": blocked,
-        "clients": list(clients.values()),
-        "scheduled_at": _parse_iso(scheduled),
-        "archive": (batch.options or {}).get("archive", True),
-        "next_url": _safe_stored_next(request, str((batch.options or {}).get("next") or "")),
-        "about_objects": bool(objects) or batch.context not in ("", "client"),
-    }
-    template = "mailing/_batch_progress.html" if request.htmx else "mailing/batch_progress.html"
-    return render(request, template, context)
-
-
-def _safe_stored_next(request: HttpRequest, target: str) -> str:
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return ""
-
-
-def _parse_iso(value: str) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-    return timezone.localtime(parsed, BRUSSELS) if parsed and timezone.is_aware(parsed) else None
-
-
 # --- Messages -------------------------------------------------------------------------------
 
 
@@ -1431,6 +1404,7 @@ def outbox(request: HtmxHttpRequest) -> HttpResponse:
     if batch is not None:
         template = "mailing/_batch_outbox.html" if request.htmx else "mailing/batch_outbox.html"
         context["counts"] = selectors.batch_status_counts(batch=batch)
+        context["title"] = batch_title(batch)
     else:
         template = "mailing/_outbox_table.html" if request.htmx else "mailing/outbox.html"
     return render(request, template, context)

@@ -67,6 +67,10 @@ def bnb_label(filing: AnnualAccountsFiling) -> str:
     return _("Comptes annuels au %(date)s") % {"date": f"{filing.year_end:%d/%m/%Y}"}
 
 
+def _year_group(year: int) -> str:
+    return _("exercice d'imposition %(year)s") % {"year": year}
+
+
 def _values(
     function: Callable[[M, str], dict[str, str]], row: M
 ) -> Callable[[str], dict[str, str]]:
@@ -88,6 +92,7 @@ def vat_contexts(ids: Sequence[int], user: Collaborator | None) -> list[MailCont
             values=_values(fields.vat_values, row),
             object_id=row.pk,
             label=vat_label(row),
+            group=fields.vat_period(row, _ui_language()),
         )
         for row in _in_order(queryset, ids)
     ]
@@ -101,6 +106,7 @@ def isoc_contexts(ids: Sequence[int], user: Collaborator | None) -> list[MailCon
             values=_values(fields.isoc_values, row),
             object_id=row.pk,
             label=isoc_label(row),
+            group=_year_group(row.assessment_year),
         )
         for row in _in_order(_with_client(CorporateTaxReturn.objects.all()), ids)
     ]
@@ -114,6 +120,7 @@ def ipp_contexts(ids: Sequence[int], user: Collaborator | None) -> list[MailCont
             values=_values(fields.ipp_values, row),
             object_id=row.pk,
             label=ipp_label(row),
+            group=_year_group(row.assessment_year),
         )
         for row in _in_order(_with_client(IncomeTaxReturn.objects.all()), ids)
     ]
@@ -127,6 +134,7 @@ def bnb_contexts(ids: Sequence[int], user: Collaborator | None) -> list[MailCont
             values=_values(fields.bnb_values, row),
             object_id=row.pk,
             label=bnb_label(row),
+            group=_("clôture au %(date)s") % {"date": f"{row.year_end:%d/%m/%Y}"},
         )
         for row in _in_order(_with_client(AnnualAccountsFiling.objects.all()), ids)
     ]
