@@ -128,7 +128,7 @@ def test_two_documents_go_by_secure_link_with_the_users_consent(
     expect(page.locator("#batch-progress")).to_have_attribute(
         "data-batch-state", "done", timeout=int(DELIVERY_TIMEOUT * 1000)
     )
-    expect(page.locator("#batch-count")).to_contain_text("2 / 2")
+    expect(page.locator("#batch-prepared")).to_contain_text("2 / 2 préparés")
     expect(page.locator("#batch-next")).to_have_attribute("href", "/clients/")
 
     # Each document's mail gives its link, without the file; its code follows in a second mail.
