@@ -158,6 +158,7 @@ def test_the_pre_send_check_of_a_selection_warns_for_the_clients_left_unsigned(
         {
             "recipients": "selection",
             "sel-language": "",
+            "sel-all": "1",  # every active client, asked for as such
             "language": "nl",
             "subject": "Nieuws voor {NOMCLIENT}",
             "body": "Goedendag,\n\nUw dossier is bijgewerkt.",

@@ -1404,7 +1404,8 @@ def outbox(request: HtmxHttpRequest) -> HttpResponse:
     if batch is not None:
         template = "mailing/_batch_outbox.html" if request.htmx else "mailing/batch_outbox.html"
         context["counts"] = selectors.batch_status_counts(batch=batch)
-        context["title"] = batch_title(batch)
+        if not request.htmx:  # the polled part has no title: its objects are not read again
+            context["title"] = batch_title(batch)
     else:
         template = "mailing/_outbox_table.html" if request.htmx else "mailing/outbox.html"
     return render(request, template, context)
