@@ -32,6 +32,7 @@ from courrier.mailing.models import (
     SendingProfile,
 )
 from courrier.taxes.models import VatReturn
+from tests.e2e.editor import type_body
 from tests.fakes.smtp import FakeSMTPServer
 from tests.firm.test_browser import CHROMIUM, context  # noqa: F401 (fixture used by name)
 from tests.taxes.factories import vat_return
@@ -208,7 +209,7 @@ def test_a_selection_adjusted_by_hand_reaches_exactly_its_clients(
 
     page.select_option("#compose-form select[name=language]", "nl")
     page.fill("[name=subject]", "Nieuws voor {NOMCLIENT}")
-    page.fill("[name=body]", "Beste klant,\n\nUw dossier {NUMCLIENT} is bijgewerkt.")
+    type_body(page, "Beste klant,\nUw dossier {NUMCLIENT} is bijgewerkt.")
     page.get_by_role("button", name="Vérifier avant l'envoi").click()
     presend = page.locator("#presend")
     expect(presend.locator("#presend-summary")).to_contain_text("2 prêts")
