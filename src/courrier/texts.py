@@ -34,6 +34,8 @@ from django.utils import formats, timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext, gettext_lazy, pgettext, pgettext_lazy
 
+from courrier.sizes import file_size
+
 # What a parameter may be once stored: JSON scalars, or a Text.
 Param = str | int | float | bool | None
 
@@ -195,6 +197,23 @@ class Moment(Text):
         return {"at": self.at.isoformat()}
 
 
+class Size(Text):
+    """The size of a file or a mail (a `limit`: rounded down), written when it is read as
+    `courrier.sizes` writes it in the reader's language: 1,5 Mo, 1,5 MB, 1.5 MB."""
+
+    __slots__ = ("limit", "size")
+
+    def __init__(self, size: int, *, limit: bool = False) -> None:
+        self.size = int(size)
+        self.limit = bool(limit)
+
+    def render(self) -> str:
+        return file_size(self.size, limit=self.limit)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"bytes": self.size, "limit": self.limit}
+
+
 # A lazy gettext string (a TextChoices label, a form's message) carries its msgid: it becomes a
 # Sentence. Django keeps a lazy call's arguments in `_args` (gettext_lazy: the msgid;
 # pgettext_lazy: the context and the msgid); tests/test_texts.py pins it.
@@ -246,6 +265,8 @@ def text_of(value: Any) -> Text:
             )
         if isinstance(value.get("lines"), list) and set(value) <= {"lines", "sep"}:
             return Lines(*(text_of(part) for part in value["lines"]), sep=str(value.get("sep", "")))
+        if isinstance(value.get("bytes"), int) and set(value) <= {"bytes", "limit"}:
+            return Size(value["bytes"], limit=bool(value.get("limit")))
         if isinstance(value.get("at"), str) and set(value) == {"at"}:
             try:
                 return Moment(datetime.fromisoformat(value["at"]))

@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from courrier.clients.models import Client
 from courrier.documents.contexts import document_contexts
-from courrier.documents.fields import document_values, file_size
+from courrier.documents.fields import document_values
 from courrier.documents.models import Document
 from courrier.documents.services import document_store
 from courrier.firm.models import Collaborator
@@ -212,7 +212,11 @@ def test_fields_in_french_and_dutch(dupuis: Client, collaborator: Collaborator) 
     assert fr["DATEDOC"] == "15/06/2026" and nl["DATEDOC"] == "15/06/2026"
     assert fr["DATEDOCLONGUE"] == "15 juin 2026" and nl["DATEDOCLONGUE"] == "15 juni 2026"
     assert fr["TITREDOC"] == "AER 2025" and fr["NOMFICHIER"] == "Déclaration IPP 2025.pdf"
-    assert file_size(1_572_864, "fr") == "1,5 Mo" and file_size(1_572_864, "en") == "1.5 MB"
+    # Sizes in decimal units, as everywhere else (the limits, the compose window).
+    big = store(dupuis, collaborator, file=pdf_upload(content=b"%PDF-1.7\n" + b"0" * 1_572_855))
+    assert document_values(big, "fr")["TAILLEDOC"] == "1,6 Mo"
+    assert document_values(big, "de")["TAILLEDOC"] == "1,6 MB"
+    assert document_values(big, "en")["TAILLEDOC"] == "1.6 MB"
     codes = [field.code for field in fields_for("document")]
     assert {"NOMCLIENT", "TITREDOC", "TYPEDOCUMENT", "DATEDOC", "NOMFICHIER"} <= set(codes)
     assert "TYPEDOC" not in codes  # the invoice's

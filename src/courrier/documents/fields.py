@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from courrier.documents.models import Document
 from courrier.mailing.fields import MAIL_LANGUAGES, Field, format_date, format_long_date
+from courrier.sizes import file_size
 
 _DOCUMENT = _("Document")
 
@@ -68,13 +69,6 @@ KIND_WORDS: dict[str, dict[str, str]] = {
     },
 }
 
-_SIZE_UNITS = {
-    "fr": ("o", "Ko", "Mo"),
-    "nl": ("B", "kB", "MB"),
-    "de": ("B", "KB", "MB"),
-    "en": ("B", "KB", "MB"),
-}
-
 
 def _language(language: str) -> str:
     return language if language in MAIL_LANGUAGES else "fr"
@@ -85,20 +79,6 @@ def kind_word(kind: str, language: str) -> str:
     return words[_language(language)]
 
 
-def file_size(size: int, language: str) -> str:
-    """240 Ko, 1,5 Mo in French; 240 kB, 1,5 MB in Dutch; 1.5 MB in English."""
-    lang = _language(language)
-    units = _SIZE_UNITS[lang]
-    if size < 1024:
-        return f"{size} {units[0]}"
-    if size < 1024 * 1024:
-        return f"{round(size / 1024)} {units[1]}"
-    megabytes = f"{size / (1024 * 1024):.1f}"
-    if lang != "en":
-        megabytes = megabytes.replace(".", ",")
-    return f"{megabytes} {units[2]}"
-
-
 def document_values(document: Document, language: str) -> dict[str, str]:
     """The document's own fields for a mail in `language` (the client's are added apart)."""
     return {
@@ -107,5 +87,5 @@ def document_values(document: Document, language: str) -> dict[str, str]:
         "DATEDOC": format_date(document.date, language),
         "DATEDOCLONGUE": format_long_date(document.date, language),
         "NOMFICHIER": document.filename,
-        "TAILLEDOC": file_size(document.size, language),
+        "TAILLEDOC": file_size(document.size, _language(language)),
     }

@@ -25,8 +25,8 @@ from django.utils.translation import gettext as _
 
 from courrier.documents.models import Document
 from courrier.firm.permissions import is_firm_admin
-from courrier.mailing.services.compose import megabytes
 from courrier.mailing.services.uploads import clean_filename
+from courrier.sizes import file_size
 
 if TYPE_CHECKING:
     from courrier.clients.models import Client
@@ -87,7 +87,11 @@ def document_file_check(file: UploadedFile) -> tuple[str, str, int, str]:
     too_large = ValidationError(
         _("« %(name)s » pèse %(size)s : un document ne peut dépasser %(limit)s."),
         code="document_size",
-        params={"name": name, "size": megabytes(int(file.size or 0)), "limit": megabytes(limit)},
+        params={
+            "name": name,
+            "size": file_size(int(file.size or 0)),
+            "limit": file_size(limit, limit=True),
+        },
     )
     if file.size is not None and file.size > limit:
         raise too_large

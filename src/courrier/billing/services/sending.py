@@ -42,7 +42,6 @@ from courrier.mailing.services.compose import (
     compose_setup,
     encoded_size,
     mail_draft,
-    megabytes,
     message_for_key,
     message_prepare,
     message_size_limit,
@@ -55,6 +54,7 @@ from courrier.mailing.services.profiles import profile_for
 from courrier.mailing.signatures import mail_signature
 from courrier.texts import (
     Sentence,
+    Size,
     Text,
     Verbatim,
     render_all,
@@ -389,7 +389,7 @@ def invoice_presend_check(
                                     "Le message pèserait %(size)s avec le PDF : la méthode "
                                     "d'envoi accepte au plus %(limit)s."
                                 ),
-                                {"size": megabytes(size), "limit": megabytes(limit)},
+                                {"size": Size(size), "limit": Size(limit, limit=True)},
                             ),
                         )
                     )

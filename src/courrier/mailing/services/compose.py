@@ -56,7 +56,7 @@ from courrier.mailing.services.profiles import profile_for, profile_problem
 from courrier.mailing.signatures import Signature, mail_signature
 from courrier.mailing.transports import TRANSPORTS
 from courrier.sql import per_row
-from courrier.texts import Sentence, Text, text_error
+from courrier.texts import Sentence, Size, Text, text_error
 from courrier.validators import validate_header_text
 
 SMTP_POLICY = SMTP.clone(max_line_length=78)
@@ -140,15 +140,6 @@ def message_size_limit(profile: SendingProfile | None) -> int:
     default = int(settings.COURRIER["MAX_MESSAGE_BYTES"])
     transport = TRANSPORTS.get(profile.method) if profile is not None else None
     return min(int(getattr(transport, "max_message_bytes", default) or default), default)
-
-
-def megabytes(size: int) -> Text:
-    """A size for people: "25 Mo", "1,5 Mo", "40 Ko" (decimal units, as providers count);
-    its unit is translated when it is shown."""
-    if size < 1_000_000:
-        return Sentence(gettext_noop("%(size)s Ko"), {"size": math.ceil(size / 1000)})
-    value = f"{size / 1_000_000:.1f}".replace(".", ",").removesuffix(",0")
-    return Sentence(gettext_noop("%(size)s Mo"), {"size": value})
 
 
 def encoded_size(size: int) -> int:
@@ -676,9 +667,9 @@ def too_large(size: int, setup: SendSetup) -> Text:
             "méthode d'envoi %(method)s accepte au plus %(limit)s par message."
         ),
         {
-            "size": megabytes(size),
+            "size": Size(size),
             "method": setup.method or "-",
-            "limit": megabytes(setup.size_limit),
+            "limit": Size(setup.size_limit, limit=True),
         },
     )
 

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from courrier.firm.models import Collaborator
 from courrier.mailing.models import Upload
-from courrier.mailing.services.compose import megabytes
+from courrier.sizes import file_size
 
 logger = logging.getLogger("courrier.mailing")
 
@@ -123,7 +123,11 @@ def upload_store(*, owner: Collaborator, file: UploadedFile) -> Upload:
     too_large = ValidationError(
         _("« %(name)s » pèse %(size)s : un message accepte au plus %(limit)s de pièces jointes."),
         code="upload_size",
-        params={"name": name, "size": megabytes(int(file.size or 0)), "limit": megabytes(limit)},
+        params={
+            "name": name,
+            "size": file_size(int(file.size or 0)),
+            "limit": file_size(limit, limit=True),
+        },
     )
     if file.size is not None and file.size > limit:
         raise too_large

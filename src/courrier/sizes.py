@@ -1,0 +1,45 @@
+"""Sizes of files and mails, written one way everywhere: the compose window, the pre-send
+check, the limits, the archive and the mails themselves.
+
+Decimal units, as the mail providers count their limits (Gmail's 25 MB is 25,000,000 bytes):
+a 21.5 MiB file and a 22.6 MB limit are never shown side by side for the same thing. Written
+in the reader's language: the interface's for a page, the mail's for a mail.
+"""
+
+from __future__ import annotations
+
+import math
+
+from django.utils.translation import get_language
+
+# Bytes, kilobytes, megabytes, as each language abbreviates them.
+_UNITS = {
+    "fr": ("o", "Ko", "Mo"),
+    "nl": ("B", "kB", "MB"),
+    "de": ("B", "kB", "MB"),
+    "en": ("B", "kB", "MB"),
+}
+_DECIMAL_POINT = {"fr": ",", "nl": ",", "de": ",", "en": "."}
+
+
+def file_size(size: int, language: str | None = None, *, limit: bool = False) -> str:
+    """ "1,5 Mo", "40 Ko", "512 o" in French; "1,5 MB" in Dutch and German; "1.5 MB" in English.
+
+    `language` is the reader's (a mail's); None: the language of the page being made. Kilobytes
+    are whole, megabytes have one decimal. A size is rounded up and a `limit` down, so that a
+    file refused for its size never reads as equal to the limit it passes ("25,1 Mo" against
+    "25 Mo")."""
+    code = (language or get_language() or "fr")[:2].lower()
+    if code not in _UNITS:
+        code = "fr"
+    units = _UNITS[code]
+    size = max(int(size), 0)
+    rounded = math.floor if limit else math.ceil
+    if size < 1000:
+        return f"{size} {units[0]}"
+    kilobytes = rounded(size / 1000)
+    if kilobytes < 1000:
+        return f"{kilobytes} {units[1]}"
+    tenths = rounded(size / 100_000)
+    value = str(tenths // 10) + (f"{_DECIMAL_POINT[code]}{tenths % 10}" if tenths % 10 else "")
+    return f"{value} {units[2]}"
