@@ -315,3 +315,90 @@ def test_no_known_field_is_left_unreplaced(body: str, values: dict[str, str]) ->
     for output in (rendered.subject, rendered.text, rendered.html):
         assert KNOWN_TOKEN.search(output) is None
     assert re.search(TOKEN_RE, rendered.text) is None
+
+
+# -- fields written in small letters or with spaces --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "written", ["{nomclient}", "{NomClient}", "{ NOMCLIENT }", "{\tnomClient }"]
+)
+def test_a_field_in_any_case_or_with_spaces_is_the_field(written: str) -> None:
+    rendered = render_client(f"Dossier {written}.", subject=f"Pour {written}", values=VALUES)
+
+    assert rendered.subject == "Pour Dupont SRL"
+    assert rendered.text == "Dossier Dupont SRL.\n"
+    check_fields(written, context="client")
+
+
+def test_accents_typed_in_a_code_are_read_without_them() -> None:
+    rendered = render_client("{Formulé}", values={"FORMULE": "Chère Madame"})
+
+    assert rendered.text == "Chère Madame\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{nomclien}", "Champ inconnu {nomclien} : vouliez-vous dire {NOMCLIENT} ?"),
+        ("{ NomClien }", "Champ inconnu {NomClien} : vouliez-vous dire {NOMCLIENT} ?"),
+        ("{ NOMCLIEN }", "Champ inconnu {NOMCLIEN} : vouliez-vous dire {NOMCLIENT} ?"),
+        ("{contakt}", "Champ inconnu {contakt} : vouliez-vous dire {CONTACT} ?"),
+        ("{nom_client}", "Champ inconnu {nom_client} : vouliez-vous dire {NOMCLIENT} ?"),
+    ],
+)
+def test_a_mistyped_field_in_small_letters_is_refused_with_the_nearest_code(
+    text: str, message: str
+) -> None:
+    with pytest.raises(ValidationError) as at_save:
+        check_fields(f"Bonjour {text}", context="client")
+    with pytest.raises(ValidationError) as at_render:
+        render_client(f"Bonjour {text}")
+
+    assert at_save.value.messages == [message]
+    assert at_render.value.messages == [message]
+
+
+@pytest.mark.parametrize(
+    "text", ["{voir annexe}", "{bonjour}", "{client}", "{Nom}", "{1}", "{?date:date limite}"]
+)
+def test_other_words_in_braces_stay_plain_text(text: str) -> None:
+    check_fields(text, context="client")
+
+    assert render_client(f"Voir {text}").text == f"Voir {text}\n"
+
+
+VALUES = {"NOMCLIENT": "Dupont SRL"}
+spellings = st.sampled_from(CODES).flatmap(
+    lambda code: st.tuples(
+        st.sampled_from(["", " ", "\t"]),
+        st.lists(st.booleans(), min_size=len(code), max_size=len(code)),
+        st.sampled_from(["", " "]),
+    ).map(
+        lambda parts: (
+            "{"
+            + parts[0]
+            + "".join(
+                char.lower() if low else char for char, low in zip(code, parts[1], strict=True)
+            )
+            + parts[2]
+            + "}"
+        )
+    )
+)
+
+
+@given(
+    body=st.lists(
+        st.one_of(
+            st.text(max_size=20).map(lambda t: t.replace("{", "").replace("}", "")), spellings
+        ),
+        max_size=10,
+    ).map("".join),
+    values=st.dictionaries(st.sampled_from(CODES), value_without_braces),
+)
+def test_no_field_in_any_spelling_is_sent_as_typed(body: str, values: dict[str, str]) -> None:
+    rendered = render(subject="Bonjour", body=body, values=values, context="client", language="fr")
+
+    # The template's only braces were fields, and the values have none: none may be left.
+    assert "{" not in rendered.text and "}" not in rendered.text

@@ -1,9 +1,14 @@
 """Template + values + language -> the subject, the text part and the HTML part of a mail.
 
-A template is plain text written by a person. ``{CODE}`` with an upper-case code is a
-merge field and must be known to the context's catalogue; any other text in braces
-(``{voir annexe}``) stays as it is. Fields are replaced in one pass, so a value that
-itself contains ``{CODE}`` is never expanded again.
+A template is plain text written by a person. ``{CODE}`` is a merge field and must be known
+to the context's catalogue. People also write ``{nomclient}``, ``{NomClient}`` or
+``{ NOMCLIENT }``: one word in braces is read without regard to case, accents or the spaces
+around it, so those are ``{NOMCLIENT}``. An unknown word in capitals is an error naming the
+nearest code; an unknown word with small letters is one too when it is close to a code
+(``{nomclien}``), and plain text otherwise (``{bonjour}``), as is any text in braces that is not
+a single word (``{voir annexe}``). Nothing that looks like a field is ever sent as typed.
+Fields are replaced in one pass, so a value that itself contains ``{CODE}`` is never
+expanded again.
 
 The subject goes into a header: a line break or control character typed in the subject
 is refused, while whitespace and control characters coming from a value (an address on
@@ -39,6 +44,11 @@ from courrier.mailing.fields import fields_for
 
 TOKEN_RE = r"\{([A-Z][A-Z0-9_]*)\}"  # noqa: S105 (a merge-field pattern, no secret)
 _TOKEN = re.compile(TOKEN_RE)
+# One word in braces, in any case, with spaces or tabs around it: what a person means as a field.
+_WORD_IN_BRACES = re.compile(r"\{[ \t\u00a0]*([^\W\d_]\w*)[ \t\u00a0]*\}")
+# How close a word with small letters must be to a code to be taken for a mistyped field
+# ({nomclien}, {contakt}) rather than plain text in braces ({client}, {bonjour}).
+_NEAR_CODE = 0.85
 
 # Characters that end a line for some mail software besides CR and LF.
 _LINE_BREAKS = frozenset("\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029")
@@ -81,22 +91,47 @@ def _known_codes(context: str) -> list[str]:
         ) from None
 
 
+def _code_of(word: str) -> str:
+    """A word as a code: accents dropped, in capitals ({échéance} -> ECHEANCE)."""
+    decomposed = unicodedata.normalize("NFKD", word)
+    return "".join(char for char in decomposed if not unicodedata.combining(char)).upper()
+
+
+def canonical_fields(text: str, known: list[str] | set[str]) -> str:
+    """`text` with every known field written as ``{CODE}``: ``{nomclient}``, ``{NomClient}`` and
+    ``{ NOMCLIENT }`` become ``{NOMCLIENT}``; anything else is left as it is."""
+    known_set = set(known)
+
+    def canonical(match: re.Match[str]) -> str:
+        code = _code_of(match.group(1))
+        return f"{{{code}}}" if code in known_set else match.group(0)
+
+    return _WORD_IN_BRACES.sub(canonical, text)
+
+
 def _unknown_field_errors(text: str, known: list[str]) -> list[ValidationError]:
     errors: list[ValidationError] = []
     seen: set[str] = set()
     known_set = set(known)
-    for match in _TOKEN.finditer(text):
-        code = match.group(1)
-        if code in known_set or code in seen:
+    for match in _WORD_IN_BRACES.finditer(text):
+        word = match.group(1)
+        code = _code_of(word)
+        if code in known_set or word in seen:
             continue
-        seen.add(code)
-        nearest = difflib.get_close_matches(code, known, n=1)
+        seen.add(word)
+        if word == code:
+            nearest = difflib.get_close_matches(code, known, n=1)
+        else:
+            # Small letters: a field only when it is close to one; otherwise plain text.
+            nearest = difflib.get_close_matches(code, known, n=1, cutoff=_NEAR_CODE)
+            if not nearest:
+                continue
         if nearest:
             errors.append(
                 ValidationError(
                     _("Champ inconnu {%(field)s} : vouliez-vous dire {%(suggestion)s} ?"),
                     code="unknown_field",
-                    params={"field": code, "suggestion": nearest[0]},
+                    params={"field": word, "suggestion": nearest[0]},
                 )
             )
         else:
@@ -104,18 +139,26 @@ def _unknown_field_errors(text: str, known: list[str]) -> list[ValidationError]:
                 ValidationError(
                     _("Champ inconnu {%(field)s}."),
                     code="unknown_field",
-                    params={"field": code},
+                    params={"field": word},
                 )
             )
     return errors
 
 
 def check_fields(text: str, *, context: str) -> None:
-    """Raise ValidationError listing every unknown {CODE} in `text`, each with the nearest
-    known code when one is close enough."""
+    """Raise ValidationError listing every unknown field in `text` (a word in capitals, or a
+    word with small letters close to a code), each with the nearest known code when one is
+    close enough."""
     errors = _unknown_field_errors(text, _known_codes(context))
     if errors:
         raise ValidationError(errors)
+
+
+def fields_used(text: str, *, context: str) -> list[str]:
+    """The codes of the known fields `text` uses, once each, in the order they appear."""
+    known = set(_known_codes(context))
+    codes = _TOKEN.findall(canonical_fields(text, known))
+    return [code for code in dict.fromkeys(codes) if code in known]
 
 
 def _subject_error() -> ValidationError:
@@ -696,6 +739,7 @@ def render(
     usual "-- " line; its braces are not fields.
     """
     known = _known_codes(context)
+    subject, body = canonical_fields(subject, known), canonical_fields(body, known)
     errors = _unknown_field_errors(subject + "\n" + body, known)
     if any(_is_control(char) for char in subject.replace("\t", " ")):
         errors.append(_subject_error())
