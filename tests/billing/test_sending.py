@@ -276,3 +276,33 @@ def test_sending_on_issue_without_a_template_in_its_language_leaves_it_unsent(
     call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=0)
     assert smtp_server.messages == []
     assert list(invoices_unsent(billing_company=company)) == [invoice]
+
+
+@pytest.mark.django_db
+def test_an_invoice_whose_mail_would_have_a_blank_is_blocked_and_not_sent(
+    setup: tuple[BillingCompany, Collaborator], smtp_server: FakeSMTPServer
+) -> None:
+    company, anne = setup
+    version = MailTemplateVersion.objects.get(language="fr")
+    version.body = "Bonjour {CONTACT},\n\nVeuillez trouver ci-joint la {TYPEDOC} {NUMFACT}."
+    version.save()
+    known = make_invoice(
+        company, make_invoice_client("C1", contact_name="Marie", emails=("marie@dupuis.test",))
+    )
+    nobody = make_invoice(company, make_invoice_client("C2", emails=("info@leroy.test",)))
+
+    checks = {
+        check.invoice.pk: check
+        for check in invoice_presend_check(invoices=[known, nobody], by=anne)
+    }
+    batch = run_batch(anne, invoices=[known, nobody])
+    deliver()
+
+    assert checks[known.pk].ok
+    assert [reason.code for reason in checks[nobody.pk].blockers] == ["hole"]
+    assert "{CONTACT} (Personne de contact) est vide" in checks[nobody.pk].blockers[0].message
+    assert list(batch.blocked) == [str(nobody.pk)]
+    [received] = smtp_server.wait_for(1)
+    assert received.rcpt_tos == ["marie@dupuis.test"]
+    assert b"Bonjour Marie," in received.data
+    assert not OutboundMessage.objects.filter(client=nobody.client).exists()

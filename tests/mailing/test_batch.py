@@ -280,10 +280,10 @@ def test_blocked_clients_are_listed_with_their_reasons_and_the_others_go(
         MailTemplateVersion.objects.create(
             template=template, language=language, subject="Bilan {NUMCLIENT}", body="{CONTACT}"
         )
-    ready = make_client(name="Prêt", language="fr")
-    german = make_client(name="Deutsch", language="de")
-    silent = make_client(name="Sans adresse", language="nl", emails=[])
-    gone = make_client(name="Parti", language="fr")
+    ready = make_client(name="Prêt", language="fr", contact_name="Paul")
+    german = make_client(name="Deutsch", language="de", contact_name="Dieter")
+    silent = make_client(name="Sans adresse", language="nl", contact_name="Els", emails=[])
+    gone = make_client(name="Parti", language="fr", contact_name="Luc")
     batch = create(sender, [ready, german, silent, gone], template=template)
     gone_pk = gone.pk
     gone.delete()
@@ -293,7 +293,10 @@ def test_blocked_clients_are_listed_with_their_reasons_and_the_others_go(
     assert (batch.state, batch.total, batch.queued) == ("done", 4, 1)
     # Stored as msgids and parameters, read in the reader's language (French here).
     assert {pk: render_all(reasons) for pk, reasons in batch.blocked.items()} == {
-        str(german.pk): ["Le modèle « Bilan » n'a pas de version en allemand."],
+        str(german.pk): [
+            "Le modèle « Bilan » n'a pas de version en allemand (il existe en : français, "
+            "néerlandais)."
+        ],
         str(silent.pk): [
             "Le client Sans adresse SRL n'a pas d'adresse e-mail : ajoutez-en une dans sa fiche "
             "avant d'envoyer."
@@ -428,8 +431,19 @@ def test_the_presend_check_lists_what_blocks_and_what_warns(
     in_batch = presend_check(
         sender=sender, clients=clients, subject="", body="", template=template, batch=True
     )
+    # One client: the window's text, loaded from the French version, in French.
+    version = template.version("fr")
+    assert version is not None
+    window = {"subject": version.subject, "body": version.body, "template": template}
     one_off = presend_check(
-        sender=sender, clients=[dutch], subject="", body="", template=template, batch=False
+        sender=sender, clients=[dutch], **window, options={"language": "fr"}, batch=False
+    )
+    one_off_allowed = presend_check(
+        sender=sender,
+        clients=[dutch],
+        **window,
+        options={"language": "fr", "other_language": True},
+        batch=False,
     )
     typo = presend_check(
         sender=sender, clients=[fine], subject="Dossier", body="{NOMCLIEN}", batch=True
@@ -437,8 +451,14 @@ def test_the_presend_check_lists_what_blocks_and_what_warns(
 
     assert [(render_all(c.blockers), render_all(c.warnings)) for c in in_batch] == [
         ([], []),
-        ([], ["Le champ {CONTACT} est vide pour ce client."]),
-        (["Le modèle « Bilan » n'a pas de version en néerlandais."], []),
+        (
+            [
+                "Le champ {CONTACT} (Personne de contact) est vide : le mail ne part pas avec "
+                "un blanc. Complétez la donnée, ou retirez ce passage du texte."
+            ],
+            [],
+        ),
+        (["Le modèle « Bilan » n'a pas de version en néerlandais (il existe en : français)."], []),
         (
             [
                 "Le client Sans adresse SRL n'a pas d'adresse e-mail : ajoutez-en une dans sa "
@@ -448,10 +468,17 @@ def test_the_presend_check_lists_what_blocks_and_what_warns(
         ),
     ]
     [check] = one_off
+    assert (check.language, check.language_fallback, check.warnings) == ("fr", True, [])
+    assert render_all(check.blockers) == [
+        "Langue de ce client : néerlandais ; le texte est en français. Écrivez-le en "
+        "néerlandais, ou cochez « Autoriser une autre langue que celle du client » pour le lui "
+        "envoyer tout entier en français."
+    ]
+    [check] = one_off_allowed
     assert (check.blockers, check.language, check.language_fallback) == ([], "fr", True)
     assert render_all(check.warnings) == [
-        "Le modèle « Bilan » n'a pas de version en néerlandais : ce message part en français, "
-        "la langue par défaut du cabinet."
+        "Langue de ce client : néerlandais ; ce mail part tout entier en français (formule "
+        "d'appel, dates et montants compris)."
     ]
     assert check.preview is not None and check.preview.language == "fr"
     assert render_all(typo[0].blockers) == [

@@ -210,7 +210,7 @@ def test_sending_queues_one_message_to_the_clients_address_and_archives_it(
 
 
 def test_the_general_address_is_used_when_the_client_has_one(browser: Browser) -> None:
-    client = make_client("C0050", emails=("facturen@peeters.be",))
+    client = make_client("C0050", emails=("facturen@peeters.be",), contact_name="Jan Peeters")
     ClientEmail.objects.filter(client=client).update(purpose=ClientEmail.Purpose.INVOICES)
     ClientEmail.objects.create(client=client, address="jan@peeters.be", position=1)
 

@@ -503,17 +503,20 @@ def test_one_client_with_a_blocker_is_not_sent_and_says_why(browser: Browser) ->
     assert OutboundMessage.objects.count() == 0
 
 
-def test_the_pre_send_check_of_one_client_warns_about_empty_fields(
+def test_the_pre_send_check_of_one_client_blocks_an_empty_field(
     browser: Browser, peeters: Client
 ) -> None:
     data = one_client_data(peeters, body="Beste {CONTACT}, uw btw-nummer: {NUMTVA}.")
 
     response = browser.post(PRESEND, data, headers=HTMX)
+    sent = browser.post(f"{COMPOSE}?client={peeters.pk}", {**data, "send": "1"})
 
     page = text_of(response)
-    assert "1 prêt, 0 bloqué" in page
-    assert "NUMTVA" in page
-    assert 'name="send"' in response.content.decode()
+    assert "0 prêt, 1 bloqué" in page
+    assert "Le champ {NUMTVA} (Numéro de TVA) est vide" in page
+    assert 'name="send"' not in response.content.decode()
+    assert sent.status_code == 200 and "Le champ {NUMTVA} (Numéro de TVA) est vide" in text_of(sent)
+    assert OutboundMessage.objects.count() == 0
 
 
 # --- templates from the window ------------------------------------------------------------
@@ -589,8 +592,9 @@ def test_loading_a_template_for_a_selection_says_each_client_gets_its_language(
 
     page = text_of(response)
     assert 'value="Documents manquants – {NOMCLIENT}"' in unescape(response.content.decode())
-    assert "chaque client recevra la version de ce modèle dans sa langue" in page
-    assert "allemand" in page and "anglais" in page  # the missing versions are named
+    assert "chacun recevra la version de ce modèle dans sa langue" in page
+    assert "(versions : français, néerlandais)" in page
+    assert "Pas de version en allemand, anglais" in page  # the missing versions are named
 
 
 # --- a selection of clients -------------------------------------------------------------

@@ -251,20 +251,28 @@ def test_the_window_lists_the_templates_of_the_context_and_loads_one(
     assert "Uw {NUMDOSSIER}" in unescape(loaded.content.decode())
 
 
-def test_the_preview_steps_through_every_object_in_its_language(
+def test_the_preview_steps_through_every_object_each_mail_in_one_language(
     browser: Browser, files: dict[int, Dossier]
 ) -> None:
     data = window_data(11, 21)
 
     first = text_of(browser.post(PREVIEW + "?i=0", data, headers=HTMX))
     second = text_of(browser.post(PREVIEW + "?i=1", data, headers=HTMX))
+    allowed = text_of(
+        browser.post(PREVIEW + "?i=1", {**data, "other_language": "on"}, headers=HTMX)
+    )
 
     assert "Dossier 2026-11" in first and "1 / 2" in first
     assert "Le montant du Dossier 2026-11 est de 1 234,50 €" in spaced(first)
     assert "dossier-2026-11.pdf" in first
     assert "Dossier 2026-21" in second and "2 / 2" in second
-    # A selection sends each object's mail in its client's language: the data in Dutch.
-    assert "Dossier 2026-21" in second and "€ 42,10" in spaced(second)
+    # A French text is not sent to a Dutch client, nor mixed with Dutch data: it is blocked,
+    # or, when allowed, it goes wholly in French.
+    assert "Ce message ne peut pas partir tel quel" in second
+    assert "Langue de ce client : néerlandais ; le texte est en français." in second
+    assert "Ce message ne peut pas partir tel quel" not in allowed
+    assert "Le montant du Dossier 2026-21 est de 42,10 €" in spaced(allowed)
+    assert "€ 42,10" not in spaced(allowed)
 
 
 # -- one object ------------------------------------------------------------------------------
@@ -297,7 +305,9 @@ def test_one_object_is_sent_with_its_file_and_recorded_against_it(
 def test_after_sending_an_unsafe_next_falls_back_to_the_client_file(
     browser: Browser, files: dict[int, Dossier]
 ) -> None:
-    response = browser.post(COMPOSE, window_data(21, send="1", next="https://evil.example/"))
+    response = browser.post(
+        COMPOSE, window_data(21, language="nl", send="1", next="https://evil.example/")
+    )
 
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("clients:detail", args=[files[21].client.pk]))
@@ -319,7 +329,8 @@ def test_a_field_of_another_context_is_refused_on_the_form(
 def test_several_objects_are_checked_then_sent_as_a_batch_one_mail_each(
     browser: Browser, anne: Collaborator, files: dict[int, Dossier]
 ) -> None:
-    data = window_data(11, 12, 21)
+    # The Dutch client's mail goes wholly in French, as the window allows.
+    data = window_data(11, 12, 21, other_language="on")
 
     check = browser.post(PRESEND, data, headers=HTMX)
     page = text_of(check)
@@ -350,7 +361,7 @@ def test_several_objects_are_checked_then_sent_as_a_batch_one_mail_each(
     assert "1 234,50 €" in plain(mails[0])
     assert "99,00 €" in plain(mails[1])
     assert "2026-11" not in bytes(messages[1].raw).decode(errors="replace")
-    assert messages[2].language == "nl"
+    assert messages[2].language == "fr" and "42,10 €" in plain(mails[2])
     assert [a.get_content() for a in mails[2].iter_attachments()] == [files[21].content]
 
     progress = browser.get(reverse("mailing:batch_progress", args=[batch.pk]))
@@ -421,7 +432,7 @@ def test_files_sent_by_link_leave_the_mail_which_gives_the_link_instead(
 def test_a_batch_by_link_sends_each_client_its_code_in_a_second_mail(
     browser: Browser, files: dict[int, Dossier]
 ) -> None:
-    browser.post(COMPOSE, window_data(11, 21, send_by_link="on", send="1"))
+    browser.post(COMPOSE, window_data(11, 21, other_language="on", send_by_link="on", send="1"))
     batch = MailBatch.objects.get()
 
     services.batch_compose(batch_id=batch.pk)
@@ -434,7 +445,8 @@ def test_a_batch_by_link_sends_each_client_its_code_in_a_second_mail(
         assert message.secure_links.count() == 1
     codes = OutboundMessage.objects.filter(purpose="link-code").order_by("client__name")
     assert [m.client for m in codes] == [files[21].client, files[11].client]
-    assert codes[0].language == "nl"
+    # The code follows in the language of the mail it opens.
+    assert codes[0].language == "fr"
 
 
 # -- templates of every context --------------------------------------------------------------
@@ -534,16 +546,18 @@ def test_mails_about_a_companys_objects_leave_through_its_profile(
     )
     check = browser.post(PRESEND, window_data(21, 11), headers=HTMX).content.decode()
     row = re.search(r'data-object="21">(.*?)</tr>', check, re.S)
-    assert row is not None and ">en<" in row.group(1)
-    assert "langue par défaut" not in row.group(1)  # its own language, not a fallback
+    # The object's own language (English), not its client's (Dutch), is the one it reads.
+    assert row is not None and "Langue de ce client : anglais" in row.group(1)
     preview = text_of(browser.post(PREVIEW + "?i=1", window_data(11, 21), headers=HTMX))
     assert "Boekhouding Demo <facturen@boekhouding.be>" in preview
-    assert "File 2026-21" in preview  # in English, the object's language
+    english = window_data(11, 21, language="en", subject="Your {NUMDOSSIER}")
+    preview = text_of(browser.post(PREVIEW + "?i=1", english, headers=HTMX))
+    assert "Your File 2026-21" in preview  # in English, the object's language
 
-    browser.post(COMPOSE, window_data(11, 21, send="1"))
+    browser.post(COMPOSE, window_data(11, 21, other_language="on", send="1"))
     services.batch_compose(batch_id=MailBatch.objects.get().pk)
     sent = {m.object_id: m for m in OutboundMessage.objects.all()}
-    assert sent[21].from_address == "facturen@boekhouding.be" and sent[21].language == "en"
+    assert sent[21].from_address == "facturen@boekhouding.be" and sent[21].language == "fr"
     assert sent[11].from_address == "anne@fidu.be"
 
 

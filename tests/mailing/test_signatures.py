@@ -257,7 +257,10 @@ def test_a_self_signed_mail_whose_files_go_by_link_is_not_signed_under_its_links
         ("Contactez {EXPEDITEUR}.", ""),
         ("{EXPEDITEUR}\n\nBien à vous,", ""),
         ("Votre dossier est suivi par {RESPONSABLE}", ""),
-        ("{expediteur}", ""),
+        # A field in any case is the field: it signs as {EXPEDITEUR} does.
+        ("{expediteur}", "EXPEDITEUR"),
+        ("Bien à vous,\n{ Expediteur }", "EXPEDITEUR"),
+        ("{bonjour}", ""),
         ("", ""),
     ],
 )

@@ -601,11 +601,13 @@ TAGS: dict[str, tuple[str, list[str]]] = {
 
 # Standard phrases ("Texte"), one version per mail language.
 PHRASES: dict[str, dict[str, str]] = {
+    # The deadline is asked when the phrase is inserted ({?date:...}), not today's date.
     "Documents manquants": {
-        "fr": "Pourriez-vous nous faire parvenir les documents manquants avant le {DATE} ?",
-        "nl": "Kunt u ons de ontbrekende documenten bezorgen vóór {DATE}?",
-        "de": "Könnten Sie uns die fehlenden Unterlagen bis zum {DATE} zukommen lassen?",
-        "en": "Could you send us the missing documents before {DATE}?",
+        "fr": "Pourriez-vous nous faire parvenir les documents manquants avant le "
+        "{?date:date limite} ?",
+        "nl": "Kunt u ons de ontbrekende documenten bezorgen vóór {?datum:uiterste datum}?",
+        "de": "Könnten Sie uns die fehlenden Unterlagen bis zum {?datum:Frist} zukommen lassen?",
+        "en": "Could you send us the missing documents before {?date:deadline}?",
     },
     "Disponible pour un rendez-vous": {
         "fr": "{RESPONSABLE} reste à votre disposition pour un rendez-vous au {CABINET_TEL}.",

@@ -275,9 +275,10 @@ def client_values(
 ) -> dict[str, str]:
     """Every field of the client context with its value for `language` (not escaped).
 
-    An unknown value is an empty string, which the renderer reports; `today` defaults to
-    the current date in the firm's time zone. A caller rendering many mails passes the `firm`
-    it read once.
+    Every value is in `language`, the salutation too: the client's own is used only when it
+    is the client's language. An unknown value is an empty string, which the renderer
+    reports; `today` defaults to the current date in the firm's time zone. A caller rendering
+    many mails passes the `firm` it read once.
     """
     language = _mail_language(language)
     today = today or timezone.localdate()
@@ -295,7 +296,10 @@ def client_values(
         "FORMEJURIDIQUE": client.legal_form,
         "TYPECLIENT": mail_word(client.kind, language) if client.kind in _MAIL_WORDS else "",
         "CONTACT": contact,
-        "FORMULE": client.salutation.strip() or mail_word("salutation", language),
+        # The client's own salutation is written in the client's language: a mail in another
+        # language greets in its own ("Madame, Monsieur", not "Beste heer Peeters").
+        "FORMULE": (client.salutation.strip() if language == client.language else "")
+        or mail_word("salutation", language),
         "LANGUE": language_name(client.language, language),
         "EMAIL": emails[0] if emails else "",
         "TELCLIENT": client.phone,

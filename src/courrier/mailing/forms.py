@@ -26,6 +26,7 @@ from courrier.mailing.editor import RichTextField, RichTextWidget
 from courrier.mailing.fields import fields_for
 from courrier.mailing.models import MailTemplate, MailTemplateVersion, SendingProfile, Upload
 from courrier.mailing.selectors import templates_editable, templates_for
+from courrier.mailing.services.languages import OTHER_LANGUAGE
 from courrier.mailing.services.profiles import oauth_configured
 from courrier.validators import validate_header_text
 
@@ -554,6 +555,17 @@ class ComposeForm(forms.Form):
         empty_label=_("— aucun modèle —"),
     )
     language = forms.ChoiceField(label=_("Langue du message"), choices=MailLanguage.choices)
+    other_language = forms.BooleanField(
+        label=OTHER_LANGUAGE,
+        required=False,
+        help_text=_(
+            "Un mail part tout entier dans une seule langue : texte, formule d'appel, dates et "
+            "montants. Chaque client le reçoit dans sa langue : la version du modèle dans sa "
+            "langue, ou le texte ci-dessous s'il est écrit dans sa langue. Sinon, il est "
+            "bloqué à la vérification avant l'envoi — à moins que cette case ne soit cochée : "
+            "il reçoit alors le mail tout entier dans la langue du message."
+        ),
+    )
     subject = forms.CharField(
         label=_("Sujet"),
         max_length=255,
@@ -791,6 +803,7 @@ class ComposeForm(forms.Form):
         options["scheduled_at"] = scheduled.isoformat() if scheduled else None
         options["archive"] = bool(self.cleaned_data.get("archive"))
         options["language"] = self.cleaned_data.get("language") or ""
+        options["other_language"] = bool(self.cleaned_data.get("other_language"))
         options["idempotency_key"] = self.cleaned_data.get("idempotency_key") or ""
         options["send_by_link"] = bool(self.cleaned_data.get("send_by_link"))
         return options

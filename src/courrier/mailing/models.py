@@ -227,6 +227,11 @@ class MailTemplate(models.Model):
                 return version
         return None
 
+    def languages(self) -> list[str]:
+        """The languages it has a version in, in the order of the mail languages."""
+        present = {version.language for version in self.versions.all()}
+        return [code for code in MailLanguage.values if code in present]
+
 
 class MailTemplateVersion(models.Model):
     template = models.ForeignKey(MailTemplate, on_delete=models.CASCADE, related_name="versions")

@@ -34,6 +34,7 @@ import difflib
 import html
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -45,7 +46,8 @@ from courrier.mailing.fields import fields_for
 TOKEN_RE = r"\{([A-Z][A-Z0-9_]*)\}"  # noqa: S105 (a merge-field pattern, no secret)
 _TOKEN = re.compile(TOKEN_RE)
 # One word in braces, in any case, with spaces or tabs around it: what a person means as a field.
-_WORD_IN_BRACES = re.compile(r"\{[ \t\u00a0]*([^\W\d_]\w*)[ \t\u00a0]*\}")
+# (In a body's HTML a no-break space may be written "&nbsp;".)
+_WORD_IN_BRACES = re.compile(r"\{(?:[ \t\u00a0]|&nbsp;)*([^\W\d_]\w*)(?:[ \t\u00a0]|&nbsp;)*\}")
 # How close a word with small letters must be to a code to be taken for a mistyped field
 # ({nomclien}, {contakt}) rather than plain text in braces ({client}, {bonjour}).
 _NEAR_CODE = 0.85
@@ -97,7 +99,7 @@ def _code_of(word: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char)).upper()
 
 
-def canonical_fields(text: str, known: list[str] | set[str]) -> str:
+def canonical_fields(text: str, known: Collection[str]) -> str:
     """`text` with every known field written as ``{CODE}``: ``{nomclient}``, ``{NomClient}`` and
     ``{ NOMCLIENT }`` become ``{NOMCLIENT}``; anything else is left as it is."""
     known_set = set(known)

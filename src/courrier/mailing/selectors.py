@@ -12,7 +12,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from courrier.clients.models import Client
-from courrier.firm.models import Collaborator, Firm
+from courrier.firm.models import Collaborator
 from courrier.mailing.models import (
     PROFILE_SECRET_FIELDS,
     DeliveryStatus,
@@ -71,21 +71,6 @@ def templates_visible(*, user: Collaborator) -> QuerySet[MailTemplate]:
     if not user.is_firm_admin:
         templates = templates.filter(Q(owner__isnull=True) | Q(owner=user) | Q(shared=True))
     return templates.order_by("context", "name", "id")
-
-
-def template_version_for(
-    *, template: MailTemplate, language: str
-) -> tuple[MailTemplateVersion | None, bool]:
-    """The version in `language`, else the firm's default language (fallback True), else None."""
-    version = template.version(language)
-    if version is not None:
-        return version, False
-    default = Firm.load().default_language
-    if default != language:
-        version = template.version(default)
-        if version is not None:
-            return version, True
-    return None, False
 
 
 def client_messages(*, client: Client) -> QuerySet[OutboundMessage]:

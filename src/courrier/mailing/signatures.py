@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.languages import MailLanguage
 from courrier.mailing import richtext
-from courrier.mailing.rendering import TOKEN_RE, body_html
+from courrier.mailing.rendering import TOKEN_RE, body_html, canonical_fields
 
 # The fields that name the writer of a mail: the sender, the firm and the billing company.
 SIGNING_FIELDS = frozenset(
@@ -120,7 +120,8 @@ def signing_field(body: str) -> str:
     text = richtext.text_of(richtext.blocks_of(body_html(body)))
     for line in reversed(text.splitlines()):
         if line.strip():
-            match = _LAST_FIELD.search(line)
+            # {expediteur} or { EXPEDITEUR } is the field too (rendering reads them so).
+            match = _LAST_FIELD.search(canonical_fields(line, SIGNING_FIELDS))
             if match and match.group(1) in SIGNING_FIELDS:
                 return match.group(1)
             return ""

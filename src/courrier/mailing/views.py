@@ -8,6 +8,7 @@ Templates: the firm's (no owner) are edited by administrators, personal ones by 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -57,11 +58,12 @@ from courrier.mailing.forms import (
 from courrier.mailing.models import (
     DeliveryStatus,
     MailTemplate,
+    MailTemplateVersion,
     OutboundMessage,
     SendingProfile,
     Upload,
 )
-from courrier.mailing.services import by_link, profiles, resend
+from courrier.mailing.services import by_link, languages, profiles, resend
 from courrier.mailing.services.compose import encoded_size
 from courrier.texts import Text, render_all
 
@@ -625,6 +627,7 @@ def _window_context(request: HttpRequest, window: Window, **extra: Any) -> dict[
         "firm": firm,
         "fixed_bcc": firm.fixed_bcc,
         "default_language_label": MailLanguage(firm.default_language).label,
+        "date_patterns": _date_patterns(),
         "language_label": _language_label(str(form["language"].value() or "")),
         "timezone_name": BRUSSELS_NAME,
         **selection_builder_context(
@@ -650,6 +653,19 @@ def _window_context(request: HttpRequest, window: Window, **extra: Any) -> dict[
     }
     context.update(extra)
     return context
+
+
+def _date_patterns() -> dict[str, str]:
+    """How each mail language writes a date ("DD/MM/YYYY", "DD.MM.YYYY"), for the values the
+    window asks for: the rule stays `fields.format_date`'s."""
+    sample = date(2033, 11, 22)
+    return {
+        code: fields.format_date(sample, code)
+        .replace("2033", "YYYY")
+        .replace("11", "MM")
+        .replace("22", "DD")
+        for code in MailLanguage.values
+    }
 
 
 def _company_senders(objects: list[MailContext]) -> list[dict[str, Any]]:
@@ -745,7 +761,11 @@ def _presend(
             body=data["body"],
             template=data.get("template") if window.is_batch else None,
             uploads=_uploads_of(form),
-            options={**form.options(), "language": data["language"]},
+            options={
+                **form.options(),
+                "language": data["language"],
+                "other_language": bool(data.get("other_language")),
+            },
             batch=window.is_batch,
             contexts=objects,
             send_by_link=bool(data.get("send_by_link")),
@@ -1002,28 +1022,13 @@ def _preview_one(
     window: Window, user: Collaborator, client: Client, context: MailContext | None = None
 ) -> tuple[services.Preview | None, list[str], list[str], bool]:
     """The mail to `client` (about `context`) as it will leave, what blocks it, what to check,
-    and whether the sender lacks a profile. One client: the same rendering as compose; a
-    recipient of a selection, an object of a context, a mail whose files go by link: the
-    pre-send check's, which is the batch's (its language, its template version)."""
-    form = window.form
-    data = form.cleaned_data
-    if window.is_selection or context is not None or data.get("send_by_link"):
-        checks = _presend(window, user, [client], [context] if context is not None else None)
-        check = checks[0]
-        return check.preview, render_all(check.blockers), render_all(check.warnings), False
-    try:
-        result = services.message_preview(
-            sender=user,
-            client=client,
-            subject=data["subject"],
-            body=data["body"],
-            language=data["language"],
-            uploads=_uploads_of(form),
-            **form.options(),
-        )
-    except ProfileMissing as exc:
-        return None, [exc.user_message], [], True
-    return result, [], render_all(result.warnings), False
+    and whether the sender lacks a profile. The pre-send check's rendering, which is what
+    compose and the batch send: its language, its template version, its blockers."""
+    checks = _presend(window, user, [client], [context] if context is not None else None)
+    check = checks[0]
+    # One client of the sender's own: without a profile, the way to fill one in.
+    profile_missing = not window.is_context and _sender_profile(user) is None
+    return check.preview, render_all(check.blockers), render_all(check.warnings), profile_missing
 
 
 @login_required
@@ -1181,11 +1186,29 @@ def _errors_of_form(form: forms.Form) -> list[str]:
     return errors
 
 
+def _loaded_version(
+    template: MailTemplate, language: str, default: str
+) -> MailTemplateVersion | None:
+    """The version the window shows: in `language`, else the firm's default language, else
+    the first there is."""
+    for wanted in (language, default, *template.languages()):
+        version = template.version(wanted)
+        if version is not None:
+            return version
+    return None
+
+
+def _languages_text(codes: list[str]) -> str:
+    return ", ".join(_language_label(code) for code in codes)
+
+
 @login_required
 @require_GET
 def template_load(request: HtmxHttpRequest) -> HttpResponse:
-    """Load a template into subject and body: the version in the client's language; for a
-    selection, the version in the firm's default language, each client getting its own."""
+    """Load a template into subject and body: the version in the client's (or the object's)
+    language; for several recipients, one of the versions, each recipient getting its own.
+    The notice names the versions that exist and says what happens to a recipient whose
+    language has none (the rule of `services.check_recipient`)."""
     user = _user(request)
     context_name, objects = _context_objects(request, user)
     # The window may have a client and yet write to a selection (its radio switched).
@@ -1204,20 +1227,17 @@ def template_load(request: HtmxHttpRequest) -> HttpResponse:
     )
     default = Firm.load().default_language
     language = (own_language or client.language) if client is not None else default
-    version, fallback = selectors.template_version_for(template=template, language=language)
+    version = _loaded_version(template, language, default)
     if version is None:
-        version = template.versions.first() if client is None else None
-    if version is None:
-        where = client.get_language_display() if client else _language_label(default)
         response = render(
             request,
             "mailing/_template_notice.html",
             {
                 "notice": _(
-                    "Le modèle « %(template)s » n'existe ni en %(language)s ni dans la langue "
-                    "par défaut du cabinet : le contenu n'a pas été remplacé."
+                    "Le modèle « %(template)s » n'a encore aucune version : le contenu n'a pas "
+                    "été remplacé."
                 )
-                % {"template": template.name, "language": where},
+                % {"template": template.name},
                 "level": "error",
             },
         )
@@ -1234,32 +1254,37 @@ def template_load(request: HtmxHttpRequest) -> HttpResponse:
             "body": version.body,
         },
     )
+    present = template.languages()
+    option = languages.OTHER_LANGUAGE
     notice = ""
     if client is None:
-        present = [
-            _language_label(item.language) for item in template.versions.all().order_by("language")
-        ]
-        missing = [
-            label
-            for code, label in MailLanguage.choices
-            if code not in {item.language for item in template.versions.all()}
-        ]
+        missing = [code for code in MailLanguage.values if code not in present]
         notice = _(
-            "Modèle chargé pour une sélection : chaque client recevra la version de ce modèle "
-            "dans sa langue (%(present)s). Ci-dessous, la version en %(language)s."
-        ) % {"present": ", ".join(present), "language": _language_label(version.language)}
+            "Modèle chargé pour plusieurs destinataires : chacun recevra la version de ce "
+            "modèle dans sa langue (versions : %(present)s). Ci-dessous, la version en "
+            "%(language)s."
+        ) % {"present": _languages_text(present), "language": _language_label(version.language)}
         if missing:
             notice += " " + _(
-                "Pas de version en %(missing)s : les clients de ces langues seront bloqués à la "
-                "vérification avant envoi."
-            ) % {"missing": ", ".join(str(label) for label in missing)}
-    elif fallback:
+                "Pas de version en %(missing)s : ces destinataires seront bloqués à la "
+                "vérification, sauf si vous cochez « %(option)s » ; ils recevront alors la "
+                "version en %(language)s, tout entière dans cette langue."
+            ) % {
+                "missing": _languages_text(missing),
+                "option": option,
+                "language": _language_label(version.language),
+            }
+    elif version.language != language:
         notice = _(
-            "Ce modèle n'a pas de version en %(client_language)s : la version en %(language)s "
-            "(langue par défaut du cabinet) est chargée, le message partira dans cette langue."
+            "Ce modèle n'a pas de version en %(client_language)s (versions : %(present)s). La "
+            "version en %(language)s est chargée : elle ne partira à ce client que si vous "
+            "cochez « %(option)s », et le mail sera alors tout entier en %(language)s. Sinon, "
+            "ajoutez la version en %(client_language)s au modèle."
         ) % {
-            "client_language": client.get_language_display(),
-            "language": MailLanguage(version.language).label,
+            "client_language": _language_label(language),
+            "present": _languages_text(present),
+            "language": _language_label(version.language),
+            "option": option,
         }
     return render(
         request,

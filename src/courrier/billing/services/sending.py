@@ -26,9 +26,10 @@ from django.utils.translation import gettext_noop
 
 from courrier.billing.models import Invoice
 from courrier.billing.services.payment_terms import payment_asks
-from courrier.firm.models import BillingCompany, Collaborator
+from courrier.firm.models import BillingCompany, Collaborator, Firm
 from courrier.languages import MailLanguage
 from courrier.mailing.exceptions import MailingError
+from courrier.mailing.fields import client_values
 from courrier.mailing.models import (
     MailBatch,
     MailTemplate,
@@ -50,6 +51,7 @@ from courrier.mailing.services.compose import (
     send_setup_shared,
 )
 from courrier.mailing.services.delivery import delivery_grouped
+from courrier.mailing.services.holes import holes
 from courrier.mailing.services.profiles import profile_for
 from courrier.mailing.signatures import mail_signature
 from courrier.texts import (
@@ -254,6 +256,18 @@ def _invoices(ids: Iterable[int]) -> QuerySet[Invoice]:
     )
 
 
+def _holes(
+    invoice: Invoice, subject: str, body: str, *, by: Collaborator | None, firm: Firm
+) -> list[Text]:
+    """The blanks the invoice's mail would have (`services.holes`), from its values alone: the
+    check does not render the mails of a batch."""
+    from courrier.billing.fields import invoice_values
+
+    values = client_values(client=invoice.client, sender=by, language=invoice.language, firm=firm)
+    values.update(invoice_values(invoice, invoice.language))
+    return holes(subject=subject, body=body, values=values, context=INVOICE_CONTEXT)
+
+
 def invoice_presend_check(
     *, invoices: Iterable[Invoice], by: Collaborator | None
 ) -> list[InvoiceCheck]:
@@ -262,7 +276,8 @@ def invoice_presend_check(
     Blockers: not issued, already sent by e-mail (only "@" sends again), no invoice address,
     no sending profile for its company, no template (the invoice one, or the credit-note one
     for a credit note) or none in the invoice's language, a credit note whose template asks
-    for payment or names an invoice it does not credit, a stored PDF gone from the server, a
+    for payment or names an invoice it does not credit, a field its template uses that is
+    empty for this invoice (or a value left to type), a stored PDF gone from the server, a
     PDF over the provider's limit. Warnings: an invoice whose due date is past; a Belgian
     VAT-registered company, whose legal invoice is a Peppol e-invoice since 1 January 2026; a
     mail that goes unsigned, its company having no signature in its language. An issued
@@ -277,6 +292,7 @@ def invoice_presend_check(
     profiles: dict[int, SendingProfile | Text] = {}
     checks: list[InvoiceCheck] = []
     today = timezone.localdate()
+    firm = Firm.load()
     for invoice in invoices:
         check = InvoiceCheck(invoice=invoice)
         checks.append(check)
@@ -367,6 +383,10 @@ def invoice_presend_check(
             ).warning()
             if unsigned:
                 warnings.append(Reason("no_signature", unsigned))
+            blockers.extend(
+                Reason("hole", reason)
+                for reason in _holes(invoice, version.subject, version.body, by=by, firm=firm)
+            )
         if invoice.pdf:
             if not _pdf_stored(invoice):
                 blockers.append(

@@ -26,7 +26,6 @@ from django.utils.translation import gettext_noop
 
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany, Collaborator, Firm
-from courrier.languages import MailLanguage
 from courrier.mailing import contexts
 from courrier.mailing.contexts import MailContext
 from courrier.mailing.exceptions import ConfigurationError, MailingError
@@ -39,7 +38,6 @@ from courrier.mailing.services.compose import (
     Preview,
     SendSetup,
     attachments_of,
-    language_warning,
     mail_draft,
     message_size_limit,
     no_address,
@@ -49,8 +47,9 @@ from courrier.mailing.services.compose import (
     too_large,
 )
 from courrier.mailing.services.delivery import enqueue_on_commit
+from courrier.mailing.services.languages import language_rule, missing_version
 from courrier.mailing.services.profiles import profile_for, profile_problem
-from courrier.texts import Lines, Sentence, Text, Verbatim, text_of, texts_json, texts_of
+from courrier.texts import Lines, Sentence, Text, Verbatim, texts_json, texts_of
 
 logger = logging.getLogger("courrier.mailing")
 
@@ -75,6 +74,9 @@ class RecipientCheck:
     context: MailContext | None = None
     # Blocked by its size alone: sending its files by secure link would let it go.
     oversize: bool = False
+    # The texts its mail is made of (the template's version in its language, or the window's).
+    subject: str = ""
+    body: str = ""
 
     @property
     def label(self) -> str:
@@ -83,26 +85,6 @@ class RecipientCheck:
     @property
     def object_id(self) -> int | None:
         return self.context.object_id if self.context is not None else None
-
-
-def _version_for(
-    template: MailTemplate, language: str, *, default_language: str
-) -> tuple[str, str, str] | None:
-    """Subject, body and language of the template's version in `language`, else in the firm's
-    default language; None when it has neither."""
-    for wanted in (language, default_language):
-        version = template.version(wanted)
-        if version is not None:
-            return version.subject, version.body, version.language
-    return None
-
-
-def _language_label(code: str) -> Text | str:
-    """A language's name, translated when shown."""
-    try:
-        return text_of(MailLanguage(code).label)
-    except ValueError:
-        return code
 
 
 def check_recipient(
@@ -119,38 +101,34 @@ def check_recipient(
 ) -> RecipientCheck:
     """One recipient judged by rendering its mail through `mail_draft`, as compose will.
 
-    With a `context`, the mail is about that object: its language (an invoice's) before the
-    client's, its fields, files and addresses. `send_by_link`: the files leave the mail and
-    their links' text ends its body."""
+    The mail goes wholly in one language. In a batch with a template, each recipient gets the
+    version in its own language (an object's, such as an invoice's, before the client's);
+    otherwise the window's text, written in the window's language (options.language; a
+    caller that gives none writes in each recipient's). A recipient whose language that is
+    not is blocked, unless the window allows another language (options.other_language): the
+    mail then goes wholly in the window's language (the template's version in it), with a
+    warning. An empty field the text needs, or a value still to type, blocks too.
+
+    With a `context`, the mail is about that object: its fields, files and addresses.
+    `send_by_link`: the files leave the mail and their links' text ends its body."""
     options = setup.options
     own_language = (context.language if context is not None else "") or client.language
-    language = own_language if batch else (options.language or own_language)
+    written_in = options.language or own_language
+    language = written_in
     blockers = list(general)
     warnings: list[str | Text] = []
-    if template is not None:
-        found = template.version(language)
-        if found is None and batch:
-            # DESIGN: a batch never sends a client a mail in another language.
-            blockers.append(
-                Sentence(
-                    gettext_noop("Le modèle « %(template)s » n'a pas de version en %(language)s."),
-                    {"template": template.name, "language": _language_label(language)},
-                )
-            )
-            return RecipientCheck(client, language, False, blockers, warnings, context=context)
-        texts = _version_for(template, language, default_language=setup.firm.default_language)
-        if texts is None:
-            blockers.append(
-                Sentence(
-                    gettext_noop(
-                        "Le modèle « %(template)s » n'a ni version en %(language)s, ni version "
-                        "dans la langue par défaut du cabinet."
-                    ),
-                    {"template": template.name, "language": _language_label(language)},
-                )
-            )
-            return RecipientCheck(client, language, False, blockers, warnings, context=context)
-        subject, body, language = texts
+    if template is not None and batch:
+        version = template.version(own_language)
+        if version is None and options.other_language:
+            version = template.version(written_in)
+        if version is None:
+            blockers.append(missing_version(template, own_language, written_in))
+            return RecipientCheck(client, own_language, False, blockers, warnings, context=context)
+        subject, body, language = version.subject, version.body, version.language
+    language_blockers, language_warnings = language_rule(
+        own_language=own_language, language=language, allowed=options.other_language
+    )
+    blockers.extend(language_blockers)
     try:
         draft_setup, draft_context, links_text, linked = setup, context, "", 0
         if send_by_link:
@@ -171,9 +149,10 @@ def check_recipient(
     except ValidationError as exc:
         blockers.extend(texts_of(exc))
         return RecipientCheck(
-            client, language, language != client.language, blockers, warnings, context=context
+            client, language, language != own_language, blockers, warnings, context=context
         )
     oversize = False
+    blockers.extend(preview.blockers)
     if not preview.to:
         blockers.append(no_address(client))
     if preview.size > preview.size_limit:
@@ -189,34 +168,18 @@ def check_recipient(
                 )
             )
     warnings.extend(preview.warnings)
-    # Another language than the object's own (an invoice's) or, without one, the client's.
-    fallback = preview.language != own_language
-    if fallback:
-        if template is not None:
-            warnings.append(
-                Sentence(
-                    gettext_noop(
-                        "Le modèle « %(template)s » n'a pas de version en %(client_language)s : "
-                        "ce message part en %(language)s, la langue par défaut du cabinet."
-                    ),
-                    {
-                        "template": template.name,
-                        "client_language": _language_label(own_language),
-                        "language": _language_label(preview.language),
-                    },
-                )
-            )
-        else:
-            warnings.append(language_warning(client, preview.language))
+    warnings.extend(language_warnings)
     return RecipientCheck(
         client=client,
         language=preview.language,
-        language_fallback=fallback,
+        language_fallback=preview.language != own_language,
         blockers=blockers,
         warnings=warnings,
         preview=preview,
         context=context,
         oversize=oversize,
+        subject=subject,
+        body=body,
     )
 
 
@@ -243,11 +206,12 @@ def presend_check(
     send_by_link: bool = False,
 ) -> list[RecipientCheck]:
     """Per recipient, what blocks its mail and what only warns, found by rendering each mail
-    exactly as compose will. Blocks: no address, an unknown field, a missing translation of
-    the template (batch; a one-off mail falls back to the firm's default language with a
-    warning), a message too large for the method, the profile not ready, an option that is
-    wrong (bad address, scheduled time past) — the last two for every recipient. Warns: empty
-    fields, another language than the client's.
+    exactly as compose will. Blocks: no address, an unknown field, an empty field the text
+    needs, a value still to type, a language the recipient does not read (no version of the
+    template in it, or the window's text in another) unless the window allows it, a message
+    too large for the method, the profile not ready, an option that is wrong (bad address,
+    scheduled time past) — the last two for every recipient. Warns: a mail that goes, as
+    allowed, in another language than the recipient's.
 
     With `contexts` (mails about invoices, VAT returns, documents, ...), one check per object
     instead of per client, each with its object's fields, files, addresses and (for an
@@ -473,8 +437,8 @@ def _finish(batch: MailBatch, *, state: str, error: Text | None = None) -> None:
 
 
 def batch_compose(*, batch_id: int, limit: int | None = None) -> MailBatch:
-    """The task's body: one message per client of the batch that nothing blocks, in the
-    client's language (the template's version in it, else the typed text rendered for it).
+    """The task's body: one message per client of the batch that nothing blocks, wholly in
+    one language (the rule of `check_recipient`).
 
     Each message is stored in its own transaction under `batch_key`, with the `queued` counter;
     the clients that cannot receive it are listed in `blocked` with the reasons, as it goes.
@@ -640,17 +604,12 @@ def _compose_one(
     try:
         with transaction.atomic():
             if send_by_link:
-                subject, body = batch.subject, batch.body
-                if batch.template is not None:
-                    version = batch.template.version(check.language)
-                    if version is not None:
-                        subject, body = version.subject, version.body
                 message, made = by_link.store_by_link(
                     setup,
                     client=client,
                     context=context,
-                    subject=subject,
-                    body=body,
+                    subject=check.subject,
+                    body=check.body,
                     language=check.language,
                     template=batch.template,
                     purpose="client",

@@ -52,6 +52,7 @@ from courrier.mailing.models import (
 )
 from courrier.mailing.rendering import Rendered, body_html, markup_html, render
 from courrier.mailing.services.delivery import enqueue_on_commit
+from courrier.mailing.services.holes import holes
 from courrier.mailing.services.profiles import profile_for, profile_problem
 from courrier.mailing.signatures import Signature, mail_signature
 from courrier.mailing.transports import TRANSPORTS
@@ -162,7 +163,10 @@ class ComposeOptions:
     reply_to: str = ""
     scheduled_at: datetime | None = None
     archive: bool = True
-    language: str = ""  # the language the window's text is written in (one client)
+    language: str = ""  # the language the window's text is written in
+    # A client whose language has no version may get the mail, wholly in the window's
+    # language; without it such a client is blocked (see batch.check_recipient).
+    other_language: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """The options as stored with a batch (JSON)."""
@@ -175,6 +179,7 @@ class ComposeOptions:
             "scheduled_at": self.scheduled_at.isoformat() if self.scheduled_at else None,
             "archive": self.archive,
             "language": self.language,
+            "other_language": self.other_language,
         }
 
 
@@ -269,6 +274,7 @@ def compose_options(
     scheduled_at: datetime | str | None = None,
     archive: bool = True,
     language: str = "",
+    other_language: bool = False,
     require_future: bool = True,
 ) -> ComposeOptions:
     """The options checked: every address valid and without line break (an error names it),
@@ -316,6 +322,7 @@ def compose_options(
         scheduled_at=when,
         archive=bool(archive),
         language=language or "",
+        other_language=bool(other_language),
     )
 
 
@@ -338,6 +345,7 @@ def options_from(
         scheduled_at=data.get("scheduled_at") or None,
         archive=True if archive is None else bool(archive),
         language=str(data.get("language") or ""),
+        other_language=bool(data.get("other_language")),
         require_future=require_future,
     )
 
@@ -417,6 +425,9 @@ class Preview:
     # Said to the person who composes, now; Texts where the pre-send check may store them.
     warnings: list[str | Text]
     attachments: list[tuple[str, int]] = field(default_factory=list)
+    # What stops this mail whatever the window says: a field the text needs left empty, a
+    # value to type still in the text. Nothing is stored while there is one.
+    blockers: list[Text] = field(default_factory=list)
     cc: list[str] = field(default_factory=list)
     # Blind copies: typed, "send me a copy" and the firm's fixed Bcc; in the envelope only.
     bcc: list[str] = field(default_factory=list)
@@ -568,7 +579,8 @@ def mail_draft(
     The signature is the one `signatures.mail_signature` chooses.
 
     Raises ValidationError (unknown field, line break in the subject, a bad stored address).
-    Warns about empty fields only; the callers judge the rest (no address, size, profile)."""
+    A field the text uses but that is empty here, or a value still to type (`prompts`), is a
+    blocker of the preview; the callers judge the rest (no address, size, profile)."""
     sender, options = setup.sender, setup.options
     language = language or (context.language if context is not None else "") or client.language
     if language not in MailLanguage.values:
@@ -589,11 +601,12 @@ def mail_draft(
     if links_text:
         # The links' text is plain (its addresses become links): paragraphs after the body's.
         body = body_html(body) + "\n" + markup_html(links_text.strip())
+    context_name = context.name if context is not None else CLIENT_CONTEXT
     rendered = render(
         subject=subject,
         body=body,
         values=values,
-        context=context.name if context is not None else CLIENT_CONTEXT,
+        context=context_name,
         language=language,
         signature=signature.text,
     )
@@ -626,12 +639,10 @@ def mail_draft(
         headers["Disposition-Notification-To"] = from_address
     headers["Content-Language"] = language
 
-    warnings: list[str | Text] = [
-        _("Le champ {%(code)s} est vide pour ce client.") % {"code": code}
-        for code in rendered.empty_fields
-    ]
+    warnings: list[str | Text] = []
     if unsigned := signature.warning():
         warnings.append(unsigned)
+    blockers = holes(subject=subject, body=body, values=values, context=context_name)
     size = (
         _ENVELOPE_BYTES
         + math.ceil(len(rendered.text.encode()) * 1.1)
@@ -647,6 +658,7 @@ def mail_draft(
         language=language,
         language_fallback=language != client.language,
         warnings=warnings,
+        blockers=blockers,
         attachments=[(item.name, item.size) for item in attachments],
         cc=cc,
         bcc=bcc,
@@ -686,7 +698,9 @@ def no_address(client: Client) -> Text:
 
 def language_warning(client: Client, language: str) -> Text:
     return Sentence(
-        gettext_noop("Ce client lit le %(client_language)s ; ce message part en %(language)s."),
+        gettext_noop(
+            "Langue de ce client : %(client_language)s ; ce message part en %(language)s."
+        ),
         {
             "client_language": MailLanguage(client.language).label,
             "language": MailLanguage(language).label,
@@ -715,8 +729,9 @@ def message_preview(
     """Exactly what message_compose would send, nothing stored. Raises ValidationError for
     unknown fields, a line break in the subject or a bad option (address, past scheduled
     time, someone else's file), ProfileMissing without the profile that sends; a client
-    without address, empty fields, a message too large for the method or a profile to fix
-    are warnings here. `batch` is accepted like compose's and changes nothing to the mail."""
+    without address, a message too large for the method or a profile to fix are warnings
+    here; an empty field or a value still to type is in `blockers`. `batch` is accepted like
+    compose's and changes nothing to the mail."""
     options = compose_options(
         cc=cc,
         bcc=bcc,
@@ -847,13 +862,16 @@ def message_prepare(
 ) -> PreparedMessage:
     """The row and the bytes of a rendered mail, nothing stored: the MIME message is built
     here, outside any transaction (on SQLite, outside the write lock). Raises what would stop
-    it from being stored: no profile or one to fix, no address, a message over the method's
-    limit."""
+    it from being stored: no profile or one to fix, a field left empty or a value left to type
+    (`Preview.blockers`), no address, a message over the method's limit."""
     profile = setup.profile
     if profile is None:  # profile_for raised before any caller gets here
         raise ConfigurationError()
     if setup.problem is not None:
         raise setup.problem
+    if preview.blockers:
+        # The pre-send check said so already; no path stores a mail with a hole.
+        raise ValidationError([text_error(text, code="hole") for text in preview.blockers])
     if not preview.to:
         raise ValidationError(
             _("Le client %(client)s n'a pas d'adresse e-mail : ajoutez-en une dans sa fiche."),

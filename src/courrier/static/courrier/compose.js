@@ -113,9 +113,16 @@
           say(result.data.error || "", true);
           return;
         }
-        if (typeof start === "number" && !target.richEditor) target.setSelectionRange(start, end);
-        insertAtCursor(target, result.data.text, true);
-        say(result.data.notice || "", false);
+        // A value the phrase asks for (a deadline, an amount) is typed before it goes in.
+        var text = result.data.text;
+        var prompts = window.CourrierPrompts;
+        var asking = prompts ? prompts.ask(text, result.data.language) : Promise.resolve({});
+        return asking.then(function (answers) {
+          if (answers === null) { target.focus(); return; }
+          if (typeof start === "number" && !target.richEditor) target.setSelectionRange(start, end);
+          insertAtCursor(target, prompts ? prompts.apply(text, answers, true) : text, true);
+          say(result.data.notice || "", false);
+        });
       })
       .catch(function () {
         say(document.body.getAttribute("data-error-offline") || "", true);
@@ -155,11 +162,36 @@
     if (slot && window.htmx) window.htmx.trigger(slot, "reload");
   }
 
+  // A template loaded for one recipient may ask for values: asked once, written in its
+  // subject and body. For several recipients each gets its own version, asked nothing here
+  // (the pre-send check blocks a version that still asks).
+  function askLoadedTemplate(form) {
+    var prompts = window.CourrierPrompts;
+    if (!prompts || !form || form.hasAttribute("data-several-recipients")) return;
+    var mode = form.querySelector("input[name=recipients]:checked");
+    if (mode && mode.value === "selection") return;
+    var subject = form.querySelector("[name=subject]");
+    var body = form.querySelector("[name=body]");
+    var language = form.querySelector("[name=language]");
+    if (!subject || !body) return;
+    prompts.ask(subject.value + "\n" + body.value, language ? language.value : "").then(function (answers) {
+      if (!answers) return;
+      subject.value = prompts.apply(subject.value, answers);
+      // The body is HTML, shown in its editor: the answers go in escaped, through the editor.
+      var html = prompts.apply(body.value, answers, true);
+      if (body.richEditor) body.richEditor.commands.setContent(html);
+      body.value = html;
+    });
+  }
+
   // A template loaded into the window may change its language: the phrases follow it.
   document.addEventListener("htmx:afterSwap", function (event) {
     var target = (event.detail && event.detail.target) || event.target;
-    if (target && target.id === "compose-fields") reloadPhrases();
     var form = document.querySelector("[data-compose-window]");
+    if (target && target.id === "compose-fields") {
+      reloadPhrases();
+      askLoadedTemplate(form);
+    }
     if (form) applyRecipients(form);
   });
 
