@@ -95,6 +95,8 @@ def _known_codes(context: str) -> list[str]:
 
 def _code_of(word: str) -> str:
     """A word as a code: accents dropped, in capitals ({échéance} -> ECHEANCE)."""
+    if word.isascii():
+        return word.upper()
     decomposed = unicodedata.normalize("NFKD", word)
     return "".join(char for char in decomposed if not unicodedata.combining(char)).upper()
 
@@ -105,8 +107,11 @@ def canonical_fields(text: str, known: Collection[str]) -> str:
     known_set = set(known)
 
     def canonical(match: re.Match[str]) -> str:
+        written = match.group(0)
+        if written[1:-1] in known_set:
+            return written  # already {CODE}: most of them, in a long text
         code = _code_of(match.group(1))
-        return f"{{{code}}}" if code in known_set else match.group(0)
+        return f"{{{code}}}" if code in known_set else written
 
     return _WORD_IN_BRACES.sub(canonical, text)
 
