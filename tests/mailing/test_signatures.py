@@ -21,8 +21,8 @@ from courrier.clients.models import Client
 from courrier.documents.contexts import document_contexts
 from courrier.documents.models import Document
 from courrier.documents.services import document_store
-from courrier.firm.models import Collaborator
-from courrier.mailing.models import SendingProfile
+from courrier.firm.models import Collaborator, Firm
+from courrier.mailing.models import MailTemplate, MailTemplateVersion, SendingProfile
 from courrier.mailing.services import message_compose, messages_deliver
 from courrier.mailing.services.by_link import message_compose_by_link
 from courrier.mailing.signatures import signing_field
@@ -150,6 +150,20 @@ def test_the_pre_send_check_of_a_selection_warns_for_the_clients_left_unsigned(
     make_client(name="Bakkerij Peeters", language="nl", emails=["jan@peeters.test"])
     pieter.language = "en"
     pieter.save()
+    # Each client gets the version in its language: one text reaches no one in another.
+    news = MailTemplate.objects.create(name="Nieuws")
+    MailTemplateVersion.objects.create(
+        template=news,
+        language="nl",
+        subject="Nieuws voor {NOMCLIENT}",
+        body="Goedendag,\n\nUw dossier is bijgewerkt.",
+    )
+    MailTemplateVersion.objects.create(
+        template=news,
+        language="de",
+        subject="Neues für {NOMCLIENT}",
+        body="Guten Tag,\n\nIhre Akte ist aktualisiert.",
+    )
     browser = Browser()
     browser.force_login(pieter)
 
@@ -159,6 +173,7 @@ def test_the_pre_send_check_of_a_selection_warns_for_the_clients_left_unsigned(
             "recipients": "selection",
             "sel-language": "",
             "sel-all": "1",  # every active client, asked for as such
+            "template": str(news.pk),
             "language": "nl",
             "subject": "Nieuws voor {NOMCLIENT}",
             "body": "Goedendag,\n\nUw dossier is bijgewerkt.",
@@ -190,6 +205,8 @@ def test_a_template_that_signs_itself_arrives_signed_once(
 ) -> None:
     pieter.signature_de = GERMAN
     pieter.save()
+    # {CABINET} has a value: a blank would stop the mail.
+    Firm.objects.update_or_create(pk=1, defaults={"name": "Fiduciaire Demo"})
 
     received = send(
         pieter, kessler, "Guten Tag,\n\nanbei Ihre Unterlagen.\n\n" + closing, smtp_server
