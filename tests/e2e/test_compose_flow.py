@@ -118,7 +118,8 @@ def test_compose_from_template_to_a_dutch_client(demo: RunningDemo, page: Page) 
     expect(page.get_by_role("heading", name="Envoyer un e-mail")).to_be_visible()
 
     # The demo template, loaded in the client's language.
-    page.select_option("select[name=template]", label="Demande de documents")
+    # The list of templates says in which languages each exists.
+    page.select_option("select[name=template]", label="Demande de documents (FR, NL, DE, EN)")
     subject = page.locator("[name=subject]")
     expect(subject).to_have_value("{CABINET} – documenten voor uw boekhouding ({NUMCLIENT})")
 

@@ -111,7 +111,8 @@ def test_vat_list_to_three_clients(demo: RunningDemo, page: Page) -> None:  # no
     objects = page.locator("#object-list tbody tr")
     expect(objects).to_have_count(3)
     expect(page.locator("#compose-objects")).to_contain_text("TVA 3e trimestre 2026")
-    page.select_option("#id_template", label=TEMPLATE)
+    # The list of templates says in which languages each exists.
+    page.select_option("#id_template", label=f"{TEMPLATE} (FR, NL, DE, EN)")
     expect(page.locator("[name=subject]")).to_have_value(re.compile(r"\{PERIODE\}"))
 
     # The preview steps through the three, each in its language with its figures.
