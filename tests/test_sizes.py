@@ -1,10 +1,13 @@
 """One way to write a size: decimal units, as the providers count their limits, in the
 reader's language; a size rounded up, a limit down."""
 
+import json
+
 import pytest
 from django.utils import translation
 
 from courrier.sizes import file_size
+from courrier.texts import Lines, Size, text_of
 
 
 @pytest.mark.parametrize(
@@ -35,3 +38,14 @@ def test_without_a_language_the_page_s_is_used() -> None:
         assert file_size(1_500_000) == "1.5 MB"
     with translation.override("nl"):
         assert file_size(1_500_000) == "1,5 MB"
+
+
+def test_a_size_stored_in_a_sentence_is_written_when_read_in_the_readers_language() -> None:
+    stored = json.loads(json.dumps(Lines(Size(1_500_000), Size(25_999_999, limit=True)).as_json()))
+
+    read = text_of(stored)
+
+    with translation.override("fr"):
+        assert str(read) == "1,5 Mo\n25,9 Mo"
+    with translation.override("en"):
+        assert str(read) == "1.5 MB\n25.9 MB"

@@ -103,7 +103,9 @@ def test_a_bnb_row_without_filing_date_is_blocked_and_nothing_is_queued_for_it(
     services.batch_compose(batch_id=batch.pk)
 
     batch.refresh_from_db()
-    assert list(batch.blocked) == [str(waiting.pk)] and HOLE in batch.blocked[str(waiting.pk)][0]
+    assert list(batch.blocked) == [str(waiting.pk)]
+    progress = text_of(browser.get(reverse("mailing:batch_progress", args=[batch.pk])))
+    assert "Boulangerie Dupuis" in progress and HOLE in progress
     [message] = OutboundMessage.objects.all()
     assert message.object_id == filed.pk
     services.messages_deliver(profile_id=message.profile_id)
