@@ -22,7 +22,7 @@ from courrier.documents.contexts import document_contexts
 from courrier.documents.demo import TEMPLATE_NAME, seed_documents
 from courrier.documents.models import Document
 from courrier.documents.services import document_store
-from courrier.firm.models import Collaborator
+from courrier.firm.models import Collaborator, Firm
 from courrier.mailing.models import MailTemplate, SendingProfile
 from courrier.mailing.services import message_compose, messages_deliver, presend_check
 from courrier.mailing.services.by_link import message_compose_by_link
@@ -53,6 +53,8 @@ def media(settings: Any, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def template(db: None) -> MailTemplate:
+    # The demo template names the firm ({CABINET}): an empty name would stop the mail.
+    Firm.objects.update_or_create(pk=1, defaults={"name": "Fiduciaire Demo"})
     seed_documents(collaborators={}, companies={}, clients=[])
     return MailTemplate.objects.get(name=TEMPLATE_NAME, context="document")
 
