@@ -140,7 +140,8 @@ def test_a_client_opens_the_link_and_saves_the_document(
     settled(page)
     page.locator(f"#document-{document.pk}").get_by_role("link", name="Envoyer un email").click()
     expect(page.locator("#id_send_by_link")).to_be_checked()  # sensitive: by link
-    page.select_option("select[name=template]", label="Envoi d'un document")
+    # The list of templates says in which languages each exists.
+    page.select_option("select[name=template]", label="Envoi d'un document (FR, NL, DE, EN)")
     expect(page.locator("[name=subject]")).to_have_value("{TITREDOC}")
     page.check("#id_send_code")
     page.get_by_role("button", name="Prévisualiser").click()
