@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.demo.test_demo_command import RunningDemo
+from tests.e2e.editor import type_body
 from tests.e2e.test_compose_flow import (  # noqa: F401 (fixtures used by name)
     CHROMIUM,
     LOGIN,
@@ -67,9 +68,8 @@ def test_inserting_the_missing_documents_phrase_asks_for_the_date(
     expect(page.get_by_role("heading", name="Envoyer un e-mail")).to_be_visible()
 
     page.fill("[name=subject]", "Votre dossier {NUMCLIENT}")
-    body = page.locator("textarea[name=body]")
-    body.fill("{FORMULE},\n\n")
-    body.press("End")
+    # The salutation, then a new paragraph where the phrase goes.
+    type_body(page, "{FORMULE},\n")
     expect(page.locator("[data-phrase-select]")).to_be_visible()
     page.select_option("[data-phrase-select]", label="Documents manquants")
     page.click("[data-phrase-insert]")
@@ -82,8 +82,9 @@ def test_inserting_the_missing_documents_phrase_asks_for_the_date(
     dialog.get_by_role("button", name="Écrire dans le texte").click()
     expect(dialog).to_be_hidden()
     written = f"{deadline:%d/%m/%Y}"
-    expect(body).to_have_value(re.compile(rf"documents manquants avant le {re.escape(written)} \?"))
-    assert "{?" not in body.input_value()
+    editor = page.locator(".prose-editor .ProseMirror").first
+    expect(editor).to_contain_text(f"documents manquants avant le {written} ?")
+    assert "{?" not in page.locator("textarea[name=body]").input_value()
 
     page.get_by_role("button", name="Envoyer", exact=True).click()
     page.wait_for_url(re.compile(r"/clients/\d+/"))

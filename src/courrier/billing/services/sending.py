@@ -11,7 +11,7 @@ a key of its own (`invoice:<pk>:resend:<n>`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
@@ -257,15 +257,21 @@ def _invoices(ids: Iterable[int]) -> QuerySet[Invoice]:
 
 
 def _holes(
-    invoice: Invoice, subject: str, body: str, *, by: Collaborator | None, firm: Firm
+    invoice: Invoice,
+    subject: str,
+    body: str,
+    *,
+    by: Collaborator | None,
+    firm: Firm,
+    said: Collection[str] = (),
 ) -> list[Text]:
     """The blanks the invoice's mail would have (`services.holes`), from its values alone: the
-    check does not render the mails of a batch."""
+    check does not render the mails of a batch. `said`: blanks another reason explains."""
     from courrier.billing.fields import invoice_values
 
     values = client_values(client=invoice.client, sender=by, language=invoice.language, firm=firm)
     values.update(invoice_values(invoice, invoice.language))
-    return holes(subject=subject, body=body, values=values, context=INVOICE_CONTEXT)
+    return holes(subject=subject, body=body, values=values, context=INVOICE_CONTEXT, said=said)
 
 
 def invoice_presend_check(
@@ -383,9 +389,13 @@ def invoice_presend_check(
             ).warning()
             if unsigned:
                 warnings.append(Reason("no_signature", unsigned))
+            # A credit note crediting nothing already says why its invoice's fields are empty.
+            said = _CREDITED_FIELDS if any(r.code == "credits_nothing" for r in blockers) else ()
             blockers.extend(
                 Reason("hole", reason)
-                for reason in _holes(invoice, version.subject, version.body, by=by, firm=firm)
+                for reason in _holes(
+                    invoice, version.subject, version.body, by=by, firm=firm, said=said
+                )
             )
         if invoice.pdf:
             if not _pdf_stored(invoice):

@@ -4,7 +4,7 @@ the passage out of the text; nothing is sent with a hole."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from django.utils.translation import gettext_noop
 
@@ -14,14 +14,22 @@ from courrier.mailing.rendering import fields_used
 from courrier.texts import Sentence, Text
 
 
-def holes(*, subject: str, body: str, values: Mapping[str, str], context: str) -> list[Text]:
+def holes(
+    *,
+    subject: str,
+    body: str,
+    values: Mapping[str, str],
+    context: str,
+    said: Collection[str] = (),
+) -> list[Text]:
     """One sentence per blank (said in the reader's language when shown): each field the texts
-    use whose value is empty here, named with its label, then each value still to type."""
+    use whose value is empty here, named with its label, then each value still to type.
+    `said`: fields whose blank the caller explains in its own words."""
     labels = {item.code: item.label for item in fields_for(context)}
     empty = [
         code
         for code in fields_used(subject + "\n" + body, context=context)
-        if not values.get(code, "").strip()
+        if not values.get(code, "").strip() and code not in said
     ]
     return [
         *(
