@@ -247,7 +247,8 @@ def test_a_template_saved_from_the_window_keeps_its_formatting(
     page.reload()
     editor = page.locator(".prose-editor .ProseMirror")
     expect(editor).to_have_text("")
-    page.select_option("select[name=template]", label="Rappel mis en forme")
+    # The list of templates says in which languages each exists: this one, French only.
+    page.select_option("select[name=template]", label="Rappel mis en forme (FR)")
     expect(page.locator("[name=subject]")).to_have_value("Rappel {NUMCLIENT}")
     editor = page.locator(".prose-editor .ProseMirror")
     expect(editor.locator("strong")).to_have_text("Échéance proche")

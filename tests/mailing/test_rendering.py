@@ -402,3 +402,9 @@ def test_no_field_in_any_spelling_is_sent_as_typed(body: str, values: dict[str, 
 
     # The template's only braces were fields, and the values have none: none may be left.
     assert "{" not in rendered.text and "}" not in rendered.text
+
+
+def test_a_field_with_no_break_spaces_in_a_body_s_html_is_the_field() -> None:
+    rendered = render_client("<p>Dossier {&nbsp;nomclient\u00a0}.</p>", values=VALUES)
+
+    assert rendered.text == "Dossier Dupont SRL.\n"
