@@ -94,7 +94,8 @@ def window_data(**extra: Any) -> dict[str, Any]:
 
 
 def adjusted(clients: dict[str, Client], **extra: Any) -> dict[str, Any]:
-    """The Dutch-speaking clients, Wouters unticked, Dupont added by hand."""
+    """The Dutch-speaking clients, Wouters unticked, Dupont added by hand (French-speaking: the
+    Dutch text reaches him only because the window allows another language)."""
     listed = f"{clients['peeters'].pk},{clients['wouters'].pk}"
     return window_data(
         **{
@@ -102,6 +103,7 @@ def adjusted(clients: dict[str, Client], **extra: Any) -> dict[str, Any]:
             "sel-listed": listed,
             "sel-keep": [str(clients["peeters"].pk)],
             "sel-add-client": str(clients["dupont"].pk),
+            "other_language": "on",
         },
         **extra,
     )
@@ -253,7 +255,10 @@ def test_clients_added_by_hand_are_a_selection_of_their_own(
     clients: dict[str, Client],
     make_client: Callable[..., Client],
 ) -> None:
-    data = window_data(**{"sel-add": f"{clients['schmitz'].pk},{clients['gone'].pk}"})
+    # Schmitz reads German: the Dutch text goes to him as the window allows another language.
+    data = window_data(
+        **{"sel-add": f"{clients['schmitz'].pk},{clients['gone'].pk}", "other_language": "on"}
+    )
 
     page = text_of(browser.post(PRESEND, data, headers=HTMX))
 
