@@ -210,6 +210,8 @@ def test_a_selection_adjusted_by_hand_reaches_exactly_its_clients(
     page.select_option("#compose-form select[name=language]", "nl")
     page.fill("[name=subject]", "Nieuws voor {NOMCLIENT}")
     type_body(page, "Beste klant,\nUw dossier {NUMCLIENT} is bijgewerkt.")
+    # Dupont reads French: the Dutch text reaches him only if the window allows it.
+    page.get_by_label("Autoriser une autre langue que celle du client").check()
     page.get_by_role("button", name="Vérifier avant l'envoi").click()
     presend = page.locator("#presend")
     expect(presend.locator("#presend-summary")).to_contain_text("2 prêts")
