@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import translation
 
 from courrier.clients.models import Client, ClientEmail
 from courrier.firm.models import Collaborator
@@ -25,6 +26,14 @@ from courrier.mailing.models import SendingProfile
 from tests.fakes.smtp import FakeSMTPServer, TestCA
 
 _numbers = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _language_left_as_found() -> Iterator[None]:
+    """A page requested through the test client activates its reader's language in this thread
+    (the locale middlewares activate it and leave it): each test starts in the default, French."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ preview names its headers in the language of the colleague reading it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -22,7 +21,6 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client as Browser
 from django.urls import reverse
-from django.utils import translation
 
 from courrier.clients.models import Client, ClientEmail
 from courrier.firm.models import Collaborator, Firm
@@ -42,15 +40,6 @@ def text_of(response: Any) -> str:
     html = response.content.decode()
     html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
     return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
-
-
-@pytest.fixture(autouse=True)
-def _interface_language_restored() -> Iterator[None]:
-    """A page read by a Dutch-speaking colleague leaves Dutch active in this thread (the
-    middleware activates the reader's language for each request): the tests that follow start
-    in French again."""
-    yield
-    translation.activate("fr")
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client as Browser
 from django.urls import reverse
-from django.utils import translation
 
 from courrier.clients.models import Client, ClientEmail
 from courrier.firm.models import Collaborator, Firm
@@ -84,8 +83,6 @@ def read(mail: EmailMessage) -> str:
 def media(settings: Any, tmp_path: Path) -> Iterator[None]:
     settings.MEDIA_ROOT = tmp_path / "media"
     yield
-    # A page read in English leaves its language active in this thread: not for the next test.
-    translation.deactivate()
 
 
 @pytest.fixture

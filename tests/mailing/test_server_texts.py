@@ -8,7 +8,7 @@ own answer as the server wrote it. The worker runs in French, as it does in prod
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from io import StringIO
 from typing import Any
 
@@ -45,14 +45,6 @@ def french_sentences_left(text: str, language: str) -> list[str]:
         if len(longest) >= 25 and longest in text:
             found.append(entry.msgid)
     return sorted(found)
-
-
-@pytest.fixture(autouse=True)
-def _language_left_as_found() -> Iterator[None]:
-    """The test client's requests activate each reader's language in this thread: put the
-    default back, so that what follows runs in French as usual."""
-    yield
-    translation.deactivate()
 
 
 def deliver_in_french(profile: SendingProfile) -> None:
