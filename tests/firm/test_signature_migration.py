@@ -45,10 +45,17 @@ def test_the_migration_keeps_every_signature_in_the_language_its_author_works_in
     finally:
         _migrate(_latest())
 
+    # Then stored as the editor writes them (HTML), their lines kept.
     people = {person.email: person for person in Collaborator.objects.all()}
-    assert people["sophie@fidu.test"].signature_fr == SIGNATURES["sophie@fidu.test"][1]
-    assert people["pieter@fidu.test"].signature_nl == SIGNATURES["pieter@fidu.test"][1]
-    assert people["emma@fidu.test"].signature_en == SIGNATURES["emma@fidu.test"][1]
+    assert people["sophie@fidu.test"].signature_fr == (
+        "<p>Sophie Dubois<br>Expert-comptable<br>Tél. +32 2 555 10 21</p>"
+    )
+    assert people["pieter@fidu.test"].signature_nl == (
+        "<p>Pieter Janssens<br>Accountant<br>Tel. +32 3 555 20 32</p>"
+    )
+    assert people["emma@fidu.test"].signature_en == (
+        "<p>Emma Collins<br>Tax adviser<br>Phone +32 2 555 10 45</p>"
+    )
     assert [people[email].signature_languages for email in SIGNATURES] == [
         ["fr"],
         ["nl"],

@@ -116,5 +116,41 @@ def test_the_company_page_in_english_holds_its_four_signatures_and_the_rule(
     )
     assert response.status_code == 302
     company = BillingCompany.objects.get(pk=company.pk)
-    assert company.signature_in("de") == "Ihr Team von Fiduciaire Dubois"
+    # Typed without the editor (plain text): stored as the editor writes it.
+    assert company.signature_in("de") == "<p>Ihr Team von Fiduciaire Dubois</p>"
     assert company.signature_languages == ["fr", "nl", "de", "en"]
+
+
+def test_a_signature_posted_from_the_editor_is_stored_sanitised_with_the_bodies_allow_list(
+    client: Browser,
+) -> None:
+    """Whatever a browser posts (a paste from Word, a crafted request), only the allow-list of
+    bodies is stored: bold, a web link, line breaks; no script, style, event or javascript:."""
+    emma = make_collaborator("emma@fidu.be", language="en")
+    client.force_login(emma)
+    posted = (
+        '<p style="color:red" onclick="steal()"><b>Emma Collins</b><br>'
+        '<a href="https://fidu.be/emma" onmouseover="x()">fidu.be</a>'
+        '<script>alert(1)</script><img src="https://tracker.example/p.gif"></p>'
+        '<p><a href="javascript:alert(1)">Tax adviser</a></p>'
+    )
+    fields = {f"me-signature_{code}": "" for code in ("fr", "nl", "de")}
+    response = client.post(
+        MY_PROFILE,
+        {
+            "save_details": "1",
+            "me-first_name": "Emma",
+            "me-last_name": "Collins",
+            "me-phone": "",
+            "me-language": "en",
+            **fields,
+            "me-signature_en": posted,
+        },
+    )
+
+    assert response.status_code == 302
+    emma.refresh_from_db()
+    assert emma.signature_en == (
+        '<p><strong>Emma Collins</strong><br><a href="https://fidu.be/emma">fidu.be</a></p>\n'
+        "<p>Tax adviser</p>"
+    )

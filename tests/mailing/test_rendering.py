@@ -155,7 +155,10 @@ def test_the_signature_ends_both_parts() -> None:
 
     assert rendered.text == "Bien à vous,\n\n-- \nAnne Martin\nFiduciaire Martin & Associés\n"
     assert '<div class="signature"' in rendered.html
-    assert "-- <br>\nAnne Martin<br>\nFiduciaire Martin &amp; Associés</p></div>" in rendered.html
+    assert (
+        '-- </p>\n<p style="margin:0 0 1em 0">Anne Martin<br>\nFiduciaire Martin &amp; Associés'
+        "</p></div>"
+    ) in rendered.html
 
 
 def test_windows_line_endings_are_normalised() -> None:

@@ -235,8 +235,9 @@ def test_the_details_form_saves_name_language_and_signatures(anne: Collaborator)
     anne.refresh_from_db()
     assert anne.last_name == "Martin-Dubois"
     assert anne.language == "nl"
-    assert anne.signature_fr == "Anne Martin-Dubois\nExpert-comptable"
-    assert anne.signature_nl == "Anne Martin-Dubois\nAccountant"
+    # Plain text (the page without its editor): stored as the editor writes it, lines kept.
+    assert anne.signature_fr == "<p>Anne Martin-Dubois<br>Expert-comptable</p>"
+    assert anne.signature_nl == "<p>Anne Martin-Dubois<br>Accountant</p>"
     assert anne.signature_languages == ["fr", "nl"]
 
 

@@ -14,8 +14,9 @@ from courrier.billing.demo import seed_invoices
 from courrier.clients.models import Client, ClientEmail, ClientSelection, Tag
 from courrier.clients.selectors import SelectionFilters
 from courrier.documents.demo import seed_documents
-from courrier.firm.models import BillingCompany, Collaborator, Firm
+from courrier.firm.models import SIGNATURE_FIELDS, BillingCompany, Collaborator, Firm
 from courrier.languages import MailLanguage
+from courrier.mailing import richtext
 from courrier.mailing.models import (
     MailTemplate,
     MailTemplateVersion,
@@ -500,7 +501,8 @@ def _seed_collaborators(*, smtp_port: int) -> dict[str, Collaborator]:
         collaborator.role = person.role
         collaborator.phone = person.phone
         for language in MailLanguage.values:
-            setattr(collaborator, f"signature_{language}", person.signatures.get(language, ""))
+            signature = person.signatures.get(language, "")
+            setattr(collaborator, f"signature_{language}", richtext.text_html(signature))
         collaborator.is_active = True
         is_admin = person.role == Collaborator.Role.ADMIN
         collaborator.is_staff = is_admin
@@ -527,7 +529,8 @@ def _seed_billing_companies(*, smtp_port: int) -> dict[str, BillingCompany]:
     for data in BILLING_COMPANIES:
         company = BillingCompany.objects.filter(code=data["code"]).first() or BillingCompany()
         for name, value in data.items():
-            setattr(company, name, value)
+            # Signatures are stored as the editor writes them (HTML), their lines kept.
+            setattr(company, name, richtext.text_html(value) if name in SIGNATURE_FIELDS else value)
         company.full_clean()
         company.save()
         SendingProfile.objects.update_or_create(

@@ -11,8 +11,13 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from courrier.firm.models import SIGNATURE_FIELDS, BillingCompany, Collaborator, Firm
+from courrier.mailing.editor import RichTextWidget, SignatureField
 
-SIGNATURE_WIDGETS = {name: forms.Textarea(attrs={"rows": 4}) for name in SIGNATURE_FIELDS}
+# The signatures are written in the rich-text editor and stored as sanitised HTML.
+SIGNATURE_WIDGETS = {name: RichTextWidget(attrs={"rows": 5}) for name in SIGNATURE_FIELDS}
+SIGNATURE_FIELD_CLASSES: dict[str, type[forms.Field]] = dict.fromkeys(
+    SIGNATURE_FIELDS, SignatureField
+)
 
 
 class SignedForm(forms.ModelForm):
@@ -70,6 +75,7 @@ class BillingCompanyForm(SignedForm):
             "invoice_logo",
             "invoice_footer",
         ]
+        field_classes = SIGNATURE_FIELD_CLASSES
         widgets = {
             **SIGNATURE_WIDGETS,
             "invoice_colour": forms.TextInput(attrs={"type": "color"}),
@@ -177,6 +183,8 @@ class CollaboratorChangeForm(UserChangeForm):  # type: ignore[type-arg]
     class Meta:
         model = Collaborator
         fields = "__all__"
+        field_classes = SIGNATURE_FIELD_CLASSES
+        widgets = SIGNATURE_WIDGETS
 
     def clean_email(self) -> str:
         email = str(self.cleaned_data.get("email") or "").strip().lower()

@@ -86,8 +86,9 @@ SIGNATURE_FIELDS = tuple(f"signature_{language}" for language in MailLanguage.va
 
 
 class MailSignatures(models.Model):
-    """The signature of whoever signs a mail, one version per mail language. Which version a
-    mail gets, if any, is decided by `courrier.mailing.signatures.mail_signature`."""
+    """The signature of whoever signs a mail, one version per mail language, each stored as
+    the rich-text editor writes it (sanitised HTML, see `courrier.mailing.editor`). Which
+    version a mail gets, if any, is decided by `courrier.mailing.signatures.mail_signature`."""
 
     signature_fr = models.TextField(_("signature en français"), blank=True)
     signature_nl = models.TextField(_("signature en néerlandais"), blank=True)

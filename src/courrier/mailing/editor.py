@@ -19,7 +19,7 @@ from django import forms
 from django.templatetags.static import static
 from django.utils.translation import gettext as _
 
-from courrier.mailing.rendering import body_html
+from courrier.mailing.rendering import body_html, signature_html
 
 EDITOR_SCRIPT = "django_prose_editor/editor.js"
 
@@ -109,3 +109,12 @@ class RichTextField(forms.CharField):
 
     def to_python(self, value: Any) -> str:
         return body_html(str(super().to_python(value)))
+
+
+class SignatureField(RichTextField):
+    """A signature, in the editor like a body, sanitised with the same allow-list. Plain text
+    posted without the editor is taken as written, line by line (a signature has no light
+    markup: its "*" stay)."""
+
+    def to_python(self, value: Any) -> str:
+        return signature_html(str(forms.CharField.to_python(self, value)))

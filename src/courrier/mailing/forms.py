@@ -18,7 +18,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from courrier.clients.models import Client
-from courrier.firm.forms import SIGNATURE_WIDGETS, SignedForm
+from courrier.firm.forms import SIGNATURE_FIELD_CLASSES, SIGNATURE_WIDGETS, SignedForm
 from courrier.firm.models import SIGNATURE_FIELDS, Collaborator
 from courrier.languages import MailLanguage
 from courrier.mailing import rendering
@@ -44,6 +44,7 @@ class CollaboratorDetailsForm(SignedForm):
         model = Collaborator
         fields = ["first_name", "last_name", "phone", "language", *SIGNATURE_FIELDS]
         widgets = SIGNATURE_WIDGETS
+        field_classes = SIGNATURE_FIELD_CLASSES
 
 
 def _secret_input(label: StrOrPromise) -> forms.CharField:

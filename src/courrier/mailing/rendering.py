@@ -226,19 +226,6 @@ def _strip_url_end(url: str) -> str:
     return url
 
 
-def _paragraphs_html(text: str, style: str) -> str:
-    # A line holding only spaces is a blank line too.
-    text = re.sub(r"(?m)^[ \t]+$", "", text)
-    blocks = [block.strip("\n") for block in re.split(r"\n{2,}", text)]
-    return "\n".join(
-        f'<p style="{style}">'
-        + "<br>\n".join(_linkify(line) for line in block.split("\n"))
-        + "</p>"
-        for block in blocks
-        if block.strip()
-    )
-
-
 # -- light markup -----------------------------------------------------------------------------
 
 # Private-use characters stand for a field's value or a link while the template's markup is
@@ -561,6 +548,29 @@ def body_html(body: str) -> str:
     return markup_html(body)
 
 
+def signature_html(signature: str) -> str:
+    """A signature in the stored format. HTML (written in the editor) is sanitised; any other
+    text is a signature typed before the editor, taken as written, line by line (never read as
+    light markup: its "*" and "_" are characters)."""
+    signature = _body_text(signature)
+    if not signature.strip():
+        return ""
+    if _HTML_START.match(signature):
+        return richtext.sanitize(signature)
+    return richtext.text_html(signature)
+
+
+def signature_blocks(signature: str) -> list[richtext.Element]:
+    """The blocks of a signature (any form `signature_html` takes) as a mail shows them: its
+    braces are not fields, its bare web and e-mail addresses are links."""
+    filler = _Filler({})
+    blocks: list[richtext.Element] = []
+    for block in richtext.blocks_of(signature_html(signature)):
+        filled, _had = filler.element(block, in_link=False)
+        blocks.extend(node for node in filled if isinstance(node, richtext.Element))
+    return blocks
+
+
 def _linked(text: str) -> list[richtext.Node]:
     """Web and e-mail addresses in `text` made links, as the light markup always did."""
     nodes: list[richtext.Node] = []
@@ -706,7 +716,9 @@ def body_blocks(body: str, values: dict[str, str]) -> list[richtext.Element]:
     return blocks
 
 
-def _html_document(*, subject: str, body_html: str, signature: str, language: str) -> str:
+def _html_document(
+    *, subject: str, body_html: str, signature: list[richtext.Element], language: str
+) -> str:
     parts = [
         "<!DOCTYPE html>",
         f'<html lang="{html.escape(language)}">',
@@ -719,9 +731,11 @@ def _html_document(*, subject: str, body_html: str, signature: str, language: st
         body_html,
     ]
     if signature:
+        # The "-- " line that mail programs know, then the signature as its author wrote it.
         parts.append(
             f'<div class="signature" style="{_SIGNATURE_STYLE}">'
-            + _paragraphs_html("-- \n" + signature, _P_STYLE)
+            + '<p style="margin:0">-- </p>\n'
+            + richtext.mail_html(signature)
             + "</div>"
         )
     parts += ["</body>", "</html>", ""]
@@ -742,8 +756,10 @@ def render(
     Raises ValidationError for unknown fields (all of them, subject and body) and for a line
     break or control character typed in the subject. A known field without a value renders
     empty and is listed in `empty_fields`. `body` is in the stored format (sanitised HTML) or
-    in the light markup (see `body_html`). The signature is appended as written, after the
-    usual "-- " line; its braces are not fields.
+    in the light markup (see `body_html`). The signature (its stored HTML, or a plain text
+    typed before the editor: see `signature_html`) is appended after the usual "-- " line,
+    its HTML to the HTML part, its text, derived as a body's is, to the text part; its braces
+    are not fields.
     """
     known = _known_codes(context)
     subject, body = canonical_fields(subject, known), canonical_fields(body, known)
@@ -770,10 +786,10 @@ def render(
 
     blocks = body_blocks(body, present)
     rendered_body = richtext.text_of(blocks)
-    clean_signature = _body_text(signature).strip("\n").rstrip()
+    signed = signature_blocks(signature)
     text = rendered_body + "\n"
-    if clean_signature:
-        text = rendered_body + "\n\n-- \n" + clean_signature + "\n"
+    if signed:
+        text = rendered_body + "\n\n-- \n" + richtext.text_of(signed) + "\n"
 
     return Rendered(
         subject=rendered_subject,
@@ -781,7 +797,7 @@ def render(
         html=_html_document(
             subject=rendered_subject,
             body_html=richtext.mail_html(blocks),
-            signature=clean_signature,
+            signature=signed,
             language=language,
         ),
         language=language,

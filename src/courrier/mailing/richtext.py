@@ -303,6 +303,27 @@ def is_stored(value: str) -> bool:
     return value == "" or (value.startswith("<") and sanitize(value) == value)
 
 
+def text_html(text: str) -> str:
+    """Plain text, taken as written, in the stored format: a paragraph per run of lines
+    between blank lines, a line break per line, every character escaped (no markup is read:
+    a "*" stays a "*"). What a signature typed before the editor becomes; `text_of` gives its
+    lines back."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    paragraphs: list[list[str]] = [[]]
+    for line in text.split("\n"):
+        if line.strip():
+            paragraphs[-1].append(line.rstrip())
+        elif paragraphs[-1]:
+            paragraphs.append([])
+    return sanitize(
+        "\n".join(
+            "<p>" + "<br>".join(html.escape(line) for line in lines) + "</p>"
+            for lines in paragraphs
+            if lines
+        )
+    )
+
+
 # -- writing the tree back ----------------------------------------------------------------------
 
 

@@ -10,6 +10,13 @@
   field naming who writes (`SIGNING_FIELDS`, e.g. "{EXPEDITEUR}", "L'équipe de {CABINET}").
 
 `mail_signature` is the one place that decides; the renderer only appends what it returns.
+A signature is stored as the editor writes it (sanitised HTML; a plain text typed before the
+editor is read line by line): the mail's HTML part carries its HTML, its text part the text
+derived from it as a body's is (`rendering.signature_blocks`).
+
+What a mail adds to its body (the paragraph giving the files sent by secure link) goes before
+the body's sign-off — its closing formula ("Bien à vous,", "Met vriendelijke groeten") and
+the lines that name who writes — never under it: `sign_off_start` finds where it starts.
 """
 
 from __future__ import annotations
@@ -126,6 +133,78 @@ def signing_field(body: str) -> str:
                 return match.group(1)
             return ""
     return ""
+
+
+# Closing formulas of the four mail languages, as a line starts with them (compared without
+# case, accents kept, typographic apostrophes as straight ones).
+_CLOSINGS = re.compile(
+    r"^(?:"
+    # French
+    r"(?:bien |très )?cordialement|bien à vous|bien a vous|(?:avec )?(?:mes |nos )?"
+    r"(?:meilleures |sincères |cordiales |bien sincères )?salutations|bien sincèrement"
+    r"|amicalement|(?:je vous |nous vous )?prions? d'agréer|veuillez agréer"
+    r"|(?:je vous |nous vous )prions d'agréer|recevez,? (?:madame|monsieur)"
+    # Dutch
+    r"|(?:met )?(?:vriendelijke|beleefde|hartelijke) groet(?:en)?|hoogachtend|mvg"
+    # German
+    r"|mit freundlichen? grü(?:ß|ss)(?:en)?|(?:freundliche|beste|viele|herzliche) grü(?:ß|ss)e"
+    r"|mit besten grü(?:ß|ss)en|hochachtungsvoll"
+    # English
+    r"|(?:with )?(?:kind|best|warm|warmest) regards|regards|yours (?:sincerely|faithfully|truly)"
+    r"|sincerely|best wishes"
+    r")\b"
+)
+_CLOSING_LENGTH = 100
+# A short line ending with a comma is a closing too ("Amitiés,", "Groetjes,").
+_SHORT_CLOSING = re.compile(r"^\S+(?: \S+){0,3},$")
+# A name typed under a closing paragraph: a few short lines.
+_NAME_LINES, _NAME_LENGTH = 4, 80
+
+
+def _lines(block: richtext.Element) -> list[str]:
+    return [line.strip() for line in richtext.text_of([block]).splitlines() if line.strip()]
+
+
+def _is_closing(line: str, *, short: bool) -> bool:
+    """Whether `line` is a closing formula; with `short`, any short line ending with a comma
+    counts too."""
+    line = " ".join(line.replace("\u2019", "'").split()).casefold()
+    if len(line) > _CLOSING_LENGTH:
+        return False
+    return bool(_CLOSINGS.match(line) or (short and _SHORT_CLOSING.match(line)))
+
+
+def _is_signing_line(line: str) -> bool:
+    match = _LAST_FIELD.search(canonical_fields(line, SIGNING_FIELDS))
+    return bool(match and match.group(1) in SIGNING_FIELDS)
+
+
+def sign_off_start(blocks: list[richtext.Element]) -> int:
+    """Where the sign-off of a body (its blocks, fields not yet replaced) starts: the index
+    of its closing paragraph ("Bien à vous," with or without the writer's name below it), or
+    of the paragraphs that only name the writer ("{EXPEDITEUR}"); `len(blocks)` when the body
+    has none. Only the last paragraphs are read: a closing formula in the middle of a mail is
+    not its end."""
+    end = len(blocks)
+    while end and blocks[end - 1].tag == "p":
+        lines = _lines(blocks[end - 1])
+        if not lines or not all(_is_signing_line(line) for line in lines):
+            break
+        end -= 1
+    # The closing paragraph, or the closing then a paragraph with the name typed in it. A
+    # short line with a comma closes only after the greeting ("Madame,
+    # Monsieur," opens a mail).
+    for at in (end - 1, end - 2):
+        if at < 0 or blocks[at].tag != "p":
+            break
+        lines = _lines(blocks[at])
+        if lines and _is_closing(lines[0], short=at > 0):
+            if at == end - 2:
+                name = _lines(blocks[end - 1])
+                if len(name) > _NAME_LINES or any(len(line) > _NAME_LENGTH for line in name):
+                    break
+            return at
+    return end
 
 
 def mail_signature(

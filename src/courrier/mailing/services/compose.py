@@ -39,6 +39,7 @@ from django.utils.translation import gettext_noop
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany, Collaborator, Firm
 from courrier.languages import MailLanguage
+from courrier.mailing import richtext
 from courrier.mailing.contexts import AttachedFile, MailContext
 from courrier.mailing.exceptions import ConfigurationError
 from courrier.mailing.fields import client_values, mail_values
@@ -54,7 +55,7 @@ from courrier.mailing.rendering import Rendered, body_html, markup_html, render
 from courrier.mailing.services.delivery import enqueue_on_commit
 from courrier.mailing.services.holes import holes
 from courrier.mailing.services.profiles import profile_for, profile_problem
-from courrier.mailing.signatures import Signature, mail_signature
+from courrier.mailing.signatures import Signature, mail_signature, sign_off_start
 from courrier.mailing.transports import TRANSPORTS
 from courrier.sql import per_row
 from courrier.texts import Sentence, Size, Text, text_error
@@ -574,7 +575,8 @@ def mail_draft(
 
     With a `context` (an invoice, a VAT return, ...), its fields are filled in next to the
     client's, its files are attached after the sender's and its addresses are used.
-    `links_text`, the paragraph that gives the files sent by secure link, follows the body;
+    `links_text`, the paragraph that gives the files sent by secure link, follows the body's
+    text and precedes its sign-off (`signatures.sign_off_start`) and the signature;
     `linked` says how many files go that way, which {MODEENVOI} tells the client.
     The signature is the one `signatures.mail_signature` chooses.
 
@@ -599,8 +601,16 @@ def mail_draft(
         sender=sender, billing_company=setup.billing_company, language=language, body=body
     )
     if links_text:
-        # The links' text is plain (its addresses become links): paragraphs after the body's.
-        body = body_html(body) + "\n" + markup_html(links_text.strip())
+        # The links' text is plain (its addresses become links): its paragraphs go after the
+        # body's text, before its sign-off ("Bien à vous," and who writes), then the signature.
+        blocks = richtext.blocks_of(body_html(body))
+        at = sign_off_start(blocks)
+        parts = (
+            richtext.to_html(blocks[:at]),
+            markup_html(links_text.strip()),
+            richtext.to_html(blocks[at:]),
+        )
+        body = "\n".join(part for part in parts if part)
     context_name = context.name if context is not None else CLIENT_CONTEXT
     rendered = render(
         subject=subject,
