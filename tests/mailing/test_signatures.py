@@ -262,6 +262,60 @@ def test_a_self_signed_mail_whose_files_go_by_link_is_not_signed_under_its_links
     assert "https://courrier.fidu.test/l/" in text
     assert "Mit freundlichen Grüßen\nPieter Janssens" in text
     assert "-- " not in text and "Buchhalter" not in text
+    # The links come before the sign-off, not under the name that signs.
+    assert text.index("https://courrier.fidu.test/l/") < text.index("Mit freundlichen Grüßen")
+
+
+def test_the_paragraph_of_the_links_comes_before_the_sign_off_and_the_signature(
+    pieter: Collaborator,
+    make_client: Callable[..., Client],
+    smtp_server: FakeSMTPServer,
+    settings: Any,
+    tmp_path: Path,
+) -> None:
+    """A mail whose file goes by link reads, in both parts: the body's text, the paragraph
+    that gives the link, the sign-off ("Bien à vous,"), then the signature."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PUBLIC_URL = "https://courrier.fidu.test"
+    dupont = make_client(name="Boulangerie Dupont", language="fr", emails=["marie@dupont.test"])
+    document = document_store(
+        client=dupont,
+        by=pieter,
+        file=SimpleUploadedFile("Avertissement-extrait.pdf", b"%PDF-1.7\n%%EOF\n"),
+        kind=Document.Kind.TAX_ASSESSMENT,
+        title="Avertissement-extrait de rôle 2025",
+        date=date(2026, 6, 15),
+    )
+    [context] = document_contexts([document.pk], pieter)
+
+    message, _code = message_compose_by_link(
+        sender=pieter,
+        client=dupont,
+        subject="{TITREDOC}",
+        body="Bonjour,\n\nVoici votre avertissement-extrait de rôle.\n\nBien à vous,",
+        context=context,
+    )
+    messages_deliver(profile_id=message.profile_id)
+    [received] = smtp_server.wait_for(1)
+
+    text = plain(received)
+    order = [
+        text.index("Voici votre avertissement-extrait de rôle."),
+        text.index("https://courrier.fidu.test/l/"),
+        text.index("Bien à vous,"),
+        text.index("-- \nPieter Janssens\nComptable"),
+    ]
+    assert order == sorted(order), text
+    assert text.endswith("Bien à vous,\n\n-- \n" + FRENCH + "\n")
+
+    html = received.part("text/html")
+    order = [
+        html.index("Voici votre avertissement-extrait de rôle."),
+        html.index('href="https://courrier.fidu.test/l/'),
+        html.index("Bien à vous,"),
+        html.index('<div class="signature"'),
+    ]
+    assert order == sorted(order), html
 
 
 @pytest.mark.parametrize(
