@@ -22,10 +22,12 @@ from courrier.documents.contexts import document_contexts
 from courrier.documents.models import Document
 from courrier.documents.services import document_store
 from courrier.firm.models import Collaborator, Firm
+from courrier.mailing import richtext
 from courrier.mailing.models import MailTemplate, MailTemplateVersion, SendingProfile
+from courrier.mailing.rendering import body_html
 from courrier.mailing.services import message_compose, messages_deliver
 from courrier.mailing.services.by_link import message_compose_by_link
-from courrier.mailing.signatures import signing_field
+from courrier.mailing.signatures import sign_off_start, signing_field
 from tests.fakes.smtp import FakeSMTPServer, Received
 
 PREVIEW = reverse("mailing:preview")
@@ -337,3 +339,37 @@ def test_the_paragraph_of_the_links_comes_before_the_sign_off_and_the_signature(
 )
 def test_the_rule_reads_the_last_non_empty_line(body: str, field: str) -> None:
     assert signing_field(body) == field
+
+
+@pytest.mark.parametrize(
+    ("body", "sign_off"),
+    [
+        ("Bonjour,\n\nVoici vos documents.\n\nBien à vous,", "Bien à vous,"),
+        (
+            "Guten Tag,\n\nIhr Dokument.\n\nMit freundlichen Grüßen\n{EXPEDITEUR}",
+            "Mit freundlichen Grüßen\n{EXPEDITEUR}",
+        ),
+        (
+            "Beste,\n\nUw factuur.\n\nMet vriendelijke groeten,\n\n{expediteur}\n{CABINET}",
+            "Met vriendelijke groeten,\n\n{expediteur}\n{CABINET}",
+        ),
+        (
+            "Dear Sir,\n\nYour invoice.\n\nKind regards,\nEmma Collins",
+            "Kind regards,\nEmma Collins",
+        ),
+        ("Bonjour,\n\nVoici vos documents.\n\nAmitiés,\n\nSophie", "Amitiés,\n\nSophie"),
+        ("Bonjour,\n\nVoici vos documents.\n\nL'équipe de {CABINET}", "L'équipe de {CABINET}"),
+        # No sign-off: the links go at the end, before the signature.
+        ("Bonjour,\n\nVoici vos documents.", ""),
+        ("Madame, Monsieur,\n\nVoici vos documents.", ""),
+        ("Bonjour,\n\n- les extraits\n- les factures", ""),
+        # A formula that opens the mail is not its end.
+        ("Bien à vous,\n\nVoici vos documents.", ""),
+        ("", ""),
+    ],
+)
+def test_the_sign_off_is_the_closing_formula_and_who_writes_at_the_end(
+    body: str, sign_off: str
+) -> None:
+    blocks = richtext.blocks_of(body_html(body))
+    assert richtext.text_of(blocks[sign_off_start(blocks) :]) == sign_off

@@ -142,8 +142,8 @@ _CLOSINGS = re.compile(
     # French
     r"(?:bien |très )?cordialement|bien à vous|bien a vous|(?:avec )?(?:mes |nos )?"
     r"(?:meilleures |sincères |cordiales |bien sincères )?salutations|bien sincèrement"
-    r"|amicalement|(?:je vous |nous vous )?prions? d'agréer|veuillez agréer"
-    r"|(?:je vous |nous vous )prions d'agréer|recevez,? (?:madame|monsieur)"
+    r"|amicalement|(?:je vous prie d'|nous vous prions d'|veuillez )agréer"
+    r"|recevez,? (?:madame|monsieur)"
     # Dutch
     r"|(?:met )?(?:vriendelijke|beleefde|hartelijke) groet(?:en)?|hoogachtend|mvg"
     # German
@@ -191,19 +191,21 @@ def sign_off_start(blocks: list[richtext.Element]) -> int:
         if not lines or not all(_is_signing_line(line) for line in lines):
             break
         end -= 1
-    # The closing paragraph, or the closing then a paragraph with the name typed in it. A
-    # short line with a comma closes only after the greeting ("Madame,
-    # Monsieur," opens a mail).
+    # The closing paragraph, or the closing then a paragraph with the name typed in it. The
+    # first paragraph is the greeting: a short line with a comma there ("Madame, Monsieur,")
+    # opens the mail, and so does a formula followed by the mail's text.
     for at in (end - 1, end - 2):
         if at < 0 or blocks[at].tag != "p":
             break
         lines = _lines(blocks[at])
-        if lines and _is_closing(lines[0], short=at > 0):
-            if at == end - 2:
-                name = _lines(blocks[end - 1])
-                if len(name) > _NAME_LINES or any(len(line) > _NAME_LENGTH for line in name):
-                    break
-            return at
+        if not lines or not _is_closing(lines[0], short=at > 0):
+            continue
+        if at == end - 2:
+            name = _lines(blocks[end - 1])
+            too_long = len(name) > _NAME_LINES or any(len(line) > _NAME_LENGTH for line in name)
+            if at == 0 or too_long:
+                break
+        return at
     return end
 
 
