@@ -154,3 +154,24 @@ def test_a_signature_posted_from_the_editor_is_stored_sanitised_with_the_bodies_
         '<p><strong>Emma Collins</strong><br><a href="https://fidu.be/emma">fidu.be</a></p>\n'
         "<p>Tax adviser</p>"
     )
+
+
+def test_both_pages_give_each_signature_the_editor_loaded_with_its_lines(
+    client: Browser,
+) -> None:
+    """Ma fiche and the company's page draw each signature as the rich-text editor (its script
+    served by the app) holding the stored HTML, so that lines typed before show as lines."""
+    company = make_company(signature_nl="<p>Het team van Fiduciaire Dubois<br>Antwerpen</p>")
+    admin = make_admin(language="fr", signature_fr="<p><strong>Luc Dubois</strong><br>Associé</p>")
+    client.force_login(admin)
+
+    for url, prefix, value in (
+        (reverse("firm:company_edit", args=[company.pk]), "", "Het team van Fiduciaire Dubois"),
+        (MY_PROFILE, "me-", "<strong>Luc Dubois</strong>"),
+    ):
+        html = client.get(url).content.decode()
+        assert "courrier/richtext.js" in html and "django_prose_editor/editor.css" in html
+        for code in ("fr", "nl", "de", "en"):
+            textarea = re.search(rf'<textarea[^>]*name="{prefix}signature_{code}"[^>]*>', html)
+            assert textarea is not None and "data-richtext=" in textarea.group(0)
+        assert unescape(html).count(value) == 1
