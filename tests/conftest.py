@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from django.utils import translation
 
+from courrier.amounts import forget_amount_format
 from courrier.clients.models import Client, ClientEmail
 from courrier.firm.models import Collaborator
 from courrier.mailing.models import SendingProfile
@@ -34,6 +35,14 @@ def _language_left_as_found() -> Iterator[None]:
     (the locale middlewares activate it and leave it): each test starts in the default, French."""
     yield
     translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def _amount_format_read_afresh() -> Iterator[None]:
+    """Each test reads the firm's amount format from its own database, as a request does."""
+    forget_amount_format()
+    yield
+    forget_amount_format()
 
 
 @pytest.fixture(scope="session")

@@ -26,9 +26,9 @@ from tests.firm.factories import make_collaborator
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HX-Request": "true"}
-# The total of the factories' default lines (3 × 250 + 180 at 21 %, 2 × 24,95 at 6 %), as a
-# French reader sees it: a no-break space between the thousands.
-AMOUNT = "1\xa0178,19 €"
+# The total of the factories' default lines (3 × 250 + 180 at 21 %, 2 × 24,95 at 6 %), in the
+# firm's default format, whatever the interface language; a no-break space before the euro.
+AMOUNT = "1.178,19\xa0€"
 
 
 @pytest.fixture

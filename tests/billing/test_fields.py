@@ -49,7 +49,7 @@ def test_the_invoice_catalogue_is_registered_with_the_client_fields() -> None:
                 "NUMFACT": "2026/0001",
                 "DATEFACT": "14/03/2026",
                 "TYPEDOC": "facture",
-                "MONTANT": "1 178,19 €",
+                "MONTANT": "1.178,19 €",
                 "MONTANTHTVA": "979,90 €",
                 "MONTANTTVA": "198,29 €",
                 "ECHEANCE": "13/04/2026",
@@ -64,9 +64,9 @@ def test_the_invoice_catalogue_is_registered_with_the_client_fields() -> None:
                 "NUMFACT": "2026/0001",
                 "DATEFACT": "14/03/2026",
                 "TYPEDOC": "factuur",
-                "MONTANT": "€ 1.178,19",
-                "MONTANTHTVA": "€ 979,90",
-                "MONTANTTVA": "€ 198,29",
+                "MONTANT": "1.178,19 €",
+                "MONTANTHTVA": "979,90 €",
+                "MONTANTTVA": "198,29 €",
                 "ECHEANCE": "13/04/2026",
             },
         ),
@@ -150,7 +150,7 @@ def test_preview_renders_the_invoice_fields_in_dutch() -> None:
     )
     assert preview.rendered.subject == "factuur 2026/0001"
     text = preview.rendered.text.replace("\xa0", " ")
-    assert "Bakkerij Peeters BV: € 1.178,19 vóór 13/04/2026" in text
+    assert "Bakkerij Peeters BV: 1.178,19 € vóór 13/04/2026" in text
     assert "+++260" in text
 
 

@@ -45,8 +45,8 @@ def qr_payloads(content: bytes) -> list[str]:
 @pytest.mark.parametrize(
     ("language", "title", "date_text", "amount", "due_word"),
     [
-        ("fr", "FACTURE", "14/03/2026", "1 178,19 €", "Échéance"),
-        ("nl", "FACTUUR", "14/03/2026", "€ 1.178,19", "Vervaldag"),
+        ("fr", "FACTURE", "14/03/2026", "1.178,19 €", "Échéance"),
+        ("nl", "FACTUUR", "14/03/2026", "1.178,19 €", "Vervaldag"),
         ("de", "RECHNUNG", "14.03.2026", "1.178,19 €", "Fälligkeit"),
         ("en", "INVOICE", "14/03/2026", "1.178,19 €", "Due date"),
     ],
@@ -177,7 +177,7 @@ def test_a_firm_layout_in_the_data_directory_replaces_ours(tmp_path: Path) -> No
     with override_settings(DATA_DIR=tmp_path):
         ours = make_invoice(company, client, issue_date=date(2026, 5, 1))
         theirs = make_invoice(other, client, issue_date=date(2026, 5, 1))
-    assert "Notre mise en page : Facture 2026/0001 1 178,19 €" in pdf_text(
+    assert "Notre mise en page : Facture 2026/0001 1.178,19 €" in pdf_text(
         invoice_pdf_bytes(ours)
     ).replace("\u202f", " ").replace("\xa0", " ")
     assert "Notre mise en page" not in pdf_text(invoice_pdf_bytes(theirs))

@@ -297,7 +297,12 @@ def test_admin_edits_the_firm_settings(client: Browser) -> None:
     client.force_login(make_admin())
     response = client.post(
         reverse("firm:settings"),
-        {"name": "Fiduciaire Dubois", "default_language": "nl", "fixed_bcc": "archive@fidu.be"},
+        {
+            "name": "Fiduciaire Dubois",
+            "default_language": "nl",
+            "fixed_bcc": "archive@fidu.be",
+            "amount_format": "be",
+        },
     )
     assert response.status_code == 302
     firm = Firm.load()

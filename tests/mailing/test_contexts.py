@@ -21,11 +21,12 @@ import pytest
 from django.test import Client as Browser
 from django.urls import reverse
 
+from courrier.amounts import format_amount
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany, Collaborator, Firm
 from courrier.mailing import contexts, services
 from courrier.mailing.contexts import MailContext, StoredFile
-from courrier.mailing.fields import CLIENT_FIELDS, CONTEXT_FIELDS, Field, format_amount
+from courrier.mailing.fields import CLIENT_FIELDS, CONTEXT_FIELDS, Field
 from courrier.mailing.models import (
     MailBatch,
     MailTemplate,
@@ -88,7 +89,7 @@ def _context_of(dossier: Dossier) -> MailContext:
 
         return {
             "NUMDOSSIER": f"{_WORDS[language]} {dossier.number}",
-            "MONTANTDOSSIER": format_amount(Decimal(dossier.amount), language),
+            "MONTANTDOSSIER": format_amount(Decimal(dossier.amount)),
         }
 
     name = f"dossier-{dossier.number}.pdf"
@@ -263,7 +264,7 @@ def test_the_preview_steps_through_every_object_each_mail_in_one_language(
     )
 
     assert "Dossier 2026-11" in first and "1 / 2" in first
-    assert "Le montant du Dossier 2026-11 est de 1 234,50 €" in spaced(first)
+    assert "Le montant du Dossier 2026-11 est de 1.234,50 €" in spaced(first)
     assert "dossier-2026-11.pdf" in first
     assert "Dossier 2026-21" in second and "2 / 2" in second
     # A French text is not sent to a Dutch client, nor mixed with Dutch data: it is blocked,
@@ -358,7 +359,7 @@ def test_several_objects_are_checked_then_sent_as_a_batch_one_mail_each(
         f"batch:{batch.pk}:{NAME}:{pk}" for pk in (11, 12, 21)
     }
     mails = [parsed(bytes(m.raw)) for m in messages]
-    assert "1 234,50 €" in plain(mails[0])
+    assert "1.234,50 €" in plain(mails[0])
     assert "99,00 €" in plain(mails[1])
     assert "2026-11" not in bytes(messages[1].raw).decode(errors="replace")
     assert messages[2].language == "fr" and "42,10 €" in plain(mails[2])

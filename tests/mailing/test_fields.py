@@ -16,13 +16,11 @@ from courrier.mailing.fields import (
     MAIL_FIELDS,
     client_values,
     fields_for,
-    format_amount,
     format_date,
     format_number,
 )
 
 NEW_YEARS_EVE = date(2026, 12, 31)
-NBSP = "\xa0"
 NNBSP = "\u202f"
 
 
@@ -90,26 +88,6 @@ def test_dates_follow_the_recipient_language(language: str, expected: str) -> No
 def test_single_digit_days_and_months_are_padded() -> None:
     assert format_date(date(2026, 3, 5), "fr") == "05/03/2026"
     assert format_date(date(2026, 3, 5), "de") == "05.03.2026"
-
-
-@pytest.mark.parametrize(
-    ("language", "expected"),
-    [
-        # What Babel (CLDR) writes for the Belgian locales: French groups thousands with a
-        # narrow no-break space, Dutch puts the euro sign first.
-        ("fr", f"1{NNBSP}234,56{NBSP}€"),
-        ("nl", f"€{NBSP}1.234,56"),
-        ("de", f"1.234,56{NBSP}€"),
-        ("en", f"1.234,56{NBSP}€"),
-    ],
-)
-def test_amounts_in_the_belgian_locale_of_each_language(language: str, expected: str) -> None:
-    assert format_amount(Decimal("1234.56"), language) == expected
-
-
-def test_amounts_keep_two_decimals_and_their_sign() -> None:
-    assert format_amount(Decimal("-1234567.5"), "nl") == f"€{NBSP}-1.234.567,50"
-    assert format_amount(Decimal("0"), "de") == f"0,00{NBSP}€"
 
 
 def test_numbers_in_each_language() -> None:

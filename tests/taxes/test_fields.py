@@ -81,12 +81,12 @@ def test_vat_fields_render_in_french_and_dutch(
         dutch, period=9, period_kind=VatReturn.PeriodKind.MONTH, grids={"54": "100", "59": "1350.5"}
     )
     assert _render(sender, "vat", due.pk, body) == (
-        "3e trimestre 2026 | 1 234,56 € | 0,00 € | 1 234,56 € à payer | 25/10/2026 | "
-        "2 100,00 € | trimestriel"
+        "3e trimestre 2026 | 1.234,56 € | 0,00 € | 1.234,56 € à payer | 25/10/2026 | "
+        "2.100,00 € | trimestriel"
     )
     assert _render(sender, "vat", refund.pk, body) == (
-        "september 2026 | € 0,00 | € 1.250,50 | € 1.250,50 terug te krijgen | 20/10/2026 | "
-        "€ 100,00 | maandelijks"
+        "september 2026 | 0,00 € | 1.250,50 € | 1.250,50 € terug te krijgen | 20/10/2026 | "
+        "100,00 € | maandelijks"
     )
 
 
@@ -100,20 +100,20 @@ def test_isoc_and_ipp_fields_render_in_french_and_dutch(
         french, year_end=date(2026, 6, 30), result=Decimal("4820"), filed_on=date(2027, 1, 12)
     )
     assert _render(sender, "isoc", isoc.pk, body) == (
-        "2026 | 01/07/2025 – 30/06/2026 | 4 820,00 € | à payer | 31/01/2027 | 12/01/2027"
+        "2026 | 01/07/2025 – 30/06/2026 | 4.820,00 € | à payer | 31/01/2027 | 12/01/2027"
     )
     isoc_nl = factories.isoc(dutch, result=Decimal("-310.2"))
     assert _render(sender, "isoc", isoc_nl.pk, "{EXERCICE} {MONTANT} {RESULTAT}") == (
-        "2026 € 310,20 terug te krijgen"
+        "2026 310,20 € terug te krijgen"
     )
     body = "{EXERCICE} | {ANNEEREVENUS} | {MONTANT} | {RESULTAT} | {ECHEANCE}"
     ipp_fr = factories.ipp(french, result=Decimal("-1250.4"))
     ipp_nl = factories.ipp(dutch, result=Decimal("77"), deadline=date(2026, 10, 16))
     assert _render(sender, "ipp", ipp_fr.pk, body) == (
-        "2026 | 2025 | 1 250,40 € | à recevoir | 15/10/2026"
+        "2026 | 2025 | 1.250,40 € | à recevoir | 15/10/2026"
     )
     assert (
-        _render(sender, "ipp", ipp_nl.pk, body) == "2026 | 2025 | € 77,00 | te betalen | 16/10/2026"
+        _render(sender, "ipp", ipp_nl.pk, body) == "2026 | 2025 | 77,00 € | te betalen | 16/10/2026"
     )
 
 
@@ -132,7 +132,7 @@ def test_bnb_fields_render_in_french_and_dutch(
         "31/12/2025 | micromodèle | 31/07/2026 | 28/06/2026 | 2026-00123456 | 425,98 €"
     )
     assert _render(sender, "bnb", dutch.pk, body) == (
-        "31/12/2025 | volledig model | 31/07/2026 |  |  | € 425,98"
+        "31/12/2025 | volledig model | 31/07/2026 |  |  | 425,98 €"
     )
 
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Page, expect
 
-from courrier.mailing.fields import format_amount
+from courrier.amounts import DEFAULT_AMOUNT_FORMAT, format_amount
 from tests.demo.test_demo_command import RunningDemo
 from tests.e2e.test_compose_flow import (  # noqa: F401 (fixtures used by name)
     CHROMIUM,
@@ -49,7 +49,7 @@ TEMPLATE = "Déclaration TVA déposée"
 
 
 def _amount(cell: str) -> Decimal:
-    """ "1 234,56 €" (as the French list shows it) or "—" -> Decimal."""
+    """ "1.234,56 €" (as the lists show it) or "—" -> Decimal."""
     text = cell.strip()
     if text in ("", "—"):
         return Decimal("0.00")
@@ -148,8 +148,8 @@ def test_vat_list_to_three_clients(demo: RunningDemo, page: Page) -> None:  # no
         assert body is not None
         text = _plain(body.get_content())
         grid_71, grid_72 = figures[number]
-        assert _plain(format_amount(grid_71, language)) in text, text
-        assert _plain(format_amount(grid_72, language)) in text, text
+        assert _plain(format_amount(grid_71, DEFAULT_AMOUNT_FORMAT)) in text, text
+        assert _plain(format_amount(grid_72, DEFAULT_AMOUNT_FORMAT)) in text, text
         assert period in text
         assert "{" not in text
 

@@ -47,7 +47,7 @@ def test_each_list_shows_its_rows(browser: Browser, make_client: Callable[..., C
     vat = browser.get(reverse("taxes:list", args=["tva"]))
     assert vat.status_code == 200
     text = _spaces(vat.content.decode())
-    assert "3e trimestre 2026" in text and "1 234,56 €" in text and "trimestriel" in text
+    assert "3e trimestre 2026" in text and "1.234,56 €" in text and "trimestriel" in text
     isoc = _spaces(browser.get(reverse("taxes:list", args=["isoc"])).content.decode())
     assert "310,20 €" in isoc and "à recevoir" in isoc
     ipp = _spaces(browser.get(reverse("taxes:list", args=["ipp"])).content.decode())

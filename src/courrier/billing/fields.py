@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from courrier.amounts import format_amount
 from courrier.billing.models import Invoice
 from courrier.billing.services.communication import format_communication
 from courrier.mailing.contexts import Addresses, MailContext, StoredFile
-from courrier.mailing.fields import Field, format_amount, format_date
+from courrier.mailing.fields import Field, format_date
 
 if TYPE_CHECKING:
     from courrier.firm.models import Collaborator
@@ -45,8 +46,8 @@ INVOICE_FIELDS: list[Field] = [
         _INVOICE,
         "15/11/2026",
     ),
-    Field("MONTANT", _("Montant TVA comprise"), _PAYMENT, "1 210,00 €"),
-    Field("MONTANTHTVA", _("Montant hors TVA"), _PAYMENT, "1 000,00 €"),
+    Field("MONTANT", _("Montant TVA comprise"), _PAYMENT, "1.210,00 €"),
+    Field("MONTANTHTVA", _("Montant hors TVA"), _PAYMENT, "1.000,00 €"),
     Field("MONTANTTVA", _("Montant de la TVA"), _PAYMENT, "210,00 €"),
     Field("ECHEANCE", _("Date d'échéance"), _PAYMENT, "30/01/2027"),
     Field("COMMUNICATION", _("Communication structurée"), _PAYMENT, "+++260/1000/04219+++"),
@@ -93,9 +94,9 @@ def invoice_values(invoice: Invoice, language: str) -> dict[str, str]:
         "REFERENCE": invoice.reference,
         "NUMFACTCREDITEE": credited.display_number if credited is not None else "",
         "DATEFACTCREDITEE": format_date(credited.issue_date, language) if credited else "",
-        "MONTANT": format_amount(invoice.total_incl_vat, language),
-        "MONTANTHTVA": format_amount(invoice.total_excl_vat, language),
-        "MONTANTTVA": format_amount(invoice.total_vat, language),
+        "MONTANT": format_amount(invoice.total_incl_vat),
+        "MONTANTHTVA": format_amount(invoice.total_excl_vat),
+        "MONTANTTVA": format_amount(invoice.total_vat),
         "ECHEANCE": format_date(invoice.due_date, language),
         "COMMUNICATION": format_communication(invoice.structured_communication),
         "IBAN": company.iban,

@@ -43,7 +43,7 @@ class FirmSettingsForm(forms.ModelForm):
 
     class Meta:
         model = Firm
-        fields = ["name", "default_language", "fixed_bcc", "website", "phone"]
+        fields = ["name", "default_language", "fixed_bcc", "website", "phone", "amount_format"]
 
 
 class BillingCompanyForm(SignedForm):

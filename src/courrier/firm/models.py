@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models.fields.files import FieldFile
 from django.utils.translation import gettext_lazy as _
 
+from courrier.amounts import DEFAULT_AMOUNT_FORMAT, AmountFormat
 from courrier.languages import MailLanguage, UILanguage
 from courrier.validators import (
     normalise_enterprise_number,
@@ -64,6 +65,16 @@ class Firm(models.Model):
         help_text=_(
             "Les fournisseurs qui le permettent (SendGrid, Brevo, Mailgun, Postmark, Amazon SES) "
             "signalent quand un destinataire ouvre le mail."
+        ),
+    )
+    amount_format = models.CharField(
+        _("format des montants"),
+        max_length=10,
+        choices=AmountFormat.choices,
+        default=DEFAULT_AMOUNT_FORMAT,
+        help_text=_(
+            "Le même dans les mails (quelle que soit leur langue), les factures en PDF et les "
+            "listes."
         ),
     )
 

@@ -3,6 +3,8 @@
 A field is written ``{CODE}`` in a template; codes keep the vendor's French style
 (``NOMCLIENT``), labels are translated for the interface. Values are formatted in the
 recipient's language (fr, nl, de, en) and returned raw: escaping is the renderer's job.
+Amounts are the exception: the firm writes them one way in every language
+(`courrier.amounts.format_amount`).
 
 Every context builds on the client's fields: a later context (invoice, document, vat,
 isoc, ipp, bnb) adds its list to ``CONTEXT_FIELDS`` as ``[*CLIENT_FIELDS, *ITS_FIELDS]``
@@ -14,12 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from babel import Locale
 from babel.dates import format_date as babel_format_date
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_decimal
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -200,16 +201,6 @@ def format_date(value: date, language: str) -> str:
 def format_long_date(value: date, language: str) -> str:
     """The date in words: 31 décembre 2026, 31 december 2026, 31. Dezember 2026."""
     return str(babel_format_date(value, "long", locale=_locale(language)))
-
-
-@lru_cache(maxsize=8192)
-def format_amount(value: Decimal, language: str) -> str:
-    """An amount in euros in the Belgian locale of the language (fr_BE: 1 234,56 €).
-
-    Kept for the next time: an invoice prints a dozen amounts, a batch the same ones again
-    and again, and babel takes ~60 µs for each. Equal values (1.5 and 1.50) print alike in
-    euros, so sharing their entry is right."""
-    return str(format_currency(value, "EUR", locale=_locale(language)))
 
 
 def format_number(value: Decimal | int, language: str, *, decimals: int | None = None) -> str:

@@ -11,7 +11,8 @@ from decimal import Decimal
 
 from django.utils.translation import gettext_lazy as _
 
-from courrier.mailing.fields import MAIL_LANGUAGES, Field, format_amount, format_date
+from courrier.amounts import format_amount
+from courrier.mailing.fields import MAIL_LANGUAGES, Field, format_date
 from courrier.taxes.models import (
     AnnualAccountsFiling,
     CorporateTaxReturn,
@@ -98,10 +99,10 @@ def _result_word(result: Decimal | None, language: str) -> str:
 
 
 def _signed_amount(result: Decimal | None, language: str) -> str:
-    """ "1 234,56 € à payer", "310,00 € à recevoir", or "0,00 € (néant)"."""
+    """ "1.234,56 € à payer", "310,00 € à recevoir", or "0,00 € (néant)"."""
     if result is None:
         return ""
-    amount = format_amount(abs(result), language)
+    amount = format_amount(abs(result))
     if result == 0:
         return f"{amount} ({word('nil', language)})"
     return f"{amount} {_result_word(result, language)}"
@@ -138,13 +139,13 @@ VAT_FIELDS: list[Field] = [
     Field("REGIME", _("Régime TVA du client"), _VAT, "trimestriel"),
     Field("ECHEANCE", _("Date limite de dépôt"), _VAT, "25/10/2026"),
     Field("DATEDEPOT", _("Date du dépôt"), _VAT, "20/10/2026"),
-    Field("CASE71", _("Grille 71 : taxe due à l'État"), _VAT_GRIDS, "1 234,56 €"),
+    Field("CASE71", _("Grille 71 : taxe due à l'État"), _VAT_GRIDS, "1.234,56 €"),
     Field("CASE72", _("Grille 72 : somme due par l'État"), _VAT_GRIDS, "0,00 €"),
     Field(
         "SOLDE",
         _("Solde de la déclaration (montant à payer ou à recevoir)"),
         _VAT,
-        "1 234,56 € à payer",
+        "1.234,56 € à payer",
     ),
     *[
         Field(f"CASE{code}", label, _VAT_GRIDS, "100,00 €")  # type: ignore[arg-type]
@@ -160,12 +161,12 @@ def vat_values(vat_return: VatReturn, language: str) -> dict[str, str]:
         "REGIME": word(vat_return.regime, language),
         "ECHEANCE": _date(vat_return.deadline, language),
         "DATEDEPOT": _date(vat_return.filed_on, language),
-        "CASE71": format_amount(vat_return.grid_71, language),
-        "CASE72": format_amount(vat_return.grid_72, language),
+        "CASE71": format_amount(vat_return.grid_71),
+        "CASE72": format_amount(vat_return.grid_72),
         "SOLDE": _signed_amount(vat_return.balance, language),
     }
     for code in VAT_EXPOSED_GRIDS:
-        values[f"CASE{code}"] = format_amount(vat_return.grid(code), language)
+        values[f"CASE{code}"] = format_amount(vat_return.grid(code))
     return values
 
 
@@ -183,7 +184,7 @@ ISOC_FIELDS: list[Field] = [
         "01/01/2025 – 31/12/2025",
     ),
     Field("DATECLOTURE", _("Date de clôture de l'exercice comptable"), _ISOC, "31/12/2025"),
-    Field("MONTANT", _("Montant de l'impôt (à payer ou à recevoir)"), _ISOC, "4 820,00 €"),
+    Field("MONTANT", _("Montant de l'impôt (à payer ou à recevoir)"), _ISOC, "4.820,00 €"),
     Field("RESULTAT", _("Résultat : à payer ou à recevoir"), _ISOC, "à payer"),
     Field("ECHEANCE", _("Date limite de dépôt"), _ISOC, "31/07/2026"),
     Field("DATEDEPOT", _("Date du dépôt"), _ISOC, "15/07/2026"),
@@ -192,7 +193,7 @@ ISOC_FIELDS: list[Field] = [
 IPP_FIELDS: list[Field] = [
     Field("EXERCICE", _("Exercice d'imposition"), _IPP, "2026"),
     Field("ANNEEREVENUS", _("Année des revenus"), _IPP, "2025"),
-    Field("MONTANT", _("Montant de l'impôt (à payer ou à recevoir)"), _IPP, "1 250,40 €"),
+    Field("MONTANT", _("Montant de l'impôt (à payer ou à recevoir)"), _IPP, "1.250,40 €"),
     Field("RESULTAT", _("Résultat : à payer ou à recevoir"), _IPP, "à recevoir"),
     Field("ECHEANCE", _("Date limite de dépôt"), _IPP, "15/10/2026"),
     Field("DATEDEPOT", _("Date du dépôt"), _IPP, "30/09/2026"),
@@ -207,7 +208,7 @@ def isoc_values(filing: CorporateTaxReturn, language: str) -> dict[str, str]:
             f"{format_date(filing.year_start, language)} – {format_date(filing.year_end, language)}"
         ),
         "DATECLOTURE": format_date(filing.year_end, language),
-        "MONTANT": format_amount(abs(result), language) if result is not None else "",
+        "MONTANT": format_amount(abs(result)) if result is not None else "",
         "RESULTAT": _result_word(result, language),
         "ECHEANCE": _date(filing.deadline, language),
         "DATEDEPOT": _date(filing.filed_on, language),
@@ -219,7 +220,7 @@ def ipp_values(filing: IncomeTaxReturn, language: str) -> dict[str, str]:
     return {
         "EXERCICE": str(filing.assessment_year),
         "ANNEEREVENUS": str(filing.income_year),
-        "MONTANT": format_amount(abs(result), language) if result is not None else "",
+        "MONTANT": format_amount(abs(result)) if result is not None else "",
         "RESULTAT": _result_word(result, language),
         "ECHEANCE": _date(filing.deadline, language),
         "DATEDEPOT": _date(filing.filed_on, language),
@@ -247,5 +248,5 @@ def bnb_values(filing: AnnualAccountsFiling, language: str) -> dict[str, str]:
         "ECHEANCE": _date(filing.deadline, language),
         "DATEDEPOT": _date(filing.filed_on, language),
         "REFDEPOT": filing.filing_reference,
-        "FRAIS": format_amount(filing.fee, language) if filing.fee is not None else "",
+        "FRAIS": format_amount(filing.fee) if filing.fee is not None else "",
     }

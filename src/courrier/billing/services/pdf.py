@@ -21,13 +21,13 @@ from typing import Any
 import typst
 from django.conf import settings
 
+from courrier.amounts import format_amount
 from courrier.billing.models import Invoice
 from courrier.billing.services.communication import format_communication
 from courrier.billing.services.epc import EpcPayment, epc_svg
 from courrier.billing.services.totals import totals_of
 from courrier.mailing.fields import (
     country_name,
-    format_amount,
     format_date,
     format_number,
     format_vat_number,
@@ -199,12 +199,9 @@ def layout_for(invoice: Invoice) -> Path:
     return DEFAULT_LAYOUT
 
 
-def _money(value: Any, language: str) -> str:
-    return format_amount(value, language)
-
-
 def invoice_pdf_data(invoice: Invoice) -> dict[str, Any]:
-    """Everything the layout prints, as text in the invoice's language."""
+    """Everything the layout prints, as text in the invoice's language (its amounts in the
+    firm's format, the same in every language)."""
     language = invoice.language
     company = invoice.billing_company
     client = invoice.client
@@ -252,7 +249,7 @@ def invoice_pdf_data(invoice: Invoice) -> dict[str, Any]:
             payment_text += " " + pdf_word("credit_vat", language)
     elif totals.incl_vat > 0 and iban:
         payment_text = pdf_word("payment", language).format(
-            amount=_money(totals.incl_vat, language),
+            amount=format_amount(totals.incl_vat),
             due=format_date(invoice.due_date, language),
             iban=iban,
             communication=communication or "—",
@@ -331,29 +328,29 @@ def invoice_pdf_data(invoice: Invoice) -> dict[str, Any]:
             [
                 line.description,
                 format_number(line.quantity.normalize(), language),
-                _money(line.unit_price, language),
+                format_amount(line.unit_price),
                 f"{line.vat_rate} %",
-                _money(line.amount_excl_vat, language),
+                format_amount(line.amount_excl_vat),
             ]
             for line in lines
         ],
         "vat_rows": [
             [
                 pdf_word("vat_at", language).format(rate=row.rate),
-                _money(row.base, language),
-                _money(row.vat, language),
+                format_amount(row.base),
+                format_amount(row.vat),
             ]
             for row in totals.by_rate
         ],
         "base_label": pdf_word("base", language),
         "vat_label": pdf_word("vat_rate", language),
         "totals": [
-            [pdf_word("total_excl", language), _money(totals.excl_vat, language)],
-            [pdf_word("total_vat", language), _money(totals.vat, language)],
+            [pdf_word("total_excl", language), format_amount(totals.excl_vat)],
+            [pdf_word("total_vat", language), format_amount(totals.vat)],
         ],
         "total": [
             pdf_word("total_credit" if is_credit else "total_incl", language),
-            _money(totals.incl_vat, language),
+            format_amount(totals.incl_vat),
         ],
         "payment": payment_text,
         "communication": communication,
