@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
 from html import unescape
@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from django.test import Client as Browser
 from django.urls import reverse
+from django.utils import translation
 from pypdf import PdfReader
 
 from courrier.amounts import AmountFormat, format_amount
@@ -46,6 +47,15 @@ LINES = (
 LANGUAGES = ("fr", "nl", "de", "en")
 # What each language wrote before amounts had one format: none of it may appear.
 OTHER_WAYS = ("1 234,56", "1\u202f234,56", "€ 1.234,56", "€\xa01.234,56", "1,234.56")
+
+
+@pytest.fixture(autouse=True)
+def _interface_language_restored() -> Iterator[None]:
+    """The pages read by English- and Dutch-speaking colleagues leave their language active in
+    this thread (the middleware activates the reader's language): the tests that follow start
+    in French again."""
+    yield
+    translation.activate("fr")
 
 
 @pytest.fixture
@@ -192,6 +202,9 @@ def test_the_firm_chooses_another_format_and_mails_pdf_and_lists_follow(
 
     for name, url in _list_pages(before.client_id).items():
         _assert_one_way(_page_text(client, url), f"€{NBSP}1.234,56", name)
+    # The examples of the merge fields, on the templates page, are written the same way.
+    fields_page = _page_text(client, reverse("mailing:templates"))
+    assert f"€{NBSP}1.210,00" in fields_page and f"€{NBSP}1.234,56" in fields_page
 
     client.post(
         reverse("firm:settings"),

@@ -17,10 +17,14 @@ from __future__ import annotations
 from contextvars import ContextVar
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 NBSP = "\u00a0"
 CENT = Decimal("0.01")
@@ -92,6 +96,19 @@ def format_amount(value: Decimal | int | float | str, amount_format: str | None 
     Kept for the next time: an invoice prints a dozen amounts and a batch the same ones again
     and again. Equal values (1.5 and 1.50) print alike, so sharing their entry is right."""
     return _format(_decimal(value), amount_format or current_amount_format())
+
+
+def _example(value: str, suffix: str) -> str:
+    return format_amount(Decimal(value)) + suffix
+
+
+_lazy_example = lazy(_example, str)
+
+
+def amount_example(value: str, suffix: str = "") -> StrOrPromise:
+    """An amount written when it is shown, in the firm's format of that moment: the examples of
+    the merge-field catalogue, made once at import, follow the firm's choice."""
+    return _lazy_example(value, suffix)
 
 
 def format_amount_or_blank(value: Any, amount_format: str | None = None) -> str:

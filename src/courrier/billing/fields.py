@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from courrier.amounts import format_amount
+from courrier.amounts import amount_example, format_amount
 from courrier.billing.models import Invoice
 from courrier.billing.services.communication import format_communication
 from courrier.mailing.contexts import Addresses, MailContext, StoredFile
@@ -46,9 +46,9 @@ INVOICE_FIELDS: list[Field] = [
         _INVOICE,
         "15/11/2026",
     ),
-    Field("MONTANT", _("Montant TVA comprise"), _PAYMENT, "1.210,00 €"),
-    Field("MONTANTHTVA", _("Montant hors TVA"), _PAYMENT, "1.000,00 €"),
-    Field("MONTANTTVA", _("Montant de la TVA"), _PAYMENT, "210,00 €"),
+    Field("MONTANT", _("Montant TVA comprise"), _PAYMENT, amount_example("1210.00")),
+    Field("MONTANTHTVA", _("Montant hors TVA"), _PAYMENT, amount_example("1000.00")),
+    Field("MONTANTTVA", _("Montant de la TVA"), _PAYMENT, amount_example("210.00")),
     Field("ECHEANCE", _("Date d'échéance"), _PAYMENT, "30/01/2027"),
     Field("COMMUNICATION", _("Communication structurée"), _PAYMENT, "+++260/1000/04219+++"),
     Field("IBAN", _("IBAN de la société facturante"), _PAYMENT, "BE18 0010 1338 4965"),

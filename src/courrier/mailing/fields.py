@@ -98,7 +98,7 @@ class Field:
     code: str
     label: StrOrPromise
     group: StrOrPromise
-    example: str
+    example: StrOrPromise
 
 
 _CLIENT = _("Client")

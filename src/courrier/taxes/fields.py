@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from django.utils.translation import gettext_lazy as _
 
-from courrier.amounts import format_amount
+from courrier.amounts import amount_example, format_amount
 from courrier.mailing.fields import MAIL_LANGUAGES, Field, format_date
 from courrier.taxes.models import (
     AnnualAccountsFiling,
@@ -139,16 +139,16 @@ VAT_FIELDS: list[Field] = [
     Field("REGIME", _("Régime TVA du client"), _VAT, "trimestriel"),
     Field("ECHEANCE", _("Date limite de dépôt"), _VAT, "25/10/2026"),
     Field("DATEDEPOT", _("Date du dépôt"), _VAT, "20/10/2026"),
-    Field("CASE71", _("Grille 71 : taxe due à l'État"), _VAT_GRIDS, "1.234,56 €"),
-    Field("CASE72", _("Grille 72 : somme due par l'État"), _VAT_GRIDS, "0,00 €"),
+    Field("CASE71", _("Grille 71 : taxe due à l'État"), _VAT_GRIDS, amount_example("1234.56")),
+    Field("CASE72", _("Grille 72 : somme due par l'État"), _VAT_GRIDS, amount_example("0.00")),
     Field(
         "SOLDE",
         _("Solde de la déclaration (montant à payer ou à recevoir)"),
         _VAT,
-        "1.234,56 € à payer",
+        amount_example("1234.56", " à payer"),
     ),
     *[
-        Field(f"CASE{code}", label, _VAT_GRIDS, "100,00 €")  # type: ignore[arg-type]
+        Field(f"CASE{code}", label, _VAT_GRIDS, amount_example("100.00"))  # type: ignore[arg-type]
         for code, label in VAT_EXPOSED_GRIDS.items()
     ],
 ]
@@ -184,7 +184,9 @@ ISOC_FIELDS: list[Field] = [
         "01/01/2025 – 31/12/2025",
     ),
     Field("DATECLOTURE", _("Date de clôture de l'exercice comptable"), _ISOC, "31/12/2025"),
-    Field("MONTANT", _("Montant de l'impôt (à payer ou à recevoir)"), _ISOC, "4.820,00 €"),
+    Field(
+        "MONTANT", _("Montant de l'impôt (à payer ou à recevoir)"), _ISOC, amount_example("4820.00")
+    ),
     Field("RESULTAT", _("Résultat : à payer ou à recevoir"), _ISOC, "à payer"),
     Field("ECHEANCE", _("Date limite de dépôt"), _ISOC, "31/07/2026"),
     Field("DATEDEPOT", _("Date du dépôt"), _ISOC, "15/07/2026"),
@@ -193,7 +195,9 @@ ISOC_FIELDS: list[Field] = [
 IPP_FIELDS: list[Field] = [
     Field("EXERCICE", _("Exercice d'imposition"), _IPP, "2026"),
     Field("ANNEEREVENUS", _("Année des revenus"), _IPP, "2025"),
-    Field("MONTANT", _("Montant de l'impôt (à payer ou à recevoir)"), _IPP, "1.250,40 €"),
+    Field(
+        "MONTANT", _("Montant de l'impôt (à payer ou à recevoir)"), _IPP, amount_example("1250.40")
+    ),
     Field("RESULTAT", _("Résultat : à payer ou à recevoir"), _IPP, "à recevoir"),
     Field("ECHEANCE", _("Date limite de dépôt"), _IPP, "15/10/2026"),
     Field("DATEDEPOT", _("Date du dépôt"), _IPP, "30/09/2026"),
@@ -237,7 +241,7 @@ BNB_FIELDS: list[Field] = [
     Field("ECHEANCE", _("Date limite de dépôt"), _BNB, "31/07/2026"),
     Field("DATEDEPOT", _("Date du dépôt"), _BNB, "28/06/2026"),
     Field("REFDEPOT", _("Référence du dépôt à la BNB"), _BNB, "2026-00123456"),
-    Field("FRAIS", _("Frais de dépôt"), _BNB, "425,98 €"),
+    Field("FRAIS", _("Frais de dépôt"), _BNB, amount_example("425.98")),
 ]
 
 
