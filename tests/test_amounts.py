@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from html import unescape
@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from django.test import Client as Browser
 from django.urls import reverse
-from django.utils import translation
 from pypdf import PdfReader
 
 from courrier.amounts import AmountFormat, format_amount
@@ -47,15 +46,6 @@ LINES = (
 LANGUAGES = ("fr", "nl", "de", "en")
 # What each language wrote before amounts had one format: none of it may appear.
 OTHER_WAYS = ("1 234,56", "1\u202f234,56", "€ 1.234,56", "€\xa01.234,56", "1,234.56")
-
-
-@pytest.fixture(autouse=True)
-def _interface_language_restored() -> Iterator[None]:
-    """The pages read by English- and Dutch-speaking colleagues leave their language active in
-    this thread (the middleware activates the reader's language): the tests that follow start
-    in French again."""
-    yield
-    translation.activate("fr")
 
 
 @pytest.fixture
