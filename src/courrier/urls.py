@@ -3,9 +3,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from courrier.firm.forms import LoginForm
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="clients:list", permanent=False)),
-    path("connexion/", auth_views.LoginView.as_view(), name="login"),
+    path("connexion/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
     path("deconnexion/", auth_views.LogoutView.as_view(), name="logout"),
     path("clients/", include("courrier.clients.urls")),
     path("courrier/", include("courrier.mailing.urls")),

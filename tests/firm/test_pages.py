@@ -82,6 +82,44 @@ def test_wrong_password_says_so_and_keeps_the_address(client: Browser) -> None:
     assert 'value="anne@fidu.be"' in html
 
 
+@pytest.mark.parametrize(
+    ("language", "expected", "wrong"),
+    [
+        (
+            "fr",
+            "Adresse e-mail ou mot de passe incorrect. Vérifiez les deux et réessayez.",
+            ["un adresse", "Saisissez un"],
+        ),
+        (
+            "nl",
+            "E-mailadres of wachtwoord onjuist. Controleer beide en probeer opnieuw.",
+            ["Voer een juiste", "adresse"],
+        ),
+        (
+            "en",
+            "Incorrect e-mail address or password. Check both and try again.",
+            ["Please enter a correct", "adresse"],
+        ),
+    ],
+)
+def test_a_refused_login_reads_as_a_sentence_in_the_readers_language(
+    client: Browser, language: str, expected: str, wrong: list[str]
+) -> None:
+    """Someone who mistyped their password reads a correct sentence, not Django's message
+    assembled from the field's name ("Saisissez un adresse e-mail...")."""
+    make_collaborator("anne@fidu.be")
+    response = client.post(
+        LOGIN,
+        {"username": "anne@fidu.be", "password": "nope"},
+        headers={"accept-language": language},
+    )
+    assert response.status_code == 200
+    html = response.content.decode().replace("&#x27;", "'")
+    assert expected in html
+    for text in wrong:
+        assert text not in html
+
+
 def test_logout_is_a_post(client: Browser) -> None:
     client.force_login(make_collaborator())
     assert client.get(reverse("logout")).status_code == 405
