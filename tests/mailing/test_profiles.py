@@ -449,6 +449,56 @@ def test_the_imap_copy_asks_for_its_server(anne: Collaborator) -> None:
     assert profile.imap_sent_folder == "Éléments envoyés"
 
 
+# --- Simultaneous connections --------------------------------------------------------------
+
+
+def test_a_collaborator_sets_the_simultaneous_connections_within_1_to_16(
+    anne: Collaborator,
+) -> None:
+    """The README's "connexions simultanées": on the profile page, bounded to what delivery
+    takes (1 to 16), with a help text that says what it does; out of bounds, a clear message."""
+    profile = smtp_profile(anne)
+    browser = login(anne)
+    page = browser.get(MY_PROFILE)
+    html = page.content.decode()
+    field = re.search(r'<input type="number" name="profile-max_connections"[^>]*>', html)
+    assert field, "no simultaneous connections field"
+    assert 'min="1"' in field.group(0) and 'max="16"' in field.group(0)
+    assert 'value="1"' in field.group(0)
+    text = text_of(page)
+    assert "Connexions simultanées" in text
+    assert "De 1 à 16 : le nombre de mails d'un envoi en nombre qui partent en même temps" in text
+
+    for wrong in ("0", "17", "beaucoup"):
+        response = browser.post(MY_PROFILE, profile_post(max_connections=wrong))
+        assert response.status_code == 200
+        assert "Saisissez un nombre entier de 1 à 16." in text_of(response)
+        profile.refresh_from_db()
+        assert profile.max_connections == 1
+
+    smtp = {"smtp_host": "smtp.fidu.be", "smtp_port": "587"}
+    response = browser.post(MY_PROFILE, profile_post(max_connections="4", **smtp))
+    assert response.status_code == 302, text_of(response)
+    profile.refresh_from_db()
+    assert profile.max_connections == 4
+    # Left empty, what is stored stays.
+    assert browser.post(MY_PROFILE, profile_post(**smtp)).status_code == 302
+    profile.refresh_from_db()
+    assert profile.max_connections == 4
+
+
+def test_an_english_speaking_administrator_reads_the_connections_field_on_a_companys_page(
+    boss: Collaborator, company: BillingCompany
+) -> None:
+    Collaborator.objects.filter(pk=boss.pk).update(language="en")
+    company_profile(company, max_connections=3)
+    page = login(boss).get(reverse("mailing:company_profile", args=[company.pk]))
+    text = text_of(page)
+    assert "Simultaneous connections" in text
+    assert "From 1 to 16: how many mails of a bulk sending leave at the same time" in text
+    assert re.search(r'name="profile-max_connections"[^>]*value="3"', page.content.decode())
+
+
 # --- Gmail and Microsoft 365 -----------------------------------------------------------------
 
 

@@ -50,7 +50,7 @@ class FirmSettingsForm(forms.ModelForm):
 
     class Meta:
         model = Firm
-        fields = ["name", "default_language", "fixed_bcc", "website", "phone"]
+        fields = ["name", "default_language", "fixed_bcc", "website", "phone", "track_opens"]
 
 
 class BillingCompanyForm(SignedForm):
