@@ -505,17 +505,78 @@ def test_an_english_speaking_administrator_reads_the_connections_field_on_a_comp
 def test_without_the_firms_oauth_application_gmail_is_explained_not_broken(
     anne: Collaborator, oauth_missing: None
 ) -> None:
+    """A collaborator is told in plain words to ask the firm's administrator: no environment
+    variable, no README."""
     browser = login(anne)
 
     page = browser.get(MY_PROFILE)
     assert page.status_code == 200
-    assert "à configurer par l'administrateur du cabinet" in text_of(page)
-    assert "COURRIER_GOOGLE_CLIENT_ID" in text_of(page)
+    text = text_of(page)
+    assert "à configurer par l'administrateur du cabinet" in text
+    assert (
+        "L'envoi par Gmail n'est pas encore activé pour le cabinet : demandez à "
+        "l'administrateur du cabinet de l'activer." in text
+    )
+    assert (
+        "L'envoi par Microsoft 365 n'est pas encore activé pour le cabinet : demandez à "
+        "l'administrateur du cabinet de l'activer." in text
+    )
+    assert "COURRIER_" not in page.content.decode() and "README" not in text
 
     response = browser.post(MY_PROFILE, profile_post(method="gmail"))
     assert response.status_code == 200
-    assert "README" in text_of(response)
+    text = text_of(response)
+    assert "demandez à l'administrateur du cabinet de l'activer" in text
+    assert "COURRIER_" not in response.content.decode() and "README" not in text
     assert not SendingProfile.objects.exists()
+
+
+def test_an_english_speaking_collaborator_is_told_to_ask_the_administrator(
+    anne: Collaborator, oauth_missing: None
+) -> None:
+    Collaborator.objects.filter(pk=anne.pk).update(language="en")
+    browser = login(anne)
+    page = browser.get(MY_PROFILE)
+    text = text_of(page)
+    assert (
+        "Sending through Gmail is not enabled for the firm yet: ask the firm's administrator "
+        "to enable it." in text
+    )
+    assert "COURRIER_" not in page.content.decode()
+    response = browser.post(MY_PROFILE, profile_post(method="microsoft"))
+    assert response.status_code == 200
+    text = text_of(response)
+    assert "ask the firm's administrator to enable it" in text
+    assert "COURRIER_" not in response.content.decode()
+
+
+def test_only_administrators_are_told_which_settings_enable_gmail_and_microsoft_365(
+    boss: Collaborator, anne: Collaborator, oauth_missing: None
+) -> None:
+    """The one who sets the installation up reads the environment variables to fill in, on
+    their own page and on a colleague's as on a billing company's."""
+    browser = login(boss)
+    page = text_of(browser.get(MY_PROFILE))
+    for name in (
+        "COURRIER_GOOGLE_CLIENT_ID",
+        "COURRIER_GOOGLE_CLIENT_SECRET",
+        "COURRIER_MICROSOFT_CLIENT_ID",
+        "COURRIER_MICROSOFT_CLIENT_SECRET",
+    ):
+        assert name in page
+    assert "demandez à l'administrateur" not in page
+
+    response = browser.post(MY_PROFILE, profile_post(method="gmail"))
+    assert response.status_code == 200
+    assert "COURRIER_GOOGLE_CLIENT_ID" in text_of(response)
+    assert not SendingProfile.objects.exists()
+
+    # A collaborator's page on the same installation does not name them; once technical staff
+    # (the Django admin's people), they are told as well.
+    assert "COURRIER_" not in login(anne).get(MY_PROFILE).content.decode()
+    Collaborator.objects.filter(pk=anne.pk).update(is_staff=True)
+    anne.refresh_from_db()
+    assert "COURRIER_MICROSOFT_CLIENT_ID" in text_of(login(anne).get(MY_PROFILE))
 
 
 def test_a_gmail_profile_offers_the_connect_button_then_shows_the_account(

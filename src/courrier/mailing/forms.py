@@ -212,9 +212,12 @@ class SendingProfileForm(forms.ModelForm):
         has_password: bool = False,
         secrets: dict[str, bool] | None = None,
         company: bool = False,
+        installation_admin: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        # Whether the reader sets the installation up (names its environment variables).
+        self.installation_admin = installation_admin
         stored = dict(secrets) if secrets is not None else {"smtp_password": has_password}
         self.secrets_known = secrets is not None
         self.stored = stored
@@ -463,6 +466,17 @@ class SendingProfileForm(forms.ModelForm):
             return
         label = "Gmail" if provider == "google" else "Microsoft 365"
         prefix = "GOOGLE" if provider == "google" else "MICROSOFT"
+        if not self.installation_admin:
+            self.add_error(
+                "method",
+                gettext(
+                    "L'envoi par %(label)s n'est pas encore activé pour le cabinet : demandez à "
+                    "l'administrateur du cabinet de l'activer. En attendant, choisissez une "
+                    "autre méthode."
+                )
+                % {"label": label},
+            )
+            return
         self.add_error(
             "method",
             gettext(
