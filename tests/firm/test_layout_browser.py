@@ -1,0 +1,123 @@
+"""The layout as a colleague sees it on a common office screen (1280 px wide), in each
+interface language: the top bar on one line, the compose page's date and time inputs alike,
+search placeholders read in full. Measured in Debian's Chromium against a live server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.test import Client as Browser
+from django.urls import reverse
+from playwright.sync_api import Browser as Chromium
+from playwright.sync_api import Page, sync_playwright
+
+from courrier.firm.models import Collaborator, Firm
+from courrier.mailing.models import SendingProfile
+from tests.firm.factories import make_admin
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TIMEOUT_MS = 15_000
+LANGUAGES = ["fr", "nl", "en"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Debian's Chromium is not installed (apt-get install -y chromium)",
+    ),
+]
+
+
+@pytest.fixture
+def chromium(monkeypatch: pytest.MonkeyPatch) -> Iterator[Chromium]:
+    # Playwright's sync API runs an event loop in this thread; the tests' own ORM calls are
+    # plain synchronous code all the same.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def open_as(live_server: Any, chromium: Chromium) -> Callable[..., Page]:
+    """A page of a browser 1280 px wide, logged in as `user` (their interface language)."""
+
+    def open_page(user: Collaborator, *, width: int = 1280) -> Page:
+        django_client = Browser()
+        django_client.force_login(user)
+        session = django_client.cookies[settings.SESSION_COOKIE_NAME].value
+        context = chromium.new_context(
+            locale="fr-BE", base_url=live_server.url, viewport={"width": width, "height": 900}
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        context.add_cookies(
+            [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
+        )
+        return context.new_page()
+
+    return open_page
+
+
+def an_administrator(language: str) -> Collaborator:
+    """The longest top bar: an administrator's (two more links), with a long firm name and a
+    long personal name, and a sending profile (no banner)."""
+    Firm.objects.update_or_create(pk=1, defaults={"name": "Fiduciaire Dubois & Associés"})
+    user = make_admin(
+        f"admin-{language}@fidu.be",
+        language=language,
+        first_name="Marie-Christine",
+        last_name="Vandenberghe",
+    )
+    SendingProfile.objects.create(
+        collaborator=user, from_address=user.email, smtp_host="smtp.fidu.be"
+    )
+    return user
+
+
+@pytest.mark.parametrize("width", [1280, 1366, 1400])
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_top_bar_stays_on_one_line(
+    open_as: Callable[..., Page], language: str, width: int
+) -> None:
+    """On a 1280-1400 px screen the bar wrapped onto a second line (Dutch labels are the
+    longest): every link, the firm's name and the logout button stay on one line, inside the
+    window."""
+    page = open_as(an_administrator(language), width=width)
+    page.goto(reverse("clients:list"))
+    box = page.locator("header.topbar").bounding_box()
+    assert box is not None
+    assert box["height"] <= 56, (language, width, box["height"])
+    tops = page.eval_on_selector_all(
+        "header.topbar .topbar-nav a",
+        "links => links.map(link => Math.round(link.getBoundingClientRect().top))",
+    )
+    assert len(tops) == 10 and len(set(tops)) == 1, (language, width, tops)
+    assert page.evaluate(
+        "() => { const bar = document.querySelector('header.topbar');"
+        " return bar.scrollWidth <= bar.clientWidth; }"
+    ), (language, width)
+    logout = page.locator("header.topbar form button[type=submit]").bounding_box()
+    assert logout is not None and logout["x"] + logout["width"] <= width
+    assert logout["y"] < box["y"] + box["height"]
+    # The firm's name may be cut: it is whole in its tooltip.
+    brand = page.locator("header.topbar .topbar-brand")
+    assert brand.get_attribute("title") == "Fiduciaire Dubois & Associés"
