@@ -17,6 +17,7 @@ from playwright.sync_api import Page, sync_playwright
 
 from courrier.firm.models import Collaborator, Firm
 from courrier.mailing.models import SendingProfile
+from tests.clients.factories import make_client
 from tests.firm.factories import make_admin
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -121,3 +122,30 @@ def test_the_top_bar_stays_on_one_line(
     # The firm's name may be cut: it is whole in its tooltip.
     brand = page.locator("header.topbar .topbar-brand")
     assert brand.get_attribute("title") == "Fiduciaire Dubois & Associés"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_compose_pages_time_input_is_as_wide_as_its_date_input(
+    open_as: Callable[..., Page], language: str
+) -> None:
+    """ "Envoi programmé": the time input was narrower than the date input beside it."""
+    user = an_administrator(language)
+    record = make_client(emails=("info@peeters.be",))
+    page = open_as(user)
+    page.goto(f"{reverse('mailing:compose')}?client={record.pk}")
+    date_input = page.locator("input[type=date][name$=scheduled_date]")
+    time_input = page.locator("input[type=time][name$=scheduled_time]")
+    date_input.scroll_into_view_if_needed()
+    date_box, time_box = date_input.bounding_box(), time_input.bounding_box()
+    assert date_box is not None and time_box is not None
+    assert abs(date_box["width"] - time_box["width"]) <= 1, (date_box, time_box)
+    assert abs(date_box["height"] - time_box["height"]) <= 1, (date_box, time_box)
+    assert date_box["y"] == time_box["y"]  # side by side
+    styles = [
+        time_input.evaluate(f"input => getComputedStyle(input).{name}")
+        for name in ("borderTopColor", "borderRadius", "paddingLeft", "fontSize")
+    ]
+    assert styles == [
+        date_input.evaluate(f"input => getComputedStyle(input).{name}")
+        for name in ("borderTopColor", "borderRadius", "paddingLeft", "fontSize")
+    ]
