@@ -15,10 +15,11 @@ from django.urls import reverse
 from playwright.sync_api import Browser as Chromium
 from playwright.sync_api import Page, sync_playwright
 
+from courrier.clients.models import Tag
 from courrier.firm.models import Collaborator, Firm
 from courrier.mailing.models import SendingProfile
 from tests.clients.factories import make_client
-from tests.firm.factories import make_admin
+from tests.firm.factories import make_admin, make_company
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -149,3 +150,42 @@ def test_the_compose_pages_time_input_is_as_wide_as_its_date_input(
         date_input.evaluate(f"input => getComputedStyle(input).{name}")
         for name in ("borderTopColor", "borderRadius", "paddingLeft", "fontSize")
     ]
+
+
+# The width the placeholder needs against the room inside its input, in the input's own font.
+PLACEHOLDER_FITS = """input => {
+  const style = getComputedStyle(input);
+  const context = document.createElement("canvas").getContext("2d");
+  context.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+  const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  return {
+    placeholder: input.placeholder,
+    needed: Math.ceil(context.measureText(input.placeholder).width),
+    room: Math.floor(room),
+    scrollWidth: input.scrollWidth,
+    clientWidth: input.clientWidth,
+  };
+}"""
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_search_placeholders_are_read_in_full(open_as: Callable[..., Page], language: str) -> None:
+    """The search boxes' hints ("Nom, numéro ou adresse e-mail", "Client, numéro ou
+    référence"...) were cut at the edge of their input."""
+    user = an_administrator(language)
+    Tag.objects.create(name="Horeca")  # the client list then shows its tag filter too
+    make_client(emails=("info@peeters.be",))
+    make_company("FIDU")
+    page = open_as(user)
+    for url in (
+        reverse("clients:list"),
+        reverse("billing:invoices", args=["FIDU"]),
+        reverse("billing:email_register", args=["FIDU"]),
+        reverse("billing:paper_register", args=["FIDU"]),
+        reverse("taxes:list", args=["tva"]),
+    ):
+        page.goto(url)
+        for search in page.locator("input[type=search][placeholder]").all():
+            measured = search.evaluate(PLACEHOLDER_FITS)
+            assert measured["needed"] <= measured["room"], (language, url, measured)
+            assert measured["scrollWidth"] <= measured["clientWidth"], (language, url, measured)
