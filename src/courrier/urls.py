@@ -1,11 +1,20 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from courrier.firm.forms import LoginForm
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="clients:list", permanent=False)),
-    path("connexion/", auth_views.LoginView.as_view(), name="login"),
+    # Browsers and feed readers ask for /favicon.ico whatever the page links: the same icon.
+    path(
+        "favicon.ico",
+        login_not_required(RedirectView.as_view(url=static("courrier/favicon.svg"))),
+    ),
+    path("connexion/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
     path("deconnexion/", auth_views.LogoutView.as_view(), name="logout"),
     path("clients/", include("courrier.clients.urls")),
     path("courrier/", include("courrier.mailing.urls")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import smtplib
 from pathlib import Path
 
@@ -37,14 +38,20 @@ def logged_in(client: HttpClient) -> HttpClient:
 
 
 def _catch_one(data_dir: Path) -> str:
+    [name] = _catch(data_dir, RAW)
+    return name
+
+
+def _catch(data_dir: Path, *raws: bytes) -> list[str]:
+    """Send each mail to a fresh catcher; the names of the stored mails, in sending order."""
     controller = catcher_start(directory=mailbox_dir(data_dir), port=free_port())
     try:
         with smtplib.SMTP("127.0.0.1", controller.port, timeout=5) as smtp:
-            smtp.sendmail("anne@fidu.example", ["info@bakkerij-peeters.example"], RAW)
+            for raw in raws:
+                smtp.sendmail("anne@fidu.example", ["info@bakkerij-peeters.example"], raw)
     finally:
         controller.stop()
-    [path] = mailbox_dir(data_dir).glob("*.eml")
-    return path.name
+    return sorted(path.name for path in mailbox_dir(data_dir).glob("*.eml"))
 
 
 def test_outside_the_demo_the_page_does_not_exist(
@@ -91,3 +98,44 @@ def test_an_unknown_mail_is_a_404(logged_in: HttpClient, demo: None, data_dir: P
     url = reverse("demo:mailbox_message", args=["20261127T100000.000000-0123456789ab.eml"])
     assert logged_in.get(url).status_code == 404
     assert logged_in.get(reverse("demo:mailbox_message", args=["..%2Fkeys"])).status_code == 404
+
+
+def _dated(subject: str, date: str) -> bytes:
+    return (
+        "From: Anne <anne@fidu.example>\r\n"
+        "To: info@bakkerij-peeters.example\r\n"
+        f"Subject: {subject}\r\n"
+        f"Date: {date}\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "\r\n"
+        "Bonjour,\r\n"
+    ).encode()
+
+
+def test_every_mail_is_dated_in_the_firms_time_zone(
+    logged_in: HttpClient, demo: None, data_dir: Path
+) -> None:
+    """Django writes "-0000" (UTC) in the Date header: the mailbox showed those an hour early
+    (two in summer) beside the mails dated "+0100". Each date is Brussels time."""
+    names = _catch(
+        data_dir,
+        _dated("Winter UTC", "Mon, 07 Dec 2026 09:30:00 -0000"),
+        _dated("Winter Brussels", "Mon, 07 Dec 2026 10:45:00 +0100"),
+        _dated("Summer UTC", "Tue, 07 Jul 2026 08:15:00 -0000"),
+        _dated("Summer Brussels", "Tue, 07 Jul 2026 10:20:00 +0200"),
+    )
+    expected = ["07/12/2026 10:30:00", "07/12/2026 10:45:00", "07/07/2026 10:15:00"]
+    expected.append("07/07/2026 10:20:00")
+
+    listing = logged_in.get(reverse("demo:mailbox")).content.decode()
+    rows = re.findall(r"<tr\b.*?</tr>", listing, flags=re.S)
+    for subject, when in zip(
+        ["Winter UTC", "Winter Brussels", "Summer UTC", "Summer Brussels"], expected, strict=True
+    ):
+        [row] = [row for row in rows if subject in row]
+        assert when in row, (subject, row)
+    for name, when in zip(names, expected, strict=True):
+        page = logged_in.get(reverse("demo:mailbox_message", args=[name])).content.decode()
+        assert re.search(rf"<dd>\s*{re.escape(when)}\s*</dd>", page), when
+    assert "09:30:00" not in listing and "08:15:00" not in listing

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import re
+from html import unescape
 from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
+from django.contrib import admin as django_admin
+from django.contrib.staticfiles import finders
 from django.db import connection
+from django.templatetags.static import static
 from django.test import Client as Browser
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.functional import Promise
+from django_tasks_db.models import DBTaskResult
 
 from courrier.clients.models import Client as ClientRecord
 from courrier.firm.models import Collaborator, Firm
@@ -223,3 +231,169 @@ def test_client_admin_validates_numbers_and_saves_addresses(
     record = ClientRecord.objects.get(number="C0200")
     assert record.enterprise_number == "0477.472.701"
     assert record.addresses() == ["info@garage-dupont.be"]
+
+
+# --- the reader's language and the icon --------------------------------------------------------
+
+ENGLISH_LEFTOVERS = [
+    "Next attempt at",
+    "next attempt at",
+    "Envelope recipients",
+    "Idempotency key",
+    "Claimed by",
+    "Last error",
+    "Provider message id",
+    "Created at",
+    "Updated at",
+    "Webhook token",
+    "Oauth",
+    "Task Result",
+    "Tasks Database Backend",
+    "Enqueued at",
+    "Run after",
+    "Profile tests",
+]
+
+
+def admin_in(client: Browser, language: str) -> Collaborator:
+    user = Collaborator.objects.create_superuser(
+        f"root-{language}@fidu.be", "pw-root-1234", language=language
+    )
+    client.force_login(user)
+    return user
+
+
+def visible_text(html: str) -> str:
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
+
+
+def a_message_and_a_task() -> tuple[OutboundMessage, DBTaskResult]:
+    anne = make_collaborator()
+    profile = SendingProfile.objects.create(collaborator=anne, from_address=anne.email)
+    message = OutboundMessage.objects.create(
+        profile=profile,
+        sender=anne,
+        client=make_client(),
+        language="fr",
+        message_id="<2@fidu.be>",
+        subject="Vos documents",
+        from_address=anne.email,
+        to=["info@dupuis.be"],
+        raw=b"Subject: Vos documents\r\n\r\nx\r\n",
+    )
+    task = DBTaskResult.objects.create(
+        task_path="courrier.mailing.tasks.deliver_profile",
+        args_kwargs={"args": [], "kwargs": {"profile_id": profile.pk}},
+        backend_name="default",
+        run_after=timezone.now(),
+        exception_class_path="",
+        traceback="",
+        status="FAILED",
+    )
+    return message, task
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "fr",
+            [
+                "Administration technique",
+                "Tâches en arrière-plan",
+                "Tests de connexion",
+                "Prochain essai le",
+                "Destinataires de l'enveloppe",
+                "Dernière erreur",
+                "Échouée",
+            ],
+        ),
+        (
+            "nl",
+            [
+                "Technisch beheer",
+                "Achtergrondtaken",
+                "Verbindingstests",
+                "Volgende poging op",
+                "Ontvangers van de envelop",
+                "Laatste fout",
+                "Mislukt",
+            ],
+        ),
+        (
+            "en",
+            [
+                "Technical administration",
+                "Background tasks",
+                "Connection tests",
+                "Next attempt on",
+                "Envelope recipients",
+                "Last error",
+                "Failed",
+            ],
+        ),
+    ],
+)
+def test_the_technical_administration_speaks_the_readers_language(
+    client: Browser, language: str, expected: list[str]
+) -> None:
+    """An administrator reads the model and field names in their own interface language: no
+    English default made from a field's name, no third-party page in English only."""
+    admin_in(client, language)
+    message, task = a_message_and_a_task()
+    pages = [
+        client.get(reverse("admin:index")),
+        client.get(reverse("admin:mailing_outboundmessage_change", args=[message.pk])),
+        client.get(reverse("admin:mailing_backgroundtask_changelist")),
+        client.get(reverse("admin:mailing_backgroundtask_change", args=[task.pk])),
+    ]
+    for page in pages:
+        assert page.status_code == 200
+    text = " ".join(visible_text(page.content.decode()) for page in pages)
+    for words in expected:
+        assert words.casefold() in text.casefold(), words
+    if language != "en":  # in English, those words are the right ones
+        assert [word for word in ENGLISH_LEFTOVERS if word in text] == []
+    # The queue's English-only page is gone; its rows are listed by ours.
+    assert client.get("/admin/django_tasks_database/dbtaskresult/").status_code == 404
+
+
+def test_every_field_the_administration_shows_has_a_translated_name() -> None:
+    """Each registered model's name and each of its fields' names go through the catalogue
+    (a name Django makes up from the field, "next attempt at", is English in every language)."""
+    untranslated = []
+    for model in django_admin.site._registry:
+        options = model._meta
+        for name in (options.verbose_name, options.verbose_name_plural):
+            if not isinstance(name, Promise):
+                untranslated.append(f"{options.label}: {name}")
+        for field in options.get_fields():
+            verbose = getattr(field, "verbose_name", None)
+            if verbose is None or field.name == "id" or field.model is not model:
+                continue
+            if model.__module__.startswith("courrier.") and not isinstance(verbose, Promise):
+                untranslated.append(f"{options.label}.{field.name}: {verbose}")
+    assert untranslated == []
+
+
+def test_the_application_has_its_own_icon_everywhere(client: Browser) -> None:
+    """The tab shows Courrier's icon on the firm's pages, the technical administration (its
+    login page too) and a client's secure-link page; served by the application itself."""
+    icon = static("courrier/favicon.svg")
+    link = f'<link rel="icon" href="{icon}" type="image/svg+xml">'
+    assert finders.find("courrier/favicon.svg")
+    assert link in client.get(reverse("admin:login")).content.decode()
+    assert link in client.get(reverse("login")).content.decode()
+    # A browser that asks for /favicon.ico, logged in or not, gets the same icon.
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302 and response["Location"] == icon
+    admin_in(client, "fr")
+    message, _task = a_message_and_a_task()
+    for url in (
+        reverse("admin:index"),
+        reverse("admin:mailing_outboundmessage_changelist"),
+        reverse("admin:mailing_outboundmessage_change", args=[message.pk]),
+        reverse("admin:firm_collaborator_add"),
+    ):
+        assert link in client.get(url).content.decode(), url

@@ -82,6 +82,44 @@ def test_wrong_password_says_so_and_keeps_the_address(client: Browser) -> None:
     assert 'value="anne@fidu.be"' in html
 
 
+@pytest.mark.parametrize(
+    ("language", "expected", "wrong"),
+    [
+        (
+            "fr",
+            "Adresse e-mail ou mot de passe incorrect. Vérifiez les deux et réessayez.",
+            ["un adresse", "Saisissez un"],
+        ),
+        (
+            "nl",
+            "E-mailadres of wachtwoord onjuist. Controleer beide en probeer opnieuw.",
+            ["Voer een juiste", "adresse"],
+        ),
+        (
+            "en",
+            "Incorrect e-mail address or password. Check both and try again.",
+            ["Please enter a correct", "adresse"],
+        ),
+    ],
+)
+def test_a_refused_login_reads_as_a_sentence_in_the_readers_language(
+    client: Browser, language: str, expected: str, wrong: list[str]
+) -> None:
+    """Someone who mistyped their password reads a correct sentence, not Django's message
+    assembled from the field's name ("Saisissez un adresse e-mail...")."""
+    make_collaborator("anne@fidu.be")
+    response = client.post(
+        LOGIN,
+        {"username": "anne@fidu.be", "password": "nope"},
+        headers={"accept-language": language},
+    )
+    assert response.status_code == 200
+    html = response.content.decode().replace("&#x27;", "'")
+    assert expected in html
+    for text in wrong:
+        assert text not in html
+
+
 def test_logout_is_a_post(client: Browser) -> None:
     client.force_login(make_collaborator())
     assert client.get(reverse("logout")).status_code == 405
@@ -313,6 +351,40 @@ def test_admin_edits_the_firm_settings(client: Browser) -> None:
     )
     # The firm name is in the top bar of every page.
     assert "Fiduciaire Dubois" in client.get(reverse("clients:list")).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("language", "label", "help_text"),
+    [
+        ("fr", "Suivre l'ouverture des mails", "signalent quand un destinataire ouvre le mail"),
+        ("nl", "Het openen van mails volgen", None),
+        ("en", "Track mail opens", None),
+    ],
+)
+def test_an_administrator_turns_open_tracking_on_and_off_from_the_settings_page(
+    client: Browser, language: str, label: str, help_text: str | None
+) -> None:
+    """The README's "suivre l'ouverture des mails" is a box on the firm settings page, in the
+    administrator's language."""
+    client.force_login(make_admin(language=language))
+    url = reverse("firm:settings")
+    html = client.get(url).content.decode().replace("&#x27;", "'")
+    box = re.search(r'<input type="checkbox" name="track_opens"[^>]*>', html)
+    assert box and "checked" not in box.group(0)
+    assert re.search(rf"<label[^>]*>{re.escape(label)}</label>", html)
+    if help_text:
+        assert help_text in html
+    data = {"name": "Fiduciaire Dubois", "default_language": "fr", "fixed_bcc": ""}
+
+    assert client.post(url, {**data, "track_opens": "on"}).status_code == 302
+    assert Firm.load().track_opens is True
+    box = re.search(
+        r'<input type="checkbox" name="track_opens"[^>]*>', client.get(url).content.decode()
+    )
+    assert box and "checked" in box.group(0)
+
+    assert client.post(url, data).status_code == 302
+    assert Firm.load().track_opens is False
 
 
 def test_firm_settings_refuse_a_bad_bcc(client: Browser) -> None:

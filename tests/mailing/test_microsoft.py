@@ -224,8 +224,13 @@ def test_without_the_firms_application_the_connection_says_what_is_missing(
     fake: FakeMicrosoft, profile: SendingProfile, settings: Any
 ) -> None:
     settings.OAUTH = {**settings.OAUTH, "MICROSOFT_CLIENT_SECRET": ""}
-    with pytest.raises(ConfigurationError, match="COURRIER_MICROSOFT_CLIENT_SECRET"):
+    with pytest.raises(ConfigurationError) as refused:
         connect(fake, profile)
+    # Read by a collaborator: plain words, no environment variable.
+    assert str(refused.value) == (
+        "L'envoi par Microsoft 365 n'est pas encore activé pour le cabinet : demandez à "
+        "l'administrateur du cabinet de l'activer."
+    )
 
 
 # -- tokens -----------------------------------------------------------------------------------

@@ -277,7 +277,11 @@ def test_not_configured(
     settings.OAUTH = {**settings.OAUTH, "GOOGLE_CLIENT_ID": ""}
     response = connect(browser, profile)
     assert response["Location"] == MY_PROFILE
-    assert any("COURRIER_GOOGLE_CLIENT_ID" in t for t in texts(response))
+    # The collaborator who clicked reads plain words, not the installation's variables.
+    assert texts(response) == [
+        "L'envoi par Gmail n'est pas encore activé pour le cabinet : demandez à "
+        "l'administrateur du cabinet de l'activer."
+    ]
 
 
 def test_an_smtp_password_profile_has_nothing_to_connect(

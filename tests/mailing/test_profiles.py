@@ -449,23 +449,134 @@ def test_the_imap_copy_asks_for_its_server(anne: Collaborator) -> None:
     assert profile.imap_sent_folder == "Éléments envoyés"
 
 
+# --- Simultaneous connections --------------------------------------------------------------
+
+
+def test_a_collaborator_sets_the_simultaneous_connections_within_1_to_16(
+    anne: Collaborator,
+) -> None:
+    """The README's "connexions simultanées": on the profile page, bounded to what delivery
+    takes (1 to 16), with a help text that says what it does; out of bounds, a clear message."""
+    profile = smtp_profile(anne)
+    browser = login(anne)
+    page = browser.get(MY_PROFILE)
+    html = page.content.decode()
+    field = re.search(r'<input type="number" name="profile-max_connections"[^>]*>', html)
+    assert field, "no simultaneous connections field"
+    assert 'min="1"' in field.group(0) and 'max="16"' in field.group(0)
+    assert 'value="1"' in field.group(0)
+    text = text_of(page)
+    assert "Connexions simultanées" in text
+    assert "De 1 à 16 : le nombre de mails d'un envoi en nombre qui partent en même temps" in text
+
+    for wrong in ("0", "17", "beaucoup"):
+        response = browser.post(MY_PROFILE, profile_post(max_connections=wrong))
+        assert response.status_code == 200
+        assert "Saisissez un nombre entier de 1 à 16." in text_of(response)
+        profile.refresh_from_db()
+        assert profile.max_connections == 1
+
+    smtp = {"smtp_host": "smtp.fidu.be", "smtp_port": "587"}
+    response = browser.post(MY_PROFILE, profile_post(max_connections="4", **smtp))
+    assert response.status_code == 302, text_of(response)
+    profile.refresh_from_db()
+    assert profile.max_connections == 4
+    # Left empty, what is stored stays.
+    assert browser.post(MY_PROFILE, profile_post(**smtp)).status_code == 302
+    profile.refresh_from_db()
+    assert profile.max_connections == 4
+
+
+def test_an_english_speaking_administrator_reads_the_connections_field_on_a_companys_page(
+    boss: Collaborator, company: BillingCompany
+) -> None:
+    Collaborator.objects.filter(pk=boss.pk).update(language="en")
+    company_profile(company, max_connections=3)
+    page = login(boss).get(reverse("mailing:company_profile", args=[company.pk]))
+    text = text_of(page)
+    assert "Simultaneous connections" in text
+    assert "From 1 to 16: how many mails of a bulk sending leave at the same time" in text
+    assert re.search(r'name="profile-max_connections"[^>]*value="3"', page.content.decode())
+
+
 # --- Gmail and Microsoft 365 -----------------------------------------------------------------
 
 
 def test_without_the_firms_oauth_application_gmail_is_explained_not_broken(
     anne: Collaborator, oauth_missing: None
 ) -> None:
+    """A collaborator is told in plain words to ask the firm's administrator: no environment
+    variable, no README."""
     browser = login(anne)
 
     page = browser.get(MY_PROFILE)
     assert page.status_code == 200
-    assert "à configurer par l'administrateur du cabinet" in text_of(page)
-    assert "COURRIER_GOOGLE_CLIENT_ID" in text_of(page)
+    text = text_of(page)
+    assert "à configurer par l'administrateur du cabinet" in text
+    assert (
+        "L'envoi par Gmail n'est pas encore activé pour le cabinet : demandez à "
+        "l'administrateur du cabinet de l'activer." in text
+    )
+    assert (
+        "L'envoi par Microsoft 365 n'est pas encore activé pour le cabinet : demandez à "
+        "l'administrateur du cabinet de l'activer." in text
+    )
+    assert "COURRIER_" not in page.content.decode() and "README" not in text
 
     response = browser.post(MY_PROFILE, profile_post(method="gmail"))
     assert response.status_code == 200
-    assert "README" in text_of(response)
+    text = text_of(response)
+    assert "demandez à l'administrateur du cabinet de l'activer" in text
+    assert "COURRIER_" not in response.content.decode() and "README" not in text
     assert not SendingProfile.objects.exists()
+
+
+def test_an_english_speaking_collaborator_is_told_to_ask_the_administrator(
+    anne: Collaborator, oauth_missing: None
+) -> None:
+    Collaborator.objects.filter(pk=anne.pk).update(language="en")
+    browser = login(anne)
+    page = browser.get(MY_PROFILE)
+    text = text_of(page)
+    assert (
+        "Sending through Gmail is not enabled for the firm yet: ask the firm's administrator "
+        "to enable it." in text
+    )
+    assert "COURRIER_" not in page.content.decode()
+    response = browser.post(MY_PROFILE, profile_post(method="microsoft"))
+    assert response.status_code == 200
+    text = text_of(response)
+    assert "ask the firm's administrator to enable it" in text
+    assert "COURRIER_" not in response.content.decode()
+
+
+def test_only_administrators_are_told_which_settings_enable_gmail_and_microsoft_365(
+    boss: Collaborator, anne: Collaborator, oauth_missing: None
+) -> None:
+    """The one who sets the installation up reads the environment variables to fill in, on
+    their own page and on a colleague's as on a billing company's."""
+    browser = login(boss)
+    page = text_of(browser.get(MY_PROFILE))
+    for name in (
+        "COURRIER_GOOGLE_CLIENT_ID",
+        "COURRIER_GOOGLE_CLIENT_SECRET",
+        "COURRIER_MICROSOFT_CLIENT_ID",
+        "COURRIER_MICROSOFT_CLIENT_SECRET",
+    ):
+        assert name in page
+    assert "demandez à l'administrateur" not in page
+
+    response = browser.post(MY_PROFILE, profile_post(method="gmail"))
+    assert response.status_code == 200
+    assert "COURRIER_GOOGLE_CLIENT_ID" in text_of(response)
+    assert not SendingProfile.objects.exists()
+
+    # A collaborator's page on the same installation does not name them; once technical staff
+    # (the Django admin's people), they are told as well.
+    assert "COURRIER_" not in login(anne).get(MY_PROFILE).content.decode()
+    Collaborator.objects.filter(pk=anne.pk).update(is_staff=True)
+    anne.refresh_from_db()
+    assert "COURRIER_MICROSOFT_CLIENT_ID" in text_of(login(anne).get(MY_PROFILE))
 
 
 def test_a_gmail_profile_offers_the_connect_button_then_shows_the_account(

@@ -24,7 +24,10 @@ class InvoiceSeries(models.Model):
     """The last number given by a billing company in a year; its row is the issuing lock."""
 
     billing_company = models.ForeignKey(
-        "firm.BillingCompany", on_delete=models.PROTECT, related_name="invoice_series"
+        "firm.BillingCompany",
+        on_delete=models.PROTECT,
+        related_name="invoice_series",
+        verbose_name=_("société facturante"),
     )
     year = models.PositiveSmallIntegerField(_("année"))
     last_number = models.PositiveIntegerField(_("dernier numéro"), default=0)
@@ -101,7 +104,9 @@ class Invoice(models.Model):
     reference = models.CharField(_("votre référence"), max_length=100, blank=True)
     notes = models.TextField(_("mentions"), blank=True)
     # 12 digits, the last two the check digits; shown as +++ddd/dddd/ddddd+++.
-    structured_communication = models.CharField(max_length=12, blank=True)
+    structured_communication = models.CharField(
+        _("communication structurée"), max_length=12, blank=True
+    )
     total_excl_vat = models.DecimalField(
         _("total hors TVA"), max_digits=14, decimal_places=2, default=Decimal("0.00")
     )
@@ -117,14 +122,15 @@ class Invoice(models.Model):
         _("registre"), max_length=10, choices=Register.choices, blank=True, default=""
     )
     # The PDF as issued, made once; a re-send attaches these very bytes.
-    pdf = models.FileField(upload_to="invoices/%Y/", blank=True)
-    pdf_sha256 = models.CharField(max_length=64, blank=True)
+    pdf = models.FileField(_("PDF"), upload_to="invoices/%Y/", blank=True)
+    pdf_sha256 = models.CharField(_("empreinte SHA-256 du PDF"), max_length=64, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("créée par"),
     )
     created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
     issued_at = models.DateTimeField(_("émise le"), null=True, blank=True)

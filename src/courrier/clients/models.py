@@ -124,7 +124,7 @@ class Client(models.Model):
         Tag, verbose_name=_("étiquettes"), blank=True, related_name="clients"
     )
     active = models.BooleanField(_("actif"), default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("client")
@@ -222,8 +222,8 @@ class ClientSelection(models.Model):
     )
     # SelectionFilters.as_dict(): read it back with SelectionFilters.from_dict().
     filters = models.JSONField(_("filtres"), default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("modifiée le"), auto_now=True)
 
     class Meta:
         verbose_name = _("sélection de clients")

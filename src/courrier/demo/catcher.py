@@ -95,6 +95,7 @@ class CaughtMail:
     from_header: str
     to_header: str
     subject: str
+    # Aware: templates show it in the firm's time zone (TIME_ZONE, Europe/Brussels).
     date: datetime | None
     envelope: dict[str, Any] = field(default_factory=dict)
 
@@ -125,6 +126,10 @@ def _caught(path: Path, message: EmailMessage) -> CaughtMail:
         date = parsedate_to_datetime(_header(message, "Date"))
     except (TypeError, ValueError):
         date = None
+    if date is not None and date.tzinfo is None:
+        # "-0000" (RFC 5322: UTC, the sender's own zone unknown), as Django writes it: Python
+        # gives it no zone. It is UTC; the page shows every date in the firm's time zone.
+        date = date.replace(tzinfo=UTC)
     envelope_path = path.with_suffix(".json")
     try:
         envelope = json.loads(envelope_path.read_text())

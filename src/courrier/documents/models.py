@@ -24,15 +24,22 @@ class Document(models.Model):
     # National register numbers and income data: sent as a link by default.
     SENSITIVE_KINDS = frozenset({Kind.IPP_RETURN, Kind.TAX_ASSESSMENT})
 
-    client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="documents")
+    client = models.ForeignKey(
+        "clients.Client",
+        on_delete=models.CASCADE,
+        related_name="documents",
+        verbose_name=_("client"),
+    )
     kind = models.CharField(_("type"), max_length=20, choices=Kind.choices, default=Kind.OTHER)
     title = models.CharField(_("titre"), max_length=200)
     date = models.DateField(_("date"))
-    file = models.FileField(upload_to="documents/%Y/%m/")
+    file = models.FileField(_("fichier"), upload_to="documents/%Y/%m/")
     filename = models.CharField(_("nom du fichier"), max_length=255)
-    content_type = models.CharField(max_length=255, default="application/octet-stream")
+    content_type = models.CharField(
+        _("type de contenu"), max_length=255, default="application/octet-stream"
+    )
     size = models.PositiveBigIntegerField(_("taille"), default=0)
-    sha256 = models.CharField(max_length=64)
+    sha256 = models.CharField(_("empreinte SHA-256"), max_length=64)
     sensitive = models.BooleanField(_("sensible"), default=False)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

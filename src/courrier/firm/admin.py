@@ -16,7 +16,7 @@ admin.site.index_title = _("Administration technique")
 @admin.register(Firm)
 class FirmAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["__str__", "default_language", "fixed_bcc"]
-    fields = ["name", "default_language", "fixed_bcc", "website", "phone"]
+    fields = ["name", "default_language", "fixed_bcc", "website", "phone", "track_opens"]
 
     # One row per installation: created by Firm.load(), never added nor deleted by hand.
     def has_add_permission(self, request: HttpRequest) -> bool:

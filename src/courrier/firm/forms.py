@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.forms import AdminUserCreationForm, AuthenticationForm, UserChangeForm
 from django.db.models import Q
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
@@ -34,6 +34,18 @@ class SignedForm(forms.ModelForm):
         return [field for field in self.visible_fields() if field.name not in SIGNATURE_FIELDS]
 
 
+class LoginForm(AuthenticationForm):
+    """The login page's form: its refusal is a plain sentence in the reader's language (Django's
+    own builds "Saisissez un adresse e-mail..." from the field's name)."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": _(
+            "Adresse e-mail ou mot de passe incorrect. Vérifiez les deux et réessayez."
+        ),
+    }
+
+
 class FirmSettingsForm(forms.ModelForm):
     website = forms.URLField(
         label=capfirst(Firm._meta.get_field("website").verbose_name),
@@ -43,7 +55,15 @@ class FirmSettingsForm(forms.ModelForm):
 
     class Meta:
         model = Firm
-        fields = ["name", "default_language", "fixed_bcc", "website", "phone", "amount_format"]
+        fields = [
+            "name",
+            "default_language",
+            "fixed_bcc",
+            "website",
+            "phone",
+            "amount_format",
+            "track_opens",
+        ]
 
 
 class BillingCompanyForm(SignedForm):

@@ -26,6 +26,13 @@ def is_firm_admin(user: Any) -> bool:
     return bool(user.is_authenticated and getattr(user, "is_firm_admin", False))
 
 
+def installation_admin(user: Any) -> bool:
+    """True for whoever may be told how the installation is set up (its environment variables):
+    an administrator of the firm or a member of the technical staff. Collaborators are told, in
+    plain words, to ask the firm's administrator."""
+    return bool(is_firm_admin(user) or (user.is_authenticated and user.is_staff))
+
+
 def admin_only() -> PermissionDenied:
     return PermissionDenied(_("Cette page est réservée aux administrateurs du cabinet."))
 

@@ -7,6 +7,7 @@ The outbox is the archive: read-only here; people act on messages from the outbo
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
@@ -18,11 +19,13 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from django_tasks_db.models import DBTaskResult
 
 from courrier.mailing import rendering, services
 from courrier.mailing.fields import fields_for
 from courrier.mailing.forms import SendingProfileForm
 from courrier.mailing.models import (
+    BackgroundTask,
     DeliveryAttempt,
     MailTemplate,
     MailTemplateVersion,
@@ -42,7 +45,8 @@ class SendingProfileAdminForm(SendingProfileForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         instance = kwargs.get("instance")
         has_password = bool(instance is not None and getattr(instance, "has_password", False))
-        super().__init__(*args, has_password=has_password, **kwargs)
+        # The technical administration's people set the installation up: they read its settings.
+        super().__init__(*args, has_password=has_password, installation_admin=True, **kwargs)
 
 
 @admin.register(SendingProfile)
@@ -71,6 +75,7 @@ class SendingProfileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             },
         ),
         (_("Expéditeur"), {"fields": ["from_name", "from_address", "reply_to"]}),
+        (_("Envoi en nombre"), {"fields": ["max_connections"]}),
         (_("État"), {"fields": ["state_label", "state_detail", "last_change"]}),
     ]
 
@@ -292,3 +297,102 @@ class ProfileTestAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ProfileTest]:
         return super().get_queryset(request).defer("profile__smtp_password")
+
+
+# -- the task queue -----------------------------------------------------------------------------
+
+# django-tasks' states, in words of ours (its own labels are English only).
+TASK_STATES = {
+    "READY": _("en attente"),
+    "RUNNING": _("en cours"),
+    "FAILED": _("échouée"),
+    "SUCCESSFUL": _("terminée"),
+}
+
+
+class TaskStateFilter(admin.SimpleListFilter):
+    title = _("état")
+    parameter_name = "etat"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return list(TASK_STATES.items())
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset.filter(status=value) if value else queryset
+
+
+# The queue's own admin page speaks English only: this one replaces it.
+if admin.site.is_registered(DBTaskResult):
+    admin.site.unregister(DBTaskResult)
+
+
+@admin.register(BackgroundTask)
+class BackgroundTaskAdmin(ReadOnlyAdmin):
+    list_display = ["task", "state", "enqueued", "started", "finished", "queue"]
+    list_filter = [TaskStateFilter]
+    ordering = ["-enqueued_at"]
+    fields = (
+        "task",
+        "state",
+        "queue",
+        "priority_shown",
+        "enqueued",
+        "not_before",
+        "started",
+        "finished",
+        "arguments",
+        "result",
+        "error",
+        "error_trace",
+    )
+    readonly_fields = fields
+
+    @admin.display(description=_("tâche"), ordering="task_path")
+    def task(self, obj: BackgroundTask) -> str:
+        return str(obj.task_path)
+
+    @admin.display(description=_("état"), ordering="status")
+    def state(self, obj: BackgroundTask) -> str:
+        return str(TASK_STATES.get(obj.status, obj.status))
+
+    @admin.display(description=_("file"), ordering="queue_name")
+    def queue(self, obj: BackgroundTask) -> str:
+        return str(obj.queue_name)
+
+    @admin.display(description=_("priorité"), ordering="priority")
+    def priority_shown(self, obj: BackgroundTask) -> int:
+        return int(obj.priority)
+
+    @admin.display(description=_("mise en file le"), ordering="enqueued_at")
+    def enqueued(self, obj: BackgroundTask) -> Any:
+        return obj.enqueued_at
+
+    @admin.display(description=_("pas avant le"))
+    def not_before(self, obj: BackgroundTask) -> Any:
+        # django-tasks-db stores "as soon as possible" as the largest date.
+        return obj.run_after if obj.run_after and obj.run_after.year < 9999 else None
+
+    @admin.display(description=_("commencée le"), ordering="started_at")
+    def started(self, obj: BackgroundTask) -> Any:
+        return obj.started_at
+
+    @admin.display(description=_("finie le"), ordering="finished_at")
+    def finished(self, obj: BackgroundTask) -> Any:
+        return obj.finished_at
+
+    @admin.display(description=_("arguments"))
+    def arguments(self, obj: BackgroundTask) -> str:
+        return json.dumps(obj.args_kwargs, ensure_ascii=False)
+
+    @admin.display(description=_("résultat"))
+    def result(self, obj: BackgroundTask) -> str:
+        return "" if obj.return_value is None else json.dumps(obj.return_value, ensure_ascii=False)
+
+    @admin.display(description=_("erreur"))
+    def error(self, obj: BackgroundTask) -> str:
+        return str(obj.exception_class_path)
+
+    @admin.display(description=_("trace de l'erreur"))
+    def error_trace(self, obj: BackgroundTask) -> str:
+        return format_html("<pre>{}</pre>", obj.traceback) if obj.traceback else ""

@@ -14,6 +14,7 @@ from django.core.validators import validate_email
 from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -72,6 +73,10 @@ SECRET_INPUTS = {
     "webhook_secret": ("webhook_secret", "clear_webhook_secret"),
 }
 COMMON_FIELDS = ("method", "from_name", "from_address", "reply_to")
+# Fields every method uses but that may be left empty (what is stored stays).
+SHARED_FIELDS = ("max_connections",)
+# The bounds delivery honours (`services.delivery.messages_deliver` takes 1 to 16 lanes).
+MAX_CONNECTIONS = 16
 _SMTP = (
     "smtp_host",
     "smtp_port",
@@ -145,6 +150,23 @@ class SendingProfileForm(forms.ModelForm):
     mailgun_eu = forms.BooleanField(
         label=_("Région européenne de Mailgun (api.eu.mailgun.net)"), required=False
     )
+    max_connections = forms.IntegerField(
+        label=capfirst(SendingProfile._meta.get_field("max_connections").verbose_name),
+        required=False,
+        min_value=1,
+        max_value=MAX_CONNECTIONS,
+        help_text=_(
+            "De 1 à 16 : le nombre de mails d'un envoi en nombre qui partent en même temps, "
+            "chacun par sa propre connexion. Laissez 1 si vous ne connaissez pas les limites de "
+            "votre serveur ou de votre fournisseur ; au-delà, il peut refuser ou ralentir les "
+            "envois."
+        ),
+        error_messages={
+            "invalid": _("Saisissez un nombre entier de 1 à 16."),
+            "min_value": _("Saisissez un nombre entier de 1 à 16."),
+            "max_value": _("Saisissez un nombre entier de 1 à 16."),
+        },
+    )
 
     class Meta:
         model = SendingProfile
@@ -168,6 +190,7 @@ class SendingProfileForm(forms.ModelForm):
             "from_name",
             "from_address",
             "reply_to",
+            "max_connections",
         ]
         help_texts = {
             "smtp_host": _("Demandez-le à la personne qui gère vos boîtes mail."),
@@ -190,9 +213,12 @@ class SendingProfileForm(forms.ModelForm):
         has_password: bool = False,
         secrets: dict[str, bool] | None = None,
         company: bool = False,
+        installation_admin: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        # Whether the reader sets the installation up (names its environment variables).
+        self.installation_admin = installation_admin
         stored = dict(secrets) if secrets is not None else {"smtp_password": has_password}
         self.secrets_known = secrets is not None
         self.stored = stored
@@ -271,6 +297,9 @@ class SendingProfileForm(forms.ModelForm):
 
     def common_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in COMMON_FIELDS if name in self.fields and name != "method"]
+
+    def shared_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in SHARED_FIELDS if name in self.fields]
 
     # -- checks -------------------------------------------------------------------------------
 
@@ -379,7 +408,7 @@ class SendingProfileForm(forms.ModelForm):
         method = str(cleaned.get("method") or self.instance.method)
         if "method" in self.errors:
             return cleaned
-        active = set(COMMON_FIELDS) | set(METHOD_FIELDS.get(method, ()))
+        active = set(COMMON_FIELDS) | set(SHARED_FIELDS) | set(METHOD_FIELDS.get(method, ()))
         for name in list(self.fields):
             if name in active:
                 continue
@@ -438,6 +467,17 @@ class SendingProfileForm(forms.ModelForm):
             return
         label = "Gmail" if provider == "google" else "Microsoft 365"
         prefix = "GOOGLE" if provider == "google" else "MICROSOFT"
+        if not self.installation_admin:
+            self.add_error(
+                "method",
+                gettext(
+                    "L'envoi par %(label)s n'est pas encore activé pour le cabinet : demandez à "
+                    "l'administrateur du cabinet de l'activer. En attendant, choisissez une "
+                    "autre méthode."
+                )
+                % {"label": label},
+            )
+            return
         self.add_error(
             "method",
             gettext(

@@ -10,6 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connection, models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django_tasks_db.models import DBTaskResult
 
 from courrier.crypto import EncryptedTextField
 from courrier.languages import MailLanguage
@@ -59,6 +60,7 @@ class SendingProfile(models.Model):
         null=True,
         blank=True,
         related_name="sending_profile",
+        verbose_name=_("collaborateur"),
     )
     billing_company = models.OneToOneField(
         "firm.BillingCompany",
@@ -66,6 +68,7 @@ class SendingProfile(models.Model):
         null=True,
         blank=True,
         related_name="sending_profile",
+        verbose_name=_("société facturante"),
     )
     method = models.CharField(
         _("méthode d'envoi"), max_length=20, choices=Method.choices, default=Method.SMTP
@@ -96,13 +99,15 @@ class SendingProfile(models.Model):
     oauth_account = models.EmailField(
         _("compte connecté"), blank=True, help_text=_("L'adresse du compte qui a donné son accord.")
     )
-    oauth_refresh_token = EncryptedTextField(blank=True)
-    oauth_access_token = EncryptedTextField(blank=True)
-    oauth_expires_at = models.DateTimeField(null=True, blank=True)
+    oauth_refresh_token = EncryptedTextField(_("jeton de renouvellement OAuth"), blank=True)
+    oauth_access_token = EncryptedTextField(_("jeton d'accès OAuth"), blank=True)
+    oauth_expires_at = models.DateTimeField(
+        _("expiration du jeton d'accès OAuth"), null=True, blank=True
+    )
     # msal's serialised token cache (it holds the refresh token): encrypted like any token.
-    oauth_token_cache = EncryptedTextField(blank=True)
-    oauth_scopes = models.CharField(max_length=500, blank=True)
-    oauth_connected_at = models.DateTimeField(null=True, blank=True)
+    oauth_token_cache = EncryptedTextField(_("cache des jetons OAuth"), blank=True)
+    oauth_scopes = models.CharField(_("autorisations OAuth accordées"), max_length=500, blank=True)
+    oauth_connected_at = models.DateTimeField(_("connecté le"), null=True, blank=True)
     microsoft_mailbox = models.EmailField(
         _("boîte partagée"),
         blank=True,
@@ -123,7 +128,9 @@ class SendingProfile(models.Model):
     aws_region = models.CharField(_("région AWS"), max_length=32, blank=True, default="eu-west-1")
 
     # Delivery events: each profile has its own webhook address and its own secret.
-    webhook_token = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    webhook_token = models.CharField(
+        _("jeton de l'adresse du webhook"), max_length=64, unique=True, null=True, blank=True
+    )
     webhook_secret = EncryptedTextField(_("secret ou clé de vérification du webhook"), blank=True)
 
     # A copy in the sender's Sent folder for SMTP (Gmail and Graph file it themselves).
@@ -211,7 +218,7 @@ class MailTemplate(models.Model):
         help_text=_("Vide : modèle du cabinet."),
     )
     shared = models.BooleanField(_("partagé avec le cabinet"), default=False)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
 
     class Meta:
         verbose_name = _("modèle de mail")
@@ -282,7 +289,12 @@ class OutboundMessage(models.Model):
         CANCELLED = "cancelled", _("annulé")
         UNCERTAIN = "uncertain", _("incertain")
 
-    profile = models.ForeignKey(SendingProfile, on_delete=models.PROTECT, related_name="messages")
+    profile = models.ForeignKey(
+        SendingProfile,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        verbose_name=_("paramétrage d'envoi"),
+    )
     sender = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("expéditeur"),
@@ -297,51 +309,68 @@ class OutboundMessage(models.Model):
         null=True,
         blank=True,
         related_name="messages",
+        verbose_name=_("client"),
     )
-    purpose = models.CharField(max_length=40, default="client")
+    purpose = models.CharField(_("motif de l'envoi"), max_length=40, default="client")
     # What the mail is about: a merge-field context (MailTemplate.Context) and, beyond the
     # client, the id of that context's object (an invoice, a VAT return, a document).
-    context = models.CharField(max_length=20, default="client")
-    object_id = models.PositiveBigIntegerField(null=True, blank=True)
+    context = models.CharField(_("contexte"), max_length=20, default="client")
+    object_id = models.PositiveBigIntegerField(_("identifiant de l'objet"), null=True, blank=True)
     template = models.ForeignKey(
-        MailTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        MailTemplate,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("modèle"),
     )
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    idempotency_key = models.CharField(
+        _("clé d'idempotence"), max_length=200, null=True, blank=True, unique=True
+    )
     archived = models.BooleanField(
         _("archivé dans la fiche client"),
         default=True,
     )
     language = models.CharField(_("langue"), max_length=2, choices=MailLanguage.choices)
-    message_id = models.CharField(max_length=255, unique=True)
+    message_id = models.CharField(_("Message-ID"), max_length=255, unique=True)
     subject = models.CharField(_("sujet"), max_length=998)
-    from_address = models.EmailField()
-    to = models.JSONField(default=list)
-    envelope_recipients = models.JSONField(default=list)
+    from_address = models.EmailField(_("adresse de l'expéditeur"))
+    to = models.JSONField(_("destinataires (À)"), default=list)
+    envelope_recipients = models.JSONField(_("destinataires de l'enveloppe"), default=list)
     # Copies asked for at compose time, shown in the archive. Bcc (with the firm's fixed Bcc and
     # "send me a copy") lives in the envelope only, never in the stored headers.
-    cc = models.JSONField(default=list, blank=True)
-    bcc = models.JSONField(default=list, blank=True)
+    cc = models.JSONField(_("copie (Cc)"), default=list, blank=True)
+    bcc = models.JSONField(_("copie cachée (Cci)"), default=list, blank=True)
     read_receipt = models.BooleanField(_("accusé de réception demandé"), default=False)
     # Not sent before this moment (a scheduled send); null: as soon as possible.
     scheduled_at = models.DateTimeField(_("envoi programmé le"), null=True, blank=True)
     batch = models.ForeignKey(
-        "MailBatch", on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
+        "MailBatch",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+        verbose_name=_("envoi groupé"),
     )
     # The message's bytes live in MessageContent (see there); `raw` reads and writes them.
-    size = models.PositiveIntegerField(default=0)
+    size = models.PositiveIntegerField(_("taille"), default=0)
 
     status = models.CharField(
         _("état"), max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True
     )
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("tentatives"), default=0)
+    next_attempt_at = models.DateTimeField(_("prochain essai le"), null=True, blank=True)
+    lease_expires_at = models.DateTimeField(_("réservé jusqu'au"), null=True, blank=True)
     # The delivery run that claimed the message; its later writes are conditional on it, so a
     # run that lost its claim (lease expired, message settled by the sweeper) changes nothing.
-    claimed_by = models.CharField(max_length=32, blank=True, default="")
+    claimed_by = models.CharField(
+        _("réservé par la tournée d'envoi"), max_length=32, blank=True, default=""
+    )
     # What went wrong last (or a remark once sent), rendered in the reader's language.
-    last_error = ServerTextField(blank=True)
-    provider_message_id = models.CharField(max_length=255, blank=True)
+    last_error = ServerTextField(_("dernière erreur"), blank=True)
+    provider_message_id = models.CharField(
+        _("identifiant chez le fournisseur"), max_length=255, blank=True
+    )
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
     sent_at = models.DateTimeField(_("envoyé le"), null=True, blank=True)
 
@@ -352,8 +381,14 @@ class OutboundMessage(models.Model):
     delivery_detail = models.TextField(_("détail de la remise"), blank=True)
     delivery_at = models.DateTimeField(_("remise le"), null=True, blank=True)
     # The copy in the sender's Sent folder (IMAP), for SMTP profiles that ask for it.
-    sent_copy = models.CharField(max_length=10, choices=SentCopy.choices, blank=True, default="")
-    updated_at = models.DateTimeField(auto_now=True)
+    sent_copy = models.CharField(
+        _("copie dans « Éléments envoyés »"),
+        max_length=10,
+        choices=SentCopy.choices,
+        blank=True,
+        default="",
+    )
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
 
     class Meta:
         verbose_name = _("message")
@@ -619,17 +654,32 @@ class DeliveryAttempt(models.Model):
 class ProfileTest(models.Model):
     """A connection test of a profile: sent outside the outbox, logged here."""
 
-    profile = models.ForeignKey(SendingProfile, on_delete=models.CASCADE, related_name="tests")
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    profile = models.ForeignKey(
+        SendingProfile,
+        on_delete=models.CASCADE,
+        related_name="tests",
+        verbose_name=_("paramétrage d'envoi"),
     )
-    recipient = models.EmailField()
-    at = models.DateTimeField(auto_now_add=True)
-    success = models.BooleanField()
-    detail = ServerTextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("demandé par"),
+    )
+    recipient = models.EmailField(
+        _("destinataire"),
+    )
+    at = models.DateTimeField(_("date"), auto_now_add=True)
+    success = models.BooleanField(
+        _("réussi"),
+    )
+    detail = ServerTextField(_("détail"), blank=True)
 
     class Meta:
         ordering = ["-at"]
+        verbose_name = _("test de connexion")
+        verbose_name_plural = _("tests de connexion")
 
     def __str__(self) -> str:
         return f"{self.profile_id} → {self.recipient} {'ok' if self.success else 'KO'}"
@@ -682,7 +732,7 @@ class Phrase(models.Model):
         help_text=_("Vide : phrase du cabinet."),
     )
     shared = models.BooleanField(_("partagée avec le cabinet"), default=False)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("modifiée le"), auto_now=True)
 
     class Meta:
         verbose_name = _("phrase type")
@@ -781,3 +831,13 @@ class LinkOpening(models.Model):
 
     def __str__(self) -> str:
         return f"{self.link_id} {self.outcome} {self.at:%Y-%m-%d %H:%M}"
+
+
+class BackgroundTask(DBTaskResult):  # type: ignore[type-arg]
+    """The task queue's rows (deliveries, batches, invoice composing) as the technical
+    administration shows them: django-tasks-db's own admin speaks English only."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("tâche en arrière-plan")
+        verbose_name_plural = _("tâches en arrière-plan")

@@ -41,7 +41,13 @@ from courrier.clients.selectors import (
 from courrier.clients.views import selection_adjustments_from, selection_builder_context
 from courrier.crypto import SecretUnreadable
 from courrier.firm.models import BillingCompany, Collaborator, Firm
-from courrier.firm.permissions import admin_only, admin_required, can_manage_profile, is_firm_admin
+from courrier.firm.permissions import (
+    admin_only,
+    admin_required,
+    can_manage_profile,
+    installation_admin,
+    is_firm_admin,
+)
 from courrier.languages import MailLanguage
 from courrier.mailing import advice, contexts, fields, selectors, services
 from courrier.mailing.batch_views import batch_title
@@ -178,6 +184,7 @@ def _profile_form(
         prefix="profile",
         secrets=profiles.secrets_stored(profile),
         company=company,
+        installation_admin=installation_admin(request.user),
     )
 
 
@@ -218,6 +225,7 @@ def _settings_context(
             "microsoft": profiles.oauth_configured("microsoft"),
         },
         "public_url": str(getattr(settings, "PUBLIC_URL", "") or ""),
+        "installation_admin": installation_admin(request.user),
     }
     if profile is not None:
         context.update(

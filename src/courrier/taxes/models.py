@@ -69,14 +69,15 @@ class Filing(models.Model):
     )
     filed_on = models.DateField(_("déposée le"), null=True, blank=True)
     notes = models.TextField(_("remarques"), blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("créé par"),
     )
 
     class Meta:

@@ -86,9 +86,8 @@ def _config() -> dict[str, str]:
     if not oauth.get("GOOGLE_CLIENT_ID") or not oauth.get("GOOGLE_CLIENT_SECRET"):
         raise ConfigurationError(
             _(
-                "La connexion à Gmail n'est pas configurée sur cette installation "
-                "(COURRIER_GOOGLE_CLIENT_ID et COURRIER_GOOGLE_CLIENT_SECRET) : "
-                "demandez-le à l'administrateur."
+                "L'envoi par Gmail n'est pas encore activé pour le cabinet : demandez à "
+                "l'administrateur du cabinet de l'activer."
             )
         )
     return {

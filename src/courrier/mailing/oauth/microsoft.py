@@ -117,9 +117,8 @@ def _application(cache: msal.TokenCache | None = None) -> msal.ConfidentialClien
     if not client_id or not secret:
         raise ConfigurationError(
             _(
-                "La connexion à Microsoft 365 n'est pas configurée sur cette installation "
-                "(COURRIER_MICROSOFT_CLIENT_ID et COURRIER_MICROSOFT_CLIENT_SECRET) : "
-                "demandez-le à l'administrateur."
+                "L'envoi par Microsoft 365 n'est pas encore activé pour le cabinet : demandez à "
+                "l'administrateur du cabinet de l'activer."
             )
         )
     authority = "{}/{}".format(
@@ -142,8 +141,8 @@ def _application(cache: msal.TokenCache | None = None) -> msal.ConfidentialClien
         # msal says the same for an unknown tenant and for an unreadable answer.
         raise TransientError(
             _(
-                "La configuration de Microsoft (annuaire COURRIER_MICROSOFT_TENANT) n'a pas pu "
-                "être lue : nouvel essai plus tard ; si cela persiste, prévenez l'administrateur."
+                "La configuration de Microsoft (l'annuaire du cabinet) n'a pas pu être lue : "
+                "nouvel essai plus tard ; si cela persiste, prévenez l'administrateur du cabinet."
             ),
             detail=str(exc)[:300],
         ) from exc

@@ -184,11 +184,12 @@ def profile_unready(profile: SendingProfile) -> Text | None:
         if oauth_connected(profile):
             return None
         if not oauth_configured(provider):
+            # Read by collaborators too: in plain words (the profile page tells an
+            # administrator which settings to fill in).
             return _(
-                "L'envoi par %(label)s n'est pas encore configuré pour le cabinet : "
-                "l'administrateur doit enregistrer l'application OAuth du cabinet (voir le "
-                "README, variables COURRIER_%(prefix)s_CLIENT_ID et _CLIENT_SECRET)."
-            ) % {"label": label, "prefix": "GOOGLE" if provider == "google" else "MICROSOFT"}
+                "L'envoi par %(label)s n'est pas encore activé pour le cabinet : c'est à "
+                "l'administrateur du cabinet de l'activer."
+            ) % {"label": label}
         return _(
             "La boîte %(label)s n'est pas connectée : cliquez « Connecter » dans %(where)s."
         ) % {"label": label, "where": where}
