@@ -374,7 +374,12 @@ def test_an_administrator_turns_open_tracking_on_and_off_from_the_settings_page(
     assert re.search(rf"<label[^>]*>{re.escape(label)}</label>", html)
     if help_text:
         assert help_text in html
-    data = {"name": "Fiduciaire Dubois", "default_language": "fr", "fixed_bcc": ""}
+    data = {
+        "name": "Fiduciaire Dubois",
+        "default_language": "fr",
+        "fixed_bcc": "",
+        "amount_format": "be",
+    }
 
     assert client.post(url, {**data, "track_opens": "on"}).status_code == 302
     assert Firm.load().track_opens is True
