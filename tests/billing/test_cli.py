@@ -203,6 +203,7 @@ def test_an_english_colleague_reads_the_credit_notes_counted_apart(
         assert f"  blocked credit note {lost_note.display_number} (" in out
         with django_capture_on_commit_callbacks(execute=True):
             code, out = send("--company", "FIDU")
+    assert code == 1
     assert "Sending 3/3 invoices and credit notes\n" in out
     assert "Summary: 2 invoices sent and 1 credit note sent, 2 blocked, 0 failed" in out
     assert "factures" not in out and "note de crédit" not in out
