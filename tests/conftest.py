@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import translation
 
 from courrier.clients.models import Client, ClientEmail
 from courrier.firm.models import Collaborator
@@ -25,6 +26,15 @@ from courrier.mailing.models import SendingProfile
 from tests.fakes.smtp import FakeSMTPServer, TestCA
 
 _numbers = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _default_language_after() -> Iterator[None]:
+    """Each test leaves the default language behind it: a page served to a colleague who
+    reads English activates English for the thread (the collaborator's language middleware),
+    and a later test of the same process (a command's output) would read English."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(scope="session")

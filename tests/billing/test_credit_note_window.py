@@ -24,7 +24,8 @@ from courrier.billing.demo import (
 )
 from courrier.billing.models import Invoice
 from courrier.firm.models import BillingCompany, Collaborator
-from courrier.mailing.models import MailTemplate, OutboundMessage
+from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage
+from courrier.mailing.services import batch_compose
 from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
 from tests.billing.test_credit_notes import asks_for_money, bodies, credit_note_of
 from tests.billing.test_sending import deliver
@@ -182,3 +183,66 @@ def test_an_english_colleague_reads_why_the_credit_note_cannot_go(
         r"This mail asks for payment \(\{ECHEANCE\}, [^)]*\): a credit note is not paid\.", page
     )
     assert OutboundMessage.objects.count() == 0
+
+
+def test_credit_notes_chosen_together_go_with_their_template_from_the_window(
+    client: Browser,
+    anne: Collaborator,
+    note: Invoice,
+    fidu: BillingCompany,
+    smtp_server: FakeSMTPServer,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """Two credit notes in one window: the credit-note templates are offered, each gets the
+    version in its language, and the batch's page says it sends credit notes."""
+    dutch = make_invoice_client("C2", language="nl", emails=("boekhouding@peeters.test",))
+    other = credit_note_of(make_invoice(fidu, dutch, issue_date=timezone.localdate()))
+    both = {"context": "invoice", "objects": f"{note.pk},{other.pk}"}
+    assert any(
+        name.startswith(CREDIT_NOTE_TEMPLATE)
+        for name in offered(client.get(COMPOSE, both).content.decode())
+    )
+
+    subject, body = CREDIT_NOTE_VERSIONS["fr"]
+    data = {
+        **sent_data(note, subject, body, template=str(template(CREDIT_NOTE_TEMPLATE).pk)),
+        **both,
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = client.post(COMPOSE, data)
+    assert sent.status_code == 302, unescape(sent.content.decode())
+    batch = MailBatch.objects.get()
+    invoice_compose = batch_compose(batch_id=batch.pk)
+    assert invoice_compose.blocked == {}
+    deliver()
+    arrived = {received.rcpt_tos[0]: bodies(received) for received in smtp_server.wait_for(2)}
+    assert "note de crédit" in arrived["compta@dupuis.test"]
+    assert "creditnota" in arrived["boekhouding@peeters.test"]
+    for text in arrived.values():
+        assert asks_for_money(text, fidu, note.due_date) == []
+
+    page = unescape(client.get(sent["Location"]).content.decode())
+    assert re.search(r"<h1[^>]*>Envoi de notes de crédit</h1>", page)
+
+
+def test_a_mixed_window_blocks_the_credit_note_the_invoice_template_would_ask_to_pay(
+    client: Browser, anne: Collaborator, note: Invoice
+) -> None:
+    """An invoice and its credit note in one window: the invoice templates are offered (the
+    invoice asks for payment), and the check blocks the credit note, saying why."""
+    invoice = note.credited_invoice
+    assert invoice is not None
+    mixed = {"context": "invoice", "objects": f"{invoice.pk},{note.pk}"}
+    names = offered(client.get(COMPOSE, mixed).content.decode())
+    assert any(name.startswith(INVOICE_TEMPLATE) for name in names), names
+
+    subject, body = TEMPLATE_VERSIONS["fr"]
+    data = {
+        **sent_data(note, subject, body, template=str(template(INVOICE_TEMPLATE).pk)),
+        **mixed,
+        "check": "1",
+    }
+    data.pop("send")
+    html = unescape(client.post(reverse("mailing:presend"), data).content.decode())
+    assert html.count("une note de crédit ne se paie pas") == 1
+    assert note.display_number in html
