@@ -4,6 +4,7 @@ counts that agree with their number, in the active language (French by default).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from io import StringIO
 from typing import Any
 
@@ -12,11 +13,15 @@ from django.core.management import CommandError, call_command
 from django.utils import translation
 
 from courrier.__main__ import main
+from courrier.billing.demo import seed_mail_templates
+from courrier.billing.models import Invoice
+from courrier.billing.services import credit_note_create, invoice_issue
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import OutboundMessage
-from tests.billing.factories import make_invoice, make_invoice_client
+from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
 from tests.billing.test_sending import setup  # noqa: F401  (the fixture)
 from tests.fakes.smtp import FakeSMTPServer
+from tests.firm.factories import make_collaborator
 
 
 def send(*args: str) -> tuple[int, str]:
@@ -131,3 +136,74 @@ def test_the_command_speaks_the_active_language(
     assert f"{company}: 1 factuur te versturen, 1 geblokkeerd.\n" in out
     assert "Alleen controle (--dry-run): er is niets verstuurd." in out
     assert "à envoyer" not in out and "bloquée" not in out  # (the template's name is data)
+
+
+@pytest.fixture
+def with_credit_notes(
+    smtp_server: FakeSMTPServer, make_profile: Callable[..., Any]
+) -> tuple[BillingCompany, list[Invoice], list[Invoice]]:
+    """Two invoices and a credit note ready to go, and a credit note no one can receive."""
+    company = make_billing_company()
+    make_profile(server=smtp_server, billing_company=company, collaborator=None)
+    seed_mail_templates(companies={"FIDU": company})
+    make_collaborator()
+    first = make_invoice(company, make_invoice_client("C1", emails=("c1@client.test",)))
+    second = make_invoice(company, make_invoice_client("C2", emails=("c2@client.test",)))
+    lost = make_invoice(company, make_invoice_client("C3", emails=("c3@client.test",)))
+    notes = [
+        invoice_issue(invoice=credit_note_create(invoice=invoice, by=None), by=None)
+        for invoice in (first, lost)
+    ]
+    # Issued for the e-mail register, then the client's address was taken away.
+    lost.client.emails.all().delete()
+    return company, [first, second, lost], notes
+
+
+@pytest.mark.django_db
+def test_credit_notes_are_counted_as_credit_notes_not_as_invoices(
+    with_credit_notes: tuple[BillingCompany, list[Invoice], list[Invoice]],
+    smtp_server: FakeSMTPServer,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    company, (_first, _second, lost), (note, lost_note) = with_credit_notes
+
+    code, out = send("--company", "FIDU", "--dry-run")
+    assert code == 1
+    assert f"{company} : 2 factures et 1 note de crédit à envoyer, 2 bloquées.\n" in out
+    assert f"  bloquée {lost.display_number} (" in out
+    assert f"  bloquée note de crédit {lost_note.display_number} (" in out
+
+    with django_capture_on_commit_callbacks(execute=True):
+        code, out = send("--company", "FIDU")
+    assert code == 1  # two blocked
+    assert "Préparation 3/5 factures et notes de crédit\n" in out
+    assert "Envoi 3/3 factures et notes de crédit\n" in out
+    assert (
+        "Résumé : 2 factures envoyées et 1 note de crédit envoyée, 2 bloquées, 0 en échec, "
+        "0 incertaine, 0 en attente.\n"
+    ) in out
+    assert f"  bloquée note de crédit {lost_note.display_number} : " in out
+    assert "3 factures envoyées" not in out and "5/5 factures\n" not in out
+    # What arrived: two invoices and the credit note, each under its own words.
+    subjects = sorted(str(received.message["Subject"]) for received in smtp_server.messages)
+    assert len(subjects) == 3
+    assert sum(note.display_number in subject for subject in subjects) == 1
+
+
+@pytest.mark.django_db
+def test_an_english_colleague_reads_the_credit_notes_counted_apart(
+    with_credit_notes: tuple[BillingCompany, list[Invoice], list[Invoice]],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    company, _invoices, (_note, lost_note) = with_credit_notes
+
+    with translation.override("en"):
+        code, out = send("--company", "FIDU", "--dry-run")
+        assert f"{company}: 2 invoices and 1 credit note to send, 2 blocked.\n" in out
+        assert f"  blocked credit note {lost_note.display_number} (" in out
+        with django_capture_on_commit_callbacks(execute=True):
+            code, out = send("--company", "FIDU")
+    assert code == 1
+    assert "Sending 3/3 invoices and credit notes\n" in out
+    assert "Summary: 2 invoices sent and 1 credit note sent, 2 blocked, 0 failed" in out
+    assert "factures" not in out and "note de crédit" not in out

@@ -444,7 +444,7 @@ def test_a_scheduled_send_is_stored_in_brussels_time(browser: Browser, peeters: 
         ({"subject": "Uw dossier\r\nBcc: evil@x.be"}, "retour à la ligne"),
         ({"subject": ""}, "Ce champ est obligatoire"),
         ({"language": "xx"}, "Sélectionnez un choix valide"),
-        ({"template": "999999"}, "Sélectionnez un choix valide"),
+        ({"template": "999999"}, "Ce modèle n'est pas proposé pour ce mail"),
         ({"uploads": ["abc", "999999"]}, "Un fichier joint n'est plus disponible"),
     ],
 )

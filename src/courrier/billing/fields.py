@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from courrier.amounts import amount_example, format_amount
 from courrier.billing.models import Invoice
 from courrier.billing.services.communication import format_communication
+from courrier.billing.services.payment_terms import credit_note_refusals
 from courrier.mailing.contexts import Addresses, MailContext, StoredFile
 from courrier.mailing.fields import Field, format_date
 
@@ -151,7 +152,9 @@ def invoice_attachment(invoice: Invoice, content: bytes | None = None) -> Stored
 def invoice_context(invoice: Invoice, *, pdf: bytes | None = None) -> MailContext:
     """The mail context of an issued invoice: its fields, its PDF, the client's invoice
     addresses, its billing company's profile and its language. `pdf`: the PDF a batch has
-    just made, to be stored with the mail (else the stored one is read)."""
+    just made, to be stored with the mail (else the stored one is read). A credit note's
+    context offers the credit-note templates and refuses a text that asks for payment."""
+    credit_note = invoice.kind == Invoice.Kind.CREDIT_NOTE
     return MailContext(
         name=INVOICE_CONTEXT,
         client=invoice.client,
@@ -162,6 +165,9 @@ def invoice_context(invoice: Invoice, *, pdf: bytes | None = None) -> MailContex
         addresses=Addresses.INVOICES,
         billing_company=invoice.billing_company,
         language=invoice.language,
+        # A credit note's mail has templates of its own, and never asks for payment.
+        template_context=CREDIT_NOTE_TEMPLATES if credit_note else "",
+        refuses=credit_note_refusals if credit_note else None,
     )
 
 

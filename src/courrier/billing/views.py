@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -127,7 +128,7 @@ def email_register(request: HttpRequest, code: str) -> HttpResponse:
     company = _company_or_404(code)
     context = _register_page(request, company, Invoice.Register.EMAIL)
     context.update(section="email", batch_form=BatchForm(initial={"scope": "unsent"}))
-    context["batches"] = selectors.company_batches(company=company)
+    context["batches"] = _with_contents(selectors.company_batches(company=company))
     context["unsent_count"] = selectors.company_invoices(
         company=company,
         register=Invoice.Register.EMAIL,
@@ -662,6 +663,7 @@ def _batch_context(company: BillingCompany, batch: MailBatch) -> dict[str, Any]:
     return {
         "company": company,
         "batch": batch,
+        **_batch_titles(invoices, [invoice for invoice, _reasons in blocked if invoice]),
         "invoices": [invoice for invoice in invoices if invoice.pk not in blocked_ids],
         "blocked": blocked,
         "counts": counts,
@@ -679,6 +681,63 @@ def _batch_context(company: BillingCompany, batch: MailBatch) -> dict[str, Any]:
         "finished": not composing and in_flight == 0,
         "composing": composing,
     }
+
+
+def _with_contents(batches: list[MailBatch]) -> list[MailBatch]:
+    """The batches, each with what it held said in words ("3 factures et 1 note de crédit"),
+    read in one query for all of them."""
+    ids = {int(pk) for batch in batches for pk in batch.object_ids or [] if str(pk).isdigit()}
+    notes = set(
+        Invoice.objects.filter(pk__in=ids, kind=Invoice.Kind.CREDIT_NOTE).values_list(
+            "pk", flat=True
+        )
+    )
+    for batch in batches:
+        held = [int(pk) for pk in batch.object_ids or [] if str(pk).isdigit()]
+        credit = sum(1 for pk in held if pk in notes)
+        invoices = ngettext("%(count)d facture", "%(count)d factures", len(held) - credit) % {
+            "count": len(held) - credit
+        }
+        credit_notes = ngettext("%(count)d note de crédit", "%(count)d notes de crédit", credit) % {
+            "count": credit
+        }
+        if not credit:
+            contents = invoices
+        elif credit == len(held):
+            contents = credit_notes
+        else:
+            # Translators: joins a count of invoices and a count of credit notes.
+            contents = _("%(invoices)s et %(credit_notes)s") % {
+                "invoices": invoices,
+                "credit_notes": credit_notes,
+            }
+        batch.contents = contents  # type: ignore[attr-defined]
+    return batches
+
+
+def _batch_titles(invoices: list[Invoice], blocked: list[Invoice]) -> dict[str, str]:
+    """The batch page's title and its blocked list's, naming what they hold: invoices,
+    credit notes, or both."""
+
+    def kinds(rows: list[Invoice]) -> tuple[bool, bool]:
+        notes = sum(1 for invoice in rows if invoice.is_credit_note)
+        return notes < len(rows), notes > 0
+
+    has_invoices, has_notes = kinds(invoices)
+    if has_notes and has_invoices:
+        title = _("Envoi d'un lot de factures et de notes de crédit")
+    elif has_notes:
+        title = _("Envoi d'un lot de notes de crédit")
+    else:
+        title = _("Envoi d'un lot de factures")
+    has_invoices, has_notes = kinds(blocked)
+    if has_notes and has_invoices:
+        blocked_title = _("Factures et notes de crédit bloquées (rien ne leur est envoyé)")
+    elif has_notes:
+        blocked_title = _("Notes de crédit bloquées (rien ne leur est envoyé)")
+    else:
+        blocked_title = _("Factures bloquées (rien ne leur est envoyé)")
+    return {"title": title, "blocked_title": blocked_title}
 
 
 @require_GET

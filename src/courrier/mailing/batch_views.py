@@ -79,23 +79,32 @@ def _titles() -> dict[str, str]:
         "bnb": _("Comptes annuels (BNB)"),
         "document": _("Envoi de documents"),
         "invoice": _("Envoi de factures"),
+        # Objects of one context whose templates are of another: credit notes are invoices.
+        "credit_note": _("Envoi de notes de crédit"),
+        "credit_note+invoice": _("Envoi de factures et de notes de crédit"),
     }
 
 
 def batch_title(batch: MailBatch, objects: list[MailContext] | None = None) -> str:
     """What the batch is about, in the reader's language: "Déclarations TVA — 3e trimestre
-    2026", "Envoi à une sélection de clients". `objects`: the batch's objects, when already
-    resolved (their shared group names the period or the year)."""
+    2026", "Envoi à une sélection de clients", "Envoi de notes de crédit" (invoices whose
+    templates are credit notes'). `objects`: the batch's objects, when already resolved (their
+    shared group names the period or the year)."""
+    if objects is None:
+        objects = services.batch_contexts(batch=batch)
     name = batch.context or "client"
-    title = _titles().get(name)
+    titles = _titles()
+    # What its objects are, when they say more than the context (credit notes among invoices).
+    kinds = "+".join(sorted({item.templates for item in objects}))
+    if kinds != name and kinds in titles:
+        name = kinds
+    title = titles.get(name)
     if title is None:
         try:
             label = str(MailTemplate.Context(name).label)
         except ValueError:
             label = name
         title = _("Envoi groupé — %(context)s") % {"context": label}
-    if objects is None:
-        objects = services.batch_contexts(batch=batch)
     groups: list[str] = []
     for item in objects:
         group = str(item.group or "")

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from courrier.clients.models import Client
     from courrier.firm.models import BillingCompany, Collaborator
+    from courrier.texts import Text
 
 # Types that RFC 2046 forbids to encode in base64: sent as plain files.
 _OPAQUE_MAINTYPES = frozenset({"message", "multipart"})
@@ -139,11 +140,36 @@ class MailContext:
     # The language the mail should be in when the object has one (an invoice's); else the
     # client's.
     language: str = ""
+    # The context of the templates written for this object, when not `name`: a credit note's
+    # mail is an invoice mail, its templates are of the context "credit_note". The compose
+    # window offers those.
+    template_context: str = ""
+    # What the object refuses in any text written about it, whoever wrote it (a credit note:
+    # a request for payment): (subject, body) -> the reasons, none when it may go.
+    # `compose.mail_draft` makes them blockers: the preview, the pre-send check and every
+    # path that stores a mail say them and store nothing.
+    refuses: Callable[[str, str], Sequence[Text]] | None = None
+
+    @property
+    def templates(self) -> str:
+        """The context of the templates offered for this object."""
+        return self.template_context or self.name
 
     def recipient_addresses(self) -> list[str]:
         if self.addresses == Addresses.INVOICES:
             return self.client.invoice_addresses()
         return self.client.mail_addresses()
+
+
+def templates_context(name: str, objects: Sequence[MailContext]) -> str:
+    """The context of the templates a window writing about `objects` (of context `name`)
+    offers: the objects' own when they share one (credit notes: "credit_note"), else `name`
+    (a mix of invoices and credit notes: the invoice templates, which each credit note's
+    `refuses` still judges)."""
+    kinds = {item.templates for item in objects}
+    if len(kinds) == 1:
+        return kinds.pop()
+    return name
 
 
 # A resolver: (ids, the collaborator asking) -> the contexts of the objects they may write

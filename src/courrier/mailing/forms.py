@@ -707,6 +707,11 @@ class ComposeForm(forms.Form):
         template_field = self.fields["template"]
         assert isinstance(template_field, forms.ModelChoiceField)
         template_field.queryset = templates_for(user=user, context=self.field_context)
+        # A template of another context (the invoice one for a credit note), or one no longer
+        # shared: said plainly.
+        template_field.error_messages["invalid_choice"] = _(
+            "Ce modèle n'est pas proposé pour ce mail : choisissez-en un dans la liste."
+        )
         if client is None:
             recipients = self.fields["recipients"]
             assert isinstance(recipients, forms.ChoiceField)

@@ -413,6 +413,14 @@ class Window:
         return self.is_selection or (self.is_context and len(self.objects) > 1)
 
     @property
+    def templates_context(self) -> str:
+        """The context of the templates the window offers and checks its text against: the
+        objects' (credit notes: "credit_note"), else the mail's, else "client"."""
+        if not self.is_context:
+            return "client"
+        return contexts.templates_context(self.context_name, self.objects)
+
+    @property
     def objects_param(self) -> str:
         return ",".join(str(item.object_id) for item in self.objects)
 
@@ -521,7 +529,7 @@ def _window(request: HttpRequest, *, initial: dict[str, Any] | None = None) -> W
         user=user,
         client=client,
         default_language=Firm.load().default_language,
-        context=context_name or "client",
+        context=contexts.templates_context(context_name, objects) if objects else "client",
         initial=start,
     )
     next_url = ""
@@ -630,7 +638,7 @@ def _window_context(request: HttpRequest, window: Window, **extra: Any) -> dict[
         "no_address": client is not None and not addresses,
         "sender_profile": sender_profile,
         "sender_unready": profiles.profile_unready(sender_profile) if sender_profile else "",
-        "merge_fields": fields.fields_for(window.context_name or "client"),
+        "merge_fields": fields.fields_for(window.templates_context),
         "profile_missing": window.profile_missing,
         "firm": firm,
         "fixed_bcc": firm.fixed_bcc,
@@ -648,14 +656,14 @@ def _window_context(request: HttpRequest, window: Window, **extra: Any) -> dict[
         ),
         "save_form": TemplateSaveForm(
             user=user,
-            context=window.context_name or None,
+            context=window.templates_context,
             initial={"language": form["language"].value()},
             auto_id="id_save_%s",
         ),
         "editable_templates": selectors.templates_editable(
-            user=user, context=window.context_name or "client"
+            user=user, context=window.templates_context
         ),
-        "context_label": _context_label(window.context_name),
+        "context_label": _context_label(window.context_name and window.templates_context),
         "company_senders": _company_senders(window.objects),
         **_attachments_context(form, sender_profile, window.objects),
     }
@@ -1110,7 +1118,7 @@ def upload(request: HtmxHttpRequest) -> HttpResponse:
         request.POST,
         user=user,
         default_language=Firm.load().default_language,
-        context=context_name or "client",
+        context=contexts.templates_context(context_name, objects) if objects else "client",
     )
     errors = _store_posted_files(request, form)
     removed = _int_param(request.POST.get("remove"))
@@ -1137,6 +1145,10 @@ def template_save_from_compose(request: HtmxHttpRequest) -> HttpResponse:
     user = _user(request)
     posted = str(request.POST.get("context") or "")
     context_name = posted if posted in fields.CONTEXT_FIELDS else "client"
+    if context_name != "client" and str(request.POST.get("objects") or "").strip():
+        # Saved among the templates the window offers (a credit note's: "credit_note").
+        _name, objects = _context_objects(request, user)
+        context_name = contexts.templates_context(context_name, objects)
     form = TemplateSaveForm(request.POST, user=user, context=context_name)
     saved: MailTemplate | None = None
     created = False
@@ -1230,9 +1242,8 @@ def template_load(request: HtmxHttpRequest) -> HttpResponse:
     if pk is None:
         response = render(request, "mailing/_template_notice.html", {"notice": ""})
         return reswap(response, "none")
-    template = get_object_or_404(
-        selectors.templates_for(user=user, context=context_name or "client"), pk=pk
-    )
+    offered = contexts.templates_context(context_name, objects) if objects else "client"
+    template = get_object_or_404(selectors.templates_for(user=user, context=offered), pk=pk)
     default = Firm.load().default_language
     language = (own_language or client.language) if client is not None else default
     version = _loaded_version(template, language, default)
@@ -1254,7 +1265,7 @@ def template_load(request: HtmxHttpRequest) -> HttpResponse:
         user=user,
         client=client,
         default_language=default,
-        context=context_name or "client",
+        context=offered,
         initial={
             "template": template.pk,
             "language": version.language,

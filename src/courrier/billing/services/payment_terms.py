@@ -18,6 +18,10 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from django.utils.translation import gettext_noop
+
+from courrier.texts import Sentence, Text
+
 # A payment's own fields: where to pay, by when, with which reference.
 PAYMENT_FIELDS = ("ECHEANCE", "COMMUNICATION", "IBAN", "BIC")
 
@@ -96,3 +100,25 @@ def payment_asks(*texts: str) -> PaymentAsk:
             for match in pattern.finditer(plain):
                 phrases[match.group(0).strip()] = None
     return PaymentAsk(fields=tuple(fields), phrases=tuple(phrases))
+
+
+def named(found: PaymentAsk) -> str:
+    """What asks for payment, as a reason names it: "{ECHEANCE}, « merci de la régler »"."""
+    return ", ".join([f"{{{code}}}" for code in found.fields] + [f"« {p} »" for p in found.phrases])
+
+
+def credit_note_refusals(subject: str, body: str) -> list[Text]:
+    """Why a mail about a credit note cannot go with this text, whoever wrote it (the
+    compose window, a template loaded there): it asks for payment."""
+    found = payment_asks(subject, body)
+    if not found:
+        return []
+    return [
+        Sentence(
+            gettext_noop(
+                "Ce mail demande un paiement (%(found)s) : une note de crédit ne se paie pas. "
+                "Choisissez un modèle de notes de crédit, ou retirez ces mentions."
+            ),
+            {"found": named(found)},
+        )
+    ]

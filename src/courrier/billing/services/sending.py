@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from courrier.billing.models import Invoice
-from courrier.billing.services.payment_terms import payment_asks
+from courrier.billing.services.payment_terms import named, payment_asks
 from courrier.firm.models import BillingCompany, Collaborator, Firm
 from courrier.languages import MailLanguage
 from courrier.mailing.exceptions import MailingError
@@ -139,7 +139,6 @@ def _asks_payment(template: MailTemplate, version: MailTemplateVersion) -> Reaso
     found = payment_asks(version.subject, version.body)
     if not found:
         return None
-    named = [f"{{{code}}}" for code in found.fields] + [f"« {p} »" for p in found.phrases]
     return Reason(
         "asks_payment",
         Sentence(
@@ -148,7 +147,7 @@ def _asks_payment(template: MailTemplate, version: MailTemplateVersion) -> Reaso
                 "crédit ne se paie pas. Choisissez un modèle de notes de crédit sur la page de "
                 "la société facturante, ou retirez ces mentions."
             ),
-            {"template": template.name, "found": ", ".join(named)},
+            {"template": template.name, "found": named(found)},
         ),
     )
 

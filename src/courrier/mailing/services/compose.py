@@ -427,7 +427,8 @@ class Preview:
     warnings: list[str | Text]
     attachments: list[tuple[str, int]] = field(default_factory=list)
     # What stops this mail whatever the window says: a field the text needs left empty, a
-    # value to type still in the text. Nothing is stored while there is one.
+    # value to type still in the text, what its object refuses (a credit note asked to be
+    # paid). Nothing is stored while there is one.
     blockers: list[Text] = field(default_factory=list)
     cc: list[str] = field(default_factory=list)
     # Blind copies: typed, "send me a copy" and the firm's fixed Bcc; in the envelope only.
@@ -582,7 +583,8 @@ def mail_draft(
 
     Raises ValidationError (unknown field, line break in the subject, a bad stored address).
     A field the text uses but that is empty here, or a value still to type (`prompts`), is a
-    blocker of the preview; the callers judge the rest (no address, size, profile)."""
+    blocker of the preview, and so is what the context refuses in the text
+    (`MailContext.refuses`); the callers judge the rest (no address, size, profile)."""
     sender, options = setup.sender, setup.options
     language = language or (context.language if context is not None else "") or client.language
     if language not in MailLanguage.values:
@@ -600,6 +602,9 @@ def mail_draft(
     signature = mail_signature(
         sender=sender, billing_company=setup.billing_company, language=language, body=body
     )
+    # What the object refuses (a credit note: any request for payment), judged on the text as
+    # written, before the links' paragraph that is ours.
+    refused = list(context.refuses(subject, body)) if context and context.refuses else []
     if links_text:
         # The links' text is plain (its addresses become links): its paragraphs go after the
         # body's text, before its sign-off ("Bien à vous," and who writes), then the signature.
@@ -652,7 +657,7 @@ def mail_draft(
     warnings: list[str | Text] = []
     if unsigned := signature.warning():
         warnings.append(unsigned)
-    blockers = holes(subject=subject, body=body, values=values, context=context_name)
+    blockers = [*refused, *holes(subject=subject, body=body, values=values, context=context_name)]
     size = (
         _ENVELOPE_BYTES
         + math.ceil(len(rendered.text.encode()) * 1.1)

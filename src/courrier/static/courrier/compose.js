@@ -57,6 +57,9 @@
       // A phrase of one paragraph goes into the sentence at the cursor, not below it.
       var single = isHtml && /^<p>((?:(?!<\/?p>)[\s\S])*)<\/p>$/.exec(text.trim());
       if (single) content = single[1];
+      // Focused at once: Tiptap's focus() waits for the next frame, and what is typed right
+      // after the insertion (the "," after a field) went to the button and was lost.
+      if (!editor.view.hasFocus()) editor.view.focus();
       editor.chain().focus().insertContent(content).run();
       return;
     }

@@ -57,6 +57,37 @@ function focusAfter(wrapper) {
   if (next) next.focus();
 }
 
+// The selection a command acts on. The browser moves the selection itself (Shift+arrows, a
+// click, a double click) and ProseMirror learns of it from the page's "selectionchange" event,
+// which comes a task later; its keydown reads pending text, not the selection. A key pressed
+// in between (Ctrl+K right after Shift+arrows, Ctrl+B, Backspace) acted on the selection of
+// before: the link went on "tre portail" when "notre portail" was selected. So before every
+// command (a key other than a bare modifier, a toolbar button), the page's selection is read
+// first, as ProseMirror reads it on "selectionchange".
+const MODIFIERS = new Set(["Shift", "Control", "Alt", "AltGraph", "Meta", "CapsLock"]);
+
+function readSelection(view) {
+  const observer = view.domObserver;
+  if (!observer || typeof observer.flush !== "function" || view.composing) return;
+  try {
+    observer.flush();
+  } catch (error) {
+    console.error("Courrier: the editor's selection could not be read", error);
+  }
+}
+
+// Focus back in the editor at once, after a toolbar button or a dialog of the editor.
+// Tiptap's focus() waits for the next animation frame (for React's sake), and keys pressed
+// before that frame (End or a letter right after a link's "Valider") went to the page and
+// were lost, or replaced the selection they were meant to follow. Not while a dialog of ours
+// holds the focus: that one is being filled in.
+function focusNow(editor) {
+  if (editor.isDestroyed || editor.view.hasFocus()) return;
+  const active = document.activeElement;
+  if (active && active !== document.body && active.closest && active.closest("dialog[open]")) return;
+  editor.view.focus();
+}
+
 function create(E, textarea) {
   if (textarea.richEditor || textarea.closest(".prose-editor")) return;
   const settings = settingsOf(textarea);
@@ -91,11 +122,33 @@ function create(E, textarea) {
   // Tab moves between a table's cells and indents list items: Escape leaves the editor.
   // Listened to before the editor's own keys (Escape would select the parent node there).
   area.addEventListener("keydown", function (event) {
-    if (event.key !== "Escape") return;
+    if (event.key !== "Escape") {
+      if (!MODIFIERS.has(event.key) && !event.isComposing) readSelection(editor.view);
+      return;
+    }
     event.preventDefault();
     event.stopPropagation();
     focusAfter(wrapper);
   }, true);
+  // A toolbar button acts on the selection too (the menu keeps the focus in the editor), and
+  // gives the focus back to it at once, pressed with the mouse or the keyboard.
+  wrapper.addEventListener("pointerdown", function (event) {
+    if (!area.contains(event.target)) readSelection(editor.view);
+  }, true);
+  wrapper.addEventListener("click", function (event) {
+    if (area.contains(event.target) || event.target.closest("dialog")) return;
+    queueMicrotask(function () { focusNow(editor); });
+  }, true);
+  // A dialog of the editor (a link, a table) closed, by its button or by Escape: the focus
+  // comes back before anything else is typed.
+  new MutationObserver(function (records) {
+    const closed = records.some(function (record) {
+      return Array.from(record.removedNodes).some(function (node) {
+        return node.nodeType === 1 && (node.matches("dialog") || node.querySelector("dialog"));
+      });
+    });
+    if (closed) focusNow(editor);
+  }).observe(wrapper, { childList: true });
   document.querySelectorAll("[data-richtext-fallback]").forEach(function (el) { el.hidden = true; });
   document.querySelectorAll("[data-richtext-help]").forEach(function (el) { el.hidden = false; });
   textarea.dispatchEvent(new CustomEvent("richtext:ready", { bubbles: true, detail: { editor: editor } }));

@@ -5,6 +5,9 @@ The pre-send check first (blocked invoices listed with their reasons, never sent
 invoice's mail composed (PDF, template in its language) and delivered through the company's
 profile, with a progress bar, then a summary. Run twice, it sends nothing twice.
 
+Credit notes go with the invoices (each with its own template): when any is among those chosen,
+every count says how many invoices and how many credit notes, never "factures" for both.
+
 Exit codes: 0 every chosen invoice was sent (or there was nothing to send); 1 some were
 blocked, failed, are uncertain or still waiting; 2 a wrong argument.
 """
@@ -30,19 +33,46 @@ Status = OutboundMessage.Status
 WAITING = (Status.QUEUED, Status.SENDING, Status.RETRY)
 
 
-def invoices_done(done: int, total: int) -> str:
-    """The progress as "3/10 factures": the noun agrees with the total, not with the done."""
+def invoices_done(done: int, total: int, *, credit_notes: bool = False) -> str:
+    """The progress as "3/10 factures" (or "3/10 factures et notes de crédit" when credit notes
+    are among them): the noun agrees with the total, not with the done."""
+    if credit_notes:
+        return ngettext(
+            "%(done)d/%(total)d facture ou note de crédit",
+            "%(done)d/%(total)d factures et notes de crédit",
+            total,
+        ) % {"done": done, "total": total}
     return ngettext("%(done)d/%(total)d facture", "%(done)d/%(total)d factures", total) % {
         "done": done,
         "total": total,
     }
 
 
+def invoices_count(count: int) -> str:
+    return ngettext("%(count)d facture", "%(count)d factures", count) % {"count": count}
+
+
+def credit_notes_count(count: int) -> str:
+    return ngettext("%(count)d note de crédit", "%(count)d notes de crédit", count) % {
+        "count": count
+    }
+
+
+def both(invoices: str, credit_notes: str) -> str:
+    """Two counts said together: "3 factures et 1 note de crédit"."""
+    # Translators: joins a count of invoices and a count of credit notes.
+    return _("%(invoices)s et %(credit_notes)s") % {
+        "invoices": invoices,
+        "credit_notes": credit_notes,
+    }
+
+
 class Progress:
     """A one-line bar on a terminal; a line per tenth elsewhere (a log file)."""
 
-    def __init__(self, out: TextIO, label: str, total: int) -> None:
+    def __init__(self, out: TextIO, label: str, total: int, *, credit_notes: bool = False) -> None:
         self.out, self.label, self.total = out, label, max(total, 0)
+        self.credit_notes = credit_notes
         self.tty = bool(getattr(out, "isatty", lambda: False)())
         self._shown = -1
 
@@ -54,13 +84,16 @@ class Progress:
             width = 30
             filled = width * done // self.total
             bar = "#" * filled + "." * (width - filled)
-            self.out.write(f"\r{self.label} [{bar}] {invoices_done(done, self.total)}")
+            self.out.write(f"\r{self.label} [{bar}] {self._done(done)}")
             self.out.flush()
         else:
             tenth = 10 * done // self.total
             if tenth != self._shown:
                 self._shown = tenth
-                self.out.write(f"{self.label} {invoices_done(done, self.total)}\n")
+                self.out.write(f"{self.label} {self._done(done)}\n")
+
+    def _done(self, done: int) -> str:
+        return invoices_done(done, self.total, credit_notes=self.credit_notes)
 
     def end(self) -> None:
         if self.tty and self.total:
@@ -71,6 +104,14 @@ def blocked_count(count: int) -> str:
     """The blocked invoices as "1 bloquée" / "2 bloquées" (in French, agreeing with facture)."""
     # Translators: invoices blocked by the pre-send check, as in "3 invoices to send, 1 blocked".
     return ngettext("%(count)d bloquée", "%(count)d bloquées", count) % {"count": count}
+
+
+def shown_number(number: str, credit_note: bool) -> str:
+    """An invoice's number as the lines show it; a credit note's says it is one."""
+    if credit_note:
+        # Translators: a credit note's number in the command's lines ("note de crédit 2026/0004").
+        return _("note de crédit %(number)s") % {"number": number}
+    return number
 
 
 class Command(BaseCommand):
@@ -107,16 +148,19 @@ class Command(BaseCommand):
         ready = [check for check in checks if check.ok]
         blocked = [check for check in checks if not check.ok]
         # One phrase per count: a language may agree each noun with its own number.
+        notes = sum(1 for check in ready if check.invoice.is_credit_note)
+        credit_notes = any(check.invoice.is_credit_note for check in checks)
+        if credit_notes:
+            ready_text = _("%(documents)s à envoyer") % {
+                "documents": both(invoices_count(len(ready) - notes), credit_notes_count(notes))
+            }
+        else:
+            ready_text = ngettext(
+                "%(count)d facture à envoyer", "%(count)d factures à envoyer", len(ready)
+            ) % {"count": len(ready)}
         out.write(
             _("%(company)s : %(ready)s, %(blocked)s.")
-            % {
-                "company": company,
-                "ready": ngettext(
-                    "%(count)d facture à envoyer", "%(count)d factures à envoyer", len(ready)
-                )
-                % {"count": len(ready)},
-                "blocked": blocked_count(len(blocked)),
-            }
+            % {"company": company, "ready": ready_text, "blocked": blocked_count(len(blocked))}
         )
         self._checks(checks)
         if options["dry_run"]:
@@ -128,7 +172,9 @@ class Command(BaseCommand):
             return
 
         batch = sending.invoice_batch_start(by=by, invoices=invoices, enqueue=False)
-        bar = Progress(self._terminal(), _("Préparation"), len(batch.object_ids))
+        bar = Progress(
+            self._terminal(), _("Préparation"), len(batch.object_ids), credit_notes=credit_notes
+        )
         batch = sending.invoice_batch_compose(
             batch_id=batch.pk, progress=lambda step: bar.update(step.done)
         )
@@ -137,7 +183,7 @@ class Command(BaseCommand):
         messages = OutboundMessage.objects.filter(batch=batch)
         profiles = sorted(set(messages.values_list("profile_id", flat=True)))
         total = messages.count()
-        bar = Progress(self._terminal(), _("Envoi"), total)
+        bar = Progress(self._terminal(), _("Envoi"), total, credit_notes=credit_notes)
         deadline = time.monotonic() + options["timeout"]
         while time.monotonic() < deadline:
             for profile_id in profiles:
@@ -149,7 +195,7 @@ class Command(BaseCommand):
             time.sleep(1.0)
         bar.end()
         summary = sending.invoice_batch_summary(batch=batch)
-        self._summary(summary)
+        self._summary(summary, credit_notes=credit_notes)
         if summary.sent != summary.total:
             sys.exit(1)
 
@@ -206,7 +252,7 @@ class Command(BaseCommand):
 
     def _checks(self, checks: list[sending.InvoiceCheck]) -> None:
         for check in checks:
-            number = check.invoice.display_number
+            number = shown_number(check.invoice.display_number, check.invoice.is_credit_note)
             for reason in check.blockers:
                 self.stdout.write(
                     _("  bloquée %(number)s (%(client)s) : %(reason)s")
@@ -222,14 +268,42 @@ class Command(BaseCommand):
                     % {"number": number, "reason": reason.message}
                 )
 
-    def _summary(self, summary: sending.BatchSummary) -> None:
+    def _summary(self, summary: sending.BatchSummary, *, credit_notes: bool = False) -> None:
         sent, failed = summary.sent, summary.failed
         uncertain, waiting = len(summary.uncertain), summary.waiting
+        rows = Invoice.objects.filter(
+            pk__in=[*summary.blocked, *summary.uncertain, *summary.by_status.get(Status.SENT, [])]
+        )
+        numbers = {
+            pk: (year, number, kind)
+            for pk, year, number, kind in rows.values_list("pk", "year", "number", "kind")
+        }
+        if credit_notes:
+            sent_notes = sum(
+                1
+                for pk in summary.by_status.get(Status.SENT, [])
+                if numbers.get(pk, (None, None, ""))[2] == Invoice.Kind.CREDIT_NOTE
+            )
+            sent_text = both(
+                ngettext(
+                    "%(count)d facture envoyée", "%(count)d factures envoyées", sent - sent_notes
+                )
+                % {"count": sent - sent_notes},
+                ngettext(
+                    "%(count)d note de crédit envoyée",
+                    "%(count)d notes de crédit envoyées",
+                    sent_notes,
+                )
+                % {"count": sent_notes},
+            )
+        else:
+            sent_text = ngettext(
+                "%(count)d facture envoyée", "%(count)d factures envoyées", sent
+            ) % {"count": sent}
         self.stdout.write(
             _("Résumé : %(sent)s, %(blocked)s, %(failed)s, %(uncertain)s, %(waiting)s.")
             % {
-                "sent": ngettext("%(count)d facture envoyée", "%(count)d factures envoyées", sent)
-                % {"count": sent},
+                "sent": sent_text,
                 "blocked": blocked_count(len(summary.blocked)),
                 # Translators: invoices, as in "2 invoices failed".
                 "failed": ngettext("%(count)d en échec", "%(count)d en échec", failed)
@@ -242,14 +316,12 @@ class Command(BaseCommand):
                 % {"count": waiting},
             }
         )
-        rows = Invoice.objects.filter(pk__in=[*summary.blocked, *summary.uncertain])
-        numbers = {
-            pk: (year, number) for pk, year, number in rows.values_list("pk", "year", "number")
-        }
 
         def shown(pk: int) -> str:
-            year, number = numbers.get(pk, (None, None))
-            return f"{year}/{number:04d}" if number else f"#{pk}"
+            year, number, kind = numbers.get(pk, (None, None, ""))
+            if not number:
+                return f"#{pk}"
+            return shown_number(f"{year}/{number:04d}", kind == Invoice.Kind.CREDIT_NOTE)
 
         for pk, reasons in summary.blocked.items():
             self.stdout.write(
