@@ -26,7 +26,13 @@ from typing import Any
 import pytest
 
 from tests.fakes.smtp import FakeSMTPServer, Trouble, free_port
-from tests.mailing.test_postgres import SEED, _courrier, _environment, _run
+from tests.mailing.test_postgres import (  # noqa: F401  (postgres_database is a fixture)
+    SEED,
+    _courrier,
+    _environment,
+    _run,
+    postgres_database,
+)
 
 MAILS = 20
 # Small back-off so that the test is short: 0.1-0.2 s after the first try, doubling, 1 s at
@@ -77,13 +83,19 @@ def server(seeded: Seeded) -> Iterator[FakeSMTPServer]:
 class Outbox:
     """The outbox of a worker subprocess: its database, read as the firm would read it."""
 
-    def __init__(self, database: Path, env: dict[str, str]) -> None:
-        self.database = database
+    def __init__(self, env: dict[str, str]) -> None:
         self.env = env
+        self.url = env["DATABASE_URL"]
 
-    def rows(self, query: str, *params: object) -> list[tuple[Any, ...]]:
-        with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=10) as db:
-            return list(db.execute(query, params))
+    def rows(self, query: str) -> list[tuple[Any, ...]]:
+        if self.url.startswith("sqlite:///"):
+            path = self.url.removeprefix("sqlite:///")
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
+                return list(db.execute(query))
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as db:
+            return [tuple(row) for row in db.execute(query).fetchall()]
 
     def statuses(self) -> Counter[str]:
         return Counter(
@@ -99,15 +111,12 @@ class Outbox:
 
 
 @pytest.fixture
-def outbox(seeded: Seeded, tmp_path: Path) -> Iterator[Callable[..., Outbox]]:
-    """Start the real worker (`courrier db_worker`, polling every 50 ms) on a copy of the
-    seeded database; it is stopped at the end. Nothing else runs: no cron."""
+def worker(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Outbox]]:
+    """Start the real worker (`courrier db_worker`, polling every 50 ms) on the database of
+    `env`; it is stopped at the end. Nothing else runs: no cron."""
     workers: list[subprocess.Popen[bytes]] = []
 
-    def start(**settings: str) -> Outbox:
-        database = tmp_path / "courrier.sqlite3"
-        shutil.copyfile(seeded.database, database)
-        env = {**seeded.env, "DATABASE_URL": f"sqlite:///{database}", **settings}
+    def start(env: dict[str, str]) -> Outbox:
         log = tmp_path / "worker.log"
         with log.open("wb") as output:
             workers.append(
@@ -120,7 +129,7 @@ def outbox(seeded: Seeded, tmp_path: Path) -> Iterator[Callable[..., Outbox]]:
                     stderr=subprocess.STDOUT,
                 )
             )
-        return Outbox(database, env)
+        return Outbox(env)
 
     yield start
     for worker in workers:
@@ -130,6 +139,20 @@ def outbox(seeded: Seeded, tmp_path: Path) -> Iterator[Callable[..., Outbox]]:
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait(timeout=15)
+
+
+@pytest.fixture
+def outbox(
+    seeded: Seeded, tmp_path: Path, worker: Callable[[dict[str, str]], Outbox]
+) -> Callable[..., Outbox]:
+    """The worker on a fresh copy of the seeded database (with these settings)."""
+
+    def start(**settings: str) -> Outbox:
+        database = tmp_path / "courrier.sqlite3"
+        shutil.copyfile(seeded.database, database)
+        return worker({**seeded.env, "DATABASE_URL": f"sqlite:///{database}", **settings})
+
+    return start
 
 
 def _refused_three_times(outbox: Outbox) -> bool:
@@ -161,8 +184,28 @@ def test_every_mail_arrives_once_after_the_server_heals_without_cron(
     outbox: Callable[..., Outbox],
 ) -> None:
     server.misbehave(trouble, times=times, delay=1.0)
+    _heals_and_each_mail_arrives_once(server, outbox(), times=times)
 
-    box = outbox()
+
+@pytest.mark.postgres
+def test_on_postgresql_every_mail_arrives_once_after_the_server_heals_without_cron(
+    postgres_database: str,  # noqa: F811
+    tmp_path: Path,
+    worker: Callable[[dict[str, str]], Outbox],
+) -> None:
+    env = _environment(postgres_database, tmp_path / "data")
+    env.update(SETTINGS)
+    _run(_courrier("migrate", "--noinput", "-v", "0"), env)
+    with FakeSMTPServer() as server:
+        server.misbehave("end", "452 4.3.1 Insufficient system storage")
+        box = worker(env)
+        _run([sys.executable, "-c", SEED, str(server.port), str(MAILS)], env)
+        _heals_and_each_mail_arrives_once(server, box, times=None)
+
+
+def _heals_and_each_mail_arrives_once(
+    server: FakeSMTPServer, box: Outbox, *, times: int | None
+) -> None:
     if times is None:
         box.wait_until("every mail refused three times", lambda: _refused_three_times(box))
         assert server.messages == []
