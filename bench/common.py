@@ -199,7 +199,7 @@ def firm_seed(*, clients: int, smtp_port: int, body_kb: int) -> SeededFirm:
         first_name="Anne",
         last_name="Martin",
         phone="+32 2 765 43 22",
-        signature=SIGNATURE,
+        signature_fr=SIGNATURE,
     )
     responsible = Collaborator.objects.create_user(
         email="luc.peeters@fidu-martin.test",

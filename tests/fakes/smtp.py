@@ -15,11 +15,22 @@
     server.command_batches  # [["MAIL", "RCPT", "DATA"], ...]: what came with each MAIL
     server = FakeSMTPServer(data_without_recipients="354")  # DATA opened with no recipient
 
+    # A server in trouble that heals: by itself after `times` bad answers, or when told.
+    server.misbehave("rcpt", "451 4.3.0 Try again later")   # every RCPT answered so
+    server.misbehave("data", "452 4.3.1 Out of memory")     # the DATA command answered so
+    server.misbehave("end", "451 4.3.0 Queue full", times=30)  # after the data, 30 times
+    server.misbehave("drop")               # hang up at MAIL, without a word
+    server.misbehave("slow", delay=2.0)    # greet each connection only after 2 s
+    server.misbehave("absent")             # nothing listens on the port
+    server.heal()                          # healthy again now
+    server.troubles, server.healed_at      # bad answers given; when it healed (monotonic)
+
 A 421 answer closes the connection afterwards, as real servers do.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import email
 import email.message
@@ -168,6 +179,8 @@ class Received:
     mail_options: list[str] = field(default_factory=list)
     authenticated_as: str | None = None
     tls: bool = False
+    # When it arrived (time.monotonic(), as `FakeSMTPServer.healed_at`).
+    arrived_at: float = field(default_factory=time.monotonic)
 
     @property
     def message(self) -> email.message.EmailMessage:
@@ -191,12 +204,24 @@ class _Rule:
     remaining: int | None  # None: for ever
 
 
+Trouble = Literal["rcpt", "data", "end", "drop", "slow", "absent"]
+
+
+@dataclass
+class _Trouble:
+    kind: Trouble
+    reply: str
+    remaining: int | None  # None: until healed
+    delay: float
+
+
 class _SMTP(SMTP):
     """aiosmtpd's session, able to hang up after a 421 or instead of answering, noting what
     each read that begins with MAIL holds, and opening DATA without recipients if told to."""
 
     drop_reply = False
     messages_here = 0
+    greeted = False
 
     def data_received(self, data: bytes) -> None:
         fake = self.event_handler
@@ -213,6 +238,12 @@ class _SMTP(SMTP):
     async def smtp_DATA(self, arg: str) -> None:
         fake = self.event_handler
         assert isinstance(fake, FakeSMTPServer) and self.envelope is not None
+        if self.envelope.rcpt_tos:
+            trouble = fake._trouble_now("data")
+            if trouble is not None:
+                # Refused before the data section opens (no 354).
+                await self.push(trouble.reply)
+                return
         if self.envelope.rcpt_tos or fake.data_without_recipients is None:
             await super().smtp_DATA(arg)
             return
@@ -229,6 +260,16 @@ class _SMTP(SMTP):
         await self.push("554 5.5.1 Error: no valid recipients")
 
     async def push(self, status: Any) -> None:
+        if not self.greeted:
+            self.greeted = True
+            fake = self.event_handler
+            assert isinstance(fake, FakeSMTPServer)
+            trouble = fake._trouble_now("slow")
+            if trouble is not None:
+                # A server too slow to greet: the client may have given up meanwhile.
+                await asyncio.sleep(trouble.delay)
+                if self.transport is None or self.transport.is_closing():
+                    return
         if self.drop_reply:
             self.drop_reply = False
             if self.transport is not None:
@@ -293,6 +334,11 @@ class FakeSMTPServer:
         # or "354" to open the data section anyway (its content lands in `unaddressed`).
         self.data_without_recipients = data_without_recipients
         self.unaddressed: list[bytes] = []
+        # The trouble the server is in (see misbehave), the bad answers it gave, and when it
+        # last became healthy again (time.monotonic()).
+        self._trouble: _Trouble | None = None
+        self.troubles = 0
+        self.healed_at: float | None = None
 
         kwargs: dict[str, Any] = {
             "hostname": self.host,
@@ -313,6 +359,7 @@ class FakeSMTPServer:
             kwargs.update(tls_context=tls.server_context(), require_starttls=require_starttls)
         if tls is not None and implicit_tls:
             kwargs["ssl_context"] = tls.server_context()
+        self._controller_kwargs = kwargs
         self._controller = _Controller(self, **kwargs)
 
     # -- life -------------------------------------------------------------------------------
@@ -323,7 +370,10 @@ class FakeSMTPServer:
         return self
 
     def stop(self) -> None:
-        self._controller.stop()
+        with self._lock:
+            absent = self._trouble is not None and self._trouble.kind == "absent"
+        if not absent:  # already stopped
+            self._controller.stop()
 
     def __enter__(self) -> FakeSMTPServer:
         return self.start()
@@ -347,6 +397,59 @@ class FakeSMTPServer:
         """For the next `count` messages: read the data, then hang up without answering."""
         with self._lock:
             self._drop_next += count
+
+    def misbehave(
+        self,
+        kind: Trouble,
+        reply: str = "451 4.3.0 Try again later",
+        *,
+        times: int | None = None,
+        delay: float = 2.0,
+    ) -> None:
+        """Be in trouble until `heal()`, or for the next `times` occasions only:
+
+        - "rcpt": answer `reply` to every RCPT;
+        - "data": answer `reply` to the DATA command (before the data);
+        - "end": answer `reply` after the data (the message is not kept);
+        - "drop": hang up at MAIL without answering;
+        - "slow": greet each new connection only after `delay` seconds (a client that waits
+          longer goes on normally);
+        - "absent": stop listening (connections refused) until `heal()`; `times` is ignored.
+
+        Each bad answer (each connection, for "slow") counts in `troubles`."""
+        if kind == "absent":
+            with self._lock:
+                self._trouble = _Trouble(kind, reply, None, delay)
+            self._controller.stop()
+            return
+        with self._lock:
+            self._trouble = _Trouble(kind, reply, times, delay)
+
+    def heal(self) -> None:
+        """Healthy again from now on (listening again after "absent")."""
+        with self._lock:
+            trouble, self._trouble = self._trouble, None
+            self.healed_at = time.monotonic()
+        if trouble is not None and trouble.kind == "absent":
+            connections = self.connections
+            self._controller = _Controller(self, **self._controller_kwargs)
+            self._controller.start()
+            self.connections = connections  # not the controller's readiness probe
+
+    def _trouble_now(self, kind: Trouble) -> _Trouble | None:
+        """The trouble to show now at this step, if the server is in that trouble (counted)."""
+        with self._lock:
+            trouble = self._trouble
+            if trouble is None or trouble.kind != kind:
+                return None
+            self.troubles += 1
+            if trouble.remaining is not None:
+                trouble.remaining -= 1
+                if trouble.remaining <= 0:
+                    # That was the last bad answer: healthy from the next one on.
+                    self._trouble = None
+                    self.healed_at = time.monotonic()
+            return trouble
 
     def clear_rules(self) -> None:
         with self._lock:
@@ -417,6 +520,9 @@ class FakeSMTPServer:
         assert isinstance(server, _SMTP)
         if limit is not None and server.messages_here >= limit:
             return "421 4.7.0 Too many messages for this session"
+        if self._trouble_now("drop") is not None:
+            server.drop_reply = True
+            return "250 OK"
         with self._lock:
             reply = self._take(self._next_rules["mail"])
         if reply:
@@ -433,6 +539,9 @@ class FakeSMTPServer:
         address: str,
         rcpt_options: list[str],
     ) -> str:
+        trouble = self._trouble_now("rcpt")
+        if trouble is not None:
+            return trouble.reply
         with self._lock:
             rule = self._recipient_rules.get(address.lower())
             reply = self._take([rule]) if rule else None
@@ -459,6 +568,10 @@ class FakeSMTPServer:
                 assert isinstance(server, _SMTP)
                 server.drop_reply = True
                 return "250 OK"
+        trouble = self._trouble_now("end")
+        if trouble is not None:
+            return trouble.reply
+        with self._lock:
             reply = self._take(self._next_rules["data"])
             if reply:
                 return reply

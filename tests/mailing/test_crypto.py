@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from courrier.clients.models import Client
 from courrier.crypto import SecretUnreadable
@@ -82,6 +85,45 @@ def test_wrong_key_stops_compose_and_delivery_with_nothing_sent(
     assert message.status == OutboundMessage.Status.QUEUED
     assert OutboundMessage.objects.count() == 1
     assert smtp_server.messages == []
+
+
+def test_a_mail_stopped_by_a_wrong_key_leaves_by_itself_once_the_key_is_back(
+    make_smtp_server: Callable[..., FakeSMTPServer],
+    make_profile: Callable[..., SendingProfile],
+    make_client: Callable[..., Client],
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    settings.COURRIER = {**settings.COURRIER, "RETRY_BASE_SECONDS": 60.0}
+    server = make_smtp_server(auth=("anne", PASSWORD))
+    profile = make_profile(server=server, smtp_username="anne", smtp_password=PASSWORD)
+    assert profile.collaborator is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        message_compose(
+            sender=profile.collaborator, client=make_client(), subject="Bilan", body="Bonjour"
+        )
+    good_keys = settings.ENCRYPTION_KEYS
+
+    settings.ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    started = timezone.now()
+    call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=0)
+
+    # The run failed loudly; the next one waits a minute instead of failing again at once.
+    runs = DBTaskResult.objects.filter(task_path__endswith="tasks.deliver_profile")
+    assert sorted(runs.values_list("status", flat=True)) == ["FAILED", "READY"]
+    waiting = runs.get(status="READY")
+    assert waiting.run_after >= started + timedelta(seconds=60)
+    assert server.messages == []
+
+    # The key is back and the minute has passed: no cron, no person, the mail leaves.
+    settings.ENCRYPTION_KEYS = good_keys
+    runs.filter(pk=waiting.pk).update(run_after=timezone.now())
+    call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=0)
+
+    [received] = server.messages
+    assert received.message["Subject"] == "Bilan"
+    assert received.authenticated_as == "anne"
+    assert OutboundMessage.objects.get().status == OutboundMessage.Status.SENT
 
 
 def test_new_key_first_still_reads_old_rows_and_rotation_rewrites_them(

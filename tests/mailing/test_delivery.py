@@ -9,7 +9,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email import policy
 from email.parser import BytesParser
 from io import StringIO
@@ -593,6 +593,38 @@ def test_the_real_worker_runs_the_enqueued_tasks_and_sends_each_message_once(
     ]
     assert set(OutboundMessage.objects.values_list("status", flat=True)) == {Status.SENT}
     assert {task.status for task in delivery_tasks()} == {"SUCCESSFUL"}
+
+
+def _waiting_runs() -> list[datetime]:
+    return sorted(task.run_after for task in delivery_tasks() if task.status == "READY")
+
+
+def test_one_waiting_run_is_moved_to_the_retry_time_and_the_chain_reaches_the_scheduled_mail(
+    compose: Callable[..., OutboundMessage], smtp_server: FakeSMTPServer, settings: Any
+) -> None:
+    # A retry a minute away: the worker below stops before it is due.
+    settings.COURRIER = {**settings.COURRIER, "RETRY_BASE_SECONDS": 60.0}
+    later = (timezone.now() + timedelta(hours=2)).replace(microsecond=0)
+    scheduled = compose(subject="Planifié", scheduled_at=later)
+    now = compose(subject="Maintenant")
+    smtp_server.fail_next(1, "451 4.3.0 Try again later")
+
+    call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=0)
+
+    now.refresh_from_db()
+    assert now.status == Status.RETRY and now.next_attempt_at is not None
+    # The run waiting for the scheduled mail was moved to the retry's time, not doubled.
+    assert _waiting_runs() == [now.next_attempt_at]
+
+    time_passes(now)
+    DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())
+    call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=0)
+
+    assert [m.message["Subject"] for m in smtp_server.messages] == ["Maintenant"]
+    # The run that sent it left one waiting for the scheduled mail, at its time.
+    assert _waiting_runs() == [later]
+    scheduled.refresh_from_db()
+    assert scheduled.status == Status.QUEUED
 
 
 # -- what a person decides ----------------------------------------------------------------------

@@ -27,6 +27,7 @@ from courrier.mailing.services.compose import (
 from courrier.mailing.services.delivery import (
     DeliveryReport,
     delivery_enqueue,
+    delivery_ensure_next,
     message_cancel,
     message_retry,
     messages_deliver,
@@ -52,6 +53,7 @@ __all__ = [
     "batches_resume_stalled",
     "compose_options",
     "delivery_enqueue",
+    "delivery_ensure_next",
     "delivery_events_record",
     "message_cancel",
     "message_compose",

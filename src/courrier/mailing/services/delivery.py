@@ -27,7 +27,7 @@ from django import db
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Min, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -98,6 +98,69 @@ def _delivery_waiting(task: Any, *, profile_id: int, run_after: datetime | None)
         ).exists()
     # A scheduled send needs a run at its time: an earlier run would find nothing ready yet.
     return waiting.filter(run_after=run_after).exists()
+
+
+def delivery_ensure_next(*, profile_id: int, after_error: bool = False) -> datetime | None:
+    """Make sure a delivery run of the profile waits for its next waiting message: one ready
+    now, a retry at its `next_attempt_at`, a scheduled send at its time. Returns that time
+    (None: nothing waits).
+
+    Called at the end of every delivery run, so that the runs form a chain that only ends
+    when nothing waits: a message in "retry" always has a run at its time, cron or no cron.
+    As in `delivery_enqueue`, one waiting task serves the profile: a task that waits until
+    then or earlier is enough, a later one is moved to that time, and only when there is
+    none is a task enqueued. After a run that ended in error, the next one waits at least
+    RETRY_BASE_SECONDS, so that a fault that repeats does not keep the worker spinning."""
+    now = timezone.now()
+    at = _next_due(profile_id, now)
+    if at is None:
+        return None
+    if after_error:
+        at = max(at, now + timedelta(seconds=float(settings.COURRIER["RETRY_BASE_SECONDS"])))
+    _delivery_at(profile_id, at, now=now)
+    return at
+
+
+def _next_due(profile_id: int, now: datetime) -> datetime | None:
+    """When the profile's next waiting message becomes ready (`now` when one already is)."""
+    waiting = OutboundMessage.objects.filter(profile_id=profile_id, status__in=WAITING)
+    if waiting.filter(_ready(now)).exists():
+        return now
+    times = waiting.aggregate(
+        retry=Min("next_attempt_at", filter=Q(status=Status.RETRY)),
+        scheduled=Min("scheduled_at", filter=Q(status=Status.QUEUED, scheduled_at__gt=now)),
+    )
+    found = [when for when in times.values() if when is not None]
+    return min(found) if found else None
+
+
+def _delivery_at(profile_id: int, at: datetime, *, now: datetime) -> None:
+    """A delivery task of the profile that runs at `at` or earlier: the one waiting, a later
+    one moved to `at`, or a new one."""
+    from courrier.mailing.tasks import deliver_profile
+
+    due_now = at <= now
+    if not isinstance(deliver_profile.get_backend(), DatabaseBackend):
+        # No way to see what waits: a duplicate run is harmless (the claim guards each message).
+        (deliver_profile if due_now else deliver_profile.using(run_after=at)).enqueue(profile_id)
+        return
+    with transaction.atomic():
+        # Two runs of the profile that end together must not both enqueue: the profile's row
+        # puts them in turn (PostgreSQL; SQLite's IMMEDIATE transactions already do).
+        list(SendingProfile.objects.select_for_update().filter(pk=profile_id).values("pk"))
+        waiting = DBTaskResult.objects.filter(
+            status=TaskResultStatus.READY,
+            task_path=deliver_profile.module_path,
+            args_kwargs={"args": [profile_id], "kwargs": {}},
+        )
+        in_time = Q(run_after=get_date_max()) | Q(run_after__lte=max(at, now))
+        if waiting.filter(in_time).exists():
+            return
+        later = waiting.order_by("run_after").values_list("pk", flat=True).first()
+        # Only a task still waiting is moved (a worker may have taken it meanwhile).
+        if later is not None and waiting.filter(pk=later).update(run_after=max(at, now)):
+            return
+        (deliver_profile if due_now else deliver_profile.using(run_after=at)).enqueue(profile_id)
 
 
 def enqueue_on_commit(profile_id: int, *, run_after: datetime | None = None) -> None:
@@ -177,24 +240,35 @@ class DeliveryReport:
         return data
 
 
-def _ready(now: datetime) -> Q:
+def _ready(now: datetime, *, retries_due_by: datetime | None = None) -> Q:
+    """Messages ready to go at `now`; with `retries_due_by`, only the retries due by then."""
     # A scheduled message is not ready before its time, whatever run looks at it.
     due = Q(scheduled_at__isnull=True) | Q(scheduled_at__lte=now)
-    return due & (Q(status=Status.QUEUED) | Q(status=Status.RETRY, next_attempt_at__lte=now))
+    retry_due = min(now, retries_due_by) if retries_due_by is not None else now
+    return due & (Q(status=Status.QUEUED) | Q(status=Status.RETRY, next_attempt_at__lte=retry_due))
 
 
 def _lease() -> timedelta:
     return timedelta(seconds=settings.COURRIER["SENDING_LEASE_SECONDS"])
 
 
-def _claim(*, profile_id: int, limit: int, token: str) -> list[OutboundMessage]:
+def _claim(
+    *, profile_id: int, limit: int, token: str, started_at: datetime
+) -> list[OutboundMessage]:
+    """Claim up to `limit` ready messages for the run that began at `started_at`.
+
+    A retry is only claimed if it was due when the run began: a run tries each message once at
+    most, and leaves the retries it set to the next run (which it enqueues as it ends). With
+    a server that fails fast and short retry delays, a run claiming its own retries again
+    would keep trying the same oldest messages and never reach the others."""
     now = timezone.now()
+    ready = _ready(now, retries_due_by=started_at)
     with transaction.atomic():
         candidates = (
             # The status list first lets the database use the outbox_ready index instead of
             # reading every message the profile ever sent (150 ms for 1,000 on SQLite).
             OutboundMessage.objects.filter(profile_id=profile_id, status__in=WAITING)
-            .filter(_ready(now))
+            .filter(ready)
             .order_by("created_at", "id")
         )
         if connection.features.has_select_for_update_skip_locked:
@@ -204,7 +278,7 @@ def _claim(*, profile_id: int, limit: int, token: str) -> list[OutboundMessage]:
         if not ids:
             return []
         # The guard: only rows still waiting change, and the token says which run owns them.
-        OutboundMessage.objects.filter(pk__in=ids).filter(_ready(now)).update(
+        OutboundMessage.objects.filter(pk__in=ids).filter(ready).update(
             status=Status.SENDING,
             claimed_by=token,
             lease_expires_at=now + _lease(),
@@ -502,6 +576,8 @@ class _Budget:
         self._batch = batch
         self._deadline = time.monotonic() + seconds
         self._stopped = False
+        # When the run began (which retries it may claim, see _claim).
+        self.started_at = timezone.now()
 
     def take(self) -> int:
         """How many messages the next claim may take; 0: the run is over."""
@@ -528,9 +604,26 @@ def messages_deliver(*, profile_id: int, limit: int | None = None) -> DeliveryRe
     With `limit`, the run takes at most that many messages (`more` then says whether the last
     claim was full). Without it, the run drains the queue for at most
     COURRIER["DELIVERY_RUN_SECONDS"]. Each outcome is recorded on the message and in its
-    attempt log. A follow-up delivery is enqueued for the retries and when the run stopped
-    with messages left.
+    attempt log.
+
+    However the run ends (all sent, retries set, the profile held, an exception), it makes
+    sure a run of the profile waits for its next waiting message (`delivery_ensure_next`):
+    a message in "retry" leaves at its time without the cron's help.
     """
+    failed = True
+    try:
+        report = _deliver(profile_id=profile_id, limit=limit)
+        failed = False
+        return report
+    finally:
+        try:
+            delivery_ensure_next(profile_id=profile_id, after_error=failed)
+        except Exception:
+            # Never hides the run's own outcome; the cron's outbox_recover is the last resort.
+            logger.exception("the next delivery run of profile %s could not be set", profile_id)
+
+
+def _deliver(*, profile_id: int, limit: int | None) -> DeliveryReport:
     report = DeliveryReport(profile_id=profile_id)
     batch = int(settings.COURRIER["DELIVERY_BATCH"])
     # A wrong encryption key raises SecretUnreadable here: loudly, with nothing claimed.
@@ -568,10 +661,6 @@ def messages_deliver(*, profile_id: int, limit: int | None = None) -> DeliveryRe
             _merge(report, lane_report)
         if errors:
             raise errors[0]
-    if report.more:
-        delivery_enqueue(profile_id=profile.pk)
-    if report.retry and report.next_attempt_at is not None:
-        delivery_enqueue(profile_id=profile.pk, run_after=report.next_attempt_at)
     return report
 
 
@@ -614,7 +703,9 @@ def _lane(profile: SendingProfile, report: DeliveryReport, budget: _Budget) -> N
                 report.more = report.more or last_full
                 return
             run.claimed_at = timezone.now()
-            claimed = _claim(profile_id=profile.pk, limit=size, token=run.token)
+            claimed = _claim(
+                profile_id=profile.pk, limit=size, token=run.token, started_at=budget.started_at
+            )
             report.claimed += len(claimed)
             if not claimed:
                 return
