@@ -12,8 +12,15 @@ from courrier.mailing.models import MailBatch, OutboundMessage
 
 @task()
 def deliver_profile(profile_id: int) -> dict[str, Any]:
-    """Settle runs that stopped, then deliver a batch of the profile's ready messages."""
-    services.messages_recover()
+    """Settle runs that stopped, then deliver a batch of the profile's ready messages.
+
+    The delivery run sets the next one however it ends; if the sweep before it fails, the
+    next run is set here, so that the chain of runs never breaks."""
+    try:
+        services.messages_recover()
+    except Exception:
+        services.delivery_ensure_next(profile_id=profile_id, after_error=True)
+        raise
     return services.messages_deliver(profile_id=profile_id).as_dict()
 
 
