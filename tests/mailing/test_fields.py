@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -11,17 +10,15 @@ from django.utils import translation
 
 from courrier.clients.models import Client, ClientEmail
 from courrier.firm.models import BillingCompany, Collaborator, Firm
+from courrier.l10n import format_date
 from courrier.mailing.fields import (
     CLIENT_FIELDS,
     MAIL_FIELDS,
     client_values,
     fields_for,
-    format_date,
-    format_number,
 )
 
 NEW_YEARS_EVE = date(2026, 12, 31)
-NNBSP = "\u202f"
 
 
 def make_collaborator(email: str, **extra: Any) -> Collaborator:
@@ -75,27 +72,6 @@ def sender(db: None) -> Collaborator:
     return make_collaborator(
         "anne.martin@fidu-martin.be", first_name="Anne", last_name="Martin", phone="+32 2 765 43 22"
     )
-
-
-@pytest.mark.parametrize(
-    ("language", "expected"),
-    [("fr", "31/12/2026"), ("nl", "31/12/2026"), ("en", "31/12/2026"), ("de", "31.12.2026")],
-)
-def test_dates_follow_the_recipient_language(language: str, expected: str) -> None:
-    assert format_date(NEW_YEARS_EVE, language) == expected
-
-
-def test_single_digit_days_and_months_are_padded() -> None:
-    assert format_date(date(2026, 3, 5), "fr") == "05/03/2026"
-    assert format_date(date(2026, 3, 5), "de") == "05.03.2026"
-
-
-def test_numbers_in_each_language() -> None:
-    assert format_number(Decimal("1234.5"), "nl") == "1.234,5"
-    assert format_number(Decimal("1234.5"), "fr") == f"1{NNBSP}234,5"
-    assert format_number(Decimal("21"), "de", decimals=2) == "21,00"
-    assert format_number(Decimal("1234.567"), "en", decimals=2) == "1.234,57"
-    assert format_number(7, "fr", decimals=0) == "7"
 
 
 def test_the_catalogue_has_unique_codes_labels_and_examples() -> None:

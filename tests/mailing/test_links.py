@@ -18,8 +18,8 @@ from django.utils import timezone
 
 from courrier.clients.models import Client
 from courrier.firm.models import Collaborator
+from courrier.l10n import format_long_date
 from courrier.mailing import links
-from courrier.mailing.fields import format_long_date
 from courrier.mailing.links import (
     MAX_FAILED_ATTEMPTS,
     link_code_mail,

@@ -17,8 +17,9 @@ from courrier.amounts import amount_example, format_amount
 from courrier.billing.models import Invoice
 from courrier.billing.services.communication import format_communication
 from courrier.billing.services.payment_terms import credit_note_refusals
+from courrier.l10n import format_date
 from courrier.mailing.contexts import Addresses, MailContext, StoredFile
-from courrier.mailing.fields import Field, format_date
+from courrier.mailing.fields import Field
 
 if TYPE_CHECKING:
     from courrier.firm.models import Collaborator

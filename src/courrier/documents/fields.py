@@ -9,7 +9,8 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from courrier.documents.models import Document
-from courrier.mailing.fields import MAIL_LANGUAGES, Field, format_date, format_long_date
+from courrier.l10n import format_date, format_long_date, mail_language
+from courrier.mailing.fields import Field
 from courrier.sizes import file_size
 
 _DOCUMENT = _("Document")
@@ -70,13 +71,9 @@ KIND_WORDS: dict[str, dict[str, str]] = {
 }
 
 
-def _language(language: str) -> str:
-    return language if language in MAIL_LANGUAGES else "fr"
-
-
 def kind_word(kind: str, language: str) -> str:
     words = KIND_WORDS.get(kind, KIND_WORDS[Document.Kind.OTHER])
-    return words[_language(language)]
+    return words[mail_language(language)]
 
 
 def document_values(document: Document, language: str) -> dict[str, str]:
@@ -87,5 +84,5 @@ def document_values(document: Document, language: str) -> dict[str, str]:
         "DATEDOC": format_date(document.date, language),
         "DATEDOCLONGUE": format_long_date(document.date, language),
         "NOMFICHIER": document.filename,
-        "TAILLEDOC": file_size(document.size, _language(language)),
+        "TAILLEDOC": file_size(document.size, mail_language(language)),
     }

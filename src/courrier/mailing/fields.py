@@ -15,25 +15,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from babel import Locale
-from babel.dates import format_date as babel_format_date
-from babel.numbers import format_decimal
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from courrier.clients.models import Client
 from courrier.firm.models import Firm
+from courrier.l10n import (
+    country_name,
+    format_date,
+    format_long_date,
+    format_vat_number,
+    language_name,
+    mail_language,
+)
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
     from courrier.firm.models import Collaborator
-
-MAIL_LANGUAGES = ("fr", "nl", "de", "en")
-DEFAULT_LANGUAGE = "fr"
 
 # Mails go out in German too, which the interface does not speak (no catalogue): words
 # that end up in a mail are kept here for the four languages instead of in gettext.
@@ -183,65 +184,10 @@ def fields_for(context: str) -> list[Field]:
         raise ValueError(f"No merge fields for context {context!r}.") from None
 
 
-def _mail_language(language: str) -> str:
-    return language if language in MAIL_LANGUAGES else DEFAULT_LANGUAGE
-
-
-def _locale(language: str) -> str:
-    return f"{_mail_language(language)}_BE"
-
-
-def format_date(value: date, language: str) -> str:
-    """31/12/2026 in French, Dutch and English; 31.12.2026 in German."""
-    if _mail_language(language) == "de":
-        return f"{value.day:02d}.{value.month:02d}.{value.year}"
-    return f"{value.day:02d}/{value.month:02d}/{value.year}"
-
-
-def format_long_date(value: date, language: str) -> str:
-    """The date in words: 31 décembre 2026, 31 december 2026, 31. Dezember 2026."""
-    return str(babel_format_date(value, "long", locale=_locale(language)))
-
-
-def format_number(value: Decimal | int, language: str, *, decimals: int | None = None) -> str:
-    """A number in the Belgian locale of the language; `decimals` fixes the decimal places."""
-    if decimals is None:
-        return str(format_decimal(value, locale=_locale(language)))
-    pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
-    return str(
-        format_decimal(value, format=pattern, locale=_locale(language), decimal_quantization=True)
-    )
-
-
 def mail_word(key: str, language: str) -> str:
     """A word that goes into a mail, in the mail's language (see _MAIL_WORDS)."""
     words = _MAIL_WORDS[key]
-    return words[_mail_language(language)]
-
-
-def country_name(code: str, language: str) -> str:
-    """The country's name in the language (BE -> Belgique, België, Belgien, Belgium)."""
-    if not code:
-        return ""
-    name = Locale.parse(_locale(language)).territories.get(code.upper())
-    return str(name) if name else code
-
-
-def language_name(code: str, language: str) -> str:
-    """A language's name in the mail's language (nl in French -> néerlandais)."""
-    if not code:
-        return ""
-    name = Locale.parse(_mail_language(language)).languages.get(code)
-    return str(name) if name else code
-
-
-def format_vat_number(value: str) -> str:
-    """Belgian VAT numbers are read as BE 0123.456.789; others as stored."""
-    compact = value.replace(" ", "").replace(".", "").upper()
-    if len(compact) == 12 and compact.startswith("BE") and compact[2:].isdigit():
-        digits = compact[2:]
-        return f"BE {digits[:4]}.{digits[4:7]}.{digits[7:]}"
-    return value
+    return words[mail_language(language)]
 
 
 def _full_name(collaborator: Collaborator | None) -> str:
@@ -271,7 +217,7 @@ def client_values(
     reports; `today` defaults to the current date in the firm's time zone. A caller rendering
     many mails passes the `firm` it read once.
     """
-    language = _mail_language(language)
+    language = mail_language(language)
     today = today or timezone.localdate()
     firm = firm or Firm.load()
     responsible = client.responsible

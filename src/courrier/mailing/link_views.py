@@ -24,8 +24,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from courrier.firm.models import Firm
+from courrier.l10n import MAIL_LANGUAGES, format_long_date
 from courrier.mailing import links
-from courrier.mailing.fields import MAIL_LANGUAGES, format_long_date
 from courrier.mailing.models import SecureLink
 
 logger = logging.getLogger(__name__)

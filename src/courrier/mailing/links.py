@@ -31,7 +31,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from courrier.mailing.fields import MAIL_LANGUAGES, format_long_date
+from courrier.l10n import format_long_date, mail_language
 from courrier.mailing.models import LinkOpening, OutboundMessage, SecureLink
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ def link_create(
         message=message,
         created_by=created_by,
         name=name,
-        language=_language(language or client.language),
+        language=mail_language(language or client.language),
         content_type=content_type or "application/octet-stream",
         size=len(content),
         sha256=hashlib.sha256(content).hexdigest(),
@@ -381,27 +381,23 @@ def _shown_name(name: str) -> str:
     return name.replace("{", "(").replace("}", ")")
 
 
-def _language(language: str | None) -> str:
-    return language if language in MAIL_LANGUAGES else "fr"
-
-
 _QUOTES = {"fr": ("« ", " »"), "nl": ("„", "”"), "de": ("„", "“"), "en": ("“", "”")}
 
 
 def _quoted(text: str, language: str) -> str:
-    opening, closing = _QUOTES[_language(language)]
+    opening, closing = _QUOTES[mail_language(language)]
     return f"{opening}{text}{closing}"
 
 
 def link_language(link: SecureLink) -> str:
     """The language a link's page speaks: the mail's that carried it."""
-    return _language(link.language or link.client.language)
+    return mail_language(link.language or link.client.language)
 
 
 def link_mail_text(links: Sequence[SecureLink], language: str | None) -> str:
     """The paragraph a mail carries instead of its attachments: each document's name, address
     and last day, then how the code arrives; in the mail's language (fr, nl, de, en)."""
-    lang = _language(language)
+    lang = mail_language(language)
     paragraphs = []
     for link in links:
         day = timezone.localtime(link.expires_at).date()
@@ -422,7 +418,7 @@ class CodeMail:
 
 def link_code_text(links: Sequence[SecureLink], code: str, language: str | None) -> CodeMail:
     """The subject and body of the second mail that gives the code."""
-    lang = _language(language)
+    lang = mail_language(language)
     last = min(timezone.localtime(link.expires_at).date() for link in links)
     names = ", ".join(_quoted(_shown_name(link.name), lang) for link in links)
     carrier = links[0].message
@@ -454,7 +450,7 @@ def link_code_mail(
     client = links[0].client
     if any(link.client_id != client.pk for link in links):
         raise ValueError("The links of one code mail belong to one client.")
-    lang = _language(language or client.language)
+    lang = mail_language(language or client.language)
     text = link_code_text(links, code, lang)
     return message_compose(
         sender=sender,

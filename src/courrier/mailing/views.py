@@ -31,6 +31,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import reswap
 from django_htmx.middleware import HtmxDetails
 
+from courrier import l10n
 from courrier.clients.models import Client, ClientSelection
 from courrier.clients.selectors import (
     SelectionAdjustments,
@@ -673,10 +674,10 @@ def _window_context(request: HttpRequest, window: Window, **extra: Any) -> dict[
 
 def _date_patterns() -> dict[str, str]:
     """How each mail language writes a date ("DD/MM/YYYY", "DD.MM.YYYY"), for the values the
-    window asks for: the rule stays `fields.format_date`'s."""
+    window asks for: the rule stays `l10n.format_date`'s."""
     sample = date(2033, 11, 22)
     return {
-        code: fields.format_date(sample, code)
+        code: l10n.format_date(sample, code)
         .replace("2033", "YYYY")
         .replace("11", "MM")
         .replace("22", "DD")

@@ -1,7 +1,8 @@
 """Merge fields of the tax files: VAT ("vat"), ISOC ("isoc"), IPP ("ipp"), BNB ("bnb").
 
 Values are formatted for the recipient's language (fr, nl, de, en): amounts and dates with the
-helpers of `mailing.fields`, periods spelled out ("3e trimestre 2026", "3de kwartaal 2026").
+helpers of `courrier.amounts` and `courrier.l10n`, periods spelled out ("3e trimestre 2026",
+"3de kwartaal 2026").
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from decimal import Decimal
 from django.utils.translation import gettext_lazy as _
 
 from courrier.amounts import amount_example, format_amount
-from courrier.mailing.fields import MAIL_LANGUAGES, Field, format_date
+from courrier.l10n import format_date, mail_language
+from courrier.mailing.fields import Field
 from courrier.taxes.models import (
     AnnualAccountsFiling,
     CorporateTaxReturn,
@@ -71,12 +73,8 @@ _WORDS: dict[str, dict[str, str]] = {
 }
 
 
-def _language(language: str) -> str:
-    return language if language in MAIL_LANGUAGES else "fr"
-
-
 def word(key: str, language: str) -> str:
-    return _WORDS[key][_language(language)]
+    return _WORDS[key][mail_language(language)]
 
 
 def vat_period(vat_return: VatReturn, language: str) -> str:

@@ -26,7 +26,7 @@ from courrier.billing.models import Invoice
 from courrier.billing.services.communication import format_communication
 from courrier.billing.services.epc import EpcPayment, epc_svg
 from courrier.billing.services.totals import totals_of
-from courrier.mailing.fields import (
+from courrier.l10n import (
     country_name,
     format_date,
     format_number,
