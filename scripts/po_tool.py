@@ -12,10 +12,10 @@
 
 Fill in `msgstr:` (for a plural entry, `msgstr[0]:` and `msgstr[1]:`), written as in a .po file
 (\\n for a new line); or, to fill several catalogues from one list, one line per language
-(`nl:`, `en:`; `nl[0]:`, `nl[1]:`), each catalogue taking the lines of its language. `apply`
-writes them into the catalogue, checks that the placeholders (%(name)s, %s, {CODE}) are the
-same as the source's, and drops the fuzzy mark. The number and
-hash tie each answer to its msgid: an entry that moved since `todo` is still found, one whose
+(`nl:`, `en:`, and `de:` for the words of mails, whose msgctxt is one of
+`courrier.l10n.MAIL_CONTEXTS`; `nl[0]:`, `nl[1]:`), each catalogue taking the lines of its
+language. `apply` writes them into the catalogue, checks that the placeholders (%(name)s,
+%s, {CODE}) are the same as the source's, and drops the fuzzy mark. The number and hash tie each answer to its msgid: an entry that moved since `todo` is still found, one whose
 msgid changed is refused, not misplaced.
 Then compile with `django-admin compilemessages` (run from src/courrier) and commit .po and .mo.
 """

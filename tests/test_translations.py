@@ -1,5 +1,7 @@
 """The interface in Dutch and English: every string translated, placeholders kept, the compiled
-catalogues up to date, and pages read in the collaborator's language."""
+catalogues up to date, and pages read in the collaborator's language. German is a mail language
+only: its catalogue translates every word of mails, PDFs and link pages (`l10n.MAIL_CONTEXTS`),
+and no page of the interface is ever shown in German."""
 
 from __future__ import annotations
 
@@ -20,12 +22,15 @@ from django.utils.translation import ngettext
 
 from courrier.clients.models import Client, ClientEmail
 from courrier.firm.models import Collaborator, Firm
+from courrier.l10n import MAIL_CONTEXTS
 
 SOURCE = Path(__file__).resolve().parent.parent / "src" / "courrier"
 LOCALE = SOURCE / "locale"
 # French is the source language: its catalogue repeats each msgid (msgen), only so that plurals
 # follow the French rule (0 and 1 are singular), which gettext cannot know without one.
 LANGUAGES = ["nl", "en", "fr"]
+# Mails also go out in German, which the interface does not speak.
+MAIL_ONLY = "de"
 PLACEHOLDER = re.compile(r"%\([^)]+\)[a-z]|%[sd]|\{[A-Z][A-Z0-9_]*\}")
 
 
@@ -93,15 +98,29 @@ def untranslated(entries: list[Entry]) -> list[str]:
     ]
 
 
-@pytest.fixture(scope="module", params=LANGUAGES)
+def mail_entries(entries: list[Entry]) -> list[Entry]:
+    """The entries a client reads: words of mails, PDFs and link pages."""
+    return [entry for entry in entries if entry.msgctxt in MAIL_CONTEXTS]
+
+
+@pytest.fixture(scope="module", params=[*LANGUAGES, MAIL_ONLY])
 def catalogue(request: pytest.FixtureRequest) -> tuple[str, list[Entry]]:
+    """A catalogue, as much of it as must be translated: all of it for an interface language,
+    the mail contexts' entries for German."""
     language = request.param
-    return language, read_po(LOCALE / language / "LC_MESSAGES" / "django.po")
+    entries = read_po(LOCALE / language / "LC_MESSAGES" / "django.po")
+    return language, mail_entries(entries) if language == MAIL_ONLY else entries
 
 
 def test_the_catalogues_are_not_empty(catalogue: tuple[str, list[Entry]]) -> None:
-    _language, entries = catalogue
-    assert len(entries) > 500
+    language, entries = catalogue
+    assert len(entries) > (80 if language == MAIL_ONLY else 500)
+
+
+@pytest.mark.parametrize("language", [*LANGUAGES, MAIL_ONLY])
+def test_every_mail_context_has_its_words_in_each_mail_language(language: str) -> None:
+    entries = mail_entries(read_po(LOCALE / language / "LC_MESSAGES" / "django.po"))
+    assert {entry.msgctxt for entry in entries} == set(MAIL_CONTEXTS)
 
 
 def test_every_string_is_translated(catalogue: tuple[str, list[Entry]]) -> None:
@@ -167,9 +186,12 @@ def test_every_string_of_the_source_is_in_the_catalogues(
     shutil.copytree(SOURCE, copy, ignore=shutil.ignore_patterns("__pycache__", "*.mo"))
     settings.LOCALE_PATHS = [copy / "locale"]
     monkeypatch.chdir(copy)
-    call_command("makemessages", locale=LANGUAGES, no_location=True, verbosity=0)
-    for language in LANGUAGES:
-        missing = untranslated(read_po(copy / "locale" / language / "LC_MESSAGES" / "django.po"))
+    call_command("makemessages", locale=[*LANGUAGES, MAIL_ONLY], no_location=True, verbosity=0)
+    for language in [*LANGUAGES, MAIL_ONLY]:
+        entries = read_po(copy / "locale" / language / "LC_MESSAGES" / "django.po")
+        if language == MAIL_ONLY:
+            entries = mail_entries(entries)
+        missing = untranslated(entries)
         assert missing == [], f"{language}: run makemessages and translate these"
 
 
@@ -266,3 +288,42 @@ def test_french_counts_zero_and_one_in_the_singular() -> None:
         assert ngettext("%(count)s prêt", "%(count)s prêts", 0) == "%(count)s prêt"
         assert ngettext("%(count)s prêt", "%(count)s prêts", 1) == "%(count)s prêt"
         assert ngettext("%(count)s prêt", "%(count)s prêts", 2) == "%(count)s prêts"
+
+
+# --- German: mails, never pages ----------------------------------------------------------
+
+
+def test_the_interface_speaks_french_dutch_and_english_only(settings: Any) -> None:
+    assert [code for code, _name in settings.LANGUAGES] == ["fr", "nl", "en"]
+
+
+def test_a_browser_asking_for_german_gets_the_french_interface(db: None) -> None:
+    browser = Browser(HTTP_ACCEPT_LANGUAGE="de-DE,de;q=0.9")
+
+    response = browser.get(reverse("login"))
+
+    assert response.status_code == 200
+    assert 'lang="fr"' in response.content.decode()
+
+
+def test_a_collaborator_stored_with_a_mail_only_language_gets_french_pages(
+    pages_data: None,
+) -> None:
+    user = Collaborator.objects.create_user("anne@fidu.be", "pw-123456789", language="fr")
+    Collaborator.objects.filter(pk=user.pk).update(language="de")  # as an old import might
+    browser = Browser()
+    browser.force_login(user)
+
+    response = browser.get(reverse("clients:list"))
+
+    assert response.status_code == 200
+    assert 'lang="fr"' in response.content.decode()
+    assert "Ma fiche" in text_of(response)
+
+
+def test_german_words_come_from_the_german_catalogue() -> None:
+    with translation.override("de"):
+        assert translation.pgettext("mail", "Madame, Monsieur") == "Sehr geehrte Damen und Herren"
+        assert translation.pgettext("invoice pdf", "Total à payer") == "Zu zahlen"
+        # An interface string has no German: it is never shown to anyone in German.
+        assert translation.gettext("Nouveau client") == "Nouveau client"

@@ -4,27 +4,51 @@ countries, languages, VAT numbers.
 Mails and invoice PDFs go out in French, Dutch, German or English (`MAIL_LANGUAGES`),
 whatever the interface speaks; each formatter takes the recipient's language and falls back
 to French for any other code. Amounts are the exception: the firm writes them one way in
-every language (`courrier.amounts.format_amount`). The words of mails and PDFs are gettext
-strings with a `pgettext` context (see docs/architecture.md, "Languages"), rendered under
-`translation.override(language)`.
+every language (`courrier.amounts.format_amount`).
+
+The words of mails, invoice PDFs and link pages are gettext strings (French msgids) marked
+with one of `MAIL_CONTEXTS` (`pgettext("mail", "Madame, Monsieur")`) and rendered under the
+recipient's language (`override`, `in_language`). German is a mail language, not an interface
+language: its catalogue translates the entries of these contexts only, and no page of the
+interface is ever shown in German (`settings.LANGUAGES` is fr/nl/en).
 """
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from babel import Locale
 from babel.dates import format_date as babel_format_date
 from babel.numbers import format_decimal
+from django.utils import translation
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 MAIL_LANGUAGES = ("fr", "nl", "de", "en")
 DEFAULT_LANGUAGE = "fr"
+
+# The gettext contexts of what a client reads: mails, the invoice PDF, the link pages, sizes
+# (in mails as on pages). Every mail language translates every entry of these contexts.
+MAIL_CONTEXTS = ("mail", "invoice pdf", "link page", "file size")
 
 
 def mail_language(language: str | None) -> str:
     """The language itself if mails are written in it, else French."""
     return language if language in MAIL_LANGUAGES else DEFAULT_LANGUAGE
+
+
+def override(language: str | None) -> translation.override:
+    """Translate in the mail language (`with l10n.override(client.language): ...`)."""
+    return translation.override(mail_language(language))
+
+
+def in_language(text: StrOrPromise, language: str | None) -> str:
+    """A lazy gettext string rendered in the mail language."""
+    with override(language):
+        return str(text)
 
 
 def _locale(language: str) -> str:

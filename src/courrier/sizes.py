@@ -10,16 +10,9 @@ from __future__ import annotations
 
 import math
 
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext
 
-# Bytes, kilobytes, megabytes, as each language abbreviates them.
-_UNITS = {
-    "fr": ("o", "Ko", "Mo"),
-    "nl": ("B", "kB", "MB"),
-    "de": ("B", "kB", "MB"),
-    "en": ("B", "kB", "MB"),
-}
-_DECIMAL_POINT = {"fr": ",", "nl": ",", "de": ",", "en": "."}
+from courrier.l10n import mail_language, override
 
 
 def file_size(size: int, language: str | None = None, *, limit: bool = False) -> str:
@@ -29,17 +22,20 @@ def file_size(size: int, language: str | None = None, *, limit: bool = False) ->
     are whole, megabytes have one decimal. A size is rounded up and a `limit` down, so that a
     file refused for its size never reads as equal to the limit it passes ("25,1 Mo" against
     "25 Mo")."""
-    code = (language or get_language() or "fr")[:2].lower()
-    if code not in _UNITS:
-        code = "fr"
-    units = _UNITS[code]
+    code = mail_language((language or get_language() or "fr")[:2].lower())
     size = max(int(size), 0)
     rounded = math.floor if limit else math.ceil
-    if size < 1000:
-        return f"{size} {units[0]}"
-    kilobytes = rounded(size / 1000)
-    if kilobytes < 1000:
-        return f"{kilobytes} {units[1]}"
-    tenths = rounded(size / 100_000)
-    value = str(tenths // 10) + (f"{_DECIMAL_POINT[code]}{tenths % 10}" if tenths % 10 else "")
-    return f"{value} {units[2]}"
+    with override(code):
+        if size < 1000:
+            return pgettext("file size", "%(size)s o") % {"size": size}
+        kilobytes = rounded(size / 1000)
+        if kilobytes < 1000:
+            return pgettext("file size", "%(size)s Ko") % {"size": kilobytes}
+        tenths = rounded(size / 100_000)
+        if tenths % 10:
+            # Translators: megabytes with one decimal; the separator is the language's.
+            return pgettext("file size", "%(whole)s,%(tenth)s Mo") % {
+                "whole": tenths // 10,
+                "tenth": tenths % 10,
+            }
+        return pgettext("file size", "%(size)s Mo") % {"size": tenths // 10}

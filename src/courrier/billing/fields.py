@@ -10,18 +10,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from courrier.amounts import amount_example, format_amount
 from courrier.billing.models import Invoice
 from courrier.billing.services.communication import format_communication
 from courrier.billing.services.payment_terms import credit_note_refusals
-from courrier.l10n import format_date
+from courrier.l10n import format_date, in_language
 from courrier.mailing.contexts import Addresses, MailContext, StoredFile
 from courrier.mailing.fields import Field
 
 if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
     from courrier.firm.models import Collaborator
 
 INVOICE_CONTEXT = "invoice"
@@ -57,32 +59,18 @@ INVOICE_FIELDS: list[Field] = [
     Field("BIC", _("BIC de la société facturante"), _PAYMENT, "GEBABEBB"),
 ]
 
-# The document's type in the mail's language (German has no interface catalogue).
-TYPEDOC_WORDS: dict[str, dict[str, str]] = {
-    Invoice.Kind.INVOICE: {"fr": "facture", "nl": "factuur", "de": "Rechnung", "en": "invoice"},
-    Invoice.Kind.CREDIT_NOTE: {
-        "fr": "note de crédit",
-        "nl": "creditnota",
-        "de": "Gutschrift",
-        "en": "credit note",
-    },
+# The document's type in the mail's language ({TYPEDOC}).
+TYPEDOC_WORDS: dict[str, StrOrPromise] = {
+    Invoice.Kind.INVOICE: pgettext_lazy("mail", "facture"),
+    Invoice.Kind.CREDIT_NOTE: pgettext_lazy("mail", "note de crédit"),
 }
 
 # The PDF's file name: "Facture-2026-0042.pdf", "Factuur-2026-0042.pdf", ...
-_FILE_WORDS: dict[str, dict[str, str]] = {
-    Invoice.Kind.INVOICE: {"fr": "Facture", "nl": "Factuur", "de": "Rechnung", "en": "Invoice"},
-    Invoice.Kind.CREDIT_NOTE: {
-        "fr": "Note-de-credit",
-        "nl": "Creditnota",
-        "de": "Gutschrift",
-        "en": "Credit-note",
-    },
+_FILE_WORDS: dict[str, StrOrPromise] = {
+    Invoice.Kind.INVOICE: pgettext_lazy("invoice pdf", "Facture"),
+    # Translators: a file name: no space, no accent.
+    Invoice.Kind.CREDIT_NOTE: pgettext_lazy("invoice pdf", "Note-de-credit"),
 }
-
-
-def _word(words: dict[str, dict[str, str]], kind: str, language: str) -> str:
-    by_language = words[kind]
-    return by_language.get(language) or by_language["fr"]
 
 
 def invoice_values(invoice: Invoice, language: str) -> dict[str, str]:
@@ -92,7 +80,7 @@ def invoice_values(invoice: Invoice, language: str) -> dict[str, str]:
     return {
         "NUMFACT": invoice.display_number,
         "DATEFACT": format_date(invoice.issue_date, language),
-        "TYPEDOC": _word(TYPEDOC_WORDS, invoice.kind, language),
+        "TYPEDOC": in_language(TYPEDOC_WORDS[invoice.kind], language),
         "REFERENCE": invoice.reference,
         "NUMFACTCREDITEE": credited.display_number if credited is not None else "",
         "DATEFACTCREDITEE": format_date(credited.issue_date, language) if credited else "",
@@ -108,7 +96,7 @@ def invoice_values(invoice: Invoice, language: str) -> dict[str, str]:
 
 def invoice_file_name(invoice: Invoice) -> str:
     """Facture-2026-0042.pdf in the invoice's language."""
-    word = _word(_FILE_WORDS, invoice.kind, invoice.language)
+    word = in_language(_FILE_WORDS[invoice.kind], invoice.language)
     return f"{word}-{invoice.year}-{invoice.number or 0:04d}.pdf"
 
 

@@ -6,12 +6,18 @@ Values are in the recipient's language (fr, nl, de, en).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from courrier.documents.models import Document
-from courrier.l10n import format_date, format_long_date, mail_language
+from courrier.l10n import format_date, format_long_date, in_language, mail_language
 from courrier.mailing.fields import Field
 from courrier.sizes import file_size
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 _DOCUMENT = _("Document")
 
@@ -24,56 +30,21 @@ DOCUMENT_FIELDS: list[Field] = [
     Field("TAILLEDOC", _("Taille du fichier"), _DOCUMENT, "240 Ko"),
 ]
 
-# The kinds in the four mail languages (German has no interface catalogue).
-KIND_WORDS: dict[str, dict[str, str]] = {
-    Document.Kind.IPP_RETURN: {
-        "fr": "déclaration IPP",
-        "nl": "aangifte personenbelasting",
-        "de": "Einkommensteuererklärung",
-        "en": "personal income tax return",
-    },
-    Document.Kind.TAX_ASSESSMENT: {
-        "fr": "avertissement-extrait de rôle",
-        "nl": "aanslagbiljet",
-        "de": "Steuerbescheid",
-        "en": "tax assessment notice",
-    },
-    Document.Kind.ANNUAL_ACCOUNTS: {
-        "fr": "comptes annuels",
-        "nl": "jaarrekening",
-        "de": "Jahresabschluss",
-        "en": "annual accounts",
-    },
-    Document.Kind.CONTRACT: {
-        "fr": "contrat",
-        "nl": "contract",
-        "de": "Vertrag",
-        "en": "contract",
-    },
-    Document.Kind.SUPPLIER_INVOICE: {
-        "fr": "facture fournisseur",
-        "nl": "aankoopfactuur",
-        "de": "Lieferantenrechnung",
-        "en": "supplier invoice",
-    },
-    Document.Kind.LETTER: {
-        "fr": "courrier",
-        "nl": "brief",
-        "de": "Schreiben",
-        "en": "letter",
-    },
-    Document.Kind.OTHER: {
-        "fr": "document",
-        "nl": "document",
-        "de": "Dokument",
-        "en": "document",
-    },
+# The kinds in a mail, rendered in the mail's language (`l10n.in_language`).
+KIND_WORDS: dict[str, StrOrPromise] = {
+    Document.Kind.IPP_RETURN: pgettext_lazy("mail", "déclaration IPP"),
+    Document.Kind.TAX_ASSESSMENT: pgettext_lazy("mail", "avertissement-extrait de rôle"),
+    Document.Kind.ANNUAL_ACCOUNTS: pgettext_lazy("mail", "comptes annuels"),
+    Document.Kind.CONTRACT: pgettext_lazy("mail", "contrat"),
+    Document.Kind.SUPPLIER_INVOICE: pgettext_lazy("mail", "facture fournisseur"),
+    # Translators: a letter received or sent (a document's kind).
+    Document.Kind.LETTER: pgettext_lazy("mail", "courrier"),
+    Document.Kind.OTHER: pgettext_lazy("mail", "document"),
 }
 
 
 def kind_word(kind: str, language: str) -> str:
-    words = KIND_WORDS.get(kind, KIND_WORDS[Document.Kind.OTHER])
-    return words[mail_language(language)]
+    return in_language(KIND_WORDS.get(kind, KIND_WORDS[Document.Kind.OTHER]), language)
 
 
 def document_values(document: Document, language: str) -> dict[str, str]:

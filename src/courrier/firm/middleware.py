@@ -1,9 +1,11 @@
-"""Speak the language the logged-in collaborator chose."""
+"""Speak the language the logged-in collaborator chose, if the interface speaks it (German is a
+mail language only: no page is shown in German)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
@@ -16,7 +18,7 @@ class CollaboratorLanguageMiddleware:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             language = getattr(user, "language", None)
-            if language:
+            if language and language in dict(settings.LANGUAGES):
                 translation.activate(language)
                 request.LANGUAGE_CODE = language
         response = self.get_response(request)

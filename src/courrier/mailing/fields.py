@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import npgettext, pgettext_lazy
 
 from courrier.clients.models import Client
 from courrier.firm.models import Firm
@@ -27,8 +28,10 @@ from courrier.l10n import (
     format_date,
     format_long_date,
     format_vat_number,
+    in_language,
     language_name,
     mail_language,
+    override,
 )
 
 if TYPE_CHECKING:
@@ -36,59 +39,11 @@ if TYPE_CHECKING:
 
     from courrier.firm.models import Collaborator
 
-# Mails go out in German too, which the interface does not speak (no catalogue): words
-# that end up in a mail are kept here for the four languages instead of in gettext.
-_MAIL_WORDS: dict[str, dict[str, str]] = {
-    "salutation": {
-        "fr": "Madame, Monsieur",
-        "nl": "Geachte heer, mevrouw",
-        "de": "Sehr geehrte Damen und Herren",
-        "en": "Dear Sir or Madam",
-    },
-    Client.Kind.COMPANY: {
-        "fr": "société",
-        "nl": "vennootschap",
-        "de": "Gesellschaft",
-        "en": "company",
-    },
-    Client.Kind.PERSON: {
-        "fr": "personne physique",
-        "nl": "natuurlijke persoon",
-        "de": "natürliche Person",
-        "en": "natural person",
-    },
-    Client.Kind.NONPROFIT: {
-        "fr": "ASBL",
-        "nl": "vzw",
-        "de": "VoG",
-        "en": "non-profit organisation",
-    },
-    # {MODEENVOI}: how the mail's files reach the client, said where a template would say
-    # "ci-joint". The links' text ends the body, hence "below".
-    "attached_one": {
-        "fr": "en pièce jointe",
-        "nl": "als bijlage",
-        "de": "im Anhang",
-        "en": "as an attachment",
-    },
-    "attached_many": {
-        "fr": "en pièces jointes",
-        "nl": "als bijlagen",
-        "de": "im Anhang",
-        "en": "as attachments",
-    },
-    "linked_one": {
-        "fr": "par le lien sécurisé ci-dessous",
-        "nl": "via de beveiligde link hieronder",
-        "de": "über den unten stehenden gesicherten Link",
-        "en": "through the secure link below",
-    },
-    "linked_many": {
-        "fr": "par les liens sécurisés ci-dessous",
-        "nl": "via de beveiligde links hieronder",
-        "de": "über die unten stehenden gesicherten Links",
-        "en": "through the secure links below",
-    },
+# The client's kind in a mail ({TYPECLIENT}), in the mail's language (`l10n.in_language`).
+_CLIENT_KINDS: dict[str, StrOrPromise] = {
+    Client.Kind.COMPANY: pgettext_lazy("mail", "société"),
+    Client.Kind.PERSON: pgettext_lazy("mail", "personne physique"),
+    Client.Kind.NONPROFIT: pgettext_lazy("mail", "ASBL"),
 }
 
 
@@ -184,12 +139,6 @@ def fields_for(context: str) -> list[Field]:
         raise ValueError(f"No merge fields for context {context!r}.") from None
 
 
-def mail_word(key: str, language: str) -> str:
-    """A word that goes into a mail, in the mail's language (see _MAIL_WORDS)."""
-    words = _MAIL_WORDS[key]
-    return words[mail_language(language)]
-
-
 def _full_name(collaborator: Collaborator | None) -> str:
     return collaborator.get_full_name().strip() if collaborator is not None else ""
 
@@ -231,12 +180,12 @@ def client_values(
         "NOMCLIENT": client.display_name,
         "NUMCLIENT": client.number,
         "FORMEJURIDIQUE": client.legal_form,
-        "TYPECLIENT": mail_word(client.kind, language) if client.kind in _MAIL_WORDS else "",
+        "TYPECLIENT": in_language(_CLIENT_KINDS.get(client.kind, ""), language),
         "CONTACT": contact,
         # The client's own salutation is written in the client's language: a mail in another
         # language greets in its own ("Madame, Monsieur", not "Beste heer Peeters").
         "FORMULE": (client.salutation.strip() if language == client.language else "")
-        or mail_word("salutation", language),
+        or in_language(pgettext_lazy("mail", "Madame, Monsieur"), language),
         "LANGUE": language_name(client.language, language),
         "EMAIL": emails[0] if emails else "",
         "TELCLIENT": client.phone,
@@ -269,10 +218,17 @@ def mail_values(*, attached: int, linked: int, language: str) -> dict[str, str]:
     """The mail's own fields (`MAIL_FIELDS`): `attached` files joined to it, `linked` files
     sent as secure links instead. No file at all leaves {MODEENVOI} empty, which the
     renderer reports: a template that says how files go needs files."""
-    if linked:
-        way = mail_word("linked_many" if linked > 1 else "linked_one", language)
-    elif attached:
-        way = mail_word("attached_many" if attached > 1 else "attached_one", language)
-    else:
-        way = ""
+    # Said where a template would say "ci-joint"; the links' text ends the body, hence "below".
+    with override(language):
+        if linked:
+            way = npgettext(
+                "mail",
+                "par le lien sécurisé ci-dessous",
+                "par les liens sécurisés ci-dessous",
+                linked,
+            )
+        elif attached:
+            way = npgettext("mail", "en pièce jointe", "en pièces jointes", attached)
+        else:
+            way = ""
     return {"MODEENVOI": way}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib.auth.decorators import login_not_required
@@ -20,13 +20,17 @@ from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.http import content_disposition_header
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from courrier.firm.models import Firm
-from courrier.l10n import MAIL_LANGUAGES, format_long_date
+from courrier.l10n import MAIL_LANGUAGES, format_long_date, in_language, override
 from courrier.mailing import links
 from courrier.mailing.models import SecureLink
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 logger = logging.getLogger(__name__)
 
@@ -35,154 +39,66 @@ logger = logging.getLogger(__name__)
 LINK_PREFIX = "/l/"
 _TOKEN_IN_PATH = re.compile(r"^/l/([A-Za-z0-9]{1,64})/")
 
-_WORDS: dict[str, dict[str, str]] = {
-    "title": {
-        "fr": "Document sécurisé",
-        "nl": "Beveiligd document",
-        "de": "Gesichertes Dokument",
-        "en": "Secure document",
-    },
-    "intro": {
-        "fr": "Le document « {name} » ({size}) vous est transmis par un lien sécurisé, "
-        "valable jusqu'au {date}.",
-        "nl": "Het document „{name}” ({size}) wordt u via een beveiligde link bezorgd, "
-        "geldig tot en met {date}.",
-        "de": "Das Dokument „{name}“ ({size}) wird Ihnen über einen gesicherten Link "
-        "bereitgestellt, gültig bis zum {date}.",
-        "en": "The document “{name}” ({size}) is sent to you through a secure link, valid "
-        "until {date}.",
-    },
-    "code_label": {
-        "fr": "Code d'accès",
-        "nl": "Toegangscode",
-        "de": "Zugangscode",
-        "en": "Access code",
-    },
-    "code_help": {
-        "fr": "Le code vous a été communiqué séparément (par téléphone ou dans un autre e-mail).",
-        "nl": "De code werd u afzonderlijk meegedeeld (telefonisch of in een andere e-mail).",
-        "de": "Der Code wurde Ihnen separat mitgeteilt (telefonisch oder in einer anderen E-Mail).",
-        "en": "The code was given to you separately (by phone or in another e-mail).",
-    },
-    "submit": {
-        "fr": "Télécharger le document",
-        "nl": "Document downloaden",
-        "de": "Dokument herunterladen",
-        "en": "Download the document",
-    },
-    "wrong_code": {
-        "fr": "Ce code n'est pas le bon. Il vous reste {n} essais.",
-        "nl": "Deze code is niet juist. U hebt nog {n} pogingen.",
-        "de": "Dieser Code ist nicht richtig. Sie haben noch {n} Versuche.",
-        "en": "This code is not right. You have {n} attempts left.",
-    },
-    "wrong_code_last": {
-        "fr": "Ce code n'est pas le bon. Il vous reste un dernier essai : après, le lien sera "
-        "bloqué.",
-        "nl": "Deze code is niet juist. U hebt nog één poging; daarna wordt de link geblokkeerd.",
-        "de": "Dieser Code ist nicht richtig. Sie haben noch einen letzten Versuch, danach wird "
-        "der Link gesperrt.",
-        "en": "This code is not right. You have one attempt left; after that the link will be "
-        "locked.",
-    },
-    "empty_code": {
-        "fr": "Tapez le code d'accès.",
-        "nl": "Typ de toegangscode.",
-        "de": "Geben Sie den Zugangscode ein.",
-        "en": "Type the access code.",
-    },
-    "expired": {
-        "fr": "Ce lien a expiré le {date}. Demandez à votre fiduciaire de vous renvoyer le "
-        "document.",
-        "nl": "Deze link is verlopen op {date}. Vraag uw boekhoudkantoor het document "
-        "opnieuw te sturen.",
-        "de": "Dieser Link ist am {date} abgelaufen. Bitten Sie Ihr Treuhandbüro, Ihnen das "
-        "Dokument erneut zu senden.",
-        "en": "This link expired on {date}. Ask your accountant to send you the document again.",
-    },
-    "revoked": {
-        "fr": "Ce lien a été désactivé par votre fiduciaire. Contactez-la si vous avez "
-        "encore besoin du document.",
-        "nl": "Deze link werd door uw boekhoudkantoor uitgeschakeld. Neem contact op als u "
-        "het document nog nodig hebt.",
-        "de": "Dieser Link wurde von Ihrem Treuhandbüro deaktiviert. Wenden Sie sich an es, "
-        "wenn Sie das Dokument noch benötigen.",
-        "en": "This link was switched off by your accountant. Contact them if you still "
-        "need the document.",
-    },
-    "locked": {
-        "fr": "Ce lien est bloqué après trop de codes erronés. Contactez votre fiduciaire "
-        "pour recevoir le document autrement.",
-        "nl": "Deze link is geblokkeerd na te veel foute codes. Neem contact op met uw "
-        "boekhoudkantoor om het document anders te ontvangen.",
-        "de": "Dieser Link ist nach zu vielen falschen Codes gesperrt. Wenden Sie sich an Ihr "
-        "Treuhandbüro, um das Dokument auf anderem Weg zu erhalten.",
-        "en": "This link is locked after too many wrong codes. Contact your accountant to "
-        "receive the document another way.",
-    },
-    "unavailable": {
-        "fr": "Document indisponible",
-        "nl": "Document niet beschikbaar",
-        "de": "Dokument nicht verfügbar",
-        "en": "Document unavailable",
-    },
-    "missing": {
-        "fr": "Le fichier n'est plus disponible sur le serveur. Contactez votre fiduciaire.",
-        "nl": "Het bestand is niet meer beschikbaar op de server. Neem contact op met uw "
-        "boekhoudkantoor.",
-        "de": "Die Datei ist auf dem Server nicht mehr verfügbar. Wenden Sie sich an Ihr "
-        "Treuhandbüro.",
-        "en": "The file is no longer available on the server. Contact your accountant.",
-    },
-    "not_found_title": {
-        "fr": "Lien introuvable",
-        "nl": "Link niet gevonden",
-        "de": "Link nicht gefunden",
-        "en": "Link not found",
-    },
-    "not_found": {
-        "fr": "Ce lien n'existe pas. Vérifiez l'adresse reçue dans l'e-mail : elle doit être "
-        "ouverte en entier.",
-        "nl": "Deze link bestaat niet. Controleer het adres uit de e-mail: het moet volledig "
-        "geopend worden.",
-        "de": "Dieser Link existiert nicht. Prüfen Sie die Adresse aus der E-Mail: Sie muss "
-        "vollständig geöffnet werden.",
-        "en": "This link does not exist. Check the address in the e-mail: it must be opened "
-        "in full.",
-    },
-    "bad_method": {
-        "fr": "Cette adresse s'ouvre dans un navigateur web : cliquez sur le lien reçu par e-mail.",
-        "nl": "Dit adres opent u in een webbrowser: klik op de link uit de e-mail.",
-        "de": "Diese Adresse öffnen Sie in einem Webbrowser: Klicken Sie auf den Link in der "
-        "E-Mail.",
-        "en": "Open this address in a web browser: click the link in the e-mail.",
-    },
-    "bad_request": {
-        "fr": "Cette demande n'a pas pu être traitée. Cliquez à nouveau sur le lien reçu par "
-        "e-mail.",
-        "nl": "Dit verzoek kon niet worden verwerkt. Klik opnieuw op de link uit de e-mail.",
-        "de": "Diese Anfrage konnte nicht bearbeitet werden. Klicken Sie erneut auf den Link "
-        "in der E-Mail.",
-        "en": "This request could not be processed. Click the link in the e-mail again.",
-    },
-    "error_title": {
-        "fr": "Erreur inattendue",
-        "nl": "Onverwachte fout",
-        "de": "Unerwarteter Fehler",
-        "en": "Unexpected error",
-    },
-    "error": {
-        "fr": "Le document n'a pas pu être affiché à cause d'une erreur de notre côté. "
-        "Réessayez dans quelques minutes ; si cela se reproduit, contactez votre fiduciaire.",
-        "nl": "Het document kon door een fout aan onze kant niet worden getoond. Probeer het "
-        "over enkele minuten opnieuw; gebeurt het opnieuw, neem dan contact op met uw "
-        "boekhoudkantoor.",
-        "de": "Das Dokument konnte wegen eines Fehlers auf unserer Seite nicht angezeigt "
-        "werden. Versuchen Sie es in einigen Minuten erneut; wenn der Fehler wieder auftritt, "
-        "wenden Sie sich an Ihr Treuhandbüro.",
-        "en": "The document could not be shown because of an error on our side. Try again in "
-        "a few minutes; if it happens again, contact your accountant.",
-    },
+# The words of the link pages, rendered in the link's language (`_words`, `_message`).
+_WORDS: dict[str, StrOrPromise] = {
+    "title": pgettext_lazy("link page", "Document sécurisé"),
+    "intro": pgettext_lazy(
+        "link page",
+        "Le document « %(name)s » (%(size)s) vous est transmis par un lien sécurisé, valable "
+        "jusqu'au %(date)s.",
+    ),
+    "code_label": pgettext_lazy("link page", "Code d'accès"),
+    "code_help": pgettext_lazy(
+        "link page",
+        "Le code vous a été communiqué séparément (par téléphone ou dans un autre e-mail).",
+    ),
+    "submit": pgettext_lazy("link page", "Télécharger le document"),
+    "wrong_code": pgettext_lazy(
+        "link page", "Ce code n'est pas le bon. Il vous reste %(n)s essais."
+    ),
+    "wrong_code_last": pgettext_lazy(
+        "link page",
+        "Ce code n'est pas le bon. Il vous reste un dernier essai : après, le lien sera bloqué.",
+    ),
+    "empty_code": pgettext_lazy("link page", "Tapez le code d'accès."),
+    "expired": pgettext_lazy(
+        "link page",
+        "Ce lien a expiré le %(date)s. Demandez à votre fiduciaire de vous renvoyer le document.",
+    ),
+    "revoked": pgettext_lazy(
+        "link page",
+        "Ce lien a été désactivé par votre fiduciaire. Contactez-la si vous avez encore besoin "
+        "du document.",
+    ),
+    "locked": pgettext_lazy(
+        "link page",
+        "Ce lien est bloqué après trop de codes erronés. Contactez votre fiduciaire pour "
+        "recevoir le document autrement.",
+    ),
+    "unavailable": pgettext_lazy("link page", "Document indisponible"),
+    "missing": pgettext_lazy(
+        "link page", "Le fichier n'est plus disponible sur le serveur. Contactez votre fiduciaire."
+    ),
+    "not_found_title": pgettext_lazy("link page", "Lien introuvable"),
+    "not_found": pgettext_lazy(
+        "link page",
+        "Ce lien n'existe pas. Vérifiez l'adresse reçue dans l'e-mail : elle doit être ouverte "
+        "en entier.",
+    ),
+    "bad_method": pgettext_lazy(
+        "link page",
+        "Cette adresse s'ouvre dans un navigateur web : cliquez sur le lien reçu par e-mail.",
+    ),
+    "bad_request": pgettext_lazy(
+        "link page",
+        "Cette demande n'a pas pu être traitée. Cliquez à nouveau sur le lien reçu par e-mail.",
+    ),
+    "error_title": pgettext_lazy("link page", "Erreur inattendue"),
+    "error": pgettext_lazy(
+        "link page",
+        "Le document n'a pas pu être affiché à cause d'une erreur de notre côté. Réessayez dans"
+        " quelques minutes ; si cela se reproduit, contactez votre fiduciaire.",
+    ),
 }
 
 
@@ -196,7 +112,8 @@ def is_link_path(path: str) -> bool:
 
 
 def _words(language: str) -> dict[str, str]:
-    return {key: texts[language] for key, texts in _WORDS.items()}
+    with override(language):
+        return {key: str(text) for key, text in _WORDS.items()}
 
 
 def _size(size: int, language: str) -> str:
@@ -249,8 +166,8 @@ def _message(
     blocks = [
         {
             "language": code,
-            "title": _WORDS[title_key][code],
-            "text": _WORDS[text_key][code].format(date=date),
+            "title": in_language(_WORDS[title_key], code),
+            "text": in_language(_WORDS[text_key], code) % {"date": date},
         }
         for code in codes
     ]
@@ -277,11 +194,11 @@ def _refusal(error: links.LinkError) -> HttpResponse:
 def _form_page(link: SecureLink, error: str = "", status: int = 200) -> HttpResponse:
     language = links.link_language(link)
     words = _words(language)
-    intro = words["intro"].format(
-        name=link.name,
-        size=_size(link.size, language),
-        date=format_long_date(timezone.localtime(link.expires_at).date(), language),
-    )
+    intro = words["intro"] % {
+        "name": link.name,
+        "size": _size(link.size, language),
+        "date": format_long_date(timezone.localtime(link.expires_at).date(), language),
+    }
     return _page(
         "mailing/links/open.html",
         language=language,
@@ -295,7 +212,7 @@ def _form_page(link: SecureLink, error: str = "", status: int = 200) -> HttpResp
 
 def _wrong_code(link: SecureLink, remaining: int) -> str:
     words = _words(links.link_language(link))
-    return words["wrong_code_last"] if remaining == 1 else words["wrong_code"].format(n=remaining)
+    return words["wrong_code_last"] if remaining == 1 else words["wrong_code"] % {"n": remaining}
 
 
 # A client's browser has no session nor CSRF cookie of the firm's application, and may block

@@ -30,8 +30,9 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.translation import npgettext, pgettext
 
-from courrier.l10n import format_long_date, mail_language
+from courrier.l10n import format_long_date, mail_language, override
 from courrier.mailing.models import LinkOpening, OutboundMessage, SecureLink
 
 if TYPE_CHECKING:
@@ -307,86 +308,14 @@ def link_url(link: SecureLink) -> str:
     return f"{public or 'http://localhost:8000'}{path}"
 
 
-# Words that go into mails, in the four mail languages (German has no UI catalogue).
-_TEXTS: dict[str, dict[str, str]] = {
-    "one": {
-        "fr": "Le document « {name} » est disponible à l'adresse suivante jusqu'au {date} :",
-        "nl": "Het document „{name}” is tot en met {date} beschikbaar op het volgende adres:",
-        "de": "Das Dokument „{name}“ steht bis zum {date} unter folgender Adresse bereit:",
-        "en": "The document “{name}” is available at the following address until {date}:",
-    },
-    "code_separately": {
-        "fr": "Pour l'ouvrir, un code d'accès vous est communiqué séparément.",
-        "nl": "Om het te openen, ontvangt u afzonderlijk een toegangscode.",
-        "de": "Zum Öffnen erhalten Sie einen Zugangscode auf anderem Weg.",
-        "en": "To open it, you will receive an access code separately.",
-    },
-    "code_separately_many": {
-        "fr": "Pour les ouvrir, un code d'accès vous est communiqué séparément.",
-        "nl": "Om ze te openen, ontvangt u afzonderlijk een toegangscode.",
-        "de": "Zum Öffnen erhalten Sie einen Zugangscode auf anderem Weg.",
-        "en": "To open them, you will receive an access code separately.",
-    },
-    "code_subject": {
-        "fr": "Votre code d'accès",
-        "nl": "Uw toegangscode",
-        "de": "Ihr Zugangscode",
-        "en": "Your access code",
-    },
-    # The code on a line of its own (to copy it), the document named as in the first mail,
-    # and what to do with it.
-    "code_body_one": {
-        "fr": "Bonjour,\n\nVoici le code d'accès au document {names}, que nous vous avons "
-        "envoyé par lien sécurisé{about} :\n\n{code}\n\nTapez ce code sur la page qui "
-        "s'ouvre quand vous cliquez sur le lien. Il est valable jusqu'au {date}.",
-        "nl": "Goedendag,\n\nHier is de toegangscode voor het document {names}, dat wij "
-        "u{about} via een beveiligde link hebben gestuurd:\n\n{code}\n\nTyp deze code op de "
-        "pagina die opent wanneer u op de link klikt. De code is geldig tot en met {date}.",
-        "de": "Guten Tag,\n\nhier ist der Zugangscode für das Dokument {names}, das wir "
-        "Ihnen{about} per gesichertem Link gesendet haben:\n\n{code}\n\nGeben Sie diesen "
-        "Code auf der Seite ein, die sich öffnet, wenn Sie auf den Link klicken. Er gilt bis "
-        "zum {date}.",
-        "en": "Hello,\n\nHere is the access code to the document {names}, which we sent you "
-        "by secure link{about}:\n\n{code}\n\nType this code on the page that opens when "
-        "you click the link. It is valid until {date}.",
-    },
-    "code_body_many": {
-        "fr": "Bonjour,\n\nVoici le code d'accès aux documents {names}, que nous vous avons "
-        "envoyés par liens sécurisés{about} :\n\n{code}\n\nTapez ce code sur la page qui "
-        "s'ouvre quand vous cliquez sur un des liens. Il est valable jusqu'au {date}.",
-        "nl": "Goedendag,\n\nHier is de toegangscode voor de documenten {names}, die wij "
-        "u{about} via beveiligde links hebben gestuurd:\n\n{code}\n\nTyp deze code op de "
-        "pagina die opent wanneer u op een van de links klikt. De code is geldig tot en met "
-        "{date}.",
-        "de": "Guten Tag,\n\nhier ist der Zugangscode für die Dokumente {names}, die wir "
-        "Ihnen{about} per gesicherten Links gesendet haben:\n\n{code}\n\nGeben Sie diesen "
-        "Code auf der Seite ein, die sich öffnet, wenn Sie auf einen der Links klicken. Er "
-        "gilt bis zum {date}.",
-        "en": "Hello,\n\nHere is the access code to the documents {names}, which we sent "
-        "you by secure links{about}:\n\n{code}\n\nType this code on the page that opens "
-        "when you click one of the links. It is valid until {date}.",
-    },
-    # Names the first mail, so that the client pairs the two.
-    "code_about": {
-        "fr": " dans notre e-mail {subject}",
-        "nl": " in onze e-mail {subject}",
-        "de": " in unserer E-Mail {subject}",
-        "en": " in our e-mail {subject}",
-    },
-}
-
-
 def _shown_name(name: str) -> str:
     # The text goes into a mail body whose {CODES} are merge fields: a file name never is one.
     return name.replace("{", "(").replace("}", ")")
 
 
-_QUOTES = {"fr": ("« ", " »"), "nl": ("„", "”"), "de": ("„", "“"), "en": ("“", "”")}
-
-
-def _quoted(text: str, language: str) -> str:
-    opening, closing = _QUOTES[mail_language(language)]
-    return f"{opening}{text}{closing}"
+def _quoted(text: str) -> str:
+    """The text in quotes, as the active mail language writes them."""
+    return pgettext("mail", "« %(text)s »") % {"text": text}
 
 
 def link_language(link: SecureLink) -> str:
@@ -399,14 +328,22 @@ def link_mail_text(links: Sequence[SecureLink], language: str | None) -> str:
     and last day, then how the code arrives; in the mail's language (fr, nl, de, en)."""
     lang = mail_language(language)
     paragraphs = []
-    for link in links:
-        day = timezone.localtime(link.expires_at).date()
-        sentence = _TEXTS["one"][lang].format(
-            name=_shown_name(link.name), date=format_long_date(day, lang)
+    with override(lang):
+        for link in links:
+            day = timezone.localtime(link.expires_at).date()
+            sentence = pgettext(
+                "mail",
+                "Le document « %(name)s » est disponible à l'adresse suivante jusqu'au %(date)s :",
+            ) % {"name": _shown_name(link.name), "date": format_long_date(day, lang)}
+            paragraphs.append(f"{sentence}\n{link_url(link)}")
+        paragraphs.append(
+            npgettext(
+                "mail",
+                "Pour l'ouvrir, un code d'accès vous est communiqué séparément.",
+                "Pour les ouvrir, un code d'accès vous est communiqué séparément.",
+                len(links),
+            )
         )
-        paragraphs.append(f"{sentence}\n{link_url(link)}")
-    key = "code_separately_many" if len(links) > 1 else "code_separately"
-    paragraphs.append(_TEXTS[key][lang])
     return "\n\n".join(paragraphs)
 
 
@@ -417,21 +354,32 @@ class CodeMail:
 
 
 def link_code_text(links: Sequence[SecureLink], code: str, language: str | None) -> CodeMail:
-    """The subject and body of the second mail that gives the code."""
+    """The subject and body of the second mail that gives the code: the code on a line of its
+    own (to copy it), the documents named as in the first mail, and what to do with it."""
     lang = mail_language(language)
     last = min(timezone.localtime(link.expires_at).date() for link in links)
-    names = ", ".join(_quoted(_shown_name(link.name), lang) for link in links)
     carrier = links[0].message
-    about = (
-        _TEXTS["code_about"][lang].format(subject=_quoted(_shown_name(carrier.subject), lang))
-        if carrier is not None and carrier.subject
-        else ""
-    )
-    key = "code_body_many" if len(links) > 1 else "code_body_one"
-    body = _TEXTS[key][lang].format(
-        names=names, about=about, code=code, date=format_long_date(last, lang)
-    )
-    return CodeMail(subject=_TEXTS["code_subject"][lang], body=body)
+    with override(lang):
+        names = ", ".join(_quoted(_shown_name(link.name)) for link in links)
+        # Names the first mail, so that the client pairs the two.
+        about = (
+            pgettext("mail", " dans notre e-mail %(subject)s")
+            % {"subject": _quoted(_shown_name(carrier.subject))}
+            if carrier is not None and carrier.subject
+            else ""
+        )
+        body = npgettext(
+            "mail",
+            "Bonjour,\n\nVoici le code d'accès au document %(names)s, que nous vous avons "
+            "envoyé par lien sécurisé%(about)s :\n\n%(code)s\n\nTapez ce code sur la page qui "
+            "s'ouvre quand vous cliquez sur le lien. Il est valable jusqu'au %(date)s.",
+            "Bonjour,\n\nVoici le code d'accès aux documents %(names)s, que nous vous avons "
+            "envoyés par liens sécurisés%(about)s :\n\n%(code)s\n\nTapez ce code sur la page "
+            "qui s'ouvre quand vous cliquez sur un des liens. Il est valable jusqu'au %(date)s.",
+            len(links),
+        ) % {"names": names, "about": about, "code": code, "date": format_long_date(last, lang)}
+        subject = pgettext("mail", "Votre code d'accès")
+    return CodeMail(subject=subject, body=body)
 
 
 def link_code_mail(

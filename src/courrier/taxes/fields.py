@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from courrier.amounts import amount_example, format_amount
-from courrier.l10n import format_date, mail_language
+from courrier.l10n import format_date, in_language
 from courrier.mailing.fields import Field
 from courrier.taxes.models import (
     AnnualAccountsFiling,
@@ -24,57 +26,26 @@ from courrier.taxes.models import (
 )
 from courrier.taxes.periods import format_period
 
-# Words that go into mails, in the four mail languages (German has no interface catalogue).
-_WORDS: dict[str, dict[str, str]] = {
-    "due": {"fr": "à payer", "nl": "te betalen", "de": "zu zahlen", "en": "to pay"},
-    "refund": {
-        "fr": "à recevoir",
-        "nl": "terug te krijgen",
-        "de": "zu erstatten",
-        "en": "to be refunded",
-    },
-    "nil": {"fr": "néant", "nl": "nihil", "de": "null", "en": "nil"},
-    VatRegime.MONTHLY: {
-        "fr": "mensuel",
-        "nl": "maandelijks",
-        "de": "monatlich",
-        "en": "monthly",
-    },
-    VatRegime.QUARTERLY: {
-        "fr": "trimestriel",
-        "nl": "driemaandelijks",
-        "de": "vierteljährlich",
-        "en": "quarterly",
-    },
-    VatRegime.NOT_LIABLE: {
-        "fr": "non assujetti",
-        "nl": "niet btw-plichtig",
-        "de": "nicht mehrwertsteuerpflichtig",
-        "en": "not liable to VAT",
-    },
-    AnnualAccountsFiling.Model.FULL: {
-        "fr": "modèle complet",
-        "nl": "volledig model",
-        "de": "vollständiges Schema",
-        "en": "full format",
-    },
-    AnnualAccountsFiling.Model.ABBREVIATED: {
-        "fr": "modèle abrégé",
-        "nl": "verkort model",
-        "de": "verkürztes Schema",
-        "en": "abbreviated format",
-    },
-    AnnualAccountsFiling.Model.MICRO: {
-        "fr": "micromodèle",
-        "nl": "micromodel",
-        "de": "Mikroschema",
-        "en": "micro format",
-    },
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+# Words that go into mails, rendered in the mail's language (`l10n.in_language`).
+_WORDS: dict[str, StrOrPromise] = {
+    "due": pgettext_lazy("mail", "à payer"),
+    "refund": pgettext_lazy("mail", "à recevoir"),
+    # Translators: a VAT return's result of zero ("0,00 € (néant)").
+    "nil": pgettext_lazy("mail", "néant"),
+    VatRegime.MONTHLY: pgettext_lazy("mail", "mensuel"),
+    VatRegime.QUARTERLY: pgettext_lazy("mail", "trimestriel"),
+    VatRegime.NOT_LIABLE: pgettext_lazy("mail", "non assujetti"),
+    AnnualAccountsFiling.Model.FULL: pgettext_lazy("mail", "modèle complet"),
+    AnnualAccountsFiling.Model.ABBREVIATED: pgettext_lazy("mail", "modèle abrégé"),
+    AnnualAccountsFiling.Model.MICRO: pgettext_lazy("mail", "micromodèle"),
 }
 
 
 def word(key: str, language: str) -> str:
-    return _WORDS[key][mail_language(language)]
+    return in_language(_WORDS[key], language)
 
 
 def vat_period(vat_return: VatReturn, language: str) -> str:

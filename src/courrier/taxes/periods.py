@@ -6,15 +6,11 @@ from datetime import date
 
 from babel.dates import format_date as babel_format_date
 
-LANGUAGES = ("fr", "nl", "de", "en")
-
-
-def _language(language: str) -> str:
-    return language if language in LANGUAGES else "fr"
+from courrier.l10n import mail_language
 
 
 def _quarter(number: int, year: int, language: str) -> str:
-    language = _language(language)
+    language = mail_language(language)
     if language == "fr":
         return f"{number}{'er' if number == 1 else 'e'} trimestre {year}"
     if language == "nl":
@@ -30,6 +26,8 @@ def format_period(*, year: int, period: int, monthly: bool, language: str) -> st
     2026", "3. Quartal 2026", "3rd quarter 2026") in the language."""
     if monthly:
         return str(
-            babel_format_date(date(year, period, 1), "LLLL y", locale=f"{_language(language)}_BE")
+            babel_format_date(
+                date(year, period, 1), "LLLL y", locale=f"{mail_language(language)}_BE"
+            )
         )
     return _quarter(period, year, language)

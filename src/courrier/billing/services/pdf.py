@@ -16,10 +16,11 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typst
 from django.conf import settings
+from django.utils.translation import pgettext_lazy
 
 from courrier.amounts import format_amount
 from courrier.billing.models import Invoice
@@ -31,136 +32,63 @@ from courrier.l10n import (
     format_date,
     format_number,
     format_vat_number,
+    in_language,
 )
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 LAYOUTS = Path(__file__).resolve().parent.parent / "layouts"
 DEFAULT_LAYOUT = LAYOUTS / "invoice.typ"
 
-# Words printed on the invoice, in the four languages of the mails (German has no interface
-# catalogue, so they are kept here rather than in gettext).
-PDF_WORDS: dict[str, dict[str, str]] = {
-    "invoice": {"fr": "Facture", "nl": "Factuur", "de": "Rechnung", "en": "Invoice"},
-    "credit_note": {
-        "fr": "Note de crédit",
-        "nl": "Creditnota",
-        "de": "Gutschrift",
-        "en": "Credit note",
-    },
-    "draft": {"fr": "Brouillon", "nl": "Ontwerp", "de": "Entwurf", "en": "Draft"},
-    "number": {"fr": "Numéro", "nl": "Nummer", "de": "Nummer", "en": "Number"},
-    "date": {"fr": "Date", "nl": "Datum", "de": "Datum", "en": "Date"},
-    "due_date": {"fr": "Échéance", "nl": "Vervaldag", "de": "Fälligkeit", "en": "Due date"},
-    "client_number": {"fr": "N° client", "nl": "Klantnr.", "de": "Kundennr.", "en": "Client no."},
-    "reference": {
-        "fr": "Votre référence",
-        "nl": "Uw referentie",
-        "de": "Ihre Referenz",
-        "en": "Your reference",
-    },
-    "credits": {
-        "fr": "Crédite la facture",
-        "nl": "Crediteert factuur",
-        "de": "Gutschrift zur Rechnung",
-        "en": "Credits invoice",
-    },
-    "vat_number": {"fr": "TVA", "nl": "Btw", "de": "MwSt.", "en": "VAT"},
-    "description": {
-        "fr": "Description",
-        "nl": "Omschrijving",
-        "de": "Beschreibung",
-        "en": "Description",
-    },
-    "quantity": {"fr": "Quantité", "nl": "Aantal", "de": "Menge", "en": "Quantity"},
-    "unit_price": {
-        "fr": "Prix unitaire",
-        "nl": "Eenheidsprijs",
-        "de": "Einzelpreis",
-        "en": "Unit price",
-    },
-    "vat_rate": {"fr": "TVA", "nl": "Btw", "de": "MwSt.", "en": "VAT"},
-    "amount": {
-        "fr": "Montant HTVA",
-        "nl": "Bedrag excl. btw",
-        "de": "Betrag netto",
-        "en": "Amount excl. VAT",
-    },
-    "base": {"fr": "Base", "nl": "Maatstaf", "de": "Bemessungsgrundlage", "en": "Taxable amount"},
-    "vat_at": {
-        "fr": "TVA {rate} %",
-        "nl": "Btw {rate} %",
-        "de": "MwSt. {rate} %",
-        "en": "VAT {rate}%",
-    },
-    "total_excl": {
-        "fr": "Total hors TVA",
-        "nl": "Totaal excl. btw",
-        "de": "Summe netto",
-        "en": "Total excl. VAT",
-    },
-    "total_vat": {"fr": "Total TVA", "nl": "Totaal btw", "de": "Summe MwSt.", "en": "Total VAT"},
-    "total_incl": {
-        "fr": "Total à payer",
-        "nl": "Te betalen",
-        "de": "Zu zahlen",
-        "en": "Total to pay",
-    },
-    "total_credit": {
-        "fr": "Total crédité",
-        "nl": "Totaal gecrediteerd",
-        "de": "Gutgeschriebener Betrag",
-        "en": "Total credited",
-    },
-    "payment": {
-        "fr": "Merci de verser {amount} au plus tard le {due} sur le compte {iban} avec la "
-        "communication structurée {communication}.",
-        "nl": "Gelieve {amount} uiterlijk op {due} over te schrijven op rekening {iban} met "
-        "de gestructureerde mededeling {communication}.",
-        "de": "Bitte überweisen Sie {amount} bis spätestens {due} auf das Konto {iban} mit "
-        "der strukturierten Mitteilung {communication}.",
-        "en": "Please pay {amount} by {due} to account {iban} quoting the structured "
-        "communication {communication}.",
-    },
-    "credit_text": {
-        "fr": "Ce montant vient en déduction de la facture créditée.",
-        "nl": "Dit bedrag wordt in mindering gebracht van de gecrediteerde factuur.",
-        "de": "Dieser Betrag wird von der gutgeschriebenen Rechnung abgezogen.",
-        "en": "This amount is deducted from the credited invoice.",
-    },
-    "credit_text_alone": {
-        "fr": "Ce montant est porté à votre crédit.",
-        "nl": "Dit bedrag wordt in uw voordeel geboekt.",
-        "de": "Dieser Betrag wird Ihnen gutgeschrieben.",
-        "en": "This amount is credited to your account.",
-    },
+# Words printed on the invoice, rendered in its language (`pdf_word`).
+PDF_WORDS: dict[str, StrOrPromise] = {
+    "invoice": pgettext_lazy("invoice pdf", "Facture"),
+    "credit_note": pgettext_lazy("invoice pdf", "Note de crédit"),
+    "draft": pgettext_lazy("invoice pdf", "Brouillon"),
+    "number": pgettext_lazy("invoice pdf", "Numéro"),
+    "date": pgettext_lazy("invoice pdf", "Date"),
+    "due_date": pgettext_lazy("invoice pdf", "Échéance"),
+    "client_number": pgettext_lazy("invoice pdf", "N° client"),
+    "reference": pgettext_lazy("invoice pdf", "Votre référence"),
+    "credits": pgettext_lazy("invoice pdf", "Crédite la facture"),
+    "vat_number": pgettext_lazy("invoice pdf", "TVA"),
+    "description": pgettext_lazy("invoice pdf", "Description"),
+    "quantity": pgettext_lazy("invoice pdf", "Quantité"),
+    "unit_price": pgettext_lazy("invoice pdf", "Prix unitaire"),
+    "vat_rate": pgettext_lazy("invoice pdf", "TVA"),
+    "amount": pgettext_lazy("invoice pdf", "Montant HTVA"),
+    "base": pgettext_lazy("invoice pdf", "Base"),
+    "vat_at": pgettext_lazy("invoice pdf", "TVA %(rate)s %%"),
+    "total_excl": pgettext_lazy("invoice pdf", "Total hors TVA"),
+    "total_vat": pgettext_lazy("invoice pdf", "Total TVA"),
+    "total_incl": pgettext_lazy("invoice pdf", "Total à payer"),
+    "total_credit": pgettext_lazy("invoice pdf", "Total crédité"),
+    "payment": pgettext_lazy(
+        "invoice pdf",
+        "Merci de verser %(amount)s au plus tard le %(due)s sur le compte %(iban)s avec la "
+        "communication structurée %(communication)s.",
+    ),
+    "credit_text": pgettext_lazy(
+        "invoice pdf", "Ce montant vient en déduction de la facture créditée."
+    ),
+    "credit_text_alone": pgettext_lazy("invoice pdf", "Ce montant est porté à votre crédit."),
     # The mention a Belgian credit note carries for a client who deducted the VAT (Royal
     # Decree no. 4, art. 4): its accountant then knows the VAT goes back to the State.
-    "credit_vat": {
-        "fr": "TVA à reverser à l'État dans la mesure où elle a été initialement déduite.",
-        "nl": "Btw terug te storten aan de Staat in de mate waarin ze oorspronkelijk in "
-        "aftrek werd gebracht.",
-        "de": "MwSt. an den Staat zurückzuzahlen, soweit sie ursprünglich abgezogen wurde.",
-        "en": "VAT to be repaid to the State insofar as it was initially deducted.",
-    },
-    "scan": {
-        "fr": "Scannez pour payer",
-        "nl": "Scan om te betalen",
-        "de": "Zum Bezahlen scannen",
-        "en": "Scan to pay",
-    },
-    "enterprise": {"fr": "BCE", "nl": "KBO", "de": "ZDU", "en": "CBE"},
-    "office": {
-        "fr": "Siège social",
-        "nl": "Maatschappelijke zetel",
-        "de": "Gesellschaftssitz",
-        "en": "Registered office",
-    },
-    "page": {"fr": "Page", "nl": "Pagina", "de": "Seite", "en": "Page"},
+    "credit_vat": pgettext_lazy(
+        "invoice pdf",
+        "TVA à reverser à l'État dans la mesure où elle a été initialement déduite.",
+    ),
+    "scan": pgettext_lazy("invoice pdf", "Scannez pour payer"),
+    # Translators: the Crossroads Bank for Enterprises, where a company is registered.
+    "enterprise": pgettext_lazy("invoice pdf", "BCE"),
+    "office": pgettext_lazy("invoice pdf", "Siège social"),
+    "page": pgettext_lazy("invoice pdf", "Page"),
 }
 
 
 def pdf_word(key: str, language: str) -> str:
-    words = PDF_WORDS[key]
-    return words.get(language) or words["fr"]
+    return in_language(PDF_WORDS[key], language)
 
 
 class _Engine:
@@ -248,12 +176,12 @@ def invoice_pdf_data(invoice: Invoice) -> dict[str, Any]:
         if totals.vat:
             payment_text += " " + pdf_word("credit_vat", language)
     elif totals.incl_vat > 0 and iban:
-        payment_text = pdf_word("payment", language).format(
-            amount=format_amount(totals.incl_vat),
-            due=format_date(invoice.due_date, language),
-            iban=iban,
-            communication=communication or "—",
-        )
+        payment_text = pdf_word("payment", language) % {
+            "amount": format_amount(totals.incl_vat),
+            "due": format_date(invoice.due_date, language),
+            "iban": iban,
+            "communication": communication or "—",
+        }
         if invoice.structured_communication:
             qr = epc_svg(
                 EpcPayment(
@@ -336,7 +264,7 @@ def invoice_pdf_data(invoice: Invoice) -> dict[str, Any]:
         ],
         "vat_rows": [
             [
-                pdf_word("vat_at", language).format(rate=row.rate),
+                pdf_word("vat_at", language) % {"rate": row.rate},
                 format_amount(row.base),
                 format_amount(row.vat),
             ]
