@@ -26,10 +26,6 @@ def normalise_enterprise_number(value: str) -> str:
     return f"{compact[:4]}.{compact[4:7]}.{compact[7:]}"
 
 
-def validate_enterprise_number(value: str) -> None:
-    normalise_enterprise_number(value)
-
-
 def normalise_vat_number(value: str) -> str:
     """Return a European VAT number in compact form with its country prefix (BE0123456789)."""
     candidate = value.strip().upper().replace(" ", "").replace(".", "")
@@ -45,10 +41,6 @@ def normalise_vat_number(value: str) -> str:
         ) from exc
 
 
-def validate_vat_number(value: str) -> None:
-    normalise_vat_number(value)
-
-
 def normalise_iban(value: str) -> str:
     try:
         compact = stdnum_iban.validate(value)
@@ -57,10 +49,6 @@ def normalise_iban(value: str) -> str:
             _("« %(value)s » n'est pas un IBAN valide."), code="iban", params={"value": value}
         ) from exc
     return str(stdnum_iban.format(compact))
-
-
-def validate_iban(value: str) -> None:
-    normalise_iban(value)
 
 
 def validate_header_text(value: str) -> None:

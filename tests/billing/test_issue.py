@@ -19,7 +19,6 @@ from courrier.billing.services import (
     invoice_issue,
     invoice_pdf_bytes,
     invoice_pdf_ensure,
-    invoice_totals,
     invoice_update,
 )
 from courrier.billing.services.totals import totals_of
@@ -59,7 +58,7 @@ def test_totals_per_rate_are_rounded_half_up_once_per_rate() -> None:
             LineData(description="d", unit_price=Decimal("10.00"), vat_rate="0"),
         ],
     )
-    totals = invoice_totals(draft)
+    totals = totals_of(draft.lines.all())
     assert [(row.rate, row.base, row.vat) for row in totals.by_rate] == [
         ("0", Decimal("10.00"), Decimal("0.00")),
         # 0.25 × 6 % = 0.015 → 0.02 (half up)

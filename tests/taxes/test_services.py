@@ -41,7 +41,8 @@ def test_periodicity_follows_the_client_regime(make_client: Callable[..., Client
 def test_71_and_72_are_derived_and_never_both(make_client: Callable[..., Client]) -> None:
     row = factories.vat_return(make_client(), grids={"54": "2100", "55": "50", "59": "865.44"})
     assert (row.grid_71, row.grid_72) == (Decimal("1284.56"), Decimal("0.00"))
-    services.vat_return_set_grids(vat_return=row, grids={"54": "100", "59": "350.5"})
+    row.grids = {"54": "100", "59": "350.5"}
+    services.filing_save(filing=row)
     row.refresh_from_db()
     assert row.grids == {"54": "100.00", "59": "350.50"}
     assert (row.grid_71, row.grid_72, row.grid("72")) == (
@@ -51,7 +52,8 @@ def test_71_and_72_are_derived_and_never_both(make_client: Callable[..., Client]
     )
     # Wrong grids are refused and nothing stored changes.
     with pytest.raises(ValidationError):
-        services.vat_return_set_grids(vat_return=row, grids={"54": "-5", "71": "10"})
+        row.grids = {"54": "-5", "71": "10"}
+        services.filing_save(filing=row)
     row.refresh_from_db()
     assert row.grids == {"54": "100.00", "59": "350.50"}
 
@@ -62,7 +64,9 @@ def test_deadline_by_hand_is_kept_until_reset(make_client: Callable[..., Client]
     row.income_year = 2024
     services.filing_save(filing=row)
     assert row.deadline == date(2026, 10, 16)
-    services.filing_deadline_reset(filing=row)
+    # Forgetting the deadline typed by hand (as the admin does): the rule applies again.
+    row.deadline_by_hand = False
+    services.filing_save(filing=row)
     assert (row.deadline, row.deadline_by_hand) == (date(2025, 10, 15), False)
     # A rule-following deadline moves with its inputs.
     isoc = factories.isoc(make_client(), year_end=date(2025, 12, 31))

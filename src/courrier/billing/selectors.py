@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils.translation import gettext_lazy as _
 
+from courrier.billing.fields import INVOICE_CONTEXT
 from courrier.billing.models import Invoice, InvoiceSeries
 from courrier.firm.models import BillingCompany
 from courrier.mailing.models import MailBatch, OutboundMessage
@@ -19,8 +20,6 @@ if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
     from courrier.clients.models import Client
-
-INVOICE_CONTEXT = "invoice"
 
 # The state of an invoice's mail as the registers show it, from its latest message.
 MAIL_STATES: dict[str, StrOrPromise] = {

@@ -86,9 +86,6 @@ class Filing(models.Model):
     def rule_deadline(self) -> date:
         raise NotImplementedError
 
-    def is_late(self, today: date) -> bool:
-        return self.filed_on is None and self.deadline < today
-
 
 class VatReturn(Filing):
     """A periodic VAT return: the period, the grid values as declared, the derived 71/72."""

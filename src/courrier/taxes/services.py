@@ -67,12 +67,6 @@ def filing_save(*, filing: F, deadline: date | None = None, by: Collaborator | N
     return filing
 
 
-def filing_deadline_reset(*, filing: F) -> F:
-    """Forget a deadline set by hand: the rule applies again."""
-    filing.deadline_by_hand = False
-    return filing_save(filing=filing)
-
-
 def vat_return_create(
     *,
     client: Client,
@@ -99,12 +93,6 @@ def vat_return_create(
         status=status,
     )
     return filing_save(filing=vat_return, deadline=deadline, by=by)
-
-
-def vat_return_set_grids(*, vat_return: VatReturn, grids: Mapping[str, object]) -> VatReturn:
-    """Replace the grid values (checked: known codes, amounts >= 0 with two decimals)."""
-    vat_return.grids = dict(grids)
-    return filing_save(filing=vat_return)
 
 
 def corporate_tax_return_create(

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 from courrier.billing.services.communication import (
     format_communication,
     parse_communication,
-    validate_communication,
 )
 from courrier.billing.services.issue import (
     LineData,
@@ -22,7 +21,7 @@ from courrier.billing.services.issue import (
     register_for,
 )
 from courrier.billing.services.pdf import invoice_pdf_render
-from courrier.billing.services.totals import Totals, VatTotal, invoice_totals
+from courrier.billing.services.totals import Totals, VatTotal
 
 if TYPE_CHECKING:
     from courrier.billing.models import Invoice
@@ -49,9 +48,7 @@ __all__ = [
     "invoice_pdf_bytes",
     "invoice_pdf_ensure",
     "invoice_pdf_render",
-    "invoice_totals",
     "invoice_update",
     "parse_communication",
     "register_for",
-    "validate_communication",
 ]

@@ -55,8 +55,3 @@ def parse_communication(value: str) -> str:
             code="communication_check",
         )
     return digits
-
-
-def validate_communication(value: str) -> None:
-    """A form/model validator for a structured communication."""
-    parse_communication(value)

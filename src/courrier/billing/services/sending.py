@@ -11,7 +11,7 @@ a key of its own (`invoice:<pk>:resend:<n>`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from courrier.billing.fields import INVOICE_CONTEXT
 from courrier.billing.models import Invoice
 from courrier.billing.services.payment_terms import named, payment_asks
 from courrier.firm.models import BillingCompany, Collaborator, Firm
@@ -68,7 +69,6 @@ from courrier.texts import (
 
 logger = logging.getLogger("courrier.billing")
 
-INVOICE_CONTEXT = "invoice"
 PURPOSE_EMAIL = "invoice"
 PURPOSE_RESEND = "invoice-resend"
 # MailBatch.options["composer"]: the batch is composed by `invoice_batch_compose`.
@@ -939,14 +939,3 @@ def invoice_issued(*, invoice: Invoice, by: Collaborator | None) -> bool:
 
     transaction.on_commit(enqueue, robust=True)
     return True
-
-
-def invoices_mail_status(invoice_ids: Sequence[int]) -> dict[int, OutboundMessage]:
-    """The latest mail of each invoice (any purpose), for the registers' status column."""
-    latest: dict[int, OutboundMessage] = {}
-    messages = OutboundMessage.objects.filter(
-        context=INVOICE_CONTEXT, object_id__in=list(invoice_ids)
-    ).order_by("created_at", "pk")
-    for message in messages:
-        latest[int(message.object_id or 0)] = message
-    return latest

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from courrier.billing.models import Invoice, InvoiceLine
+from courrier.billing.models import InvoiceLine
 
 CENT = Decimal("0.01")
 
@@ -55,8 +55,3 @@ def totals_of(lines: Iterable[InvoiceLine]) -> Totals:
     excl = sum((row.base for row in by_rate), Decimal("0.00"))
     vat = sum((row.vat for row in by_rate), Decimal("0.00"))
     return Totals(by_rate=by_rate, excl_vat=excl, vat=vat, incl_vat=excl + vat)
-
-
-def invoice_totals(invoice: Invoice) -> Totals:
-    """The invoice's totals from its stored lines."""
-    return totals_of(invoice.lines.all())

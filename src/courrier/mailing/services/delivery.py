@@ -328,8 +328,7 @@ class _Run:
         with transaction.atomic():
             if self.claimed_at is not None and now - self.claimed_at < _lease() / 2:
                 # Claimed moments ago by this run: only the sweeper takes a claim, and only
-                # once its lease is over. (Reading the rows back costs a full read of each on
-                # SQLite, which stores the message bytes in the row.)
+                # once its lease is over, so the claim still holds without a query to say so.
                 still_mine = set(pks)
             else:
                 still_mine = set(self.owned(*pks).values_list("pk", flat=True))
