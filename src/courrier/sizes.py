@@ -9,6 +9,7 @@ in the reader's language: the interface's for a page, the mail's for a mail.
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 
 from django.utils.translation import get_language, pgettext
 
@@ -22,10 +23,12 @@ def file_size(size: int, language: str | None = None, *, limit: bool = False) ->
     are whole, megabytes have one decimal. A size is rounded up and a `limit` down, so that a
     file refused for its size never reads as equal to the limit it passes ("25,1 Mo" against
     "25 Mo")."""
-    code = mail_language((language or get_language() or "fr")[:2].lower())
+    page = get_language() or "fr"
+    code = mail_language((language or page)[:2].lower())
     size = max(int(size), 0)
     rounded = math.floor if limit else math.ceil
-    with override(code):
+    # A page's sizes are in its own language already: no switch for each of a list's rows.
+    with nullcontext() if code == page else override(code):
         if size < 1000:
             return pgettext("file size", "%(size)s o") % {"size": size}
         kilobytes = rounded(size / 1000)

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import typst
@@ -32,7 +35,8 @@ from courrier.l10n import (
     format_date,
     format_number,
     format_vat_number,
-    in_language,
+    mail_language,
+    override,
 )
 
 if TYPE_CHECKING:
@@ -41,7 +45,7 @@ if TYPE_CHECKING:
 LAYOUTS = Path(__file__).resolve().parent.parent / "layouts"
 DEFAULT_LAYOUT = LAYOUTS / "invoice.typ"
 
-# Words printed on the invoice, rendered in its language (`pdf_word`).
+# Words printed on the invoice, rendered in its language (`pdf_words`).
 PDF_WORDS: dict[str, StrOrPromise] = {
     "invoice": pgettext_lazy("invoice pdf", "Facture"),
     "credit_note": pgettext_lazy("invoice pdf", "Note de crédit"),
@@ -87,8 +91,18 @@ PDF_WORDS: dict[str, StrOrPromise] = {
 }
 
 
-def pdf_word(key: str, language: str) -> str:
-    return in_language(PDF_WORDS[key], language)
+def pdf_words(language: str) -> Mapping[str, str]:
+    """Every word of the invoice in `language`.
+
+    Kept per language for the process's life, as Django keeps the catalogues themselves: a
+    batch of 10,000 invoices renders them once, not thirty gettext calls per invoice."""
+    return _pdf_words(mail_language(language))
+
+
+@cache
+def _pdf_words(language: str) -> Mapping[str, str]:
+    with override(language):
+        return MappingProxyType({key: str(word) for key, word in PDF_WORDS.items()})
 
 
 class _Engine:
@@ -131,28 +145,29 @@ def invoice_pdf_data(invoice: Invoice) -> dict[str, Any]:
     """Everything the layout prints, as text in the invoice's language (its amounts in the
     firm's format, the same in every language)."""
     language = invoice.language
+    words = pdf_words(language)
     company = invoice.billing_company
     client = invoice.client
     lines = list(invoice.lines.all())
     totals = totals_of(lines)
     is_credit = invoice.kind == Invoice.Kind.CREDIT_NOTE
-    title = pdf_word("credit_note" if is_credit else "invoice", language)
-    number = invoice.display_number or pdf_word("draft", language)
+    title = words["credit_note" if is_credit else "invoice"]
+    number = invoice.display_number or words["draft"]
 
     meta = [
-        [pdf_word("number", language), number],
-        [pdf_word("date", language), format_date(invoice.issue_date, language)],
+        [words["number"], number],
+        [words["date"], format_date(invoice.issue_date, language)],
     ]
     if not is_credit:
-        meta.append([pdf_word("due_date", language), format_date(invoice.due_date, language)])
-    meta.append([pdf_word("client_number", language), client.number])
+        meta.append([words["due_date"], format_date(invoice.due_date, language)])
+    meta.append([words["client_number"], client.number])
     if invoice.reference:
-        meta.append([pdf_word("reference", language), invoice.reference])
+        meta.append([words["reference"], invoice.reference])
     if invoice.credited_invoice is not None:
         credited = invoice.credited_invoice
         meta.append(
             [
-                pdf_word("credits", language),
+                words["credits"],
                 f"{credited.display_number} ({format_date(credited.issue_date, language)})",
             ]
         )
@@ -161,22 +176,18 @@ def invoice_pdf_data(invoice: Invoice) -> dict[str, Any]:
     if client.country and client.country.upper() != company.country.upper():
         client_lines.append(country_name(client.country, language))
     if client.vat_number:
-        client_lines.append(
-            f"{pdf_word('vat_number', language)} {format_vat_number(client.vat_number)}"
-        )
+        client_lines.append(f"{words['vat_number']} {format_vat_number(client.vat_number)}")
 
     communication = format_communication(invoice.structured_communication)
     iban = company.iban
     payment_text = ""
     qr = ""
     if is_credit:
-        payment_text = pdf_word(
-            "credit_text" if invoice.credited_invoice_id else "credit_text_alone", language
-        )
+        payment_text = words["credit_text" if invoice.credited_invoice_id else "credit_text_alone"]
         if totals.vat:
-            payment_text += " " + pdf_word("credit_vat", language)
+            payment_text += " " + words["credit_vat"]
     elif totals.incl_vat > 0 and iban:
-        payment_text = pdf_word("payment", language) % {
+        payment_text = words["payment"] % {
             "amount": format_amount(totals.incl_vat),
             "due": format_date(invoice.due_date, language),
             "iban": iban,
@@ -198,14 +209,12 @@ def invoice_pdf_data(invoice: Invoice) -> dict[str, Any]:
     )
     legal = [
         f"{company.name} {company.legal_form}".strip(),
-        f"{pdf_word('office', language)} : {office}"
-        if language == "fr"
-        else f"{pdf_word('office', language)}: {office}",
+        f"{words['office']} : {office}" if language == "fr" else f"{words['office']}: {office}",
         " · ".join(
             part
             for part in (
-                f"{pdf_word('enterprise', language)} {company.enterprise_number}",
-                f"{pdf_word('vat_number', language)} {format_vat_number(company.vat_number)}"
+                f"{words['enterprise']} {company.enterprise_number}",
+                f"{words['vat_number']} {format_vat_number(company.vat_number)}"
                 if company.vat_number
                 else "",
                 f"IBAN {iban}" if iban else "",
@@ -246,11 +255,11 @@ def invoice_pdf_data(invoice: Invoice) -> dict[str, Any]:
         "client": {"name": client.display_name, "lines": [x for x in client_lines if x]},
         "meta": meta,
         "headers": [
-            pdf_word("description", language),
-            pdf_word("quantity", language),
-            pdf_word("unit_price", language),
-            pdf_word("vat_rate", language),
-            pdf_word("amount", language),
+            words["description"],
+            words["quantity"],
+            words["unit_price"],
+            words["vat_rate"],
+            words["amount"],
         ],
         "lines": [
             [
@@ -264,30 +273,30 @@ def invoice_pdf_data(invoice: Invoice) -> dict[str, Any]:
         ],
         "vat_rows": [
             [
-                pdf_word("vat_at", language) % {"rate": row.rate},
+                words["vat_at"] % {"rate": row.rate},
                 format_amount(row.base),
                 format_amount(row.vat),
             ]
             for row in totals.by_rate
         ],
-        "base_label": pdf_word("base", language),
-        "vat_label": pdf_word("vat_rate", language),
+        "base_label": words["base"],
+        "vat_label": words["vat_rate"],
         "totals": [
-            [pdf_word("total_excl", language), format_amount(totals.excl_vat)],
-            [pdf_word("total_vat", language), format_amount(totals.vat)],
+            [words["total_excl"], format_amount(totals.excl_vat)],
+            [words["total_vat"], format_amount(totals.vat)],
         ],
         "total": [
-            pdf_word("total_credit" if is_credit else "total_incl", language),
+            words["total_credit" if is_credit else "total_incl"],
             format_amount(totals.incl_vat),
         ],
         "payment": payment_text,
         "communication": communication,
         "qr": qr,
-        "scan": pdf_word("scan", language),
+        "scan": words["scan"],
         "notes": invoice.notes,
         "footer": company.invoice_footer,
         "legal": [line for line in legal if line],
-        "page": pdf_word("page", language),
+        "page": words["page"],
     }
 
 
