@@ -1,9 +1,12 @@
-"""The formatters of the mail languages: dates and numbers as each language writes them."""
+"""The formatters of the mail languages: dates and numbers as each language writes them; the
+words of mails kept as gettext strings."""
 
 from __future__ import annotations
 
+import ast
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -32,3 +35,32 @@ def test_numbers_in_each_language() -> None:
     assert format_number(Decimal("21"), "de", decimals=2) == "21,00"
     assert format_number(Decimal("1234.567"), "en", decimals=2) == "1.234,57"
     assert format_number(7, "fr", decimals=0) == "7"
+
+
+SOURCE = Path(__file__).resolve().parent.parent / "src" / "courrier"
+# Texts of the demo firm (seeded templates in four languages) and migrations' frozen copies
+# are data, not words the code writes; payment_terms reads a template's text in any
+# language (patterns, not words).
+NOT_WORDS = ("demo", "migrations", "billing/services/payment_terms.py")
+
+
+def _language_keyed_dicts(path: Path) -> list[int]:
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Dict):
+            keys = {key.value for key in node.keys if isinstance(key, ast.Constant)}
+            if {"nl", "de"} <= keys:
+                lines.append(node.lineno)
+    return lines
+
+
+def test_no_module_keeps_mail_words_in_a_dictionary_of_languages() -> None:
+    """Words of mails and PDFs are gettext strings (makemessages sees them, the German
+    catalogue holds them), not a dict keyed by "fr", "nl", "de", "en"."""
+    found = {
+        str(path.relative_to(SOURCE)): lines
+        for path in SOURCE.rglob("*.py")
+        if not any(part in str(path.relative_to(SOURCE)) for part in NOT_WORDS)
+        and (lines := _language_keyed_dicts(path))
+    }
+    assert found == {}
