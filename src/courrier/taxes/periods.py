@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 from babel.dates import format_date as babel_format_date
+from django.utils.translation import pgettext_lazy
 
-from courrier.l10n import mail_language
+from courrier.l10n import in_language, mail_language
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+
+# The quarters as each mail language writes them, ordinal included (1er, 1ste, 1., 1st).
+_QUARTERS: dict[int, StrOrPromise] = {
+    1: pgettext_lazy("mail", "1er trimestre %(year)s"),
+    2: pgettext_lazy("mail", "2e trimestre %(year)s"),
+    3: pgettext_lazy("mail", "3e trimestre %(year)s"),
+    4: pgettext_lazy("mail", "4e trimestre %(year)s"),
+}
 
 
 def _quarter(number: int, year: int, language: str) -> str:
-    language = mail_language(language)
-    if language == "fr":
-        return f"{number}{'er' if number == 1 else 'e'} trimestre {year}"
-    if language == "nl":
-        return f"{number}{'ste' if number in (1, 8) else 'de'} kwartaal {year}"
-    if language == "de":
-        return f"{number}. Quartal {year}"
-    suffix = {1: "st", 2: "nd", 3: "rd"}.get(number, "th")
-    return f"{number}{suffix} quarter {year}"
+    if number not in _QUARTERS:
+        return f"{number}/{year}"  # a row not validated yet: no language has a word for it
+    return in_language(_QUARTERS[number], language) % {"year": year}
 
 
 def format_period(*, year: int, period: int, monthly: bool, language: str) -> str:
