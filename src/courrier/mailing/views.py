@@ -69,7 +69,7 @@ from courrier.mailing.models import (
     SendingProfile,
     Upload,
 )
-from courrier.mailing.services import by_link, languages, profiles, resend
+from courrier.mailing.services import by_link, languages, once, profiles, resend
 from courrier.mailing.services.compose import encoded_size
 from courrier.texts import Text, render_all
 
@@ -664,6 +664,7 @@ def _window_context(request: HttpRequest, window: Window, **extra: Any) -> dict[
             user=user, context=window.templates_context
         ),
         "context_label": _context_label(window.context_name and window.templates_context),
+        "already_mailed": _already_mailed(window.objects),
         "company_senders": _company_senders(window.objects),
         **_attachments_context(form, sender_profile, window.objects),
     }
@@ -682,6 +683,16 @@ def _date_patterns() -> dict[str, str]:
         .replace("22", "DD")
         for code in MailLanguage.values
     }
+
+
+def _already_mailed(objects: list[MailContext]) -> list[str]:
+    """What the window's objects mailed once (invoices) already had: when each went."""
+    mailed = once.first_mails(objects)
+    return [
+        str(once.already_mailed(item, mailed[item.object_id]))
+        for item in objects
+        if item.object_id in mailed
+    ]
 
 
 def _company_senders(objects: list[MailContext]) -> list[dict[str, Any]]:
@@ -785,6 +796,7 @@ def _presend(
             batch=window.is_batch,
             contexts=objects,
             send_by_link=bool(data.get("send_by_link")),
+            again=bool(data.get("resend")),
         )
     )
 
@@ -827,6 +839,16 @@ def _send_one(request: HttpRequest, window: Window) -> HttpResponse | None:
             for reason in blockers:
                 form.add_error(None, str(reason))
             return None
+        # A mail about an invoice: the invoice's own key, that every path sending it uses.
+        purpose = "client"
+        if context is not None and context.object_id is not None:
+            target = once.object_key(
+                context,
+                first=once.first_mails([context]).get(context.object_id),
+                again=bool(data.get("resend")),
+            )
+            if target is not None:
+                key, purpose = target.key, target.purpose
         values: dict[str, Any] = {
             "sender": user,
             "client": client,
@@ -835,7 +857,7 @@ def _send_one(request: HttpRequest, window: Window) -> HttpResponse | None:
             "language": data["language"],
             "template": data["template"],
             "archive": data["archive"],
-            "purpose": "client",
+            "purpose": purpose,
             "idempotency_key": key,
             "uploads": _uploads_of(form),
             "context": context,

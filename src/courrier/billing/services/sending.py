@@ -3,9 +3,11 @@
 One message per invoice, through its billing company's profile, with the company's invoice
 template (its credit-note template for a credit note, which never asks for payment) in the
 invoice's language and the PDF as issued attached. Each invoice's mail has the
-idempotency key `invoice:<pk>:email`: a batch run twice, resumed after a crash, or a second
-batch over the same invoices queues nothing twice. Only `invoice_resend` sends again, under
-a key of its own (`invoice:<pk>:resend:<n>`).
+idempotency key `invoice:<pk>:email` (`contexts.mail_key`, the key the compose window uses
+too): a batch run twice, resumed after a crash, a second batch over the same invoices, or a
+batch after the compose window mailed the invoice queues nothing twice. Only an explicit
+re-send ("@", or "Envoyer à nouveau" in the window) sends again, under a key of its own
+(`invoice:<pk>:resend:<n>`, `contexts.resend_key`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from courrier.billing.models import Invoice
 from courrier.billing.services.payment_terms import named, payment_asks
 from courrier.firm.models import BillingCompany, Collaborator, Firm
 from courrier.languages import MailLanguage
+from courrier.mailing import contexts
 from courrier.mailing.exceptions import MailingError
 from courrier.mailing.fields import client_values
 from courrier.mailing.models import (
@@ -52,6 +55,7 @@ from courrier.mailing.services.compose import (
 )
 from courrier.mailing.services.delivery import delivery_grouped
 from courrier.mailing.services.holes import holes
+from courrier.mailing.services.once import resend_next
 from courrier.mailing.services.profiles import profile_for
 from courrier.mailing.signatures import mail_signature
 from courrier.texts import (
@@ -82,12 +86,9 @@ State = MailBatch.State
 
 
 def email_key(invoice_pk: int) -> str:
-    """The idempotency key of an invoice's mail: sent once, whatever runs it."""
-    return f"invoice:{invoice_pk}:email"
-
-
-def resend_key(invoice_pk: int, number: int) -> str:
-    return f"invoice:{invoice_pk}:resend:{number}"
+    """The idempotency key of an invoice's mail: sent once, whatever runs it (the compose
+    window included: `contexts.mail_key`)."""
+    return contexts.mail_key(INVOICE_CONTEXT, invoice_pk)
 
 
 # -- the template ------------------------------------------------------------------------------
@@ -904,12 +905,9 @@ def invoice_batch_summary(*, batch: MailBatch) -> BatchSummary:
 def invoice_resend(*, invoice: Invoice, by: Collaborator) -> OutboundMessage:
     """Send an issued invoice again ("@" in the register): a new message with the same PDF
     bytes, under a key of its own, recorded as a re-send (purpose "invoice-resend")."""
-    prefix = f"invoice:{invoice.pk}:resend:"
-    number = OutboundMessage.objects.filter(idempotency_key__startswith=prefix).count() + 1
+    key = resend_next(INVOICE_CONTEXT, invoice.pk)
     invoice = _invoices([invoice.pk]).get()
-    message = _compose_invoice(
-        invoice, by=by, idempotency_key=resend_key(invoice.pk, number), purpose=PURPOSE_RESEND
-    )
+    message = _compose_invoice(invoice, by=by, idempotency_key=key, purpose=PURPOSE_RESEND)
     logger.info("invoice %s re-sent by collaborator %s: message %s", invoice.pk, by.pk, message.pk)
     return message
 

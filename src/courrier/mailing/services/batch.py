@@ -31,7 +31,7 @@ from courrier.mailing.contexts import MailContext
 from courrier.mailing.exceptions import ConfigurationError, MailingError
 from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage, SendingProfile, Upload
 from courrier.mailing.rendering import body_html, check_fields
-from courrier.mailing.services import by_link
+from courrier.mailing.services import by_link, once
 from courrier.mailing.services.compose import (
     CLIENT_CONTEXT,
     ComposeOptions,
@@ -204,6 +204,7 @@ def presend_check(
     batch: bool,
     contexts: Sequence[MailContext] | None = None,
     send_by_link: bool = False,
+    again: bool = False,
 ) -> list[RecipientCheck]:
     """Per recipient, what blocks its mail and what only warns, found by rendering each mail
     exactly as compose will. Blocks: no address, an unknown field, an empty field the text
@@ -215,7 +216,9 @@ def presend_check(
 
     With `contexts` (mails about invoices, VAT returns, documents, ...), one check per object
     instead of per client, each with its object's fields, files, addresses and (for an
-    invoice) its billing company's profile; `clients` is then ignored."""
+    invoice) its billing company's profile; `clients` is then ignored. An object mailed once
+    (an invoice) that had its mail already is blocked, saying when, unless `again` (the
+    window's "Envoyer à nouveau") asks for a re-send."""
     general: list[str | Text] = []
     try:
         checked = options_from(options)
@@ -260,8 +263,12 @@ def presend_check(
         prefetch_related_objects([template], "versions")
     if contexts is not None:
         checks = []
+        mailed = {} if again else once.first_mails(contexts)
         for context in contexts:
             setup, reasons = setup_for(context.billing_company or billing_company)
+            first = mailed.get(context.object_id) if context.object_id is not None else None
+            if first is not None:
+                reasons = [*reasons, once.already_mailed(context, first)]
             checks.append(
                 check_recipient(
                     setup,
@@ -297,7 +304,8 @@ def presend_check(
 
 def batch_key(batch: MailBatch, client_id: int) -> str:
     """The idempotency key of a batch's message to one client (or, for a batch about other
-    objects, about one object: the id is then the object's)."""
+    objects, about one object: the id is then the object's). Objects mailed once (invoices)
+    are stored under their own key instead (`once.object_key`), whatever batch sends them."""
     if batch.context and batch.context != CLIENT_CONTEXT:
         return f"batch:{batch.pk}:{batch.context}:{client_id}"
     return f"batch:{batch.pk}:client:{client_id}"
@@ -504,11 +512,25 @@ def _compose_all(batch: MailBatch, *, limit: int | None) -> bool:
     about_objects = bool(batch.context) and batch.context != CLIENT_CONTEXT
     ids = _client_ids(batch.object_ids if about_objects else batch.client_ids)
     keys = {batch_key(batch, pk): pk for pk in ids}
-    done = set(
-        OutboundMessage.objects.filter(idempotency_key__in=list(keys)).values_list(
-            "idempotency_key", flat=True
+    # Objects mailed once (invoices) have one key whatever sends them: this batch's are the
+    # messages it stored; another path's first mail blocks the object, unless the window
+    # asked for a re-send ("resend").
+    sent_once = contexts.sent_once(batch.context) if about_objects else None
+    again = bool((batch.options or {}).get("resend"))
+    done: set[str | None]
+    if sent_once is not None:
+        stored = set(
+            OutboundMessage.objects.filter(
+                batch=batch, context=batch.context, object_id__in=ids
+            ).values_list("object_id", flat=True)
         )
-    )
+        done = {key for key, pk in keys.items() if pk in stored}
+    else:
+        done = set(
+            OutboundMessage.objects.filter(idempotency_key__in=list(keys)).values_list(
+                "idempotency_key", flat=True
+            )
+        )
     missing = [keys[key] for key in keys if key not in done]
     clients: dict[int, Client] = {}
     objects: dict[int, MailContext] = {}
@@ -532,6 +554,7 @@ def _compose_all(batch: MailBatch, *, limit: int | None) -> bool:
     # reason is stored as Text.as_json(), read back by courrier.texts.text_of.
     blocked: dict[str, list[Any]] = dict(batch.blocked or {})
     batch.blocked = blocked
+    firsts = once.first_mails(objects.values()) if sent_once is not None else {}
     composed = 0
     stopped = False
     profiles: set[int] = set()
@@ -550,14 +573,18 @@ def _compose_all(batch: MailBatch, *, limit: int | None) -> bool:
                 if about_objects
                 else Sentence(gettext_noop("Ce client n'existe plus."))
             ]
+        elif context is not None and pk in firsts and not again:
+            reasons = [once.already_mailed(context, firsts[pk])]
         else:
             setup = setup_for(context.billing_company if context is not None else None)
+            target = once.object_key(context, first=firsts.get(pk), again=again)
             # Delivery chains its runs by itself: waking it now and then is enough.
             reasons = _compose_one(
                 setup,
                 batch,
                 client=client,
-                key=key,
+                key=target.key if target is not None else key,
+                purpose=target.purpose if target is not None else "client",
                 enqueue=composed % every == 0,
                 context=context,
                 send_by_link=send_by_link,
@@ -586,9 +613,10 @@ def _compose_one(
     enqueue: bool,
     context: MailContext | None = None,
     send_by_link: bool = False,
+    purpose: str = "client",
 ) -> list[str | Text]:
-    """Queue the batch's message to `client` (about `context`); the reasons it cannot be, or
-    [] once queued."""
+    """Queue the batch's message to `client` (about `context`) under `key`; the reasons it
+    cannot be, or [] once queued."""
     check = check_recipient(
         setup,
         client=client,
@@ -612,7 +640,7 @@ def _compose_one(
                     body=check.body,
                     language=check.language,
                     template=batch.template,
-                    purpose="client",
+                    purpose=purpose,
                     idempotency_key=key,
                     batch=batch,
                     enqueue=enqueue,
@@ -625,7 +653,7 @@ def _compose_one(
                     client=client,
                     preview=check.preview,
                     template=batch.template,
-                    purpose="client",
+                    purpose=purpose,
                     idempotency_key=key,
                     batch=batch,
                     enqueue=enqueue,
@@ -634,10 +662,14 @@ def _compose_one(
             # The counter moves with the message, in the same transaction.
             MailBatch.objects.filter(pk=batch.pk).update(queued=F("queued") + 1)
     except IntegrityError:
-        # Another run of this batch stored it a moment ago: queued all the same. Anything
-        # else is not ours to hide: the batch stops and says so, a rerun goes on from there.
-        if not OutboundMessage.objects.filter(idempotency_key=key).exists():
+        # Another run of this batch stored it a moment ago: queued all the same; another path
+        # mailed the object meanwhile (an invoice sent by the register): blocked, saying when.
+        # Anything else is not ours to hide: the batch stops and says so, a rerun goes on.
+        existing = OutboundMessage.objects.filter(idempotency_key=key).first()
+        if existing is None:
             raise
+        if context is not None and existing.batch_id != batch.pk:
+            return [once.already_mailed(context, existing)]
         return []
     except ValidationError as exc:
         return list(texts_of(exc))
