@@ -210,14 +210,18 @@ def test_sent_by_the_command_the_window_refuses_until_send_again_is_ticked(
     deliver()
     assert copies(smtp_server, document) == 1 and len(mails_about(document)) == 1
 
-    again = client.post(COMPOSE, written(document, resend="on"))
+    ticked = written(document, resend="on")
+    again = client.post(COMPOSE, ticked)
     assert again.status_code == 302, page_text(again)
+    # The same form posted twice (a double click): one re-send.
+    assert client.post(COMPOSE, ticked).status_code == 302
     deliver()
     assert copies(smtp_server, document) == 2
     first, resent = mails_about(document)
     assert first.purpose == PURPOSE_EMAIL
     assert resent.purpose == PURPOSE_RESEND
-    assert resent.idempotency_key == f"invoice:{document.pk}:resend:1"
+    key = ticked["idempotency_key"]
+    assert resent.idempotency_key == f"invoice:{document.pk}:resend:{key}"
 
     # "@" afterwards counts that re-send: its own is the second.
     client.post(reverse("billing:invoice_resend", args=[document.pk]))

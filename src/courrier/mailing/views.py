@@ -846,6 +846,7 @@ def _send_one(request: HttpRequest, window: Window) -> HttpResponse | None:
                 context,
                 first=once.first_mails([context]).get(context.object_id),
                 again=bool(data.get("resend")),
+                tag=data.get("idempotency_key") or "",
             )
             if target is not None:
                 key, purpose = target.key, target.purpose

@@ -3,7 +3,8 @@ sends it.
 
 A context registered with `contexts.SentOnce` stores the first mail about each object under
 `contexts.mail_key` ("invoice:42:email") and an explicit re-send under `contexts.resend_key`
-("invoice:42:resend:1"), numbered as "@" in the register numbers them. Billing's batch, "@" and
+("invoice:42:resend:1"), numbered as "@" in the register numbers them (or, from the compose
+window, tagged with the window's one-time key). Billing's batch, "@" and
 send on issue, the compose window and its batches all take their keys from here: each path's
 check sees the others' mails, and the outbox's unique index on the key refuses a second first
 mail stored at the same moment by another path.
@@ -73,18 +74,28 @@ def resend_next(name: str, object_id: int) -> str:
 
 
 def object_key(
-    context: MailContext | None, *, first: OutboundMessage | None, again: bool
+    context: MailContext | None,
+    *,
+    first: OutboundMessage | None,
+    again: bool,
+    tag: str = "",
 ) -> ObjectKey | None:
     """Where a mail about `context` is stored (`first`: its first mail, from `first_mails`):
-    the next re-send's key when it had one and `again` was asked for; otherwise its first
-    mail's key (with `again` but no first mail: there is nothing to send again), so that a
-    first mail found meanwhile is the answer, never a second one. None when the context is not
-    sent once: the caller keeps its own key."""
+    a re-send's key when it had one and `again` was asked for — tagged with `tag` (the
+    compose window's one-time key: the same form posted twice re-sends once), else numbered
+    after those stored; otherwise its first mail's key (with `again` but no first mail: there
+    is nothing to send again), so that a first mail found meanwhile is the answer, never a
+    second one. None when the context is not sent once: the caller keeps its own key."""
     if context is None or context.object_id is None:
         return None
     once = contexts.sent_once(context.name)
     if once is None:
         return None
     if first is not None and again:
-        return ObjectKey(resend_next(context.name, context.object_id), once.resend_purpose)
+        key = (
+            contexts.resend_key(context.name, context.object_id, tag)
+            if tag
+            else resend_next(context.name, context.object_id)
+        )
+        return ObjectKey(key, once.resend_purpose)
     return ObjectKey(contexts.mail_key(context.name, context.object_id), once.purpose)
