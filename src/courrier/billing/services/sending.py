@@ -40,6 +40,7 @@ from courrier.mailing.models import (
     OutboundMessage,
     SendingProfile,
 )
+from courrier.mailing.services import resend_next
 from courrier.mailing.services.compose import (
     PreparedMessage,
     compose_options,
@@ -55,7 +56,6 @@ from courrier.mailing.services.compose import (
 )
 from courrier.mailing.services.delivery import delivery_grouped
 from courrier.mailing.services.holes import holes
-from courrier.mailing.services.once import resend_next
 from courrier.mailing.services.profiles import profile_for
 from courrier.mailing.signatures import mail_signature
 from courrier.texts import (

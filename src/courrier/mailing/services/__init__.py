@@ -36,6 +36,7 @@ from courrier.mailing.services.delivery import (
     retry_delay,
 )
 from courrier.mailing.services.events import Event, delivery_events_record, profile_webhook
+from courrier.mailing.services.once import resend_next
 from courrier.mailing.services.profiles import profile_for, profile_updated, profile_verify
 from courrier.mailing.services.resend import message_resend
 from courrier.mailing.services.uploads import upload_store
@@ -70,6 +71,7 @@ __all__ = [
     "profile_verify",
     "profile_webhook",
     "profiles_waiting",
+    "resend_next",
     "retry_delay",
     "upload_store",
 ]
