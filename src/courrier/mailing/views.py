@@ -773,7 +773,7 @@ def _presend(
     user: Collaborator,
     clients: list[Client],
     objects: list[MailContext] | None = None,
-) -> list[services.RecipientCheck]:
+) -> list[services.PresendCheck]:
     """The pre-send check of every recipient (or of `objects`, the window's objects by
     default in a context), with the options the window asks for."""
     form = window.form
@@ -801,7 +801,7 @@ def _presend(
     )
 
 
-def _presend_context(checks: list[services.RecipientCheck]) -> dict[str, Any]:
+def _presend_context(checks: list[services.PresendCheck]) -> dict[str, Any]:
     """The check's table: blocked recipients first, then those with a warning, then the rest."""
     ready = [check for check in checks if not check.blockers]
     blocked = [check for check in checks if check.blockers]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from functools import partial
 
@@ -40,7 +40,7 @@ from courrier.mailing.models import (
     OutboundMessage,
     SendingProfile,
 )
-from courrier.mailing.services import resend_next
+from courrier.mailing.services import PresendCheck, Reason, profile_blocker, resend_next
 from courrier.mailing.services.compose import (
     PreparedMessage,
     compose_options,
@@ -177,27 +177,6 @@ def _credits_nothing(version: MailTemplateVersion) -> Reason | None:
 # -- the pre-send check --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Reason:
-    code: str
-    # A Text (courrier.texts): a batch stores its blockers, and whoever reads the batch later
-    # reads them in their own language. A plain string is shown as it is.
-    message: Text | str
-
-
-@dataclass
-class InvoiceCheck:
-    """What stops an invoice's mail (blockers) or deserves a look (warnings)."""
-
-    invoice: Invoice
-    blockers: list[Reason] = field(default_factory=list)
-    warnings: list[Reason] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.blockers
-
-
 def _language_label(code: str) -> Text | str:
     """A language's name, translated when shown."""
     try:
@@ -276,7 +255,7 @@ def _holes(
 
 def invoice_presend_check(
     *, invoices: Iterable[Invoice], by: Collaborator | None
-) -> list[InvoiceCheck]:
+) -> list[PresendCheck]:
     """The check before a batch: one entry per invoice, in the order given.
 
     Blockers: not issued, already sent by e-mail (only "@" sends again), no invoice address,
@@ -296,11 +275,11 @@ def invoice_presend_check(
     )
     templates: dict[tuple[int, str], MailTemplate | None] = {}
     profiles: dict[int, SendingProfile | Text] = {}
-    checks: list[InvoiceCheck] = []
+    checks: list[PresendCheck] = []
     today = timezone.localdate()
     firm = Firm.load()
     for invoice in invoices:
-        check = InvoiceCheck(invoice=invoice)
+        check = PresendCheck(client=invoice.client, language=invoice.language, about=invoice)
         checks.append(check)
         blockers, warnings = check.blockers, check.warnings
         if invoice.status != Invoice.Status.ISSUED:
@@ -328,20 +307,10 @@ def invoice_presend_check(
             except MailingError as exc:
                 profiles[company.pk] = exc.text
         profile = profiles[company.pk]
-        if isinstance(profile, Text):
-            blockers.append(Reason("no_profile", profile))
-        elif profile.state != SendingProfile.State.OK:
-            blockers.append(
-                Reason(
-                    "profile_broken",
-                    Sentence(
-                        gettext_noop(
-                            "Le paramétrage d'envoi de %(company)s est à corriger : %(reason)s"
-                        ),
-                        {"company": str(company), "reason": profile.state_reason},
-                    ),
-                )
-            )
+        # The rule of every pre-send check and of compose: what it blocks fails at compose.
+        unusable = profile if isinstance(profile, Text) else profile_blocker(profile)
+        if unusable is not None:
+            blockers.append(Reason("no_profile" if profile is unusable else "profile", unusable))
         is_credit = invoice.kind == Invoice.Kind.CREDIT_NOTE
         if (company.pk, invoice.kind) not in templates:
             templates[company.pk, invoice.kind] = mail_template_for(invoice=invoice)
@@ -390,7 +359,11 @@ def invoice_presend_check(
             if unsigned:
                 warnings.append(Reason("no_signature", unsigned))
             # A credit note crediting nothing already says why its invoice's fields are empty.
-            said = _CREDITED_FIELDS if any(r.code == "credits_nothing" for r in blockers) else ()
+            said = (
+                _CREDITED_FIELDS
+                if any(isinstance(r, Reason) and r.code == "credits_nothing" for r in blockers)
+                else ()
+            )
             blockers.extend(
                 Reason("hole", reason)
                 for reason in _holes(
@@ -509,11 +482,11 @@ def invoice_batch_start(
             body="",
             options={"composer": COMPOSER},
             context=INVOICE_CONTEXT,
-            object_ids=[check.invoice.pk for check in checks],
-            client_ids=[check.invoice.client_id for check in checks],
+            object_ids=[check.about.pk for check in checks],
+            client_ids=[check.about.client_id for check in checks],
             total=len(checks),
             blocked={
-                str(check.invoice.pk): texts_json(reason.message for reason in check.blockers)
+                str(check.about.pk): texts_json(check.blockers)
                 for check in checks
                 if check.blockers
             },

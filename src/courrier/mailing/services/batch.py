@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -48,8 +48,8 @@ from courrier.mailing.services.compose import (
 )
 from courrier.mailing.services.delivery import enqueue_on_commit
 from courrier.mailing.services.languages import language_rule, missing_version
-from courrier.mailing.services.profiles import profile_for, profile_problem
-from courrier.texts import Lines, Sentence, Text, Verbatim, texts_json, texts_of
+from courrier.mailing.services.profiles import profile_error, profile_for
+from courrier.texts import Lines, Sentence, Text, Verbatim, text_of, texts_json, texts_of
 
 logger = logging.getLogger("courrier.mailing")
 
@@ -59,15 +59,38 @@ State = MailBatch.State
 # -- the pre-send check ----------------------------------------------------------------------
 
 
+class Reason(Text):
+    """A reason of the pre-send check that callers tell apart by its `code` ("hole",
+    "peppol", ...), said by its `message`. A Text itself: shown, stored and read back as its
+    message."""
+
+    __slots__ = ("code", "message")
+
+    def __init__(self, code: str, message: Text | str) -> None:
+        self.code = code
+        self.message = message
+
+    def render(self) -> str:
+        return text_of(self.message).render()
+
+    def as_json(self) -> Any:
+        return text_of(self.message).as_json()
+
+
 @dataclass
-class RecipientCheck:
+class PresendCheck:
+    """The pre-send check of one mail: per recipient, or per object mailed (an invoice, a VAT
+    return, ...), what blocks it and what only warns. The one result shape of every pre-send
+    check: the compose window's and a batch's (`presend_check`), the invoice register's and
+    `courrier send-invoices` (billing's `invoice_presend_check`)."""
+
     client: Client
-    language: str
-    language_fallback: bool
-    # What a batch stores when it blocks a recipient: Texts (courrier.texts), so that whoever
-    # reads the batch later reads them in their own language.
-    blockers: list[str | Text]
-    warnings: list[str | Text]
+    language: str = ""
+    language_fallback: bool = False
+    # Texts (courrier.texts; a `Reason` when its caller tells reasons apart), so that whoever
+    # reads a stored batch later reads them in their own language.
+    blockers: list[Text] = field(default_factory=list)
+    warnings: list[Text] = field(default_factory=list)
     # The mail as it would leave (None when it cannot be rendered), for stepping through.
     preview: Preview | None = None
     # A mail about an object (an invoice, a VAT return, ...): which one, as people name it.
@@ -77,6 +100,12 @@ class RecipientCheck:
     # The texts its mail is made of (the template's version in its language, or the window's).
     subject: str = ""
     body: str = ""
+    # The object itself, for the app that checked it (billing: the invoice).
+    about: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.blockers
 
     @property
     def label(self) -> str:
@@ -95,10 +124,10 @@ def check_recipient(
     body: str,
     template: MailTemplate | None,
     batch: bool,
-    general: Sequence[str | Text] = (),
+    general: Sequence[Text] = (),
     context: MailContext | None = None,
     send_by_link: bool = False,
-) -> RecipientCheck:
+) -> PresendCheck:
     """One recipient judged by rendering its mail through `mail_draft`, as compose will.
 
     The mail goes wholly in one language. In a batch with a template, each recipient gets the
@@ -116,14 +145,14 @@ def check_recipient(
     written_in = options.language or own_language
     language = written_in
     blockers = list(general)
-    warnings: list[str | Text] = []
+    warnings: list[Text] = []
     if template is not None and batch:
         version = template.version(own_language)
         if version is None and options.other_language:
             version = template.version(written_in)
         if version is None:
             blockers.append(missing_version(template, own_language, written_in))
-            return RecipientCheck(client, own_language, False, blockers, warnings, context=context)
+            return PresendCheck(client, own_language, False, blockers, warnings, context=context)
         subject, body, language = version.subject, version.body, version.language
     language_blockers, language_warnings = language_rule(
         own_language=own_language, language=language, allowed=options.other_language
@@ -148,7 +177,7 @@ def check_recipient(
         )
     except ValidationError as exc:
         blockers.extend(texts_of(exc))
-        return RecipientCheck(
+        return PresendCheck(
             client, language, language != own_language, blockers, warnings, context=context
         )
     oversize = False
@@ -167,9 +196,9 @@ def check_recipient(
                     )
                 )
             )
-    warnings.extend(preview.warnings)
+    warnings.extend(text_of(warning) for warning in preview.warnings)
     warnings.extend(language_warnings)
-    return RecipientCheck(
+    return PresendCheck(
         client=client,
         language=preview.language,
         language_fallback=preview.language != own_language,
@@ -205,7 +234,7 @@ def presend_check(
     contexts: Sequence[MailContext] | None = None,
     send_by_link: bool = False,
     again: bool = False,
-) -> list[RecipientCheck]:
+) -> list[PresendCheck]:
     """Per recipient, what blocks its mail and what only warns, found by rendering each mail
     exactly as compose will. Blocks: no address, an unknown field, an empty field the text
     needs, a value still to type, a language the recipient does not read (no version of the
@@ -219,7 +248,7 @@ def presend_check(
     invoice) its billing company's profile; `clients` is then ignored. An object mailed once
     (an invoice) that had its mail already is blocked, saying when, unless `again` (the
     window's "Envoyer à nouveau") asks for a re-send."""
-    general: list[str | Text] = []
+    general: list[Text] = []
     try:
         checked = options_from(options)
     except ValidationError as exc:
@@ -231,9 +260,9 @@ def presend_check(
         general.extend(texts_of(exc))
         attachments = []
     firm = Firm.load()
-    setups: dict[int | None, tuple[SendSetup, list[str | Text]]] = {}
+    setups: dict[int | None, tuple[SendSetup, list[Text]]] = {}
 
-    def setup_for(company: BillingCompany | None) -> tuple[SendSetup, list[str | Text]]:
+    def setup_for(company: BillingCompany | None) -> tuple[SendSetup, list[Text]]:
         key = company.pk if company is not None else None
         if key not in setups:
             profile: SendingProfile | None = None
@@ -243,7 +272,7 @@ def presend_check(
             except ConfigurationError as exc:
                 problem = exc
             if profile is not None:
-                problem = profile_problem(profile)
+                problem = profile_error(profile)
             reasons = [*general, *([problem.text] if problem is not None else [])]
             setup = SendSetup(
                 sender=sender,
@@ -384,7 +413,7 @@ def batch_create(
     } or {None: None}
     for company in companies.values():
         profile = profile_for(sender=sender, billing_company=company)
-        problem = profile_problem(profile)
+        problem = profile_error(profile)
         if problem is not None:
             raise problem
     with transaction.atomic():
@@ -568,7 +597,7 @@ def _compose_all(batch: MailBatch, *, limit: int | None) -> bool:
         context = objects.get(pk) if about_objects else None
         client = context.client if context is not None else clients.get(pk)
         if client is None:
-            reasons: list[str | Text] = [
+            reasons: list[Text] = [
                 Sentence(gettext_noop("Cet élément n'existe plus ou ne vous est plus accessible."))
                 if about_objects
                 else Sentence(gettext_noop("Ce client n'existe plus."))
@@ -614,7 +643,7 @@ def _compose_one(
     context: MailContext | None = None,
     send_by_link: bool = False,
     purpose: str = "client",
-) -> list[str | Text]:
+) -> list[Text]:
     """Queue the batch's message to `client` (about `context`) under `key`; the reasons it
     cannot be, or [] once queued."""
     check = check_recipient(
