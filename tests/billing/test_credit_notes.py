@@ -288,7 +288,7 @@ def test_the_demo_sends_right_credit_notes_for_both_companies(
     batch = invoice_batch_start(by=by, invoices=notes, enqueue=False)
     invoice_batch_compose(batch_id=batch.pk)
     deliver()
-    sent = [check.invoice for check in checks if check.ok]
+    sent = [check.about for check in checks if check.ok]
     assert sent and len(smtp_server.messages) == len(sent)
     for received in smtp_server.messages:
         text = bodies(received)

@@ -103,7 +103,7 @@ def test_presend_check_lists_blockers_and_the_peppol_warning(
     draft = make_invoice(company, make_invoice_client("C6"), issue=False)
 
     checks = {
-        check.invoice.pk: check
+        check.about.pk: check
         for check in invoice_presend_check(
             invoices=[fine, peppol, german, no_address, gone, draft], by=anne
         )
@@ -292,8 +292,7 @@ def test_an_invoice_whose_mail_would_have_a_blank_is_blocked_and_not_sent(
     nobody = make_invoice(company, make_invoice_client("C2", emails=("info@leroy.test",)))
 
     checks = {
-        check.invoice.pk: check
-        for check in invoice_presend_check(invoices=[known, nobody], by=anne)
+        check.about.pk: check for check in invoice_presend_check(invoices=[known, nobody], by=anne)
     }
     batch = run_batch(anne, invoices=[known, nobody])
     deliver()

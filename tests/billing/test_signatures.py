@@ -142,7 +142,7 @@ def test_a_language_the_company_has_not_written_goes_unsigned_and_the_check_says
         boek, make_invoice_client("C2", language="fr"), issue_date=timezone.localdate()
     )
 
-    checks = {c.invoice.pk: c for c in invoice_presend_check(invoices=[german, french], by=sophie)}
+    checks = {c.about.pk: c for c in invoice_presend_check(invoices=[german, french], by=sophie)}
 
     [unsigned] = [r for r in checks[german.pk].warnings if r.code == "no_signature"]
     assert unsigned.message == (

@@ -13,6 +13,7 @@ class BillingConfig(AppConfig):
             INVOICE_FIELDS,
             resolve_invoices,
         )
+        from courrier.billing.services.sending import PURPOSE_EMAIL, PURPOSE_RESEND
         from courrier.mailing import contexts
         from courrier.mailing.fields import CLIENT_FIELDS, CONTEXT_FIELDS
 
@@ -20,4 +21,10 @@ class BillingConfig(AppConfig):
         # A credit note's template has the same fields; its mail is an invoice's mail (its
         # context, its register, its resolver), only its words differ.
         CONTEXT_FIELDS[CREDIT_NOTE_TEMPLATES] = [*CLIENT_FIELDS, *INVOICE_FIELDS]
-        contexts.register(INVOICE_CONTEXT, resolve_invoices)
+        # An invoice reaches its client once, whatever sends it (the register's batch, "@", the
+        # send on issue, the compose window): one key scheme for all (contexts.mail_key).
+        contexts.register(
+            INVOICE_CONTEXT,
+            resolve_invoices,
+            once=contexts.SentOnce(purpose=PURPOSE_EMAIL, resend_purpose=PURPOSE_RESEND),
+        )

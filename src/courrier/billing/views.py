@@ -43,6 +43,7 @@ from courrier.clients.selectors import client_get
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.exceptions import MailingError
 from courrier.mailing.models import MailBatch
+from courrier.mailing.services import PresendCheck
 from courrier.texts import render_all
 
 PER_PAGE = 50
@@ -568,33 +569,23 @@ def email_presend(request: HttpRequest, code: str) -> HttpResponse:
     return render(request, "billing/_presend.html", context)
 
 
-def _check_summary(checks: list[Any]) -> dict[str, Any]:
+def _check_summary(checks: list[PresendCheck]) -> dict[str, Any]:
     """Blocked invoices one by one with their reasons; warnings grouped by their text (the
     same Peppol warning for twelve invoices is said once, with the twelve numbers)."""
-    blocked = [(check, _blockers(check)) for check in checks if _blockers(check)]
+    blocked = [check for check in checks if not check.ok]
     warned: dict[str, list[Invoice]] = {}
     for check in checks:
-        if _blockers(check):
+        if not check.ok:
             continue
-        for text in _warnings(check):
-            warned.setdefault(text, []).append(check.invoice)
+        for text in render_all(check.warnings):  # grouped by their words in the reader's language
+            warned.setdefault(text, []).append(check.about)
     return {
         "checks": checks,
         "blocked": blocked,
         "warned": list(warned.items()),
         "sendable": len(checks) - len(blocked),
-        "credit_notes": sum(
-            1 for check in checks if check.invoice.is_credit_note and not _blockers(check)
-        ),
+        "credit_notes": sum(1 for check in checks if check.about.is_credit_note and check.ok),
     }
-
-
-def _blockers(check: Any) -> list[str]:
-    return [str(getattr(reason, "message", reason)) for reason in check.blockers]
-
-
-def _warnings(check: Any) -> list[str]:
-    return [str(getattr(reason, "message", reason)) for reason in check.warnings]
 
 
 @require_POST

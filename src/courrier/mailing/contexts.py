@@ -179,9 +179,49 @@ Resolver = Callable[[Sequence[int], "Collaborator | None"], list[MailContext]]
 _RESOLVERS: dict[str, Resolver] = {}
 
 
-def register(name: str, resolver: Resolver) -> None:
-    """Make a context's objects reachable by name (call it from AppConfig.ready)."""
+@dataclass(frozen=True)
+class SentOnce:
+    """The objects of a context that reach their client once (invoices and credit notes):
+    whatever sends an object's mail — a batch, the compose window, a send on issue — stores it
+    under `mail_key`, with this `purpose`, and a path that finds that key sends nothing. Only a
+    re-send asked for on purpose goes again, under `resend_key`, with `resend_purpose`."""
+
+    purpose: str
+    resend_purpose: str
+
+
+_SENT_ONCE: dict[str, SentOnce] = {}
+
+
+def register(name: str, resolver: Resolver, *, once: SentOnce | None = None) -> None:
+    """Make a context's objects reachable by name (call it from AppConfig.ready); `once`: each
+    object is mailed once (see SentOnce)."""
     _RESOLVERS[name] = resolver
+    if once is not None:
+        _SENT_ONCE[name] = once
+    else:
+        _SENT_ONCE.pop(name, None)
+
+
+def sent_once(name: str) -> SentOnce | None:
+    """How the mails of a context's objects are sent once, or None: each mail goes as asked."""
+    return _SENT_ONCE.get(name)
+
+
+# The one key scheme of the mails about an object, for every path that sends them (billing's
+# batch, "@" and send on issue; the compose window and its batches). The outbox's unique index
+# on the key is what makes "once" hold between two paths running at the same moment.
+
+
+def mail_key(name: str, object_id: int) -> str:
+    """The idempotency key of the first mail about an object: "invoice:42:email"."""
+    return f"{name}:{object_id}:email"
+
+
+def resend_key(name: str, object_id: int, number: int | str) -> str:
+    """The idempotency key of the `number`-th re-send of an object's mail, asked for on
+    purpose: "invoice:42:resend:1" ("" gives the prefix every re-send's key starts with)."""
+    return f"{name}:{object_id}:resend:{number}"
 
 
 def registered() -> list[str]:

@@ -678,6 +678,15 @@ class ComposeForm(forms.Form):
     )
     # Generated with the page: the same form sent twice (double click, reload) queues once.
     idempotency_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+    # Offered when an object of the window (an invoice) had its mail already: a re-send on
+    # purpose, recorded as such, as "@" in the register sends one.
+    resend = forms.BooleanField(
+        label=_("Envoyer à nouveau"),
+        required=False,
+        help_text=_(
+            "Le mail part une nouvelle fois et reste marqué comme renvoi dans la fiche du client."
+        ),
+    )
 
     field_context = "client"
 
@@ -852,6 +861,7 @@ class ComposeForm(forms.Form):
         options["other_language"] = bool(self.cleaned_data.get("other_language"))
         options["idempotency_key"] = self.cleaned_data.get("idempotency_key") or ""
         options["send_by_link"] = bool(self.cleaned_data.get("send_by_link"))
+        options["resend"] = bool(self.cleaned_data.get("resend"))
         return options
 
 

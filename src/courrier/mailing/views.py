@@ -70,7 +70,7 @@ from courrier.mailing.models import (
     SendingProfile,
     Upload,
 )
-from courrier.mailing.services import by_link, languages, profiles, resend
+from courrier.mailing.services import by_link, languages, once, profiles, resend
 from courrier.mailing.services.compose import encoded_size
 from courrier.texts import Text, render_all
 
@@ -665,6 +665,7 @@ def _window_context(request: HttpRequest, window: Window, **extra: Any) -> dict[
             user=user, context=window.templates_context
         ),
         "context_label": _context_label(window.context_name and window.templates_context),
+        "already_mailed": _already_mailed(window.objects),
         "company_senders": _company_senders(window.objects),
         **_attachments_context(form, sender_profile, window.objects),
     }
@@ -683,6 +684,16 @@ def _date_patterns() -> dict[str, str]:
         .replace("22", "DD")
         for code in MailLanguage.values
     }
+
+
+def _already_mailed(objects: list[MailContext]) -> list[str]:
+    """What the window's objects mailed once (invoices) already had: when each went."""
+    mailed = once.first_mails(objects)
+    return [
+        str(once.already_mailed(item, mailed[item.object_id]))
+        for item in objects
+        if item.object_id in mailed
+    ]
 
 
 def _company_senders(objects: list[MailContext]) -> list[dict[str, Any]]:
@@ -763,7 +774,7 @@ def _presend(
     user: Collaborator,
     clients: list[Client],
     objects: list[MailContext] | None = None,
-) -> list[services.RecipientCheck]:
+) -> list[services.PresendCheck]:
     """The pre-send check of every recipient (or of `objects`, the window's objects by
     default in a context), with the options the window asks for."""
     form = window.form
@@ -786,11 +797,12 @@ def _presend(
             batch=window.is_batch,
             contexts=objects,
             send_by_link=bool(data.get("send_by_link")),
+            again=bool(data.get("resend")),
         )
     )
 
 
-def _presend_context(checks: list[services.RecipientCheck]) -> dict[str, Any]:
+def _presend_context(checks: list[services.PresendCheck]) -> dict[str, Any]:
     """The check's table: blocked recipients first, then those with a warning, then the rest."""
     ready = [check for check in checks if not check.blockers]
     blocked = [check for check in checks if check.blockers]
@@ -828,6 +840,17 @@ def _send_one(request: HttpRequest, window: Window) -> HttpResponse | None:
             for reason in blockers:
                 form.add_error(None, str(reason))
             return None
+        # A mail about an invoice: the invoice's own key, that every path sending it uses.
+        purpose = "client"
+        if context is not None and context.object_id is not None:
+            target = once.object_key(
+                context,
+                first=once.first_mails([context]).get(context.object_id),
+                again=bool(data.get("resend")),
+                tag=data.get("idempotency_key") or "",
+            )
+            if target is not None:
+                key, purpose = target.key, target.purpose
         values: dict[str, Any] = {
             "sender": user,
             "client": client,
@@ -836,7 +859,7 @@ def _send_one(request: HttpRequest, window: Window) -> HttpResponse | None:
             "language": data["language"],
             "template": data["template"],
             "archive": data["archive"],
-            "purpose": "client",
+            "purpose": purpose,
             "idempotency_key": key,
             "uploads": _uploads_of(form),
             "context": context,

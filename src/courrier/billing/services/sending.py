@@ -3,16 +3,18 @@
 One message per invoice, through its billing company's profile, with the company's invoice
 template (its credit-note template for a credit note, which never asks for payment) in the
 invoice's language and the PDF as issued attached. Each invoice's mail has the
-idempotency key `invoice:<pk>:email`: a batch run twice, resumed after a crash, or a second
-batch over the same invoices queues nothing twice. Only `invoice_resend` sends again, under
-a key of its own (`invoice:<pk>:resend:<n>`).
+idempotency key `invoice:<pk>:email` (`contexts.mail_key`, the key the compose window uses
+too): a batch run twice, resumed after a crash, a second batch over the same invoices, or a
+batch after the compose window mailed the invoice queues nothing twice. Only an explicit
+re-send ("@", or "Envoyer à nouveau" in the window) sends again, under a key of its own
+(`invoice:<pk>:resend:<n>`, `contexts.resend_key`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from functools import partial
 
@@ -29,6 +31,7 @@ from courrier.billing.models import Invoice
 from courrier.billing.services.payment_terms import named, payment_asks
 from courrier.firm.models import BillingCompany, Collaborator, Firm
 from courrier.languages import MailLanguage
+from courrier.mailing import contexts
 from courrier.mailing.exceptions import MailingError
 from courrier.mailing.fields import client_values
 from courrier.mailing.models import (
@@ -38,6 +41,7 @@ from courrier.mailing.models import (
     OutboundMessage,
     SendingProfile,
 )
+from courrier.mailing.services import PresendCheck, Reason, profile_blocker, resend_next
 from courrier.mailing.services.compose import (
     PreparedMessage,
     compose_options,
@@ -82,12 +86,9 @@ State = MailBatch.State
 
 
 def email_key(invoice_pk: int) -> str:
-    """The idempotency key of an invoice's mail: sent once, whatever runs it."""
-    return f"invoice:{invoice_pk}:email"
-
-
-def resend_key(invoice_pk: int, number: int) -> str:
-    return f"invoice:{invoice_pk}:resend:{number}"
+    """The idempotency key of an invoice's mail: sent once, whatever runs it (the compose
+    window included: `contexts.mail_key`)."""
+    return contexts.mail_key(INVOICE_CONTEXT, invoice_pk)
 
 
 # -- the template ------------------------------------------------------------------------------
@@ -176,27 +177,6 @@ def _credits_nothing(version: MailTemplateVersion) -> Reason | None:
 # -- the pre-send check --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Reason:
-    code: str
-    # A Text (courrier.texts): a batch stores its blockers, and whoever reads the batch later
-    # reads them in their own language. A plain string is shown as it is.
-    message: Text | str
-
-
-@dataclass
-class InvoiceCheck:
-    """What stops an invoice's mail (blockers) or deserves a look (warnings)."""
-
-    invoice: Invoice
-    blockers: list[Reason] = field(default_factory=list)
-    warnings: list[Reason] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.blockers
-
-
 def _language_label(code: str) -> Text | str:
     """A language's name, translated when shown."""
     try:
@@ -275,7 +255,7 @@ def _holes(
 
 def invoice_presend_check(
     *, invoices: Iterable[Invoice], by: Collaborator | None
-) -> list[InvoiceCheck]:
+) -> list[PresendCheck]:
     """The check before a batch: one entry per invoice, in the order given.
 
     Blockers: not issued, already sent by e-mail (only "@" sends again), no invoice address,
@@ -295,11 +275,11 @@ def invoice_presend_check(
     )
     templates: dict[tuple[int, str], MailTemplate | None] = {}
     profiles: dict[int, SendingProfile | Text] = {}
-    checks: list[InvoiceCheck] = []
+    checks: list[PresendCheck] = []
     today = timezone.localdate()
     firm = Firm.load()
     for invoice in invoices:
-        check = InvoiceCheck(invoice=invoice)
+        check = PresendCheck(client=invoice.client, language=invoice.language, about=invoice)
         checks.append(check)
         blockers, warnings = check.blockers, check.warnings
         if invoice.status != Invoice.Status.ISSUED:
@@ -327,20 +307,10 @@ def invoice_presend_check(
             except MailingError as exc:
                 profiles[company.pk] = exc.text
         profile = profiles[company.pk]
-        if isinstance(profile, Text):
-            blockers.append(Reason("no_profile", profile))
-        elif profile.state != SendingProfile.State.OK:
-            blockers.append(
-                Reason(
-                    "profile_broken",
-                    Sentence(
-                        gettext_noop(
-                            "Le paramétrage d'envoi de %(company)s est à corriger : %(reason)s"
-                        ),
-                        {"company": str(company), "reason": profile.state_reason},
-                    ),
-                )
-            )
+        # The rule of every pre-send check and of compose: what it blocks fails at compose.
+        unusable = profile if isinstance(profile, Text) else profile_blocker(profile)
+        if unusable is not None:
+            blockers.append(Reason("no_profile" if profile is unusable else "profile", unusable))
         is_credit = invoice.kind == Invoice.Kind.CREDIT_NOTE
         if (company.pk, invoice.kind) not in templates:
             templates[company.pk, invoice.kind] = mail_template_for(invoice=invoice)
@@ -389,7 +359,11 @@ def invoice_presend_check(
             if unsigned:
                 warnings.append(Reason("no_signature", unsigned))
             # A credit note crediting nothing already says why its invoice's fields are empty.
-            said = _CREDITED_FIELDS if any(r.code == "credits_nothing" for r in blockers) else ()
+            said = (
+                _CREDITED_FIELDS
+                if any(isinstance(r, Reason) and r.code == "credits_nothing" for r in blockers)
+                else ()
+            )
             blockers.extend(
                 Reason("hole", reason)
                 for reason in _holes(
@@ -508,11 +482,11 @@ def invoice_batch_start(
             body="",
             options={"composer": COMPOSER},
             context=INVOICE_CONTEXT,
-            object_ids=[check.invoice.pk for check in checks],
-            client_ids=[check.invoice.client_id for check in checks],
+            object_ids=[check.about.pk for check in checks],
+            client_ids=[check.about.client_id for check in checks],
             total=len(checks),
             blocked={
-                str(check.invoice.pk): texts_json(reason.message for reason in check.blockers)
+                str(check.about.pk): texts_json(check.blockers)
                 for check in checks
                 if check.blockers
             },
@@ -904,12 +878,9 @@ def invoice_batch_summary(*, batch: MailBatch) -> BatchSummary:
 def invoice_resend(*, invoice: Invoice, by: Collaborator) -> OutboundMessage:
     """Send an issued invoice again ("@" in the register): a new message with the same PDF
     bytes, under a key of its own, recorded as a re-send (purpose "invoice-resend")."""
-    prefix = f"invoice:{invoice.pk}:resend:"
-    number = OutboundMessage.objects.filter(idempotency_key__startswith=prefix).count() + 1
+    key = resend_next(INVOICE_CONTEXT, invoice.pk)
     invoice = _invoices([invoice.pk]).get()
-    message = _compose_invoice(
-        invoice, by=by, idempotency_key=resend_key(invoice.pk, number), purpose=PURPOSE_RESEND
-    )
+    message = _compose_invoice(invoice, by=by, idempotency_key=key, purpose=PURPOSE_RESEND)
     logger.info("invoice %s re-sent by collaborator %s: message %s", invoice.pk, by.pk, message.pk)
     return message
 

@@ -7,7 +7,8 @@ functions; they are keyword-only and raise the errors of `courrier.mailing.excep
 """
 
 from courrier.mailing.services.batch import (
-    RecipientCheck,
+    PresendCheck,
+    Reason,
     batch_compose,
     batch_contexts,
     batch_create,
@@ -36,7 +37,13 @@ from courrier.mailing.services.delivery import (
     retry_delay,
 )
 from courrier.mailing.services.events import Event, delivery_events_record, profile_webhook
-from courrier.mailing.services.profiles import profile_for, profile_updated, profile_verify
+from courrier.mailing.services.once import resend_next
+from courrier.mailing.services.profiles import (
+    profile_blocker,
+    profile_for,
+    profile_updated,
+    profile_verify,
+)
 from courrier.mailing.services.resend import message_resend
 from courrier.mailing.services.uploads import upload_store
 
@@ -44,8 +51,9 @@ __all__ = [
     "ComposeOptions",
     "DeliveryReport",
     "Event",
+    "PresendCheck",
     "Preview",
-    "RecipientCheck",
+    "Reason",
     "batch_compose",
     "batch_contexts",
     "batch_create",
@@ -64,12 +72,14 @@ __all__ = [
     "messages_deliver",
     "messages_recover",
     "presend_check",
+    "profile_blocker",
     "profile_for",
     "profile_for_sender",
     "profile_updated",
     "profile_verify",
     "profile_webhook",
     "profiles_waiting",
+    "resend_next",
     "retry_delay",
     "upload_store",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -31,7 +31,7 @@ from courrier.mailing.contexts import MailContext
 from courrier.mailing.exceptions import ConfigurationError, MailingError
 from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage, SendingProfile, Upload
 from courrier.mailing.rendering import body_html, check_fields
-from courrier.mailing.services import by_link
+from courrier.mailing.services import by_link, once
 from courrier.mailing.services.compose import (
     CLIENT_CONTEXT,
     ComposeOptions,
@@ -48,8 +48,8 @@ from courrier.mailing.services.compose import (
 )
 from courrier.mailing.services.delivery import enqueue_on_commit
 from courrier.mailing.services.languages import language_rule, missing_version
-from courrier.mailing.services.profiles import profile_for, profile_problem
-from courrier.texts import Lines, Sentence, Text, Verbatim, texts_json, texts_of
+from courrier.mailing.services.profiles import profile_error, profile_for
+from courrier.texts import Lines, Sentence, Text, Verbatim, text_of, texts_json, texts_of
 
 logger = logging.getLogger("courrier.mailing")
 
@@ -59,15 +59,38 @@ State = MailBatch.State
 # -- the pre-send check ----------------------------------------------------------------------
 
 
+class Reason(Text):
+    """A reason of the pre-send check that callers tell apart by its `code` ("hole",
+    "peppol", ...), said by its `message`. A Text itself: shown, stored and read back as its
+    message."""
+
+    __slots__ = ("code", "message")
+
+    def __init__(self, code: str, message: Text | str) -> None:
+        self.code = code
+        self.message = message
+
+    def render(self) -> str:
+        return text_of(self.message).render()
+
+    def as_json(self) -> Any:
+        return text_of(self.message).as_json()
+
+
 @dataclass
-class RecipientCheck:
+class PresendCheck:
+    """The pre-send check of one mail: per recipient, or per object mailed (an invoice, a VAT
+    return, ...), what blocks it and what only warns. The one result shape of every pre-send
+    check: the compose window's and a batch's (`presend_check`), the invoice register's and
+    `courrier send-invoices` (billing's `invoice_presend_check`)."""
+
     client: Client
-    language: str
-    language_fallback: bool
-    # What a batch stores when it blocks a recipient: Texts (courrier.texts), so that whoever
-    # reads the batch later reads them in their own language.
-    blockers: list[str | Text]
-    warnings: list[str | Text]
+    language: str = ""
+    language_fallback: bool = False
+    # Texts (courrier.texts; a `Reason` when its caller tells reasons apart), so that whoever
+    # reads a stored batch later reads them in their own language.
+    blockers: list[Text] = field(default_factory=list)
+    warnings: list[Text] = field(default_factory=list)
     # The mail as it would leave (None when it cannot be rendered), for stepping through.
     preview: Preview | None = None
     # A mail about an object (an invoice, a VAT return, ...): which one, as people name it.
@@ -77,6 +100,12 @@ class RecipientCheck:
     # The texts its mail is made of (the template's version in its language, or the window's).
     subject: str = ""
     body: str = ""
+    # The object itself, for the app that checked it (billing: the invoice).
+    about: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.blockers
 
     @property
     def label(self) -> str:
@@ -95,10 +124,10 @@ def check_recipient(
     body: str,
     template: MailTemplate | None,
     batch: bool,
-    general: Sequence[str | Text] = (),
+    general: Sequence[Text] = (),
     context: MailContext | None = None,
     send_by_link: bool = False,
-) -> RecipientCheck:
+) -> PresendCheck:
     """One recipient judged by rendering its mail through `mail_draft`, as compose will.
 
     The mail goes wholly in one language. In a batch with a template, each recipient gets the
@@ -116,14 +145,14 @@ def check_recipient(
     written_in = options.language or own_language
     language = written_in
     blockers = list(general)
-    warnings: list[str | Text] = []
+    warnings: list[Text] = []
     if template is not None and batch:
         version = template.version(own_language)
         if version is None and options.other_language:
             version = template.version(written_in)
         if version is None:
             blockers.append(missing_version(template, own_language, written_in))
-            return RecipientCheck(client, own_language, False, blockers, warnings, context=context)
+            return PresendCheck(client, own_language, False, blockers, warnings, context=context)
         subject, body, language = version.subject, version.body, version.language
     language_blockers, language_warnings = language_rule(
         own_language=own_language, language=language, allowed=options.other_language
@@ -148,7 +177,7 @@ def check_recipient(
         )
     except ValidationError as exc:
         blockers.extend(texts_of(exc))
-        return RecipientCheck(
+        return PresendCheck(
             client, language, language != own_language, blockers, warnings, context=context
         )
     oversize = False
@@ -167,9 +196,9 @@ def check_recipient(
                     )
                 )
             )
-    warnings.extend(preview.warnings)
+    warnings.extend(text_of(warning) for warning in preview.warnings)
     warnings.extend(language_warnings)
-    return RecipientCheck(
+    return PresendCheck(
         client=client,
         language=preview.language,
         language_fallback=preview.language != own_language,
@@ -204,7 +233,8 @@ def presend_check(
     batch: bool,
     contexts: Sequence[MailContext] | None = None,
     send_by_link: bool = False,
-) -> list[RecipientCheck]:
+    again: bool = False,
+) -> list[PresendCheck]:
     """Per recipient, what blocks its mail and what only warns, found by rendering each mail
     exactly as compose will. Blocks: no address, an unknown field, an empty field the text
     needs, a value still to type, a language the recipient does not read (no version of the
@@ -215,8 +245,10 @@ def presend_check(
 
     With `contexts` (mails about invoices, VAT returns, documents, ...), one check per object
     instead of per client, each with its object's fields, files, addresses and (for an
-    invoice) its billing company's profile; `clients` is then ignored."""
-    general: list[str | Text] = []
+    invoice) its billing company's profile; `clients` is then ignored. An object mailed once
+    (an invoice) that had its mail already is blocked, saying when, unless `again` (the
+    window's "Envoyer à nouveau") asks for a re-send."""
+    general: list[Text] = []
     try:
         checked = options_from(options)
     except ValidationError as exc:
@@ -228,9 +260,9 @@ def presend_check(
         general.extend(texts_of(exc))
         attachments = []
     firm = Firm.load()
-    setups: dict[int | None, tuple[SendSetup, list[str | Text]]] = {}
+    setups: dict[int | None, tuple[SendSetup, list[Text]]] = {}
 
-    def setup_for(company: BillingCompany | None) -> tuple[SendSetup, list[str | Text]]:
+    def setup_for(company: BillingCompany | None) -> tuple[SendSetup, list[Text]]:
         key = company.pk if company is not None else None
         if key not in setups:
             profile: SendingProfile | None = None
@@ -240,7 +272,7 @@ def presend_check(
             except ConfigurationError as exc:
                 problem = exc
             if profile is not None:
-                problem = profile_problem(profile)
+                problem = profile_error(profile)
             reasons = [*general, *([problem.text] if problem is not None else [])]
             setup = SendSetup(
                 sender=sender,
@@ -260,8 +292,12 @@ def presend_check(
         prefetch_related_objects([template], "versions")
     if contexts is not None:
         checks = []
+        mailed = {} if again else once.first_mails(contexts)
         for context in contexts:
             setup, reasons = setup_for(context.billing_company or billing_company)
+            first = mailed.get(context.object_id) if context.object_id is not None else None
+            if first is not None:
+                reasons = [*reasons, once.already_mailed(context, first)]
             checks.append(
                 check_recipient(
                     setup,
@@ -297,7 +333,8 @@ def presend_check(
 
 def batch_key(batch: MailBatch, client_id: int) -> str:
     """The idempotency key of a batch's message to one client (or, for a batch about other
-    objects, about one object: the id is then the object's)."""
+    objects, about one object: the id is then the object's). Objects mailed once (invoices)
+    are stored under their own key instead (`once.object_key`), whatever batch sends them."""
     if batch.context and batch.context != CLIENT_CONTEXT:
         return f"batch:{batch.pk}:{batch.context}:{client_id}"
     return f"batch:{batch.pk}:client:{client_id}"
@@ -376,7 +413,7 @@ def batch_create(
     } or {None: None}
     for company in companies.values():
         profile = profile_for(sender=sender, billing_company=company)
-        problem = profile_problem(profile)
+        problem = profile_error(profile)
         if problem is not None:
             raise problem
     with transaction.atomic():
@@ -504,11 +541,25 @@ def _compose_all(batch: MailBatch, *, limit: int | None) -> bool:
     about_objects = bool(batch.context) and batch.context != CLIENT_CONTEXT
     ids = _client_ids(batch.object_ids if about_objects else batch.client_ids)
     keys = {batch_key(batch, pk): pk for pk in ids}
-    done = set(
-        OutboundMessage.objects.filter(idempotency_key__in=list(keys)).values_list(
-            "idempotency_key", flat=True
+    # Objects mailed once (invoices) have one key whatever sends them: this batch's are the
+    # messages it stored; another path's first mail blocks the object, unless the window
+    # asked for a re-send ("resend").
+    sent_once = contexts.sent_once(batch.context) if about_objects else None
+    again = bool((batch.options or {}).get("resend"))
+    done: set[str | None]
+    if sent_once is not None:
+        stored = set(
+            OutboundMessage.objects.filter(
+                batch=batch, context=batch.context, object_id__in=ids
+            ).values_list("object_id", flat=True)
         )
-    )
+        done = {key for key, pk in keys.items() if pk in stored}
+    else:
+        done = set(
+            OutboundMessage.objects.filter(idempotency_key__in=list(keys)).values_list(
+                "idempotency_key", flat=True
+            )
+        )
     missing = [keys[key] for key in keys if key not in done]
     clients: dict[int, Client] = {}
     objects: dict[int, MailContext] = {}
@@ -532,6 +583,7 @@ def _compose_all(batch: MailBatch, *, limit: int | None) -> bool:
     # reason is stored as Text.as_json(), read back by courrier.texts.text_of.
     blocked: dict[str, list[Any]] = dict(batch.blocked or {})
     batch.blocked = blocked
+    firsts = once.first_mails(objects.values()) if sent_once is not None else {}
     composed = 0
     stopped = False
     profiles: set[int] = set()
@@ -545,19 +597,23 @@ def _compose_all(batch: MailBatch, *, limit: int | None) -> bool:
         context = objects.get(pk) if about_objects else None
         client = context.client if context is not None else clients.get(pk)
         if client is None:
-            reasons: list[str | Text] = [
+            reasons: list[Text] = [
                 Sentence(gettext_noop("Cet élément n'existe plus ou ne vous est plus accessible."))
                 if about_objects
                 else Sentence(gettext_noop("Ce client n'existe plus."))
             ]
+        elif context is not None and pk in firsts and not again:
+            reasons = [once.already_mailed(context, firsts[pk])]
         else:
             setup = setup_for(context.billing_company if context is not None else None)
+            target = once.object_key(context, first=firsts.get(pk), again=again)
             # Delivery chains its runs by itself: waking it now and then is enough.
             reasons = _compose_one(
                 setup,
                 batch,
                 client=client,
-                key=key,
+                key=target.key if target is not None else key,
+                purpose=target.purpose if target is not None else "client",
                 enqueue=composed % every == 0,
                 context=context,
                 send_by_link=send_by_link,
@@ -586,9 +642,10 @@ def _compose_one(
     enqueue: bool,
     context: MailContext | None = None,
     send_by_link: bool = False,
-) -> list[str | Text]:
-    """Queue the batch's message to `client` (about `context`); the reasons it cannot be, or
-    [] once queued."""
+    purpose: str = "client",
+) -> list[Text]:
+    """Queue the batch's message to `client` (about `context`) under `key`; the reasons it
+    cannot be, or [] once queued."""
     check = check_recipient(
         setup,
         client=client,
@@ -612,7 +669,7 @@ def _compose_one(
                     body=check.body,
                     language=check.language,
                     template=batch.template,
-                    purpose="client",
+                    purpose=purpose,
                     idempotency_key=key,
                     batch=batch,
                     enqueue=enqueue,
@@ -625,7 +682,7 @@ def _compose_one(
                     client=client,
                     preview=check.preview,
                     template=batch.template,
-                    purpose="client",
+                    purpose=purpose,
                     idempotency_key=key,
                     batch=batch,
                     enqueue=enqueue,
@@ -634,10 +691,14 @@ def _compose_one(
             # The counter moves with the message, in the same transaction.
             MailBatch.objects.filter(pk=batch.pk).update(queued=F("queued") + 1)
     except IntegrityError:
-        # Another run of this batch stored it a moment ago: queued all the same. Anything
-        # else is not ours to hide: the batch stops and says so, a rerun goes on from there.
-        if not OutboundMessage.objects.filter(idempotency_key=key).exists():
+        # Another run of this batch stored it a moment ago: queued all the same; another path
+        # mailed the object meanwhile (an invoice sent by the register): blocked, saying when.
+        # Anything else is not ours to hide: the batch stops and says so, a rerun goes on.
+        existing = OutboundMessage.objects.filter(idempotency_key=key).first()
+        if existing is None:
             raise
+        if context is not None and existing.batch_id != batch.pk:
+            return [once.already_mailed(context, existing)]
         return []
     except ValidationError as exc:
         return list(texts_of(exc))

@@ -54,7 +54,7 @@ from courrier.mailing.models import (
 from courrier.mailing.rendering import Rendered, body_html, markup_html, render
 from courrier.mailing.services.delivery import enqueue_on_commit
 from courrier.mailing.services.holes import holes
-from courrier.mailing.services.profiles import profile_for, profile_problem
+from courrier.mailing.services.profiles import profile_error, profile_for
 from courrier.mailing.signatures import Signature, mail_signature, sign_off_start
 from courrier.mailing.transports import TRANSPORTS
 from courrier.sql import per_row
@@ -521,7 +521,7 @@ def _send_setup(
     return SendSetup(
         sender=sender,
         profile=profile,
-        problem=profile_problem(profile),
+        problem=profile_error(profile),
         billing_company=billing_company,
         firm=Firm.load(),
         options=options,

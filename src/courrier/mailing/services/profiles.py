@@ -164,7 +164,8 @@ def oauth_connected(profile: SendingProfile) -> bool:
 def profile_unready(profile: SendingProfile) -> Text | None:
     """Why this profile cannot send as it is configured (a sentence), or None when it can.
 
-    About the settings only; the state (refused, to reconnect) is `profile_problem`'s."""
+    About the settings only (the settings pages say it); whether the profile can send now,
+    its state included, is `profile_blocker`'s."""
     where = settings_label(profile)
     method = profile.method
     if method == Method.SMTP:
@@ -207,31 +208,40 @@ def profile_unready(profile: SendingProfile) -> Text | None:
     return None
 
 
-def profile_problem(profile: SendingProfile) -> ConfigurationError | None:
-    """Why this profile cannot send now (to fix, to reconnect, incomplete), or None."""
+def profile_blocker(profile: SendingProfile) -> Text | None:
+    """Whether this profile can send now: None when it can, else why not, in one sentence
+    that says where it is corrected.
+
+    The one rule for "is this profile usable", read by every pre-send check (the compose
+    window's, a batch's, the invoice register's and `courrier send-invoices`) and by compose
+    itself, which refuses to store a mail the rule blocks. The state comes first (the server
+    refused the profile, or its mailbox is to reconnect), then the settings (`profile_unready`:
+    a server, an API key, a connected mailbox missing)."""
     where = settings_label(profile)
     if profile.state == SendingProfile.State.RECONNECT:
         reason = profile.state_reason or _("l'accès à la boîte mail a été retiré ou a expiré.")
-        return ProfileRejected(
-            _(
-                "La boîte mail du paramétrage d'envoi est à reconnecter : %(reason)s "
-                "Reconnectez-la dans %(where)s ; les messages en attente repartiront ensuite."
-            )
-            % {"reason": reason, "where": where}
-        )
+        return _(
+            "La boîte mail du paramétrage d'envoi est à reconnecter : %(reason)s "
+            "Reconnectez-la dans %(where)s ; les messages en attente repartiront ensuite."
+        ) % {"reason": reason, "where": where}
     if profile.state != SendingProfile.State.OK:
         reason = profile.state_reason or _("le serveur l'a refusé.")
-        return ProfileRejected(
-            _(
-                "Le paramétrage d'envoi est à corriger avant d'envoyer : %(reason)s "
-                "Corrigez-le dans %(where)s ; les messages en attente repartiront ensuite."
-            )
-            % {"reason": reason, "where": where}
-        )
-    unready = profile_unready(profile)
-    if unready:
-        return ConfigurationError(unready)
-    return None
+        return _(
+            "Le paramétrage d'envoi est à corriger avant d'envoyer : %(reason)s "
+            "Corrigez-le dans %(where)s ; les messages en attente repartiront ensuite."
+        ) % {"reason": reason, "where": where}
+    return profile_unready(profile)
+
+
+def profile_error(profile: SendingProfile) -> ConfigurationError | None:
+    """`profile_blocker` as the error compose raises: ProfileRejected when the profile's state
+    stops it, ConfigurationError when its settings are incomplete, None when it can send."""
+    blocker = profile_blocker(profile)
+    if blocker is None:
+        return None
+    if profile.state != SendingProfile.State.OK:
+        return ProfileRejected(blocker)
+    return ConfigurationError(blocker)
 
 
 # -- reads for the settings pages -------------------------------------------------------------

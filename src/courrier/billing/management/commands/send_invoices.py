@@ -27,7 +27,7 @@ from courrier.billing.models import Invoice
 from courrier.billing.services import sending
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import OutboundMessage
-from courrier.mailing.services import messages_deliver
+from courrier.mailing.services import PresendCheck, messages_deliver
 
 Status = OutboundMessage.Status
 WAITING = (Status.QUEUED, Status.SENDING, Status.RETRY)
@@ -148,8 +148,8 @@ class Command(BaseCommand):
         ready = [check for check in checks if check.ok]
         blocked = [check for check in checks if not check.ok]
         # One phrase per count: a language may agree each noun with its own number.
-        notes = sum(1 for check in ready if check.invoice.is_credit_note)
-        credit_notes = any(check.invoice.is_credit_note for check in checks)
+        notes = sum(1 for check in ready if check.about.is_credit_note)
+        credit_notes = any(check.about.is_credit_note for check in checks)
         if credit_notes:
             ready_text = _("%(documents)s à envoyer") % {
                 "documents": both(invoices_count(len(ready) - notes), credit_notes_count(notes))
@@ -250,22 +250,21 @@ class Command(BaseCommand):
 
     # -- output ---------------------------------------------------------------------------------
 
-    def _checks(self, checks: list[sending.InvoiceCheck]) -> None:
+    def _checks(self, checks: list[PresendCheck]) -> None:
         for check in checks:
-            number = shown_number(check.invoice.display_number, check.invoice.is_credit_note)
+            number = shown_number(check.about.display_number, check.about.is_credit_note)
             for reason in check.blockers:
                 self.stdout.write(
                     _("  bloquée %(number)s (%(client)s) : %(reason)s")
                     % {
                         "number": number,
-                        "client": check.invoice.client.display_name,
-                        "reason": reason.message,
+                        "client": check.client.display_name,
+                        "reason": reason,
                     }
                 )
             for reason in check.warnings:
                 self.stdout.write(
-                    _("  attention %(number)s : %(reason)s")
-                    % {"number": number, "reason": reason.message}
+                    _("  attention %(number)s : %(reason)s") % {"number": number, "reason": reason}
                 )
 
     def _summary(self, summary: sending.BatchSummary, *, credit_notes: bool = False) -> None:
