@@ -13,8 +13,13 @@ class BillingConfig(AppConfig):
             INVOICE_FIELDS,
             resolve_invoices,
         )
-        from courrier.billing.services.sending import PURPOSE_EMAIL, PURPOSE_RESEND
-        from courrier.mailing import contexts
+        from courrier.billing.services.sending import (
+            COMPOSER,
+            PURPOSE_EMAIL,
+            PURPOSE_RESEND,
+            invoice_batch_enqueue,
+        )
+        from courrier.mailing import contexts, services
         from courrier.mailing.fields import CLIENT_FIELDS, CONTEXT_FIELDS
 
         CONTEXT_FIELDS[INVOICE_CONTEXT] = [*CLIENT_FIELDS, *INVOICE_FIELDS]
@@ -28,3 +33,5 @@ class BillingConfig(AppConfig):
             resolve_invoices,
             once=contexts.SentOnce(purpose=PURPOSE_EMAIL, resend_purpose=PURPOSE_RESEND),
         )
+        # A stalled batch of invoices is resumed by billing's own composing task.
+        services.batch_composer_register(COMPOSER, invoice_batch_enqueue)

@@ -433,7 +433,9 @@ def invoices_unsent(
     return invoices.order_by("year", "number")
 
 
-def _enqueue_compose(batch_id: int, parts: int = 1) -> None:
+def invoice_batch_enqueue(batch_id: int, parts: int = 1) -> None:
+    """Enqueue the `parts` tasks that compose an invoice batch side by side (also how the
+    outbox resumes a stalled one: registered in BillingConfig.ready)."""
     # Imported here: the task module imports the services.
     from courrier.billing.tasks import compose_invoice_batch
 
@@ -495,7 +497,7 @@ def invoice_batch_start(
             if parts is None:
                 parts = int(settings.COURRIER.get("INVOICE_COMPOSE_TASKS", 2))
             count = max(1, min(parts, len(checks) or 1))
-            transaction.on_commit(partial(_enqueue_compose, batch.pk, count), robust=True)
+            transaction.on_commit(partial(invoice_batch_enqueue, batch.pk, count), robust=True)
     logger.info(
         "invoice batch %s: %d invoices, %d blocked", batch.pk, batch.total, len(batch.blocked)
     )

@@ -10,7 +10,7 @@ loses nothing, and running it again queues only what is missing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -436,18 +436,26 @@ def batch_create(
     return batch
 
 
+# The apps whose batches another task composes (billing's invoices): the name they write in
+# `batch.options["composer"]`, and how to enqueue that task again for a batch.
+_COMPOSERS: dict[str, Callable[[int], None]] = {}
+
+
+def batch_composer_register(name: str, enqueue: Callable[[int], None]) -> None:
+    """Let an app compose its own batches (call it from AppConfig.ready): a batch whose
+    options name `name` as its composer is resumed by `enqueue(batch_id)`, not by this
+    module's task. The outbox never imports the apps it serves: they register here."""
+    _COMPOSERS[name] = enqueue
+
+
 def batch_resume(*, batch: MailBatch) -> bool:
     """Enqueue the composing task again for a batch that did not finish (it stopped, or its
     profile had to be fixed). Only what is missing will be queued. False when it is done."""
     if batch.state == State.DONE:
         return False
-    if batch.options.get("composer") == "invoices":
-        # A batch of invoices is composed by billing's task, under its own keys.
-        from courrier.billing.services.sending import _enqueue_compose as enqueue_invoices
-
-        transaction.on_commit(partial(enqueue_invoices, batch.pk), robust=True)
-        return True
-    transaction.on_commit(partial(_enqueue_compose, batch.pk), robust=True)
+    # A batch of invoices is composed by billing's task, under its own keys.
+    enqueue = _COMPOSERS.get(str(batch.options.get("composer", "")), _enqueue_compose)
+    transaction.on_commit(partial(enqueue, batch.pk), robust=True)
     return True
 
 

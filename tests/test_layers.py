@@ -1,0 +1,59 @@
+"""The outbox serves the apps that send mail and never reaches back into them.
+
+`courrier.mailing` is the pipeline; billing, taxes and documents are its clients: they
+register their contexts, fields and batch composers with it (in their `AppConfig.ready`).
+An import the other way, even inside a function, would tie the pipeline to one of its
+clients again.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SOURCE = Path(__file__).resolve().parent.parent / "src" / "courrier"
+CLIENT_APPS = ("courrier.billing", "courrier.taxes", "courrier.documents")
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """Every module `path` imports, at any depth of its code, with the line."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def _reaches_a_client_app(module: str) -> bool:
+    return any(module == app or module.startswith(app + ".") for app in CLIENT_APPS)
+
+
+def test_the_outbox_never_imports_the_apps_it_serves() -> None:
+    modules = sorted((SOURCE / "mailing").rglob("*.py"))
+    assert len(modules) > 30, "the mailing package was not found where expected"
+    wrong = [
+        f"{path.relative_to(SOURCE)}:{line} imports {module}"
+        for path in modules
+        for line, module in _imports(path)
+        if _reaches_a_client_app(module)
+    ]
+    assert wrong == []
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("from courrier.billing.services.sending import x", True),
+        ("def f():\n    import courrier.taxes.models\n", True),
+        ("from courrier.mailing import contexts", False),
+        ("from courrier.billingx import y", False),
+    ],
+)
+def test_the_rule_sees_imports_at_any_depth(tmp_path: Path, code: str, expected: bool) -> None:
+    module = tmp_path / "module.py"
+    module.write_text(code, encoding="utf-8")
+    assert any(_reaches_a_client_app(name) for _, name in _imports(module)) is expected
