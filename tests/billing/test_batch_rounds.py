@@ -28,7 +28,7 @@ from courrier.billing.services.sending import (
 )
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import MailBatch, OutboundMessage
-from courrier.mailing.services import compose
+from courrier.mailing.services import store
 from courrier.texts import render
 from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
 from tests.billing.test_sending import deliver, make_invoice_template, pdf_of
@@ -116,7 +116,7 @@ def test_each_mail_of_a_round_carries_its_own_id_size_and_pdf(
         assert invoice.pdf and invoice.pdf_sha256
         [message] = OutboundMessage.objects.filter(idempotency_key=email_key(invoice.pk))
         raw = bytes(message.raw)
-        assert compose._ROW_MARKER not in raw
+        assert store._ROW_MARKER not in raw
         parsed = message_from_bytes(raw, policy=policy.SMTP)
         assert parsed["X-Courrier-Message"] == str(message.pk)
         assert message.size == len(raw)

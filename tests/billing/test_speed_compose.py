@@ -18,7 +18,7 @@ from courrier.billing.services.issue import invoice_pdf_ensure
 from courrier.billing.services.sending import invoice_batch_compose, invoice_batch_start
 from courrier.firm.models import Collaborator
 from courrier.mailing.models import OutboundMessage
-from courrier.mailing.services.compose import SMTP_POLICY, _Generator
+from courrier.mailing.services.mime import SMTP_POLICY, _Generator
 from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
 from tests.billing.test_sending import make_invoice_template
 from tests.fakes.smtp import FakeSMTPServer

@@ -146,7 +146,7 @@ class MailContext:
     template_context: str = ""
     # What the object refuses in any text written about it, whoever wrote it (a credit note:
     # a request for payment): (subject, body) -> the reasons, none when it may go.
-    # `compose.mail_draft` makes them blockers: the preview, the pre-send check and every
+    # `drafts.mail_draft` makes them blockers: the preview, the pre-send check and every
     # path that stores a mail say them and store nothing.
     refuses: Callable[[str, str], Sequence[Text]] | None = None
 

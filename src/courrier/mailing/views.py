@@ -71,7 +71,7 @@ from courrier.mailing.models import (
     Upload,
 )
 from courrier.mailing.services import by_link, languages, once, profiles, resend
-from courrier.mailing.services.compose import encoded_size
+from courrier.mailing.services.setup import encoded_size
 from courrier.texts import Text, render_all
 
 Status = OutboundMessage.Status

@@ -42,22 +42,24 @@ from courrier.mailing.models import (
     SendingProfile,
 )
 from courrier.mailing.services import PresendCheck, Reason, profile_blocker, resend_next
-from courrier.mailing.services.compose import (
-    PreparedMessage,
-    compose_options,
+from courrier.mailing.services.delivery import delivery_grouped
+from courrier.mailing.services.drafts import mail_draft
+from courrier.mailing.services.holes import holes
+from courrier.mailing.services.options import compose_options
+from courrier.mailing.services.profiles import profile_for
+from courrier.mailing.services.setup import (
     compose_setup,
     encoded_size,
-    mail_draft,
-    message_for_key,
-    message_prepare,
     message_size_limit,
-    message_store_once,
-    messages_store,
     send_setup_shared,
 )
-from courrier.mailing.services.delivery import delivery_grouped
-from courrier.mailing.services.holes import holes
-from courrier.mailing.services.profiles import profile_for
+from courrier.mailing.services.store import (
+    PreparedMessage,
+    message_for_key,
+    message_prepare,
+    message_store_once,
+    messages_store,
+)
 from courrier.mailing.signatures import mail_signature
 from courrier.texts import (
     Sentence,

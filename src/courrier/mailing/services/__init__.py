@@ -17,15 +17,7 @@ from courrier.mailing.services.batch import (
     batches_resume_stalled,
     presend_check,
 )
-from courrier.mailing.services.compose import (
-    ComposeOptions,
-    Preview,
-    compose_options,
-    message_compose,
-    message_preview,
-    message_size_limit,
-    profile_for_sender,
-)
+from courrier.mailing.services.compose import message_compose
 from courrier.mailing.services.delivery import (
     DeliveryReport,
     delivery_enqueue,
@@ -37,8 +29,10 @@ from courrier.mailing.services.delivery import (
     profiles_waiting,
     retry_delay,
 )
+from courrier.mailing.services.drafts import Preview, message_preview
 from courrier.mailing.services.events import Event, delivery_events_record, profile_webhook
 from courrier.mailing.services.once import resend_next
+from courrier.mailing.services.options import ComposeOptions, compose_options
 from courrier.mailing.services.profiles import (
     profile_blocker,
     profile_for,
@@ -46,6 +40,7 @@ from courrier.mailing.services.profiles import (
     profile_verify,
 )
 from courrier.mailing.services.resend import message_resend
+from courrier.mailing.services.setup import message_size_limit, profile_for_sender
 from courrier.mailing.services.uploads import upload_store
 
 __all__ = [

@@ -1,6 +1,6 @@
 """The pre-send check and the batch: one mail per client of a selection, in its language.
 
-The check renders every recipient's mail through `compose.mail_draft`, the path compose
+The check renders every recipient's mail through `drafts.mail_draft`, the path compose
 takes, and says per recipient what blocks and what only warns. A batch is stored first (what
 was asked, for whom), then a task composes its messages one by one, each in its own
 transaction under the idempotency key of the batch and the client: a task that stops midway
@@ -32,23 +32,24 @@ from courrier.mailing.exceptions import ConfigurationError, MailingError
 from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage, SendingProfile, Upload
 from courrier.mailing.rendering import body_html, check_fields
 from courrier.mailing.services import by_link, once
-from courrier.mailing.services.compose import (
+from courrier.mailing.services.delivery import enqueue_on_commit
+from courrier.mailing.services.drafts import (
     CLIENT_CONTEXT,
-    ComposeOptions,
     Preview,
-    SendSetup,
-    attachments_of,
     mail_draft,
-    message_size_limit,
     no_address,
-    options_from,
-    send_setup,
-    store_message,
     too_large,
 )
-from courrier.mailing.services.delivery import enqueue_on_commit
 from courrier.mailing.services.languages import language_rule, missing_version
+from courrier.mailing.services.options import ComposeOptions, options_from
 from courrier.mailing.services.profiles import profile_error, profile_for
+from courrier.mailing.services.setup import (
+    SendSetup,
+    attachments_of,
+    message_size_limit,
+    send_setup,
+)
+from courrier.mailing.services.store import store_message
 from courrier.texts import Lines, Sentence, Text, Verbatim, text_of, texts_json, texts_of
 
 logger = logging.getLogger("courrier.mailing")

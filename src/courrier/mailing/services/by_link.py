@@ -27,15 +27,10 @@ from courrier.mailing.links import (
     links_attach,
 )
 from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage, SecureLink, Upload
-from courrier.mailing.services.compose import (
-    SendSetup,
-    compose_options,
-    compose_setup,
-    files_of,
-    mail_draft,
-    message_for_key,
-    store_message,
-)
+from courrier.mailing.services.drafts import mail_draft
+from courrier.mailing.services.options import compose_options
+from courrier.mailing.services.setup import SendSetup, compose_setup, files_of
+from courrier.mailing.services.store import message_for_key, store_message
 
 logger = logging.getLogger("courrier.mailing")
 

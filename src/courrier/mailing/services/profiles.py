@@ -366,7 +366,7 @@ def profile_verify(
     what the server answered. An invalid recipient address raises ValidationError.
     """
     # Imported here: compose imports this module for the profile rule.
-    from courrier.mailing.services.compose import display_name, message_id_for
+    from courrier.mailing.services.mime import display_name, message_id_for
 
     validate_email(recipient)
     route = profile_route(profile)

@@ -25,8 +25,8 @@ from courrier.mailing.models import (
     OutboundMessage,
     SendingProfile,
 )
-from courrier.mailing.services.compose import SMTP_POLICY, message_id_for
 from courrier.mailing.services.delivery import enqueue_on_commit
+from courrier.mailing.services.mime import SMTP_POLICY, message_id_for
 from courrier.mailing.services.profiles import SECRET_FIELDS
 
 logger = logging.getLogger("courrier.mailing")
