@@ -244,7 +244,7 @@ def test_a_crash_midway_loses_nothing_and_the_rerun_completes(
 ) -> None:
     clients = make_selection(90)
     batch = create(sender, clients, template=template)
-    real_store = batch_module.store_message
+    real_store = batch_module.message_store
     calls = {"n": 0}
 
     def dies_at_the_51st(*args: Any, **kwargs: Any) -> OutboundMessage:
@@ -253,7 +253,7 @@ def test_a_crash_midway_loses_nothing_and_the_rerun_completes(
             raise RuntimeError("the worker's disk is full")
         return real_store(*args, **kwargs)
 
-    monkeypatch.setattr(batch_module, "store_message", dies_at_the_51st)
+    monkeypatch.setattr(batch_module, "message_store", dies_at_the_51st)
     with pytest.raises(RuntimeError):
         batch_compose(batch_id=batch.pk)
 
@@ -264,7 +264,7 @@ def test_a_crash_midway_loses_nothing_and_the_rerun_completes(
     # Every stored message is complete: its bytes are there.
     assert not OutboundMessage.objects.filter(size=0).exists()
 
-    monkeypatch.setattr(batch_module, "store_message", real_store)
+    monkeypatch.setattr(batch_module, "message_store", real_store)
     finished = batch_compose(batch_id=batch.pk)
 
     assert (finished.state, finished.queued, finished.error) == ("done", 90, "")

@@ -208,11 +208,6 @@ def message_get(*, pk: int) -> OutboundMessage | None:
     )
 
 
-def message_exists_for_key(*, idempotency_key: str) -> OutboundMessage | None:
-    """The message already composed under this key (a form sent twice), if any."""
-    return OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
-
-
 def profile_tests(*, profile: SendingProfile, limit: int = 5) -> list[ProfileTest]:
     """The last connection tests of a profile, newest first."""
     return list(profile.tests.select_related("requested_by").order_by("-at", "-id")[:limit])

@@ -70,7 +70,7 @@ from courrier.mailing.models import (
     SendingProfile,
     Upload,
 )
-from courrier.mailing.services import by_link, languages, once, profiles, resend
+from courrier.mailing.services import by_link, languages, once, profiles, resend, store
 from courrier.mailing.services.setup import encoded_size
 from courrier.texts import Text, render_all
 
@@ -827,7 +827,7 @@ def _send_one(request: HttpRequest, window: Window) -> HttpResponse | None:
     data = form.cleaned_data
     key = form.compose_key
     done_url = window.next_url or _client_mails_url(client)
-    already = selectors.message_exists_for_key(idempotency_key=key) if key else None
+    already = store.message_for_key(key)
     if already is not None:
         messages.info(request, _("Ce message est déjà en file d'attente."))
         return redirect(done_url)
@@ -1370,7 +1370,7 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "resend_of": original_pk,
         "resend_refusal": resend.resend_refusal(message) if may_act else "",
         "can_resend": may_act and _undelivered(message) and not resend.resend_refusal(message),
-        "resent": selectors.message_exists_for_key(idempotency_key=f"resend-of:{message.pk}"),
+        "resent": store.message_for_key(f"resend-of:{message.pk}"),
         "parsed": selectors.message_parse(raw=bytes(message.raw)),
         "attempts": list(message.attempts_log.all()),
         "can_cancel": may_act and message.status in CANCELLABLE,

@@ -49,7 +49,7 @@ from courrier.mailing.services.setup import (
     message_size_limit,
     send_setup,
 )
-from courrier.mailing.services.store import store_message
+from courrier.mailing.services.store import message_for_key, message_store
 from courrier.texts import Lines, Sentence, Text, Verbatim, text_of, texts_json, texts_of
 
 logger = logging.getLogger("courrier.mailing")
@@ -670,7 +670,7 @@ def _compose_one(
     try:
         with transaction.atomic():
             if send_by_link:
-                message, made = by_link.store_by_link(
+                message, made = by_link.message_store_by_link(
                     setup,
                     client=client,
                     context=context,
@@ -686,7 +686,7 @@ def _compose_one(
                 # Nobody is there to read the code out: it follows in a second mail.
                 by_link.code_send(made=made, sender=setup.sender, language=message.language)
             else:
-                store_message(
+                message_store(
                     setup,
                     client=client,
                     preview=check.preview,
@@ -703,7 +703,7 @@ def _compose_one(
         # Another run of this batch stored it a moment ago: queued all the same; another path
         # mailed the object meanwhile (an invoice sent by the register): blocked, saying when.
         # Anything else is not ours to hide: the batch stops and says so, a rerun goes on.
-        existing = OutboundMessage.objects.filter(idempotency_key=key).first()
+        existing = message_for_key(key)
         if existing is None:
             raise
         if context is not None and existing.batch_id != batch.pk:

@@ -30,7 +30,7 @@ from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage, Se
 from courrier.mailing.services.drafts import mail_draft
 from courrier.mailing.services.options import compose_options
 from courrier.mailing.services.setup import SendSetup, compose_setup, files_of
-from courrier.mailing.services.store import message_for_key, store_message
+from courrier.mailing.services.store import message_for_key, message_store
 
 logger = logging.getLogger("courrier.mailing")
 
@@ -117,7 +117,7 @@ def code_send(*, made: MadeLinks, sender: Collaborator, language: str) -> Outbou
     return link_code_mail(links=made.links, code=made.code, sender=sender, language=language)
 
 
-def store_by_link(
+def message_store_by_link(
     setup: SendSetup,
     *,
     client: Client,
@@ -147,7 +147,7 @@ def store_by_link(
             context=bare_context,
             linked=len(made.links),
         )
-        message = store_message(
+        message = message_store(
             bare_setup,
             client=client,
             preview=preview,
@@ -207,7 +207,7 @@ def message_compose_by_link(
     )
     language = language or (context.language if context is not None else "") or client.language
     try:
-        message, made = store_by_link(
+        message, made = message_store_by_link(
             setup,
             client=client,
             context=context,

@@ -28,6 +28,7 @@ from courrier.mailing.models import (
 from courrier.mailing.services.delivery import enqueue_on_commit
 from courrier.mailing.services.mime import SMTP_POLICY, message_id_for
 from courrier.mailing.services.profiles import SECRET_FIELDS
+from courrier.mailing.services.store import message_for_key
 
 logger = logging.getLogger("courrier.mailing")
 
@@ -164,7 +165,7 @@ def message_resend(*, message: OutboundMessage, by: Collaborator) -> OutboundMes
     if refusal:
         raise ValidationError(refusal, code="resend_not_allowed")
     key = _resend_key(message.pk)
-    existing = OutboundMessage.objects.filter(idempotency_key=key).first()
+    existing = message_for_key(key)
     if existing is not None:
         return existing
     client = message.client
@@ -220,7 +221,7 @@ def message_resend(*, message: OutboundMessage, by: Collaborator) -> OutboundMes
                 enqueue_on_commit(message.profile_id)
     except IntegrityError:
         # Resent by someone else a moment ago: that copy is the answer.
-        existing = OutboundMessage.objects.filter(idempotency_key=key).first()
+        existing = message_for_key(key)
         if existing is not None:
             return existing
         raise

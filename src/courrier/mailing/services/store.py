@@ -165,7 +165,7 @@ def messages_store(
     return messages
 
 
-def store_message(
+def message_store(
     setup: SendSetup,
     *,
     client: Client,
@@ -210,7 +210,8 @@ def message_store_once(prepared: PreparedMessage) -> OutboundMessage:
 
 
 def message_for_key(idempotency_key: str | None) -> OutboundMessage | None:
-    """The message already stored under `idempotency_key`, if any."""
+    """The message already stored under `idempotency_key`, if any: the one look-up by key, for
+    the services that store and the screens that say "already sent"."""
     if not idempotency_key:
         return None
     return OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
