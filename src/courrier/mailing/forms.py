@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.core.validators import validate_email
 from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -28,6 +27,7 @@ from courrier.mailing.fields import fields_for
 from courrier.mailing.models import MailTemplate, MailTemplateVersion, SendingProfile, Upload
 from courrier.mailing.selectors import templates_editable, templates_for
 from courrier.mailing.services.languages import OTHER_LANGUAGE
+from courrier.mailing.services.options import clean_address, copies_check, horizon_check
 from courrier.mailing.services.profiles import oauth_configured
 from courrier.validators import validate_header_text
 
@@ -519,10 +519,8 @@ class SendingProfileForm(forms.ModelForm):
 # --- Compose --------------------------------------------------------------------------------
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
-MAX_COPY_ADDRESSES = 50
 # A scheduled time a moment ago (the page stayed open while typing) still means "now".
 SCHEDULE_GRACE = timedelta(minutes=5)
-SCHEDULE_HORIZON = timedelta(days=366)
 _ADDRESS_SPLIT = re.compile(r"[,;\s]+")
 
 
@@ -539,25 +537,10 @@ def parse_addresses(text: str) -> list[str]:
         address = item.strip().strip("<>").strip()
         if not address:
             continue
-        try:
-            validate_header_text(address)
-            validate_email(address)
-        except ValidationError:
-            raise ValidationError(
-                _("« %(address)s » n'est pas une adresse e-mail valide."),
-                code="address",
-                params={"address": address[:80]},
-            ) from None
-        local, _at, domain = address.rpartition("@")
-        address = f"{local}@{domain.lower()}"
+        address = clean_address(address)
         if address.lower() not in {known.lower() for known in found}:
             found.append(address)
-    if len(found) > MAX_COPY_ADDRESSES:
-        raise ValidationError(
-            _("Pas plus de %(count)d adresses en copie."),
-            code="too_many",
-            params={"count": MAX_COPY_ADDRESSES},
-        )
+    copies_check(len(found))
     return found
 
 
@@ -774,16 +757,7 @@ class ComposeForm(forms.Form):
         value = str(self.cleaned_data.get("reply_to") or "").strip()
         if not value:
             return ""
-        try:
-            validate_header_text(value)
-            validate_email(value)
-        except ValidationError:
-            raise ValidationError(
-                _("« %(address)s » n'est pas une adresse e-mail valide."),
-                code="address",
-                params={"address": value[:80]},
-            ) from None
-        return value
+        return clean_address(value)
 
     def clean_uploads(self) -> list[Upload]:
         if len(self.upload_objects) != len(self.upload_ids):
@@ -814,10 +788,10 @@ class ComposeForm(forms.Form):
                 gettext("Ce moment est passé : choisissez une date et une heure à venir."),
             )
             return None
-        if when > now + SCHEDULE_HORIZON:
-            self.add_error(
-                "scheduled_date", gettext("Un envoi se programme au plus un an à l'avance.")
-            )
+        try:
+            horizon_check(when, now=now)
+        except ValidationError as exc:
+            self.add_error("scheduled_date", exc)
             return None
         return when if when > now else None
 

@@ -62,12 +62,21 @@ def _shown(address: str) -> str:
     return "".join(char if char.isprintable() else repr(char)[1:-1] for char in address)[:80]
 
 
-def clean_address(value: str, *, label: str) -> str:
+def clean_address(value: str, *, label: str | None = None) -> str:
+    """One address checked (no line break or control character, a valid address), its domain
+    in lower case. Raises ValidationError quoting it, after `label` when the error is not
+    shown under its field (the compose form's fields give none)."""
     address = value.strip()
     try:
         validate_header_text(address)
         validate_email(address)
     except ValidationError:
+        if label is None:
+            raise ValidationError(
+                _("« %(address)s » n'est pas une adresse e-mail valide."),
+                code="address",
+                params={"address": _shown(address)},
+            ) from None
         raise ValidationError(
             _("%(label)s : « %(address)s » n'est pas une adresse e-mail valide."),
             code="address",
@@ -76,6 +85,31 @@ def clean_address(value: str, *, label: str) -> str:
     # The domain is case-insensitive; the local part is the receiving server's business.
     local, _at, domain = address.rpartition("@")
     return f"{local}@{domain.lower()}"
+
+
+def copies_check(count: int, *, label: str | None = None) -> None:
+    """Raises ValidationError when one copy header would hold more than MAX_COPIES addresses."""
+    if count <= MAX_COPIES:
+        return
+    if label is None:
+        raise ValidationError(
+            _("Pas plus de %(count)d adresses en copie."),
+            code="too_many",
+            params={"count": MAX_COPIES},
+        )
+    raise ValidationError(
+        _("%(label)s : pas plus de %(count)d adresses."),
+        code="too_many",
+        params={"label": label, "count": MAX_COPIES},
+    )
+
+
+def horizon_check(value: datetime, *, now: datetime) -> None:
+    """Raises ValidationError when a scheduled moment lies beyond SCHEDULE_HORIZON."""
+    if value > now + SCHEDULE_HORIZON:
+        raise ValidationError(
+            _("Un envoi se programme au plus un an à l'avance."), code="scheduled_far"
+        )
 
 
 def clean_addresses(values: Iterable[str] | str | None, *, label: str) -> list[str]:
@@ -97,12 +131,7 @@ def clean_addresses(values: Iterable[str] | str | None, *, label: str) -> list[s
             if item.strip():
                 address = clean_address(item, label=label)
                 found.setdefault(address.lower(), address)
-    if len(found) > MAX_COPIES:
-        raise ValidationError(
-            _("%(label)s : pas plus de %(count)d adresses."),
-            code="too_many",
-            params={"label": label, "count": MAX_COPIES},
-        )
+    copies_check(len(found), label=label)
     return list(found.values())
 
 
@@ -131,10 +160,7 @@ def _scheduled(value: datetime | str | None, *, require_future: bool) -> datetim
             code="scheduled_past",
             params={"when": f"{timezone.localtime(value):%d/%m/%Y %H:%M}"},
         )
-    if value > now + SCHEDULE_HORIZON:
-        raise ValidationError(
-            _("Un envoi se programme au plus un an à l'avance."), code="scheduled_far"
-        )
+    horizon_check(value, now=now)
     return value
 
 
