@@ -44,7 +44,7 @@ def run(*, clients: int, body_kb: int, warmup: int) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from courrier.mailing.services import message_compose, message_preview
+    from courrier.mailing.services import Draft, message_compose, message_preview
 
     firm = common.firm_seed(clients=clients + warmup + 1, smtp_port=2525, body_kb=body_kb)
     sender, texts = firm.sender, firm.texts
@@ -52,7 +52,9 @@ def run(*, clients: int, body_kb: int, warmup: int) -> None:
     def compose(client: common.Client) -> int:
         subject, body = texts[client.language]
         message = message_compose(
-            sender=sender, client=client, subject=subject, body=body, template=firm.template
+            sender=sender,
+            client=client,
+            draft=Draft(subject=subject, body=body, template=firm.template),
         )
         return message.size
 
@@ -64,7 +66,7 @@ def run(*, clients: int, body_kb: int, warmup: int) -> None:
     for client in measured:
         subject, body = texts[client.language]
         started = time.perf_counter()
-        message_preview(sender=sender, client=client, subject=subject, body=body)
+        message_preview(sender=sender, client=client, draft=Draft(subject=subject, body=body))
         previews.append(time.perf_counter() - started)
 
     durations: list[float] = []

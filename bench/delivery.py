@@ -122,7 +122,7 @@ def run(
     args: argparse.Namespace, *, env: dict[str, str], receiver: common.Receiver, directory: Path
 ) -> bool:
     from courrier.mailing.models import DeliveryAttempt, OutboundMessage
-    from courrier.mailing.services import message_compose
+    from courrier.mailing.services import Draft, message_compose
 
     count = args.messages
     firm = common.firm_seed(clients=count, smtp_port=receiver.port, body_kb=args.body_kb)
@@ -130,7 +130,9 @@ def run(
     for client in firm.clients:
         subject, body = firm.texts[client.language]
         message_compose(
-            sender=firm.sender, client=client, subject=subject, body=body, template=firm.template
+            sender=firm.sender,
+            client=client,
+            draft=Draft(subject=subject, body=body, template=firm.template),
         )
     composed = time.perf_counter() - started
     size = sum(OutboundMessage.objects.values_list("size", flat=True)) / count / 1024
@@ -210,11 +212,11 @@ def statements_per_message(firm: common.SeededFirm, *, sample: int) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from courrier.mailing.services import message_compose, messages_deliver
+    from courrier.mailing.services import Draft, message_compose, messages_deliver
 
     for client in firm.clients[:sample]:
         subject, body = firm.texts[client.language]
-        message_compose(sender=firm.sender, client=client, subject=subject, body=body)
+        message_compose(sender=firm.sender, client=client, draft=Draft(subject=subject, body=body))
     with CaptureQueriesContext(connection) as queries:
         messages_deliver(profile_id=firm.profile_id, limit=sample)
     print(

@@ -178,7 +178,7 @@ def one_run(
     case: str, args: argparse.Namespace, *, server: Any, firm: common.SeededFirm, outcome: Outcome
 ) -> None:
     from courrier.mailing.models import DeliveryAttempt, OutboundMessage
-    from courrier.mailing.services import message_compose
+    from courrier.mailing.services import Draft, message_compose
 
     server.misbehave(case, delay=args.slow_seconds)
     before = len(server.messages)
@@ -186,7 +186,9 @@ def one_run(
     for client in firm.clients:
         subject, body = firm.texts[client.language]
         message = message_compose(
-            sender=firm.sender, client=client, subject=subject, body=body, template=firm.template
+            sender=firm.sender,
+            client=client,
+            draft=Draft(subject=subject, body=body, template=firm.template),
         )
         ids.append(message.pk)
 

@@ -21,7 +21,7 @@ from courrier.billing.services import (
 from courrier.mailing import contexts
 from courrier.mailing.fields import CONTEXT_FIELDS, fields_for
 from courrier.mailing.models import OutboundMessage, SendingProfile
-from courrier.mailing.services import message_compose, message_preview, messages_deliver
+from courrier.mailing.services import Draft, message_compose, message_preview, messages_deliver
 from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
 from tests.fakes.smtp import FakeSMTPServer
 from tests.firm.factories import make_collaborator
@@ -144,9 +144,11 @@ def test_preview_renders_the_invoice_fields_in_dutch() -> None:
     preview = message_preview(
         sender=make_collaborator(),
         client=client,
-        subject="{TYPEDOC} {NUMFACT}",
-        body="{NOMCLIENT}: {MONTANT} vóór {ECHEANCE}, mededeling {COMMUNICATION}.",
         context=invoice_context(invoice),
+        draft=Draft(
+            subject="{TYPEDOC} {NUMFACT}",
+            body="{NOMCLIENT}: {MONTANT} vóór {ECHEANCE}, mededeling {COMMUNICATION}.",
+        ),
     )
     assert preview.rendered.subject == "factuur 2026/0001"
     text = preview.rendered.text.replace("\xa0", " ")
@@ -168,11 +170,12 @@ def test_a_mail_about_an_invoice_arrives_with_the_pdf_as_issued(
         message = message_compose(
             sender=make_collaborator(),
             client=client,
-            subject="Votre {TYPEDOC} {NUMFACT} du {DATEFACT}",
-            body="Montant : {MONTANT}",
             context=invoice_context(invoice),
             purpose="invoice",
             idempotency_key=f"invoice:{invoice.pk}:email",
+            draft=Draft(
+                subject="Votre {TYPEDOC} {NUMFACT} du {DATEFACT}", body="Montant : {MONTANT}"
+            ),
         )
     assert (message.context, message.object_id) == ("invoice", invoice.pk)
     assert message.profile_id == profile.pk

@@ -20,7 +20,7 @@ from courrier.billing.fields import invoice_context
 from courrier.billing.models import Invoice
 from courrier.billing.services.sending import PURPOSE_EMAIL, invoice_send
 from courrier.mailing.models import OutboundMessage
-from courrier.mailing.services import message_compose
+from courrier.mailing.services import Draft, message_compose
 from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
 from tests.billing.test_sending import deliver
 from tests.billing.test_sending_once import copies, send_invoices
@@ -76,11 +76,9 @@ def test_invoices_the_window_mailed_before_the_upgrade_are_not_sent_again(
         message_compose(
             sender=anne,
             client=invoice.client,
-            subject="Votre facture {NUMFACT}",
-            body="Bonjour,",
-            language="fr",
             idempotency_key=key,
             context=invoice_context(invoice),
+            draft=Draft(subject="Votre facture {NUMFACT}", body="Bonjour,", language="fr"),
         )
 
     as_the_window_did(by_window, "compose:0f3a9c")

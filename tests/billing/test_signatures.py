@@ -22,7 +22,7 @@ from courrier.billing.services.sending import (
 from courrier.demo.seed import demo_seed
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import MailTemplate, MailTemplateVersion, OutboundMessage
-from courrier.mailing.services import message_compose, messages_deliver
+from courrier.mailing.services import Draft, message_compose, messages_deliver
 from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
 from tests.fakes.smtp import FakeSMTPServer, Received
 from tests.firm.factories import make_collaborator
@@ -113,9 +113,10 @@ def test_every_dutch_invoice_mail_ends_with_the_companys_dutch_signature(
         message_compose(
             sender=sophie,
             client=peeters,
-            subject="Uw {TYPEDOC} {NUMFACT}",
-            body="Beste,\n\nHierbij nogmaals uw {TYPEDOC}.",
             context=invoice_context(invoice),
+            draft=Draft(
+                subject="Uw {TYPEDOC} {NUMFACT}", body="Beste,\n\nHierbij nogmaals uw {TYPEDOC}."
+            ),
         )
         assert invoice_issued(invoice=issued, by=sophie)
     call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=0)

@@ -24,7 +24,7 @@ from courrier.documents.models import Document
 from courrier.documents.services import document_store
 from courrier.firm.models import Collaborator, Firm
 from courrier.mailing.models import MailTemplate, SendingProfile
-from courrier.mailing.services import message_compose, messages_deliver, presend_check
+from courrier.mailing.services import Draft, message_compose, messages_deliver, presend_check
 from courrier.mailing.services.by_link import message_compose_by_link
 from tests.fakes.smtp import FakeSMTPServer
 
@@ -103,11 +103,13 @@ def test_the_mail_says_attached_or_by_link_as_the_document_goes(
     version = template.version(language)
     assert version is not None
     [context] = document_contexts([document.pk], sender)
-    mail = {"subject": version.subject, "body": version.body, "template": template}
+    mail = Draft(subject=version.subject, body=version.body, template=template)
 
-    message_compose(sender=sender, client=client, context=context, **mail)
+    message_compose(sender=sender, client=client, context=context, draft=mail)
     [context] = document_contexts([document.pk], sender)
-    message_compose_by_link(sender=sender, client=client, context=context, send_code=True, **mail)
+    message_compose_by_link(
+        sender=sender, client=client, context=context, send_code=True, draft=mail
+    )
     messages_deliver(profile_id=profile.pk)
 
     received = [item.message for item in smtp_server.wait_for(3)]

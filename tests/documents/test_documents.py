@@ -25,7 +25,7 @@ from courrier.firm.models import Collaborator
 from courrier.mailing import contexts, links
 from courrier.mailing.fields import fields_for
 from courrier.mailing.models import LinkOpening, OutboundMessage, SecureLink, SendingProfile
-from courrier.mailing.services import message_compose, messages_deliver
+from courrier.mailing.services import Draft, message_compose, messages_deliver
 from courrier.mailing.services.by_link import message_compose_by_link
 from tests.fakes.smtp import FakeSMTPServer
 
@@ -258,9 +258,11 @@ def test_mail_about_a_document_carries_exactly_its_bytes(
     message = message_compose(
         sender=sender,
         client=client,
-        subject="{TYPEDOCUMENT}: {TITREDOC}",
-        body="Goedendag,\n\nIn bijlage {NOMFICHIER} van {DATEDOC}.",
         context=context,
+        draft=Draft(
+            subject="{TYPEDOCUMENT}: {TITREDOC}",
+            body="Goedendag,\n\nIn bijlage {NOMFICHIER} van {DATEDOC}.",
+        ),
     )
     assert (message.context, message.object_id) == ("document", document.pk)
     messages_deliver(profile_id=profile.pk)
@@ -287,7 +289,10 @@ def test_sensitive_document_by_link_serves_the_same_bytes(
     document = store(dupuis, sender)
     [context] = document_contexts([document.pk], sender)
     message, code = message_compose_by_link(
-        sender=sender, client=dupuis, subject="{TITREDOC}", body="Bonjour,", context=context
+        sender=sender,
+        client=dupuis,
+        context=context,
+        draft=Draft(subject="{TITREDOC}", body="Bonjour,"),
     )
     messages_deliver(profile_id=profile.pk)
     received = smtp_server.wait_for(1)[0]

@@ -14,7 +14,7 @@ from django.db.migrations.executor import MigrationExecutor
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import SendingProfile
-from courrier.mailing.services import message_compose, messages_deliver
+from courrier.mailing.services import Draft, message_compose, messages_deliver
 from tests.fakes.smtp import FakeSMTPServer
 
 BEFORE = [("firm", "0004_company_invoice_template")]
@@ -129,7 +129,9 @@ def test_a_plain_text_signature_from_before_the_editor_keeps_its_lines_in_the_ar
     )
     dupont = make_client(name="Boulangerie Dupont", language="fr", emails=["marie@dupont.test"])
     message = message_compose(
-        sender=sophie, client=dupont, subject="Vos documents", body="Bonjour,\n\nBien à vous,"
+        sender=sophie,
+        client=dupont,
+        draft=Draft(subject="Vos documents", body="Bonjour,\n\nBien à vous,"),
     )
     messages_deliver(profile_id=message.profile_id)
     [received] = smtp_server.wait_for(1)

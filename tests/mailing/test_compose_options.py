@@ -32,6 +32,8 @@ from courrier.clients.models import Client, ClientEmail
 from courrier.firm.models import Collaborator, Firm
 from courrier.mailing.models import OutboundMessage, SendingProfile
 from courrier.mailing.services import (
+    Draft,
+    compose_options,
     message_compose,
     message_preview,
     messages_deliver,
@@ -40,6 +42,7 @@ from courrier.mailing.services import (
 )
 from courrier.mailing.transports.smtp import SMTPTransport
 from courrier.texts import render_all
+from tests.compose_call import grouped
 from tests.fakes.smtp import FakeSMTPServer, Received
 
 SUBJECT = "Votre dossier {NUMCLIENT}"
@@ -97,7 +100,7 @@ def send(
         }
         arguments.update(options)
         with django_capture_on_commit_callbacks(execute=True):
-            message_compose(**arguments)
+            message_compose(**grouped(arguments))
         before = len(smtp_server.messages)
         report = messages_deliver(profile_id=profile.pk)
         assert report.sent == 1, report
@@ -222,7 +225,11 @@ def test_a_bad_address_is_named_and_nothing_is_stored(
     sender: Collaborator, client: Client, options: dict[str, Any], expected: str
 ) -> None:
     with pytest.raises(ValidationError) as caught:
-        message_compose(sender=sender, client=client, subject=SUBJECT, body=BODY, **options)
+        message_compose(
+            **grouped(
+                {"sender": sender, "client": client, "subject": SUBJECT, "body": BODY, **options}
+            )
+        )
 
     assert caught.value.messages == [expected]
     assert not OutboundMessage.objects.exists()
@@ -242,7 +249,9 @@ def test_the_preview_shows_what_compose_sends(
         "reply_to": "dossiers@fidu.test",
     }
 
-    preview = message_preview(sender=sender, client=client, subject=SUBJECT, body=BODY, **options)
+    preview = message_preview(
+        **grouped({"sender": sender, "client": client, "subject": SUBJECT, "body": BODY, **options})
+    )
     received = send(**options)
 
     assert preview.headers["Cc"] == received.message["Cc"]
@@ -302,7 +311,9 @@ def test_someone_elses_file_cannot_be_attached(
     theirs = upload_store(owner=other, file=uploaded("salaires.pdf", PDF))
 
     with pytest.raises(ValidationError) as caught:
-        message_compose(sender=sender, client=client, subject=SUBJECT, body=BODY, uploads=[theirs])
+        message_compose(
+            sender=sender, client=client, draft=Draft(subject=SUBJECT, body=BODY, uploads=[theirs])
+        )
     checks = presend_check(
         sender=sender,
         clients=[client],
@@ -328,7 +339,9 @@ def test_a_file_changed_on_disk_is_not_sent(
     Path(upload.file.path).write_bytes(PDF.replace(b"%%EOF", b"%%EOX"))
 
     with pytest.raises(ValidationError) as caught:
-        message_compose(sender=sender, client=client, subject=SUBJECT, body=BODY, uploads=[upload])
+        message_compose(
+            sender=sender, client=client, draft=Draft(subject=SUBJECT, body=BODY, uploads=[upload])
+        )
 
     assert "a été altéré" in caught.value.messages[0]
     assert not OutboundMessage.objects.exists()
@@ -341,7 +354,9 @@ def test_a_message_too_large_for_the_method_is_refused_naming_the_limit(
     upload = upload_store(owner=sender, file=uploaded("bilan.pdf", PDF))  # 77 KB
 
     with pytest.raises(ValidationError) as caught:
-        message_compose(sender=sender, client=client, subject=SUBJECT, body=BODY, uploads=[upload])
+        message_compose(
+            sender=sender, client=client, draft=Draft(subject=SUBJECT, body=BODY, uploads=[upload])
+        )
     [check] = presend_check(
         sender=sender,
         clients=[client],
@@ -352,7 +367,7 @@ def test_a_message_too_large_for_the_method_is_refused_naming_the_limit(
         batch=False,
     )
     preview = message_preview(
-        sender=sender, client=client, subject=SUBJECT, body=BODY, uploads=[upload]
+        sender=sender, client=client, draft=Draft(subject=SUBJECT, body=BODY, uploads=[upload])
     )
 
     message = caught.value.messages[0]
@@ -384,7 +399,10 @@ def test_a_scheduled_mail_waits_for_its_time(
     when = (timezone.now() + timedelta(hours=2)).replace(microsecond=0)
     with django_capture_on_commit_callbacks(execute=True):
         message = message_compose(
-            sender=sender, client=client, subject=SUBJECT, body=BODY, scheduled_at=when
+            sender=sender,
+            client=client,
+            draft=Draft(subject=SUBJECT, body=BODY),
+            options=compose_options(scheduled_at=when),
         )
 
     # The delivery run is enqueued for that moment, not before.
@@ -413,7 +431,10 @@ def test_a_scheduled_time_typed_without_offset_is_brussels_time(
     )
 
     message = message_compose(
-        sender=sender, client=client, subject=SUBJECT, body=BODY, scheduled_at=naive
+        sender=sender,
+        client=client,
+        draft=Draft(subject=SUBJECT, body=BODY),
+        options=compose_options(scheduled_at=naive),
     )
 
     assert message.scheduled_at == naive.replace(tzinfo=BRUSSELS)
@@ -423,7 +444,12 @@ def test_a_scheduled_time_in_the_past_is_refused(sender: Collaborator, client: C
     past = datetime(2020, 1, 1, 8, 0, tzinfo=BRUSSELS)
 
     with pytest.raises(ValidationError) as caught:
-        message_compose(sender=sender, client=client, subject=SUBJECT, body=BODY, scheduled_at=past)
+        message_compose(
+            sender=sender,
+            client=client,
+            draft=Draft(subject=SUBJECT, body=BODY),
+            options=compose_options(scheduled_at=past),
+        )
     [check] = presend_check(
         sender=sender,
         clients=[client],
@@ -504,12 +530,11 @@ def test_no_header_of_any_built_message_holds_a_line_break(
         message = message_compose(
             sender=sender,
             client=client,
-            subject=subject + " {NOMCLIENT} {CONTACT} {ADRESSECOMPLETE}",
-            body="{NOMCLIENT}\n{ADRESSECOMPLETE}",
-            cc=cc,
-            bcc=bcc,
-            reply_to=reply_to,
-            read_receipt=True,
+            draft=Draft(
+                subject=subject + " {NOMCLIENT} {CONTACT} {ADRESSECOMPLETE}",
+                body="{NOMCLIENT}\n{ADRESSECOMPLETE}",
+            ),
+            options=compose_options(cc=cc, bcc=bcc, reply_to=reply_to, read_receipt=True),
         )
     except ValidationError as exc:
         assert exc.messages

@@ -17,7 +17,7 @@ from courrier.clients.models import Client
 from courrier.crypto import SecretUnreadable
 from courrier.mailing.exceptions import ConfigurationError
 from courrier.mailing.models import OutboundMessage, SendingProfile
-from courrier.mailing.services import message_compose, messages_deliver, profile_for_sender
+from courrier.mailing.services import Draft, message_compose, messages_deliver, profile_for_sender
 from tests.fakes.smtp import FakeSMTPServer
 
 PASSWORD = "Mot-de-Passe-Du-Cabinet-2026"
@@ -70,14 +70,16 @@ def test_wrong_key_stops_compose_and_delivery_with_nothing_sent(
     assert profile.collaborator is not None
     client = make_client()
     message = message_compose(
-        sender=profile.collaborator, client=client, subject="Bilan", body="Bonjour"
+        sender=profile.collaborator, client=client, draft=Draft(subject="Bilan", body="Bonjour")
     )
 
     settings.ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     with pytest.raises(ConfigurationError, match="ne peut plus être lu"):
         profile_for_sender(sender=profile.collaborator)
     with pytest.raises(ConfigurationError):
-        message_compose(sender=profile.collaborator, client=client, subject="Bis", body="Bis")
+        message_compose(
+            sender=profile.collaborator, client=client, draft=Draft(subject="Bis", body="Bis")
+        )
     with pytest.raises(SecretUnreadable):
         messages_deliver(profile_id=profile.pk)
 
@@ -100,7 +102,9 @@ def test_a_mail_stopped_by_a_wrong_key_leaves_by_itself_once_the_key_is_back(
     assert profile.collaborator is not None
     with django_capture_on_commit_callbacks(execute=True):
         message_compose(
-            sender=profile.collaborator, client=make_client(), subject="Bilan", body="Bonjour"
+            sender=profile.collaborator,
+            client=make_client(),
+            draft=Draft(subject="Bilan", body="Bonjour"),
         )
     good_keys = settings.ENCRYPTION_KEYS
 

@@ -26,6 +26,7 @@ from courrier.firm.models import Collaborator, Firm
 from courrier.mailing.exceptions import ConfigurationError, ProfileMissing, ProfileRejected
 from courrier.mailing.models import DeliveryAttempt, OutboundMessage, SendingProfile
 from courrier.mailing.services import (
+    Draft,
     message_cancel,
     message_compose,
     message_preview,
@@ -35,6 +36,7 @@ from courrier.mailing.services import (
     profile_updated,
     profile_verify,
 )
+from tests.compose_call import grouped
 from tests.fakes.smtp import FakeSMTPServer, TestCA, free_port
 
 Status = OutboundMessage.Status
@@ -86,7 +88,7 @@ def compose(
         }
         arguments.update(overrides)
         with django_capture_on_commit_callbacks(execute=True):
-            return message_compose(**arguments)
+            return message_compose(**grouped(arguments))
 
     yield compose
 
@@ -203,7 +205,7 @@ def test_explicit_language_and_the_preview_match_what_is_sent(
     smtp_server: FakeSMTPServer,
 ) -> None:
     preview = message_preview(
-        sender=sender, client=client, subject=SUBJECT, body=BODY, language="fr"
+        sender=sender, client=client, draft=Draft(subject=SUBJECT, body=BODY, language="fr")
     )
     assert preview.language == "fr"
     assert preview.language_fallback  # the client reads Dutch
@@ -291,7 +293,7 @@ def test_client_without_address_is_refused_at_compose_and_a_warning_in_preview(
     make_client: Callable[..., Client],
 ) -> None:
     client = make_client(emails=[])
-    preview = message_preview(sender=sender, client=client, subject=SUBJECT, body=BODY)
+    preview = message_preview(sender=sender, client=client, draft=Draft(subject=SUBJECT, body=BODY))
     assert any("adresse e-mail" in warning for warning in preview.warnings)
     with pytest.raises(ValidationError, match="adresse e-mail"):
         compose(client=client)

@@ -40,6 +40,7 @@ from courrier.mailing.services import (
 )
 from courrier.mailing.transports import gmail, transport_for
 from courrier.mailing.transports.gmail import GmailTransport, with_blind_copies
+from tests.compose_call import grouped
 from tests.fakes.google import GMAIL_SEND, FakeGoogle, connected_profile
 from tests.fakes.smtp import TestCA, free_port
 from tests.mailing.test_postgres import postgres_database  # noqa: F401 (a fixture)
@@ -82,7 +83,7 @@ def compose(
         }
         arguments.update(overrides)
         with django_capture_on_commit_callbacks(execute=False):
-            return message_compose(**arguments)
+            return message_compose(**grouped(arguments))
 
     return compose
 

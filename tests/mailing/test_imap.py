@@ -24,7 +24,7 @@ from courrier.mailing.imap import (
     sent_copy_append,
 )
 from courrier.mailing.models import DeliveryAttempt, OutboundMessage, SendingProfile, SentCopy
-from courrier.mailing.services import message_compose
+from courrier.mailing.services import Draft, message_compose
 from tests.fakes.imap import Dovecot, FakeIMAPServer, IMAPAccount, dovecot_binary, parsed_date
 from tests.fakes.smtp import FakeSMTPServer, SilentServer, TestCA, free_port
 
@@ -115,8 +115,10 @@ def send(
             message = message_compose(
                 sender=profile.collaborator,
                 client=client,
-                subject="Votre dossier {NOMCLIENT}",
-                body="Bonjour,\n\nVoici le point sur votre dossier.",
+                draft=Draft(
+                    subject="Votre dossier {NOMCLIENT}",
+                    body="Bonjour,\n\nVoici le point sur votre dossier.",
+                ),
             )
         run_worker()
         message.refresh_from_db()

@@ -29,7 +29,7 @@ from courrier.firm.models import Collaborator, Firm
 from courrier.mailing import links
 from courrier.mailing.links import MAX_FAILED_ATTEMPTS, link_create
 from courrier.mailing.models import SecureLink, SendingProfile
-from courrier.mailing.services import upload_store
+from courrier.mailing.services import Draft, upload_store
 from courrier.mailing.services.by_link import message_compose_by_link
 from tests.fakes.smtp import FakeSMTPServer
 
@@ -162,10 +162,9 @@ def test_the_page_speaks_the_mails_language_not_the_clients_nor_the_browsers(
     message, _code = message_compose_by_link(
         sender=sender,
         client=client,
-        subject="Ihr Steuerbescheid",
-        body="Guten Tag,",
-        language="de",
-        uploads=[upload],
+        draft=Draft(
+            subject="Ihr Steuerbescheid", body="Guten Tag,", language="de", uploads=[upload]
+        ),
     )
     link = SecureLink.objects.get(message=message)
     assert link.language == "de" == message.language
@@ -200,10 +199,7 @@ def test_existing_links_take_their_messages_language_else_their_clients(
     message, _code = message_compose_by_link(
         sender=sender,
         client=dupuis,
-        subject="Dokument",
-        body="Guten Tag,",
-        language="de",
-        uploads=[upload],
+        draft=Draft(subject="Dokument", body="Guten Tag,", language="de", uploads=[upload]),
     )
     mailed = SecureLink.objects.get(message=message)
     peeters = make_client(name="Peeters", language="nl", emails=["info@peeters.test"])

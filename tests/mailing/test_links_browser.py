@@ -32,7 +32,7 @@ from courrier.documents.services import document_store
 from courrier.firm.models import Collaborator, Firm
 from courrier.mailing.links import MAX_FAILED_ATTEMPTS, link_revoke
 from courrier.mailing.models import LinkOpening, SecureLink, SendingProfile
-from courrier.mailing.services import messages_deliver
+from courrier.mailing.services import Draft, messages_deliver
 from courrier.mailing.services.by_link import message_compose_by_link
 from tests.clients.factories import make_client
 from tests.fakes.smtp import FakeSMTPServer
@@ -262,10 +262,8 @@ def mailed_link(sender: Collaborator, client: ClientRecord, language: str) -> Se
     message, _code = message_compose_by_link(
         sender=sender,
         client=client,
-        subject="{TITREDOC}",
-        body="{FORMULE},",
-        language=language,
         context=about,
+        draft=Draft(subject="{TITREDOC}", body="{FORMULE},", language=language),
     )
     return SecureLink.objects.get(message=message)
 

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from courrier.clients.models import Client
 from courrier.firm.models import Collaborator
 from courrier.mailing.models import MessageContent, OutboundMessage, SendingProfile
-from courrier.mailing.services import message_compose, messages_deliver
+from courrier.mailing.services import Draft, message_compose, messages_deliver
 from tests.fakes.smtp import FakeSMTPServer
 
 
@@ -34,7 +34,9 @@ def compose_all(sender: Collaborator, clients: list[Client], capture: Any) -> li
     with capture(execute=False):
         return [
             message_compose(
-                sender=sender, client=client, subject="Dossier {NOMCLIENT}", body="Bonjour."
+                sender=sender,
+                client=client,
+                draft=Draft(subject="Dossier {NOMCLIENT}", body="Bonjour."),
             )
             for client in clients
         ]

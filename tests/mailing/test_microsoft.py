@@ -36,6 +36,7 @@ from courrier.mailing.exceptions import (
 from courrier.mailing.models import OutboundMessage, SendingProfile
 from courrier.mailing.oauth import microsoft
 from courrier.mailing.services import (
+    Draft,
     message_compose,
     messages_deliver,
     profile_updated,
@@ -130,7 +131,7 @@ def compose(
 
     def compose(subject: str = "Votre dossier {NOMCLIENT}") -> OutboundMessage:
         return message_compose(
-            sender=owner, client=client, subject=subject, body="Bonjour {NOMCLIENT},"
+            sender=owner, client=client, draft=Draft(subject=subject, body="Bonjour {NOMCLIENT},")
         )
 
     return compose

@@ -20,7 +20,7 @@ from django.urls import reverse
 
 from courrier.firm.models import Collaborator
 from courrier.mailing.models import OutboundMessage, SendingProfile
-from courrier.mailing.services import message_compose, messages_deliver
+from courrier.mailing.services import Draft, message_compose, messages_deliver
 from tests.fakes.google import GMAIL_SEND, USERINFO_EMAIL, FakeGoogle, connected_profile
 from tests.fakes.smtp import TestCA
 from tests.firm.factories import make_company
@@ -154,8 +154,7 @@ def test_the_connected_mailbox_sends(
         message = message_compose(
             sender=owner,
             client=make_client(emails=["info@dupuis.test"]),
-            subject="Bonjour",
-            body="Bonjour.",
+            draft=Draft(subject="Bonjour", body="Bonjour."),
         )
     messages_deliver(profile_id=profile.pk)
     message.refresh_from_db()
@@ -386,7 +385,9 @@ def test_reconnecting_sends_the_held_messages_once(
     customer = make_client(emails=["info@dupuis.test"])
     with django_capture_on_commit_callbacks(execute=False):
         held = [
-            message_compose(sender=owner, client=customer, subject=f"Mail {n}", body="Bonjour.")
+            message_compose(
+                sender=owner, client=customer, draft=Draft(subject=f"Mail {n}", body="Bonjour.")
+            )
             for n in (1, 2)
         ]
     google.revoke_all()
@@ -418,8 +419,7 @@ def test_disconnect(
         message = message_compose(
             sender=owner,
             client=make_client(emails=["info@dupuis.test"]),
-            subject="Bonjour",
-            body="Bonjour.",
+            draft=Draft(subject="Bonjour", body="Bonjour."),
         )
 
     response = browser.post(

@@ -21,6 +21,7 @@ from courrier.mailing import services
 from courrier.mailing.context_processors import alerts_for
 from courrier.mailing.exceptions import ConfigurationError, ProfileMissing
 from courrier.mailing.models import OutboundMessage, ProfileTest, SendingProfile
+from courrier.mailing.services import Draft
 from courrier.mailing.services.profiles import profile_for
 from tests.fakes.smtp import FakeSMTPServer
 
@@ -171,9 +172,8 @@ def test_the_billing_companys_profile_sends_a_mail_about_an_invoice(
     message = services.message_compose(
         sender=anne,
         client=make_client(),
-        subject="Votre facture",
-        body="Bonjour {NOMCLIENT}",
         billing_company=company,
+        draft=Draft(subject="Votre facture", body="Bonjour {NOMCLIENT}"),
     )
 
     assert message.profile.billing_company == company
@@ -184,9 +184,8 @@ def test_the_billing_companys_profile_sends_a_mail_about_an_invoice(
     preview = services.message_preview(
         sender=anne,
         client=make_client(number="C0008"),
-        subject="S",
-        body="B",
         billing_company=company,
+        draft=Draft(subject="S", body="B"),
     )
     assert "factures@fidu-martin.be" in preview.from_header
 
@@ -200,17 +199,15 @@ def test_without_the_companys_profile_nothing_is_queued_and_the_company_is_named
         services.message_compose(
             sender=anne,
             client=make_client(),
-            subject="Votre facture",
-            body="Bonjour",
             billing_company=company,
+            draft=Draft(subject="Votre facture", body="Bonjour"),
         )
     with pytest.raises(ProfileMissing, match="Fiduciaire Martin SRL"):
         services.message_preview(
             sender=anne,
             client=make_client(number="C0009"),
-            subject="S",
-            body="B",
             billing_company=company,
+            draft=Draft(subject="S", body="B"),
         )
 
     assert OutboundMessage.objects.count() == 0
@@ -222,7 +219,9 @@ def test_a_one_off_mail_never_falls_back_to_the_companys_profile(
     company_profile(company)
 
     with pytest.raises(ProfileMissing, match="Ma fiche"):
-        services.message_compose(sender=anne, client=make_client(), subject="S", body="B")
+        services.message_compose(
+            sender=anne, client=make_client(), draft=Draft(subject="S", body="B")
+        )
 
     assert OutboundMessage.objects.count() == 0
 
@@ -246,7 +245,10 @@ def test_a_company_profile_to_reconnect_is_refused_before_anything_is_queued(
 
     with pytest.raises(ConfigurationError, match="reconnecter") as caught:
         services.message_compose(
-            sender=anne, client=make_client(), subject="S", body="B", billing_company=company
+            sender=anne,
+            client=make_client(),
+            billing_company=company,
+            draft=Draft(subject="S", body="B"),
         )
 
     assert "Sociétés facturantes" in str(caught.value)
@@ -259,7 +261,9 @@ def test_an_unconnected_gmail_profile_is_refused_at_compose(
     SendingProfile.objects.create(collaborator=anne, method="gmail", from_address="anne@fidu.be")
 
     with pytest.raises(ConfigurationError, match="pas connectée"):
-        services.message_compose(sender=anne, client=make_client(), subject="S", body="B")
+        services.message_compose(
+            sender=anne, client=make_client(), draft=Draft(subject="S", body="B")
+        )
     assert OutboundMessage.objects.count() == 0
 
 
@@ -731,8 +735,7 @@ def held_message(profile: SendingProfile, sender: Collaborator) -> OutboundMessa
     message = services.message_compose(
         sender=sender,
         client=make_client(number=f"C{OutboundMessage.objects.count() + 100}"),
-        subject="Bonjour",
-        body="Bonjour {NOMCLIENT}",
+        draft=Draft(subject="Bonjour", body="Bonjour {NOMCLIENT}"),
     )
     OutboundMessage.objects.filter(pk=message.pk).update(status=OutboundMessage.Status.HELD)
     return message

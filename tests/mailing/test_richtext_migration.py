@@ -34,6 +34,7 @@ from courrier.mailing.models import (
     PhraseVersion,
     SendingProfile,
 )
+from courrier.mailing.services import Draft
 from courrier.taxes import demo as taxes_demo
 from tests.fakes.smtp import FakeSMTPServer
 
@@ -194,10 +195,12 @@ def test_an_old_template_arrives_formatted_after_the_migration(
     message = services.message_compose(
         sender=sender,
         client=client,
-        subject=version.subject,
-        body=MailTemplateVersion.objects.get(pk=versions[0]).body + "\n" + version.body,
-        language="fr",
-        template=version.template,
+        draft=Draft(
+            subject=version.subject,
+            body=MailTemplateVersion.objects.get(pk=versions[0]).body + "\n" + version.body,
+            language="fr",
+            template=version.template,
+        ),
     )
     services.messages_deliver(profile_id=message.profile_id)
 

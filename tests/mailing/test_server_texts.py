@@ -23,6 +23,7 @@ from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.imap import sent_copy_append
 from courrier.mailing.models import DeliveryAttempt, OutboundMessage, SendingProfile
 from courrier.mailing.services import message_compose, messages_deliver, profile_verify
+from tests.compose_call import grouped
 from tests.fakes.imap import FakeIMAPServer
 from tests.fakes.smtp import FakeSMTPServer
 from tests.test_translations import LOCALE, french_left, read_po, text_of
@@ -81,7 +82,15 @@ def client_file(make_client: Callable[..., Client]) -> Client:
 def compose(sender: Collaborator, client: Client, **options: Any) -> OutboundMessage:
     with translation.override("fr"):
         return message_compose(
-            sender=sender, client=client, subject="Votre dossier", body="Bonjour,", **options
+            **grouped(
+                {
+                    "sender": sender,
+                    "client": client,
+                    "subject": "Votre dossier",
+                    "body": "Bonjour,",
+                    **options,
+                }
+            )
         )
 
 

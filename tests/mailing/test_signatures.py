@@ -25,7 +25,7 @@ from courrier.firm.models import Collaborator, Firm
 from courrier.mailing import richtext
 from courrier.mailing.models import MailTemplate, MailTemplateVersion, SendingProfile
 from courrier.mailing.rendering import body_html
-from courrier.mailing.services import message_compose, messages_deliver
+from courrier.mailing.services import Draft, message_compose, messages_deliver
 from courrier.mailing.services.by_link import message_compose_by_link
 from courrier.mailing.signatures import sign_off_start, signing_field
 from tests.fakes.smtp import FakeSMTPServer, Received
@@ -64,7 +64,9 @@ def kessler(make_client: Callable[..., Client]) -> Client:
 
 
 def send(sender: Collaborator, client: Client, body: str, smtp: FakeSMTPServer) -> Received:
-    message = message_compose(sender=sender, client=client, subject="Ihre Unterlagen", body=body)
+    message = message_compose(
+        sender=sender, client=client, draft=Draft(subject="Ihre Unterlagen", body=body)
+    )
     messages_deliver(profile_id=message.profile_id)
     [received] = [m for m in smtp.messages if m.rcpt_tos == message.envelope_recipients]
     return received
@@ -254,9 +256,11 @@ def test_a_self_signed_mail_whose_files_go_by_link_is_not_signed_under_its_links
     message, _code = message_compose_by_link(
         sender=pieter,
         client=kessler,
-        subject="{TITREDOC}",
-        body="Guten Tag,\n\nIhr Dokument.\n\nMit freundlichen Grüßen\n{EXPEDITEUR}",
         context=context,
+        draft=Draft(
+            subject="{TITREDOC}",
+            body="Guten Tag,\n\nIhr Dokument.\n\nMit freundlichen Grüßen\n{EXPEDITEUR}",
+        ),
     )
     messages_deliver(profile_id=message.profile_id)
 
@@ -293,9 +297,11 @@ def test_the_paragraph_of_the_links_comes_before_the_sign_off_and_the_signature(
     message, _code = message_compose_by_link(
         sender=pieter,
         client=dupont,
-        subject="{TITREDOC}",
-        body="Bonjour,\n\nVoici votre avertissement-extrait de rôle.\n\nBien à vous,",
         context=context,
+        draft=Draft(
+            subject="{TITREDOC}",
+            body="Bonjour,\n\nVoici votre avertissement-extrait de rôle.\n\nBien à vous,",
+        ),
     )
     messages_deliver(profile_id=message.profile_id)
     [received] = smtp_server.wait_for(1)

@@ -18,6 +18,7 @@ from courrier.firm.models import Collaborator, Firm
 from courrier.mailing import services
 from courrier.mailing.models import DeliveryStatus, OutboundMessage, SendingProfile
 from courrier.mailing.selectors import client_messages
+from courrier.mailing.services import Draft
 from courrier.mailing.services.resend import message_resend, readdressed
 from tests.fakes.smtp import FakeSMTPServer
 
@@ -85,8 +86,7 @@ def sent(
     message = services.message_compose(
         sender=sender,
         client=client,
-        subject=subject,
-        body="Bonjour {NOMCLIENT},\n\nVoici votre bilan.",
+        draft=Draft(subject=subject, body="Bonjour {NOMCLIENT},\n\nVoici votre bilan."),
     )
     OutboundMessage.objects.filter(pk=message.pk).update(status=Status.SENT, sent_at=timezone.now())
     message.refresh_from_db()

@@ -22,6 +22,7 @@ from courrier.mailing.models import (
     ProfileTest,
     SendingProfile,
 )
+from courrier.mailing.services import Draft
 from tests.fakes.smtp import FakeSMTPServer
 
 MY_PROFILE = reverse("mailing:my_profile")
@@ -108,8 +109,10 @@ def queued(anne: Collaborator) -> OutboundMessage:
     return services.message_compose(
         sender=anne,
         client=make_client(),
-        subject="Votre bilan 2026 – {NOMCLIENT}",
-        body="Bonjour,\n\nVoici le bilan de {NOMCLIENT}.",
+        draft=Draft(
+            subject="Votre bilan 2026 – {NOMCLIENT}",
+            body="Bonjour,\n\nVoici le bilan de {NOMCLIENT}.",
+        ),
     )
 
 
@@ -197,7 +200,9 @@ def test_bad_profile_input_is_shown_on_the_form_and_nothing_is_saved(anne: Colla
 def test_saving_a_fixed_profile_resumes_held_messages(anne: Collaborator) -> None:
     profile = make_profile(anne)
     message = services.message_compose(
-        sender=anne, client=make_client(), subject="Bonjour", body="Bonjour {NOMCLIENT}"
+        sender=anne,
+        client=make_client(),
+        draft=Draft(subject="Bonjour", body="Bonjour {NOMCLIENT}"),
     )
     OutboundMessage.objects.filter(pk=message.pk).update(status=OutboundMessage.Status.HELD)
     SendingProfile.objects.filter(pk=profile.pk).update(
@@ -508,9 +513,8 @@ def test_a_message_held_by_a_companys_profile_links_admins_to_the_company_page(
     message = services.message_compose(
         sender=anne,
         client=make_client(),
-        subject="Votre facture",
-        body="Bonjour",
         billing_company=company,
+        draft=Draft(subject="Votre facture", body="Bonjour"),
     )
     OutboundMessage.objects.filter(pk=message.pk).update(status=OutboundMessage.Status.HELD)
     SendingProfile.objects.filter(billing_company=company).update(

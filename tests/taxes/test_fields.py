@@ -12,7 +12,7 @@ from courrier.clients.models import Client
 from courrier.mailing import contexts
 from courrier.mailing.fields import fields_for
 from courrier.mailing.models import SendingProfile
-from courrier.mailing.services import message_preview
+from courrier.mailing.services import Draft, message_preview
 from courrier.taxes import fields
 from courrier.taxes.models import AnnualAccountsFiling, VatRegime, VatReturn
 from courrier.taxes.services import vat_profile_set
@@ -38,9 +38,8 @@ def _render(profile: SendingProfile, context_name: str, object_id: int, body: st
     preview = message_preview(
         sender=profile.collaborator,
         client=context.client,
-        subject="{NOMCLIENT}",
-        body=body,
         context=context,
+        draft=Draft(subject="{NOMCLIENT}", body=body),
     )
     return _text(preview.rendered.text).strip()
 

@@ -17,7 +17,7 @@ from courrier.clients.models import Client
 from courrier.firm.models import Collaborator
 from courrier.mailing import contexts
 from courrier.mailing.models import OutboundMessage, SendingProfile
-from courrier.mailing.services import message_compose
+from courrier.mailing.services import Draft, message_compose
 from courrier.taxes.models import FilingStatus, VatReturn
 from tests.taxes import factories
 
@@ -150,9 +150,8 @@ def test_a_row_says_when_it_was_mailed(
     message = message_compose(
         sender=profile.collaborator,
         client=context.client,
-        subject="IPP {EXERCICE}",
-        body="{MONTANT} {RESULTAT}",
         context=context,
+        draft=Draft(subject="IPP {EXERCICE}", body="{MONTANT} {RESULTAT}"),
     )
     assert (message.context, message.object_id) == ("ipp", mailed.pk)
     url = reverse("taxes:list", args=["ipp"])

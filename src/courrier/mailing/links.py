@@ -391,6 +391,7 @@ def link_code_mail(
 ) -> OutboundMessage:
     """Send the code of `links` (one client's, sharing one code) in a second mail through the
     outbox, purpose "link-code"; sent once per first link whatever the retries."""
+    from courrier.mailing.services import Draft
     from courrier.mailing.services.compose import message_compose
 
     if not links:
@@ -403,9 +404,7 @@ def link_code_mail(
     return message_compose(
         sender=sender,
         client=client,
-        subject=text.subject,
-        body=text.body,
-        language=lang,
         purpose="link-code",
         idempotency_key=f"link-code:{links[0].pk}",
+        draft=Draft(subject=text.subject, body=text.body, language=lang),
     )

@@ -854,16 +854,17 @@ def _send_one(request: HttpRequest, window: Window) -> HttpResponse | None:
         values: dict[str, Any] = {
             "sender": user,
             "client": client,
-            "subject": data["subject"],
-            "body": data["body"],
-            "language": data["language"],
-            "template": data["template"],
-            "archive": data["archive"],
+            "draft": services.Draft(
+                subject=data["subject"],
+                body=data["body"],
+                language=data["language"],
+                template=data["template"],
+                uploads=_uploads_of(form),
+            ),
+            "options": {**form.options(), "archive": data["archive"]},
             "purpose": purpose,
             "idempotency_key": key,
-            "uploads": _uploads_of(form),
             "context": context,
-            **form.options(),
         }
         if data.get("send_by_link"):
             message, code = by_link.message_compose_by_link(

@@ -20,6 +20,7 @@ from courrier.clients.models import Client
 from courrier.firm.models import Firm
 from courrier.mailing.models import OutboundMessage, SendingProfile
 from courrier.mailing.services import message_compose, messages_deliver
+from tests.compose_call import grouped
 from tests.fakes import anymail_providers, sendgrid
 from tests.fakes.contract import Harness, HarnessFactory, smtp_harness
 
@@ -73,7 +74,7 @@ def compose(
         }
         arguments.update(overrides)
         with django_capture_on_commit_callbacks(execute=True):
-            return message_compose(**arguments)
+            return message_compose(**grouped(arguments))
 
     return compose
 

@@ -29,7 +29,7 @@ from courrier.mailing.services.delivery import (
     profiles_waiting,
     retry_delay,
 )
-from courrier.mailing.services.drafts import Preview, message_preview
+from courrier.mailing.services.drafts import Draft, Preview, message_preview
 from courrier.mailing.services.events import Event, delivery_events_record, profile_webhook
 from courrier.mailing.services.once import resend_next
 from courrier.mailing.services.options import ComposeOptions, compose_options
@@ -46,6 +46,7 @@ from courrier.mailing.services.uploads import upload_store
 __all__ = [
     "ComposeOptions",
     "DeliveryReport",
+    "Draft",
     "Event",
     "PresendCheck",
     "Preview",

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -26,9 +27,9 @@ from courrier.mailing.links import (
     link_mail_text,
     links_attach,
 )
-from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage, SecureLink, Upload
-from courrier.mailing.services.drafts import mail_draft
-from courrier.mailing.services.options import compose_options
+from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage, SecureLink
+from courrier.mailing.services.drafts import Draft, mail_draft
+from courrier.mailing.services.options import ComposeOptions, options_from
 from courrier.mailing.services.setup import SendSetup, compose_setup, files_of
 from courrier.mailing.services.store import message_for_key, message_store
 
@@ -166,22 +167,12 @@ def message_compose_by_link(
     *,
     sender: Collaborator,
     client: Client,
-    subject: str,
-    body: str,
-    language: str | None = None,
-    template: MailTemplate | None = None,
-    archive: bool = True,
+    draft: Draft,
+    options: ComposeOptions | Mapping[str, Any] | None = None,
+    context: MailContext | None = None,
     purpose: str = "client",
     idempotency_key: str | None = None,
     billing_company: BillingCompany | None = None,
-    cc: Iterable[str] | str | None = (),
-    bcc: Iterable[str] | str | None = (),
-    copy_to_sender: bool = False,
-    read_receipt: bool = False,
-    reply_to: str | None = None,
-    scheduled_at: datetime | None = None,
-    uploads: Sequence[Upload] = (),
-    context: MailContext | None = None,
     send_code: bool = False,
 ) -> tuple[OutboundMessage, str]:
     """`message_compose` with the files sent as secure links: the message and the links'
@@ -194,27 +185,21 @@ def message_compose_by_link(
         sender=sender,
         billing_company=billing_company,
         context=context,
-        uploads=uploads,
-        options=compose_options(
-            cc=cc,
-            bcc=bcc,
-            copy_to_sender=copy_to_sender,
-            read_receipt=read_receipt,
-            reply_to=reply_to,
-            scheduled_at=scheduled_at,
-            archive=archive,
-        ),
+        uploads=draft.uploads,
+        options=options_from(options),
     )
-    language = language or (context.language if context is not None else "") or client.language
+    language = (
+        draft.language or (context.language if context is not None else "") or client.language
+    )
     try:
         message, made = message_store_by_link(
             setup,
             client=client,
             context=context,
-            subject=subject,
-            body=body,
+            subject=draft.subject,
+            body=draft.body,
             language=language,
-            template=template,
+            template=draft.template,
             purpose=purpose,
             idempotency_key=idempotency_key,
         )

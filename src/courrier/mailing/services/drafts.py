@@ -10,9 +10,10 @@ The warnings and blockers a draft may carry are written here (`too_large`, `no_a
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
@@ -26,12 +27,18 @@ from courrier.mailing.contexts import MailContext
 from courrier.mailing.fields import client_values, mail_values
 from courrier.mailing.models import (
     MailBatch,
+    MailTemplate,
     Upload,
 )
 from courrier.mailing.rendering import Rendered, body_html, markup_html, render
 from courrier.mailing.services.holes import holes
 from courrier.mailing.services.mime import display_name
-from courrier.mailing.services.options import MAX_SUBJECT_LENGTH, clean_address, compose_options
+from courrier.mailing.services.options import (
+    MAX_SUBJECT_LENGTH,
+    ComposeOptions,
+    clean_address,
+    options_from,
+)
 from courrier.mailing.services.setup import SendSetup, encoded_size, files_of, send_setup
 from courrier.mailing.signatures import Signature, mail_signature, sign_off_start
 from courrier.texts import Sentence, Size, Text
@@ -41,6 +48,19 @@ CLIENT_CONTEXT = "client"
 # Headers, boundaries and part headers of a message around its texts and files, generously.
 _ENVELOPE_BYTES = 4096
 _PART_BYTES = 512
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What the sender wrote: the subject and the body (fields and all), the language they are
+    written in (None: the client's, or the object's), the template they come from, the files
+    joined."""
+
+    subject: str
+    body: str
+    language: str | None = None
+    template: MailTemplate | None = None
+    uploads: Sequence[Upload] = ()
 
 
 @dataclass
@@ -257,17 +277,9 @@ def message_preview(
     *,
     sender: Collaborator,
     client: Client,
-    subject: str,
-    body: str,
-    language: str | None = None,
+    draft: Draft,
+    options: ComposeOptions | Mapping[str, Any] | None = None,
     billing_company: BillingCompany | None = None,
-    cc: Iterable[str] | str | None = (),
-    bcc: Iterable[str] | str | None = (),
-    copy_to_sender: bool = False,
-    read_receipt: bool = False,
-    reply_to: str | None = None,
-    scheduled_at: datetime | None = None,
-    uploads: Sequence[Upload] = (),
     batch: MailBatch | None = None,
     context: MailContext | None = None,
 ) -> Preview:
@@ -277,21 +289,19 @@ def message_preview(
     without address, a message too large for the method or a profile to fix are warnings
     here; an empty field or a value still to type is in `blockers`. `batch` is accepted like
     compose's and changes nothing to the mail."""
-    options = compose_options(
-        cc=cc,
-        bcc=bcc,
-        copy_to_sender=copy_to_sender,
-        read_receipt=read_receipt,
-        reply_to=reply_to,
-        scheduled_at=scheduled_at,
-    )
+    options = options_from(options)
     if context is not None and context.billing_company is not None:
         billing_company = context.billing_company
     setup = send_setup(
-        sender=sender, billing_company=billing_company, options=options, uploads=uploads
+        sender=sender, billing_company=billing_company, options=options, uploads=draft.uploads
     )
     preview = mail_draft(
-        setup, client=client, subject=subject, body=body, language=language, context=context
+        setup,
+        client=client,
+        subject=draft.subject,
+        body=draft.body,
+        language=draft.language,
+        context=context,
     )
     if not preview.to:
         preview.warnings.insert(0, no_address(client))
