@@ -39,7 +39,7 @@ from courrier.mailing.services.options import (
     clean_address,
     options_from,
 )
-from courrier.mailing.services.setup import SendSetup, encoded_size, files_of, send_setup
+from courrier.mailing.services.setup import SendSetup, compose_setup, encoded_size, files_of
 from courrier.mailing.signatures import Signature, mail_signature, sign_off_start
 from courrier.texts import Sentence, Size, Text
 from courrier.validators import validate_header_text
@@ -290,10 +290,12 @@ def message_preview(
     here; an empty field or a value still to type is in `blockers`. `batch` is accepted like
     compose's and changes nothing to the mail."""
     options = options_from(options)
-    if context is not None and context.billing_company is not None:
-        billing_company = context.billing_company
-    setup = send_setup(
-        sender=sender, billing_company=billing_company, options=options, uploads=draft.uploads
+    setup = compose_setup(
+        sender=sender,
+        billing_company=billing_company,
+        context=context,
+        uploads=draft.uploads,
+        options=options,
     )
     preview = mail_draft(
         setup,
