@@ -16,13 +16,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 from courrier.firm.models import Collaborator, Firm
 from courrier.languages import MailLanguage
 from courrier.mailing import fields, rendering
+from courrier.mailing.forms.phrases import PhraseForm
 from courrier.mailing.models import Phrase
-
-# Phrases are written for mails to a client: their merge fields are checked in that context.
 from courrier.mailing.phrases import (
     LANGUAGES,
     PHRASE_CONTEXT,
-    PhraseForm,
     phrase_delete,
     phrase_may_edit,
     phrase_version_for,
