@@ -8,7 +8,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
@@ -224,34 +223,30 @@ def _send_selection(
     form = window.form
     data = form.cleaned_data
     key = data.get("idempotency_key") or ""
-    with transaction.atomic():
-        # One batch per window: the sender's row is the lock two quick clicks wait on.
-        Collaborator.objects.select_for_update().filter(pk=user.pk).first()
-        existing = selectors.batch_for_key(sender=user, key=key)
-        if existing is not None:
-            messages.info(request, _("Cet envoi groupé est déjà lancé."))
-            return redirect("mailing:batch_progress", pk=existing.pk)
-        options = form.batch_options()
-        if window.next_url:
-            options["next"] = window.next_url
-        try:
-            batch = services.batch_create(
-                sender=user,
-                client_ids=[client.pk for client in clients],
-                subject=data["subject"],
-                body=data["body"],
-                template=data.get("template"),
-                options=options,
-                uploads=_uploads_of(form),
-                context=window.context_name or "client",
-                object_ids=[item.object_id for item in window.objects if item.object_id],
-            )
-        except ValidationError as exc:
-            form.add_error(None, exc.messages)
-            return None
-        except MailingError as exc:
-            form.add_error(None, exc.user_message)
-            return None
+    options = form.batch_options()
+    if window.next_url:
+        options["next"] = window.next_url
+    try:
+        batch, created = services.batch_create_once(
+            key=key,
+            sender=user,
+            client_ids=[client.pk for client in clients],
+            subject=data["subject"],
+            body=data["body"],
+            template=data.get("template"),
+            options=options,
+            uploads=_uploads_of(form),
+            context=window.context_name or "client",
+            object_ids=[item.object_id for item in window.objects if item.object_id],
+        )
+    except ValidationError as exc:
+        form.add_error(None, exc.messages)
+        return None
+    except MailingError as exc:
+        form.add_error(None, exc.user_message)
+        return None
+    if not created:
+        messages.info(request, _("Cet envoi groupé est déjà lancé."))
     return redirect("mailing:batch_progress", pk=batch.pk)
 
 
