@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.views import defaults
 
-from courrier.mailing.link_views import error_page, is_link_path
+from courrier.mailing.views.links import error_page, is_link_path
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:

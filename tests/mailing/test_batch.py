@@ -34,6 +34,7 @@ from courrier.mailing.services import batch as batch_module
 from courrier.mailing.services import (
     batch_compose,
     batch_create,
+    batch_create_once,
     batch_resume,
     messages_deliver,
     presend_check,
@@ -369,6 +370,36 @@ def test_the_options_apply_to_every_message_of_the_batch(
         assert (message.archived, message.scheduled_at) == (False, when)
     runs = DBTaskResult.objects.filter(task_path__endswith="tasks.deliver_profile")
     assert runs.exists() and {run.run_after for run in runs} == {when}
+
+
+def test_a_form_sent_twice_under_one_key_makes_one_batch_and_one_compose_task(
+    sender: Collaborator,
+    template: MailTemplate,
+    profile: SendingProfile,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    clients = make_selection(3)
+    values: dict[str, Any] = {
+        "client_ids": [client.pk for client in clients],
+        "subject": "",
+        "body": "",
+        "template": template,
+        "options": {"idempotency_key": "fenetre-7"},
+    }
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first, first_new = batch_create_once(key="fenetre-7", sender=sender, **values)
+        again, again_new = batch_create_once(key="fenetre-7", sender=sender, **values)
+        other, other_new = batch_create_once(
+            key="fenetre-8",
+            sender=sender,
+            **{**values, "options": {"idempotency_key": "fenetre-8"}},
+        )
+
+    assert (first_new, again_new, other_new) == (True, False, True)
+    assert again.pk == first.pk and other.pk != first.pk
+    assert MailBatch.objects.filter(sender=sender).count() == 2
+    assert sorted(task.args_kwargs["args"][0] for task in compose_tasks()) == [first.pk, other.pk]
 
 
 def test_a_batch_is_refused_before_anything_is_stored(

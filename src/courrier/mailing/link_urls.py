@@ -2,10 +2,10 @@
 
 from django.urls import path
 
-from courrier.mailing import link_views
+from courrier.mailing.views import links
 
 app_name = "links"
 
 urlpatterns = [
-    path("<str:token>/", link_views.link_page, name="open"),
+    path("<str:token>/", links.link_page, name="open"),
 ]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from courrier.mailing import phrases
+from courrier.mailing.views import phrases
 
 urlpatterns = [
     path("", phrases.phrase_list, name="phrases"),

@@ -115,13 +115,6 @@ def batch_get(*, pk: int, user: Collaborator) -> MailBatch | None:
     return batches.filter(pk=pk).first()
 
 
-def batch_for_key(*, sender: Collaborator, key: str) -> MailBatch | None:
-    """The batch this window already created (the same form sent twice), if any."""
-    if not key:
-        return None
-    return MailBatch.objects.filter(sender=sender, options__idempotency_key=key).first()
-
-
 def batch_clients(*, batch: MailBatch) -> QuerySet[Client]:
     """The clients a batch was for, by name."""
     ids = [int(pk) for pk in batch.client_ids if str(pk).isdigit()]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -435,6 +435,35 @@ def batch_create(
         transaction.on_commit(partial(_enqueue_compose, batch.pk), robust=True)
     logger.info("batch %s created by %s for %d %s mails", batch.pk, sender.pk, batch.total, context)
     return batch
+
+
+class BatchValues(TypedDict):
+    """What `batch_create` takes besides its sender."""
+
+    client_ids: NotRequired[Iterable[int]]
+    subject: str
+    body: str
+    template: MailTemplate | None
+    options: Mapping[str, Any]
+    uploads: NotRequired[Sequence[Upload]]
+    context: NotRequired[str]
+    object_ids: NotRequired[Iterable[int]]
+
+
+def batch_create_once(
+    *, key: str, sender: Collaborator, **values: Unpack[BatchValues]
+) -> tuple[MailBatch, bool]:
+    """`batch_create` for a form that may be sent twice (two quick clicks on "Envoyer"): the
+    batch this sender already created under `key` (the window's idempotency key), or a new one
+    made with `values`; the flag says whether it is new. The sender's row is the lock the
+    second click waits on, held until the first batch is stored, so one key makes one batch."""
+    with transaction.atomic():
+        Collaborator.objects.select_for_update().filter(pk=sender.pk).first()
+        if key:
+            existing = MailBatch.objects.filter(sender=sender, options__idempotency_key=key).first()
+            if existing is not None:
+                return existing, False
+        return batch_create(sender=sender, **values), True
 
 
 # The apps whose batches another task composes (billing's invoices): the name they write in
