@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from courrier.mailing.fields import fields_for
@@ -99,6 +99,19 @@ def test_links_are_written_text_then_address_in_the_text_part() -> None:
     )
 
 
+def test_a_bare_address_ending_with_a_field_is_filled_in() -> None:
+    """ "https://portail.fidu.be/{NUMCLIENT}": the closing brace is the field's, not punctuation
+    after the address; the client reads the address with the value, never the field's code."""
+    rendered = render_body(
+        "Votre dossier : https://portail.fidu.be/{NOMCLIENT}.", NOMCLIENT="C0042"
+    )
+
+    html = body_html(rendered)
+    assert '<a href="https://portail.fidu.be/C0042">https://portail.fidu.be/C0042</a>.' in html
+    assert rendered.text == "Votre dossier : https://portail.fidu.be/C0042.\n"
+    assert "{" not in rendered.text and "}" not in html
+
+
 def test_links_to_anything_but_the_web_or_mail_stay_plain_text() -> None:
     rendered = render_body(
         "[clic](javascript:alert(1)) [data](data:text/html,x) [fichier](file:///etc/passwd)"
@@ -171,6 +184,10 @@ value = st.text(alphabet="<>\"'&*_[]()-.:/ab \nhtps", max_size=30)
     values=st.fixed_dictionaries(
         {"NOMCLIENT": value, "CONTACT": value, "CABINET_SITE": value, "ADRESSE": value}
     ),
+)
+@example(
+    body="https://x.be/{NOMCLIENT}",
+    values={"NOMCLIENT": "::", "CONTACT": "", "CABINET_SITE": "", "ADRESSE": ""},
 )
 def test_no_markup_or_value_ever_yields_a_raw_bracket_or_quote(
     body: str, values: dict[str, Any]

@@ -15,7 +15,7 @@ import pytest
 from django.test import Client as Browser
 from django.urls import reverse
 from django.utils import translation
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from courrier.clients.models import Client
@@ -328,6 +328,8 @@ def test_a_template_shows_its_editor_in_the_readers_language(anne: Collaborator)
         max_size=30,
     )
 )
+# A link pasted in a table cell inside a link: HTML has no link in a link.
+@example(parts=['<a href="https://x.be">', "<table><tr><td>", '<a href="https://x.be">', "&amp;"])
 def test_sanitizing_is_stable_and_keeps_only_the_allow_list(parts: list[str]) -> None:
     cleaned = richtext.sanitize("".join(parts))
 

@@ -59,6 +59,7 @@ _DROPPED_CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
 _OTHER_BREAK = re.compile("[\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 
 _URL_TRAILING = ".,;:!?'\")]}"
+_FIELD_AT_END = re.compile(r"\{[^{}\s]{1,60}\}$")
 _LINK = re.compile(
     r"(?P<url>\b(?:https?://|www\.)[^\s<>\"]+)"
     r"|(?P<email>\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+)",
@@ -222,6 +223,8 @@ def _strip_url_end(url: str) -> str:
     while url and url[-1] in _URL_TRAILING:
         if url[-1] == ")" and url.count("(") >= url.count(")"):
             break
+        if url[-1] == "}" and _FIELD_AT_END.search(url):
+            break  # "https://x.be/{NUMCLIENT}": the field is the address's end, filled in later
         url = url[:-1]
     return url
 

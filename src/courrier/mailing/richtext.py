@@ -151,8 +151,10 @@ def _has_content(nodes: list[Node]) -> bool:
     return False
 
 
-def _inline(nodes: list[Node]) -> list[Node]:
-    """Inline content only: text, emphasis, links, line breaks; anything else is unwrapped."""
+def _inline(nodes: list[Node], *, in_link: bool = False) -> list[Node]:
+    """Inline content only: text, emphasis, links, line breaks; anything else is unwrapped,
+    and so is a link inside a link (HTML has none; the parser would undo it on the next read,
+    so that what is stored would not be stable)."""
     result: list[Node] = []
     for node in nodes:
         if isinstance(node, str):
@@ -160,16 +162,17 @@ def _inline(nodes: list[Node]) -> list[Node]:
                 result.append(node)
             continue
         tag = _RENAMED.get(node.tag, node.tag)
+        is_link = tag == "a" and bool(node.attrs.get("href")) and not in_link
         if tag == "br":
             result.append(Element("br"))
-        elif tag in ("strong", "em", "u") or (tag == "a" and node.attrs.get("href")):
-            children = _inline(node.children)
+        elif tag in ("strong", "em", "u") or is_link:
+            children = _inline(node.children, in_link=in_link or is_link)
             if not children:
                 continue
             attrs = {key: node.attrs[key] for key in ("href", "title") if key in node.attrs}
             result.append(Element(tag, attrs if tag == "a" else {}, children))
         else:
-            result.extend(_inline(node.children))
+            result.extend(_inline(node.children, in_link=in_link))
     return result
 
 
