@@ -127,7 +127,8 @@ def _language(client: Client, language: str | None) -> str:
 
 
 @transaction.atomic
-def invoice_create(
+# PLR0913: the invoice's own data, keyword-only.
+def invoice_create(  # noqa: PLR0913
     *,
     billing_company: BillingCompany,
     client: Client,

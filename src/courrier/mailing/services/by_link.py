@@ -118,7 +118,8 @@ def code_send(*, made: MadeLinks, sender: Collaborator, language: str) -> Outbou
     return link_code_mail(links=made.links, code=made.code, sender=sender, language=language)
 
 
-def message_store_by_link(
+# PLR0913: message_compose's arguments plus the code's choice.
+def message_store_by_link(  # noqa: PLR0913
     setup: SendSetup,
     *,
     client: Client,

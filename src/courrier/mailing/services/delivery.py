@@ -725,7 +725,8 @@ def _lane(profile: SendingProfile, report: DeliveryReport, budget: _Budget) -> N
             transport.close()
 
 
-def _send(run: _Run, claimed: list[OutboundMessage], transport: Transport) -> bool:
+# C901: one branch per outcome of a send (sent, transient, permanent, uncertain, held).
+def _send(run: _Run, claimed: list[OutboundMessage], transport: Transport) -> bool:  # noqa: C901
     """Send one claimed batch over the lane's connection; False when the profile was refused
     (its messages are then held)."""
     pending = list(claimed)

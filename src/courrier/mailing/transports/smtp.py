@@ -504,7 +504,8 @@ class SMTPTransport(Transport):
     def _with_hint(self, sentence: Text) -> Text:
         return Lines(sentence, self._port_hint(), sep=" ")
 
-    def _open_error(self, exc: BaseException) -> MailingError:
+    # C901: one branch per way a connection fails, each with its own sentence.
+    def _open_error(self, exc: BaseException) -> MailingError:  # noqa: C901
         where = self._where()
         security = self.profile.smtp_security
         detail = str(exc)
