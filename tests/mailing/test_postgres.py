@@ -35,7 +35,7 @@ django.setup()
 from courrier.clients.models import Client, ClientEmail
 from courrier.firm.models import Collaborator
 from courrier.mailing.models import SendingProfile
-from courrier.mailing.services import message_compose
+from courrier.mailing.services import Draft, message_compose
 
 port, count = int(sys.argv[1]), int(sys.argv[2])
 sender = Collaborator.objects.create_user(
@@ -50,8 +50,11 @@ for n in range(count):
     client = Client.objects.create(number=f"C{n:05d}", name=f"Client {n}", language="fr")
     ClientEmail.objects.create(client=client, address=f"client{n}@dupuis.test")
     message = message_compose(
-        sender=sender, client=client, subject="Dossier {NOMCLIENT}",
-        body="Bonjour {NOMCLIENT},\\n\\nvoici le décompte : 1 250,00 € à régler.",
+        sender=sender, client=client,
+        draft=Draft(
+            subject="Dossier {NOMCLIENT}",
+            body="Bonjour {NOMCLIENT},\\n\\nvoici le décompte : 1 250,00 € à régler.",
+        ),
         idempotency_key=f"charge-{n}",
     )
     ids.append(message.pk)
