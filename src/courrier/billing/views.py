@@ -3,7 +3,12 @@ sending), the paper register (one PDF to print); a draft's form, an invoice's pa
 the "Factures" tab of the client file.
 
 Views only read through `selectors` and write through the billing services; every logged-in
-collaborator may use them (a firm shares its invoicing)."""
+collaborator may use them (a firm shares its invoicing).
+
+Its size: one screen family, the registers of a billing company, whose views share the
+company's look-up, the register filters and the batch pages; the client file's tab is the only
+other page, a handful of lines.
+"""
 
 from __future__ import annotations
 

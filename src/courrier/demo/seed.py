@@ -2,6 +2,9 @@
 
 Every e-mail address is on a reserved ``.example`` domain; enterprise numbers and IBANs are
 made up but valid (modulo 97), so that forms accept them as they would real ones.
+
+Its size: data, not logic — the demo firm's people, companies, clients and templates in four
+languages, written out so that a reader sees exactly what the demo holds.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ message's Message-ID, so a retry after a connection that broke during APPEND fin
 the server had already stored instead of adding a second one. Nothing is created on the
 server: a folder that does not exist is replaced by the one the server marks as its Sent
 folder (RFC 6154 SPECIAL-USE), and the log says which one was used.
+
+Its size: an IMAP client of its own (login, SPECIAL-USE, search by Message-ID, APPEND) and the
+copy's claim; the claim is to reuse delivery's claim and lease machinery, which will shorten it.
 """
 
 from __future__ import annotations

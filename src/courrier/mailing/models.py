@@ -1,4 +1,9 @@
-"""Sending profiles, templates, and the outbox that is also the archive."""
+"""Sending profiles, templates, and the outbox that is also the archive.
+
+Its size: the outbox's tables (profiles, templates, messages, their bytes, attempts, batches,
+links) are one schema whose constraints refer to each other; the bytes' storage helpers are to
+leave for the services with the rest of the models' I/O.
+"""
 
 from __future__ import annotations
 

@@ -8,6 +8,10 @@ too): a batch run twice, resumed after a crash, a second batch over the same inv
 batch after the compose window mailed the invoice queues nothing twice. Only an explicit
 re-send ("@", or "Envoyer à nouveau" in the window) sends again, under a key of its own
 (`invoice:<pk>:resend:<n>`, `contexts.resend_key`).
+
+Its size: this module is billing's own batch engine beside `mailing.services.batch`; the two
+are to become one engine in the outbox, with billing bringing only its hooks (the PDFs before a
+round, the key per invoice). Split now, it would be split again along the wrong lines.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ takes, and says per recipient what blocks and what only warns. A batch is stored
 was asked, for whom), then a task composes its messages one by one, each in its own
 transaction under the idempotency key of the batch and the client: a task that stops midway
 loses nothing, and running it again queues only what is missing.
+
+Its size: the selection engine (check, batch, composing task) is to absorb billing's invoice
+engine; the pre-send check moves beside `drafts` when the two become one, not before.
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ write of the run is conditional on that token, so two runs never send the same m
 run that lost its claim changes nothing. An attempt is recorded before a byte leaves, so that
 after a crash the sweeper can tell a message that may have left ("uncertain", never resent
 automatically) from one that was never tried (queued again).
+
+Its size: the claim, the token-guarded writes, the lanes and the sweeper are one protocol; each
+write depends on the claim's rules, and reading them side by side is how a change is checked
+against "never sent twice" (see docs/architecture.md, "Every delivery run sets the next one").
 """
 
 from __future__ import annotations

@@ -13,6 +13,10 @@ step, and each outcome means what it means step by step. The data still waits fo
 server may answer DATA with 354 although the transaction is refused: with nobody accepted, a
 lone "." ends it; with some recipients accepted but the message held back (one deferred), the
 connection is closed instead, since the "." would mail them an empty message.
+
+Its size: one protocol conversation, step by step, with the meaning of each failure at each
+step (retry, uncertain, refused) and the sentences that explain them; split, the rule "what a
+break means here" would be read in two places.
 """
 
 from __future__ import annotations
