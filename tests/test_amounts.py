@@ -22,10 +22,10 @@ from courrier.amounts import AmountFormat, format_amount
 from courrier.billing.demo import seed_mail_templates
 from courrier.billing.models import Invoice
 from courrier.billing.services import credit_note_create, invoice_issue
-from courrier.billing.services.sending import invoice_batch_compose, invoice_batch_start
+from courrier.billing.services.sending import invoice_batch_start
 from courrier.firm.models import BillingCompany, Collaborator, Firm
 from courrier.mailing.models import OutboundMessage
-from courrier.mailing.services import messages_deliver
+from courrier.mailing.services import batch_compose, messages_deliver
 from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
 from tests.fakes.smtp import FakeSMTPServer, Received
 from tests.firm.factories import make_admin, make_collaborator
@@ -71,7 +71,7 @@ def _send_invoices(
         invoices.append(make_invoice(company, client, lines=LINES, by=by))
     batch = invoice_batch_start(by=by, invoices=invoices, enqueue=False)
     assert batch.blocked == {}
-    invoice_batch_compose(batch_id=batch.pk)
+    batch_compose(batch_id=batch.pk)
     for profile in {message.profile_id for message in OutboundMessage.objects.all()}:
         messages_deliver(profile_id=profile)
     return {

@@ -195,7 +195,13 @@ COURRIER = {
     # A delivery task keeps claiming the messages of its profile for at most this long.
     "DELIVERY_RUN_SECONDS": float(os.environ.get("COURRIER_DELIVERY_RUN_SECONDS", "120")),
     # A batch of invoices is composed by this many tasks side by side (one per worker).
-    "INVOICE_COMPOSE_TASKS": int(os.environ.get("COURRIER_INVOICE_COMPOSE_TASKS", "2")),
+    # Tasks composing one large batch side by side (one per worker); the former name of the
+    # variable, when it was only for invoices, is still read.
+    "COMPOSE_TASKS": int(
+        os.environ.get(
+            "COURRIER_COMPOSE_TASKS", os.environ.get("COURRIER_INVOICE_COMPOSE_TASKS", "2")
+        )
+    ),
 }
 
 # OAuth2 applications of the firm (see README: registering with Google and with Microsoft).

@@ -17,18 +17,13 @@ import pytest
 from django.core.files.storage import default_storage
 
 from courrier.billing.models import Invoice
-from courrier.billing.services import invoice_issue, invoice_pdf_bytes, sending
+from courrier.billing.services import invoice_issue, invoice_pdf_bytes
 from courrier.billing.services import pdf as pdf_module
 from courrier.billing.services.issue import invoice_pdf_ensure
-from courrier.billing.services.sending import (
-    email_key,
-    invoice_batch_compose,
-    invoice_batch_start,
-    invoice_send,
-)
+from courrier.billing.services.sending import email_key, invoice_batch_start, invoice_send
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import MailBatch, OutboundMessage
-from courrier.mailing.services import store
+from courrier.mailing.services import batch_compose, rounds, store
 from courrier.texts import render
 from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
 from tests.billing.test_sending import deliver, make_invoice_template, pdf_of
@@ -56,7 +51,7 @@ def anne() -> Collaborator:
 @pytest.fixture(autouse=True)
 def rounds_of_two(monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Path) -> None:
     # Five invoices make three rounds (2, 2, 1); the files of this test alone in storage.
-    monkeypatch.setattr(sending, "CHUNK", 2)
+    monkeypatch.setattr(rounds, "ROUND", 2)
     settings.MEDIA_ROOT = str(tmp_path / "media")
 
 
@@ -86,7 +81,7 @@ def pdf_files(company: BillingCompany) -> list[str]:
 
 def compose_batch(anne: Collaborator, invoices: list[Invoice]) -> MailBatch:
     batch = invoice_batch_start(by=anne, invoices=invoices, enqueue=False)
-    return invoice_batch_compose(batch_id=batch.pk)
+    return batch_compose(batch_id=batch.pk)
 
 
 def test_each_mail_of_a_round_carries_its_own_id_size_and_pdf(
@@ -97,7 +92,7 @@ def test_each_mail_of_a_round_carries_its_own_id_size_and_pdf(
 
     steps: list[tuple[int, int]] = []
     started = invoice_batch_start(by=anne, invoices=invoices, enqueue=False)
-    batch = invoice_batch_compose(
+    batch = batch_compose(
         batch_id=started.pk, progress=lambda step: steps.append((step.done, step.total))
     )
     deliver()
@@ -133,7 +128,7 @@ def test_a_round_that_cannot_be_stored_leaves_nothing_and_a_rerun_sends_each_onc
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     invoices = issued(company, anne, with_pdf=False)
-    real_store = sending.messages_store
+    real_store = rounds.messages_store
     calls = Counter[str]()
 
     def breaks_on_the_second_round(*args: Any, **kwargs: Any) -> Any:
@@ -142,10 +137,10 @@ def test_a_round_that_cannot_be_stored_leaves_nothing_and_a_rerun_sends_each_onc
             raise RuntimeError("disk full")
         return real_store(*args, **kwargs)
 
-    monkeypatch.setattr(sending, "messages_store", breaks_on_the_second_round)
+    monkeypatch.setattr(rounds, "messages_store", breaks_on_the_second_round)
     batch = invoice_batch_start(by=anne, invoices=invoices, enqueue=False)
     with pytest.raises(RuntimeError):
-        invoice_batch_compose(batch_id=batch.pk)
+        batch_compose(batch_id=batch.pk)
 
     batch.refresh_from_db()
     assert batch.state == MailBatch.State.FAILED and "disk full" in batch.error
@@ -160,8 +155,8 @@ def test_a_round_that_cannot_be_stored_leaves_nothing_and_a_rerun_sends_each_onc
         assert not invoice.pdf and not invoice.pdf_sha256
     assert len(pdf_files(company)) == 2
 
-    monkeypatch.setattr(sending, "messages_store", real_store)
-    again = invoice_batch_compose(batch_id=batch.pk)
+    monkeypatch.setattr(rounds, "messages_store", real_store)
+    again = batch_compose(batch_id=batch.pk)
     deliver()
 
     assert again.state == MailBatch.State.DONE and again.queued == COUNT
@@ -181,7 +176,7 @@ def test_a_mail_queued_by_someone_else_during_a_round_is_not_queued_twice(
 ) -> None:
     invoices = issued(company, anne, with_pdf=True)
     first = invoices[0]
-    real_prepare = sending.message_prepare
+    real_prepare = rounds.message_prepare
 
     def sent_meanwhile(*args: Any, **kwargs: Any) -> Any:
         # While the first round is built, a colleague sends the first invoice from its page.
@@ -189,13 +184,13 @@ def test_a_mail_queued_by_someone_else_during_a_round_is_not_queued_twice(
             invoice_send(invoice=first, by=anne)
         return real_prepare(*args, **kwargs)
 
-    monkeypatch.setattr(sending, "message_prepare", sent_meanwhile)
+    monkeypatch.setattr(rounds, "message_prepare", sent_meanwhile)
     batch = compose_batch(anne, invoices)
     deliver()
 
     assert batch.state == MailBatch.State.DONE
     assert list(batch.blocked) == [str(first.pk)]
-    assert "Déjà envoyée" in render(batch.blocked[str(first.pk)][0])
+    assert "a déjà été envoyée par e-mail le" in render(batch.blocked[str(first.pk)][0])
     assert batch.queued == COUNT - 1
     keys = Counter(OutboundMessage.objects.values_list("idempotency_key", flat=True))
     assert keys == Counter(email_key(invoice.pk) for invoice in invoices)

@@ -11,13 +11,10 @@ import pytest
 from django.test import Client as Browser
 from django.urls import reverse
 
-from courrier.billing.services.sending import (
-    invoice_batch_compose,
-    invoice_batch_start,
-    invoice_template,
-)
+from courrier.billing.services.sending import invoice_batch_start, invoice_template
 from courrier.firm.models import BillingCompany
 from courrier.mailing.models import MailTemplate, MailTemplateVersion
+from courrier.mailing.services import batch_compose
 from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
 from tests.billing.test_sending import deliver, make_invoice_template
 from tests.fakes.smtp import FakeSMTPServer
@@ -93,7 +90,7 @@ def test_a_batch_writes_each_companys_invoices_with_its_template(
 
     for company in (accounting, advice):
         batch = invoice_batch_start(by=anne, billing_company=company, enqueue=False)
-        invoice_batch_compose(batch_id=batch.pk)
+        batch_compose(batch_id=batch.pk)
     deliver()
 
     subjects = {m.rcpt_tos[0]: str(m.message["Subject"]) for m in smtp_server.messages}

@@ -15,9 +15,10 @@ from django.utils import timezone
 
 from courrier.billing.demo import seed_mail_templates
 from courrier.billing.models import Invoice
-from courrier.billing.services.sending import invoice_batch_compose, invoice_batch_start
+from courrier.billing.services.sending import invoice_batch_start
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import MailBatch
+from courrier.mailing.services import batch_compose
 from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
 from tests.billing.test_credit_notes import credit_note_of
 from tests.fakes.smtp import FakeSMTPServer
@@ -49,7 +50,7 @@ def pair(fidu: BillingCompany) -> tuple[Invoice, Invoice]:
 
 def batch_of(by: Collaborator, invoices: list[Invoice]) -> MailBatch:
     batch = invoice_batch_start(by=by, invoices=invoices, enqueue=False)
-    return invoice_batch_compose(batch_id=batch.pk)
+    return batch_compose(batch_id=batch.pk)
 
 
 def heading(browser: Browser, url: str) -> tuple[str, str]:

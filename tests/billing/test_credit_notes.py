@@ -30,7 +30,6 @@ from courrier.billing.services import credit_note_create, invoice_issue, invoice
 from courrier.billing.services.payment_terms import payment_asks
 from courrier.billing.services.sending import (
     credit_note_template,
-    invoice_batch_compose,
     invoice_batch_start,
     invoice_presend_check,
     mail_template_for,
@@ -39,6 +38,7 @@ from courrier.demo.seed import demo_seed
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import MailTemplate, MailTemplateVersion, OutboundMessage
 from courrier.mailing.rendering import check_fields
+from courrier.mailing.services import batch_compose
 from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
 from tests.billing.test_pdf import pdf_text
 from tests.billing.test_sending import deliver
@@ -95,7 +95,7 @@ def test_the_credit_note_mail_that_arrives_asks_for_no_payment_and_names_the_inv
 
     batch = invoice_batch_start(by=anne, invoices=everything, enqueue=False)
     assert batch.blocked == {}
-    invoice_batch_compose(batch_id=batch.pk)
+    batch_compose(batch_id=batch.pk)
     deliver()
 
     arrived = {received.rcpt_tos[0]: [] for received in smtp_server.messages}
@@ -286,7 +286,7 @@ def test_the_demo_sends_right_credit_notes_for_both_companies(
     for check in checks:
         assert [r.code for r in check.blockers if r.code != "no_address"] == []
     batch = invoice_batch_start(by=by, invoices=notes, enqueue=False)
-    invoice_batch_compose(batch_id=batch.pk)
+    batch_compose(batch_id=batch.pk)
     deliver()
     sent = [check.about for check in checks if check.ok]
     assert sent and len(smtp_server.messages) == len(sent)

@@ -18,9 +18,9 @@ from django.utils import timezone, translation
 
 from courrier.billing.demo import INVOICE_TEMPLATE, TEMPLATE_VERSIONS, seed_mail_templates
 from courrier.billing.models import Invoice
-from courrier.billing.services.sending import invoice_batch_compose
 from courrier.firm.models import BillingCompany
 from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage, SendingProfile
+from courrier.mailing.services import batch_compose
 from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
 from tests.fakes.smtp import FakeSMTPServer
 from tests.firm.factories import make_admin, make_collaborator
@@ -126,7 +126,7 @@ def test_the_register_blocks_a_profile_without_its_key_as_the_window_does(
             headers=HTMX,
         )
     for batch in MailBatch.objects.filter(context="invoice").exclude(state="done"):
-        invoice_batch_compose(batch_id=batch.pk)
+        batch_compose(batch_id=batch.pk)
     [batch] = MailBatch.objects.all()
     assert list(batch.blocked) == [str(invoice.pk)]
     summary = page(client.get(reverse("billing:batch", args=["FIDU", batch.pk])))

@@ -12,9 +12,8 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, Route, expect
 
 from courrier.billing.services import invoice_pdf_bytes
-from courrier.billing.services.sending import invoice_batch_compose
 from courrier.mailing.models import MailBatch, OutboundMessage
-from courrier.mailing.services import messages_deliver
+from courrier.mailing.services import batch_compose, messages_deliver
 from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
 from tests.billing.test_sending import make_invoice_template, pdf_of
 from tests.fakes.smtp import FakeSMTPServer
@@ -54,7 +53,7 @@ class Worker:
         self.steps += 1
         if self.steps == 1:  # compose the batch's mails
             for batch in MailBatch.objects.filter(context="invoice").exclude(state="done"):
-                invoice_batch_compose(batch_id=batch.pk)
+                batch_compose(batch_id=batch.pk)
         elif self.steps == 2:  # deliver them
             for profile in set(OutboundMessage.objects.values_list("profile_id", flat=True)):
                 messages_deliver(profile_id=profile)

@@ -16,7 +16,6 @@ from courrier.billing.services import invoice_issue, invoice_pdf_bytes
 from courrier.billing.services.sending import (
     PURPOSE_RESEND,
     email_key,
-    invoice_batch_compose,
     invoice_batch_start,
     invoice_batch_summary,
     invoice_issued,
@@ -26,7 +25,7 @@ from courrier.billing.services.sending import (
 )
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import MailTemplate, MailTemplateVersion, OutboundMessage
-from courrier.mailing.services import messages_deliver
+from courrier.mailing.services import batch_compose, messages_deliver
 from courrier.texts import render
 from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
 from tests.fakes.smtp import FakeSMTPServer, Received
@@ -82,7 +81,7 @@ def deliver(profile_id: int | None = None) -> None:
 
 def run_batch(by: Collaborator, **kwargs: Any) -> Any:
     batch = invoice_batch_start(by=by, enqueue=False, **kwargs)
-    return invoice_batch_compose(batch_id=batch.pk)
+    return batch_compose(batch_id=batch.pk)
 
 
 @pytest.mark.django_db
@@ -185,7 +184,7 @@ def test_a_batch_sends_each_invoice_once_with_its_pdf_in_its_language(
     # Composing the first batch again queues nothing either.
     OutboundMessage.objects.filter(batch=batch).count()
     type(batch).objects.filter(pk=batch.pk).update(state="composing")
-    invoice_batch_compose(batch_id=batch.pk)
+    batch_compose(batch_id=batch.pk)
     assert OutboundMessage.objects.count() == 3
 
 
@@ -251,9 +250,9 @@ def test_two_parts_compose_one_batch_and_the_last_closes_it(
     german = make_invoice(company, make_invoice_client("C9", language="de"))
     batch = invoice_batch_start(by=anne, invoices=[*invoices, german], enqueue=False)
 
-    first = invoice_batch_compose(batch_id=batch.pk, part=0, parts=2)
+    first = batch_compose(batch_id=batch.pk, part=0, parts=2)
     assert first.state == "composing"
-    second = invoice_batch_compose(batch_id=batch.pk, part=1, parts=2)
+    second = batch_compose(batch_id=batch.pk, part=1, parts=2)
     assert second.state == "done" and second.queued == 4
     assert list(second.blocked) == [str(german.pk)]
     assert {m.object_id for m in OutboundMessage.objects.filter(batch=batch)} == {

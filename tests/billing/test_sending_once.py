@@ -28,7 +28,7 @@ from courrier.billing.demo import (
 )
 from courrier.billing.models import Invoice
 from courrier.billing.services import invoice_pdf_bytes
-from courrier.billing.services.sending import PURPOSE_EMAIL, PURPOSE_RESEND, invoice_batch_compose
+from courrier.billing.services.sending import PURPOSE_EMAIL, PURPOSE_RESEND
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage
 from courrier.mailing.services import batch_compose
@@ -111,7 +111,7 @@ def written(*documents: Invoice, **extra: str) -> dict[str, str]:
 
 def window_batches() -> list[MailBatch]:
     """The batches the compose window started (the register's are billing's)."""
-    return [batch for batch in MailBatch.objects.order_by("pk") if "composer" not in batch.options]
+    return [batch for batch in MailBatch.objects.order_by("pk") if "checked" not in batch.options]
 
 
 def send_invoices() -> str:
@@ -171,8 +171,8 @@ def test_mailed_from_the_window_then_the_registers_batch_blocks_it(
     checked = page_text(client.post(reverse("billing:email_presend", args=["FIDU"]), chosen))
     assert "Déjà envoyée par e-mail" in checked
     client.post(reverse("billing:email_send", args=["FIDU"]), chosen)
-    batch = MailBatch.objects.get(context="invoice", options__composer="invoices")
-    invoice_batch_compose(batch_id=batch.pk)
+    batch = MailBatch.objects.get(context="invoice", options__checked=True)
+    batch_compose(batch_id=batch.pk)
     deliver()
 
     assert copies(smtp_server, document) == 1

@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from courrier.billing.fields import invoice_context
 from courrier.billing.services.sending import (
-    invoice_batch_compose,
     invoice_batch_start,
     invoice_issued,
     invoice_presend_check,
@@ -22,7 +21,7 @@ from courrier.billing.services.sending import (
 from courrier.demo.seed import demo_seed
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import MailTemplate, MailTemplateVersion, OutboundMessage
-from courrier.mailing.services import Draft, message_compose, messages_deliver
+from courrier.mailing.services import Draft, batch_compose, message_compose, messages_deliver
 from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
 from tests.fakes.smtp import FakeSMTPServer, Received
 from tests.firm.factories import make_collaborator
@@ -108,7 +107,7 @@ def test_every_dutch_invoice_mail_ends_with_the_companys_dutch_signature(
 
     with django_capture_on_commit_callbacks(execute=True):
         batch = invoice_batch_start(by=sophie, invoices=[invoice], enqueue=False)
-        invoice_batch_compose(batch_id=batch.pk)
+        batch_compose(batch_id=batch.pk)
         invoice_resend(invoice=invoice, by=sophie)
         message_compose(
             sender=sophie,
@@ -189,7 +188,7 @@ def test_the_demo_bookkeeping_company_signs_its_dutch_invoices_not_sophie(
     ).order_by("number")
 
     batch = invoice_batch_start(by=sophie, invoices=[invoice], enqueue=False)
-    invoice_batch_compose(batch_id=batch.pk)
+    batch_compose(batch_id=batch.pk)
     deliver_all()
 
     text = plain(smtp_server.wait_for(1)[0])

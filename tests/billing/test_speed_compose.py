@@ -15,9 +15,10 @@ from pypdf import PdfReader
 
 from courrier.billing.models import Invoice
 from courrier.billing.services.issue import invoice_pdf_ensure
-from courrier.billing.services.sending import invoice_batch_compose, invoice_batch_start
+from courrier.billing.services.sending import invoice_batch_start
 from courrier.firm.models import Collaborator
 from courrier.mailing.models import OutboundMessage
+from courrier.mailing.services import batch_compose
 from courrier.mailing.services.mime import SMTP_POLICY, _Generator
 from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
 from tests.billing.test_sending import make_invoice_template
@@ -50,7 +51,7 @@ def _compose_batch(
     invoices.update(pdf="", pdf_sha256="")
     batch = invoice_batch_start(invoices=invoices, by=by, enqueue=False)
     with CaptureQueriesContext(connection) as queries:
-        invoice_batch_compose(batch_id=batch.pk)
+        batch_compose(batch_id=batch.pk)
     assert OutboundMessage.objects.filter(batch=batch).count() == count
     assert not Invoice.objects.filter(billing_company=company, pdf="").exists()
     sqls = [query["sql"] for query in queries.captured_queries]

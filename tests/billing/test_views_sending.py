@@ -17,10 +17,10 @@ from django_tasks_db.models import DBTaskResult
 
 from courrier.billing.models import Invoice
 from courrier.billing.services import invoice_pdf_bytes, sending
-from courrier.billing.services.sending import PURPOSE_RESEND, invoice_batch_compose
+from courrier.billing.services.sending import PURPOSE_RESEND
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import MailBatch, OutboundMessage
-from courrier.mailing.services import messages_deliver
+from courrier.mailing.services import batch_compose, messages_deliver
 from tests.billing.factories import (
     issue_confirmed,
     make_billing_company,
@@ -59,7 +59,7 @@ def deliver() -> None:
 def run_batches() -> None:
     """What the worker does: compose the pending batches, then deliver."""
     for batch in MailBatch.objects.filter(context="invoice").exclude(state="done"):
-        invoice_batch_compose(batch_id=batch.pk)
+        batch_compose(batch_id=batch.pk)
     deliver()
 
 
@@ -315,7 +315,7 @@ def test_the_batch_page_lists_failed_and_uncertain_mails_and_the_register_its_ba
         {"scope": "selection", "invoices": [march.pk, april.pk]},
     )
     batch = MailBatch.objects.get()
-    invoice_batch_compose(batch_id=batch.pk)
+    batch_compose(batch_id=batch.pk)
     OutboundMessage.objects.filter(object_id=march.pk).update(
         status="failed", last_error="550 Adresse inconnue"
     )

@@ -162,10 +162,8 @@ def test_the_preview_and_the_check_say_it_before_it_goes(
     for send_by_link, ending in ((False, ATTACHED["nl"]), (True, LINKED["nl"])):
         [check] = presend_check(
             sender=sender,
-            subject=version.subject,
-            body=version.body,
+            draft=Draft(subject=version.subject, body=version.body, template=template),
             batch=True,
-            template=template,
             contexts=document_contexts([document.pk], sender),
             send_by_link=send_by_link,
         )

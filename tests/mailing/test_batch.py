@@ -30,8 +30,8 @@ from courrier.mailing.models import (
     OutboundMessage,
     SendingProfile,
 )
-from courrier.mailing.services import batch as batch_module
 from courrier.mailing.services import (
+    Draft,
     batch_compose,
     batch_create,
     batch_create_once,
@@ -39,6 +39,7 @@ from courrier.mailing.services import (
     messages_deliver,
     presend_check,
 )
+from courrier.mailing.services import rounds
 from courrier.texts import render_all
 from tests.fakes.smtp import FakeSMTPServer
 
@@ -151,8 +152,14 @@ def test_two_hundred_clients_get_their_own_mail_in_their_language_and_nothing_el
 
     with django_capture_on_commit_callbacks(execute=True):
         batch = create(sender, clients, template=template, options={"cc": ["suivi@fidu.test"]})
-    assert [task.args_kwargs["args"] for task in compose_tasks()] == [[batch.pk]]
-    batch = batch_compose(batch_id=batch.pk)
+    # Two rounds' worth: two tasks compose it side by side, and the last one closes it.
+    assert [task.args_kwargs["args"] for task in compose_tasks()] == [
+        [batch.pk, 0, 2],
+        [batch.pk, 1, 2],
+    ]
+    half = batch_compose(batch_id=batch.pk, part=0, parts=2)
+    assert (half.state, half.queued) == ("composing", 100)
+    batch = batch_compose(batch_id=batch.pk, part=1, parts=2)
 
     assert (batch.state, batch.total, batch.queued, batch.blocked) == ("done", 200, 200, {})
     messages = list(OutboundMessage.objects.filter(batch=batch))
@@ -234,7 +241,7 @@ def test_outbox_recover_resumes_a_batch_whose_worker_stopped_and_leaves_recent_o
         call_command("outbox_recover", "--no-kick", stdout=StringIO())
 
     [task] = compose_tasks()
-    assert task.args_kwargs["args"] == [stalled.pk]
+    assert task.args_kwargs["args"] == [stalled.pk, 0, 1]
     finished = batch_compose(batch_id=stalled.pk)
     assert (finished.state, finished.queued) == ("done", 30)
     assert MailBatch.objects.get(pk=recent.pk).state == "pending"
@@ -245,16 +252,18 @@ def test_a_crash_midway_loses_nothing_and_the_rerun_completes(
 ) -> None:
     clients = make_selection(90)
     batch = create(sender, clients, template=template)
-    real_store = batch_module.message_store
+    # Rounds of ten: the sixth round's store dies, after fifty mails were stored.
+    monkeypatch.setattr(rounds, "ROUND", 10)
+    real_store = rounds.messages_store
     calls = {"n": 0}
 
-    def dies_at_the_51st(*args: Any, **kwargs: Any) -> OutboundMessage:
+    def dies_at_the_sixth_round(*args: Any, **kwargs: Any) -> list[OutboundMessage]:
         calls["n"] += 1
-        if calls["n"] == 51:
+        if calls["n"] == 6:
             raise RuntimeError("the worker's disk is full")
         return real_store(*args, **kwargs)
 
-    monkeypatch.setattr(batch_module, "message_store", dies_at_the_51st)
+    monkeypatch.setattr(rounds, "messages_store", dies_at_the_sixth_round)
     with pytest.raises(RuntimeError):
         batch_compose(batch_id=batch.pk)
 
@@ -265,7 +274,7 @@ def test_a_crash_midway_loses_nothing_and_the_rerun_completes(
     # Every stored message is complete: its bytes are there.
     assert not OutboundMessage.objects.filter(size=0).exists()
 
-    monkeypatch.setattr(batch_module, "message_store", real_store)
+    monkeypatch.setattr(rounds, "messages_store", real_store)
     finished = batch_compose(batch_id=batch.pk)
 
     assert (finished.state, finished.queued, finished.error) == ("done", 90, "")
@@ -460,24 +469,27 @@ def test_the_presend_check_lists_what_blocks_and_what_warns(
     clients = [fine, empty, dutch, nowhere]
 
     in_batch = presend_check(
-        sender=sender, clients=clients, subject="", body="", template=template, batch=True
+        sender=sender,
+        draft=Draft(subject="", body="", template=template),
+        clients=clients,
+        batch=True,
     )
     # One client: the window's text, loaded from the French version, in French.
     version = template.version("fr")
     assert version is not None
-    window = {"subject": version.subject, "body": version.body, "template": template}
+    window = Draft(subject=version.subject, body=version.body, template=template)
     one_off = presend_check(
-        sender=sender, clients=[dutch], **window, options={"language": "fr"}, batch=False
+        sender=sender, clients=[dutch], draft=window, options={"language": "fr"}, batch=False
     )
     one_off_allowed = presend_check(
         sender=sender,
         clients=[dutch],
-        **window,
+        draft=window,
         options={"language": "fr", "other_language": True},
         batch=False,
     )
     typo = presend_check(
-        sender=sender, clients=[fine], subject="Dossier", body="{NOMCLIEN}", batch=True
+        sender=sender, draft=Draft(subject="Dossier", body="{NOMCLIEN}"), clients=[fine], batch=True
     )
 
     assert [(render_all(c.blockers), render_all(c.warnings)) for c in in_batch] == [
@@ -525,7 +537,9 @@ def test_a_profile_that_cannot_send_blocks_every_recipient(
     )
     clients = [make_client(), make_client()]
 
-    checks = presend_check(sender=sender, clients=clients, subject="S", body="B", batch=True)
+    checks = presend_check(
+        sender=sender, draft=Draft(subject="S", body="B"), clients=clients, batch=True
+    )
 
     assert all(len(check.blockers) == 1 for check in checks)
     assert "mot de passe refusé." in str(checks[0].blockers[0])
@@ -536,7 +550,10 @@ def test_a_sender_without_profile_is_blocked_not_crashed(
     make_collaborator: Callable[..., Collaborator], make_client: Callable[..., Client]
 ) -> None:
     checks = presend_check(
-        sender=make_collaborator(), clients=[make_client()], subject="S", body="B", batch=True
+        sender=make_collaborator(),
+        draft=Draft(subject="S", body="B"),
+        clients=[make_client()],
+        batch=True,
     )
 
     assert render_all(checks[0].blockers) == [str(ProfileMissing())]
@@ -551,7 +568,10 @@ def test_the_presend_check_costs_the_same_queries_for_ten_or_a_hundred_clients(
         fresh = list(Client.objects.filter(pk__in=[c.pk for c in clients[:count]]))
         with CaptureQueriesContext(connection) as captured:
             checks = presend_check(
-                sender=sender, clients=fresh, subject="", body="", template=template, batch=True
+                sender=sender,
+                draft=Draft(subject="", body="", template=template),
+                clients=fresh,
+                batch=True,
             )
         assert len(checks) == count and not any(check.blockers for check in checks)
         return len(captured.captured_queries)

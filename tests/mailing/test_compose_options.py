@@ -316,10 +316,8 @@ def test_someone_elses_file_cannot_be_attached(
         )
     checks = presend_check(
         sender=sender,
+        draft=Draft(subject=SUBJECT, body=BODY, uploads=[theirs]),
         clients=[client],
-        subject=SUBJECT,
-        body=BODY,
-        uploads=[theirs],
         options={},
         batch=False,
     )
@@ -359,10 +357,8 @@ def test_a_message_too_large_for_the_method_is_refused_naming_the_limit(
         )
     [check] = presend_check(
         sender=sender,
+        draft=Draft(subject=SUBJECT, body=BODY, uploads=[upload]),
         clients=[client],
-        subject=SUBJECT,
-        body=BODY,
-        uploads=[upload],
         options={},
         batch=False,
     )
@@ -452,9 +448,8 @@ def test_a_scheduled_time_in_the_past_is_refused(sender: Collaborator, client: C
         )
     [check] = presend_check(
         sender=sender,
+        draft=Draft(subject=SUBJECT, body=BODY),
         clients=[client],
-        subject=SUBJECT,
-        body=BODY,
         options={"scheduled_at": past.isoformat()},
         batch=False,
     )

@@ -13,13 +13,8 @@ class BillingConfig(AppConfig):
             INVOICE_FIELDS,
             resolve_invoices,
         )
-        from courrier.billing.services.sending import (
-            COMPOSER,
-            PURPOSE_EMAIL,
-            PURPOSE_RESEND,
-            invoice_batch_enqueue,
-        )
-        from courrier.mailing import contexts, services
+        from courrier.billing.services.sending import INVOICE_BATCH, PURPOSE_EMAIL, PURPOSE_RESEND
+        from courrier.mailing import contexts
         from courrier.mailing.fields import CLIENT_FIELDS, CONTEXT_FIELDS
 
         CONTEXT_FIELDS[INVOICE_CONTEXT] = [*CLIENT_FIELDS, *INVOICE_FIELDS]
@@ -32,6 +27,7 @@ class BillingConfig(AppConfig):
             INVOICE_CONTEXT,
             resolve_invoices,
             once=contexts.SentOnce(purpose=PURPOSE_EMAIL, resend_purpose=PURPOSE_RESEND),
+            # What a batch of invoices needs besides their mails: the PDFs made before a
+            # round and recorded with it, each company's template.
+            batch=INVOICE_BATCH,
         )
-        # A stalled batch of invoices is resumed by billing's own composing task.
-        services.batch_composer_register(COMPOSER, invoice_batch_enqueue)

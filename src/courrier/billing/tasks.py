@@ -11,6 +11,7 @@ from django_tasks import task
 from courrier.billing.models import Invoice
 from courrier.billing.services import sending
 from courrier.firm.models import Collaborator
+from courrier.mailing import services
 from courrier.mailing.exceptions import MailingError
 from courrier.mailing.models import MailBatch
 
@@ -19,11 +20,12 @@ logger = logging.getLogger("courrier.billing")
 
 @task()
 def compose_invoice_batch(batch_id: int, part: int = 0, parts: int = 1) -> dict[str, Any]:
-    """Queue the mails of a batch of invoices (this task's share of them: every parts-th from
-    the part-th), one per invoice; run again, only the missing ones."""
+    """A batch of invoices enqueued before invoice batches became batches of the outbox like
+    any other: composed by the outbox's engine (`services.batch_compose`), as
+    `mailing.tasks.compose_batch` does for every batch now."""
     if not MailBatch.objects.filter(pk=batch_id).exists():
         return {"state": "gone"}
-    batch = sending.invoice_batch_compose(batch_id=batch_id, part=part, parts=parts)
+    batch = services.batch_compose(batch_id=batch_id, part=part, parts=parts)
     return {
         "state": batch.state,
         "total": batch.total,

@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.mime.base import MIMEBase
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from courrier.clients.models import Client
     from courrier.firm.models import BillingCompany, Collaborator
+    from courrier.mailing.models import MailTemplate
     from courrier.texts import Text
 
 # Types that RFC 2046 forbids to encode in base64: sent as plain files.
@@ -149,6 +150,9 @@ class MailContext:
     # `drafts.mail_draft` makes them blockers: the preview, the pre-send check and every
     # path that stores a mail say them and store nothing.
     refuses: Callable[[str, str], Sequence[Text]] | None = None
+    # The object itself, as its app loaded it for a batch (billing: the invoice and the PDF
+    # made for it in this round); mailing never reads it, it hands it back to the app's hooks.
+    about: Any = None
 
     @property
     def templates(self) -> str:
@@ -193,14 +197,72 @@ class SentOnce:
 _SENT_ONCE: dict[str, SentOnce] = {}
 
 
-def register(name: str, resolver: Resolver, *, once: SentOnce | None = None) -> None:
+def _nothing(objects: Sequence[MailContext]) -> None:
+    return None
+
+
+def _none_taken(objects: Sequence[MailContext]) -> set[int]:
+    return set()
+
+
+def _as_is(context: MailContext) -> MailContext:
+    return context
+
+
+@dataclass(frozen=True)
+class BatchHooks:
+    """What a context's objects need from the batch engine (`services/rounds.py`) besides
+    their mails, for an app whose objects carry work of their own (billing: an invoice's PDF,
+    made once, recorded on the invoice, attached).
+
+    A batch goes by rounds. `load` gives the contexts of a round's object ids (one query for
+    all, the resolver's rules), ready to be mailed: it runs outside any transaction, so it may
+    do slow work there (make the PDFs not made yet, in memory). `template` is the template of
+    an object's mail when the batch's own does not apply (an invoice: its company's invoice
+    or credit-note template); it raises a ValidationError saying why the object cannot be
+    mailed (a draft). Before the round's transaction, `write` writes what `load` made (the
+    files); in it, before the messages, `record` records it on the objects' rows and returns
+    the ids of those another run changed meanwhile, whose mails are then made again alone
+    from what is stored; `drop` removes what `write` wrote for contexts whose mails were not
+    stored. For a mail made alone (a round redone, a mail stored by link), `settle` runs in
+    that mail's transaction and gives the context as stored (the PDF recorded, or the one
+    another run recorded)."""
+
+    load: Callable[[Sequence[int], Collaborator | None], list[MailContext]] | None = None
+    template: Callable[[MailContext], MailTemplate | None] | None = None
+    write: Callable[[Sequence[MailContext]], None] = _nothing
+    record: Callable[[Sequence[MailContext]], set[int]] = _none_taken
+    drop: Callable[[Sequence[MailContext]], None] = _nothing
+    settle: Callable[[MailContext], MailContext] = _as_is
+
+
+_BATCH_HOOKS: dict[str, BatchHooks] = {}
+
+
+def register(
+    name: str,
+    resolver: Resolver,
+    *,
+    once: SentOnce | None = None,
+    batch: BatchHooks | None = None,
+) -> None:
     """Make a context's objects reachable by name (call it from AppConfig.ready); `once`: each
-    object is mailed once (see SentOnce)."""
+    object is mailed once (see SentOnce); `batch`: what its objects need from a batch (see
+    BatchHooks)."""
     _RESOLVERS[name] = resolver
     if once is not None:
         _SENT_ONCE[name] = once
     else:
         _SENT_ONCE.pop(name, None)
+    if batch is not None:
+        _BATCH_HOOKS[name] = batch
+    else:
+        _BATCH_HOOKS.pop(name, None)
+
+
+def batch_hooks(name: str) -> BatchHooks:
+    """What a context's objects need from a batch (nothing beyond their mails by default)."""
+    return _BATCH_HOOKS.get(name) or BatchHooks()
 
 
 def sent_once(name: str) -> SentOnce | None:

@@ -37,12 +37,12 @@ def copy_to_sent(message_pk: int, attempt: int = 1) -> str:
 
 
 @task()
-def compose_batch(batch_id: int) -> dict[str, Any]:
-    """Queue the messages of a send to a selection, one per client; run again, only the
-    missing ones."""
+def compose_batch(batch_id: int, part: int = 0, parts: int = 1) -> dict[str, Any]:
+    """Queue the messages of a batch (this task's share: every parts-th client or object from
+    the part-th), one per client or object; run again, only the missing ones."""
     if not MailBatch.objects.filter(pk=batch_id).exists():
         return {"state": "gone"}
-    batch = services.batch_compose(batch_id=batch_id)
+    batch = services.batch_compose(batch_id=batch_id, part=part, parts=parts)
     return {
         "state": batch.state,
         "total": batch.total,

@@ -7,17 +7,14 @@ functions; they are keyword-only and raise the errors of `courrier.mailing.excep
 """
 
 from courrier.mailing.services.batch import (
-    PresendCheck,
-    Reason,
-    batch_compose,
-    batch_composer_register,
     batch_contexts,
     batch_create,
+    batch_create_checked,
     batch_create_once,
     batch_resume,
     batches_resume_stalled,
-    presend_check,
 )
+from courrier.mailing.services.checks import PresendCheck, Reason, presend_check
 from courrier.mailing.services.compose import message_compose
 from courrier.mailing.services.delivery import (
     DeliveryReport,
@@ -32,6 +29,7 @@ from courrier.mailing.services.delivery import (
 )
 from courrier.mailing.services.drafts import Draft, Preview, message_preview
 from courrier.mailing.services.events import Event, delivery_events_record, profile_webhook
+from courrier.mailing.services.holes import holes
 from courrier.mailing.services.once import resend_next
 from courrier.mailing.services.options import ComposeOptions, compose_options
 from courrier.mailing.services.profiles import (
@@ -41,10 +39,13 @@ from courrier.mailing.services.profiles import (
     profile_verify,
 )
 from courrier.mailing.services.resend import message_resend
-from courrier.mailing.services.setup import message_size_limit, profile_for_sender
+from courrier.mailing.services.rounds import BatchProgress, batch_compose
+from courrier.mailing.services.setup import encoded_size, message_size_limit, profile_for_sender
 from courrier.mailing.services.uploads import upload_store
+from courrier.mailing.signatures import mail_signature
 
 __all__ = [
+    "BatchProgress",
     "ComposeOptions",
     "DeliveryReport",
     "Draft",
@@ -53,9 +54,9 @@ __all__ = [
     "Preview",
     "Reason",
     "batch_compose",
-    "batch_composer_register",
     "batch_contexts",
     "batch_create",
+    "batch_create_checked",
     "batch_create_once",
     "batch_resume",
     "batches_resume_stalled",
@@ -63,6 +64,9 @@ __all__ = [
     "delivery_enqueue",
     "delivery_ensure_next",
     "delivery_events_record",
+    "encoded_size",
+    "holes",
+    "mail_signature",
     "message_cancel",
     "message_compose",
     "message_preview",

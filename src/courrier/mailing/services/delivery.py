@@ -19,9 +19,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -169,57 +167,16 @@ def _delivery_at(profile_id: int, at: datetime, *, now: datetime) -> None:
 
 def enqueue_on_commit(profile_id: int, *, run_after: datetime | None = None) -> None:
     """Enqueue a delivery run once the current transaction commits (never for a rollback),
-    not before `run_after` when given (a scheduled send). Inside `delivery_grouped()`, the
-    run is only noted when the transaction commits, and enqueued at the group's next flush.
+    not before `run_after` when given (a scheduled send). A batch storing a round of mails
+    enqueues once per profile after the round instead (`rounds._deliveries_enqueue`).
 
     Robust: a failure to enqueue is logged and leaves the messages waiting for the next
     run or for `courrier outbox_recover`; it does not undo what was committed."""
     if run_after is not None and run_after <= timezone.now():
         run_after = None
-    group = _GROUP.get()
-    if group is not None:
-        transaction.on_commit(partial(group.add, (profile_id, run_after)))
-        return
     transaction.on_commit(
         partial(delivery_enqueue, profile_id=profile_id, run_after=run_after), robust=True
     )
-
-
-class DeliveryGroup:
-    """The delivery runs noted by the messages committed since the last flush."""
-
-    def __init__(self) -> None:
-        self._runs: set[tuple[int, datetime | None]] = set()
-
-    def add(self, run: tuple[int, datetime | None]) -> None:
-        self._runs.add(run)
-
-    def flush(self) -> None:
-        """Enqueue each noted run once (a failure is logged, as for a single message)."""
-        runs, self._runs = self._runs, set()
-        for profile_id, run_after in sorted(runs, key=lambda run: (run[0], str(run[1]))):
-            try:
-                delivery_enqueue(profile_id=profile_id, run_after=run_after)
-            except Exception:
-                logger.exception("delivery of profile %s could not be enqueued", profile_id)
-
-
-_GROUP: ContextVar[DeliveryGroup | None] = ContextVar("delivery_group", default=None)
-
-
-@contextmanager
-def delivery_grouped() -> Iterator[DeliveryGroup]:
-    """Within this block (a batch composing many mails), the messages committed note their
-    delivery run instead of enqueuing it, and `flush()` (called by the batch after each
-    chunk, and at the end of the block whatever happens) enqueues each run once: looking up
-    whether a run already waits costs a query, once per chunk instead of once per mail."""
-    group = DeliveryGroup()
-    token = _GROUP.set(group)
-    try:
-        yield group
-    finally:
-        _GROUP.reset(token)
-        group.flush()
 
 
 # -- delivery ---------------------------------------------------------------------------------

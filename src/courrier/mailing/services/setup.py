@@ -1,8 +1,8 @@
 """What every mail of one send shares, read once: the profile, the firm, the options, the files.
 
 `send_setup` (and `compose_setup`, which lets an invoice's billing company choose the profile)
-gives a `SendSetup`; `send_setup_shared` lets a batch read it once per sender, company and
-options. The attachments the sender joined are checked here (owner, fingerprint), and the
+gives a `SendSetup`; a batch asks once per billing company and passes it to every mail of its
+run. The attachments the sender joined are checked here (owner, fingerprint), and the
 size limit of the profile's method is computed (`message_size_limit`, `encoded_size`).
 """
 
@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -129,26 +126,6 @@ class SendSetup:
         return self.profile.from_address if self.profile is not None else self.sender.email
 
 
-# The setups of the current run of `send_setup_shared`, by sender, company and options.
-_SHARED_SETUPS: ContextVar[dict[tuple[Any, ...], SendSetup] | None] = ContextVar(
-    "shared_send_setups", default=None
-)
-
-
-@contextmanager
-def send_setup_shared() -> Iterator[None]:
-    """Within this block (a batch task composing one mail per invoice), `send_setup` reads the
-    profile, its state and the firm once per sender, billing company and options instead of
-    once per mail. A run of a batch thus sends with the profile as it was when it started
-    composing; delivery checks the profile again before anything leaves. Usable as a
-    decorator."""
-    token = _SHARED_SETUPS.set({})
-    try:
-        yield
-    finally:
-        _SHARED_SETUPS.reset(token)
-
-
 def send_setup(
     *,
     sender: Collaborator,
@@ -157,32 +134,9 @@ def send_setup(
     uploads: Sequence[Upload],
     profile: SendingProfile | None = None,
 ) -> SendSetup:
-    shared = _SHARED_SETUPS.get()
-    if shared is None or uploads or profile is not None:
-        return _send_setup(
-            sender=sender,
-            billing_company=billing_company,
-            options=options,
-            uploads=uploads,
-            profile=profile,
-        )
-    key = (sender.pk, billing_company.pk if billing_company is not None else None, options)
-    setup = shared.get(key)
-    if setup is None:
-        setup = shared[key] = _send_setup(
-            sender=sender, billing_company=billing_company, options=options, uploads=()
-        )
-    return setup
-
-
-def _send_setup(
-    *,
-    sender: Collaborator,
-    billing_company: BillingCompany | None,
-    options: ComposeOptions,
-    uploads: Sequence[Upload],
-    profile: SendingProfile | None = None,
-) -> SendSetup:
+    """What every mail of one send shares: the profile (`profile_for`, unless given), whether
+    it can send, the firm, the options, the sender's checked files. A batch reads it once per
+    billing company for a whole run (`rounds._Run.setup_for`)."""
     profile = profile or profile_for(sender=sender, billing_company=billing_company)
     return SendSetup(
         sender=sender,

@@ -85,10 +85,12 @@ def _presend(
         services.presend_check(
             sender=user,
             clients=clients,
-            subject=data["subject"],
-            body=data["body"],
-            template=data.get("template") if window.is_batch else None,
-            uploads=_uploads_of(form),
+            draft=services.Draft(
+                subject=data["subject"],
+                body=data["body"],
+                template=data.get("template") if window.is_batch else None,
+                uploads=_uploads_of(form),
+            ),
             options={
                 **form.options(),
                 "language": data["language"],

@@ -26,6 +26,7 @@ from django.utils.translation import ngettext
 from courrier.billing.models import Invoice
 from courrier.billing.services import sending
 from courrier.firm.models import BillingCompany, Collaborator
+from courrier.mailing import services
 from courrier.mailing.models import OutboundMessage
 from courrier.mailing.services import PresendCheck, messages_deliver
 
@@ -175,7 +176,7 @@ class Command(BaseCommand):
         bar = Progress(
             self._terminal(), _("Préparation"), len(batch.object_ids), credit_notes=credit_notes
         )
-        batch = sending.invoice_batch_compose(
+        batch = services.batch_compose(
             batch_id=batch.pk, progress=lambda step: bar.update(step.done)
         )
         bar.end()
