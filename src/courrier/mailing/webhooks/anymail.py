@@ -23,9 +23,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from courrier.mailing.models import DeliveryStatus, SendingProfile
-from courrier.mailing.services.events import Event, event_id_from
 from courrier.mailing.transports.anymail import MESSAGE_KEY
-from courrier.mailing.webhooks import WebhookRejected
+from courrier.mailing.webhooks import Event, WebhookRejected, event_id_from
 
 VIEWS: dict[str, type[AnymailCoreWebhookView]] = {
     SendingProfile.Method.BREVO: BrevoTrackingWebhookView,
