@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from django.conf import settings
-from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _lazy
 
 from courrier.mailing.models import SendingProfile
 from courrier.mailing.transports.base import Transport
-from courrier.mailing.webhooks import Event
+from courrier.mailing.webhooks import Reader
 from courrier.texts import Text
 
 if TYPE_CHECKING:
@@ -51,11 +50,6 @@ class FieldGroup:
     title: StrOrPromise
     fields: tuple[str, ...]
     last: bool = False
-
-
-# Reads a verified webhook request of the profile's provider into events (or raises
-# `webhooks.WebhookRejected`).
-Reader = Callable[[HttpRequest, SendingProfile], list[Event]]
 
 
 @dataclass(frozen=True)

@@ -80,5 +80,5 @@ METHOD = SendingMethod(
     route=api_route,
     advice=advice,
     region_field="mailgun_eu",
-    webhook=Webhook(read=anymail.events_from, hint=webhook_hint),
+    webhook=Webhook(read=anymail.reader(anymail.mailgun_view, signed=True), hint=webhook_hint),
 )

@@ -24,5 +24,5 @@ METHOD = SendingMethod(
     unready=api_key_unready,
     route=api_route,
     advice=verified_sender_advice,
-    webhook=Webhook(read=anymail.events_from, hint=basic_auth_hint),
+    webhook=Webhook(read=anymail.reader(anymail.postmark_view), hint=basic_auth_hint),
 )

@@ -36,5 +36,5 @@ METHOD = SendingMethod(
     unready=unready,
     route=api_route,
     advice=verified_sender_advice,
-    webhook=Webhook(read=anymail.events_from, hint=basic_auth_hint),
+    webhook=Webhook(read=anymail.reader(anymail.ses_view), hint=basic_auth_hint),
 )

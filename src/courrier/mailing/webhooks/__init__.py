@@ -9,8 +9,15 @@ method's declaration (`mailing.methods`).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from courrier.mailing.models import SendingProfile
 
 
 class WebhookRejected(Exception):
@@ -41,3 +48,7 @@ class Event:
 def event_id_from(*parts: object) -> str:
     """A stable id for a report the provider gives no id to (a replay gives the same one)."""
     return "sha256:" + hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
+
+
+# Reads a verified request of the profile's provider into events, or raises WebhookRejected.
+Reader = Callable[["HttpRequest", "SendingProfile"], list[Event]]
