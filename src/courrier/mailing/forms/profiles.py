@@ -379,7 +379,7 @@ class SendingProfileForm(forms.ModelForm):
             if name not in SECRET_INPUTS:
                 self._require(name, required)
             elif name in self.fields and not self._will_hold(name):
-                self.add_error(name, SECRET_PROMPTS[name])
+                self.add_error(name, SECRET_PROMPTS.get(name, required))
         if "imap_enabled" in method.fields and cleaned.get("imap_enabled"):
             self._check_sent_copy(cleaned, required)
         if method.oauth_provider:
