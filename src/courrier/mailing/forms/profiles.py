@@ -1,5 +1,6 @@
 """The sending settings forms: a collaborator's details ("Ma fiche") and the sending profile form
-(every sending method's fields, shown and checked by method)."""
+(every sending method's fields, shown and checked as the method's declaration in
+`mailing.methods` says)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from django.utils.translation import gettext_lazy as _
 
 from courrier.firm.forms import SIGNATURE_FIELD_CLASSES, SIGNATURE_WIDGETS, SignedForm
 from courrier.firm.models import SIGNATURE_FIELDS, Collaborator
+from courrier.mailing import methods
+from courrier.mailing.methods.base import SendingMethod
 from courrier.mailing.models import SendingProfile
 from courrier.mailing.services.profiles import oauth_configured
 from courrier.validators import validate_header_text
@@ -48,8 +51,6 @@ def _clear_box(label: StrOrPromise) -> forms.BooleanField:
     return forms.BooleanField(label=label, required=False)
 
 
-Method = SendingProfile.Method
-
 # Write-only inputs: form field -> (model field, the "clear" box). A secret is never rendered
 # back; an empty input keeps what is stored; the box erases it.
 SECRET_INPUTS = {
@@ -64,58 +65,20 @@ COMMON_FIELDS = ("method", "from_name", "from_address", "reply_to")
 SHARED_FIELDS = ("max_connections",)
 # The bounds delivery honours (`services.delivery.messages_deliver` takes 1 to 16 lanes).
 MAX_CONNECTIONS = 16
-_SMTP = (
-    "smtp_host",
-    "smtp_port",
-    "smtp_security",
-    "smtp_auth",
-    "smtp_username",
-    "password",
-    "clear_password",
-)
-_IMAP = (
-    "imap_enabled",
-    "imap_host",
-    "imap_port",
-    "imap_security",
-    "imap_username",
-    "imap_password",
-    "clear_imap_password",
-    "imap_sent_folder",
-)
-_API_KEY = ("api_key", "clear_api_key")
-_WEBHOOK = ("webhook_secret", "clear_webhook_secret")
-_SES = ("aws_access_key_id", "aws_secret_access_key", "clear_aws_secret_access_key", "aws_region")
-# The fields that belong to each method; the others are neither required nor saved.
-METHOD_FIELDS: dict[str, tuple[str, ...]] = {
-    Method.SMTP: _SMTP + _IMAP,
-    Method.GMAIL: (),
-    Method.MICROSOFT: ("microsoft_mailbox",),
-    Method.SENDGRID: (*_API_KEY, "sendgrid_eu", *_WEBHOOK),
-    Method.BREVO: _API_KEY + _WEBHOOK,
-    Method.MAILGUN: (*_API_KEY, "mailgun_domain", "mailgun_eu", *_WEBHOOK),
-    Method.POSTMARK: _API_KEY + _WEBHOOK,
-    Method.SES: _SES + _WEBHOOK,
+# What a save needs of a secret the method requires (stored, or typed now), by form field.
+SECRET_PROMPTS = {
+    "api_key": _("Saisissez la clé d'API du fournisseur."),
+    "aws_secret_access_key": _("Saisissez la clé secrète AWS."),
 }
-_HTTP = ("sendgrid", "brevo", "mailgun", "postmark", "ses")
-# How the page groups them: (key, title, methods the group belongs to, fields).
-FIELD_GROUPS: tuple[tuple[str, Any, tuple[str, ...], tuple[str, ...]], ...] = (
-    ("smtp", _("Serveur SMTP"), ("smtp",), _SMTP),
-    ("imap", _("Copie dans « Éléments envoyés » (IMAP)"), ("smtp",), _IMAP),
-    ("oauth", _("Boîte connectée"), ("gmail", "microsoft"), ("microsoft_mailbox",)),
-    ("api_key", _("Clé d'API"), ("sendgrid", "brevo", "mailgun", "postmark"), _API_KEY),
-    ("sendgrid", _("SendGrid"), ("sendgrid",), ("sendgrid_eu",)),
-    ("mailgun", _("Mailgun"), ("mailgun",), ("mailgun_domain", "mailgun_eu")),
-    ("ses", _("Amazon SES"), ("ses",), _SES),
-    ("webhook", _("Suivi de la remise (webhook)"), _HTTP, _WEBHOOK),
-)
 
 
 class SendingProfileForm(forms.ModelForm):
     """How a collaborator or a billing company sends: one form for every method.
 
-    Only the chosen method's fields are required and saved; the others keep what is stored
-    (a method can be switched back without typing everything again). Secrets are write-only.
+    The methods, their sections, fields and required fields are read from their declarations
+    (`mailing.methods`). Only the chosen method's fields are required and saved; the others
+    keep what is stored (a method can be switched back without typing everything again).
+    Secrets are write-only.
     `secrets` says which secrets are stored (from the `has_<name>` annotations); `company`
     adds what only a billing company uses (a Microsoft 365 shared mailbox)."""
 
@@ -226,10 +189,10 @@ class SendingProfileForm(forms.ModelForm):
         for name, field in self.fields.items():
             if name not in COMMON_FIELDS:
                 field.required = False
-        if "sendgrid_eu" in self.fields and "mailgun_eu" in self.fields:
-            eu = self.instance.api_region == SendingProfile.Region.EU
-            self.initial.setdefault("sendgrid_eu", eu)
-            self.initial.setdefault("mailgun_eu", eu)
+        eu = self.instance.api_region == SendingProfile.Region.EU
+        for method in methods.declared():
+            if method.region_field in self.fields:
+                self.initial.setdefault(method.region_field, eu)
         method_field = self.fields.get("method")
         if isinstance(method_field, forms.ChoiceField):
             method_field.choices = self._method_choices()
@@ -249,14 +212,13 @@ class SendingProfileForm(forms.ModelForm):
 
     def _method_choices(self) -> list[tuple[str, str]]:
         choices = []
-        for value, label in SendingProfile.Method.choices:
-            provider = {"gmail": "google", "microsoft": "microsoft"}.get(value)
-            text = str(label)
-            if provider and not oauth_configured(provider):
+        for method in methods.declared():
+            text = str(method.label)
+            if method.oauth_provider and not oauth_configured(method.oauth_provider):
                 text = gettext("%(method)s — à configurer par l'administrateur du cabinet") % {
-                    "method": label
+                    "method": method.label
                 }
-            choices.append((value, text))
+            choices.append((method.code, text))
         return choices
 
     # -- what the page shows ------------------------------------------------------------------
@@ -264,22 +226,22 @@ class SendingProfileForm(forms.ModelForm):
     def chosen_method(self) -> str:
         if self.is_bound:
             value = self.data.get(self.add_prefix("method"), "")
-            if value in SendingProfile.Method.values:
+            if methods.get(value) is not None:
                 return str(value)
         return str(self.instance.method or SendingProfile.Method.SMTP)
 
     def groups(self) -> list[dict[str, Any]]:
         """The method-dependent parts of the form, each with the methods it belongs to."""
-        method = self.chosen_method()
+        chosen = self.chosen_method()
         return [
             {
-                "key": key,
-                "title": title,
-                "methods": " ".join(methods),
-                "active": method in methods,
-                "fields": [self[name] for name in names if name in self.fields],
+                "key": group.key,
+                "title": group.title,
+                "methods": " ".join(codes),
+                "active": chosen in codes,
+                "fields": [self[name] for name in group.fields if name in self.fields],
             }
-            for key, title, methods, names in FIELD_GROUPS
+            for group, codes in methods.field_groups()
         ]
 
     def common_fields(self) -> list[forms.BoundField]:
@@ -392,10 +354,12 @@ class SendingProfileForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        method = str(cleaned.get("method") or self.instance.method)
+        code = str(cleaned.get("method") or self.instance.method)
         if "method" in self.errors:
             return cleaned
-        active = set(COMMON_FIELDS) | set(SHARED_FIELDS) | set(METHOD_FIELDS.get(method, ()))
+        method = methods.get(code)
+        declared = method.fields if method is not None else ()
+        active = set(COMMON_FIELDS) | set(SHARED_FIELDS) | set(declared)
         for name in list(self.fields):
             if name in active:
                 continue
@@ -409,36 +373,32 @@ class SendingProfileForm(forms.ModelForm):
             if model_field is not None and not model_field.blank and cleaned[name] in (None, ""):
                 # Left empty (a port, a choice the page did not send): what is stored stays.
                 cleaned.pop(name)
-        if method == Method.SMTP:
-            self._require("smtp_host", required)
-            self._require("smtp_port", required)
-            if cleaned.get("imap_enabled"):
-                self._require("imap_host", required)
-                self._require("imap_port", required)
-                if (
-                    "imap_password" in self.fields
-                    and str(cleaned.get("imap_username") or "").strip()
-                    and not self._will_hold("imap_password")
-                ):
-                    self.add_error(
-                        "imap_password",
-                        _("Saisissez le mot de passe de cet identifiant IMAP."),
-                    )
-        elif method in (Method.GMAIL, Method.MICROSOFT):
+        if method is None:
+            return cleaned
+        for name in method.required:
+            if name not in SECRET_INPUTS:
+                self._require(name, required)
+            elif name in self.fields and not self._will_hold(name):
+                self.add_error(name, SECRET_PROMPTS.get(name, required))
+        if "imap_enabled" in method.fields and cleaned.get("imap_enabled"):
+            self._check_sent_copy(cleaned, required)
+        if method.oauth_provider:
             self._check_oauth_available(method)
-        api_methods = (Method.SENDGRID, Method.BREVO, Method.MAILGUN, Method.POSTMARK)
-        if method in api_methods and "api_key" in self.fields and not self._will_hold("api_key"):
-            self.add_error("api_key", _("Saisissez la clé d'API du fournisseur."))
-        if method == Method.MAILGUN:
-            self._require("mailgun_domain", required)
-        if method == Method.SES:
-            self._require("aws_access_key_id", required)
-            self._require("aws_region", required)
-            if "aws_secret_access_key" in self.fields and not self._will_hold(
-                "aws_secret_access_key"
-            ):
-                self.add_error("aws_secret_access_key", _("Saisissez la clé secrète AWS."))
         return cleaned
+
+    def _check_sent_copy(self, cleaned: dict[str, Any], required: StrOrPromise) -> None:
+        """The copy into the Sent folder needs its server, and a password for its own login."""
+        self._require("imap_host", required)
+        self._require("imap_port", required)
+        if (
+            "imap_password" in self.fields
+            and str(cleaned.get("imap_username") or "").strip()
+            and not self._will_hold("imap_password")
+        ):
+            self.add_error(
+                "imap_password",
+                _("Saisissez le mot de passe de cet identifiant IMAP."),
+            )
 
     @staticmethod
     def _model_field(name: str) -> Any:
@@ -447,13 +407,13 @@ class SendingProfileForm(forms.ModelForm):
         except FieldDoesNotExist:
             return None
 
-    def _check_oauth_available(self, method: str) -> None:
-        provider = "google" if method == Method.GMAIL else "microsoft"
-        unchanged = self.instance.pk is not None and self.instance.method == method
+    def _check_oauth_available(self, method: SendingMethod) -> None:
+        provider = method.oauth_provider
+        unchanged = self.instance.pk is not None and self.instance.method == method.code
         if oauth_configured(provider) or unchanged:
             return
-        label = "Gmail" if provider == "google" else "Microsoft 365"
-        prefix = "GOOGLE" if provider == "google" else "MICROSOFT"
+        label = method.oauth_label
+        prefix = provider.upper()
         if not self.installation_admin:
             self.add_error(
                 "method",
@@ -488,15 +448,12 @@ class SendingProfileForm(forms.ModelForm):
             elif cleaned.get(clear):
                 setattr(profile, model_field, "")
             # An empty input keeps what is stored: the column stays deferred and is not written.
-        if profile.method == Method.SENDGRID and "sendgrid_eu" in cleaned:
+        method = methods.get(profile.method)
+        if method is not None and method.region_field in cleaned:
             profile.api_region = (
                 SendingProfile.Region.EU
-                if cleaned["sendgrid_eu"]
+                if cleaned[method.region_field]
                 else SendingProfile.Region.DEFAULT
-            )
-        elif profile.method == Method.MAILGUN and "mailgun_eu" in cleaned:
-            profile.api_region = (
-                SendingProfile.Region.EU if cleaned["mailgun_eu"] else SendingProfile.Region.DEFAULT
             )
         if commit:
             profile.save()

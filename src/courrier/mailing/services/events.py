@@ -8,12 +8,9 @@ beats "delivered", which beats "deferred" whatever order the reports arrive in.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -21,7 +18,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from courrier.firm.models import Firm
+from courrier.mailing import methods
 from courrier.mailing.models import DeliveryEvent, DeliveryStatus, OutboundMessage, SendingProfile
+from courrier.mailing.webhooks import Event, event_id_from
 
 logger = logging.getLogger("courrier.mailing")
 
@@ -34,26 +33,6 @@ PRECEDENCE: dict[str, int] = {
     DeliveryStatus.DROPPED: 3,
     DeliveryStatus.COMPLAINED: 3,
 }
-
-
-@dataclass(frozen=True)
-class Event:
-    """One provider report, already read and verified by its webhook."""
-
-    kind: str  # a DeliveryStatus value
-    at: datetime
-    provider_event_id: str
-    recipient: str = ""
-    detail: str = ""
-    # Our message's id when the provider sends our custom argument / metadata back...
-    message_pk: int | None = None
-    # ... else the provider's own ids for the message (any of them may match).
-    provider_message_ids: tuple[str, ...] = ()
-
-
-def event_id_from(*parts: object) -> str:
-    """A stable id for a report the provider gives no id to (a replay gives the same one)."""
-    return "sha256:" + hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
 
 
 def _message_for(profile: SendingProfile, event: Event) -> OutboundMessage | None:
@@ -144,28 +123,9 @@ def delivery_events_record(*, profile: SendingProfile, events: Iterable[Event]) 
 
 
 def _hint(profile: SendingProfile) -> str:
-    method = profile.method
-    Method = SendingProfile.Method
-    if method == Method.SENDGRID:
-        return _(
-            "Dans SendGrid (Settings › Mail Settings › Event Webhook), indiquez cette adresse, "
-            "cochez les événements Delivered, Deferred, Bounced, Dropped, Spam Reports (et Opened "
-            "si le cabinet suit les ouvertures), activez « Signed Event Webhook Requests » puis "
-            "copiez la « Verification Key » dans le champ secret du webhook."
-        )
-    if method == Method.MAILGUN:
-        return _(
-            "Dans Mailgun (Sending › Webhooks), indiquez cette adresse pour les événements "
-            "Delivered, Permanent Failure, Temporary Failure, Spam Complaints (et Opens), puis "
-            "copiez la « HTTP webhook signing key » dans le champ secret du webhook."
-        )
-    if method in (Method.BREVO, Method.POSTMARK, Method.SES):
-        return _(
-            "Choisissez un identifiant et un mot de passe et saisissez-les dans le champ secret "
-            "du webhook sous la forme identifiant:motdepasse. Chez %(provider)s, indiquez "
-            "l'adresse avec ces identifiants : https://identifiant:motdepasse@<adresse publique "
-            "de Courrier><chemin ci-dessus>."
-        ) % {"provider": profile.get_method_display()}
+    method = methods.get(profile.method)
+    if method is not None and method.webhook is not None:
+        return method.webhook.hint(profile)
     return _("Cette méthode d'envoi ne signale pas la remise des messages.")
 
 

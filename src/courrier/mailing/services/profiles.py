@@ -23,6 +23,7 @@ from django.utils.translation import gettext
 
 from courrier.crypto import SecretUnreadable
 from courrier.firm.models import BillingCompany, Collaborator
+from courrier.mailing import methods
 from courrier.mailing.advice import failure_hint
 from courrier.mailing.exceptions import (
     ConfigurationError,
@@ -30,6 +31,8 @@ from courrier.mailing.exceptions import (
     ProfileMissing,
     ProfileRejected,
 )
+from courrier.mailing.methods.base import mailbox_connected
+from courrier.mailing.methods.base import oauth_configured as oauth_configured  # the pages ask
 from courrier.mailing.models import (
     PROFILE_SECRET_FIELDS,
     OutboundMessage,
@@ -48,12 +51,13 @@ Status = OutboundMessage.Status
 Method = SendingProfile.Method
 
 SECRET_FIELDS = PROFILE_SECRET_FIELDS
-OAUTH_METHODS: dict[str, str] = {Method.GMAIL.value: "google", Method.MICROSOFT.value: "microsoft"}
-# Methods whose provider reports delivery events to the profile's own webhook address.
-WEBHOOK_METHODS = frozenset(
-    {Method.SENDGRID, Method.BREVO, Method.MAILGUN, Method.POSTMARK, Method.SES}
-)
-API_KEY_METHODS = frozenset({Method.SENDGRID, Method.BREVO, Method.MAILGUN, Method.POSTMARK})
+# What the methods' declarations say (`mailing.methods`), as the settings pages ask it: the
+# methods whose mailbox is connected (to which OAuth provider), and those whose provider reports
+# delivery events to the profile's own webhook address.
+OAUTH_METHODS: dict[str, str] = {
+    method.code: method.oauth_provider for method in methods.declared() if method.oauth_provider
+}
+WEBHOOK_METHODS = frozenset(method.code for method in methods.declared() if method.webhook)
 
 
 # -- which profile sends ----------------------------------------------------------------------
@@ -134,78 +138,24 @@ def settings_url(profile: SendingProfile, *, viewer: Collaborator | None = None)
     return url
 
 
-def oauth_configured(provider: str) -> bool:
-    """Whether the firm registered its OAuth application with this provider (settings.OAUTH)."""
-    config = getattr(settings, "OAUTH", None) or {}
-    prefix = "GOOGLE" if provider == "google" else "MICROSOFT"
-    return bool(config.get(f"{prefix}_CLIENT_ID") and config.get(f"{prefix}_CLIENT_SECRET"))
-
-
-def _stored(profile: SendingProfile, name: str) -> bool:
-    """Whether a secret is stored, without decrypting it when the page annotated the row."""
-    if name in profile.__dict__:  # loaded, or just typed into the form
-        return bool(profile.__dict__[name])
-    flag = getattr(profile, f"has_{name}", None)
-    if flag is not None:
-        return bool(flag)
-    return bool(getattr(profile, name))
-
-
 def oauth_connected(profile: SendingProfile) -> bool:
     """Whether the mailbox of the profile's method was connected and not disconnected since."""
     expected = OAUTH_METHODS.get(profile.method)
     if expected is None and profile.smtp_auth == SendingProfile.SMTPAuth.XOAUTH2:
         expected = profile.oauth_provider or None
-    if expected is None or profile.oauth_provider != expected:
-        return False
-    return _stored(profile, "oauth_refresh_token") or _stored(profile, "oauth_token_cache")
+    return mailbox_connected(profile, expected)
 
 
 def profile_unready(profile: SendingProfile) -> Text | None:
-    """Why this profile cannot send as it is configured (a sentence), or None when it can.
+    """Why this profile cannot send as it is configured (a sentence), or None when it can: the
+    readiness rule its method declares (`mailing.methods`).
 
     About the settings only (the settings pages say it); whether the profile can send now,
     its state included, is `profile_blocker`'s."""
-    where = settings_label(profile)
-    method = profile.method
-    if method == Method.SMTP:
-        if not profile.smtp_host.strip():
-            return _(
-                "Le paramétrage d'envoi n'indique pas de serveur SMTP : complétez %(where)s."
-            ) % {"where": where}
-        if profile.smtp_auth == SendingProfile.SMTPAuth.XOAUTH2 and not oauth_connected(profile):
-            return _(
-                "L'authentification OAuth2 (XOAUTH2) est choisie mais aucune boîte n'est "
-                "connectée : utilisez « Connecter la boîte » dans %(where)s."
-            ) % {"where": where}
+    method = methods.get(profile.method)
+    if method is None:
         return None
-    if method in OAUTH_METHODS:
-        provider = OAUTH_METHODS[method]
-        label = _("Gmail") if provider == "google" else _("Microsoft 365")
-        if oauth_connected(profile):
-            return None
-        if not oauth_configured(provider):
-            # Read by collaborators too: in plain words (the profile page tells an
-            # administrator which settings to fill in).
-            return _(
-                "L'envoi par %(label)s n'est pas encore activé pour le cabinet : c'est à "
-                "l'administrateur du cabinet de l'activer."
-            ) % {"label": label}
-        return _(
-            "La boîte %(label)s n'est pas connectée : cliquez « Connecter » dans %(where)s."
-        ) % {"label": label, "where": where}
-    if method in API_KEY_METHODS and not _stored(profile, "api_key"):
-        return _("La clé d'API %(provider)s manque : complétez %(where)s.") % {
-            "provider": profile.get_method_display(),
-            "where": where,
-        }
-    if method == Method.MAILGUN and not profile.mailgun_domain.strip():
-        return _("Le domaine d'envoi Mailgun manque : complétez %(where)s.") % {"where": where}
-    if method == Method.SES and not (
-        profile.aws_access_key_id.strip() and _stored(profile, "aws_secret_access_key")
-    ):
-        return _("Les clés d'accès Amazon SES manquent : complétez %(where)s.") % {"where": where}
-    return None
+    return method.unready(profile, settings_label(profile))
 
 
 def profile_blocker(profile: SendingProfile) -> Text | None:
@@ -342,19 +292,12 @@ def profile_saved(*, profile: SendingProfile) -> int:
 
 
 def profile_route(profile: SendingProfile) -> Text:
-    """How this profile's mail leaves, in words (the test mail and the log say it)."""
-    method = profile.method
-    if method == Method.SMTP:
-        return _("le serveur SMTP %(host)s:%(port)s") % {
-            "host": profile.smtp_host,
-            "port": profile.smtp_port,
-        }
-    if method == Method.GMAIL:
-        return _("l'API Gmail (compte %(account)s)") % {"account": profile.oauth_account or "—"}
-    if method == Method.MICROSOFT:
-        mailbox = profile.microsoft_mailbox or profile.oauth_account or "—"
-        return _("Microsoft Graph (boîte %(mailbox)s)") % {"mailbox": mailbox}
-    return _("l'API %(provider)s") % {"provider": profile.get_method_display()}
+    """How this profile's mail leaves, in words (the test mail and the log say it): the route
+    sentence its method declares."""
+    method = methods.get(profile.method)
+    if method is None:
+        return _("l'API %(provider)s") % {"provider": profile.get_method_display()}
+    return method.route(profile)
 
 
 def profile_verify(

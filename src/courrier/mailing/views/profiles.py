@@ -117,8 +117,8 @@ def _settings_context(
         "hidden": hidden,
         "tests": selectors.profile_tests(profile=profile) if profile is not None else [],
         "oauth_ready": {
-            "gmail": profiles.oauth_configured("google"),
-            "microsoft": profiles.oauth_configured("microsoft"),
+            code: profiles.oauth_configured(provider)
+            for code, provider in profiles.OAUTH_METHODS.items()
         },
         "public_url": str(getattr(settings, "PUBLIC_URL", "") or ""),
         "installation_admin": installation_admin(request.user),

@@ -3,12 +3,14 @@
 anymail's tracking views know each provider's format and normalise its events; they are built
 here per request with the profile's own secret: Mailgun's webhook signing key, or for the
 others HTTP basic-auth credentials ("user:password", which the provider puts in the URL).
-Only their checking and parsing are used, not their signals.
+Only their checking and parsing are used, not their signals. Each provider's sending method
+(`mailing.methods`) declares its reader: `reader(<provider>_view)`.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,16 +25,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from courrier.mailing.models import DeliveryStatus, SendingProfile
-from courrier.mailing.services.events import Event, event_id_from
 from courrier.mailing.transports.anymail import MESSAGE_KEY
-from courrier.mailing.webhooks import WebhookRejected
-
-VIEWS: dict[str, type[AnymailCoreWebhookView]] = {
-    SendingProfile.Method.BREVO: BrevoTrackingWebhookView,
-    SendingProfile.Method.MAILGUN: MailgunTrackingWebhookView,
-    SendingProfile.Method.POSTMARK: PostmarkTrackingWebhookView,
-    SendingProfile.Method.SES: AmazonSESTrackingWebhookView,
-}
+from courrier.mailing.webhooks import Event, Reader, WebhookRejected, event_id_from
 
 KINDS = {
     EventType.DELIVERED: DeliveryStatus.DELIVERED,
@@ -45,24 +39,37 @@ KINDS = {
 }
 
 
-def view_for(profile: SendingProfile) -> AnymailCoreWebhookView:
-    """anymail's tracking view for the profile's provider, with the profile's secret."""
-    secret = profile.webhook_secret.strip()
-    method = profile.method
-    if method == SendingProfile.Method.MAILGUN:
-        # Signed by Mailgun: no basic auth (an empty list, so no global setting is read).
-        return MailgunTrackingWebhookView(webhook_signing_key=secret, webhook_secret=[])
-    if method == SendingProfile.Method.SES:
-        # A subscription is confirmed with the profile's own AWS keys, once the basic auth
-        # proved that the request was meant for this profile.
-        client_params: dict[str, Any] = {
-            "aws_access_key_id": profile.aws_access_key_id.strip(),
-            "aws_secret_access_key": profile.aws_secret_access_key.strip(),
-        }
-        return AmazonSESTrackingWebhookView(
-            webhook_secret=secret, session_params={}, client_params=client_params
-        )
-    return VIEWS[method](webhook_secret=secret)
+# anymail's tracking view for one provider, built with the profile's own secret.
+ViewFor = Callable[[SendingProfile], AnymailCoreWebhookView]
+
+
+def brevo_view(profile: SendingProfile) -> AnymailCoreWebhookView:
+    return BrevoTrackingWebhookView(webhook_secret=profile.webhook_secret.strip())
+
+
+def postmark_view(profile: SendingProfile) -> AnymailCoreWebhookView:
+    return PostmarkTrackingWebhookView(webhook_secret=profile.webhook_secret.strip())
+
+
+def mailgun_view(profile: SendingProfile) -> AnymailCoreWebhookView:
+    # Signed by Mailgun: no basic auth (an empty list, so no global setting is read).
+    return MailgunTrackingWebhookView(
+        webhook_signing_key=profile.webhook_secret.strip(), webhook_secret=[]
+    )
+
+
+def ses_view(profile: SendingProfile) -> AnymailCoreWebhookView:
+    # A subscription is confirmed with the profile's own AWS keys, once the basic auth
+    # proved that the request was meant for this profile.
+    client_params: dict[str, Any] = {
+        "aws_access_key_id": profile.aws_access_key_id.strip(),
+        "aws_secret_access_key": profile.aws_secret_access_key.strip(),
+    }
+    return AmazonSESTrackingWebhookView(
+        webhook_secret=profile.webhook_secret.strip(),
+        session_params={},
+        client_params=client_params,
+    )
 
 
 def _pk(metadata: Any) -> int | None:
@@ -115,26 +122,35 @@ def _event(tracking: AnymailTrackingEvent) -> Event | None:
     )
 
 
-def events_from(request: HttpRequest, profile: SendingProfile) -> list[Event]:
-    if not profile.webhook_secret.strip():
-        raise WebhookRejected(403, "No secret is configured for this webhook.")
-    if profile.method != SendingProfile.Method.MAILGUN and not request.headers.get("Authorization"):
-        # Amazon SNS sends its credentials only after this challenge; the others send them
-        # at once.
-        raise WebhookRejected(
-            401, "Authentication required.", headers={"WWW-Authenticate": 'Basic realm="Courrier"'}
-        )
-    view = view_for(profile)
-    try:
-        view.run_validators(request)
-    except AnymailWebhookValidationFailure as exc:
-        raise WebhookRejected(403, "Invalid credentials or signature.") from exc
-    except Exception as exc:
-        raise WebhookRejected(400, "Unreadable request.") from exc
-    try:
-        tracking_events = view.parse_events(request)
-    except AnymailWebhookValidationFailure as exc:
-        raise WebhookRejected(403, "Unexpected request.") from exc
-    except Exception as exc:
-        raise WebhookRejected(400, "Unreadable request.") from exc
-    return [event for event in map(_event, tracking_events) if event is not None]
+def reader(view_for: ViewFor, *, signed: bool = False) -> Reader:
+    """The reader of one provider's requests, checked and parsed by the view `view_for`
+    builds. `signed`: the provider signs its requests (Mailgun) rather than sending basic-auth
+    credentials."""
+
+    def events_from(request: HttpRequest, profile: SendingProfile) -> list[Event]:
+        if not profile.webhook_secret.strip():
+            raise WebhookRejected(403, "No secret is configured for this webhook.")
+        if not signed and not request.headers.get("Authorization"):
+            # Amazon SNS sends its credentials only after this challenge; the others send them
+            # at once.
+            raise WebhookRejected(
+                401,
+                "Authentication required.",
+                headers={"WWW-Authenticate": 'Basic realm="Courrier"'},
+            )
+        view = view_for(profile)
+        try:
+            view.run_validators(request)
+        except AnymailWebhookValidationFailure as exc:
+            raise WebhookRejected(403, "Invalid credentials or signature.") from exc
+        except Exception as exc:
+            raise WebhookRejected(400, "Unreadable request.") from exc
+        try:
+            tracking_events = view.parse_events(request)
+        except AnymailWebhookValidationFailure as exc:
+            raise WebhookRejected(403, "Unexpected request.") from exc
+        except Exception as exc:
+            raise WebhookRejected(400, "Unreadable request.") from exc
+        return [event for event in map(_event, tracking_events) if event is not None]
+
+    return events_from

@@ -22,9 +22,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from courrier.mailing.models import DeliveryStatus, SendingProfile
-from courrier.mailing.services.events import Event, event_id_from
 from courrier.mailing.transports.sendgrid import MESSAGE_ARG
-from courrier.mailing.webhooks import WebhookRejected
+from courrier.mailing.webhooks import Event, WebhookRejected, event_id_from
 
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"

@@ -1,11 +1,10 @@
-"""The webhook endpoint: find the profile by its token, let its provider's module verify and
-read the request, record the events. A forged or unreadable request gets a 4xx and a short
-text, never a 500; a replay gets 200 and changes nothing."""
+"""The webhook endpoint: find the profile by its token, let the reader its sending method
+declares verify and read the request, record the events. A forged or unreadable request gets
+a 4xx and a short text, never a 500; a replay gets 200 and changes nothing."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
@@ -13,18 +12,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from courrier.crypto import SecretUnreadable
+from courrier.mailing import methods
 from courrier.mailing.models import SendingProfile
-from courrier.mailing.services.events import Event, delivery_events_record
-from courrier.mailing.webhooks import WebhookRejected, anymail, sendgrid
+from courrier.mailing.services.events import delivery_events_record
+from courrier.mailing.webhooks import WebhookRejected
 
 logger = logging.getLogger("courrier.mailing")
-
-Reader = Callable[[HttpRequest, SendingProfile], list[Event]]
-
-READERS: dict[str, Reader] = {
-    SendingProfile.Method.SENDGRID: sendgrid.events_from,
-    **dict.fromkeys(anymail.VIEWS, anymail.events_from),
-}
 
 
 def _text(status: int, text: str, headers: dict[str, str] | None = None) -> HttpResponse:
@@ -42,13 +35,13 @@ def receive(request: HttpRequest, token: str) -> HttpResponse:
         profile = SendingProfile.objects.filter(webhook_token=token).first() if token else None
         if profile is None:
             return _text(404, "Unknown webhook.")
-        reader = READERS.get(profile.method)
-        if reader is None:
+        method = methods.get(profile.method)
+        if method is None or method.webhook is None:
             return _text(404, "This sending method reports no events.")
         if request.method == "HEAD":
             # Some providers check the address before saving it.
             return HttpResponse()
-        events = reader(request, profile)
+        events = method.webhook.read(request, profile)
     except WebhookRejected as exc:
         logger.info("webhook %s refused: %s", token[:6], exc.reason)
         return _text(exc.status, exc.reason, exc.headers)

@@ -1,0 +1,28 @@
+"""Postmark: its API with an API key (through anymail), deliveries reported to a webhook that
+proves itself with basic-auth credentials."""
+
+from __future__ import annotations
+
+from courrier.mailing.methods.api import (
+    api_key_unready,
+    api_route,
+    basic_auth_hint,
+    verified_sender_advice,
+)
+from courrier.mailing.methods.base import API_KEY, WEBHOOK, SendingMethod, Webhook
+from courrier.mailing.models import SendingProfile
+from courrier.mailing.transports.anymail import PostmarkTransport
+from courrier.mailing.webhooks import anymail
+
+METHOD = SendingMethod(
+    code=SendingProfile.Method.POSTMARK.value,
+    label=SendingProfile.Method.POSTMARK.label,
+    transport=PostmarkTransport,
+    groups=(API_KEY, WEBHOOK),
+    fields=API_KEY.fields + WEBHOOK.fields,
+    required=("api_key",),
+    unready=api_key_unready,
+    route=api_route,
+    advice=verified_sender_advice,
+    webhook=Webhook(read=anymail.reader(anymail.postmark_view), hint=basic_auth_hint),
+)
