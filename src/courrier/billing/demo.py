@@ -20,7 +20,7 @@ from courrier.billing.services.issue import LineData
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import MailTemplate, MailTemplateVersion
-from courrier.mailing.rendering import body_html
+from courrier.mailing.services import body_html
 
 INVOICE_TEMPLATE = "Envoi de facture"
 

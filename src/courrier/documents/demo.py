@@ -15,7 +15,7 @@ from courrier.documents.models import Document
 from courrier.documents.services import document_store
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import MailTemplate, MailTemplateVersion
-from courrier.mailing.rendering import body_html
+from courrier.mailing.services import body_html
 
 TEMPLATE_NAME = "Envoi d'un document"
 # {MODEENVOI} says how the document goes: "en pièce jointe" when attached, "par le lien

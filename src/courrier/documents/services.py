@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from courrier.documents.models import Document
 from courrier.firm.permissions import is_firm_admin
-from courrier.mailing.services.uploads import clean_filename
+from courrier.mailing.services import clean_filename
 from courrier.sizes import file_size
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from courrier.clients.selectors import client_get
 from courrier.documents import selectors, services
 from courrier.documents.forms import DocumentForm
 from courrier.documents.models import Document
-from courrier.mailing import links
+from courrier.mailing import services as outbox
 from courrier.mailing.models import SecureLink
 
 # Types a browser shows itself without running anything of the file.
@@ -56,9 +56,9 @@ def _tab(
     for document in documents:
         document.compose_url = _compose_url(document, back)  # type: ignore[attr-defined]
         document.may_delete = services.document_may_delete(request.user, document)  # type: ignore[attr-defined]
-    client_links = list(links.client_links(client))
+    client_links = list(outbox.client_links(client))
     for link in client_links:
-        link.state = links.link_state(link)  # type: ignore[attr-defined]
+        link.state = outbox.link_state(link)  # type: ignore[attr-defined]
     context = {
         "client": client,
         "tab": "documents",
@@ -130,7 +130,7 @@ def document_remove(request: HttpRequest, pk: int) -> HttpResponseRedirect:
 @require_POST
 def link_revoke(request: HttpRequest, pk: int) -> HttpResponseRedirect:
     link = get_object_or_404(SecureLink, pk=pk)
-    links.link_revoke(link=link)
+    outbox.link_revoke(link=link)
     messages.success(
         request,
         _("Le lien vers « %(name)s » est désactivé : il ne s'ouvre plus.") % {"name": link.name},

@@ -8,7 +8,7 @@ from decimal import Decimal
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import MailTemplate, MailTemplateVersion
-from courrier.mailing.rendering import body_html
+from courrier.mailing.services import body_html
 from courrier.taxes import services
 from courrier.taxes.models import (
     AnnualAccountsFiling,

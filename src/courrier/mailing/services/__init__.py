@@ -6,6 +6,14 @@ functions; they are keyword-only and raise the errors of `courrier.mailing.excep
 (and Django's ValidationError for bad input).
 """
 
+from courrier.mailing.links import (
+    PURGE_AFTER_DAYS,
+    client_links,
+    link_revoke,
+    link_state,
+    links_purge,
+)
+from courrier.mailing.rendering import body_html
 from courrier.mailing.services.batch import (
     batch_contexts,
     batch_create,
@@ -41,10 +49,11 @@ from courrier.mailing.services.profiles import (
 from courrier.mailing.services.resend import message_resend
 from courrier.mailing.services.rounds import BatchProgress, batch_compose
 from courrier.mailing.services.setup import encoded_size, message_size_limit, profile_for_sender
-from courrier.mailing.services.uploads import upload_store
+from courrier.mailing.services.uploads import clean_filename, upload_store
 from courrier.mailing.signatures import mail_signature
 
 __all__ = [
+    "PURGE_AFTER_DAYS",
     "BatchProgress",
     "ComposeOptions",
     "DeliveryReport",
@@ -60,12 +69,18 @@ __all__ = [
     "batch_create_once",
     "batch_resume",
     "batches_resume_stalled",
+    "body_html",
+    "clean_filename",
+    "client_links",
     "compose_options",
     "delivery_enqueue",
     "delivery_ensure_next",
     "delivery_events_record",
     "encoded_size",
     "holes",
+    "link_revoke",
+    "link_state",
+    "links_purge",
     "mail_signature",
     "message_cancel",
     "message_compose",

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from courrier.mailing.links import PURGE_AFTER_DAYS, links_purge
+from courrier.mailing.services import PURGE_AFTER_DAYS, links_purge
 
 
 class Command(BaseCommand):
