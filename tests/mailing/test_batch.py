@@ -38,8 +38,8 @@ from courrier.mailing.services import (
     batch_resume,
     messages_deliver,
     presend_check,
+    rounds,
 )
-from courrier.mailing.services import rounds
 from courrier.texts import render_all
 from tests.fakes.smtp import FakeSMTPServer
 

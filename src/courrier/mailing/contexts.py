@@ -28,6 +28,12 @@ if TYPE_CHECKING:
     from courrier.mailing.models import MailTemplate
     from courrier.texts import Text
 
+# The context of a mail to a client about no object in particular (the compose window's to one
+# client or a selection; `MailTemplate.Context.CLIENT`), and the purpose such a mail is stored
+# with: every other context is registered by the app that owns its objects.
+CLIENT_CONTEXT = "client"
+PURPOSE_CLIENT = "client"
+
 # Types that RFC 2046 forbids to encode in base64: sent as plain files.
 _OPAQUE_MAINTYPES = frozenset({"message", "multipart"})
 _BASE64_LINE = 76  # characters, as base64.encodebytes writes them (57 bytes each)

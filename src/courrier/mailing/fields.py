@@ -33,6 +33,7 @@ from courrier.l10n import (
     mail_language,
     override,
 )
+from courrier.mailing.contexts import CLIENT_CONTEXT
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -109,7 +110,7 @@ CLIENT_FIELDS: list[Field] = [
 ]
 
 CONTEXT_FIELDS: dict[str, list[Field]] = {
-    "client": CLIENT_FIELDS,
+    CLIENT_CONTEXT: CLIENT_FIELDS,
 }
 
 # Fields of the mail itself, which every context has: their values come from how the mail

@@ -17,10 +17,11 @@ from courrier.firm.models import Collaborator, Firm
 from courrier.firm.permissions import is_firm_admin
 from courrier.languages import MailLanguage
 from courrier.mailing import rendering
+from courrier.mailing.contexts import CLIENT_CONTEXT
 from courrier.mailing.models import Phrase, PhraseVersion
 
 # Phrases are written for mails to a client: their merge fields are checked in that context.
-PHRASE_CONTEXT = "client"
+PHRASE_CONTEXT = CLIENT_CONTEXT
 LANGUAGES = [code for code, _label in MailLanguage.choices]
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from courrier.clients.models import Client
 from courrier.firm.models import Collaborator
+from courrier.mailing.contexts import CLIENT_CONTEXT
 from courrier.mailing.models import (
     PROFILE_SECRET_FIELDS,
     DeliveryStatus,
@@ -38,7 +39,7 @@ OUTBOX_STATUSES = (
 RECENT_FAILURES = timedelta(days=7)
 
 
-def templates_for(*, user: Collaborator, context: str = "client") -> QuerySet[MailTemplate]:
+def templates_for(*, user: Collaborator, context: str = CLIENT_CONTEXT) -> QuerySet[MailTemplate]:
     """Templates `user` may use in `context`: the firm's, their own, and those others shared."""
     return (
         MailTemplate.objects.filter(context=context)
@@ -49,7 +50,9 @@ def templates_for(*, user: Collaborator, context: str = "client") -> QuerySet[Ma
     )
 
 
-def templates_editable(*, user: Collaborator, context: str = "client") -> QuerySet[MailTemplate]:
+def templates_editable(
+    *, user: Collaborator, context: str = CLIENT_CONTEXT
+) -> QuerySet[MailTemplate]:
     """Templates `user` may overwrite from the compose window: their own, and the firm's for an
     administrator (a collaborator never overwrites a firm template nor someone else's)."""
     owned = Q(owner=user)

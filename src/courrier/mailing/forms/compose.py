@@ -20,6 +20,7 @@ from courrier.clients.models import Client
 from courrier.firm.models import Collaborator
 from courrier.languages import MailLanguage
 from courrier.mailing import rendering
+from courrier.mailing.contexts import CLIENT_CONTEXT
 from courrier.mailing.editor import RichTextField, RichTextWidget
 from courrier.mailing.models import MailTemplate, MailTemplateVersion, Upload
 from courrier.mailing.selectors import templates_editable, templates_for
@@ -182,7 +183,7 @@ class ComposeForm(forms.Form):
         ),
     )
 
-    field_context = "client"
+    field_context = CLIENT_CONTEXT
 
     def __init__(
         self,
@@ -190,7 +191,7 @@ class ComposeForm(forms.Form):
         user: Collaborator,
         client: Client | None = None,
         default_language: str | None = None,
-        context: str = "client",
+        context: str = CLIENT_CONTEXT,
         **kwargs: Any,
     ) -> None:
         # A mail about objects of a context (invoices, VAT returns, ...): its fields and its

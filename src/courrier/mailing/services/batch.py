@@ -24,10 +24,9 @@ from django.utils.translation import gettext as _
 
 from courrier.firm.models import Collaborator
 from courrier.mailing import contexts
-from courrier.mailing.contexts import MailContext
+from courrier.mailing.contexts import CLIENT_CONTEXT, MailContext
 from courrier.mailing.models import MailBatch, MailTemplate, Upload
 from courrier.mailing.rendering import body_html, check_fields
-from courrier.mailing.services.drafts import CLIENT_CONTEXT
 from courrier.mailing.services.options import options_from
 from courrier.mailing.services.profiles import profile_error, profile_for
 from courrier.mailing.services.rounds import ROUND, ids_of

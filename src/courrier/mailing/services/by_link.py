@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany, Collaborator
-from courrier.mailing.contexts import AttachedFile, MailContext
+from courrier.mailing.contexts import PURPOSE_CLIENT, AttachedFile, MailContext
 from courrier.mailing.links import (
     DEFAULT_DAYS,
     link_code_mail,
@@ -171,7 +171,7 @@ def message_compose_by_link(
     draft: Draft,
     options: ComposeOptions | Mapping[str, Any] | None = None,
     context: MailContext | None = None,
-    purpose: str = "client",
+    purpose: str = PURPOSE_CLIENT,
     idempotency_key: str | None = None,
     billing_company: BillingCompany | None = None,
     send_code: bool = False,

@@ -13,7 +13,7 @@ from typing import Any
 
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany, Collaborator
-from courrier.mailing.contexts import MailContext
+from courrier.mailing.contexts import PURPOSE_CLIENT, MailContext
 from courrier.mailing.models import (
     MailBatch,
     OutboundMessage,
@@ -31,7 +31,7 @@ def message_compose(
     draft: Draft,
     options: ComposeOptions | Mapping[str, Any] | None = None,
     context: MailContext | None = None,
-    purpose: str = "client",
+    purpose: str = PURPOSE_CLIENT,
     idempotency_key: str | None = None,
     billing_company: BillingCompany | None = None,
     batch: MailBatch | None = None,

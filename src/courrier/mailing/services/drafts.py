@@ -23,7 +23,7 @@ from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.languages import MailLanguage
 from courrier.mailing import richtext
-from courrier.mailing.contexts import MailContext
+from courrier.mailing.contexts import CLIENT_CONTEXT, MailContext
 from courrier.mailing.fields import client_values, mail_values
 from courrier.mailing.models import (
     MailBatch,
@@ -44,7 +44,6 @@ from courrier.mailing.signatures import Signature, mail_signature, sign_off_star
 from courrier.texts import Sentence, Size, Text
 from courrier.validators import validate_header_text
 
-CLIENT_CONTEXT = "client"
 # Headers, boundaries and part headers of a message around its texts and files, generously.
 _ENVELOPE_BYTES = 4096
 _PART_BYTES = 512

@@ -46,13 +46,12 @@ from django.utils.translation import gettext_noop
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany
 from courrier.mailing import contexts
-from courrier.mailing.contexts import BatchHooks, MailContext
+from courrier.mailing.contexts import CLIENT_CONTEXT, PURPOSE_CLIENT, BatchHooks, MailContext
 from courrier.mailing.exceptions import MailingError
 from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage
 from courrier.mailing.services import by_link, once
 from courrier.mailing.services.checks import PresendCheck, check_recipient
 from courrier.mailing.services.delivery import delivery_enqueue
-from courrier.mailing.services.drafts import CLIENT_CONTEXT
 from courrier.mailing.services.options import ComposeOptions, options_from
 from courrier.mailing.services.setup import SendSetup, send_setup
 from courrier.mailing.services.store import (
@@ -69,9 +68,6 @@ State = MailBatch.State
 
 # Objects read, prepared and stored together, per round of a batch run.
 ROUND = 100
-
-# The purpose of a batch's mail to a client, or about an object not sent once.
-PURPOSE_CLIENT = "client"
 
 
 def batch_key(batch: MailBatch, client_id: int) -> str:

@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from courrier.clients.models import Client
-from courrier.mailing.contexts import MailContext
+from courrier.mailing.contexts import CLIENT_CONTEXT, MailContext
 from courrier.mailing.exceptions import ConfigurationError
 from courrier.mailing.models import (
     MailBatch,
@@ -27,7 +27,7 @@ from courrier.mailing.models import (
     contents_store,
 )
 from courrier.mailing.services.delivery import enqueue_on_commit
-from courrier.mailing.services.drafts import CLIENT_CONTEXT, Preview, too_large, unique_addresses
+from courrier.mailing.services.drafts import Preview, too_large, unique_addresses
 from courrier.mailing.services.mime import message_id_for, mime_bytes
 from courrier.mailing.services.setup import SendSetup, files_of
 from courrier.sql import per_row

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET
 
 from courrier.firm.models import Collaborator
 from courrier.mailing import selectors, services
-from courrier.mailing.contexts import MailContext
+from courrier.mailing.contexts import CLIENT_CONTEXT, MailContext
 from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage
 from courrier.mailing.services import profiles
 from courrier.texts import render_all
@@ -92,7 +92,7 @@ def batch_title(batch: MailBatch, objects: list[MailContext] | None = None) -> s
     shared group names the period or the year)."""
     if objects is None:
         objects = services.batch_contexts(batch=batch)
-    name = batch.context or "client"
+    name = batch.context or CLIENT_CONTEXT
     titles = _titles()
     # What its objects are, when they say more than the context (credit notes among invoices).
     kinds = "+".join(sorted({item.templates for item in objects}))
@@ -221,7 +221,7 @@ def batch_page_context(request: HttpRequest, batch: MailBatch) -> dict[str, Any]
         "blocked": blocked,
         "rows": _rows(messages, objects, user),
         "more": max(0, made - len(messages)),
-        "about_objects": bool(objects) or batch.context not in ("", "client"),
+        "about_objects": bool(objects) or batch.context not in ("", CLIENT_CONTEXT),
         "scheduled_at": _parse_iso(str(options.get("scheduled_at") or "")),
         "archive": options.get("archive", True),
         "next_url": _safe_stored_next(request, str(options.get("next") or "")),

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 from courrier.clients.models import Client
 from courrier.firm.models import Collaborator
 from courrier.mailing import services
-from courrier.mailing.contexts import MailContext
+from courrier.mailing.contexts import CLIENT_CONTEXT, PURPOSE_CLIENT, MailContext
 from courrier.mailing.exceptions import MailingError, ProfileMissing
 from courrier.mailing.forms import ComposeForm
 from courrier.mailing.models import Upload
@@ -143,7 +143,7 @@ def _send_one(request: HttpRequest, window: Window) -> HttpResponse | None:
                 form.add_error(None, str(reason))
             return None
         # A mail about an invoice: the invoice's own key, that every path sending it uses.
-        purpose = "client"
+        purpose = PURPOSE_CLIENT
         if context is not None and context.object_id is not None:
             target = once.object_key(
                 context,
@@ -239,7 +239,7 @@ def _send_selection(
             template=data.get("template"),
             options=options,
             uploads=_uploads_of(form),
-            context=window.context_name or "client",
+            context=window.context_name or CLIENT_CONTEXT,
             object_ids=[item.object_id for item in window.objects if item.object_id],
         )
     except ValidationError as exc:

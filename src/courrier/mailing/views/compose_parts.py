@@ -19,7 +19,7 @@ from courrier.clients.models import Client
 from courrier.firm.models import Collaborator, Firm
 from courrier.languages import MailLanguage
 from courrier.mailing import contexts, fields, selectors, services
-from courrier.mailing.contexts import MailContext
+from courrier.mailing.contexts import CLIENT_CONTEXT, MailContext
 from courrier.mailing.exceptions import MailingError
 from courrier.mailing.forms import ComposeForm, Recipients, TemplateSaveForm
 from courrier.mailing.models import MailTemplate, MailTemplateVersion
@@ -163,7 +163,7 @@ def upload(request: HtmxHttpRequest) -> HttpResponse:
         request.POST,
         user=user,
         default_language=Firm.load().default_language,
-        context=contexts.templates_context(context_name, objects) if objects else "client",
+        context=contexts.templates_context(context_name, objects) if objects else CLIENT_CONTEXT,
     )
     errors = _store_posted_files(request, form)
     removed = _int_param(request.POST.get("remove"))
@@ -189,8 +189,8 @@ def template_save_from_compose(request: HtmxHttpRequest) -> HttpResponse:
     """ "Sauver modèle": the window's subject and body saved as a template's language version."""
     user = _user(request)
     posted = str(request.POST.get("context") or "")
-    context_name = posted if posted in fields.CONTEXT_FIELDS else "client"
-    if context_name != "client" and str(request.POST.get("objects") or "").strip():
+    context_name = posted if posted in fields.CONTEXT_FIELDS else CLIENT_CONTEXT
+    if context_name != CLIENT_CONTEXT and str(request.POST.get("objects") or "").strip():
         # Saved among the templates the window offers (a credit note's: "credit_note").
         _name, objects = _context_objects(request, user)
         context_name = contexts.templates_context(context_name, objects)
@@ -287,7 +287,7 @@ def template_load(request: HtmxHttpRequest) -> HttpResponse:
     if pk is None:
         response = render(request, "mailing/_template_notice.html", {"notice": ""})
         return reswap(response, "none")
-    offered = contexts.templates_context(context_name, objects) if objects else "client"
+    offered = contexts.templates_context(context_name, objects) if objects else CLIENT_CONTEXT
     template = get_object_or_404(selectors.templates_for(user=user, context=offered), pk=pk)
     default = Firm.load().default_language
     language = (own_language or client.language) if client is not None else default

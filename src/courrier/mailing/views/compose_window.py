@@ -26,7 +26,7 @@ from courrier.clients.selectors import (
 from courrier.firm.models import BillingCompany, Collaborator, Firm
 from courrier.languages import MailLanguage
 from courrier.mailing import contexts, fields, selectors, services
-from courrier.mailing.contexts import MailContext
+from courrier.mailing.contexts import CLIENT_CONTEXT, MailContext
 from courrier.mailing.forms import ComposeForm, Recipients, TemplateSaveForm
 from courrier.mailing.models import MailTemplate, SendingProfile
 from courrier.mailing.services import once, profiles
@@ -75,7 +75,7 @@ class Window:
         """The context of the templates the window offers and checks its text against: the
         objects' (credit notes: "credit_note"), else the mail's, else "client"."""
         if not self.is_context:
-            return "client"
+            return CLIENT_CONTEXT
         return contexts.templates_context(self.context_name, self.objects)
 
     @property
@@ -106,7 +106,7 @@ def _context_objects(request: HttpRequest, user: Collaborator) -> tuple[str, lis
     """The context and its objects the window writes about ("" and [] for clients); 404 for
     an unknown context, or objects that do not exist or that the user may not see."""
     name = (request.POST.get("context") or request.GET.get("context") or "").strip()
-    if not name or name == "client":
+    if not name or name == CLIENT_CONTEXT:
         return "", []
     if name not in contexts.registered():
         raise Http404(_("Ce type d'envoi n'existe pas."))
@@ -187,7 +187,7 @@ def _window(request: HttpRequest, *, initial: dict[str, Any] | None = None) -> W
         user=user,
         client=client,
         default_language=Firm.load().default_language,
-        context=contexts.templates_context(context_name, objects) if objects else "client",
+        context=contexts.templates_context(context_name, objects) if objects else CLIENT_CONTEXT,
         initial=start,
     )
     next_url = ""

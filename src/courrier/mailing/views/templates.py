@@ -18,6 +18,7 @@ from courrier.firm.models import Collaborator, Firm
 from courrier.firm.permissions import is_firm_admin
 from courrier.languages import MailLanguage
 from courrier.mailing import fields, selectors
+from courrier.mailing.contexts import CLIENT_CONTEXT
 from courrier.mailing.forms import MailTemplateForm
 from courrier.mailing.models import MailTemplate
 from courrier.mailing.views.common import _user
@@ -29,7 +30,7 @@ def _merge_fields(context: str) -> list[fields.Field]:
     try:
         return fields.fields_for(context)
     except ValueError:  # a context whose catalogue is not written yet
-        return fields.fields_for("client")
+        return fields.fields_for(CLIENT_CONTEXT)
 
 
 def _may_edit_template(user: Collaborator, template: MailTemplate) -> bool:
@@ -106,7 +107,7 @@ def template_create(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "template_obj": None,
-            "merge_fields": _merge_fields(_form_context(form, "client")),
+            "merge_fields": _merge_fields(_form_context(form, CLIENT_CONTEXT)),
         },
     )
 
