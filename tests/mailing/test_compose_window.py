@@ -803,3 +803,29 @@ def test_the_preview_shows_the_headers_copies_and_files_that_will_leave(
         assert blind in page  # listed apart, as blind copies
     assert "jamais dans les en-têtes" in page
     assert OutboundMessage.objects.count() == 0
+
+
+def test_send_renders_the_mail_once_and_stores_what_the_check_rendered(
+    browser: Browser, peeters: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "Envoyer" to one client goes once through the pipeline: the pre-send check renders
+    the mail, and that rendering is what is stored and what arrives."""
+    from courrier.mailing.services import checks, compose
+
+    drafts: list[str] = []
+    real = checks.mail_draft
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        drafts.append(kwargs["subject"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(checks, "mail_draft", counted)
+    monkeypatch.setattr(compose, "mail_draft", counted)
+
+    response = browser.post(f"{COMPOSE}?client={peeters.pk}", one_client_data(peeters))
+
+    assert response.status_code == 302
+    assert drafts == ["Uw dossier {NUMCLIENT}"]
+    message = OutboundMessage.objects.get()
+    assert message.subject == "Uw dossier C0042" and message.archived is True
+    assert "Hierbij uw" in parsed(message).get_body(("plain",)).get_content()  # type: ignore[union-attr]

@@ -23,7 +23,7 @@ from courrier.mailing.services.batch import (
     batches_resume_stalled,
 )
 from courrier.mailing.services.checks import PresendCheck, Reason, presend_check
-from courrier.mailing.services.compose import message_compose
+from courrier.mailing.services.compose import message_compose, message_store_checked
 from courrier.mailing.services.delivery import (
     DeliveryReport,
     delivery_enqueue,
@@ -88,6 +88,7 @@ __all__ = [
     "message_resend",
     "message_retry",
     "message_size_limit",
+    "message_store_checked",
     "messages_deliver",
     "messages_recover",
     "presend_check",

@@ -78,6 +78,9 @@ class PresendCheck:
     body: str = ""
     # The object itself, for the app that checked it (billing: the invoice).
     about: Any = None
+    # What the mail was rendered with (profile, options, files): a mail that passed is stored
+    # from this check (`compose.message_store_checked`), not rendered a second time.
+    setup: SendSetup | None = None
 
     @property
     def ok(self) -> bool:
@@ -185,6 +188,7 @@ def check_recipient(
         oversize=oversize,
         subject=subject,
         body=body,
+        setup=setup,
     )
 
 

@@ -11,17 +11,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.contexts import PURPOSE_CLIENT, MailContext
-from courrier.mailing.models import (
-    MailBatch,
-    OutboundMessage,
-)
+from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage
+from courrier.mailing.services.checks import PresendCheck
 from courrier.mailing.services.drafts import Draft, mail_draft
 from courrier.mailing.services.options import ComposeOptions, options_from
 from courrier.mailing.services.setup import compose_setup
 from courrier.mailing.services.store import message_for_key, message_prepare, message_store_once
+from courrier.texts import text_error
 
 
 def message_compose(
@@ -75,5 +77,31 @@ def message_compose(
             idempotency_key=idempotency_key,
             batch=batch,
             context=context,
+        )
+    )
+
+
+def message_store_checked(
+    check: PresendCheck,
+    *,
+    template: MailTemplate | None,
+    purpose: str = PURPOSE_CLIENT,
+    idempotency_key: str | None = None,
+) -> OutboundMessage:
+    """Store the mail a pre-send check has just rendered and passed (the compose window's
+    "Envoyer" to one client): its preview is the mail, built and stored once, with no second
+    look-up of the profile nor second rendering. Raises what would still stop it (the check
+    blocked it: ValidationError), and returns the message already stored under the key."""
+    if check.blockers or check.preview is None or check.setup is None:
+        raise ValidationError([text_error(text) for text in check.blockers] or _("Rien à envoyer."))
+    return message_store_once(
+        message_prepare(
+            check.setup,
+            client=check.client,
+            preview=check.preview,
+            template=template,
+            purpose=purpose,
+            idempotency_key=idempotency_key,
+            context=check.context,
         )
     )

@@ -93,6 +93,7 @@ def _presend(
             ),
             options={
                 **form.options(),
+                "archive": bool(data.get("archive")),
                 "language": data["language"],
                 "other_language": bool(data.get("other_language")),
             },
@@ -173,7 +174,11 @@ def _send_one(request: HttpRequest, window: Window) -> HttpResponse | None:
                 **values, send_code=bool(data.get("send_code"))
             )
         else:
-            message = services.message_compose(**values)
+            # The mail the check rendered is the one stored: one pass through the pipeline.
+            [check] = checks
+            message = services.message_store_checked(
+                check, template=data["template"], purpose=purpose, idempotency_key=key
+            )
     except ValidationError as exc:
         form.add_error(None, exc.messages)
         return None
