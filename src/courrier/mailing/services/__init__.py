@@ -19,6 +19,7 @@ from courrier.mailing.services.batch import (
     presend_check,
 )
 from courrier.mailing.services.compose import message_compose
+from courrier.mailing.services.contents import message_bytes
 from courrier.mailing.services.delivery import (
     DeliveryReport,
     delivery_enqueue,
@@ -63,6 +64,7 @@ __all__ = [
     "delivery_enqueue",
     "delivery_ensure_next",
     "delivery_events_record",
+    "message_bytes",
     "message_cancel",
     "message_compose",
     "message_preview",
