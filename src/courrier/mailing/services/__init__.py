@@ -43,6 +43,7 @@ from courrier.mailing.services.profiles import (
 )
 from courrier.mailing.services.resend import message_resend
 from courrier.mailing.services.setup import message_size_limit, profile_for_sender
+from courrier.mailing.services.templates import template_ensure
 from courrier.mailing.services.uploads import upload_store
 
 __all__ = [
@@ -83,5 +84,6 @@ __all__ = [
     "profiles_waiting",
     "resend_next",
     "retry_delay",
+    "template_ensure",
     "upload_store",
 ]
