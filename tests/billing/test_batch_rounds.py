@@ -23,7 +23,7 @@ from courrier.billing.services.issue import invoice_pdf_ensure
 from courrier.billing.services.sending import email_key, invoice_batch_start, invoice_send
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import MailBatch, OutboundMessage
-from courrier.mailing.services import batch_compose, rounds, store
+from courrier.mailing.services import batch_compose, message_bytes, rounds, store
 from courrier.texts import render
 from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
 from tests.billing.test_sending import deliver, make_invoice_template, pdf_of
@@ -110,7 +110,7 @@ def test_each_mail_of_a_round_carries_its_own_id_size_and_pdf(
         invoice.refresh_from_db()
         assert invoice.pdf and invoice.pdf_sha256
         [message] = OutboundMessage.objects.filter(idempotency_key=email_key(invoice.pk))
-        raw = bytes(message.raw)
+        raw = message_bytes(message)
         assert store._ROW_MARKER not in raw
         parsed = message_from_bytes(raw, policy=policy.SMTP)
         assert parsed["X-Courrier-Message"] == str(message.pk)
@@ -224,7 +224,7 @@ def test_a_pdf_made_meanwhile_by_another_run_is_the_one_attached(
     assert batch.state == MailBatch.State.DONE and batch.queued == COUNT and not batch.blocked
     first.refresh_from_db()
     [message] = OutboundMessage.objects.filter(idempotency_key=email_key(first.pk))
-    [arrived] = [m for m in smtp_server.messages if m.data == bytes(message.raw)]
+    [arrived] = [m for m in smtp_server.messages if m.data == message_bytes(message)]
     assert pdf_of(arrived) == invoice_pdf_bytes(first)
     # One file per invoice: the batch's copy of the first PDF was removed.
     assert len(pdf_files(company)) == COUNT

@@ -25,7 +25,7 @@ from courrier.billing.services.sending import (
 )
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import MailTemplate, MailTemplateVersion, OutboundMessage
-from courrier.mailing.services import batch_compose, messages_deliver
+from courrier.mailing.services import batch_compose, message_bytes, messages_deliver
 from courrier.texts import render
 from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
 from tests.fakes.smtp import FakeSMTPServer, Received
@@ -155,7 +155,7 @@ def test_a_batch_sends_each_invoice_once_with_its_pdf_in_its_language(
     for invoice in (french, dutch, later):
         invoice.refresh_from_db()
         [message] = OutboundMessage.objects.filter(idempotency_key=email_key(invoice.pk))
-        [received] = [m for m in smtp_server.messages if m.data == bytes(message.raw)]
+        [received] = [m for m in smtp_server.messages if m.data == message_bytes(message)]
         assert pdf_of(received) == invoice_pdf_bytes(invoice)
         assert invoice.display_number in received.message["Subject"]
         assert message.context == "invoice" and message.object_id == invoice.pk

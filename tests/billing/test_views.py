@@ -183,7 +183,6 @@ def archived_mail(invoice: Invoice, **state: str) -> OutboundMessage:
         message_id=f"<{invoice.pk}-{state['status']}@fidu.test>",
         subject="Facture",
         from_address="factures@fidu.test",
-        raw=b"",
         **state,
     )
 

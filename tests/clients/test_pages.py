@@ -13,6 +13,7 @@ from courrier.clients.models import Client as ClientRecord
 from courrier.clients.models import ClientEmail
 from courrier.firm.models import Collaborator
 from courrier.mailing.models import OutboundMessage, SendingProfile
+from courrier.mailing.services.contents import contents_store
 from tests.clients.factories import make_client
 from tests.firm.factories import make_admin, make_collaborator, make_company
 
@@ -205,17 +206,18 @@ def make_message(record: ClientRecord, sender: Collaborator, **extra: Any) -> Ou
         "subject": "Uw documenten",
         "from_address": sender.email,
         "to": ["info@peeters.be"],
-        "raw": b"Subject: x\r\n\r\nx\r\n",
         "status": OutboundMessage.Status.SENT,
     }
     fields.update(extra)
-    return OutboundMessage.objects.create(
+    message = OutboundMessage.objects.create(
         profile=profile,
         sender=sender,
         client=record,
         message_id=f"<{OutboundMessage.objects.count()}@fidu.be>",
         **fields,
     )
+    contents_store([(message, b"Subject: x\r\n\r\nx\r\n")])
+    return message
 
 
 def test_mails_tab_lists_the_archived_messages(client: Browser, anne: Collaborator) -> None:

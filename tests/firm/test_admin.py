@@ -21,6 +21,7 @@ from django_tasks_db.models import DBTaskResult
 from courrier.clients.models import Client as ClientRecord
 from courrier.firm.models import Collaborator, Firm
 from courrier.mailing.models import MailTemplate, OutboundMessage, SendingProfile
+from courrier.mailing.services.contents import contents_store
 from tests.clients.factories import make_client
 from tests.firm.factories import make_collaborator
 
@@ -155,8 +156,8 @@ def test_the_archive_is_read_only(client: Browser, superuser: Collaborator) -> N
         subject="Uw documenten",
         from_address=anne.email,
         to=["info@peeters.be"],
-        raw=b"Subject: Uw documenten\r\n\r\nx\r\n",
     )
+    contents_store([(message, b"Subject: Uw documenten\r\n\r\nx\r\n")])
     assert "Uw documenten" in client.get("/admin/mailing/outboundmessage/").content.decode()
     page = client.get(reverse("admin:mailing_outboundmessage_change", args=[message.pk]))
     assert page.status_code == 200
@@ -280,8 +281,8 @@ def a_message_and_a_task() -> tuple[OutboundMessage, DBTaskResult]:
         subject="Vos documents",
         from_address=anne.email,
         to=["info@dupuis.be"],
-        raw=b"Subject: Vos documents\r\n\r\nx\r\n",
     )
+    contents_store([(message, b"Subject: Vos documents\r\n\r\nx\r\n")])
     task = DBTaskResult.objects.create(
         task_path="courrier.mailing.tasks.deliver_profile",
         args_kwargs={"args": [], "kwargs": {"profile_id": profile.pk}},

@@ -26,6 +26,7 @@ from courrier.clients.models import Client, ClientEmail
 from courrier.firm.models import Collaborator, Firm
 from courrier.mailing import services
 from courrier.mailing.models import OutboundMessage, SendingProfile, Upload
+from courrier.mailing.services import message_bytes
 from tests.fakes.smtp import FakeSMTPServer
 
 COMPOSE = reverse("mailing:compose")
@@ -153,8 +154,8 @@ def test_the_message_page_lists_to_cc_and_the_blind_copies(
         "anne@fidu.be",
         "archives@fidu.be",
     }
-    stored = BytesParser(policy=policy.default).parsebytes(bytes(sent.raw))
-    assert stored["Bcc"] is None and b"stagiaire@fidu.be" not in bytes(sent.raw)
+    stored = BytesParser(policy=policy.default).parsebytes(message_bytes(sent))
+    assert stored["Bcc"] is None and b"stagiaire@fidu.be" not in message_bytes(sent)
 
 
 def test_the_client_file_lists_every_recipient(

@@ -36,6 +36,7 @@ from courrier.mailing.services import (
     batch_create,
     batch_create_once,
     batch_resume,
+    message_bytes,
     messages_deliver,
     presend_check,
     rounds,
@@ -167,7 +168,7 @@ def test_two_hundred_clients_get_their_own_mail_in_their_language_and_nothing_el
     for message in messages:
         client = by_pk[message.client_id or 0]
         mine = tokens_of(index_of(client))
-        parsed, seen = parts(bytes(message.raw))
+        parsed, seen = parts(message_bytes(message))
         assert set(TOKEN.findall(seen)) == mine, (client, seen)
         assert message.idempotency_key == f"batch:{batch.pk}:client:{client.pk}"
         assert message.to == [f"{client.number.lower()}@clients.test"]
@@ -332,7 +333,7 @@ def test_typed_text_is_rendered_in_each_clients_language(sender: Collaborator) -
     for message in OutboundMessage.objects.select_related("client"):
         assert message.client is not None
         assert message.language == message.client.language
-        assert f"Pays : {COUNTRY[message.language]}" in parts(bytes(message.raw))[1]
+        assert f"Pays : {COUNTRY[message.language]}" in parts(message_bytes(message))[1]
 
 
 def test_the_options_apply_to_every_message_of_the_batch(
@@ -364,7 +365,7 @@ def test_the_options_apply_to_every_message_of_the_batch(
         batch_compose(batch_id=batch.pk)
 
     for message in OutboundMessage.objects.all():
-        parsed, _seen = parts(bytes(message.raw))
+        parsed, _seen = parts(message_bytes(message))
         assert parsed["Cc"] == "suivi@fidu.test"
         assert parsed["Reply-To"] == "dossiers@fidu.test"
         assert parsed["Disposition-Notification-To"] == "anne@fidu.test"
@@ -375,7 +376,7 @@ def test_the_options_apply_to_every_message_of_the_batch(
             sender.email,
             "archives@fidu.test",
         ]
-        assert b"secret@fidu.test" not in bytes(message.raw)
+        assert b"secret@fidu.test" not in message_bytes(message)
         assert (message.archived, message.scheduled_at) == (False, when)
     runs = DBTaskResult.objects.filter(task_path__endswith="tasks.deliver_profile")
     assert runs.exists() and {run.run_after for run in runs} == {when}

@@ -34,6 +34,7 @@ from courrier.mailing.models import OutboundMessage, SendingProfile
 from courrier.mailing.services import (
     Draft,
     compose_options,
+    message_bytes,
     message_compose,
     message_preview,
     messages_deliver,
@@ -135,7 +136,7 @@ def test_bcc_is_in_the_envelope_only(send: Callable[..., Received]) -> None:
     assert received.message["Bcc"] is None
     message = OutboundMessage.objects.get()
     assert message.bcc == ["archives@cabinet.test"]
-    assert b"archives@cabinet.test" not in bytes(message.raw)
+    assert b"archives@cabinet.test" not in message_bytes(message)
 
 
 def test_send_me_a_copy_is_a_blind_copy_to_the_sender(
@@ -534,7 +535,7 @@ def test_no_header_of_any_built_message_holds_a_line_break(
     except ValidationError as exc:
         assert exc.messages
         return
-    raw = bytes(message.raw)
+    raw = message_bytes(message)
     # Every header line is a "Name: value" line or the folded continuation of one.
     for line in header_lines(raw):
         assert line[:1] in (b" ", b"\t") or re.match(rb"^[A-Za-z][A-Za-z0-9-]*:( |$)", line), line

@@ -34,6 +34,7 @@ from courrier.mailing.models import (
     SendingProfile,
     Upload,
 )
+from courrier.mailing.services import message_bytes
 from tests.fakes.smtp import FakeSMTPServer
 
 COMPOSE = reverse("mailing:compose")
@@ -53,7 +54,7 @@ def text_of(response: Any) -> str:
 
 
 def parsed(message: OutboundMessage) -> EmailMessage:
-    mail = BytesParser(policy=policy.default).parsebytes(bytes(message.raw))
+    mail = BytesParser(policy=policy.default).parsebytes(message_bytes(message))
     assert isinstance(mail, EmailMessage)
     return mail
 
@@ -247,7 +248,7 @@ def test_every_option_of_the_window_is_in_the_stored_message(
     assert str(mail["Reply-To"]) == "secretariaat@fidu.be"
     assert str(mail["Disposition-Notification-To"]) == "anne@fidu.be"
     assert mail["Bcc"] is None
-    raw = bytes(message.raw)
+    raw = message_bytes(message)
     assert b"stagiair@fidu.be" not in raw and b"archief@fidu.be" not in raw
     text = mail.get_body(preferencelist=("plain",))
     html = mail.get_body(preferencelist=("html",))
@@ -692,7 +693,7 @@ def test_sending_to_a_selection_creates_a_batch_that_queues_one_mail_per_client(
     assert str(peeters_mail["Subject"]).strip() == "Nieuws voor Bakkerij Peeters BV"
     assert str(wouters_mail["To"]) == "info@wouters.be, an@wouters.be"
     assert "Beste An Wouters," in wouters_mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert "Peeters" not in bytes(messages[1].raw).decode(errors="replace")
+    assert "Peeters" not in message_bytes(messages[1]).decode(errors="replace")
     for message, mail in zip(messages, (peeters_mail, wouters_mail), strict=True):
         assert message.read_receipt and message.cc == ["kopie@fidu.be"]
         assert str(mail["Disposition-Notification-To"]) == "anne@fidu.be"

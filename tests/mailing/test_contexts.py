@@ -35,6 +35,7 @@ from courrier.mailing.models import (
     SecureLink,
     SendingProfile,
 )
+from courrier.mailing.services import message_bytes
 from tests.fakes.smtp import FakeSMTPServer
 from tests.firm.factories import make_company
 
@@ -288,7 +289,7 @@ def test_one_object_is_sent_with_its_file_and_recorded_against_it(
     assert response["Location"] == "/fiscal/tva/?page=2"
     message = OutboundMessage.objects.get()
     assert (message.context, message.object_id, message.client) == (NAME, 11, files[11].client)
-    mail = parsed(bytes(message.raw))
+    mail = parsed(message_bytes(message))
     assert str(mail["Subject"]) == "Votre Dossier 2026-11"
     [attached] = list(mail.iter_attachments())
     assert attached.get_filename() == "dossier-2026-11.pdf"
@@ -358,10 +359,10 @@ def test_several_objects_are_checked_then_sent_as_a_batch_one_mail_each(
     assert {m.idempotency_key for m in messages} == {
         f"batch:{batch.pk}:{NAME}:{pk}" for pk in (11, 12, 21)
     }
-    mails = [parsed(bytes(m.raw)) for m in messages]
+    mails = [parsed(message_bytes(m)) for m in messages]
     assert "1.234,50 €" in plain(mails[0])
     assert "99,00 €" in plain(mails[1])
-    assert "2026-11" not in bytes(messages[1].raw).decode(errors="replace")
+    assert "2026-11" not in message_bytes(messages[1]).decode(errors="replace")
     assert messages[2].language == "fr" and "42,10 €" in plain(mails[2])
     assert [a.get_content() for a in mails[2].iter_attachments()] == [files[21].content]
 
@@ -442,7 +443,7 @@ def test_a_batch_by_link_sends_each_client_its_code_in_a_second_mail(
     mails = OutboundMessage.objects.filter(batch=batch).order_by("object_id")
     assert [m.object_id for m in mails] == [11, 21]
     for message in mails:
-        assert list(parsed(bytes(message.raw)).iter_attachments()) == []
+        assert list(parsed(message_bytes(message)).iter_attachments()) == []
         assert message.secure_links.count() == 1
     codes = OutboundMessage.objects.filter(purpose="link-code").order_by("client__name")
     assert [m.client for m in codes] == [files[21].client, files[11].client]
@@ -522,7 +523,7 @@ def test_the_code_can_go_in_a_second_mail_instead_of_being_shown(
     assert "second mail" in page
     code_mail = OutboundMessage.objects.get(purpose="link-code")
     assert code_mail.client == files[21].client and code_mail.language == "nl"
-    assert "toegangscode" in plain(parsed(bytes(code_mail.raw)))
+    assert "toegangscode" in plain(parsed(message_bytes(code_mail)))
 
 
 def test_mails_about_a_companys_objects_leave_through_its_profile(
@@ -589,7 +590,7 @@ def test_a_file_joined_to_a_mail_to_one_client_can_go_by_link_too(
     )
 
     message = OutboundMessage.objects.get(purpose="client")
-    assert list(parsed(bytes(message.raw)).iter_attachments()) == []
+    assert list(parsed(message_bytes(message)).iter_attachments()) == []
     [link] = message.secure_links.all()
     assert link.name == "balans.pdf" and link.client == client
-    assert "balans.pdf" in plain(parsed(bytes(message.raw)))
+    assert "balans.pdf" in plain(parsed(message_bytes(message)))

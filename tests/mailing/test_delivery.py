@@ -27,6 +27,7 @@ from courrier.mailing.exceptions import ConfigurationError, ProfileMissing, Prof
 from courrier.mailing.models import DeliveryAttempt, OutboundMessage, SendingProfile
 from courrier.mailing.services import (
     Draft,
+    message_bytes,
     message_cancel,
     message_compose,
     message_preview,
@@ -118,7 +119,7 @@ def test_what_arrives_is_the_stored_message(
 ) -> None:
     message = compose()
     message.refresh_from_db()
-    raw = bytes(message.raw)
+    raw = message_bytes(message)
 
     assert message.status == Status.QUEUED
     assert message.size == len(raw)
@@ -172,7 +173,7 @@ def test_a_long_accented_subject_is_folded_cleanly_and_reads_back_whole(
         "ontbreken vóór de neerlegging bij de Nationale Bank"
     )
     message = compose(subject=subject)
-    raw = bytes(message.raw)
+    raw = message_bytes(message)
     head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
 
     subject_line = next(line for line in head.split("\r\n") if line.startswith("Subject:"))
@@ -187,7 +188,7 @@ def test_an_accented_subject_is_encoded_word_by_word_and_reads_back_whole(
     compose: Callable[..., OutboundMessage],
 ) -> None:
     message = compose(subject="Facture 2026/0042 – échéance le 15/12 pour {NOMCLIENT}")
-    raw = bytes(message.raw)
+    raw = message_bytes(message)
     head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
     subject_line = next(line for line in head.split("\r\n") if line.startswith("Subject:"))
     # Only the words that need it are encoded: the rest stays readable in the source.
@@ -471,7 +472,7 @@ def test_delivery_over_tls_with_the_test_ca(
     assert message.status == Status.SENT
     [received] = server.messages
     assert received.tls
-    assert received.data == bytes(message.raw)
+    assert received.data == message_bytes(message)
 
 
 def test_hang_up_before_the_answer_makes_the_message_uncertain_and_it_is_not_resent(

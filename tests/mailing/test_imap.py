@@ -24,7 +24,7 @@ from courrier.mailing.imap import (
     sent_copy_append,
 )
 from courrier.mailing.models import DeliveryAttempt, OutboundMessage, SendingProfile, SentCopy
-from courrier.mailing.services import Draft, message_compose
+from courrier.mailing.services import Draft, message_bytes, message_compose
 from tests.fakes.imap import Dovecot, FakeIMAPServer, IMAPAccount, dovecot_binary, parsed_date
 from tests.fakes.smtp import FakeSMTPServer, SilentServer, TestCA, free_port
 
@@ -164,7 +164,7 @@ def test_the_copy_is_the_sent_bytes_read_and_dated_in_the_sent_folder(
 
     assert message.status == Status.SENT
     assert message.sent_copy == SentCopy.DONE
-    raw = bytes(message.raw)
+    raw = message_bytes(message)
     assert smtp_server.messages[0].message["Message-ID"] == message.message_id
     [copy] = copies(account, "Sent Items", message)
     assert copy.data == raw
@@ -388,7 +388,7 @@ def test_a_copy_over_starttls_and_over_ssl_with_the_servers_certificate(
             message.refresh_from_db()
             assert message.sent_copy == SentCopy.DONE
             [copy] = copies(server, "Sent Items", message)
-            assert copy.data == bytes(message.raw)
+            assert copy.data == message_bytes(message)
 
 
 def test_nothing_is_copied_for_a_profile_that_does_not_ask(

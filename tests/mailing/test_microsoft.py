@@ -33,10 +33,11 @@ from courrier.mailing.exceptions import (
     ProfileRejected,
     TransientError,
 )
-from courrier.mailing.models import OutboundMessage, SendingProfile
+from courrier.mailing.models import MessageContent, OutboundMessage, SendingProfile
 from courrier.mailing.oauth import microsoft
 from courrier.mailing.services import (
     Draft,
+    message_bytes,
     message_compose,
     messages_deliver,
     profile_updated,
@@ -91,12 +92,13 @@ def stored(
     *recipients: str, raw: bytes = RAW, sender: str = ANNE, message_id: str = ""
 ) -> OutboundMessage:
     """A message as the outbox holds it (the transport reads only these fields)."""
-    return OutboundMessage(
-        raw=raw,
+    message = OutboundMessage(
         envelope_recipients=list(recipients or ["info@dupuis.test"]),
         from_address=sender,
         message_id=message_id,
     )
+    message.raw_load(raw)
+    return message
 
 
 def send(profile: SendingProfile, message: OutboundMessage | None = None) -> str:
@@ -140,13 +142,15 @@ def compose(
 def with_attachment(message: OutboundMessage, name: str, content: bytes) -> OutboundMessage:
     """The composed message with a file attached (compose has no attachments yet): the stored
     bytes are rebuilt once, as compose would, then stored."""
-    parsed = BytesParser(policy=policy.SMTP).parsebytes(bytes(message.raw))
+    parsed = BytesParser(policy=policy.SMTP).parsebytes(message_bytes(message))
     assert isinstance(parsed, EmailMessage)
     parsed.make_mixed()
     parsed.add_attachment(content, maintype="application", subtype="pdf", filename=name)
-    message.raw = parsed.as_bytes(policy=policy.SMTP)
-    message.size = len(message.raw)
-    message.save(update_fields=["raw", "size"])
+    raw = parsed.as_bytes(policy=policy.SMTP)
+    MessageContent.objects.filter(message_id=message.pk).update(raw=raw)
+    message.raw_load(raw)
+    message.size = len(raw)
+    message.save(update_fields=["size"])
     return message
 
 
@@ -358,7 +362,7 @@ def test_a_composed_mail_is_delivered_and_archived_as_sent(
     assert message.status == Status.SENT
     assert message.provider_message_id == message.message_id
     [sent] = fake.sent
-    assert sent.mime == b"Bcc: archive@fidu.test\r\n" + bytes(message.raw)
+    assert sent.mime == b"Bcc: archive@fidu.test\r\n" + message_bytes(message)
 
 
 def test_shared_mailbox_of_a_billing_company_sends_through_its_users_path(

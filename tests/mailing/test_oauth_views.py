@@ -20,7 +20,7 @@ from django.urls import reverse
 
 from courrier.firm.models import Collaborator
 from courrier.mailing.models import OutboundMessage, SendingProfile
-from courrier.mailing.services import Draft, message_compose, messages_deliver
+from courrier.mailing.services import Draft, message_bytes, message_compose, messages_deliver
 from tests.fakes.google import GMAIL_SEND, USERINFO_EMAIL, FakeGoogle, connected_profile
 from tests.fakes.smtp import TestCA
 from tests.firm.factories import make_company
@@ -160,7 +160,7 @@ def test_the_connected_mailbox_sends(
     message.refresh_from_db()
     assert message.status == Status.SENT
     [sent] = google.sent
-    assert sent.delivered == bytes(message.raw)
+    assert sent.delivered == message_bytes(message)
 
 
 def test_a_forged_state_is_refused_and_changes_nothing(

@@ -29,6 +29,7 @@ from courrier.mailing.models import (
     Phrase,
     SendingProfile,
 )
+from courrier.mailing.services import message_bytes
 from tests.fakes.smtp import FakeSMTPServer
 
 COMPOSE = reverse("mailing:compose")
@@ -143,7 +144,7 @@ def arrived(smtp_server: FakeSMTPServer, anne: Collaborator) -> tuple[str, str, 
     mail = received.message
     html = mail.get_body(preferencelist=("html",)).get_content()
     text = mail.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
-    return html, text, bytes(OutboundMessage.objects.get().raw)
+    return html, text, message_bytes(OutboundMessage.objects.get())
 
 
 def test_hostile_html_posted_to_the_window_never_reaches_the_mail(

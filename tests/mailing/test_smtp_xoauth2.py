@@ -102,7 +102,8 @@ def profile(
 
 
 def send(profile: SendingProfile, test_ca: TestCA) -> str:
-    message = OutboundMessage(raw=RAW, envelope_recipients=["info@dupuis.test"], from_address=ANNE)
+    message = OutboundMessage(envelope_recipients=["info@dupuis.test"], from_address=ANNE)
+    message.raw_load(RAW)
     with transport_for(profile, ssl_context=test_ca.client_context()) as transport:
         return transport.send(message)
 

@@ -70,7 +70,7 @@ def stored(*recipients: str, raw: bytes = RAW, sender: str = "anne@fidu.test") -
     message = OutboundMessage(
         envelope_recipients=list(recipients or ["info@dupuis.test"]), from_address=sender
     )
-    message.raw = raw
+    message.raw_load(raw)
     return message
 
 

@@ -18,7 +18,7 @@ from courrier.firm.models import Collaborator, Firm
 from courrier.mailing import services
 from courrier.mailing.models import DeliveryStatus, OutboundMessage, SendingProfile
 from courrier.mailing.selectors import client_messages
-from courrier.mailing.services import Draft
+from courrier.mailing.services import Draft, message_bytes
 from courrier.mailing.services.resend import message_resend, readdressed
 from tests.fakes.smtp import FakeSMTPServer
 
@@ -193,7 +193,7 @@ def test_resend_queues_a_copy_to_the_clients_new_address(
     [received] = smtp_server.messages
     assert received.rcpt_tos == ["nouvelle@dupont.be"]
     mail = received.message
-    first = parse(bytes(original.raw))
+    first = parse(message_bytes(original))
     assert mail["To"] == "nouvelle@dupont.be"
     assert mail["Message-ID"] == copy.message_id
     assert mail["References"] == original.message_id

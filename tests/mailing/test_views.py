@@ -22,7 +22,7 @@ from courrier.mailing.models import (
     ProfileTest,
     SendingProfile,
 )
-from courrier.mailing.services import Draft
+from courrier.mailing.services import Draft, message_bytes
 from tests.fakes.smtp import FakeSMTPServer
 
 MY_PROFILE = reverse("mailing:my_profile")
@@ -393,7 +393,7 @@ def test_the_eml_is_exactly_the_stored_bytes(queued: OutboundMessage, luc: Colla
 
     assert response.status_code == 200
     assert response["Content-Type"] == "message/rfc822"
-    assert response.content == bytes(OutboundMessage.objects.get(pk=queued.pk).raw)
+    assert response.content == message_bytes(OutboundMessage.objects.get(pk=queued.pk))
     disposition = response["Content-Disposition"]
     assert disposition.startswith("attachment;")
     assert re.search(r'filename="\d{4}-\d{2}-\d{2}_\d{4}-votre-bilan-2026-boulangerie', disposition)

@@ -21,6 +21,7 @@ from django.test import Client as HTTPClient
 from courrier.firm.models import Firm
 from courrier.mailing.models import DeliveryEvent, DeliveryStatus, OutboundMessage, SendingProfile
 from courrier.mailing.services import profile_webhook
+from courrier.mailing.services.contents import contents_store
 
 Status = OutboundMessage.Status
 
@@ -44,12 +45,13 @@ def make_sent(db: None) -> Callable[..., OutboundMessage]:
             "from_address": profile.from_address,
             "to": ["info@dupuis.test"],
             "envelope_recipients": ["info@dupuis.test", "archive@fidu.test"],
-            "raw": b"Subject: x\r\n\r\nx\r\n",
             "status": Status.SENT,
             "provider_message_id": provider_message_id,
         }
         values.update(fields)
-        return OutboundMessage.objects.create(**values)
+        message = OutboundMessage.objects.create(**values)
+        contents_store([(message, b"Subject: x\r\n\r\nx\r\n")])
+        return message
 
     return make
 

@@ -19,8 +19,8 @@ from courrier.billing.services import credit_note_create, invoice_create, invoic
 from courrier.billing.services.issue import LineData
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany, Collaborator
-from courrier.mailing.models import MailTemplate, MailTemplateVersion
-from courrier.mailing.services import body_html
+from courrier.mailing.models import MailTemplate
+from courrier.mailing.services import template_ensure
 
 INVOICE_TEMPLATE = "Envoi de facture"
 
@@ -210,18 +210,7 @@ def _seed_template(
     versions: dict[str, tuple[str, str]],
     context: str = MailTemplate.Context.INVOICE,
 ) -> MailTemplate:
-    template = MailTemplate.objects.filter(name=name, owner__isnull=True, context=context).first()
-    if template is None:
-        template = MailTemplate(name=name, context=context)
-        template.full_clean()
-        template.save()
-    for language, (subject, body) in versions.items():
-        MailTemplateVersion.objects.get_or_create(
-            template=template,
-            language=language,
-            defaults={"subject": subject, "body": body_html(body)},
-        )
-    return template
+    return template_ensure(name=name, context=context, versions=versions)
 
 
 def seed_mail_templates(*, companies: dict[str, BillingCompany]) -> None:

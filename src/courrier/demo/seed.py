@@ -22,12 +22,12 @@ from courrier.languages import MailLanguage
 from courrier.mailing import richtext
 from courrier.mailing.models import (
     MailTemplate,
-    MailTemplateVersion,
     Phrase,
     PhraseVersion,
     SendingProfile,
 )
 from courrier.mailing.rendering import body_html
+from courrier.mailing.services import template_ensure
 from courrier.taxes.demo import seed_taxes
 
 # Printed by `courrier demo`: the demo firm is fictitious and only listens on 127.0.0.1.
@@ -582,19 +582,9 @@ def _seed_clients(
 
 def _seed_templates() -> None:
     for name, versions in TEMPLATES.items():
-        template = MailTemplate.objects.filter(
-            name=name, owner__isnull=True, context=MailTemplate.Context.CLIENT
-        ).first() or MailTemplate(name=name, context=MailTemplate.Context.CLIENT)
-        template.owner = None
-        template.shared = False
-        template.full_clean()
-        template.save()
-        for language, (subject, body) in versions.items():
-            MailTemplateVersion.objects.update_or_create(
-                template=template,
-                language=language,
-                defaults={"subject": subject, "body": body_html(body)},
-            )
+        template_ensure(
+            name=name, context=MailTemplate.Context.CLIENT, versions=versions, overwrite=True
+        )
 
 
 # Tags that show what a firm files its clients under; a client may carry several.

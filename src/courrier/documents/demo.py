@@ -14,8 +14,8 @@ from courrier.clients.models import Client
 from courrier.documents.models import Document
 from courrier.documents.services import document_store
 from courrier.firm.models import BillingCompany, Collaborator
-from courrier.mailing.models import MailTemplate, MailTemplateVersion
-from courrier.mailing.services import body_html
+from courrier.mailing.models import MailTemplate
+from courrier.mailing.services import template_ensure
 
 TEMPLATE_NAME = "Envoi d'un document"
 # {MODEENVOI} says how the document goes: "en pièce jointe" when attached, "par le lien
@@ -106,19 +106,12 @@ def demo_pdf(lines: list[str]) -> bytes:
 
 
 def _seed_template() -> None:
-    template = MailTemplate.objects.filter(
-        name=TEMPLATE_NAME, owner__isnull=True, context=MailTemplate.Context.DOCUMENT
-    ).first() or MailTemplate(name=TEMPLATE_NAME, context=MailTemplate.Context.DOCUMENT)
-    template.owner = None
-    template.shared = False
-    template.full_clean()
-    template.save()
-    for language, (subject, body) in TEMPLATE.items():
-        MailTemplateVersion.objects.update_or_create(
-            template=template,
-            language=language,
-            defaults={"subject": subject, "body": body_html(body)},
-        )
+    template_ensure(
+        name=TEMPLATE_NAME,
+        context=MailTemplate.Context.DOCUMENT,
+        versions=TEMPLATE,
+        overwrite=True,
+    )
 
 
 def seed_documents(

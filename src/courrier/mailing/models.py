@@ -1,18 +1,15 @@
 """Sending profiles, templates, and the outbox that is also the archive.
 
 Its size: the outbox's tables (profiles, templates, messages, their bytes, attempts, batches,
-links) are one schema whose constraints refer to each other; the bytes' storage helpers are to
-leave for the services with the rest of the models' I/O.
+links) are one schema whose constraints refer to each other. The models do no I/O of their own:
+no writes in `save()`, no queries behind an attribute (the services read and write).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
-
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import connection, models
+from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django_tasks_db.models import DBTaskResult
@@ -357,7 +354,7 @@ class OutboundMessage(models.Model):
         related_name="messages",
         verbose_name=_("envoi groupé"),
     )
-    # The message's bytes live in MessageContent (see there); `raw` reads and writes them.
+    # The message's bytes live in MessageContent (see there); `raw` holds them once read.
     size = models.PositiveIntegerField(_("taille"), default=0)
 
     status = models.CharField(
@@ -408,20 +405,6 @@ class OutboundMessage(models.Model):
     def __str__(self) -> str:
         return f"{self.subject} → {', '.join(self.to)}"
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        """Save the row, and the bytes too when `raw` was set (`update_fields` may name it)."""
-        fields = kwargs.get("update_fields")
-        write_raw = self._raw_changed
-        if fields is not None:
-            fields = list(fields)
-            write_raw = write_raw and "raw" in fields
-            kwargs["update_fields"] = [name for name in fields if name != "raw"]
-        if fields is None or kwargs["update_fields"]:
-            super().save(*args, **kwargs)
-        if write_raw:
-            MessageContent.objects.update_or_create(message_id=self.pk, defaults={"raw": self._raw})
-            self._raw_changed = False
-
     @property
     def blind_copies(self) -> list[str]:
         """The blind copies, for the firm's eyes: every address of the envelope that is not in
@@ -437,30 +420,35 @@ class OutboundMessage(models.Model):
     # -- the bytes ----------------------------------------------------------------------------
 
     _raw: bytes | None = None
-    _raw_changed = False
 
     @property
     def raw(self) -> bytes:
-        """The message as stored at compose time, read from its MessageContent on first use
-        (`contents_load` reads those of many messages in one query)."""
+        """The message as built at compose time, once read or written by the services of
+        `courrier.mailing.services.contents`. Never read here: a message whose bytes were not
+        loaded raises, rather than costing a query per message in a list."""
         if self._raw is None:
-            found = (
-                MessageContent.objects.filter(message_id=self.pk).values_list("raw", flat=True)
-                if self.pk is not None
-                else []
-            )
-            self._raw = bytes(next(iter(found), b""))
+            raise RawNotLoaded(self.pk)
         return self._raw
 
-    @raw.setter
-    def raw(self, value: bytes | memoryview) -> None:
-        self._raw = bytes(value)
-        self._raw_changed = True
+    @property
+    def raw_loaded(self) -> bool:
+        """Whether the bytes are on this message (read, written, or given to a test mail)."""
+        return self._raw is not None
 
-    def raw_stored(self, raw: bytes) -> None:
-        """The bytes the caller has just written to this message's MessageContent."""
+    def raw_load(self, raw: bytes) -> None:
+        """Put the bytes on this message: those just read from or written to its
+        MessageContent, or those of a mail that is never stored. Writes nothing."""
         self._raw = bytes(raw)
-        self._raw_changed = False
+
+
+class RawNotLoaded(RuntimeError):
+    """A message's bytes were asked for before they were read (a programming error)."""
+
+    def __init__(self, pk: int | None) -> None:
+        super().__init__(
+            f"The bytes of message {pk} were not read: call message_bytes() or contents_load() "
+            "from courrier.mailing.services.contents first."
+        )
 
 
 class MessageContent(models.Model):
@@ -482,83 +470,6 @@ class MessageContent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_id}: {len(self.raw)}"
-
-
-def contents_load(messages: Iterable[OutboundMessage]) -> None:
-    """Read the bytes of these messages in one query (a delivery run's claimed batch)."""
-    waiting = {message.pk: message for message in messages if message._raw is None}
-    if not waiting:
-        return
-    found = _contents_binary(list(waiting))
-    if found is None:
-        found = list(
-            MessageContent.objects.filter(message_id__in=list(waiting)).values_list(
-                "message_id", "raw"
-            )
-        )
-    for pk, raw in found:
-        waiting[pk]._raw = bytes(raw)
-    for message in waiting.values():
-        if message._raw is None:
-            message._raw = b""
-
-
-def contents_store(contents: Sequence[tuple[int, bytes]]) -> None:
-    """Write the bytes of new messages, (message id, bytes) each, in the caller's transaction.
-
-    On PostgreSQL with psycopg 3 each message's bytes go as a binary parameter bound on the
-    server; Django's cursors would write them into the SQL text as hex, twice their size, in
-    one statement of several MB for a round of invoice mails. Elsewhere one bulk INSERT."""
-    if not contents:
-        return
-    psycopg, raw_connection = _psycopg_connection()
-    if psycopg is None:
-        MessageContent.objects.bulk_create(
-            [MessageContent(message_id=pk, raw=raw) for pk, raw in contents]
-        )
-        return
-    table = connection.ops.quote_name(MessageContent._meta.db_table)
-    with psycopg.Cursor(raw_connection) as cursor:
-        cursor.executemany(
-            f"INSERT INTO {table} (message_id, raw) VALUES (%s, %b)",  # noqa: S608
-            list(contents),
-        )
-
-
-def _psycopg_connection() -> tuple[Any, Any]:
-    """(the psycopg module, Django's psycopg 3 connection) on PostgreSQL with psycopg 3, to
-    open a cursor that binds on the server on the same connection (so in the same
-    transaction); (None, None) elsewhere."""
-    if connection.vendor != "postgresql":
-        return None, None
-    try:
-        import psycopg
-    except ImportError:  # psycopg2
-        return None, None
-    connection.ensure_connection()
-    raw_connection = connection.connection
-    if not isinstance(raw_connection, psycopg.Connection):
-        return None, None
-    return psycopg, raw_connection
-
-
-def _contents_binary(pks: list[int]) -> list[tuple[int, bytes]] | None:
-    """On PostgreSQL with psycopg 3, the bytes fetched in binary format: Django's cursors ask
-    for text, in which a bytea travels as hex (twice its size) to be decoded again, 0.2 ms of
-    CPU per 50 KB message. None elsewhere (the caller uses the ORM)."""
-    psycopg, raw_connection = _psycopg_connection()
-    if psycopg is None:
-        return None
-    table = connection.ops.quote_name(MessageContent._meta.db_table)
-    # A cursor binding on the server (Django's binds on the client, which cannot ask for
-    # binary results); same connection, so same transaction.
-    with psycopg.Cursor(raw_connection) as cursor:
-        cursor.execute(
-            f"SELECT message_id, raw FROM {table} WHERE message_id = ANY(%s)",  # noqa: S608
-            [pks],
-            binary=True,
-        )
-        return [(int(pk), bytes(raw)) for pk, raw in cursor.fetchall()]
 
 
 class Upload(models.Model):

@@ -7,8 +7,7 @@ from decimal import Decimal
 
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany, Collaborator
-from courrier.mailing.models import MailTemplate, MailTemplateVersion
-from courrier.mailing.services import body_html
+from courrier.mailing.services import template_ensure
 from courrier.taxes import services
 from courrier.taxes.models import (
     AnnualAccountsFiling,
@@ -133,18 +132,7 @@ TEMPLATES: dict[tuple[str, str], dict[str, tuple[str, str]]] = {
 
 def _seed_templates() -> None:
     for (context, name), versions in TEMPLATES.items():
-        template = MailTemplate.objects.filter(
-            name=name, owner__isnull=True, context=context
-        ).first() or MailTemplate(name=name, context=context)
-        if template.pk is None:
-            template.full_clean()
-            template.save()
-        for language, (subject, body) in versions.items():
-            MailTemplateVersion.objects.get_or_create(
-                template=template,
-                language=language,
-                defaults={"subject": subject, "body": body_html(body)},
-            )
+        template_ensure(name=name, context=context, versions=versions)
 
 
 def _amount(index: int, base: int, step: int) -> Decimal:

@@ -16,6 +16,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.utils import timezone
 
 from courrier.mailing.models import OutboundMessage, SendingProfile
+from courrier.mailing.services.contents import contents_store
 
 PDF = b"%PDF-1.4\n% fake invoice\n" + bytes(range(256)) * 4
 
@@ -42,7 +43,6 @@ def make_message() -> Callable[..., OutboundMessage]:
             from_address=profile.from_address,
             to=to,
             envelope_recipients=to + (bcc or []),
-            raw=b"",
         )
         mail = EmailMultiAlternatives(
             subject=subject,
@@ -63,9 +63,9 @@ def make_message() -> Callable[..., OutboundMessage]:
             mail.attach("facture-2026-001.pdf", PDF, "application/pdf")
         buffer = BytesIO()
         BytesGenerator(buffer, policy=SMTP).flatten(mail.message())
-        message.raw = buffer.getvalue()
+        contents_store([(message, buffer.getvalue())])
         message.size = len(message.raw)
-        message.save(update_fields=["raw", "size"])
+        message.save(update_fields=["size"])
         return message
 
     return make

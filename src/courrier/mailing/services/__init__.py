@@ -24,6 +24,7 @@ from courrier.mailing.services.batch import (
 )
 from courrier.mailing.services.checks import PresendCheck, Reason, presend_check
 from courrier.mailing.services.compose import message_compose, message_store_checked
+from courrier.mailing.services.contents import message_bytes
 from courrier.mailing.services.delivery import (
     DeliveryReport,
     delivery_enqueue,
@@ -49,6 +50,7 @@ from courrier.mailing.services.profiles import (
 from courrier.mailing.services.resend import message_resend
 from courrier.mailing.services.rounds import BatchProgress, batch_compose
 from courrier.mailing.services.setup import encoded_size, message_size_limit, profile_for_sender
+from courrier.mailing.services.templates import template_ensure
 from courrier.mailing.services.uploads import clean_filename, upload_store
 from courrier.mailing.signatures import mail_signature
 
@@ -82,6 +84,7 @@ __all__ = [
     "link_state",
     "links_purge",
     "mail_signature",
+    "message_bytes",
     "message_cancel",
     "message_compose",
     "message_preview",
@@ -101,5 +104,6 @@ __all__ = [
     "profiles_waiting",
     "resend_next",
     "retry_delay",
+    "template_ensure",
     "upload_store",
 ]

@@ -51,8 +51,8 @@ from courrier.mailing.models import (
     DeliveryAttempt,
     OutboundMessage,
     SendingProfile,
-    contents_load,
 )
+from courrier.mailing.services.contents import contents_load
 from courrier.mailing.transports import transport_for
 from courrier.mailing.transports.base import Transport
 from courrier.sql import per_row

@@ -332,7 +332,7 @@ def profile_verify(
     test_message = OutboundMessage(
         envelope_recipients=[recipient], from_address=profile.from_address
     )
-    test_message.raw_stored(raw)
+    test_message.raw_load(raw)
     unready = profile_unready(profile)
     detail: Text
     if unready:

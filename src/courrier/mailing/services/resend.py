@@ -21,10 +21,10 @@ from django.utils.translation import gettext as _
 from courrier.firm.models import Collaborator, Firm
 from courrier.mailing.models import (
     DeliveryStatus,
-    MessageContent,
     OutboundMessage,
     SendingProfile,
 )
+from courrier.mailing.services.contents import contents_store, message_bytes
 from courrier.mailing.services.delivery import enqueue_on_commit
 from courrier.mailing.services.mime import SMTP_POLICY, message_id_for
 from courrier.mailing.services.profiles import SECRET_FIELDS
@@ -187,7 +187,7 @@ def message_resend(*, message: OutboundMessage, by: Collaborator) -> OutboundMes
         .exists()
     )
     message_id = message_id_for(message.from_address)
-    original_raw = message.raw
+    original_raw = message_bytes(message)
     try:
         with transaction.atomic():
             copy = OutboundMessage.objects.create(
@@ -213,8 +213,7 @@ def message_resend(*, message: OutboundMessage, by: Collaborator) -> OutboundMes
                 original_id=message.message_id,
                 row_id=copy.pk,
             )
-            MessageContent.objects.create(message=copy, raw=raw)
-            copy.raw_stored(raw)
+            contents_store([(copy, raw)])
             copy.size = len(raw)
             copy.save(update_fields=["size"])
             if profile_ok:

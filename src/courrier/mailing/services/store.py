@@ -24,8 +24,8 @@ from courrier.mailing.models import (
     MailBatch,
     MailTemplate,
     OutboundMessage,
-    contents_store,
 )
+from courrier.mailing.services.contents import contents_store
 from courrier.mailing.services.delivery import enqueue_on_commit
 from courrier.mailing.services.drafts import Preview, too_large, unique_addresses
 from courrier.mailing.services.mime import message_id_for, mime_bytes
@@ -138,12 +138,11 @@ def messages_store(
     if not transaction.get_connection().in_atomic_block:
         raise transaction.TransactionManagementError("messages_store needs a transaction")
     messages = OutboundMessage.objects.bulk_create([item.message for item in prepared])
-    contents: list[tuple[int, bytes]] = []
+    contents: list[tuple[OutboundMessage, bytes]] = []
     sizes: dict[int, int] = {}
     for item, message in zip(prepared, messages, strict=True):
         raw = item.bytes_for(message.pk)
-        contents.append((message.pk, raw))
-        message.raw_stored(raw)
+        contents.append((message, raw))
         message.size = sizes[message.pk] = len(raw)
     contents_store(contents)
     for message in messages:

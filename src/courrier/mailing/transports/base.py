@@ -6,9 +6,10 @@ stored messages, then closed::
     with transport_for(profile) as transport:
         answer = transport.send(message)
 
-`send` hands over `message.raw` as it is, to `message.envelope_recipients`, and returns the
-server's or provider's answer (a reply line or an id), or, when Courrier has a remark to add
-(recipients refused while the others were taken), `Lines` of that answer and the remark.
+`send` hands over `message.raw` as it is (the caller has read the bytes: a transport does no
+query for them), to `message.envelope_recipients`, and returns the server's or provider's
+answer (a reply line or an id), or, when Courrier has a remark to add (recipients refused while
+the others were taken), `Lines` of that answer and the remark.
 Failures are raised as the exceptions of `courrier.mailing.exceptions`, never as a library's
 own exceptions.
 

@@ -85,7 +85,7 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "resend_refusal": resend.resend_refusal(message) if may_act else "",
         "can_resend": may_act and _undelivered(message) and not resend.resend_refusal(message),
         "resent": store.message_for_key(f"resend-of:{message.pk}"),
-        "parsed": selectors.message_parse(raw=bytes(message.raw)),
+        "parsed": selectors.message_parse(raw=services.message_bytes(message)),
         "attempts": list(message.attempts_log.all()),
         "can_cancel": may_act and message.status in CANCELLABLE,
         "can_retry": may_act and message.status in RETRYABLE,
@@ -105,7 +105,7 @@ def eml_filename(message: OutboundMessage) -> str:
 def message_eml(request: HttpRequest, pk: int) -> HttpResponse:
     """The stored bytes, exactly as they left (or will leave)."""
     message = _message_or_404(pk)
-    response = HttpResponse(bytes(message.raw), content_type="message/rfc822")
+    response = HttpResponse(services.message_bytes(message), content_type="message/rfc822")
     disposition = content_disposition_header(as_attachment=True, filename=eml_filename(message))
     if disposition:
         response["Content-Disposition"] = disposition
@@ -283,7 +283,7 @@ def message_attachment_view(request: HttpRequest, pk: int, index: int) -> HttpRe
     message = selectors.message_get(pk=pk)
     if message is None:
         raise Http404(_("Ce message n'existe pas."))
-    part = selectors.message_attachment(raw=bytes(message.raw), index=index)
+    part = selectors.message_attachment(raw=services.message_bytes(message), index=index)
     if part is None:
         raise Http404(_("Ce message n'a pas cette pièce jointe."))
     name = part.name or _("piece-jointe-%(number)s") % {"number": index + 1}

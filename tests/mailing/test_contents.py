@@ -1,5 +1,6 @@
 """A message's bytes live in their own table: written once at compose time, read in one query
-per claimed batch, never rewritten by the status changes of delivery."""
+per claimed batch, never rewritten by the status changes of delivery. The model does no I/O
+for them: the services of `mailing/services/contents.py` read and write them explicitly."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from django.test.utils import CaptureQueriesContext
 
 from courrier.clients.models import Client
 from courrier.firm.models import Collaborator
-from courrier.mailing.models import MessageContent, OutboundMessage, SendingProfile
-from courrier.mailing.services import Draft, message_compose, messages_deliver
+from courrier.mailing.models import MessageContent, OutboundMessage, RawNotLoaded, SendingProfile
+from courrier.mailing.services import Draft, message_bytes, message_compose, messages_deliver
+from courrier.mailing.services.contents import contents_load
 from tests.fakes.smtp import FakeSMTPServer
 
 
@@ -67,14 +69,17 @@ def test_delivery_reads_the_batch_bytes_in_one_query_and_never_rewrites_them(
     } == stored
 
 
-def test_a_message_read_back_carries_its_bytes_and_deleting_it_deletes_them(
+def test_a_message_read_back_has_its_bytes_read_explicitly_and_deleting_it_deletes_them(
     setup: tuple[Collaborator, SendingProfile, list[Client]],
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     sender, _profile, clients = setup
     [message, *_others] = compose_all(sender, clients, django_capture_on_commit_callbacks)
     again = OutboundMessage.objects.get(pk=message.pk)
-    assert again.raw == message.raw
+    with CaptureQueriesContext(connection) as queries:
+        raw = message_bytes(again)
+    assert len(queries.captured_queries) == 1
+    assert raw == again.raw == message.raw
     assert again.raw.startswith(b"") and b"Subject: Dossier Client 0" in again.raw
     assert again.size == len(again.raw)
 
@@ -83,15 +88,38 @@ def test_a_message_read_back_carries_its_bytes_and_deleting_it_deletes_them(
     assert MessageContent.objects.count() == 4
 
 
-def test_setting_raw_and_saving_stores_the_new_bytes(
+def test_bytes_not_read_raise_instead_of_querying(
     setup: tuple[Collaborator, SendingProfile, list[Client]],
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     sender, _profile, clients = setup
-    [message, *_others] = compose_all(sender, clients[:1], django_capture_on_commit_callbacks)
-    message.raw = b"Subject: autre\r\n\r\nx\r\n"
-    message.save(update_fields=["raw"])
-    assert OutboundMessage.objects.get(pk=message.pk).raw == b"Subject: autre\r\n\r\nx\r\n"
+    compose_all(sender, clients, django_capture_on_commit_callbacks)
+    listed = list(OutboundMessage.objects.order_by("pk"))
+    with CaptureQueriesContext(connection) as queries:
+        with pytest.raises(RawNotLoaded, match="message_bytes"):
+            _ = listed[0].raw
+        assert not listed[0].raw_loaded
+    assert queries.captured_queries == []
+
+    with CaptureQueriesContext(connection) as queries:
+        contents_load(listed)
+        contents_load(listed)  # already read: nothing asked again
+    assert len(queries.captured_queries) == 1
+    assert all(b"Subject: Dossier Client" in message.raw for message in listed)
+
+
+def test_saving_a_message_never_touches_its_bytes(
+    setup: tuple[Collaborator, SendingProfile, list[Client]],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    sender, _profile, clients = setup
+    [message] = compose_all(sender, clients[:1], django_capture_on_commit_callbacks)
+    stored = bytes(MessageContent.objects.get(message_id=message.pk).raw)
+    message.subject = "Autre sujet"
+    with CaptureQueriesContext(connection) as queries:
+        message.save()
+    assert [q["sql"] for q in queries.captured_queries if "messagecontent" in q["sql"]] == []
+    assert message_bytes(OutboundMessage.objects.get(pk=message.pk)) == stored
 
 
 @pytest.mark.django_db(transaction=True)
@@ -116,4 +144,4 @@ def test_the_migration_moves_the_bytes_out_and_back(
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())
     assert bytes(MessageContent.objects.get(message_id=message.pk).raw) == raw
-    assert OutboundMessage.objects.get(pk=message.pk).raw == raw
+    assert message_bytes(OutboundMessage.objects.get(pk=message.pk)) == raw
