@@ -41,6 +41,7 @@ from courrier.mailing.services.profiles import (
     profile_verify,
 )
 from courrier.mailing.services.resend import message_resend
+from courrier.mailing.services.sent_copy import sent_copy_append
 from courrier.mailing.services.setup import message_size_limit, profile_for_sender
 from courrier.mailing.services.uploads import upload_store
 
@@ -81,5 +82,6 @@ __all__ = [
     "profiles_waiting",
     "resend_next",
     "retry_delay",
+    "sent_copy_append",
     "upload_store",
 ]

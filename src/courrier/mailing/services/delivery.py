@@ -6,7 +6,7 @@ write of the run is conditional on that token, so two runs never send the same m
 run that lost its claim changes nothing. An attempt is recorded before a byte leaves, so that
 after a crash the sweeper can tell a message that may have left ("uncertain", never resent
 automatically) from one that was never tried (queued again). The claim, the lease and the retry
-times are `leases.py`'s.
+times are `leases.py`'s, which the copy in the Sent folder shares.
 
 Its size: the claim, the token-guarded writes, the lanes and the sweeper are one protocol; each
 write depends on the claim's rules, and reading them side by side is how a change is checked
@@ -47,7 +47,6 @@ from courrier.mailing.exceptions import (
     PermanentError,
     TransientError,
 )
-from courrier.mailing.imap import sent_copy_enqueue
 from courrier.mailing.models import (
     DeliveryAttempt,
     OutboundMessage,
@@ -56,6 +55,7 @@ from courrier.mailing.models import (
 )
 from courrier.mailing.services import leases
 from courrier.mailing.services.leases import retry_delay
+from courrier.mailing.services.sent_copy import sent_copy_enqueue
 from courrier.mailing.transports import transport_for
 from courrier.mailing.transports.base import Transport
 from courrier.sql import per_row

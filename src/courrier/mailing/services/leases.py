@@ -2,7 +2,7 @@
 
 Two kinds of runs work on a message from a task that may die half-way: a delivery run (the
 message is handed over) and a copy run (the sent message is appended to the sender's Sent
-folder). Both are to take their rows the same way: one conditional UPDATE writes the run's token
+folder). Both take their rows the same way: one conditional UPDATE writes the run's token
 (`claimed_by`) and the end of its lease (`lease_expires_at`); every later write of the run is
 conditional on that token (`owned`), so a run that lost its claim changes nothing; a row whose
 lease has passed is taken over (by the sweeper for a delivery, by the next task for a copy).
