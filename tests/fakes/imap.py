@@ -609,6 +609,10 @@ def _fetched(data: list[Any]) -> Iterator[Stored]:
         )
 
 
+# The mailbox most tests use: INBOX, "Sent Items" marked \\Sent, Drafts, "Éléments envoyés".
+FOLDERS = {"INBOX": "", "Sent Items": "\\Sent", "Drafts": "\\Drafts", "Éléments envoyés": ""}
+
+
 @dataclass
 class IMAPAccount:
     """What a profile needs to reach a server: the same for the fake and for Dovecot."""
@@ -624,6 +628,22 @@ class IMAPAccount:
         result = self.server.stored(folder)
         assert isinstance(result, list)
         return result
+
+
+def account_of(server: FakeIMAPServer | Dovecot) -> IMAPAccount:
+    """The account a profile logs in with on `server` (its first user for the fake)."""
+    if isinstance(server, Dovecot):
+        user, password = server.user, server.password
+    else:
+        user, password = next(iter(server.users.items()))
+    return IMAPAccount(
+        host=server.host,
+        port=server.port,
+        security=server.security,
+        user=user,
+        password=password,
+        server=server,
+    )
 
 
 def parsed_date(raw: bytes) -> datetime:

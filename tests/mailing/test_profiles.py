@@ -857,9 +857,6 @@ def test_a_gmail_password_refused_by_smtp_gets_the_app_password_hint(
 def test_the_imap_copy_is_tested_with_the_connection(
     anne: Collaborator, smtp_server: FakeSMTPServer
 ) -> None:
-    imap = pytest.importorskip("courrier.mailing.imap")
-    if not hasattr(imap, "imap_verify"):
-        pytest.skip("no IMAP copy in this installation")
     smtp_profile(
         anne,
         smtp_host=smtp_server.host,

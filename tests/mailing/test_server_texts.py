@@ -20,9 +20,9 @@ from django.utils import translation
 
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany, Collaborator
-from courrier.mailing.imap import sent_copy_append
 from courrier.mailing.models import DeliveryAttempt, OutboundMessage, SendingProfile
 from courrier.mailing.services import message_compose, messages_deliver, profile_verify
+from courrier.mailing.services.sent_copy import sent_copy_append
 from tests.compose_call import grouped
 from tests.fakes.imap import FakeIMAPServer
 from tests.fakes.smtp import FakeSMTPServer

@@ -14,9 +14,9 @@ from django.utils import translation
 
 from courrier.firm.models import Collaborator
 from courrier.mailing.exceptions import MailingError, ProfileRejected
-from courrier.mailing.imap import IMAPSession
 from courrier.mailing.models import SendingProfile
 from courrier.mailing.services import profile_verify
+from courrier.mailing.transports.imap import IMAPSession
 from courrier.mailing.transports.smtp import SMTPTransport
 from tests.fakes.imap import FakeIMAPServer
 from tests.fakes.smtp import FakeSMTPServer, TestCA

@@ -363,8 +363,9 @@ class OutboundMessage(models.Model):
     attempts = models.PositiveSmallIntegerField(_("tentatives"), default=0)
     next_attempt_at = models.DateTimeField(_("prochain essai le"), null=True, blank=True)
     lease_expires_at = models.DateTimeField(_("réservé jusqu'au"), null=True, blank=True)
-    # The delivery run that claimed the message; its later writes are conditional on it, so a
-    # run that lost its claim (lease expired, message settled by the sweeper) changes nothing.
+    # The run that claimed the message (a delivery run, or the copy to the Sent folder once it
+    # was sent: `services/leases.py`); its later writes are conditional on it, so a run that
+    # lost its claim (lease expired, message settled by the sweeper) changes nothing.
     claimed_by = models.CharField(
         _("réservé par la tournée d'envoi"), max_length=32, blank=True, default=""
     )

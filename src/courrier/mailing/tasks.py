@@ -6,7 +6,7 @@ from typing import Any
 
 from django_tasks import task
 
-from courrier.mailing import imap, services
+from courrier.mailing import services
 from courrier.mailing.models import MailBatch, OutboundMessage
 
 
@@ -30,7 +30,7 @@ def copy_to_sent(message_pk: int, attempt: int = 1) -> str:
     message = OutboundMessage.objects.filter(pk=message_pk).first()
     if message is None:
         return "gone"
-    imap.sent_copy_append(message=message, attempt=attempt)
+    services.sent_copy_append(message=message, attempt=attempt)
     message.refresh_from_db(fields=["sent_copy"])
     # done, failed, copying (another run has it), or "" (a later try is enqueued)
     return message.sent_copy or "waiting"

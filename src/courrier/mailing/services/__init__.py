@@ -34,11 +34,11 @@ from courrier.mailing.services.delivery import (
     messages_deliver,
     messages_recover,
     profiles_waiting,
-    retry_delay,
 )
 from courrier.mailing.services.drafts import Draft, Preview, message_preview
 from courrier.mailing.services.events import Event, delivery_events_record, profile_webhook
 from courrier.mailing.services.holes import holes
+from courrier.mailing.services.leases import retry_delay
 from courrier.mailing.services.once import resend_next
 from courrier.mailing.services.options import ComposeOptions, compose_options
 from courrier.mailing.services.profiles import (
@@ -49,6 +49,7 @@ from courrier.mailing.services.profiles import (
 )
 from courrier.mailing.services.resend import message_resend
 from courrier.mailing.services.rounds import BatchProgress, batch_compose
+from courrier.mailing.services.sent_copy import sent_copy_append
 from courrier.mailing.services.setup import encoded_size, message_size_limit, profile_for_sender
 from courrier.mailing.services.templates import template_ensure
 from courrier.mailing.services.uploads import clean_filename, upload_store
@@ -104,6 +105,7 @@ __all__ = [
     "profiles_waiting",
     "resend_next",
     "retry_delay",
+    "sent_copy_append",
     "template_ensure",
     "upload_store",
 ]

@@ -5,7 +5,8 @@ A delivery run claims messages with a conditional UPDATE and a token of its own;
 write of the run is conditional on that token, so two runs never send the same message and a
 run that lost its claim changes nothing. An attempt is recorded before a byte leaves, so that
 after a crash the sweeper can tell a message that may have left ("uncertain", never resent
-automatically) from one that was never tried (queued again).
+automatically) from one that was never tried (queued again). The claim, the lease and the retry
+times are `leases.py`'s, which the copy in the Sent folder shares.
 
 Its size: the claim, the token-guarded writes, the lanes and the sweeper are one protocol; each
 write depends on the claim's rules, and reading them side by side is how a change is checked
@@ -15,10 +16,8 @@ against "never sent twice" (see docs/architecture.md, "Every delivery run sets t
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
-import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -46,13 +45,15 @@ from courrier.mailing.exceptions import (
     PermanentError,
     TransientError,
 )
-from courrier.mailing.imap import sent_copy_enqueue
 from courrier.mailing.models import (
     DeliveryAttempt,
     OutboundMessage,
     SendingProfile,
 )
+from courrier.mailing.services import leases
 from courrier.mailing.services.contents import contents_load
+from courrier.mailing.services.leases import retry_delay
+from courrier.mailing.services.sent_copy import sent_copy_enqueue
 from courrier.mailing.transports import transport_for
 from courrier.mailing.transports.base import Transport
 from courrier.sql import per_row
@@ -209,10 +210,6 @@ def _ready(now: datetime, *, retries_due_by: datetime | None = None) -> Q:
     return due & (Q(status=Status.QUEUED) | Q(status=Status.RETRY, next_attempt_at__lte=retry_due))
 
 
-def _lease() -> timedelta:
-    return timedelta(seconds=settings.COURRIER["SENDING_LEASE_SECONDS"])
-
-
 def _claim(
     *, profile_id: int, limit: int, token: str, started_at: datetime
 ) -> list[OutboundMessage]:
@@ -239,13 +236,13 @@ def _claim(
         if not ids:
             return []
         # The guard: only rows still waiting change, and the token says which run owns them.
-        OutboundMessage.objects.filter(pk__in=ids).filter(ready).update(
+        leases.claim(
+            OutboundMessage.objects.filter(pk__in=ids).filter(ready),
+            token=token,
+            now=now,
             status=Status.SENDING,
-            claimed_by=token,
-            lease_expires_at=now + _lease(),
             next_attempt_at=None,
             attempts=F("attempts") + 1,
-            updated_at=now,
         )
     claimed = list(
         OutboundMessage.objects.filter(claimed_by=token, status=Status.SENDING).order_by(
@@ -269,13 +266,10 @@ class _Run:
         self._sent: list[tuple[int, int, str | Text, datetime]] = []
 
     def owned(self, *pks: int, statuses: Iterable[str] = (Status.SENDING,)) -> QuerySet[Any]:
-        return OutboundMessage.objects.filter(
-            pk__in=pks, claimed_by=self.token, status__in=list(statuses)
-        )
+        return leases.owned(self.token, *pks).filter(status__in=list(statuses))
 
     def renew(self, pks: list[int]) -> None:
-        now = timezone.now()
-        self.owned(*pks).update(lease_expires_at=now + _lease(), updated_at=now)
+        leases.lease_renew(self.owned(*pks))
 
     def begin(self, messages: list[OutboundMessage]) -> dict[int, DeliveryAttempt]:
         """Record the attempts of a claimed batch before a byte of it leaves, in one
@@ -287,7 +281,7 @@ class _Run:
         now = timezone.now()
         pks = [m.pk for m in messages]
         with transaction.atomic():
-            if self.claimed_at is not None and now - self.claimed_at < _lease() / 2:
+            if self.claimed_at is not None and now - self.claimed_at < leases.lease() / 2:
                 # Claimed moments ago by this run: only the sweeper takes a claim, and only
                 # once its lease is over, so the claim still holds without a query to say so.
                 still_mine = set(pks)
@@ -319,9 +313,7 @@ class _Run:
     ) -> bool:
         now = timezone.now()
         with transaction.atomic():
-            changed = self.owned(message.pk, statuses=statuses).update(
-                lease_expires_at=None, updated_at=now, **fields
-            )
+            changed = leases.lease_end(self.owned(message.pk, statuses=statuses), now=now, **fields)
             if attempt is not None:
                 attempt.outcome = outcome
                 attempt.detail = detail
@@ -349,10 +341,10 @@ class _Run:
         with transaction.atomic():
             copy = self.profile.imap_enabled and self.profile.method == SendingProfile.Method.SMTP
             recorded = list(mine.values_list("pk", flat=True)) if copy else []
-            mine.update(
+            leases.lease_end(
+                mine,
+                now=now,
                 status=Status.SENT,
-                lease_expires_at=None,
-                updated_at=now,
                 sent_at=per_row(
                     {pk: at for pk, _attempt, _answer, at in done}, "sent_at", model=OutboundMessage
                 ),
@@ -473,12 +465,12 @@ class _Run:
                 self.report.held += 1
             if untried:
                 # Never tried in this run: the claim does not count as an attempt.
-                self.report.held += self.owned(*[m.pk for m in untried]).update(
+                self.report.held += leases.lease_end(
+                    self.owned(*[m.pk for m in untried]),
+                    now=now,
                     status=Status.HELD,
-                    lease_expires_at=None,
                     attempts=F("attempts") - 1,
                     last_error=reason,
-                    updated_at=now,
                 )
             self.report.held += _hold_waiting(self.profile.pk, reason)
         logger.warning(
@@ -488,11 +480,10 @@ class _Run:
     def release(self, untried: list[OutboundMessage]) -> None:
         """Give back messages this run claimed but never tried."""
         if untried:
-            self.owned(*[m.pk for m in untried]).update(
+            leases.lease_end(
+                self.owned(*[m.pk for m in untried]),
                 status=Status.QUEUED,
-                lease_expires_at=None,
                 attempts=F("attempts") - 1,
-                updated_at=timezone.now(),
             )
 
 
@@ -516,15 +507,6 @@ def _remark(answer: str | Text) -> Text:
     if isinstance(answer, Lines):
         return Verbatim("")
     return Verbatim(str(answer).partition("\n")[2])
-
-
-def retry_delay(attempts: int) -> float:
-    """Seconds before the next try after `attempts` tries: doubling from RETRY_BASE_SECONDS,
-    capped, with jitter so that a server's recovery is not met by every message at once."""
-    base = float(settings.COURRIER["RETRY_BASE_SECONDS"])
-    cap = float(settings.COURRIER["RETRY_MAX_SECONDS"])
-    delay = min(cap, base * 2 ** max(0, attempts - 1))
-    return delay / 2 + random.uniform(0, delay / 2)
 
 
 class _Budget:
@@ -653,7 +635,7 @@ def _lane_thread(
 def _lane(profile: SendingProfile, report: DeliveryReport, budget: _Budget) -> None:
     """One connection's share of a run: claim, send, settle, again, until the budget or the
     queue is spent."""
-    run = _Run(profile, uuid.uuid4().hex, report)
+    run = _Run(profile, leases.run_token(), report)
     transport: Transport | None = None
     last_full = False
     try:
@@ -693,7 +675,7 @@ def _send(run: _Run, claimed: list[OutboundMessage], transport: Transport) -> bo
     pending = list(claimed)
     attempts: dict[int, DeliveryAttempt] = {}
     begun = False
-    lease_seconds = _lease().total_seconds()
+    lease_seconds = leases.lease().total_seconds()
     renewed_at = timezone.now()
     try:
         while pending:
@@ -799,9 +781,7 @@ def messages_recover(*, now: datetime | None = None) -> int:
     tried goes back to the queue. Returns the number of messages settled.
     """
     now = now or timezone.now()
-    expired = Q(status=Status.SENDING) & (
-        Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True)
-    )
+    expired = Q(status=Status.SENDING) & leases.lease_expired(now)
     explanation = Sentence(
         gettext_noop(
             "L'envoi a été interrompu (arrêt du programme d'envoi ?) avant la réponse du "
@@ -817,21 +797,15 @@ def messages_recover(*, now: datetime | None = None) -> int:
             open_attempts = DeliveryAttempt.objects.filter(message_id=pk, finished_at__isnull=True)
             mine = OutboundMessage.objects.filter(expired, pk=pk, claimed_by=token)
             if open_attempts.exists():
-                changed = mine.update(
-                    status=Status.UNCERTAIN,
-                    lease_expires_at=None,
-                    last_error=explanation,
-                    updated_at=now,
+                changed = leases.lease_end(
+                    mine, now=now, status=Status.UNCERTAIN, last_error=explanation
                 )
                 if changed:
                     open_attempts.update(finished_at=now, detail=explanation)
                     logger.warning("message %s uncertain: its delivery run stopped", pk)
             else:
-                changed = mine.update(
-                    status=Status.QUEUED,
-                    lease_expires_at=None,
-                    attempts=F("attempts") - 1,
-                    updated_at=now,
+                changed = leases.lease_end(
+                    mine, now=now, status=Status.QUEUED, attempts=F("attempts") - 1
                 )
                 if changed:
                     requeued.add(profile_id)

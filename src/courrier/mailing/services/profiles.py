@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -42,6 +41,7 @@ from courrier.mailing.models import (
 from courrier.mailing.services.delivery import enqueue_on_commit
 from courrier.mailing.services.events import profile_webhook
 from courrier.mailing.transports import transport_for
+from courrier.mailing.transports.imap import imap_verify
 from courrier.texts import Lines, Text, text_of
 from courrier.texts import sentence as _
 
@@ -370,19 +370,11 @@ def profile_verify(
 def profile_imap_verify(*, profile: SendingProfile) -> tuple[bool, Text] | None:
     """Test the copy into the Sent folder (IMAP) of an SMTP profile that asks for one.
 
-    None when there is nothing to test (another method, no copy asked, or this installation's
-    IMAP copy not available)."""
+    None when there is nothing to test (another method, or no copy asked)."""
     if profile.method != Method.SMTP or not profile.imap_enabled:
         return None
     try:
-        from courrier.mailing import imap
-    except ImportError:
-        return None
-    verify: Any = getattr(imap, "imap_verify", None)
-    if verify is None:
-        return None
-    try:
-        success, sentence = verify(profile)
+        success, sentence = imap_verify(profile)
     except MailingError as exc:
         return False, exc.explanation
     return bool(success), text_of(sentence)

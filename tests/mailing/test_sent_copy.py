@@ -1,12 +1,13 @@
 """The copy of a sent mail in the sender's Sent folder (IMAP), against real servers on 127.0.0.1.
 
 Every scenario that matters runs against the small fake IMAP server; the main ones run
-against Debian's Dovecot too when it is installed (package dovecot-imapd).
+against Debian's Dovecot too when it is installed (package dovecot-imapd). The servers and the
+profile come from `tests/mailing/conftest.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -16,86 +17,22 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from courrier.clients.models import Client
-from courrier.mailing.imap import (
-    COPYING,
-    imap_verify,
-    mailbox_decode,
-    mailbox_encode,
-    sent_copy_append,
-)
 from courrier.mailing.models import DeliveryAttempt, OutboundMessage, SendingProfile, SentCopy
 from courrier.mailing.services import Draft, message_bytes, message_compose
-from tests.fakes.imap import Dovecot, FakeIMAPServer, IMAPAccount, dovecot_binary, parsed_date
-from tests.fakes.smtp import FakeSMTPServer, SilentServer, TestCA, free_port
+from courrier.mailing.services.sent_copy import COPYING, sent_copy_append
+from tests.fakes.imap import (
+    FOLDERS,
+    FakeIMAPServer,
+    IMAPAccount,
+    account_of,
+    parsed_date,
+)
+from tests.fakes.smtp import FakeSMTPServer, TestCA, free_port
 
 Status = OutboundMessage.Status
-FOLDERS = {"INBOX": "", "Sent Items": "\\Sent", "Drafts": "\\Drafts", "Éléments envoyés": ""}
-
-
-# -- servers ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def dovecot() -> Iterator[Dovecot]:
-    if dovecot_binary() is None:
-        pytest.skip(
-            "Dovecot is not installed (apt-get install -y dovecot-imapd): the same cases run "
-            "against the fake IMAP server"
-        )
-    with Dovecot() as server:
-        yield server
-
-
-@pytest.fixture
-def fake_imap() -> Iterator[FakeIMAPServer]:
-    with FakeIMAPServer(folders=dict(FOLDERS)) as server:
-        yield server
-
-
-def _account(server: FakeIMAPServer | Dovecot) -> IMAPAccount:
-    if isinstance(server, Dovecot):
-        user, password = server.user, server.password
-    else:
-        user, password = next(iter(server.users.items()))
-    return IMAPAccount(
-        host=server.host,
-        port=server.port,
-        security=server.security,
-        user=user,
-        password=password,
-        server=server,
-    )
-
-
-@pytest.fixture(params=["fake", "dovecot"])
-def account(request: pytest.FixtureRequest) -> IMAPAccount:
-    """The same mailbox on the fake server and on Dovecot: INBOX, "Sent Items" (\\Sent),
-    Drafts, "Éléments envoyés"."""
-    server = request.getfixturevalue("fake_imap" if request.param == "fake" else "dovecot")
-    return _account(server)
 
 
 # -- a sender whose profile asks for the copy -------------------------------------------------
-
-
-@pytest.fixture
-def make_imap_profile(
-    smtp_server: FakeSMTPServer, make_profile: Callable[..., SendingProfile]
-) -> Callable[..., SendingProfile]:
-    def make(account: IMAPAccount | None = None, **fields: Any) -> SendingProfile:
-        values: dict[str, Any] = {"imap_enabled": True, "imap_sent_folder": "Sent Items"}
-        if account is not None:
-            values.update(
-                imap_host=account.host,
-                imap_port=account.port,
-                imap_security=account.security,
-                imap_username=account.user,
-                imap_password=account.password,
-            )
-        values.update(fields)
-        return make_profile(server=smtp_server, from_address="anne@fidu.test", **values)
-
-    return make
 
 
 @pytest.fixture
@@ -203,7 +140,7 @@ def test_a_copy_whose_answer_was_lost_is_found_by_the_retry_not_appended_twice(
     send: Callable[[SendingProfile], OutboundMessage],
 ) -> None:
     fake_imap.drop_after_append()
-    message = send(make_imap_profile(_account(fake_imap)))
+    message = send(make_imap_profile(account_of(fake_imap)))
 
     # Stored by the server, but the connection broke before its answer: tried again later.
     assert message.status == Status.SENT
@@ -233,17 +170,20 @@ def test_a_copy_being_made_by_another_run_is_left_alone_until_its_lease_ends(
     send: Callable[[SendingProfile], OutboundMessage],
 ) -> None:
     fake_imap.fail_login_next(1, reply="NO [UNAVAILABLE] Try later")
-    message = send(make_imap_profile(_account(fake_imap)))
+    message = send(make_imap_profile(account_of(fake_imap)))
     assert message.sent_copy == ""
+    # Another run claimed the copy, as delivery's runs claim: its token and its lease.
     OutboundMessage.objects.filter(pk=message.pk).update(
-        sent_copy=COPYING, updated_at=timezone.now()
+        sent_copy=COPYING,
+        claimed_by="another-run",
+        lease_expires_at=timezone.now() + timedelta(minutes=10),
     )
 
     sent_copy_append(message=message)
     assert copies(fake_imap, "Sent Items", message) == []
 
     OutboundMessage.objects.filter(pk=message.pk).update(
-        updated_at=timezone.now() - timedelta(hours=1)
+        lease_expires_at=timezone.now() - timedelta(hours=1)
     )
     sent_copy_append(message=message)
     message.refresh_from_db()
@@ -301,7 +241,7 @@ def test_the_sent_folder_is_asked_for_when_the_plain_list_does_not_mark_it(
     send: Callable[[SendingProfile], OutboundMessage],
 ) -> None:
     with FakeIMAPServer(folders=dict(FOLDERS), special_use_in_plain_list=False) as server:
-        message = send(make_imap_profile(_account(server), imap_sent_folder="Sent"))
+        message = send(make_imap_profile(account_of(server), imap_sent_folder="Sent"))
 
         assert message.sent_copy == SentCopy.DONE
         assert len(copies(server, "Sent Items", message)) == 1
@@ -313,7 +253,7 @@ def test_no_folder_and_no_sent_folder_fails_listing_the_folders_found(
     send: Callable[[SendingProfile], OutboundMessage],
 ) -> None:
     with FakeIMAPServer(folders={"INBOX": "", "Archives": ""}, special_use=False) as server:
-        message = send(make_imap_profile(_account(server), imap_sent_folder="Sent"))
+        message = send(make_imap_profile(account_of(server), imap_sent_folder="Sent"))
 
         assert message.status == Status.SENT
         assert message.sent_copy == SentCopy.FAILED
@@ -361,7 +301,7 @@ def test_a_server_busy_at_login_gets_the_copy_on_the_next_try(
     send: Callable[[SendingProfile], OutboundMessage],
 ) -> None:
     fake_imap.fail_login_next(1, reply="NO [UNAVAILABLE] Maintenance")
-    message = send(make_imap_profile(_account(fake_imap)))
+    message = send(make_imap_profile(account_of(fake_imap)))
     assert message.sent_copy == ""
 
     make_retries_due()
@@ -379,7 +319,7 @@ def test_a_copy_over_starttls_and_over_ssl_with_the_servers_certificate(
     tls_modes: list[dict[str, Any]] = [{"starttls": True}, {"implicit_tls": True}]
     for options in tls_modes:
         with FakeIMAPServer(folders=dict(FOLDERS), tls=test_ca, **options) as server:
-            profile = make_imap_profile(_account(server), imap_enabled=False)
+            profile = make_imap_profile(account_of(server), imap_enabled=False)
             message = send(profile)
             SendingProfile.objects.filter(pk=profile.pk).update(imap_enabled=True)
 
@@ -403,7 +343,7 @@ def test_nothing_is_copied_for_a_profile_that_does_not_ask(
     assert copy_tasks() == []
 
 
-def test_a_credentialless_imap_login_reuses_the_smtp_account(
+def test_a_credentialless_imap_login_reuses_the_smtpaccount_of(
     fake_imap: FakeIMAPServer,
     make_smtp_server: Callable[..., FakeSMTPServer],
     make_profile: Callable[..., SendingProfile],
@@ -420,111 +360,3 @@ def test_a_credentialless_imap_login_reuses_the_smtp_account(
     )
     message = send(profile)
     assert message.sent_copy == SentCopy.DONE
-
-
-# -- the connection test ----------------------------------------------------------------------
-
-
-def test_verify_names_the_folder_copies_will_go_to(
-    account: IMAPAccount, make_imap_profile: Callable[..., SendingProfile]
-) -> None:
-    ok, answer = imap_verify(make_imap_profile(account))
-    assert ok, answer
-    assert str(answer) == (
-        "Connexion IMAP réussie : une copie de chaque message envoyé sera déposée dans "
-        "« Sent Items »."
-    )
-
-    ok, answer = imap_verify(make_imap_profile(account, imap_sent_folder="Envoyés"))
-    assert ok
-    assert "« Envoyés » n'existe pas" in answer
-    assert "« Sent Items »" in answer and "« Éléments envoyés »" in answer
-
-
-def test_verify_wrong_password(
-    account: IMAPAccount, make_imap_profile: Callable[..., SendingProfile]
-) -> None:
-    ok, answer = imap_verify(make_imap_profile(account, imap_password="faux"))
-    assert not ok
-    assert "a refusé l'identifiant ou le mot de passe" in answer
-    assert "AUTHENTICATIONFAILED" in answer  # the server's own answer, under the sentence
-    assert "faux" not in answer
-
-
-def test_verify_missing_folder_lists_the_folders_found(
-    make_imap_profile: Callable[..., SendingProfile],
-) -> None:
-    with FakeIMAPServer(folders={"INBOX": "", "Envoyés": ""}, special_use=False) as server:
-        ok, answer = imap_verify(make_imap_profile(_account(server), imap_sent_folder="Sent"))
-    assert not ok
-    assert "Le dossier « Sent » n'existe pas" in answer
-    assert "Dossiers trouvés : « INBOX », « Envoyés »" in answer
-
-
-def test_verify_tls_over_starttls_and_ssl(
-    test_ca: TestCA, make_imap_profile: Callable[..., SendingProfile]
-) -> None:
-    tls_modes: list[dict[str, Any]] = [{"starttls": True}, {"implicit_tls": True}]
-    for options in tls_modes:
-        with FakeIMAPServer(folders=dict(FOLDERS), tls=test_ca, **options) as server:
-            profile = make_imap_profile(_account(server))
-            ok, answer = imap_verify(profile, ssl_context=test_ca.client_context())
-            assert ok, answer
-            # Without the test CA the certificate is not trusted: said plainly.
-            ok, answer = imap_verify(profile)
-            assert not ok
-            assert "n'est pas signé par une autorité reconnue" in str(answer)
-
-
-def test_verify_tls_mismatches_are_explained(
-    test_ca: TestCA,
-    fake_imap: FakeIMAPServer,
-    make_imap_profile: Callable[..., SendingProfile],
-    settings: Any,
-) -> None:
-    # SSL/TLS chosen, the port speaks plain IMAP.
-    profile = make_imap_profile(_account(fake_imap), imap_security="ssl")
-    ok, answer = imap_verify(profile, ssl_context=test_ca.client_context())
-    assert not ok
-    assert "La connexion SSL/TLS au port" in answer
-
-    # STARTTLS chosen, the server does not offer it.
-    profile = make_imap_profile(_account(fake_imap), imap_security="starttls")
-    ok, answer = imap_verify(profile, ssl_context=test_ca.client_context())
-    assert not ok
-    assert "ne propose pas STARTTLS" in answer
-
-    # No TLS chosen, the port waits for a TLS handshake and says nothing.
-    settings.COURRIER = {**settings.COURRIER, "IMAP_TIMEOUT": 0.5}
-    silent = SilentServer()
-    try:
-        profile = make_imap_profile(
-            _account(fake_imap), imap_port=silent.port, imap_security="none"
-        )
-        ok, answer = imap_verify(profile)
-    finally:
-        silent.close()
-    assert not ok
-    assert "ne répond pas sur le port" in answer
-
-
-def test_verify_without_server_or_password(
-    make_imap_profile: Callable[..., SendingProfile],
-) -> None:
-    ok, answer = imap_verify(make_imap_profile(imap_host=""))
-    assert not ok
-    assert "Aucun serveur IMAP" in answer
-
-    ok, answer = imap_verify(
-        make_imap_profile(imap_host="127.0.0.1", imap_username="anne@fidu.test", imap_password="")
-    )
-    assert not ok
-    assert "mot de passe IMAP n'est pas renseigné" in answer
-
-
-def test_folder_names_use_imaps_modified_utf7() -> None:
-    assert mailbox_encode("Éléments envoyés") == "&AMk-l&AOk-ments envoy&AOk-s"
-    assert mailbox_encode("R&D") == "R&-D"
-    assert mailbox_encode("Sent Items") == "Sent Items"
-    for name in ("Éléments envoyés", "R&D", "Verzonden items", "日本語", "Gesendete Objekte"):
-        assert mailbox_decode(mailbox_encode(name)) == name

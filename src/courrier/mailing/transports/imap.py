@@ -1,20 +1,15 @@
-"""A copy of each mail sent by SMTP in the sender's "Sent" folder, by IMAP APPEND.
+"""The IMAP client of an SMTP profile's mailbox: log in, find its Sent folder, search, APPEND.
 
-Gmail and Microsoft Graph file what they send themselves; an SMTP server does not, so a
-profile may ask for a copy to be appended to its mailbox. The copy is a separate task run
-after the message is recorded as sent: its outcome never changes the message's delivery
-status (the mail left), it is kept in `OutboundMessage.sent_copy` and as a line of the
-message's attempt log.
+Gmail and Microsoft Graph file what they send themselves; an SMTP server does not, so a profile
+may ask for a copy of each mail in its mailbox (`services/sent_copy.py` decides which messages,
+when, and how often). This module is the protocol part. It is no transport (nothing is sent
+through it, it is no entry of `TRANSPORTS`), but it lives beside them because it is built the
+same way: from one `SendingProfile` row, used as a context manager, every failure raised as an
+error of `courrier.mailing.exceptions` with a sentence that says what to correct.
 
-A message is copied at most once: a run first claims the message (a conditional update of
-`sent_copy` to a transient marker), and before appending it searches the folder for the
-message's Message-ID, so a retry after a connection that broke during APPEND finds the copy
-the server had already stored instead of adding a second one. Nothing is created on the
-server: a folder that does not exist is replaced by the one the server marks as its Sent
-folder (RFC 6154 SPECIAL-USE), and the log says which one was used.
-
-Its size: an IMAP client of its own (login, SPECIAL-USE, search by Message-ID, APPEND) and the
-copy's claim; the claim is to reuse delivery's claim and lease machinery, which will shorten it.
+Nothing is created on the server: a folder that does not exist is replaced by the one the
+server marks as its Sent folder (RFC 6154 SPECIAL-USE), and the caller says which one was used.
+`imap_verify` is the IMAP part of a profile's connection test.
 """
 
 from __future__ import annotations
@@ -22,55 +17,34 @@ from __future__ import annotations
 import base64
 import contextlib
 import imaplib
-import logging
 import re
 import socket
 import ssl
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from email.parser import BytesHeaderParser
-from email.policy import default as default_policy
+from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
-from django.utils import timezone
 
-from courrier.crypto import SecretUnreadable
 from courrier.mailing.exceptions import (
-    SERVER_ANSWER,
     ConfigurationError,
     MailingError,
     PermanentError,
     ProfileRejected,
     TransientError,
 )
-from courrier.mailing.models import (
-    DeliveryAttempt,
-    MessageContent,
-    OutboundMessage,
-    SendingProfile,
-    SentCopy,
-)
+from courrier.mailing.models import SendingProfile
 from courrier.mailing.tls import certificate_problem, not_tls
-from courrier.texts import Lines, Text, Verbatim, said
+from courrier.texts import Text
 from courrier.texts import sentence as _
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-logger = logging.getLogger("courrier.mailing")
-
-# A run is copying the message. Not one of SentCopy's choices: it only lasts while a run
-# works, and a run that died leaves it to be taken over once the lease has passed.
-COPYING = "copying"
-
 IMAPS_PORT = 993
 IMAP_PORT = 143
-# A copy that meets a transient failure (refused connection, time-out) is tried
-# COURRIER["IMAP_MAX_ATTEMPTS"] times, back-off doubling from COURRIER["RETRY_BASE_SECONDS"].
+
 
 _ATOM = re.compile(r"^[A-Za-z0-9!#$&'+,\-./:;<=>?@^_`|~]+$")
 _LIST_LINE = re.compile(rb'^\((?P<attributes>[^)]*)\)\s+(?P<delimiter>"(?:[^"\\]|\\.)*"|NIL)\s*')
@@ -539,197 +513,6 @@ def _parse_list(lines: list[Any]) -> list[Folder]:
             continue
         folders.append(Folder(wire=name, attributes=attributes))
     return folders
-
-
-# -- the copy of a sent message ---------------------------------------------------------------
-
-
-def _max_attempts() -> int:
-    return int(settings.COURRIER["IMAP_MAX_ATTEMPTS"])
-
-
-def _retry_delay(attempt: int) -> float:
-    base = float(settings.COURRIER["RETRY_BASE_SECONDS"])
-    cap = float(settings.COURRIER["RETRY_MAX_SECONDS"])
-    return min(cap, base * 2 ** max(0, attempt - 1))
-
-
-def _lease() -> timedelta:
-    return timedelta(seconds=settings.COURRIER["SENDING_LEASE_SECONDS"])
-
-
-def _message_date(message: OutboundMessage, raw: bytes) -> datetime:
-    """The Date header the recipient sees, so the copy sorts where the mail was written."""
-    try:
-        header = BytesHeaderParser(policy=default_policy).parsebytes(raw)["Date"]
-        when = getattr(header, "datetime", None)
-    except (ValueError, TypeError):
-        when = None
-    if isinstance(when, datetime) and when.tzinfo is not None:
-        return when
-    return message.sent_at or timezone.now()
-
-
-def sent_copy_enqueue(
-    *, message_pk: int, attempt: int = 1, run_after: datetime | None = None
-) -> None:
-    """Enqueue the copy task of a sent message. Never raises: the mail itself has left."""
-    # Imported here: the task module imports this one.
-    from courrier.mailing.tasks import copy_to_sent
-
-    try:
-        task = copy_to_sent.using(run_after=run_after) if run_after else copy_to_sent
-        task.enqueue(message_pk, attempt)
-    except Exception:
-        logger.exception(
-            "message %s: the copy to the Sent folder could not be enqueued", message_pk
-        )
-
-
-def _claim(message: OutboundMessage) -> bool:
-    now = timezone.now()
-    free = Q(sent_copy="") | Q(sent_copy=COPYING, updated_at__lt=now - _lease())
-    return bool(
-        OutboundMessage.objects.filter(free, pk=message.pk, status=OutboundMessage.Status.SENT)
-        .filter(profile__method=SendingProfile.Method.SMTP, profile__imap_enabled=True)
-        .update(sent_copy=COPYING, updated_at=now)
-    )
-
-
-def _settle(
-    message: OutboundMessage,
-    *,
-    state: str,
-    outcome: str,
-    detail: Text,
-    started_at: datetime,
-) -> None:
-    now = timezone.now()
-    with transaction.atomic():
-        changed = OutboundMessage.objects.filter(pk=message.pk, sent_copy=COPYING).update(
-            sent_copy=state, updated_at=now
-        )
-        if changed:
-            DeliveryAttempt.objects.create(
-                message=message,
-                started_at=started_at,
-                finished_at=now,
-                outcome=outcome,
-                detail=detail,
-            )
-    message.sent_copy = state
-
-
-def sent_copy_append(
-    *, message: OutboundMessage, attempt: int = 1, ssl_context: ssl.SSLContext | None = None
-) -> None:
-    """Append the stored bytes of a sent message to its sender's Sent folder, once.
-
-    The outcome is kept in `message.sent_copy` (done / failed) and as a line of the
-    message's attempt log; a transient failure is tried again later by a new task. The
-    message's own status is never changed: the mail has left.
-    """
-    if not _claim(message):
-        logger.info("message %s: no copy to make, or another run makes it", message.pk)
-        return
-    started_at = timezone.now()
-    prefix = _("Copie dans « Éléments envoyés » (IMAP) : %(outcome)s")
-    try:
-        try:
-            profile = SendingProfile.objects.get(pk=message.profile_id)
-        except SecretUnreadable as exc:
-            raise ConfigurationError(
-                _(
-                    "Un mot de passe enregistré du paramétrage d'envoi ne peut pas être "
-                    "déchiffré : saisissez-le à nouveau."
-                )
-            ) from exc
-        raw = bytes(
-            MessageContent.objects.filter(message_id=message.pk).values_list("raw", flat=True).get()
-        )
-        with IMAPSession(profile, ssl_context=ssl_context) as session:
-            target = session.sent_folder()
-            if session.contains(target.folder, message.message_id):
-                note: Text = _(
-                    "le message y était déjà (copie d'un essai précédent), rien n'est ajouté."
-                )
-            else:
-                answer = session.append(target.folder, raw, _message_date(message, raw))
-                note = _("déposée dans le dossier « %(folder)s », marquée comme lue.") % {
-                    "folder": target.folder.name
-                }
-                if answer:
-                    note = Lines(note, said(SERVER_ANSWER, {"answer": Verbatim(answer)}))
-    except TransientError as exc:
-        if attempt < _max_attempts():
-            when = timezone.now() + timedelta(seconds=_retry_delay(attempt))
-            _release(message, started_at, prefix % {"outcome": exc.explanation}, when)
-            sent_copy_enqueue(message_pk=message.pk, attempt=attempt + 1, run_after=when)
-            logger.info("message %s: copy to Sent tried again at %s: %s", message.pk, when, exc)
-            return
-        reason = _("abandonné après %(count)d essais. Dernière erreur : %(error)s") % {
-            "count": attempt,
-            "error": exc.explanation,
-        }
-        _failed(
-            message,
-            started_at,
-            prefix % {"outcome": reason},
-            DeliveryAttempt.Outcome.TRANSIENT,
-        )
-        return
-    except MailingError as exc:
-        outcome = (
-            DeliveryAttempt.Outcome.PROFILE
-            if isinstance(exc, ConfigurationError)
-            else DeliveryAttempt.Outcome.PERMANENT
-        )
-        _failed(message, started_at, prefix % {"outcome": exc.explanation}, outcome)
-        return
-    except BaseException:
-        # A fault of ours: let another run take the copy over (it searches before appending).
-        OutboundMessage.objects.filter(pk=message.pk, sent_copy=COPYING).update(sent_copy="")
-        raise
-    if target.fallback:
-        note = Lines(
-            note,
-            _(
-                "Le dossier « %(configured)s » n'existe pas : le dossier des messages envoyés du "
-                "serveur, « %(folder)s », a été utilisé. Corrigez le nom du dossier dans le "
-                "paramétrage d'envoi."
-            )
-            % {"configured": target.configured or "—", "folder": target.folder.name},
-        )
-    _settle(
-        message,
-        state=SentCopy.DONE,
-        outcome=DeliveryAttempt.Outcome.SENT,
-        detail=prefix % {"outcome": note},
-        started_at=started_at,
-    )
-    logger.info("message %s: copy appended to %s", message.pk, target.folder.name)
-
-
-def _release(message: OutboundMessage, started_at: datetime, detail: Text, when: datetime) -> None:
-    """A transient failure: the claim is given back, the next task takes it again."""
-    line = Lines(detail, _("Nouvel essai prévu le %(when)s.") % {"when": when})
-    with transaction.atomic():
-        if OutboundMessage.objects.filter(pk=message.pk, sent_copy=COPYING).update(
-            sent_copy="", updated_at=timezone.now()
-        ):
-            DeliveryAttempt.objects.create(
-                message=message,
-                started_at=started_at,
-                finished_at=timezone.now(),
-                outcome=DeliveryAttempt.Outcome.TRANSIENT,
-                detail=line,
-            )
-    message.sent_copy = ""
-
-
-def _failed(message: OutboundMessage, started_at: datetime, detail: Text, outcome: str) -> None:
-    _settle(message, state=SentCopy.FAILED, outcome=outcome, detail=detail, started_at=started_at)
-    logger.warning("message %s: copy to Sent failed: %s", message.pk, detail)
 
 
 # -- the connection test ----------------------------------------------------------------------
