@@ -16,6 +16,7 @@ from courrier.firm.forms import SIGNATURE_FIELD_CLASSES, SIGNATURE_WIDGETS, Sign
 from courrier.firm.models import SIGNATURE_FIELDS, Collaborator
 from courrier.mailing import methods
 from courrier.mailing.methods.base import SendingMethod
+from courrier.mailing.methods.smtp import SERVER
 from courrier.mailing.models import SendingProfile
 from courrier.mailing.services.profiles import oauth_configured
 from courrier.validators import validate_header_text
@@ -197,18 +198,7 @@ class SendingProfileForm(forms.ModelForm):
         if isinstance(method_field, forms.ChoiceField):
             method_field.choices = self._method_choices()
         # The password belongs next to the login, not after the addresses.
-        self.order_fields(
-            [
-                "method",
-                "smtp_host",
-                "smtp_port",
-                "smtp_security",
-                "smtp_auth",
-                "smtp_username",
-                "password",
-                "clear_password",
-            ]
-        )
+        self.order_fields(["method", *SERVER.fields])
 
     def _method_choices(self) -> list[tuple[str, str]]:
         choices = []
