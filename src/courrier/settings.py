@@ -197,6 +197,8 @@ COURRIER = {
     # A batch of invoices is composed by this many tasks side by side (one per worker).
     # Tasks composing one large batch side by side (one per worker); the former name of the
     # variable, when it was only for invoices, is still read.
+    # The Peppol validation artifacts (empty: the copy installed with the package).
+    "PEPPOL_ARTIFACTS": os.environ.get("COURRIER_PEPPOL_ARTIFACTS", ""),
     "COMPOSE_TASKS": int(
         os.environ.get(
             "COURRIER_COMPOSE_TASKS", os.environ.get("COURRIER_INVOICE_COMPOSE_TASKS", "2")
