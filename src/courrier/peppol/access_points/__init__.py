@@ -1,0 +1,1 @@
+"""Peppol access points: the small interface Courrier needs of one, and one module per API."""
