@@ -171,7 +171,7 @@ def seed(count: int, smtp_port: int) -> tuple[int, int, list[int]]:
             postal_code="1000",
             city="Bruxelles",
             billing_company=company,
-            invoices_by_email=True,
+            invoice_channel="email",
         )
         for n in range(count)
     )

@@ -48,7 +48,10 @@ def make_invoice_client(
     }
     fields.update(extra)
     record = ClientRecord.objects.create(
-        number=number, language=language, invoices_by_email=by_email, **fields
+        number=number,
+        language=language,
+        invoice_channel="email" if by_email else "paper",
+        **fields,
     )
     position = 0
     for address in emails:

@@ -64,7 +64,7 @@ MailTemplateVersion.objects.create(
 )
 for n in range(count):
     client = Client.objects.create(
-        number=f"C{n:05d}", name=f"Client {n}", language="fr", invoices_by_email=True
+        number=f"C{n:05d}", name=f"Client {n}", language="fr", invoice_channel="email"
     )
     ClientEmail.objects.create(client=client, address=f"client{n}@dupuis.test")
     draft = invoice_create(

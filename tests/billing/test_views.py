@@ -53,7 +53,7 @@ def company() -> BillingCompany:
 def email_client(number: str = "C0001", **extra: Any) -> ClientRecord:
     extra.setdefault("name", "Boulangerie Émile")
     extra.setdefault("language", "fr")
-    record = make_client(number, emails=("compta@emile.test",), invoices_by_email=True, **extra)
+    record = make_client(number, emails=("compta@emile.test",), invoice_channel="email", **extra)
     return record
 
 
@@ -137,7 +137,7 @@ def test_the_registers_hold_email_and_paper_invoices_apart(
     on_paper = issued(company, paper_client())
     # Flag set but no address: the paper register.
     no_address = issued(
-        company, make_client("C0003", name="Garage Lenoir", language="fr", invoices_by_email=True)
+        company, make_client("C0003", name="Garage Lenoir", language="fr", invoice_channel="email")
     )
     draft = invoice_create(
         billing_company=company,

@@ -52,6 +52,8 @@ def form_data(*emails: tuple[str, str], **overrides: Any) -> dict[str, Any]:
         "country": "BE",
         "billing_company": "",
         "responsible": "",
+        "invoice_channel": "paper",
+        "peppol_id": "",
         "active": "on",
         "emails-TOTAL_FORMS": str(len(emails)),
         "emails-INITIAL_FORMS": "0",
@@ -79,7 +81,7 @@ def test_list_shows_the_columns_and_a_send_button(client: Browser, anne: Collabo
         emails=("info@peeters.be",),
         billing_company=company,
         responsible=anne,
-        invoices_by_email=True,
+        invoice_channel="email",
     )
     html = client.get(LIST).content.decode()
     for text in ("C0042", "Bakkerij Peeters BV", "info@peeters.be", "Fiduciaire Dubois SRL"):
@@ -170,7 +172,7 @@ def test_client_file_shows_identity_addresses_and_flags(
         street="Markt 1",
         postal_code="9000",
         city="Gent",
-        invoices_by_email=True,
+        invoice_channel="email",
     )
     ClientEmail.objects.create(
         client=record, address="boekhouding@peeters.be", purpose="invoices", position=1
@@ -298,7 +300,7 @@ def test_create_a_client_with_addresses(client: Browser, anne: Collaborator) -> 
         form_data(
             ("emile@boulangerie.be", "general"),
             ("Factures@Boulangerie.BE", "invoices"),
-            invoices_by_email="on",
+            invoice_channel="email",
             responsible=str(anne.pk),
         ),
     )
@@ -307,7 +309,7 @@ def test_create_a_client_with_addresses(client: Browser, anne: Collaborator) -> 
     assert response["Location"] == reverse("clients:detail", args=[record.pk])
     assert record.enterprise_number == "0477.472.701"
     assert record.responsible == anne
-    assert record.invoices_by_email
+    assert record.invoice_channel == "email"
     assert [(e.address, e.purpose, e.position) for e in record.emails.all()] == [
         ("emile@boulangerie.be", "general", 0),
         ("Factures@boulangerie.be", "invoices", 1),
@@ -359,7 +361,7 @@ def test_invalid_address_is_a_field_error(client: Browser, anne: Collaborator) -
 
 
 def test_invoices_by_email_needs_an_address(client: Browser, anne: Collaborator) -> None:
-    response = client.post(CREATE, form_data(invoices_by_email="on"))
+    response = client.post(CREATE, form_data(invoice_channel="email"))
     assert response.status_code == 200
     assert "indiquez au moins une adresse" in response.content.decode()
     assert not ClientRecord.objects.exists()
@@ -398,7 +400,7 @@ def test_edit_a_client_removes_and_adds_addresses(client: Browser, anne: Collabo
         name="Bakkerij Peeters",
         language="nl",
         enterprise_number="",
-        invoices_by_email="on",
+        invoice_channel="email",
         **{
             "emails-TOTAL_FORMS": "3",
             "emails-INITIAL_FORMS": "2",
@@ -416,7 +418,7 @@ def test_edit_a_client_removes_and_adds_addresses(client: Browser, anne: Collabo
     response = client.post(reverse("clients:edit", args=[record.pk]), data)
     assert response.status_code == 302
     record.refresh_from_db()
-    assert record.invoices_by_email
+    assert record.invoice_channel == "email"
     assert [(e.address, e.position) for e in record.emails.all()] == [
         ("keep@peeters.be", 0),
         ("facturen@peeters.be", 1),
@@ -426,12 +428,12 @@ def test_edit_a_client_removes_and_adds_addresses(client: Browser, anne: Collabo
 def test_saving_an_invoice_client_with_its_addresses_unchanged(
     client: Browser, anne: Collaborator
 ) -> None:
-    record = make_client("C0042", emails=("info@peeters.be",), invoices_by_email=True)
+    record = make_client("C0042", emails=("info@peeters.be",), invoice_channel="email")
     address = record.emails.get()
     data = form_data(
         number="C0042",
         name="Bakkerij Peeters BV",
-        invoices_by_email="on",
+        invoice_channel="email",
         **{
             "emails-TOTAL_FORMS": "2",
             "emails-INITIAL_FORMS": "1",
@@ -452,12 +454,12 @@ def test_saving_an_invoice_client_with_its_addresses_unchanged(
 def test_removing_the_last_address_of_an_invoice_client_is_refused(
     client: Browser, anne: Collaborator
 ) -> None:
-    record = make_client("C0042", emails=("info@peeters.be",), invoices_by_email=True)
+    record = make_client("C0042", emails=("info@peeters.be",), invoice_channel="email")
     address = record.emails.get()
     data = form_data(
         number="C0042",
         name="Bakkerij Peeters",
-        invoices_by_email="on",
+        invoice_channel="email",
         **{
             "emails-TOTAL_FORMS": "1",
             "emails-INITIAL_FORMS": "1",

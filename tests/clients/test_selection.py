@@ -92,10 +92,10 @@ class TestFilters:
         assert matching(legal_form="Srl") == ["C1", "C2"]
 
     def test_invoices_by_email(self) -> None:
-        make_client("C1", invoices_by_email=True, emails=("a@x.be",))
-        make_client("C2", invoices_by_email=False)
-        assert matching(invoices_by_email=True) == ["C1"]
-        assert matching(invoices_by_email=False) == ["C2"]
+        make_client("C1", invoice_channel="email", emails=("a@x.be",))
+        make_client("C2", invoice_channel="paper")
+        assert matching(invoice_channel="email") == ["C1"]
+        assert matching(invoice_channel="paper") == ["C2"]
 
     def test_has_email(self) -> None:
         make_client("C1", emails=("a@x.be", "b@x.be"))
@@ -143,7 +143,7 @@ class TestFilters:
             "responsible": anne,
             "kind": ClientRecord.Kind.COMPANY,
             "legal_form": "BV",
-            "invoices_by_email": True,
+            "invoice_channel": "email",
         }
         make_client("C1", emails=("a@x.be",), **wanted).tags.add(vip)
         # Each of these misses exactly one filter.
@@ -152,11 +152,11 @@ class TestFilters:
         make_client("C4", emails=("d@x.be",), **{**wanted, "responsible": None}).tags.add(vip)
         make_client("C5", emails=("e@x.be",), **{**wanted, "kind": "person"}).tags.add(vip)
         make_client("C6", emails=("f@x.be",), **{**wanted, "legal_form": "NV"}).tags.add(vip)
-        make_client("C7", emails=("g@x.be",), **{**wanted, "invoices_by_email": False}).tags.add(
+        make_client("C7", emails=("g@x.be",), **{**wanted, "invoice_channel": "paper"}).tags.add(
             vip
         )
         make_client("C8", emails=("h@x.be",), **wanted)  # no tag
-        make_client("C9", **{**wanted, "invoices_by_email": False}).tags.add(vip)  # no address
+        make_client("C9", **{**wanted, "invoice_channel": "paper"}).tags.add(vip)  # no address
         make_client("C10", name="Autre nom", emails=("i@x.be",), **wanted).tags.add(vip)
         make_client("C11", emails=("j@x.be",), active=False, **wanted).tags.add(vip)
         everything = SelectionFilters(
@@ -165,7 +165,7 @@ class TestFilters:
             responsible=anne.pk,
             kind="company",
             legal_form="bv",
-            invoices_by_email=True,
+            invoice_channel="email",
             has_email=True,
             text="peeters",
             tags=[vip.pk],
@@ -193,7 +193,7 @@ def test_query_round_trip() -> None:
         responsible=7,
         kind="person",
         legal_form="GmbH",
-        invoices_by_email=False,
+        invoice_channel="paper",
         has_email=True,
         text="Émile & fils",
         tags=[9, 2, 9],
@@ -304,7 +304,7 @@ def test_builder_page_standalone_and_embedded(client: Browser, anne: Collaborato
     assert 'href="' + reverse("mailing:compose") + '?sel-all=1"' in page
     for name in ("sel-text", "sel-language", "sel-billing_company", "sel-responsible", "sel-kind"):
         assert f'name="{name}"' in page
-    for name in ("sel-legal_form", "sel-invoices_by_email", "sel-has_email", "sel-tags"):
+    for name in ("sel-legal_form", "sel-invoice_channel", "sel-has_email", "sel-tags"):
         assert f'name="{name}"' in page
     assert "au moins une" in page
     assert "recalculée à chaque utilisation" in page

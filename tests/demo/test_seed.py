@@ -105,7 +105,7 @@ def test_clients_cover_the_languages_and_the_cases() -> None:
     assert {client.kind for client in clients} == set(Client.Kind.values)
     assert sum(1 for client in clients if not client.addresses()) >= 2
     assert any(client.addresses(ClientEmail.Purpose.INVOICES) for client in clients)
-    assert any(client.invoices_by_email for client in clients)
+    assert any(client.invoice_channel == "email" for client in clients)
     assert all(client.billing_company and client.responsible for client in clients)
     assert {c.language for c in Collaborator.objects.all()} == {"fr", "nl", "en"}
     assert Collaborator.objects.filter(role=Collaborator.Role.ADMIN).count() == 1

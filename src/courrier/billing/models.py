@@ -10,6 +10,7 @@ consecutive numbers, never the same one and never a gap. The unique constraint o
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -54,6 +55,32 @@ class VatRate(models.TextChoices):
     TWENTYONE = "21", _("21 %")
 
 
+class VatCategory(models.TextChoices):
+    """The VAT category of a line (EN 16931, UNCL5305), as the Peppol invoice states it.
+
+    S carries the rate (6, 12 or 21 %); every other category is at 0 % and, but for Z, the
+    invoice says why no VAT is charged (its mention, and in the Peppol invoice the VATEX code)."""
+
+    STANDARD = "S", _("taux normal ou réduit")
+    ZERO = "Z", _("taux zéro")
+    EXEMPT = "E", _("exonération")
+    REVERSE_CHARGE = "AE", _("autoliquidation (TVA due par le cocontractant)")
+    INTRA_EU = "K", _("livraison intracommunautaire")
+    EXPORT = "G", _("exportation hors de l'Union européenne")
+    OUTSIDE_SCOPE = "O", _("hors du champ de la TVA")
+
+
+def line_vat(rate: str, category: str | None) -> tuple[str, str]:
+    """The (rate, category) a line is stored with: a category other than S is at 0 %, and a
+    0 % line whose category is not said is zero-rated (Z), as "0 %" always meant here."""
+    category = category or VatCategory.STANDARD
+    if category != VatCategory.STANDARD:
+        return VatRate.ZERO.value, category
+    if rate == VatRate.ZERO:
+        return VatRate.ZERO.value, VatCategory.ZERO.value
+    return rate, category
+
+
 class Invoice(models.Model):
     class Kind(models.TextChoices):
         INVOICE = "invoice", _("facture")
@@ -64,6 +91,7 @@ class Invoice(models.Model):
         ISSUED = "issued", _("émise")
 
     class Register(models.TextChoices):
+        PEPPOL = "peppol", _("registre Peppol")
         EMAIL = "email", _("registre e-mail")
         PAPER = "paper", _("registre papier")
 
@@ -101,7 +129,14 @@ class Invoice(models.Model):
         blank=True,
         related_name="credit_notes",
     )
+    # The buyer's reference (Peppol BT-10) and its purchase order (BT-13).
     reference = models.CharField(_("votre référence"), max_length=100, blank=True)
+    order_reference = models.CharField(_("bon de commande"), max_length=100, blank=True)
+    # Why no VAT is charged on the lines of category E (exempt): the legal mention, e.g.
+    # "Exonération — article 44, § 2, du Code de la TVA"; printed and sent in the UBL.
+    vat_exemption_reason = models.CharField(
+        _("motif d'exonération de TVA"), max_length=300, blank=True
+    )
     notes = models.TextField(_("mentions"), blank=True)
     # 12 digits, the last two the check digits; shown as +++ddd/dddd/ddddd+++.
     structured_communication = models.CharField(
@@ -124,6 +159,10 @@ class Invoice(models.Model):
     # The PDF as issued, made once; a re-send attaches these very bytes.
     pdf = models.FileField(_("PDF"), upload_to="invoices/%Y/", blank=True)
     pdf_sha256 = models.CharField(_("empreinte SHA-256 du PDF"), max_length=64, blank=True)
+    # The Peppol e-invoice (UBL 2.1) as issued, made once like the PDF and validated before it
+    # is stored; a re-send sends these very bytes.
+    ubl = models.FileField(_("facture électronique (UBL)"), upload_to="invoices/%Y/", blank=True)
+    ubl_sha256 = models.CharField(_("empreinte SHA-256 de l'UBL"), max_length=64, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -204,14 +243,32 @@ class InvoiceLine(models.Model):
     vat_rate = models.CharField(
         _("taux de TVA"), max_length=3, choices=VatRate.choices, default=VatRate.TWENTYONE
     )
+    vat_category = models.CharField(
+        _("catégorie de TVA"),
+        max_length=2,
+        choices=VatCategory.choices,
+        default=VatCategory.STANDARD,
+    )
 
     class Meta:
         verbose_name = _("ligne de facture")
         verbose_name_plural = _("lignes de facture")
         ordering = ["position", "id"]
+        constraints = [
+            # S at 6, 12 or 21 %; every other category at 0 %.
+            models.CheckConstraint(
+                condition=(Q(vat_category="S") & Q(vat_rate__in=["6", "12", "21"]))
+                | (~Q(vat_category="S") & Q(vat_rate="0")),
+                name="invoice_line_category_rate",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.description
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.vat_rate, self.vat_category = line_vat(str(self.vat_rate), self.vat_category)
+        super().save(*args, **kwargs)
 
     @property
     def amount_excl_vat(self) -> Decimal:

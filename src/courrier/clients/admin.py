@@ -21,10 +21,10 @@ class ClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "language",
         "billing_company",
         "responsible",
-        "invoices_by_email",
+        "invoice_channel",
         "active",
     ]
-    list_filter = ["language", "kind", "invoices_by_email", "active", "billing_company", "tags"]
+    list_filter = ["language", "kind", "invoice_channel", "active", "billing_company", "tags"]
     search_fields = ["number", "name", "contact_name", "emails__address", "enterprise_number"]
     list_select_related = ["billing_company", "responsible"]
     autocomplete_fields = ["responsible", "billing_company"]
@@ -47,7 +47,19 @@ class ClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         ),
         (None, {"fields": ["contact_name", "salutation", "phone"]}),
         (None, {"fields": ["street", "postal_code", "city", "country"]}),
-        (None, {"fields": ["billing_company", "responsible", "invoices_by_email", "active"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "billing_company",
+                    "responsible",
+                    "invoice_channel",
+                    "peppol_id",
+                    "peppol_courtesy_copy",
+                    "active",
+                ]
+            },
+        ),
         (None, {"fields": ["tags"]}),
     ]
 

@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.forms import BaseInlineFormSet, inlineformset_factory
 from django.utils.translation import gettext_lazy as _
 
-from courrier.clients.models import Client, ClientEmail, ClientSelection, Tag
+from courrier.clients.models import Client, ClientEmail, ClientSelection, InvoiceChannel, Tag
 from courrier.clients.selectors import SelectionFilters, tag_named
 from courrier.clients.services import TAG_NAME_MAX, tags_ensure
 from courrier.firm.models import BillingCompany, Collaborator
@@ -39,13 +39,16 @@ class ClientForm(forms.ModelForm):
             "country",
             "billing_company",
             "responsible",
-            "invoices_by_email",
+            "invoice_channel",
+            "peppol_id",
+            "peppol_courtesy_copy",
             "active",
             "tags",
         ]
         widgets = {
             "enterprise_number": forms.TextInput(attrs={"placeholder": "0123.456.789"}),
             "vat_number": forms.TextInput(attrs={"placeholder": "BE0123456789"}),
+            "peppol_id": forms.TextInput(attrs={"placeholder": "0208:0123456789"}),
             "tags": forms.CheckboxSelectMultiple,
         }
         error_messages = {
@@ -93,6 +96,28 @@ class ClientForm(forms.ModelForm):
     def clean_country(self) -> str:
         return str(self.cleaned_data.get("country") or "").strip().upper()
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if (
+            data.get("invoice_channel") == InvoiceChannel.PEPPOL
+            and not self.errors.get("peppol_id")
+            and not self.errors.get("enterprise_number")
+        ):
+            probe = Client(
+                peppol_id=data.get("peppol_id") or "",
+                enterprise_number=data.get("enterprise_number") or "",
+                country=data.get("country") or "",
+            )
+            if not probe.peppol_address:
+                self.add_error(
+                    "peppol_id",
+                    _(
+                        "Le client reçoit ses factures par Peppol : indiquez son identifiant "
+                        "Peppol, ou son numéro d'entreprise s'il est belge."
+                    ),
+                )
+        return data
+
 
 class ClientEmailForm(forms.ModelForm):
     class Meta:
@@ -135,13 +160,21 @@ class BaseClientEmailFormSet(BaseInlineFormSet):  # type: ignore[type-arg]
             seen.add(key)
         # `instance` is the client being edited; ClientForm has already copied the submitted
         # checkbox onto it (see `client_forms_valid`).
-        if self.instance.invoices_by_email and not kept:
+        if self.instance.invoice_channel == InvoiceChannel.EMAIL and not kept:
             raise forms.ValidationError(
                 _(
                     "Le client reçoit ses factures par e-mail : indiquez au moins une adresse "
                     "e-mail (générale ou pour les factures)."
                 ),
                 code="invoice_address_missing",
+            )
+        if self.instance.peppol_courtesy_copy and not kept:
+            raise forms.ValidationError(
+                _(
+                    "La copie de courtoisie part par e-mail : indiquez au moins une adresse "
+                    "e-mail (générale ou pour les factures)."
+                ),
+                code="courtesy_address_missing",
             )
 
 
@@ -256,10 +289,10 @@ class SelectionFilterForm(forms.Form):
         required=False,
         widget=forms.TextInput(attrs={"list": "sel-legal-forms", "autocomplete": "off"}),
     )
-    invoices_by_email = forms.ChoiceField(
-        label=_("Factures par e-mail"),
+    invoice_channel = forms.ChoiceField(
+        label=_("Envoi des factures"),
         required=False,
-        choices=[("", ANY), ("1", _("oui")), ("0", _("non"))],
+        choices=[("", ANY), *InvoiceChannel.choices],
     )
     has_email = forms.ChoiceField(
         label=_("Adresse e-mail"),
@@ -276,7 +309,7 @@ class SelectionFilterForm(forms.Form):
 
     def __init__(self, *, filters: SelectionFilters) -> None:
         initial: dict[str, Any] = filters.as_dict()
-        for name in ("invoices_by_email", "has_email"):
+        for name in ("has_email",):
             value = initial[name]
             initial[name] = "" if value is None else ("1" if value else "0")
         super().__init__(initial=initial)

@@ -11,6 +11,7 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from courrier.languages import MailLanguage
+from courrier.peppol.identifiers import normalise_peppol_id, peppol_id_of_company
 from courrier.validators import normalise_enterprise_number, normalise_vat_number
 
 
@@ -67,6 +68,14 @@ class Tag(models.Model):
         return f"background:{background};color:{text};border-color:{text}33"
 
 
+class InvoiceChannel(models.TextChoices):
+    """How a client receives the invoices of its billing company."""
+
+    PEPPOL = "peppol", _("Peppol")
+    EMAIL = "email", _("e-mail")
+    PAPER = "paper", _("papier")
+
+
 class Client(models.Model):
     class Kind(models.TextChoices):
         COMPANY = "company", _("société")
@@ -101,9 +110,28 @@ class Client(models.Model):
     city = models.CharField(_("localité"), max_length=100, blank=True)
     country = models.CharField(_("pays"), max_length=2, default="BE")
     phone = models.CharField(_("téléphone"), max_length=40, blank=True)
-    invoices_by_email = models.BooleanField(
-        _("envoyer automatiquement la facture par e-mail"), default=False
+    invoice_channel = models.CharField(
+        _("envoi des factures"),
+        max_length=10,
+        choices=InvoiceChannel.choices,
+        default=InvoiceChannel.PAPER,
+        help_text=_(
+            "Peppol : la facture électronique, obligatoire entre entreprises belges assujetties "
+            "depuis le 1er janvier 2026 ; e-mail : le PDF ; papier : le registre papier."
+        ),
     )
+    # The client's Peppol participant identifier, `scheme:value` (0208:0123456789 for a Belgian
+    # company); empty: derived from the enterprise number (courrier.peppol.identifiers).
+    peppol_id = models.CharField(_("identifiant Peppol"), max_length=64, blank=True)
+    peppol_courtesy_copy = models.BooleanField(
+        _("copie de courtoisie du PDF par e-mail après l'envoi Peppol"), default=False
+    )
+    # What the last look-up on the Peppol network said (None: never looked up).
+    peppol_registered = models.BooleanField(_("inscrit sur Peppol"), null=True, blank=True)
+    peppol_document_types = models.JSONField(
+        _("documents reçus par Peppol"), default=list, blank=True
+    )
+    peppol_checked_at = models.DateTimeField(_("vérifié sur Peppol le"), null=True, blank=True)
     billing_company = models.ForeignKey(
         "firm.BillingCompany",
         verbose_name=_("société facturante"),
@@ -139,6 +167,7 @@ class Client(models.Model):
         for field, normalise in (
             ("enterprise_number", normalise_enterprise_number),
             ("vat_number", normalise_vat_number),
+            ("peppol_id", normalise_peppol_id),
         ):
             value = getattr(self, field)
             if not value:
@@ -149,6 +178,19 @@ class Client(models.Model):
                 errors[field] = exc
         if errors:
             raise ValidationError(errors)
+
+    @property
+    def peppol_address(self) -> str:
+        """Where a Peppol invoice goes: the identifier given, else 0208: and the enterprise
+        number of a Belgian client; empty when there is neither."""
+        if self.peppol_id:
+            return self.peppol_id
+        if self.enterprise_number and self.country == "BE":
+            try:
+                return peppol_id_of_company(self.enterprise_number)
+            except ValidationError:
+                return ""
+        return ""
 
     @property
     def display_name(self) -> str:

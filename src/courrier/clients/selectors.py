@@ -14,7 +14,7 @@ from django.db.models.functions import Lower
 from django.http import QueryDict
 from django.utils.translation import gettext as _
 
-from courrier.clients.models import Client, ClientEmail, ClientSelection, Tag
+from courrier.clients.models import Client, ClientEmail, ClientSelection, InvoiceChannel, Tag
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.languages import MailLanguage
 
@@ -139,6 +139,18 @@ def _text(value: Any, limit: int) -> str:
     return str(value if value is not None else "").replace("\x00", "").strip()[:limit]
 
 
+def _channel(data: Mapping[str, Any]) -> str:
+    """The invoice channel filter; a selection saved when the filter was "invoices by e-mail:
+    yes / no" reads as e-mail / paper."""
+    channel = _choice(data.get("invoice_channel"), InvoiceChannel.values)
+    if channel or "invoices_by_email" not in data:
+        return channel
+    flag = _flag_or_none(data.get("invoices_by_email"))
+    if flag is None:
+        return ""
+    return InvoiceChannel.EMAIL.value if flag else InvoiceChannel.PAPER.value
+
+
 def _choice(value: Any, choices: Iterable[str]) -> str:
     text = _text(value, 20)
     return text if text in choices else ""
@@ -164,7 +176,7 @@ class SelectionFilters:
     responsible: int | None = None
     kind: str = ""
     legal_form: str = ""
-    invoices_by_email: bool | None = None
+    invoice_channel: str = ""
     has_email: bool | None = None
     text: str = ""
     tags: list[int] = field(default_factory=list)
@@ -186,7 +198,7 @@ class SelectionFilters:
             responsible=_id_or_none(data.get("responsible")),
             kind=_choice(data.get("kind"), Client.Kind.values),
             legal_form=_text(data.get("legal_form"), 40),
-            invoices_by_email=_flag_or_none(data.get("invoices_by_email")),
+            invoice_channel=_channel(data),
             has_email=_flag_or_none(data.get("has_email")),
             text=_text(data.get("text"), 200),
             tags=_ids(tags if isinstance(tags, list | tuple) else []),
@@ -255,8 +267,8 @@ def clients_matching(*, filters: SelectionFilters) -> QuerySet[Client]:
         clients = clients.annotate(folded_legal_form=Fold(F("legal_form"))).filter(
             folded_legal_form=fold(filters.legal_form)
         )
-    if filters.invoices_by_email is not None:
-        clients = clients.filter(invoices_by_email=filters.invoices_by_email)
+    if filters.invoice_channel:
+        clients = clients.filter(invoice_channel=filters.invoice_channel)
     if filters.has_email is not None:
         clients = clients.filter(_has_address() if filters.has_email else ~_has_address())
     return clients
@@ -500,6 +512,7 @@ def selection_summaries(*, filters: Sequence[SelectionFilters]) -> list[list[str
     people = {person.pk: str(person) for person in Collaborator.objects.filter(pk__in=people_ids)}
     gone = _("(supprimé)")
     kinds = dict(Client.Kind.choices)
+    channels = dict(InvoiceChannel.choices)
     languages = dict(MailLanguage.choices)
     summaries: list[list[str]] = []
     for one in filters:
@@ -515,12 +528,8 @@ def selection_summaries(*, filters: Sequence[SelectionFilters]) -> list[list[str
             parts.append(_("Type : %s") % kinds[one.kind])
         if one.legal_form:
             parts.append(_("Forme juridique : %s") % one.legal_form)
-        if one.invoices_by_email is not None:
-            parts.append(
-                _("Factures par e-mail : oui")
-                if one.invoices_by_email
-                else _("Factures par e-mail : non")
-            )
+        if one.invoice_channel:
+            parts.append(_("Envoi des factures : %s") % channels[one.invoice_channel])
         if one.has_email is not None:
             parts.append(
                 _("Avec une adresse e-mail") if one.has_email else _("Sans adresse e-mail")

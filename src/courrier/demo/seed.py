@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from courrier.billing.demo import seed_invoices
-from courrier.clients.models import Client, ClientEmail, ClientSelection, Tag
+from courrier.clients.models import Client, ClientEmail, ClientSelection, InvoiceChannel, Tag
 from courrier.clients.selectors import SelectionFilters
 from courrier.documents.demo import seed_documents
 from courrier.firm.models import SIGNATURE_FIELDS, BillingCompany, Collaborator, Firm
@@ -566,7 +566,9 @@ def _seed_clients(
         client.city = data.city
         client.country = data.country
         client.phone = data.phone
-        client.invoices_by_email = data.invoices_by_email
+        client.invoice_channel = (
+            InvoiceChannel.EMAIL if data.invoices_by_email else InvoiceChannel.PAPER
+        )
         client.billing_company = companies[data.billing_company]
         client.responsible = collaborators[data.responsible]
         client.active = True

@@ -20,12 +20,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from courrier.billing.models import Invoice, InvoiceLine, VatRate
+from courrier.billing.models import Invoice, InvoiceLine, VatCategory, VatRate, line_vat
 from courrier.billing.services.communication import communication_for
 from courrier.billing.services.numbering import series_next_number
 from courrier.billing.services.pdf import invoice_pdf_render
 from courrier.billing.services.totals import totals_of
-from courrier.clients.models import Client
+from courrier.clients.models import Client, InvoiceChannel
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.languages import MailLanguage
 from courrier.sql import per_row
@@ -41,6 +41,7 @@ class LineData:
     unit_price: Decimal
     quantity: Decimal = Decimal("1")
     vat_rate: str = VatRate.TWENTYONE
+    vat_category: str = VatCategory.STANDARD
 
 
 LineInput = LineData | Mapping[str, Any]
@@ -89,6 +90,14 @@ def _line_rows(lines: Iterable[LineInput]) -> list[InvoiceLine]:
                 code="line_vat",
                 params={"n": position, "rate": vat_rate},
             )
+        category = str(data.get("vat_category") or VatCategory.STANDARD)
+        if category not in VatCategory.values:
+            raise ValidationError(
+                _("Ligne %(n)s : catégorie de TVA inconnue (%(category)s)."),
+                code="line_vat_category",
+                params={"n": position, "category": category},
+            )
+        vat_rate, category = line_vat(vat_rate, category)
         rows.append(
             InvoiceLine(
                 position=position,
@@ -96,6 +105,7 @@ def _line_rows(lines: Iterable[LineInput]) -> list[InvoiceLine]:
                 quantity=quantity,
                 unit_price=unit_price,
                 vat_rate=vat_rate,
+                vat_category=category,
             )
         )
     if not rows:
@@ -141,6 +151,8 @@ def invoice_create(  # noqa: PLR0913
     reference: str = "",
     notes: str = "",
     credited_invoice: Invoice | None = None,
+    order_reference: str = "",
+    vat_exemption_reason: str = "",
 ) -> Invoice:
     """A new draft invoice or credit note with its lines and totals.
 
@@ -180,6 +192,8 @@ def invoice_create(  # noqa: PLR0913
         due_date=due_date,
         language=_language(client, language),
         reference=reference.strip()[:100],
+        order_reference=order_reference.strip()[:100],
+        vat_exemption_reason=vat_exemption_reason.strip()[:300],
         notes=notes.strip(),
         credited_invoice=credited_invoice,
         created_by=by,
@@ -210,6 +224,8 @@ def invoice_update(
     language: str | None = None,
     reference: str | None = None,
     notes: str | None = None,
+    order_reference: str | None = None,
+    vat_exemption_reason: str | None = None,
 ) -> Invoice:
     """Change a draft: the arguments given replace what it had (lines all at once)."""
     draft = _draft_locked(invoice)
@@ -227,6 +243,10 @@ def invoice_update(
         draft.reference = reference.strip()[:100]
     if notes is not None:
         draft.notes = notes.strip()
+    if order_reference is not None:
+        draft.order_reference = order_reference.strip()[:100]
+    if vat_exemption_reason is not None:
+        draft.vat_exemption_reason = vat_exemption_reason.strip()[:300]
     rows = _line_rows(lines) if lines is not None else None
     draft.save()
     if rows is not None:
@@ -255,6 +275,7 @@ def credit_note_create(
                 quantity=line.quantity,
                 unit_price=line.unit_price,
                 vat_rate=line.vat_rate,
+                vat_category=line.vat_category,
             )
             for line in invoice.lines.all()
         ]
@@ -268,13 +289,23 @@ def credit_note_create(
         due_date=issue_date,
         language=invoice.language,
         reference=invoice.reference,
+        order_reference=invoice.order_reference,
+        vat_exemption_reason=invoice.vat_exemption_reason,
         credited_invoice=invoice,
     )
 
 
-def register_for(client: Client) -> str:
-    """E-mail register when the client chose e-mail and has an address for it; else paper."""
-    if client.invoices_by_email and client.invoice_addresses():
+def register_for(client: Client, *, peppol: bool = False) -> str:
+    """Where an invoice goes at issue, by its client's channel.
+
+    Peppol when the client chose Peppol, has a Peppol identifier and the billing company sends
+    by Peppol (`peppol`: it has an access point); e-mail when the client chose e-mail, or chose
+    Peppol while its company cannot send by Peppol yet, and has an address for invoices; else
+    the paper register."""
+    channel = client.invoice_channel
+    if channel == InvoiceChannel.PEPPOL and peppol and client.peppol_address:
+        return Invoice.Register.PEPPOL
+    if channel in (InvoiceChannel.PEPPOL, InvoiceChannel.EMAIL) and client.invoice_addresses():
         return Invoice.Register.EMAIL
     return Invoice.Register.PAPER
 
