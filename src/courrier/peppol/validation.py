@@ -81,7 +81,6 @@ RULE_TEXTS: dict[str, Promise] = {
         "La TVA d'une catégorie doit égaler sa base multipliée par son taux, arrondie au cent."
     ),
     "BR-CO-18": _("La facture doit comporter au moins un récapitulatif de TVA."),
-    "BR-CO-25": _("Un montant à payer positif demande une échéance ou des conditions de paiement."),
     "BR-CO-26": _("La société facturante doit avoir un numéro de TVA ou un numéro d'entreprise."),
     "BR-S-08": _("La base d'un taux de TVA doit égaler la somme des lignes à ce taux."),
     "BR-S-02": _("Une facture avec TVA doit porter le numéro de TVA de la société facturante."),
