@@ -219,7 +219,8 @@ class Validator:
         if schema is None or etree.QName(root).localname not in ("Invoice", "CreditNote"):
             text = f"Not a UBL 2.1 Invoice or CreditNote: {root.tag}"
             return ValidationReport([Finding(LAYER_XSD, "XSD", FATAL, text, "/")])
-        text = xml.decode("utf-8")
+        # Saxon reads text: the tree lxml parsed, whatever the encoding it declared.
+        text = etree.tostring(root, encoding="unicode")
         with self._lock:
             findings = self._schema_findings(schema, root)
             node = self._processor.parse_xml(xml_text=text)
