@@ -89,10 +89,8 @@ RULE_TEXTS: dict[str, Promise] = {
         "Une facture avec une ligne exonérée doit porter le numéro de TVA de la société facturante."
     ),
     "BR-AE-02": _(
-        "L'autoliquidation demande le numéro de TVA de la société facturante et celui du client."
-    ),
-    "BR-AE-03": _(
-        "L'autoliquidation demande le numéro de TVA de la société facturante et celui du client."
+        "L'autoliquidation demande le numéro de TVA de la société facturante et le numéro de TVA "
+        "ou d'entreprise du client."
     ),
     "BR-AE-10": _("L'autoliquidation demande sa mention (code VATEX-EU-AE)."),
     "BR-IC-02": _(
@@ -113,12 +111,12 @@ RULE_TEXTS: dict[str, Promise] = {
         "Une facture avec une ligne au taux zéro doit porter le numéro de TVA de la société "
         "facturante."
     ),
-    "BR-55": _("Une note de crédit doit citer la facture qu'elle corrige."),
+    "BR-55": _("La référence à la facture corrigée doit donner son numéro."),
     "BR-61": _("Un virement demande le numéro de compte (IBAN) de la société facturante."),
     "BR-11": _("L'adresse du client doit mentionner son pays."),
     "BR-09": _("L'adresse de la société facturante doit mentionner son pays."),
     "BR-27": _("Le prix d'une ligne ne peut être négatif."),
-    "BR-DEC-23": _("Les montants ont deux décimales au plus."),
+    "BR-DEC-23": _("Le montant d'une ligne a deux décimales au plus."),
     "XSD": _("Le document ne respecte pas le schéma UBL 2.1."),
 }
 
