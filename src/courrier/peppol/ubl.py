@@ -15,8 +15,7 @@ Choices the rules leave open, made for Belgian invoices:
   structured communication is the payment identifier (BT-83) in its printed form
   ``+++ddd/dddd/ddddd+++``, the form Belgian software recognises as a structured communication
   (rather than a free reference). A credit note asks for no payment: it has no payment means,
-  and its payment terms say that the amount is credited (BR-CO-25 asks for terms or a due
-  date when the amount is positive).
+  and its payment terms say that the amount is credited (the sentence its PDF prints).
 * A line with a negative price (a discount) is written with a negative quantity and a positive
   price, since an item's net price may not be negative (BR-27); its amount is unchanged.
 * The legal mention of a VAT category other than S and Z is written in the document's language:
@@ -100,10 +99,9 @@ def exemption(category: str, *, language: str, reason: str = "") -> tuple[str, s
     the code when the official list has it, and leaves the text."""
     if category == "E":
         found = _VATEX.search(reason)
-        code = found.group(0).upper() if found else ""
-        if code and code in vatex_codes():
-            text = " ".join((reason[: found.start()] + reason[found.end() :]).split())  # type: ignore[union-attr]
-            return code, text.strip(" -–—:;,") or reason.strip()
+        if found is not None and found.group(0).upper() in vatex_codes():
+            text = " ".join((reason[: found.start()] + reason[found.end() :]).split())
+            return found.group(0).upper(), text.strip(" -–—:;,") or reason.strip()
         return "", reason.strip()
     if category in MENTIONS:
         code, texts = MENTIONS[category]
