@@ -273,3 +273,45 @@ def test_amounts_of_rounding_edges_stay_exact() -> None:
         .decode()
     )
     invoice_ubl_ensure(invoice)
+
+
+def test_a_re_send_sends_the_stored_document_even_after_the_company_changed() -> None:
+    company, client = _company_client()
+    invoice = make_invoice(company, client)
+    content = invoice_ubl_ensure(invoice)
+    company.iban = "BE71 0961 2345 6769"
+    company.save()
+    again = Invoice.objects.select_related("billing_company").get(pk=invoice.pk)
+    assert invoice_ubl_ensure(again) == content
+    assert b"BE18001013384965" in content
+
+
+def test_an_intra_community_supply_to_a_dutch_client_is_valid() -> None:
+    company = make_billing_company()
+    client = make_invoice_client(
+        name="Bakkerij Jansen",
+        legal_form="BV",
+        country="NL",
+        vat_number="NL859124873B01",
+        peppol_id="0106:12345678",
+        street="Damrak 1",
+        postal_code="1012 LG",
+        city="Amsterdam",
+    )
+    lines = [
+        {"description": "Boeken", "quantity": "10", "unit_price": "24.95", "vat_category": "K"}
+    ]
+    invoice = make_invoice(company, client, lines=lines, language="nl")
+    root = etree.fromstring(invoice_ubl_ensure(invoice))
+    assert root.findtext("cac:Delivery/cbc:ActualDeliveryDate", namespaces=NS) == (
+        invoice.issue_date.isoformat()
+    )
+    assert (
+        root.findtext(
+            "cac:Delivery/cac:DeliveryLocation/cac:Address/cac:Country/cbc:IdentificationCode",
+            namespaces=NS,
+        )
+        == "NL"
+    )
+    category = root.find("cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory", NS)
+    assert category.findtext("cbc:TaxExemptionReasonCode", namespaces=NS) == "VATEX-EU-IC"
