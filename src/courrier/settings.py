@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -173,7 +174,7 @@ EMAIL_BACKEND = os.environ.get(
     "COURRIER_SYSTEM_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
 )
 
-COURRIER = {
+COURRIER: dict[str, Any] = {
     # A delivery task claims at most this many messages of one profile.
     "DELIVERY_BATCH": int(os.environ.get("COURRIER_DELIVERY_BATCH", "50")),
     # A claimed message whose worker has not answered after this many seconds is "uncertain".
