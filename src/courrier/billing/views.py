@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -37,8 +38,11 @@ from courrier.billing.forms import (
     RegisterFilterForm,
     line_formset,
     line_rows_from,
+    vat_choice,
+    vat_label,
+    vat_split,
 )
-from courrier.billing.models import Invoice, InvoiceLine, VatRate
+from courrier.billing.models import Invoice, InvoiceLine, VatCategory, VatRate
 from courrier.billing.selectors import MAIL_STATES, mail_state
 from courrier.billing.services import issue as issue_services
 from courrier.billing.services import sending
@@ -186,29 +190,79 @@ def _preview_totals(rows: list[dict[str, str]]) -> Totals | None:
             price = Decimal(row["unit_price"].strip() or "0")
         except ArithmeticError:
             return None
+        rate, category = vat_split(row["vat"])
         if (
             not quantity.is_finite()
             or not price.is_finite()
-            or row["vat_rate"] not in VatRate.values
+            or rate not in VatRate.values
+            or category not in VatCategory.values
         ):
             return None
-        lines.append(InvoiceLine(quantity=quantity, unit_price=price, vat_rate=row["vat_rate"]))
+        lines.append(
+            InvoiceLine(quantity=quantity, unit_price=price, vat_rate=rate, vat_category=category)
+        )
     try:
         return totals_of(lines)
     except ArithmeticError:  # a figure too large to round to the cent
         return None
 
 
+# The name of a totals row of a category without VAT (S says its rate instead).
+VAT_TOTAL_WORDS: dict[str, Any] = {
+    VatCategory.ZERO.value: _lazy("Taux zéro"),
+    VatCategory.EXEMPT.value: _lazy("Exonération"),
+    VatCategory.REVERSE_CHARGE.value: _lazy("Autoliquidation"),
+    VatCategory.INTRA_EU.value: _lazy("Livraison intracommunautaire"),
+    VatCategory.EXPORT.value: _lazy("Exportation hors UE"),
+    VatCategory.OUTSIDE_SCOPE.value: _lazy("Hors champ TVA"),
+}
+
+
+def vat_total_rows(totals: Totals | None) -> list[dict[str, Any]]:
+    """The totals rows as the pages print them, one per category and rate of `totals_of`:
+    "Base TVA 21 %" and "TVA 21 %", or "Autoliquidation — base" and "Autoliquidation — TVA"."""
+    rows = []
+    for row in totals.by_rate if totals else []:
+        word = VAT_TOTAL_WORDS.get(row.category)
+        if word is None:
+            base_label = _("Base TVA %(rate)s %%") % {"rate": row.rate}
+            vat_label_ = _("TVA %(rate)s %%") % {"rate": row.rate}
+        else:
+            base_label = _("%(category)s — base") % {"category": word}
+            vat_label_ = _("%(category)s — TVA") % {"category": word}
+        rows.append(
+            {
+                "category": row.category,
+                "base_label": base_label,
+                "base": row.base,
+                "vat_label": vat_label_,
+                "vat": row.vat,
+            }
+        )
+    return rows
+
+
+def _service_error(form: InvoiceForm, exc: ValidationError) -> None:
+    """A service's refusal on the form: the exemption reason's on its field, the others above
+    the form."""
+    for error in exc.error_list:
+        field = "vat_exemption_reason" if error.code == "vat_exemption_reason" else None
+        form.add_error(field, error)
+
+
 def _draft_form_context(
     *, company: BillingCompany, form: InvoiceForm, formset: Any, invoice: Invoice | None
 ) -> dict[str, Any]:
+    rows = line_rows_from(formset.data) if formset.is_bound else None
+    totals = _preview_totals(rows) if rows is not None else None
     return {
         "company": company,
         "companies": selectors.companies(),
         "form": form,
         "formset": formset,
         "invoice": invoice,
-        "totals": _preview_totals(line_rows_from(formset.data)) if formset.is_bound else None,
+        "totals": totals,
+        "vat_rows": vat_total_rows(totals),
         "section": "create" if invoice is None else "",
     }
 
@@ -230,11 +284,13 @@ def invoice_create(request: HttpRequest, code: str) -> HttpResponse:
                     due_date=data["due_date"],
                     lines=formset.lines(),
                     reference=data["reference"],
+                    order_reference=data["order_reference"],
+                    vat_exemption_reason=data["vat_exemption_reason"],
                     notes=data["notes"],
                     by=_user(request),
                 )
             except ValidationError as exc:
-                form.add_error(None, _error_text(exc))
+                _service_error(form, exc)
             else:
                 messages.success(request, _("Le brouillon a été enregistré."))
                 return redirect("billing:invoice", pk=invoice.pk)
@@ -274,11 +330,13 @@ def invoice_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     due_date=data["due_date"],
                     lines=formset.lines(),
                     reference=data["reference"],
+                    order_reference=data["order_reference"],
+                    vat_exemption_reason=data["vat_exemption_reason"],
                     notes=data["notes"],
                     by=_user(request),
                 )
             except ValidationError as exc:
-                form.add_error(None, _error_text(exc))
+                _service_error(form, exc)
             else:
                 messages.success(request, _("Le brouillon a été enregistré."))
                 return redirect("billing:invoice", pk=invoice.pk)
@@ -290,6 +348,8 @@ def invoice_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 "issue_date": invoice.issue_date,
                 "due_date": invoice.due_date,
                 "reference": invoice.reference,
+                "order_reference": invoice.order_reference,
+                "vat_exemption_reason": invoice.vat_exemption_reason,
                 "notes": invoice.notes,
             },
         )
@@ -299,7 +359,7 @@ def invoice_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     "description": line.description,
                     "quantity": line.quantity.normalize(),
                     "unit_price": line.unit_price,
-                    "vat_rate": line.vat_rate,
+                    "vat": vat_choice(line.vat_rate, line.vat_category),
                 }
                 for line in invoice.lines.all()
             ]
@@ -316,18 +376,20 @@ def invoice_lines(request: HttpRequest, code: str) -> HttpResponse:
     rows = line_rows_from(request.POST)
     action = request.POST.get("lines-action", "")
     if action == "add" and len(rows) < MAX_LINES:
-        rows.append({"description": "", "quantity": "1", "unit_price": "", "vat_rate": "21"})
+        rows.append({"description": "", "quantity": "1", "unit_price": "", "vat": "21"})
     elif action.startswith("remove-") and action[7:].isdigit():
         index = int(action[7:])
         if 0 <= index < len(rows):
             rows.pop(index)
+    totals = _preview_totals(rows)
     return render(
         request,
         "billing/_lines.html",
         {
             "company": company,
             "formset": line_formset(rows=rows),
-            "totals": _preview_totals(rows),
+            "totals": totals,
+            "vat_rows": vat_total_rows(totals),
         },
     )
 
@@ -343,6 +405,9 @@ def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
         mail.state = mail_state(mail.status, mail.delivery_status)  # type: ignore[attr-defined]
         mail.state_label = MAIL_STATES[mail.state]  # type: ignore[attr-defined]
     lines = list(invoice.lines.all())
+    for line in lines:
+        line.vat_label = vat_label(line.vat_rate, line.vat_category)  # type: ignore[attr-defined]
+    totals = totals_of(lines)
     return render(
         request,
         "billing/invoice_detail.html",
@@ -351,7 +416,8 @@ def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "company": invoice.billing_company,
             "companies": selectors.companies(),
             "lines": lines,
-            "totals": totals_of(lines),
+            "totals": totals,
+            "vat_rows": vat_total_rows(totals),
             "mails": mails,
             "credit_notes": list(invoice.credit_notes.order_by("-id")),
         },
