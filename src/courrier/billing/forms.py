@@ -2,7 +2,8 @@
 
 A line's VAT is one choice, as a person thinks of it: a rate (21, 12, 6 or 0 %) or a reason for
 charging none (exempt, reverse charge, ...). The services store it as a rate and a category
-(`billing.models.line_vat`); `vat_split` and `vat_choice` go from one to the other.
+(`billing.models.line_vat`); `vat_split` and `vat_choice` go from one to the other, and
+`vat_total_rows` names the totals rows the pages show per category and rate.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from typing import Any
 
 from django import forms
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from courrier.billing.models import Invoice, VatCategory, VatRate, line_vat
 from courrier.billing.selectors import MAIL_STATES, InvoiceFilters
+from courrier.billing.services.totals import Totals
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany
 
@@ -121,6 +124,41 @@ def vat_label(rate: str, category: str | None = None) -> str:
     """How a line's VAT reads on the pages: "21 %", "0 %", "Autoliquidation", ..."""
     choice = vat_choice(rate, category)
     return "0 %" if choice == VatRate.ZERO else str(VAT_LABELS.get(choice, choice))
+
+
+# The name of a totals row of a category without VAT (S says its rate instead).
+VAT_TOTAL_WORDS: dict[str, Any] = {
+    VatCategory.ZERO.value: _("Taux zéro"),
+    VatCategory.EXEMPT.value: _("Exonération"),
+    VatCategory.REVERSE_CHARGE.value: _("Autoliquidation"),
+    VatCategory.INTRA_EU.value: _("Livraison intracommunautaire"),
+    VatCategory.EXPORT.value: _("Exportation hors UE"),
+    VatCategory.OUTSIDE_SCOPE.value: _("Hors champ TVA"),
+}
+
+
+def vat_total_rows(totals: Totals | None) -> list[dict[str, Any]]:
+    """The totals rows as the pages print them, one per category and rate of `totals_of`:
+    "Base TVA 21 %" and "TVA 21 %", or "Autoliquidation — base" and "Autoliquidation — TVA"."""
+    rows = []
+    for row in totals.by_rate if totals else []:
+        word = VAT_TOTAL_WORDS.get(row.category)
+        if word is None:
+            base_label = gettext("Base TVA %(rate)s %%") % {"rate": row.rate}
+            vat_text = gettext("TVA %(rate)s %%") % {"rate": row.rate}
+        else:
+            base_label = gettext("%(category)s — base") % {"category": word}
+            vat_text = gettext("%(category)s — TVA") % {"category": word}
+        rows.append(
+            {
+                "category": row.category,
+                "base_label": base_label,
+                "base": row.base,
+                "vat_label": vat_text,
+                "vat": row.vat,
+            }
+        )
+    return rows
 
 
 class LineForm(forms.Form):

@@ -24,7 +24,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -41,6 +40,7 @@ from courrier.billing.forms import (
     vat_choice,
     vat_label,
     vat_split,
+    vat_total_rows,
 )
 from courrier.billing.models import Invoice, InvoiceLine, VatCategory, VatRate
 from courrier.billing.selectors import MAIL_STATES, mail_state
@@ -205,41 +205,6 @@ def _preview_totals(rows: list[dict[str, str]]) -> Totals | None:
         return totals_of(lines)
     except ArithmeticError:  # a figure too large to round to the cent
         return None
-
-
-# The name of a totals row of a category without VAT (S says its rate instead).
-VAT_TOTAL_WORDS: dict[str, Any] = {
-    VatCategory.ZERO.value: _lazy("Taux zéro"),
-    VatCategory.EXEMPT.value: _lazy("Exonération"),
-    VatCategory.REVERSE_CHARGE.value: _lazy("Autoliquidation"),
-    VatCategory.INTRA_EU.value: _lazy("Livraison intracommunautaire"),
-    VatCategory.EXPORT.value: _lazy("Exportation hors UE"),
-    VatCategory.OUTSIDE_SCOPE.value: _lazy("Hors champ TVA"),
-}
-
-
-def vat_total_rows(totals: Totals | None) -> list[dict[str, Any]]:
-    """The totals rows as the pages print them, one per category and rate of `totals_of`:
-    "Base TVA 21 %" and "TVA 21 %", or "Autoliquidation — base" and "Autoliquidation — TVA"."""
-    rows = []
-    for row in totals.by_rate if totals else []:
-        word = VAT_TOTAL_WORDS.get(row.category)
-        if word is None:
-            base_label = _("Base TVA %(rate)s %%") % {"rate": row.rate}
-            vat_label_ = _("TVA %(rate)s %%") % {"rate": row.rate}
-        else:
-            base_label = _("%(category)s — base") % {"category": word}
-            vat_label_ = _("%(category)s — TVA") % {"category": word}
-        rows.append(
-            {
-                "category": row.category,
-                "base_label": base_label,
-                "base": row.base,
-                "vat_label": vat_label_,
-                "vat": row.vat,
-            }
-        )
-    return rows
 
 
 def _service_error(form: InvoiceForm, exc: ValidationError) -> None:
