@@ -235,6 +235,7 @@ def seed(count: int, smtp_port: int) -> tuple[int, int, list[int]]:
             quantity=line.quantity,
             unit_price=line.unit_price,
             vat_rate=line.vat_rate,
+            vat_category=line.vat_category,
         )
         for invoice in invoices
         for line in lines

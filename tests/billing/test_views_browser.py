@@ -50,13 +50,13 @@ def test_write_a_draft_issue_it_and_print_it(context: BrowserContext) -> None:  
     settled(page)
     page.locator("#id_lines-2-description").fill("Livre « Fiscalité »")
     page.locator("#id_lines-2-unit_price").fill("40")
-    page.locator("#id_lines-2-vat_rate").select_option("6")
+    page.locator("#id_lines-2-vat").select_option("6")
 
     page.get_by_role("button", name="Retirer la ligne 2").click()
     expect(page.locator("#lines-rows tr")).to_have_count(2)
     settled(page)
     expect(page.locator("#id_lines-1-description")).to_have_value("Livre « Fiscalité »")
-    expect(page.locator("#id_lines-1-vat_rate")).to_have_value("6")
+    expect(page.locator("#id_lines-1-vat")).to_have_value("6")
     page.get_by_role("button", name="Recalculer les totaux").click()
     # 360 + 75.60 at 21 %, 40 + 2.40 at 6 %
     expect(page.locator("#form-totals")).to_contain_text("478,00")

@@ -7,7 +7,14 @@ from courrier.billing.models import Invoice, InvoiceLine, InvoiceSeries
 class InvoiceLineInline(admin.TabularInline[InvoiceLine, Invoice]):
     model = InvoiceLine
     extra = 0
-    fields = ("position", "description", "quantity", "unit_price", "vat_rate")
+    fields = (
+        "position",
+        "description",
+        "quantity",
+        "unit_price",
+        "vat_rate",
+        "vat_category",
+    )
 
 
 @admin.register(Invoice)

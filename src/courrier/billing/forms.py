@@ -1,4 +1,10 @@
-"""Forms of the invoice pages: a draft and its lines, the register filters, a batch's choice."""
+"""Forms of the invoice pages: a draft and its lines, the register filters, a batch's choice.
+
+A line's VAT is one choice, as a person thinks of it: a rate (21, 12, 6 or 0 %) or a reason for
+charging none (exempt, reverse charge, ...). The services store it as a rate and a category
+(`billing.models.line_vat`); `vat_split` and `vat_choice` go from one to the other, and
+`vat_total_rows` names the totals rows the pages show per category and rate.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,12 @@ from typing import Any
 
 from django import forms
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from courrier.billing.models import Invoice, VatRate
+from courrier.billing.models import Invoice, VatCategory, VatRate, line_vat
 from courrier.billing.selectors import MAIL_STATES, InvoiceFilters
+from courrier.billing.services.totals import Totals
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany
 
@@ -39,6 +47,17 @@ class InvoiceForm(forms.Form):
         help_text=_("Laissez vide pour le délai de paiement de la société facturante."),
     )
     reference = forms.CharField(label=_("Votre référence"), max_length=100, required=False)
+    order_reference = forms.CharField(label=_("Bon de commande"), max_length=100, required=False)
+    # Required by the services when a line is exempt (E): the page says so on this field.
+    vat_exemption_reason = forms.CharField(
+        label=_("Motif d'exonération"),
+        max_length=300,
+        required=False,
+        help_text=_(
+            "Obligatoire quand une ligne est exonérée : la mention légale imprimée sur la "
+            "facture, par exemple « Exonération — article 44 du Code de la TVA »."
+        ),
+    )
     notes = forms.CharField(
         label=_("Mentions"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
@@ -67,6 +86,81 @@ class InvoiceForm(forms.Form):
         return data
 
 
+# The one VAT select of a line: a rate of the standard category (S), 0 % (zero-rated, Z), or a
+# category without VAT; the value is the rate for S and Z, the category's code otherwise.
+VAT_CHOICES: list[tuple[str, Any]] = [
+    (VatRate.TWENTYONE.value, VatRate.TWENTYONE.label),
+    (VatRate.TWELVE.value, VatRate.TWELVE.label),
+    (VatRate.SIX.value, VatRate.SIX.label),
+    (VatRate.ZERO.value, _("0 % (taux zéro)")),
+    (VatCategory.EXEMPT.value, _("Exonéré")),
+    (VatCategory.REVERSE_CHARGE.value, _("Autoliquidation")),
+    (VatCategory.INTRA_EU.value, _("Livraison intracommunautaire")),
+    (VatCategory.EXPORT.value, _("Exportation hors UE")),
+    (VatCategory.OUTSIDE_SCOPE.value, _("Hors champ TVA")),
+]
+VAT_LABELS: dict[str, Any] = dict(VAT_CHOICES)
+
+
+def vat_split(choice: str) -> tuple[str, str]:
+    """The (rate, category) of a VAT choice. An unknown choice is kept as a rate, for the
+    services to refuse in their words."""
+    if choice in VatCategory.values and choice != VatCategory.STANDARD:
+        return line_vat(VatRate.ZERO, choice)
+    return line_vat(choice, VatCategory.STANDARD)
+
+
+def vat_choice(rate: str, category: str | None = None) -> str:
+    """The VAT choice of a stored (or posted) rate and category; values it does not know are
+    passed on, for the form to refuse."""
+    if category == VatCategory.ZERO:
+        return VatRate.ZERO.value
+    if category and category != VatCategory.STANDARD:
+        return category
+    return rate
+
+
+def vat_label(rate: str, category: str | None = None) -> str:
+    """How a line's VAT reads on the pages: "21 %", "0 %", "Autoliquidation", ..."""
+    choice = vat_choice(rate, category)
+    return "0 %" if choice == VatRate.ZERO else str(VAT_LABELS.get(choice, choice))
+
+
+# The name of a totals row of a category without VAT (S says its rate instead).
+VAT_TOTAL_WORDS: dict[str, Any] = {
+    VatCategory.ZERO.value: _("Taux zéro"),
+    VatCategory.EXEMPT.value: _("Exonération"),
+    VatCategory.REVERSE_CHARGE.value: _("Autoliquidation"),
+    VatCategory.INTRA_EU.value: _("Livraison intracommunautaire"),
+    VatCategory.EXPORT.value: _("Exportation hors UE"),
+    VatCategory.OUTSIDE_SCOPE.value: _("Hors champ TVA"),
+}
+
+
+def vat_total_rows(totals: Totals | None) -> list[dict[str, Any]]:
+    """The totals rows as the pages print them, one per category and rate of `totals_of`:
+    "Base TVA 21 %" and "TVA 21 %", or "Autoliquidation — base" and "Autoliquidation — TVA"."""
+    rows = []
+    for row in totals.by_rate if totals else []:
+        word = VAT_TOTAL_WORDS.get(row.category)
+        if word is None:
+            base_label = gettext("Base TVA %(rate)s %%") % {"rate": row.rate}
+            vat_text = gettext("TVA %(rate)s %%") % {"rate": row.rate}
+        else:
+            base_label = gettext("%(category)s — base") % {"category": word}
+            vat_text = gettext("%(category)s — TVA") % {"category": word}
+        rows.append(
+            {
+                "category": row.category,
+                "base_label": base_label,
+                "base": row.base,
+                "vat_label": vat_text,
+                "vat": row.vat,
+            }
+        )
+    return rows
+
+
 class LineForm(forms.Form):
     description = forms.CharField(label=_("Description"), max_length=500)
     quantity = forms.DecimalField(
@@ -84,9 +178,7 @@ class LineForm(forms.Form):
         min_value=Decimal("0"),
         widget=forms.NumberInput(attrs={"step": "0.01", "class": "num"}),
     )
-    vat_rate = forms.ChoiceField(
-        label=_("Taux de TVA"), choices=VatRate.choices, initial=VatRate.TWENTYONE
-    )
+    vat = forms.ChoiceField(label=_("TVA"), choices=VAT_CHOICES, initial=VatRate.TWENTYONE)
 
 
 class BaseLineFormSet(forms.BaseFormSet[LineForm]):
@@ -98,18 +190,21 @@ class BaseLineFormSet(forms.BaseFormSet[LineForm]):
             raise forms.ValidationError(_("Ajoutez au moins une ligne à la facture."))
 
     def lines(self) -> list[dict[str, Any]]:
-        """The filled lines, in their order: description, quantity, unit_price, vat_rate."""
+        """The filled lines, in their order: description, quantity, unit_price, vat_rate and
+        vat_category (as the services take them)."""
         rows = []
         for form in self.forms:
             data = getattr(form, "cleaned_data", None) or {}
             if not data or not data.get("description"):
                 continue
+            rate, category = vat_split(data["vat"])
             rows.append(
                 {
                     "description": data["description"],
                     "quantity": data["quantity"],
                     "unit_price": data["unit_price"],
-                    "vat_rate": data["vat_rate"],
+                    "vat_rate": rate,
+                    "vat_category": category,
                 }
             )
         return rows
@@ -124,28 +219,54 @@ LineFormSet = forms.formset_factory(
 )
 
 LINE_PREFIX = "lines"
-_LINE_KEYS = ("description", "quantity", "unit_price", "vat_rate")
+_LINE_KEYS = ("description", "quantity", "unit_price", "vat")
 
 
-def line_rows_from(data: Any) -> list[dict[str, str]]:
-    """The rows as typed in a posted lines formset, unchecked (for adding or removing a row)."""
+def _posted_total(data: Any) -> int:
     try:
         total = int(data.get(f"{LINE_PREFIX}-TOTAL_FORMS", "0"))
     except (TypeError, ValueError):
         total = 0
-    rows = []
-    for index in range(max(0, min(total, MAX_LINES))):
-        rows.append(
-            {key: str(data.get(f"{LINE_PREFIX}-{index}-{key}", ""))[:500] for key in _LINE_KEYS}
+    return max(0, min(total, MAX_LINES))
+
+
+def _posted_vat(data: Any, index: int) -> str | None:
+    """A line's posted VAT choice; a page made before the one select posted `vat_rate` (and
+    perhaps `vat_category`), read as the same choice."""
+    key = f"{LINE_PREFIX}-{index}-"
+    if key + "vat" in data:
+        return str(data.get(key + "vat", ""))
+    if key + "vat_rate" in data or key + "vat_category" in data:
+        return vat_choice(
+            str(data.get(key + "vat_rate", "")), str(data.get(key + "vat_category", "")) or None
         )
+    return None
+
+
+def line_rows_from(data: Any) -> list[dict[str, str]]:
+    """The rows as typed in a posted lines formset, unchecked (for adding or removing a row)."""
+    rows = []
+    for index in range(_posted_total(data)):
+        row = {key: str(data.get(f"{LINE_PREFIX}-{index}-{key}", ""))[:500] for key in _LINE_KEYS}
+        row["vat"] = (_posted_vat(data, index) or "")[:3]
+        rows.append(row)
     return rows
 
 
 def line_formset(*, data: Any = None, rows: list[dict[str, Any]] | None = None) -> BaseLineFormSet:
     """The lines formset: bound to posted data, or showing these rows (one empty row at least)."""
     if data is not None:
+        legacy = {
+            f"{LINE_PREFIX}-{index}-vat": vat
+            for index in range(_posted_total(data))
+            if f"{LINE_PREFIX}-{index}-vat" not in data
+            and (vat := _posted_vat(data, index)) is not None
+        }
+        if legacy:
+            data = data.copy()
+            data.update(legacy)
         return LineFormSet(data=data, prefix=LINE_PREFIX)  # type: ignore[return-value]
-    initial = rows or [{"quantity": Decimal("1"), "vat_rate": VatRate.TWENTYONE}]
+    initial = rows or [{"quantity": Decimal("1"), "vat": VatRate.TWENTYONE}]
     return LineFormSet(initial=initial, prefix=LINE_PREFIX)  # type: ignore[return-value]
 
 

@@ -37,8 +37,12 @@ from courrier.billing.forms import (
     RegisterFilterForm,
     line_formset,
     line_rows_from,
+    vat_choice,
+    vat_label,
+    vat_split,
+    vat_total_rows,
 )
-from courrier.billing.models import Invoice, InvoiceLine, VatRate
+from courrier.billing.models import Invoice, InvoiceLine, VatCategory, VatRate
 from courrier.billing.selectors import MAIL_STATES, mail_state
 from courrier.billing.services import issue as issue_services
 from courrier.billing.services import sending
@@ -187,29 +191,44 @@ def _preview_totals(rows: list[dict[str, str]]) -> Totals | None:
             price = Decimal(row["unit_price"].strip() or "0")
         except ArithmeticError:
             return None
+        rate, category = vat_split(row["vat"])
         if (
             not quantity.is_finite()
             or not price.is_finite()
-            or row["vat_rate"] not in VatRate.values
+            or rate not in VatRate.values
+            or category not in VatCategory.values
         ):
             return None
-        lines.append(InvoiceLine(quantity=quantity, unit_price=price, vat_rate=row["vat_rate"]))
+        lines.append(
+            InvoiceLine(quantity=quantity, unit_price=price, vat_rate=rate, vat_category=category)
+        )
     try:
         return totals_of(lines)
     except ArithmeticError:  # a figure too large to round to the cent
         return None
 
 
+def _service_error(form: InvoiceForm, exc: ValidationError) -> None:
+    """A service's refusal on the form: the exemption reason's on its field, the others above
+    the form."""
+    for error in exc.error_list:
+        field = "vat_exemption_reason" if error.code == "vat_exemption_reason" else None
+        form.add_error(field, error)
+
+
 def _draft_form_context(
     *, company: BillingCompany, form: InvoiceForm, formset: Any, invoice: Invoice | None
 ) -> dict[str, Any]:
+    rows = line_rows_from(formset.data) if formset.is_bound else None
+    totals = _preview_totals(rows) if rows is not None else None
     return {
         "company": company,
         "companies": selectors.companies(),
         "form": form,
         "formset": formset,
         "invoice": invoice,
-        "totals": _preview_totals(line_rows_from(formset.data)) if formset.is_bound else None,
+        "totals": totals,
+        "vat_rows": vat_total_rows(totals),
         "section": "create" if invoice is None else "",
     }
 
@@ -231,11 +250,13 @@ def invoice_create(request: HttpRequest, code: str) -> HttpResponse:
                     due_date=data["due_date"],
                     lines=formset.lines(),
                     reference=data["reference"],
+                    order_reference=data["order_reference"],
+                    vat_exemption_reason=data["vat_exemption_reason"],
                     notes=data["notes"],
                     by=_user(request),
                 )
             except ValidationError as exc:
-                form.add_error(None, _error_text(exc))
+                _service_error(form, exc)
             else:
                 messages.success(request, _("Le brouillon a été enregistré."))
                 return redirect("billing:invoice", pk=invoice.pk)
@@ -275,11 +296,13 @@ def invoice_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     due_date=data["due_date"],
                     lines=formset.lines(),
                     reference=data["reference"],
+                    order_reference=data["order_reference"],
+                    vat_exemption_reason=data["vat_exemption_reason"],
                     notes=data["notes"],
                     by=_user(request),
                 )
             except ValidationError as exc:
-                form.add_error(None, _error_text(exc))
+                _service_error(form, exc)
             else:
                 messages.success(request, _("Le brouillon a été enregistré."))
                 return redirect("billing:invoice", pk=invoice.pk)
@@ -291,6 +314,8 @@ def invoice_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 "issue_date": invoice.issue_date,
                 "due_date": invoice.due_date,
                 "reference": invoice.reference,
+                "order_reference": invoice.order_reference,
+                "vat_exemption_reason": invoice.vat_exemption_reason,
                 "notes": invoice.notes,
             },
         )
@@ -300,7 +325,7 @@ def invoice_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     "description": line.description,
                     "quantity": line.quantity.normalize(),
                     "unit_price": line.unit_price,
-                    "vat_rate": line.vat_rate,
+                    "vat": vat_choice(line.vat_rate, line.vat_category),
                 }
                 for line in invoice.lines.all()
             ]
@@ -317,18 +342,20 @@ def invoice_lines(request: HttpRequest, code: str) -> HttpResponse:
     rows = line_rows_from(request.POST)
     action = request.POST.get("lines-action", "")
     if action == "add" and len(rows) < MAX_LINES:
-        rows.append({"description": "", "quantity": "1", "unit_price": "", "vat_rate": "21"})
+        rows.append({"description": "", "quantity": "1", "unit_price": "", "vat": "21"})
     elif action.startswith("remove-") and action[7:].isdigit():
         index = int(action[7:])
         if 0 <= index < len(rows):
             rows.pop(index)
+    totals = _preview_totals(rows)
     return render(
         request,
         "billing/_lines.html",
         {
             "company": company,
             "formset": line_formset(rows=rows),
-            "totals": _preview_totals(rows),
+            "totals": totals,
+            "vat_rows": vat_total_rows(totals),
         },
     )
 
@@ -344,6 +371,9 @@ def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
         mail.state = mail_state(mail.status, mail.delivery_status)  # type: ignore[attr-defined]
         mail.state_label = MAIL_STATES[mail.state]  # type: ignore[attr-defined]
     lines = list(invoice.lines.all())
+    for line in lines:
+        line.vat_label = vat_label(line.vat_rate, line.vat_category)  # type: ignore[attr-defined]
+    totals = totals_of(lines)
     return render(
         request,
         "billing/invoice_detail.html",
@@ -352,7 +382,8 @@ def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "company": invoice.billing_company,
             "companies": selectors.companies(),
             "lines": lines,
-            "totals": totals_of(lines),
+            "totals": totals,
+            "vat_rows": vat_total_rows(totals),
             "mails": mails,
             "credit_notes": list(invoice.credit_notes.order_by("-id")),
         },

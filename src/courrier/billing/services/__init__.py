@@ -19,6 +19,7 @@ from courrier.billing.services.issue import (
     invoice_pdf_ensure,
     invoice_update,
     register_for,
+    vat_rules_check,
 )
 from courrier.billing.services.pdf import invoice_pdf_render
 from courrier.billing.services.totals import Totals, VatTotal
@@ -61,4 +62,5 @@ __all__ = [
     "invoice_update",
     "parse_communication",
     "register_for",
+    "vat_rules_check",
 ]

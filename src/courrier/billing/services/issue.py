@@ -3,6 +3,11 @@
 A draft can be edited freely; issuing numbers it, freezes its totals and structured
 communication, puts it in the e-mail or the paper register and stores its PDF, all in one
 transaction. An issued invoice never changes again: a correction is a credit note.
+
+The VAT categories have their rules here, for every caller (the pages, commands, the credit
+note): an exempt line needs the invoice's exemption reason, a reverse-charge or intra-Community
+line a client identified for VAT, and "outside the scope of VAT" is never mixed with other
+categories (the European e-invoice, EN 16931, refuses it: BR-O-11, BR-O-12).
 """
 
 from __future__ import annotations
@@ -119,6 +124,59 @@ def _line_rows(lines: Iterable[LineInput]) -> list[InvoiceLine]:
     return rows
 
 
+def vat_rules_check(*, client: Client, lines: Sequence[InvoiceLine], reason: str) -> None:
+    """Raise ValidationError (every broken rule, each with its code) when these lines' VAT
+    categories ask for what the invoice lacks."""
+    errors: list[ValidationError] = []
+    by_category: dict[str, int] = {}
+    for n, line in enumerate(lines, start=1):
+        by_category.setdefault(line.vat_category, line.position or n)
+    if VatCategory.EXEMPT in by_category and not reason.strip():
+        errors.append(
+            ValidationError(
+                _(
+                    "La ligne %(n)s est exonérée de TVA : indiquez le motif d'exonération, la "
+                    "mention légale imprimée sur la facture (par exemple « Exonération — "
+                    "article 44 du Code de la TVA »)."
+                ),
+                code="vat_exemption_reason",
+                params={"n": by_category[VatCategory.EXEMPT]},
+            )
+        )
+    if not client.vat_number.strip():
+        messages = {
+            VatCategory.REVERSE_CHARGE: _(
+                "Ligne %(n)s : l'autoliquidation exige un acheteur identifié à la TVA, et le "
+                "client %(client)s n'a pas de numéro de TVA. Ajoutez-le à sa fiche."
+            ),
+            VatCategory.INTRA_EU: _(
+                "Ligne %(n)s : une livraison intracommunautaire exige un acheteur identifié à la "
+                "TVA, et le client %(client)s n'a pas de numéro de TVA. Ajoutez-le à sa fiche."
+            ),
+        }
+        for category, message in messages.items():
+            if category in by_category:
+                errors.append(
+                    ValidationError(
+                        message,
+                        code="buyer_vat_number",
+                        params={"n": by_category[category], "client": client.display_name},
+                    )
+                )
+    if VatCategory.OUTSIDE_SCOPE in by_category and len(by_category) > 1:
+        errors.append(
+            ValidationError(
+                _(
+                    "Une facture hors champ TVA ne contient que des lignes hors champ (règle de "
+                    "la facture électronique européenne) : facturez les autres lignes à part."
+                ),
+                code="vat_outside_scope_mixed",
+            )
+        )
+    if errors:
+        raise ValidationError(errors)
+
+
 def _set_lines(invoice: Invoice, rows: list[InvoiceLine]) -> None:
     invoice.lines.all().delete()
     for row in rows:
@@ -184,6 +242,7 @@ def invoice_create(  # noqa: PLR0913
                 code="credited_invoice",
             )
     rows = _line_rows(lines)
+    vat_rules_check(client=client, lines=rows, reason=vat_exemption_reason)
     invoice = Invoice.objects.create(
         billing_company=billing_company,
         client=client,
@@ -248,6 +307,11 @@ def invoice_update(
     if vat_exemption_reason is not None:
         draft.vat_exemption_reason = vat_exemption_reason.strip()[:300]
     rows = _line_rows(lines) if lines is not None else None
+    vat_rules_check(
+        client=draft.client,
+        lines=rows if rows is not None else list(draft.lines.all()),
+        reason=draft.vat_exemption_reason,
+    )
     draft.save()
     if rows is not None:
         _set_lines(draft, rows)
@@ -341,6 +405,8 @@ def invoice_issue(
         lines = list(draft.lines.all())
         if not lines:
             raise ValidationError(_("Une facture a au moins une ligne."), code="no_lines")
+        # Checked again: the client's VAT number may have gone since the draft was saved.
+        vat_rules_check(client=draft.client, lines=lines, reason=draft.vat_exemption_reason)
         totals = totals_of(lines)
         company = draft.billing_company
         draft.year = draft.issue_date.year

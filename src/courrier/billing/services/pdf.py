@@ -26,7 +26,7 @@ from django.conf import settings
 from django.utils.translation import pgettext_lazy
 
 from courrier.amounts import format_amount
-from courrier.billing.models import Invoice
+from courrier.billing.models import Invoice, VatCategory
 from courrier.billing.services.communication import format_communication
 from courrier.billing.services.epc import EpcPayment, epc_svg
 from courrier.billing.services.totals import totals_of
@@ -55,6 +55,7 @@ PDF_WORDS: dict[str, StrOrPromise] = {
     "due_date": pgettext_lazy("invoice pdf", "Échéance"),
     "client_number": pgettext_lazy("invoice pdf", "N° client"),
     "reference": pgettext_lazy("invoice pdf", "Votre référence"),
+    "order_reference": pgettext_lazy("invoice pdf", "Bon de commande"),
     "credits": pgettext_lazy("invoice pdf", "Crédite la facture"),
     "vat_number": pgettext_lazy("invoice pdf", "TVA"),
     "description": pgettext_lazy("invoice pdf", "Description"),
@@ -83,6 +84,23 @@ PDF_WORDS: dict[str, StrOrPromise] = {
         "invoice pdf",
         "TVA à reverser à l'État dans la mesure où elle a été initialement déduite.",
     ),
+    # A line's VAT, and its totals row, when it is not charged: short, for the VAT column.
+    "category_E": pgettext_lazy("invoice pdf", "Exonéré"),
+    "category_AE": pgettext_lazy("invoice pdf", "Autoliquidation"),
+    "category_K": pgettext_lazy("invoice pdf", "Intracommunautaire"),
+    "category_G": pgettext_lazy("invoice pdf", "Exportation"),
+    "category_O": pgettext_lazy("invoice pdf", "Hors champ TVA"),
+    # The legal mention of each category without VAT, printed once under the totals (an
+    # exempt invoice prints its own reason, `Invoice.vat_exemption_reason`).
+    "mention_AE": pgettext_lazy(
+        "invoice pdf",
+        "Autoliquidation — TVA due par le cocontractant (art. 51, § 2, du Code de la TVA)",
+    ),
+    "mention_K": pgettext_lazy(
+        "invoice pdf", "Livraison intracommunautaire exemptée — art. 39bis du Code de la TVA"
+    ),
+    "mention_G": pgettext_lazy("invoice pdf", "Exportation — art. 39 du Code de la TVA"),
+    "mention_O": pgettext_lazy("invoice pdf", "Hors du champ d'application de la TVA"),
     "scan": pgettext_lazy("invoice pdf", "Scannez pour payer"),
     # Translators: the Crossroads Bank for Enterprises, where a company is registered.
     "enterprise": pgettext_lazy("invoice pdf", "BCE"),
@@ -141,6 +159,28 @@ def layout_for(invoice: Invoice) -> Path:
     return DEFAULT_LAYOUT
 
 
+def _vat_word(words: Mapping[str, str], rate: str, category: str) -> str:
+    """A line's VAT column: its rate, or the word of its category when no VAT is charged."""
+    return words.get(f"category_{category}") or f"{rate} %"
+
+
+def vat_mentions(invoice: Invoice, categories: set[str]) -> list[str]:
+    """The legal mentions these categories call for, in the invoice's language and in the
+    order of `VatCategory`: one per category, the invoice's exemption reason for E."""
+    words = pdf_words(invoice.language)
+    mentions = []
+    for category in VatCategory.values:
+        if category not in categories:
+            continue
+        if category == VatCategory.EXEMPT:
+            mention = invoice.vat_exemption_reason.strip()
+        else:
+            mention = words.get(f"mention_{category}", "")
+        if mention:
+            mentions.append(mention)
+    return mentions
+
+
 def invoice_pdf_data(invoice: Invoice) -> dict[str, Any]:
     """Everything the layout prints, as text in the invoice's language (its amounts in the
     firm's format, the same in every language)."""
@@ -163,6 +203,8 @@ def invoice_pdf_data(invoice: Invoice) -> dict[str, Any]:
     meta.append([words["client_number"], client.number])
     if invoice.reference:
         meta.append([words["reference"], invoice.reference])
+    if invoice.order_reference:
+        meta.append([words["order_reference"], invoice.order_reference])
     if invoice.credited_invoice is not None:
         credited = invoice.credited_invoice
         meta.append(
@@ -266,19 +308,21 @@ def invoice_pdf_data(invoice: Invoice) -> dict[str, Any]:
                 line.description,
                 format_number(line.quantity.normalize(), language),
                 format_amount(line.unit_price),
-                f"{line.vat_rate} %",
+                _vat_word(words, line.vat_rate, line.vat_category),
                 format_amount(line.amount_excl_vat),
             ]
             for line in lines
         ],
+        # One row per (category, rate) of `totals_of`, the figures the Peppol invoice carries.
         "vat_rows": [
             [
-                words["vat_at"] % {"rate": row.rate},
+                words.get(f"category_{row.category}") or words["vat_at"] % {"rate": row.rate},
                 format_amount(row.base),
                 format_amount(row.vat),
             ]
             for row in totals.by_rate
         ],
+        "vat_mentions": vat_mentions(invoice, {row.category for row in totals.by_rate}),
         "base_label": words["base"],
         "vat_label": words["vat_rate"],
         "totals": [
