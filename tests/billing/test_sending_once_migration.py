@@ -4,13 +4,14 @@ nothing goes twice."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
 from html import unescape
 from typing import Any
 
 import pytest
+from django.apps import apps as django_apps
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.test import Client as Browser
 from django.urls import reverse
 from django.utils import timezone
@@ -27,22 +28,19 @@ from tests.billing.test_sending_once import copies, send_invoices
 from tests.fakes.smtp import FakeSMTPServer
 from tests.firm.factories import make_collaborator
 
-BEFORE = ("billing", "0003_admin_labels")
-AFTER = ("billing", "0004_invoice_mail_keys")
+# The data migration that gave invoices mailed before it their keys: run here on rows stored
+# as the window stored them then (the tables of later migrations cannot go back to its state).
+KEYED = importlib.import_module("courrier.billing.migrations.0004_invoice_mail_keys")
 
 
 @pytest.fixture
-def migrator(transactional_db: None) -> Iterator[None]:
-    MigrationExecutor(connection).migrate([BEFORE])
-    try:
-        yield
-    finally:
-        executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
+def migrator(db: None) -> Iterator[None]:
+    yield
 
 
-def migrate(target: tuple[str, str]) -> None:
-    MigrationExecutor(connection).migrate([target])
+def upgrade() -> None:
+    with connection.schema_editor() as schema_editor:
+        KEYED.first_mails_keyed(django_apps, schema_editor)
 
 
 def keys(invoice: Invoice) -> list[tuple[str, str]]:
@@ -89,7 +87,7 @@ def test_invoices_the_window_mailed_before_the_upgrade_are_not_sent_again(
     deliver()
     assert len(smtp_server.messages) == 4
 
-    migrate(AFTER)
+    upgrade()
 
     assert keys(by_window) == [(f"invoice:{by_window.pk}:email", PURPOSE_EMAIL)]
     assert keys(by_batch) == [(f"invoice:{by_batch.pk}:email", PURPOSE_EMAIL)]
@@ -100,7 +98,7 @@ def test_invoices_the_window_mailed_before_the_upgrade_are_not_sent_again(
     out = send_invoices()
     deliver()
     # Only the invoice nobody mailed goes.
-    assert "1 facture à envoyer, 0 bloquée." in out
+    assert "1 facture à envoyer, 0 à imprimer, 0 bloquée." in out
     assert len(smtp_server.messages) == 5
     assert [copies(smtp_server, invoice) for invoice in (by_window, by_batch, nobody)] == [1, 1, 1]
     page = unescape(

@@ -141,9 +141,15 @@ def test_categories_without_vat_carry_their_mentions() -> None:
 
 
 def test_an_exempt_invoice_without_its_reason_is_refused_and_the_findings_kept() -> None:
+    """Issuing refuses an exempt line without its reason; an invoice issued before that rule
+    (its reason blank in the database) is refused by the e-invoice's validation."""
     company, client = _company_client()
     lines = [{"description": "Formation", "unit_price": "300.00", "vat_category": "E"}]
-    invoice = make_invoice(company, client, lines=lines)
+    invoice = make_invoice(
+        company, client, lines=lines, vat_exemption_reason="Exonération — article 44"
+    )
+    Invoice.objects.filter(pk=invoice.pk).update(vat_exemption_reason="")
+    invoice = Invoice.objects.get(pk=invoice.pk)
     with pytest.raises(UblInvalidError) as caught:
         invoice_ubl_ensure(invoice)
     assert "BR-E-10" in {finding.rule_id for finding in caught.value.findings}
@@ -237,7 +243,8 @@ def test_the_page_shows_the_findings_with_their_rule_and_link(
 ) -> None:
     company, record = _company_client()
     lines = [{"description": "Formation", "unit_price": "300.00", "vat_category": "E"}]
-    invoice = make_invoice(company, record, lines=lines)
+    invoice = make_invoice(company, record, lines=lines, vat_exemption_reason="Article 44")
+    Invoice.objects.filter(pk=invoice.pk).update(vat_exemption_reason="")
     response = client.post(reverse("billing:invoice_ubl", args=[invoice.pk]), follow=True)
     page = response.content.decode()
     assert "ne passe pas la validation Peppol" in page
