@@ -95,7 +95,7 @@ class FakeAccessPoint:
         billit_key: str = "billit-demo-key",
         billit_party: str = "424242",
         recommand_key: str = "key_demo",
-        recommand_secret: str = "secret_demo",
+        recommand_secret: str = "secret_demo",  # noqa: S107 (the fake's own demo credentials)
         recommand_company: str = "c_demo",
         company_name: str = "Fiduciaire Démo",
         auto_deliver_after: float | None = None,
@@ -417,15 +417,19 @@ class FakeAccessPoint:
             return 422, {}, _error("recommand", reason, field="recipient")
         doc = self._keep("recommand", receiver, document_type, xml, "")
         doc.state = "delivered"
-        return 200, {}, {
-            "success": True,
-            "sentOverPeppol": True,
-            "sentOverEmail": False,
-            "teamId": "team_demo",
-            "companyId": self.recommand_company,
-            "id": doc.id,
-            "peppolMessageId": f"msg-{doc.id}",
-        }
+        return (
+            200,
+            {},
+            {
+                "success": True,
+                "sentOverPeppol": True,
+                "sentOverEmail": False,
+                "teamId": "team_demo",
+                "companyId": self.recommand_company,
+                "id": doc.id,
+                "peppolMessageId": f"msg-{doc.id}",
+            },
+        )
 
     def _recommand_document(self, doc: Document) -> dict[str, Any]:
         delivered = doc.state != "accepted" and doc.state != "rejected"
@@ -451,9 +455,7 @@ class FakeAccessPoint:
             return f"The receiver {receiver} does not accept this document type."
         return ""
 
-    def _keep(
-        self, api: str, receiver: str, document_type: str, xml: bytes, key: str
-    ) -> Document:
+    def _keep(self, api: str, receiver: str, document_type: str, xml: bytes, key: str) -> Document:
         with self._lock:
             number = next(self._ids)
             doc = Document(

@@ -49,8 +49,8 @@ from courrier.peppol.access_points.base import (
     Participant,
     Sent,
 )
-from courrier.peppol.access_points.http import Client
 from courrier.peppol.access_points.documents import buyer_endpoint, same_participant
+from courrier.peppol.access_points.http import Client
 from courrier.texts import sentence as _
 
 SEND_PATH = "/v1/peppol/sendxml"

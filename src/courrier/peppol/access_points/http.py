@@ -31,7 +31,8 @@ CONNECT_TIMEOUT = 10.0
 
 
 def default_timeout() -> float:
-    return float(settings.COURRIER.get("HTTP_TIMEOUT", DEFAULT_TIMEOUT))
+    value: Any = settings.COURRIER.get("HTTP_TIMEOUT", DEFAULT_TIMEOUT)
+    return float(value)
 
 
 def reason_of(response: requests.Response) -> str:
@@ -94,10 +95,7 @@ class Client:
 
     def close(self) -> None:
         if self._given_session is None:
-            try:
-                self.session.close()
-            except Exception:  # noqa: BLE001 - closing never raises
-                pass
+            self.session.close()  # requests' close only empties its pools: it does not raise
 
     def call(
         self,
@@ -143,7 +141,7 @@ class Client:
 
     def _unreachable(self, exc: Exception) -> TransientError:
         return TransientError(
-            _("Le point d'accès Peppol %(provider)s n'a pas pu être joint : nouvel essai plus tard.")
+            _("Le point d'accès Peppol %(provider)s est injoignable : nouvel essai plus tard.")
             % {"provider": self.provider},
             detail=f"{exc.__class__.__name__}: {exc}"[:300],
         )

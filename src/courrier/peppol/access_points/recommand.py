@@ -147,8 +147,7 @@ class RecommandAccessPoint(AccessPoint):
         over_peppol = isinstance(answer, dict) and bool(answer.get("sentOverPeppol"))
         return Sent(
             provider_id=document_id,
-            answer=f"Recommand {document_id or '?'}"
-            + (" sentOverPeppol" if over_peppol else ""),
+            answer=f"Recommand {document_id or '?'}" + (" sentOverPeppol" if over_peppol else ""),
         )
 
     def status(self, provider_id: str) -> DocumentStatus:
