@@ -204,3 +204,18 @@ def test_the_command_says_what_it_recorded_in_french(
     assert "1 nouveau statut Peppol enregistré." in capsys.readouterr().out
     call_command("peppol_status", "--limit", "0")
     assert "La limite doit être un nombre entier positif." in capsys.readouterr().err
+
+
+def test_the_cron_job_polls_too(
+    access_point: FakeAccessPoint, company: BillingCompany, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profile = peppol_profile(company, access_point)
+    (message,) = sent(profile)
+    access_point.advance()
+    OutboundMessage.objects.filter(pk=message.pk).update(
+        updated_at=timezone.now() - timedelta(hours=1)
+    )
+    call_command("outbox_recover", "--no-kick")
+    assert "1 nouveau statut Peppol enregistré." in capsys.readouterr().out
+    message.refresh_from_db()
+    assert message.delivery_status == DeliveryStatus.DELIVERED

@@ -215,7 +215,7 @@ class SendingProfile(models.Model):
         ]
 
     def __str__(self) -> str:
-        if self.peppol_company is not None:
+        if self.peppol_company_id is not None:
             return f"{self.peppol_company} (Peppol)"
         owner = self.collaborator or self.billing_company
         return f"{owner} <{self.from_address}>"

@@ -140,8 +140,8 @@ class RecommandAccessPoint(AccessPoint):
         )
         if isinstance(answer, dict) and answer.get("success") is False:
             raise PermanentError(
-                _("Le point d'accès Peppol Recommand refuse le document : %(reason)s")
-                % {"reason": str(answer.get("errors") or "?")[:300]}
+                _("Le point d'accès Peppol %(provider)s refuse le document : %(reason)s")
+                % {"provider": self.provider, "reason": str(answer.get("errors") or "?")[:300]}
             )
         document_id = str(answer.get("id") or "") if isinstance(answer, dict) else ""
         over_peppol = isinstance(answer, dict) and bool(answer.get("sentOverPeppol"))

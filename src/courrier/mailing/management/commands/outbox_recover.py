@@ -52,14 +52,16 @@ class Command(BaseCommand):
             % {"count": resumed}
         )
         polled = statuses_poll()
-        self.stdout.write(
-            ngettext(
-                "%(count)d nouveau statut Peppol enregistré.",
-                "%(count)d nouveaux statuts Peppol enregistrés.",
-                polled,
+        if polled:
+            # Said only when something changed: most runs ask nothing due.
+            self.stdout.write(
+                ngettext(
+                    "%(count)d nouveau statut Peppol enregistré.",
+                    "%(count)d nouveaux statuts Peppol enregistrés.",
+                    polled,
+                )
+                % {"count": polled}
             )
-            % {"count": polled}
-        )
         if no_kick:
             return
         profiles = services.profiles_waiting()
