@@ -219,3 +219,24 @@ def test_the_cron_job_polls_too(
     assert "1 nouveau statut Peppol enregistré." in capsys.readouterr().out
     message.refresh_from_db()
     assert message.delivery_status == DeliveryStatus.DELIVERED
+
+
+def test_the_message_page_shows_the_buyers_answer(
+    access_point: FakeAccessPoint, company: BillingCompany
+) -> None:
+    from django.test import Client as Browser
+    from django.urls import reverse
+
+    from tests.firm.factories import make_admin
+
+    profile = peppol_profile(company, access_point)
+    (message,) = sent(profile)
+    access_point.advance()
+    access_point.respond(message.provider_message_id, "paid")
+    statuses_poll(now=later())
+    browser = Browser()
+    browser.force_login(make_admin())
+    response = browser.get(reverse("mailing:message_detail", args=[message.pk]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'class="badge badge-ok"' in html and "payé" in html
