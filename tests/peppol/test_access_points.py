@@ -177,6 +177,14 @@ def test_refused_credentials_hold_the_profile_with_a_french_sentence(
         build(fake).check()
 
 
+def test_an_unknown_recommand_company_refuses_the_profile(fake: FakeAccessPoint) -> None:
+    with translation.override("fr"), pytest.raises(ProfileRejected) as caught:
+        send(recommand(fake, company_id="c_other"))
+    assert "ne connaît pas le compte enregistré" in str(caught.value)
+    with pytest.raises(ProfileRejected):
+        recommand(fake, company_id="c_other").check()
+
+
 def test_a_wrong_billit_party_is_refused(fake: FakeAccessPoint) -> None:
     with pytest.raises(ProfileRejected) as caught:
         billit(fake, party_id="1").check()

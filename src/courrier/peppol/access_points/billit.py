@@ -214,7 +214,7 @@ class BillitAccessPoint(AccessPoint):
         )
 
     def check(self) -> str:
-        answer = self.client.call("GET", PARTY_PATH.format(id=self.party_id))
+        answer = self.client.call("GET", PARTY_PATH.format(id=self.party_id), account_in_path=True)
         name = answer.get("Name") if isinstance(answer, dict) else ""
         return f"Billit: {name or '?'} (PartyID {self.party_id})"
 

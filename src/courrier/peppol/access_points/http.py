@@ -105,8 +105,11 @@ class Client:
         body: Any = None,
         headers: dict[str, str] | None = None,
         sending: bool = False,
+        account_in_path: bool = False,
     ) -> Any:
-        """The JSON of a 2xx answer (None when empty), or the error its status means."""
+        """The JSON of a 2xx answer (None when empty), or the error its status means.
+        `account_in_path`: the path names the profile's account, so a 404 means a wrong
+        account id (the profile is refused), not a missing document."""
         data = None
         request_headers = dict(headers or {})
         if body is not None:
@@ -137,6 +140,16 @@ class Client:
             raise self._unreachable(exc) from exc
         except requests.RequestException as exc:
             raise self._unreachable(exc) from exc
+        if response.status_code == 404 and account_in_path:
+            raise ProfileRejected(
+                _(
+                    "Le point d'accès Peppol %(provider)s ne connaît pas le compte enregistré : "
+                    "vérifiez l'identifiant de la société dans les paramètres Peppol."
+                )
+                % {"provider": self.provider},
+                detail=f"HTTP 404 {reason_of(response)}".strip(),
+                code=404,
+            )
         return self.answer(response)
 
     def _unreachable(self, exc: Exception) -> TransientError:

@@ -137,6 +137,7 @@ class RecommandAccessPoint(AccessPoint):
                 "doctypeId": document_type,
             },
             sending=True,
+            account_in_path=True,
         )
         if isinstance(answer, dict) and answer.get("success") is False:
             raise PermanentError(
@@ -172,7 +173,9 @@ class RecommandAccessPoint(AccessPoint):
         return Participant(peppol_id=peppol_id, registered=True, document_types=tuple(types))
 
     def check(self) -> str:
-        answer = self.client.call("GET", COMPANY_PATH.format(company=self.company_id))
+        answer = self.client.call(
+            "GET", COMPANY_PATH.format(company=self.company_id), account_in_path=True
+        )
         company = answer.get("company") if isinstance(answer, dict) else None
         name = company.get("name") if isinstance(company, dict) else ""
         return f"Recommand: {name or '?'} ({self.company_id})"
