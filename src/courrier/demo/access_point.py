@@ -210,7 +210,9 @@ class FakeAccessPoint:
             }
         ).encode("utf-8")
 
-    def webhook_headers(self, doc: Document, body: bytes, *, at: int | None = None) -> dict:
+    def webhook_headers(
+        self, doc: Document, body: bytes, *, at: int | None = None
+    ) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
         if doc.api == "billit":
             stamp = str(int(time.time()) if at is None else at)
@@ -294,7 +296,7 @@ class FakeAccessPoint:
             return 200, {}, {"PartyID": int(self.billit_party), "Name": self.company_name}
         return 404, {}, _error("billit", "Not found")
 
-    def _billit_send(self, headers: dict[str, str], body: bytes) -> tuple[int, dict, Any]:
+    def _billit_send(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], Any]:
         try:
             xml = str(json.loads(body)["XML"]).encode("utf-8")
         except (ValueError, KeyError, TypeError):
@@ -395,7 +397,7 @@ class FakeAccessPoint:
             return 200, {}, {"success": True, "company": company}
         return 404, {}, _error("recommand", "Not found")
 
-    def _recommand_send(self, body: bytes) -> tuple[int, dict, Any]:
+    def _recommand_send(self, body: bytes) -> tuple[int, dict[str, str], Any]:
         try:
             payload = json.loads(body)
             receiver = str(payload["recipient"])
