@@ -3,7 +3,7 @@
 import os
 import sys
 
-_DASHED = {"send-invoices": "send_invoices"}
+_DASHED = {"send-invoices": "send_invoices", "peppol-status": "peppol_status"}
 
 
 def main() -> None:

@@ -242,6 +242,9 @@ PROVIDER_URLS = {
     "MAILGUN_EU": os.environ.get("COURRIER_MAILGUN_EU_API_URL", "https://api.eu.mailgun.net/v3/"),
     "POSTMARK": os.environ.get("COURRIER_POSTMARK_API_URL", "https://api.postmarkapp.com/"),
     "SES_ENDPOINT": os.environ.get("COURRIER_SES_ENDPOINT_URL", ""),
+    # Peppol access points (a profile's own address, when set, wins: a sandbox, a test server).
+    "BILLIT": os.environ.get("COURRIER_BILLIT_API_URL", "https://api.billit.be"),
+    "RECOMMAND": os.environ.get("COURRIER_RECOMMAND_API_URL", "https://app.recommand.eu"),
 }
 
 SESSION_COOKIE_HTTPONLY = True

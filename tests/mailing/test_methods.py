@@ -42,7 +42,15 @@ def test_every_method_of_the_model_is_declared_and_nothing_else() -> None:
 
 def test_the_pages_lists_are_read_from_the_declarations() -> None:
     assert OAUTH_METHODS == {"gmail": "google", "microsoft": "microsoft"}
-    assert sorted(WEBHOOK_METHODS) == ["brevo", "mailgun", "postmark", "sendgrid", "ses"]
+    assert sorted(WEBHOOK_METHODS) == [
+        "billit",
+        "brevo",
+        "mailgun",
+        "postmark",
+        "recommand",
+        "sendgrid",
+        "ses",
+    ]
 
 
 def test_the_forms_sections_keep_their_order_and_their_methods() -> None:

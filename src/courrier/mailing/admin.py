@@ -57,6 +57,7 @@ class SendingProfileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_select_related = ["collaborator", "billing_company"]
     search_fields = ["from_address", "smtp_host", "collaborator__email", "billing_company__name"]
     readonly_fields = ["password_stored", "state_label", "state_detail", "last_change"]
+
     fieldsets = [
         (_("Propriétaire"), {"fields": ["collaborator", "billing_company"]}),
         (
@@ -80,9 +81,12 @@ class SendingProfileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SendingProfile]:
+        # Mail profiles only: a company's Peppol access point has its own page (its form knows
+        # the Peppol methods; this one offers the mail methods only).
         return (
             super()
             .get_queryset(request)
+            .filter(peppol_company__isnull=True)
             .defer("smtp_password")
             .annotate(
                 has_password=Case(

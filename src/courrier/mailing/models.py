@@ -20,7 +20,8 @@ from courrier.texts import ServerTextField
 
 
 class SendingProfile(models.Model):
-    """How one collaborator or one billing company sends mail. Exactly one owner."""
+    """How one collaborator or one billing company sends mail, or how one billing company sends
+    its Peppol documents (through its access point). Exactly one owner."""
 
     class Method(models.TextChoices):
         SMTP = "smtp", _("SMTP")
@@ -31,6 +32,9 @@ class SendingProfile(models.Model):
         MAILGUN = "mailgun", _("Mailgun")
         POSTMARK = "postmark", _("Postmark")
         SES = "ses", _("Amazon SES")
+        # Peppol access points (`courrier.peppol.access_points`): the owner is `peppol_company`.
+        BILLIT = "billit", _("Billit (Peppol)")
+        RECOMMAND = "recommand", _("Recommand (Peppol)")
 
     class SMTPAuth(models.TextChoices):
         PASSWORD = "password", _("mot de passe")
@@ -71,6 +75,15 @@ class SendingProfile(models.Model):
         blank=True,
         related_name="sending_profile",
         verbose_name=_("société facturante"),
+    )
+    # A billing company's Peppol access point: a profile of a Peppol method, beside its mail one.
+    peppol_company = models.OneToOneField(
+        "firm.BillingCompany",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="peppol_profile",
+        verbose_name=_("société facturante (Peppol)"),
     )
     method = models.CharField(
         _("méthode d'envoi"), max_length=20, choices=Method.choices, default=Method.SMTP
@@ -129,6 +142,19 @@ class SendingProfile(models.Model):
     aws_secret_access_key = EncryptedTextField(_("clé secrète AWS"), blank=True)
     aws_region = models.CharField(_("région AWS"), max_length=32, blank=True, default="eu-west-1")
 
+    # Peppol access points (Billit, Recommand): the API's address (blank: the provider's
+    # production address, settings.PROVIDER_URLS), the account there, and Recommand's secret.
+    api_base_url = models.URLField(
+        _("adresse de l'API"),
+        max_length=255,
+        blank=True,
+        help_text=_("Vide : l'adresse de production du fournisseur."),
+    )
+    api_secret = EncryptedTextField(_("secret d'API"), blank=True)
+    peppol_account = models.CharField(
+        _("identifiant du compte chez le point d'accès"), max_length=100, blank=True
+    )
+
     # Delivery events: each profile has its own webhook address and its own secret.
     webhook_token = models.CharField(
         _("jeton de l'adresse du webhook"), max_length=64, unique=True, null=True, blank=True
@@ -169,19 +195,34 @@ class SendingProfile(models.Model):
         verbose_name_plural = _("paramétrages d'envoi")
         constraints = [
             models.CheckConstraint(
-                condition=(Q(collaborator__isnull=False) & Q(billing_company__isnull=True))
-                | (Q(collaborator__isnull=True) & Q(billing_company__isnull=False)),
+                condition=(
+                    Q(collaborator__isnull=False)
+                    & Q(billing_company__isnull=True)
+                    & Q(peppol_company__isnull=True)
+                )
+                | (
+                    Q(collaborator__isnull=True)
+                    & Q(billing_company__isnull=False)
+                    & Q(peppol_company__isnull=True)
+                )
+                | (
+                    Q(collaborator__isnull=True)
+                    & Q(billing_company__isnull=True)
+                    & Q(peppol_company__isnull=False)
+                ),
                 name="sending_profile_one_owner",
             ),
         ]
 
     def __str__(self) -> str:
+        if self.peppol_company_id is not None:
+            return f"{self.peppol_company} (Peppol)"
         owner = self.collaborator or self.billing_company
         return f"{owner} <{self.from_address}>"
 
     @property
     def owner_label(self) -> str:
-        return str(self.collaborator or self.billing_company)
+        return str(self.collaborator or self.billing_company or self.peppol_company)
 
 
 # Every encrypted column of a profile. Pages never decrypt them: they defer them and read only
@@ -270,6 +311,19 @@ class DeliveryStatus(models.TextChoices):
     DROPPED = "dropped", _("abandonné par le fournisseur")
     COMPLAINED = "complained", _("signalé comme spam")
     OPENED = "opened", _("ouvert")
+    # Peppol documents: the network's and the buyer's answers (courrier.peppol).
+    REJECTED = "rejected", _("refusé par le réseau Peppol")
+    ACKNOWLEDGED = "acknowledged", _("reçu par l'acheteur")
+    APPROVED = "approved", _("accepté par l'acheteur")
+    DISPUTED = "disputed", _("contesté par l'acheteur")
+    PAID = "paid", _("payé")
+
+
+class Channel(models.TextChoices):
+    """How an outbound message travels: a mail, or a Peppol document (its bytes are the UBL)."""
+
+    EMAIL = "email", _("e-mail")
+    PEPPOL = "peppol", _("Peppol")
 
 
 class SentCopy(models.TextChoices):
@@ -314,6 +368,9 @@ class OutboundMessage(models.Model):
         verbose_name=_("client"),
     )
     purpose = models.CharField(_("motif de l'envoi"), max_length=40, default="client")
+    channel = models.CharField(
+        _("canal"), max_length=10, choices=Channel.choices, default=Channel.EMAIL
+    )
     # What the mail is about: a merge-field context (MailTemplate.Context) and, beyond the
     # client, the id of that context's object (an invoice, a VAT return, a document).
     context = models.CharField(_("contexte"), max_length=20, default="client")
@@ -401,6 +458,8 @@ class OutboundMessage(models.Model):
             models.Index(fields=["profile", "status", "next_attempt_at"], name="outbox_ready"),
             models.Index(fields=["client", "-created_at"], name="outbox_client"),
             models.Index(fields=["context", "object_id"], name="outbox_context_object"),
+            # The Peppol documents whose status is still asked for (courrier.peppol.status).
+            models.Index(fields=["channel", "status", "updated_at"], name="outbox_channel"),
         ]
 
     def __str__(self) -> str:

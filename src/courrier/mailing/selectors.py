@@ -132,8 +132,22 @@ def batch_status_counts(*, batch: MailBatch) -> dict[str, int]:
 
 # What became of a message, one word: its state, or what the provider reported once it was
 # sent (delivered, bounced); the keys of the batch page's counts.
-_DELIVERED = {DeliveryStatus.DELIVERED, DeliveryStatus.OPENED}
-_BOUNCED = {DeliveryStatus.BOUNCED, DeliveryStatus.DROPPED, DeliveryStatus.COMPLAINED}
+# A Peppol document the buyer answered was delivered first; one the network refused did not
+# arrive, like a bounce.
+_DELIVERED = {
+    DeliveryStatus.DELIVERED,
+    DeliveryStatus.OPENED,
+    DeliveryStatus.ACKNOWLEDGED,
+    DeliveryStatus.APPROVED,
+    DeliveryStatus.DISPUTED,
+    DeliveryStatus.PAID,
+}
+_BOUNCED = {
+    DeliveryStatus.BOUNCED,
+    DeliveryStatus.DROPPED,
+    DeliveryStatus.COMPLAINED,
+    DeliveryStatus.REJECTED,
+}
 # Settled: nothing more happens to these by itself.
 SETTLED = frozenset(
     {Status.SENT, Status.FAILED, Status.UNCERTAIN, Status.CANCELLED, "delivered", "bounced"}

@@ -1,6 +1,14 @@
 from django.urls import include, path
 
-from courrier.mailing.views import archive, batches, compose, compose_parts, profiles, templates
+from courrier.mailing.views import (
+    archive,
+    batches,
+    compose,
+    compose_parts,
+    peppol,
+    profiles,
+    templates,
+)
 
 app_name = "mailing"
 urlpatterns = [
@@ -30,6 +38,10 @@ urlpatterns = [
     path("boite-de-sortie/", archive.outbox, name="outbox"),
     path("non-remis/", archive.undelivered, name="undelivered"),
     path("societes/<int:pk>/envoi/", profiles.company_profile, name="company_profile"),
+    path("societes/<int:pk>/peppol/", peppol.company_peppol, name="company_peppol"),
+    path(
+        "societes/<int:pk>/peppol/tester/", peppol.company_peppol_test, name="company_peppol_test"
+    ),
     path("modeles/", templates.templates, name="templates"),
     path("modeles/nouveau/", templates.template_create, name="template_create"),
     path("modeles/champs/", templates.template_fields, name="template_fields"),

@@ -201,8 +201,9 @@ class SendingProfileForm(forms.ModelForm):
         self.order_fields(["method", *SERVER.fields])
 
     def _method_choices(self) -> list[tuple[str, str]]:
+        # Mail methods only: a Peppol access point is set on the company's Peppol page.
         choices = []
-        for method in methods.declared():
+        for method in methods.declared("email"):
             text = str(method.label)
             if method.oauth_provider and not oauth_configured(method.oauth_provider):
                 text = gettext("%(method)s — à configurer par l'administrateur du cabinet") % {
@@ -216,7 +217,8 @@ class SendingProfileForm(forms.ModelForm):
     def chosen_method(self) -> str:
         if self.is_bound:
             value = self.data.get(self.add_prefix("method"), "")
-            if methods.get(value) is not None:
+            method = methods.get(value)
+            if method is not None and method.channel == "email":
                 return str(value)
         return str(self.instance.method or SendingProfile.Method.SMTP)
 

@@ -10,11 +10,13 @@ its value in `SendingProfile.Method` (with its migration when it needs new colum
 from __future__ import annotations
 
 from courrier.mailing.methods import (
+    billit,
     brevo,
     gmail,
     mailgun,
     microsoft,
     postmark,
+    recommand,
     sendgrid,
     ses,
     smtp,
@@ -33,6 +35,8 @@ METHODS: dict[str, SendingMethod] = {
         mailgun.METHOD,
         postmark.METHOD,
         ses.METHOD,
+        billit.METHOD,
+        recommand.METHOD,
     )
 }
 
@@ -42,17 +46,18 @@ def get(code: str) -> SendingMethod | None:
     return METHODS.get(code)
 
 
-def declared() -> list[SendingMethod]:
-    """Every declared method, in the order the form offers them."""
-    return list(METHODS.values())
+def declared(channel: str | None = None) -> list[SendingMethod]:
+    """Every declared method (of `channel` only, "email" or "peppol", when given), in the order
+    the forms offer them."""
+    return [m for m in METHODS.values() if channel is None or m.channel == channel]
 
 
 def field_groups() -> list[tuple[FieldGroup, list[str]]]:
-    """The form's sections in page order (each method's own in the order of the methods, the
-    `last` ones after), each with the codes of the methods that show it."""
+    """The mail profile form's sections in page order (each method's own in the order of the
+    methods, the `last` ones after), each with the codes of the methods that show it."""
     groups: dict[str, FieldGroup] = {}
     codes: dict[str, list[str]] = {}
-    for method in METHODS.values():
+    for method in declared("email"):
         for group in method.groups:
             groups.setdefault(group.key, group)
             codes.setdefault(group.key, []).append(method.code)

@@ -78,7 +78,9 @@ class SendingMethod:
     secret counts when it is stored or typed). `unready(profile, where)` says why the profile
     cannot send as configured, naming `where` it is corrected, or None. `route(profile)` says
     how its mail leaves. `oauth_provider` names the OAuth provider of a connected mailbox
-    ("google", "microsoft"), `region_field` the form's box for the provider's EU region."""
+    ("google", "microsoft"), `region_field` the form's box for the provider's EU region.
+    `channel` says what the method carries: mail, or Peppol documents (a billing company's
+    access point, set on its Peppol settings page, never offered for a mail profile)."""
 
     code: str
     label: StrOrPromise
@@ -94,6 +96,7 @@ class SendingMethod:
     oauth_label: str = ""
     region_field: str = ""
     webhook: Webhook | None = None
+    channel: Literal["email", "peppol"] = "email"
 
 
 # -- rules the declarations share ------------------------------------------------------------

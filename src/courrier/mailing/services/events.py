@@ -3,7 +3,9 @@ address each profile gives its provider to report to.
 
 Every event is kept once (a replayed webhook is recognised by the provider's event id and
 ignored); the message shows the one that matters most: a bounce, a drop or a spam complaint
-beats "delivered", which beats "deferred" whatever order the reports arrive in.
+beats "delivered", which beats "deferred" whatever order the reports arrive in. A Peppol
+document's statuses (its access point's webhook or `courrier.peppol.status`) go the same way:
+a refusal by the network beats "delivered", and the buyer's answers come after it, "paid" last.
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ PRECEDENCE: dict[str, int] = {
     DeliveryStatus.BOUNCED: 3,
     DeliveryStatus.DROPPED: 3,
     DeliveryStatus.COMPLAINED: 3,
+    DeliveryStatus.REJECTED: 3,
+    DeliveryStatus.ACKNOWLEDGED: 4,
+    DeliveryStatus.APPROVED: 5,
+    DeliveryStatus.DISPUTED: 5,
+    DeliveryStatus.PAID: 6,
 }
 
 

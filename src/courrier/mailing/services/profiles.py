@@ -116,8 +116,14 @@ def company_settings_label(company: BillingCompany) -> Text:
     return _("« Sociétés facturantes › %(company)s › Paramétrage d'envoi »") % {"company": company}
 
 
+def peppol_settings_label(company: BillingCompany) -> Text:
+    return _("« Sociétés facturantes › %(company)s › Peppol »") % {"company": company}
+
+
 def settings_label(profile: SendingProfile) -> Text:
     """Where a person corrects this profile, in words."""
+    if profile.peppol_company_id is not None and profile.peppol_company is not None:
+        return peppol_settings_label(profile.peppol_company)
     company = profile.billing_company if profile.billing_company_id is not None else None
     if company is not None:
         return company_settings_label(company)
@@ -126,6 +132,10 @@ def settings_label(profile: SendingProfile) -> Text:
 
 def settings_url(profile: SendingProfile, *, viewer: Collaborator | None = None) -> str:
     """The page on which this profile is corrected (empty when `viewer` may not open it)."""
+    if profile.peppol_company_id is not None:
+        if viewer is not None and not viewer.is_firm_admin:
+            return ""
+        return reverse("mailing:company_peppol", args=[profile.peppol_company_id])
     if profile.billing_company_id is not None:
         if viewer is not None and not viewer.is_firm_admin:
             return ""

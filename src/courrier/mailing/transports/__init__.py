@@ -9,6 +9,7 @@ from courrier.mailing.transports.anymail import TRANSPORTS as ANYMAIL_TRANSPORTS
 from courrier.mailing.transports.base import Transport
 from courrier.mailing.transports.gmail import GmailTransport
 from courrier.mailing.transports.microsoft import MicrosoftGraphTransport
+from courrier.mailing.transports.peppol import PeppolTransport
 from courrier.mailing.transports.sendgrid import SendGridTransport
 from courrier.mailing.transports.smtp import SMTPTransport
 from courrier.texts import sentence as _
@@ -22,6 +23,9 @@ TRANSPORTS: dict[str, type[Transport]] = {
     "microsoft": MicrosoftGraphTransport,
     "sendgrid": SendGridTransport,
     **ANYMAIL_TRANSPORTS,  # brevo, mailgun, postmark, ses
+    # Peppol access points: one transport, the access point's API chosen by the method.
+    "billit": PeppolTransport,
+    "recommand": PeppolTransport,
 }
 
 

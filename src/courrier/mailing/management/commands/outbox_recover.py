@@ -1,4 +1,5 @@
-"""Cron job: settle deliveries that stopped, and wake delivery for messages left waiting.
+"""Cron job: settle deliveries that stopped, wake delivery for messages left waiting, and ask
+the Peppol access points how the documents they took are doing (bounded per run).
 
 Like every command, it speaks the active language: French (LANGUAGE_CODE) unless a caller
 activates another one.
@@ -13,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from courrier.mailing import services
+from courrier.peppol.status import statuses_poll
 
 
 class Command(BaseCommand):
@@ -49,6 +51,17 @@ class Command(BaseCommand):
             )
             % {"count": resumed}
         )
+        polled = statuses_poll()
+        if polled:
+            # Said only when something changed: most runs ask nothing due.
+            self.stdout.write(
+                ngettext(
+                    "%(count)d nouveau statut Peppol enregistré.",
+                    "%(count)d nouveaux statuts Peppol enregistrés.",
+                    polled,
+                )
+                % {"count": polled}
+            )
         if no_kick:
             return
         profiles = services.profiles_waiting()
