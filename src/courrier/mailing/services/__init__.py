@@ -51,6 +51,7 @@ from courrier.mailing.services.resend import message_resend
 from courrier.mailing.services.rounds import BatchProgress, batch_compose
 from courrier.mailing.services.sent_copy import sent_copy_append
 from courrier.mailing.services.setup import encoded_size, message_size_limit, profile_for_sender
+from courrier.mailing.services.store import PreparedMessage, document_prepare, message_store_once
 from courrier.mailing.services.templates import template_ensure
 from courrier.mailing.services.uploads import clean_filename, upload_store
 from courrier.mailing.signatures import mail_signature
@@ -62,6 +63,7 @@ __all__ = [
     "DeliveryReport",
     "Draft",
     "Event",
+    "PreparedMessage",
     "PresendCheck",
     "Preview",
     "Reason",
@@ -79,6 +81,7 @@ __all__ = [
     "delivery_enqueue",
     "delivery_ensure_next",
     "delivery_events_record",
+    "document_prepare",
     "encoded_size",
     "holes",
     "link_revoke",
@@ -93,6 +96,7 @@ __all__ = [
     "message_retry",
     "message_size_limit",
     "message_store_checked",
+    "message_store_once",
     "messages_deliver",
     "messages_recover",
     "presend_check",
