@@ -135,6 +135,15 @@ def no_access_point() -> Text:
     )
 
 
+def no_access_point_here() -> Text:
+    return Sentence(
+        gettext_noop(
+            "La société facturante n'a pas de point d'accès Peppol : configurez-le sur sa page "
+            "(Peppol) avant d'envoyer des factures électroniques."
+        )
+    )
+
+
 def peppol_reasons(invoice: Invoice, *, sent: bool, profile_problem: Text | None) -> list[Reason]:
     """What blocks the e-invoice of an issued invoice whose client is on Peppol: sent already,
     no identifier, not reachable on Peppol (the last look-up said so) or not for this kind of

@@ -28,10 +28,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import translation
+from django.utils.html import escape
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_noop, pgettext
 
 from courrier.billing.fields import INVOICE_CONTEXT, invoice_context
 from courrier.billing.models import Invoice
@@ -56,10 +59,16 @@ from courrier.billing.services.issue import (
 )
 from courrier.billing.services.pdf import invoice_pdf_render
 from courrier.billing.services.peppol import (
+    PURPOSE_COURTESY,
     PURPOSE_PEPPOL,
     Way,
+    courtesy_key,
+    no_access_point_here,
+    peppol_key,
     peppol_prepare,
+    peppol_profile,
     peppol_profiles,
+    peppol_reasons,
     way_of,
 )
 from courrier.billing.services.presend import invoice_presend_check
@@ -74,6 +83,7 @@ from courrier.billing.services.ubl import (
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing import contexts, services
 from courrier.mailing.contexts import MailContext
+from courrier.mailing.exceptions import MailingError
 from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage, SendingProfile
 from courrier.mailing.services import PreparedMessage, Reason
 from courrier.texts import Sentence, render_all, text_error, text_of
@@ -418,12 +428,35 @@ def invoice_batch_summary(*, batch: MailBatch) -> BatchSummary:
 # -- one invoice ---------------------------------------------------------------------------------
 
 
+def _courtesy(subject: str, body: str, language: str) -> tuple[str, str]:
+    """The subject and body of a courtesy copy: marked as such in the client's language, the
+    note before the template's text (in the body's own form, HTML or light markup)."""
+    with translation.override(language):
+        mark = pgettext("mail", "Copie de courtoisie")
+        note = pgettext(
+            "mail",
+            "Cette facture vous a été transmise par le réseau Peppol ; ce PDF en est une copie "
+            "de courtoisie, à ne pas comptabiliser une seconde fois.",
+        )
+    if body.lstrip().startswith("<"):
+        body = f"<p><em>{escape(note)}</em></p>{body}"
+    else:
+        body = f"_{note}_\n\n{body}"
+    return f"[{mark}] {subject}", body
+
+
 def _compose_invoice(
-    invoice: Invoice, *, by: Collaborator, idempotency_key: str, purpose: str
+    invoice: Invoice,
+    *,
+    by: Collaborator,
+    idempotency_key: str,
+    purpose: str,
+    courtesy: bool = False,
 ) -> OutboundMessage:
     """One invoice's mail, stored on its own: the PDF made if it was not yet (never remade),
     the company's template in the invoice's language, the stored PDF attached, the company's
-    profile. A known `idempotency_key` returns its message unchanged."""
+    profile. A known `idempotency_key` returns its message unchanged. `courtesy`: the copy by
+    e-mail of an invoice sent by Peppol, marked as such."""
     if invoice.status != Invoice.Status.ISSUED:
         raise text_error(not_issued())
     existing = OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
@@ -449,12 +482,15 @@ def _compose_invoice(
         )
         if refused is not None:
             raise text_error(text_of(refused.message))
+    subject, body = version.subject, version.body
+    if courtesy:
+        subject, body = _courtesy(subject, body, invoice.language)
     return services.message_compose(
         sender=by,
         client=invoice.client,
         draft=services.Draft(
-            subject=version.subject,
-            body=version.body,
+            subject=subject,
+            body=body,
             language=invoice.language,
             template=template,
         ),
@@ -475,11 +511,82 @@ def invoice_resend(*, invoice: Invoice, by: Collaborator) -> OutboundMessage:
 
 
 def invoice_send(*, invoice: Invoice, by: Collaborator) -> OutboundMessage:
-    """Queue an issued invoice's mail once (the same key as a batch: never twice)."""
+    """Queue an issued invoice once, the way its client receives invoices: its e-invoice by
+    Peppol, or its mail (the same keys as a batch: never twice)."""
     invoice = mail_invoices([invoice.pk]).get()
+    access_point = peppol_profile(invoice.billing_company)
+    if way_of(invoice.client, peppol=access_point is not None) == Way.PEPPOL:
+        return invoice_peppol_send(invoice=invoice, by=by)
     return _compose_invoice(
         invoice, by=by, idempotency_key=email_key(invoice.pk), purpose=PURPOSE_EMAIL
     )
+
+
+def invoice_peppol_send(*, invoice: Invoice, by: Collaborator) -> OutboundMessage:
+    """Queue an issued invoice's e-invoice once: made and validated if it was not yet (never
+    remade), through its company's access point, under `peppol_key`. Raises a ValidationError
+    saying why it cannot go (no access point, the pre-send check's Peppol reasons, fatal
+    findings of the validation)."""
+    invoice = mail_invoices([invoice.pk]).get()
+    if invoice.status != Invoice.Status.ISSUED:
+        raise text_error(not_issued())
+    existing = services.message_for_key(peppol_key(invoice.pk))
+    if existing is not None:
+        return existing
+    access_point = peppol_profile(invoice.billing_company)
+    if access_point is None:
+        raise text_error(no_access_point_here())
+    reasons = peppol_reasons(
+        invoice, sent=False, profile_problem=services.profile_blocker(access_point)
+    )
+    if reasons:
+        raise ValidationError([text_error(reason.message) for reason in reasons])
+    try:
+        xml = invoice_ubl_ensure(invoice=invoice)
+    except UblRefused as refused:
+        raise text_error(refused.reason) from None
+    prepared = peppol_prepare(invoice, xml=xml, access_point=access_point, by=by)
+    message = services.message_store_once(prepared)
+    logger.info("invoice %s queued by Peppol: message %s", invoice.pk, message.pk)
+    return message
+
+
+def invoice_courtesy_send(*, invoice: Invoice, by: Collaborator) -> OutboundMessage:
+    """The courtesy copy by e-mail (the PDF) of an invoice sent by Peppol, once."""
+    invoice = mail_invoices([invoice.pk]).get()
+    return _compose_invoice(
+        invoice,
+        by=by,
+        idempotency_key=courtesy_key(invoice.pk),
+        purpose=PURPOSE_COURTESY,
+        courtesy=True,
+    )
+
+
+def courtesy_copies_send(*, invoice_ids: Iterable[int]) -> list[OutboundMessage]:
+    """After their e-invoices were taken by the access point: the courtesy copies of these
+    invoices whose clients asked for one, each once (sent by the collaborator who sent the
+    e-invoice). A copy that cannot go (no address, no template) is logged, never retried
+    in a loop: the e-invoice is the legal one."""
+    documents = OutboundMessage.objects.filter(
+        context=INVOICE_CONTEXT,
+        object_id__in=list(invoice_ids),
+        purpose=PURPOSE_PEPPOL,
+        status=OutboundMessage.Status.SENT,
+        client__peppol_courtesy_copy=True,
+    ).select_related("sender")
+    sent: list[OutboundMessage] = []
+    for document in documents:
+        if document.sender is None or document.object_id is None:
+            continue
+        invoice = Invoice.objects.filter(pk=document.object_id).first()
+        if invoice is None:
+            continue
+        try:
+            sent.append(invoice_courtesy_send(invoice=invoice, by=document.sender))
+        except (ValidationError, MailingError) as exc:
+            logger.warning("courtesy copy of invoice %s not sent: %s", invoice.pk, exc)
+    return sent
 
 
 def invoice_issued(*, invoice: Invoice, by: Collaborator | None) -> bool:
@@ -489,7 +596,10 @@ def invoice_issued(*, invoice: Invoice, by: Collaborator | None) -> bool:
     company = invoice.billing_company
     if not company.send_invoices_on_issue or by is None:
         return False
-    if invoice.register != Invoice.Register.EMAIL or invoice.status != Invoice.Status.ISSUED:
+    if invoice.status != Invoice.Status.ISSUED or invoice.register not in (
+        Invoice.Register.EMAIL,
+        Invoice.Register.PEPPOL,
+    ):
         return False
 
     def enqueue() -> None:

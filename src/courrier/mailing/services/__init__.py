@@ -51,7 +51,12 @@ from courrier.mailing.services.resend import message_resend
 from courrier.mailing.services.rounds import BatchProgress, batch_compose
 from courrier.mailing.services.sent_copy import sent_copy_append
 from courrier.mailing.services.setup import encoded_size, message_size_limit, profile_for_sender
-from courrier.mailing.services.store import PreparedMessage, document_prepare, message_store_once
+from courrier.mailing.services.store import (
+    PreparedMessage,
+    document_prepare,
+    message_for_key,
+    message_store_once,
+)
 from courrier.mailing.services.templates import template_ensure
 from courrier.mailing.services.uploads import clean_filename, upload_store
 from courrier.mailing.signatures import mail_signature
@@ -91,6 +96,7 @@ __all__ = [
     "message_bytes",
     "message_cancel",
     "message_compose",
+    "message_for_key",
     "message_preview",
     "message_resend",
     "message_retry",
