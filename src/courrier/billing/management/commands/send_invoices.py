@@ -10,8 +10,8 @@ summary: sent by Peppol, by e-mail, to print, blocked. Run twice, it sends nothi
 Credit notes go with the invoices (each with its own template): when any is among those chosen,
 every count says how many invoices and how many credit notes, never "factures" for both.
 
-Exit codes: 0 every chosen invoice was sent or is to print (or there was nothing to send); 1 some were
-blocked, failed, are uncertain or still waiting; 2 a wrong argument.
+Exit codes: 0 every chosen invoice was sent or is to print (or there was nothing to send);
+1 some were blocked, failed, are uncertain or still waiting; 2 a wrong argument.
 """
 
 from __future__ import annotations
