@@ -89,12 +89,16 @@ def clients_lookup(
     report = LookupReport()
     for client in clients:
         outcome = _one(client, access_point_for, report, sleep)
-        if outcome == "registered" and switch and client.invoice_channel != InvoiceChannel.PEPPOL:
-            if INVOICE_DOCUMENT_TYPE in client.peppol_document_types:
-                Client.objects.filter(pk=client.pk).update(invoice_channel=InvoiceChannel.PEPPOL)
-                client.invoice_channel = InvoiceChannel.PEPPOL
-                report.switched.append(client.number)
-                outcome = "switched"
+        if (
+            outcome == "registered"
+            and switch
+            and client.invoice_channel != InvoiceChannel.PEPPOL
+            and INVOICE_DOCUMENT_TYPE in client.peppol_document_types
+        ):
+            Client.objects.filter(pk=client.pk).update(invoice_channel=InvoiceChannel.PEPPOL)
+            client.invoice_channel = InvoiceChannel.PEPPOL
+            report.switched.append(client.number)
+            outcome = "switched"
         if progress is not None:
             progress(client, outcome)
     return report
