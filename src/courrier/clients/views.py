@@ -436,7 +436,8 @@ def client_peppol_lookup(request: HttpRequest, pk: int) -> HttpResponse:
         messages.warning(
             request,
             _(
-                "%(id)s n'est pas inscrit sur Peppol : ses factures partent par e-mail ou sur papier."
+                "%(id)s n'est pas inscrit sur Peppol : ses factures partent par e-mail "
+                "ou sur papier."
             )
             % {"id": participant.peppol_id},
         )
