@@ -47,7 +47,7 @@ from courrier.firm.permissions import admin_required
 from courrier.mailing.exceptions import MailingError
 from courrier.mailing.models import OutboundMessage
 from courrier.mailing.selectors import client_messages
-from courrier.mailing.transports.peppol import access_point_of
+from courrier.mailing.transports.peppol import access_point_for
 from courrier.peppol.lookup import NoAccessPoint, client_lookup, lookup_profile
 
 CLIENTS_PER_PAGE = 50
@@ -411,7 +411,7 @@ def client_peppol_lookup(request: HttpRequest, pk: int) -> HttpResponse:
         )
         return back
     try:
-        access_point = access_point_of(lookup_profile(client))
+        access_point = access_point_for(lookup_profile(client))
     except NoAccessPoint:
         messages.error(
             request,

@@ -22,6 +22,7 @@ from courrier.firm.models import Collaborator
 from courrier.mailing.contexts import CLIENT_CONTEXT, MailContext
 from courrier.mailing.exceptions import ConfigurationError
 from courrier.mailing.models import (
+    Channel,
     MailBatch,
     MailTemplate,
     OutboundMessage,
@@ -167,7 +168,7 @@ def document_prepare(  # noqa: PLR0913 (a document's row, keyword-only)
         envelope_recipients=[receiver],
         batch=batch,
         status=Status.QUEUED,
-        channel=OutboundMessage.Channel.PEPPOL,
+        channel=Channel.PEPPOL,
     )
     return PreparedMessage(message=message, raw=raw, document=True)
 

@@ -23,7 +23,7 @@ from django.utils.translation import ngettext
 
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany
-from courrier.mailing.transports.peppol import access_point_of
+from courrier.mailing.transports.peppol import access_point_for
 from courrier.peppol.access_points.base import AccessPoint
 from courrier.peppol.lookup import NoAccessPoint, clients_lookup, lookup_profile
 
@@ -75,7 +75,7 @@ class Command(BaseCommand):
         def access_point_for(client: Client) -> AccessPoint:
             profile = lookup_profile(client)
             if profile.pk not in opened:
-                opened[profile.pk] = access_point_of(profile)
+                opened[profile.pk] = access_point_for(profile)
             return opened[profile.pk]
 
         outcomes = {
