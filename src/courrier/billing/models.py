@@ -10,7 +10,7 @@ consecutive numbers, never the same one and never a gap. The unique constraint o
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -19,6 +19,9 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from courrier.languages import MailLanguage
+
+if TYPE_CHECKING:
+    from courrier.peppol.validation import Finding
 
 
 class InvoiceSeries(models.Model):
@@ -163,6 +166,9 @@ class Invoice(models.Model):
     # is stored; a re-send sends these very bytes.
     ubl = models.FileField(_("facture électronique (UBL)"), upload_to="invoices/%Y/", blank=True)
     ubl_sha256 = models.CharField(_("empreinte SHA-256 de l'UBL"), max_length=64, blank=True)
+    # The fatal findings of the last validation that refused the UBL (courrier.peppol.validation
+    # Finding.as_dict()); emptied when a valid one is stored.
+    ubl_findings = models.JSONField(_("erreurs de validation Peppol"), default=list, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -226,6 +232,14 @@ class Invoice(models.Model):
         """The total as lists and registers add it up: a credit note's is negative (its own
         document, the PDF, prints it as the amount credited)."""
         return -self.total_incl_vat if self.is_credit_note else self.total_incl_vat
+
+    @property
+    def einvoice_findings(self) -> list[Finding]:
+        """The fatal findings of the last validation of its UBL, each with its rule's page
+        and its text in the reader's language where Courrier words it."""
+        from courrier.peppol.validation import Finding
+
+        return [Finding.from_dict(item) for item in self.ubl_findings or [] if item]
 
 
 class InvoiceLine(models.Model):

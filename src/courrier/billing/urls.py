@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:pk>/emettre/", views.invoice_issue, name="invoice_issue"),
     path("<int:pk>/supprimer/", views.invoice_delete, name="invoice_delete"),
     path("<int:pk>/pdf/", views.invoice_pdf, name="invoice_pdf"),
+    path("<int:pk>/ubl/", views.invoice_ubl, name="invoice_ubl"),
     path("<int:pk>/renvoyer/", views.invoice_resend, name="invoice_resend"),
     path("<int:pk>/note-de-credit/", views.credit_note_create, name="credit_note_create"),
     path("client/<int:client_pk>/", views.client_invoices, name="client_invoices"),

@@ -42,6 +42,7 @@ from courrier.billing.models import Invoice, InvoiceLine, VatRate
 from courrier.billing.selectors import MAIL_STATES, mail_state
 from courrier.billing.services import issue as issue_services
 from courrier.billing.services import sending
+from courrier.billing.services import ubl as ubl_services
 from courrier.billing.services.paper import invoices_merged_pdf
 from courrier.billing.services.totals import Totals, totals_of
 from courrier.clients.selectors import client_get
@@ -391,6 +392,33 @@ def invoice_pdf(request: HttpRequest, pk: int) -> HttpResponseBase:
 def pdf_filename(invoice: Invoice) -> str:
     kind = _("Note-de-credit") if invoice.kind == Invoice.Kind.CREDIT_NOTE else _("Facture")
     return f"{kind}-{invoice.year}-{invoice.number:04d}.pdf"
+
+
+@require_http_methods(["GET", "POST"])
+def invoice_ubl(request: HttpRequest, pk: int) -> HttpResponse:
+    """The Peppol e-invoice as stored (GET), or made, validated and stored (POST: "Générer et
+    valider"), back to the invoice's page with what the validation found."""
+    invoice = _invoice_or_404(pk)
+    if not invoice.is_issued:
+        raise Http404(_("Un brouillon n'a pas de facture électronique."))
+    if request.method == "POST":
+        try:
+            ubl_services.invoice_ubl_ensure(invoice)
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+        else:
+            messages.success(request, _("La facture électronique est valide et enregistrée."))
+        return redirect("billing:invoice", pk=invoice.pk)
+    if not invoice.ubl:
+        raise Http404(_("Cette facture n'a pas encore de facture électronique."))
+    try:
+        content = ubl_services.invoice_ubl_bytes(invoice)
+    except ValidationError as exc:
+        raise Http404(_error_text(exc)) from exc
+    response = HttpResponse(content, content_type="application/xml")
+    name = pdf_filename(invoice).removesuffix(".pdf") + ".xml"
+    response["Content-Disposition"] = content_disposition_header(True, name) or "attachment"
+    return response
 
 
 def _issue_confirmation(

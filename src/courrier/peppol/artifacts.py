@@ -86,3 +86,9 @@ def eas_schemes() -> dict[str, str]:
     """The Electronic Address Schemes a participant's identifier may use (code -> name), from
     the official code list."""
     return _code_list(artifacts_dir(), "eas")
+
+
+def vatex_codes() -> dict[str, str]:
+    """The VAT exemption reason codes (VATEX) an e-invoice may give (code -> name), from the
+    official code list."""
+    return _code_list(artifacts_dir(), "VATEX")

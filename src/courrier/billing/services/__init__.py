@@ -1,5 +1,5 @@
-"""Invoice services: drafts, issuing, numbering, totals, the PDF, the structured
-communication and the EPC QR code. Import from here."""
+"""Invoice services: drafts, issuing, numbering, totals, the PDF, the Peppol e-invoice (UBL),
+the structured communication and the EPC QR code. Import from here."""
 
 from __future__ import annotations
 
@@ -22,6 +22,12 @@ from courrier.billing.services.issue import (
 )
 from courrier.billing.services.pdf import invoice_pdf_render
 from courrier.billing.services.totals import Totals, VatTotal
+from courrier.billing.services.ubl import (
+    UblInvalidError,
+    invoice_ubl_bytes,
+    invoice_ubl_ensure,
+    invoice_ubl_render,
+)
 
 if TYPE_CHECKING:
     from courrier.billing.models import Invoice
@@ -38,6 +44,7 @@ def invoice_context(invoice: Invoice) -> MailContext:
 __all__ = [
     "LineData",
     "Totals",
+    "UblInvalidError",
     "VatTotal",
     "credit_note_create",
     "format_communication",
@@ -48,6 +55,9 @@ __all__ = [
     "invoice_pdf_bytes",
     "invoice_pdf_ensure",
     "invoice_pdf_render",
+    "invoice_ubl_bytes",
+    "invoice_ubl_ensure",
+    "invoice_ubl_render",
     "invoice_update",
     "parse_communication",
     "register_for",
