@@ -73,7 +73,7 @@ from courrier.billing.services.peppol import (
 )
 from courrier.billing.services.presend import invoice_presend_check
 from courrier.billing.services.ubl import (
-    UblRefused,
+    UblInvalidError,
     invoice_ubl_bytes,
     invoice_ubl_ensure,
     invoice_ubl_made,
@@ -201,7 +201,7 @@ class _InRound:
     pdf: bytes | None
     access_point: SendingProfile | None = None
     ubl: bytes | None = None
-    ubl_refused: UblRefused | None = None
+    ubl_refused: UblInvalidError | None = None
 
 
 def _in_round(context: MailContext) -> _InRound:
@@ -229,7 +229,7 @@ def _round_load(ids: Sequence[int], user: Collaborator | None) -> list[MailConte
             if not invoice.ubl:
                 try:
                     about.ubl = invoice_ubl_made(invoice, pdf=pdf)
-                except UblRefused as refused:
+                except UblInvalidError as refused:
                     about.ubl_refused = refused
         else:
             if which not in templates:
@@ -308,7 +308,7 @@ def _round_route(context: MailContext, batch: MailBatch) -> PreparedMessage | No
         return None
     invoice = about.invoice
     if about.ubl_refused is not None:
-        raise text_error(about.ubl_refused.reason)
+        raise about.ubl_refused
     xml = about.ubl if about.ubl is not None else invoice_ubl_bytes(invoice)
     return peppol_prepare(
         invoice,
@@ -541,10 +541,7 @@ def invoice_peppol_send(*, invoice: Invoice, by: Collaborator) -> OutboundMessag
     )
     if reasons:
         raise ValidationError([text_error(reason.message) for reason in reasons])
-    try:
-        xml = invoice_ubl_ensure(invoice=invoice)
-    except UblRefused as refused:
-        raise text_error(refused.reason) from None
+    xml = invoice_ubl_ensure(invoice)
     prepared = peppol_prepare(invoice, xml=xml, access_point=access_point, by=by)
     message = services.message_store_once(prepared)
     logger.info("invoice %s queued by Peppol: message %s", invoice.pk, message.pk)

@@ -23,7 +23,6 @@ from django.utils.translation import ngettext
 
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany
-from courrier.mailing.transports.peppol import access_point_for
 from courrier.peppol.access_points.base import AccessPoint
 from courrier.peppol.lookup import NoAccessPoint, clients_lookup, lookup_profile
 
