@@ -77,10 +77,16 @@ class InvoiceFilters:
     query: str = ""
 
 
+# The courtesy copy by e-mail of an e-invoice: the registers show the e-invoice's state.
+_COURTESY = "invoice-courtesy"
+
+
 def _latest_mail() -> QuerySet[OutboundMessage]:
-    return OutboundMessage.objects.filter(
-        context=INVOICE_CONTEXT, object_id=OuterRef("pk")
-    ).order_by("-created_at", "-id")
+    return (
+        OutboundMessage.objects.filter(context=INVOICE_CONTEXT, object_id=OuterRef("pk"))
+        .exclude(purpose=_COURTESY)
+        .order_by("-created_at", "-id")
+    )
 
 
 def with_mail(invoices: QuerySet[Invoice]) -> QuerySet[Invoice]:

@@ -18,6 +18,7 @@ urlpatterns = [
     path("<slug:code>/", views.invoice_list, name="invoices"),
     path("<slug:code>/nouvelle/", views.invoice_create, name="invoice_create"),
     path("<slug:code>/lignes/", views.invoice_lines, name="invoice_lines"),
+    path("<slug:code>/registre-peppol/", views.peppol_register, name="peppol_register"),
     path("<slug:code>/registre-email/", views.email_register, name="email_register"),
     path("<slug:code>/registre-email/verifier/", views.email_presend, name="email_presend"),
     path("<slug:code>/registre-email/envoyer/", views.email_send, name="email_send"),

@@ -134,18 +134,30 @@ def invoice_list(request: HttpRequest, code: str) -> HttpResponse:
     return render(request, "billing/invoice_list.html", context)
 
 
+def _sending_register(request: HttpRequest, code: str, register: str) -> HttpResponse:
+    """The Peppol or the e-mail register: its invoices, and the batch that sends the unsent
+    ones of both, each its client's way."""
+    company = _company_or_404(code)
+    context = _register_page(request, company, register)
+    context.update(section=register, batch_form=BatchForm(initial={"scope": "unsent"}))
+    context["batches"] = _with_contents(selectors.company_batches(company=company))
+    context["unsent_count"] = sum(
+        selectors.company_invoices(
+            company=company, register=one, filters=selectors.InvoiceFilters(status="unsent")
+        ).count()
+        for one in (Invoice.Register.PEPPOL, Invoice.Register.EMAIL)
+    )
+    return render(request, "billing/email_register.html", context)
+
+
 @require_GET
 def email_register(request: HttpRequest, code: str) -> HttpResponse:
-    company = _company_or_404(code)
-    context = _register_page(request, company, Invoice.Register.EMAIL)
-    context.update(section="email", batch_form=BatchForm(initial={"scope": "unsent"}))
-    context["batches"] = _with_contents(selectors.company_batches(company=company))
-    context["unsent_count"] = selectors.company_invoices(
-        company=company,
-        register=Invoice.Register.EMAIL,
-        filters=selectors.InvoiceFilters(status="unsent"),
-    ).count()
-    return render(request, "billing/email_register.html", context)
+    return _sending_register(request, code, Invoice.Register.EMAIL)
+
+
+@require_GET
+def peppol_register(request: HttpRequest, code: str) -> HttpResponse:
+    return _sending_register(request, code, Invoice.Register.PEPPOL)
 
 
 @require_GET

@@ -9,6 +9,7 @@ urlpatterns = [
     path("<int:pk>/", views.client_detail, name="detail"),
     path("<int:pk>/modifier/", views.client_edit, name="edit"),
     path("<int:pk>/mails/", views.client_mails, name="mails"),
+    path("<int:pk>/peppol/", views.client_peppol_lookup, name="peppol_lookup"),
     path("etiquettes/", views.tags, name="tags"),
     path("etiquettes/<int:pk>/", views.tag_edit, name="tag_edit"),
     path("etiquettes/<int:pk>/supprimer/", views.tag_delete, name="tag_delete"),

@@ -44,8 +44,11 @@ from courrier.clients.services import (
 )
 from courrier.firm.models import Collaborator
 from courrier.firm.permissions import admin_required
+from courrier.mailing.exceptions import MailingError
 from courrier.mailing.models import OutboundMessage
 from courrier.mailing.selectors import client_messages
+from courrier.mailing.transports.peppol import access_point_for
+from courrier.peppol.lookup import NoAccessPoint, client_lookup, lookup_profile
 
 CLIENTS_PER_PAGE = 50
 MAILS_PER_PAGE = 50
@@ -388,3 +391,69 @@ def selection_share_view(request: HttpRequest, pk: int) -> HttpResponse:
     )
     messages.success(request, text % {"name": found.name})
     return redirect("clients:selections")
+
+
+@login_required
+@require_POST
+def client_peppol_lookup(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "Vérifier sur Peppol": whether the client is reachable on Peppol and for which
+    documents, asked of its billing company's access point (else the firm's first), kept in
+    its file."""
+    client = _client_or_404(pk)
+    back = redirect("clients:detail", pk=client.pk)
+    if not client.peppol_address:
+        messages.error(
+            request,
+            _(
+                "Ce client n'a pas d'identifiant Peppol : indiquez-le dans sa fiche (ou son "
+                "numéro d'entreprise s'il est belge)."
+            ),
+        )
+        return back
+    try:
+        access_point = access_point_for(lookup_profile(client))
+    except NoAccessPoint:
+        messages.error(
+            request,
+            _(
+                "Aucune société facturante n'a de point d'accès Peppol : configurez-en un sur la "
+                "page d'une société facturante (Peppol)."
+            ),
+        )
+        return back
+    try:
+        participant = client_lookup(client, access_point=access_point)
+    except MailingError as exc:
+        messages.error(
+            request,
+            _("Le point d'accès Peppol n'a pas pu répondre : %(reason)s")
+            % {"reason": exc.user_message},
+        )
+        return back
+    finally:
+        access_point.close()
+    if not participant.registered:
+        messages.warning(
+            request,
+            _(
+                "%(id)s n'est pas inscrit sur Peppol : ses factures partent par e-mail "
+                "ou sur papier."
+            )
+            % {"id": participant.peppol_id},
+        )
+    elif participant.receives_invoices:
+        messages.success(
+            request,
+            _("%(id)s est inscrit sur Peppol et y reçoit les factures%(notes)s.")
+            % {
+                "id": participant.peppol_id,
+                "notes": _(" et les notes de crédit") if participant.receives_credit_notes else "",
+            },
+        )
+    else:
+        messages.warning(
+            request,
+            _("%(id)s est inscrit sur Peppol, mais n'y reçoit pas de factures.")
+            % {"id": participant.peppol_id},
+        )
+    return back

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
     from courrier.clients.models import Client
     from courrier.firm.models import BillingCompany, Collaborator
-    from courrier.mailing.models import MailTemplate
+    from courrier.mailing.models import MailBatch, MailTemplate
+    from courrier.mailing.services.store import PreparedMessage
     from courrier.texts import Text
 
 # The context of a mail to a client about no object in particular (the compose window's to one
@@ -232,7 +233,13 @@ class BatchHooks:
     from what is stored; `drop` removes what `write` wrote for contexts whose mails were not
     stored. For a mail made alone (a round redone, a mail stored by link), `settle` runs in
     that mail's transaction and gives the context as stored (the PDF recorded, or the one
-    another run recorded)."""
+    another run recorded).
+
+    `route` sends an object another way than by mail when it should (an invoice to a client
+    on Peppol: its e-invoice through the company's access point): it returns the document
+    prepared as an outbox row (`services.document_prepare`, under its own key and purpose),
+    or None for a mail; it raises a ValidationError or a MailingError saying why the object
+    cannot go that way. It runs with no transaction open, after `load`."""
 
     load: Callable[[Sequence[int], Collaborator | None], list[MailContext]] | None = None
     template: Callable[[MailContext], MailTemplate | None] | None = None
@@ -240,6 +247,7 @@ class BatchHooks:
     record: Callable[[Sequence[MailContext]], set[int]] = _none_taken
     drop: Callable[[Sequence[MailContext]], None] = _nothing
     settle: Callable[[MailContext], MailContext] = _as_is
+    route: Callable[[MailContext, MailBatch], PreparedMessage | None] | None = None
 
 
 _BATCH_HOOKS: dict[str, BatchHooks] = {}

@@ -26,6 +26,19 @@ from courrier.billing.services.invoice_mail import (
     no_template,
     not_issued,
 )
+from courrier.billing.services.peppol import (
+    Way,
+    is_belgian_vat_company,
+    no_access_point,
+    peppol_key,
+    peppol_profiles,
+    peppol_reasons,
+    peppol_required,
+    peppol_warning,
+    to_print,
+    way_of,
+)
+from courrier.clients.models import InvoiceChannel
 from courrier.firm.models import Collaborator, Firm
 from courrier.mailing.exceptions import MailingError
 from courrier.mailing.fields import client_values
@@ -50,9 +63,8 @@ def _already_sent() -> Text:
     return Sentence(gettext_noop("Déjà envoyée par e-mail : utilisez « @ » pour la renvoyer."))
 
 
-def _is_belgian_vat_company(invoice: Invoice) -> bool:
-    vat = "".join(ch for ch in (invoice.client.vat_number or "") if ch.isalnum()).upper()
-    return vat.startswith("BE") and len(vat) > 2
+def _pdf_missing() -> Text:
+    return Sentence(gettext_noop("Le PDF de la facture est introuvable sur le serveur."))
 
 
 def _pdf_stored(invoice: Invoice) -> bool:
@@ -98,9 +110,15 @@ def invoice_presend_check(  # noqa: C901
     invoices = list(invoices)
     sent_keys = set(
         OutboundMessage.objects.filter(
-            idempotency_key__in=[email_key(invoice.pk) for invoice in invoices]
+            idempotency_key__in=[
+                key
+                for invoice in invoices
+                for key in (email_key(invoice.pk), peppol_key(invoice.pk))
+            ]
         ).values_list("idempotency_key", flat=True)
     )
+    access_points = peppol_profiles({invoice.billing_company_id for invoice in invoices})
+    access_problems = {pk: profile_blocker(profile) for pk, profile in access_points.items()}
     templates: dict[tuple[int, str], MailTemplate | None] = {}
     profiles: dict[int, SendingProfile | Text] = {}
     checks: list[PresendCheck] = []
@@ -113,9 +131,32 @@ def invoice_presend_check(  # noqa: C901
         if invoice.status != Invoice.Status.ISSUED:
             blockers.append(Reason("draft", not_issued()))
             continue
+        client = invoice.client
+        company = invoice.billing_company
+        way = way_of(client, peppol=company.pk in access_points)
+        if way == Way.PAPER:
+            blockers.append(Reason("paper", to_print()))
+            continue
+        if way == Way.PEPPOL:
+            blockers.extend(
+                peppol_reasons(
+                    invoice,
+                    sent=peppol_key(invoice.pk) in sent_keys,
+                    profile_problem=access_problems[company.pk],
+                )
+            )
+            if invoice.pdf and not _pdf_stored(invoice):
+                blockers.append(Reason("pdf_missing", _pdf_missing()))
+            continue
+        if client.invoice_channel == InvoiceChannel.PEPPOL:
+            warnings.append(Reason("no_access_point", no_access_point()))
+        if is_belgian_vat_company(client):
+            if company.pk in access_points:
+                blockers.append(Reason("peppol", peppol_required(client)))
+            else:
+                warnings.append(Reason("peppol", peppol_warning()))
         if email_key(invoice.pk) in sent_keys:
             blockers.append(Reason("already_sent", _already_sent()))
-        client = invoice.client
         if not client.invoice_addresses():
             blockers.append(
                 Reason(
@@ -128,7 +169,6 @@ def invoice_presend_check(  # noqa: C901
                     ),
                 )
             )
-        company = invoice.billing_company
         if company.pk not in profiles:
             try:
                 profiles[company.pk] = profile_for(sender=by, billing_company=company)  # type: ignore[arg-type]
@@ -200,14 +240,7 @@ def invoice_presend_check(  # noqa: C901
             )
         if invoice.pdf:
             if not _pdf_stored(invoice):
-                blockers.append(
-                    Reason(
-                        "pdf_missing",
-                        Sentence(
-                            gettext_noop("Le PDF de la facture est introuvable sur le serveur.")
-                        ),
-                    )
-                )
+                blockers.append(Reason("pdf_missing", _pdf_missing()))
             elif not isinstance(profile, Text):
                 size = encoded_size(invoice.pdf.size) + _MAIL_OVERHEAD
                 limit = message_size_limit(profile)
@@ -224,17 +257,4 @@ def invoice_presend_check(  # noqa: C901
                             ),
                         )
                     )
-        if _is_belgian_vat_company(invoice):
-            warnings.append(
-                Reason(
-                    "peppol",
-                    Sentence(
-                        gettext_noop(
-                            "Client assujetti à la TVA en Belgique : depuis le 1er janvier 2026, "
-                            "sa facture légale est la facture électronique Peppol ; ce PDF n'en "
-                            "est qu'une copie."
-                        )
-                    ),
-                )
-            )
     return checks

@@ -16,6 +16,7 @@ date (the Belgian rule when the invoice names no other date) in the client's cou
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -41,6 +42,7 @@ from courrier.peppol.ubl import (
     ubl_render,
 )
 from courrier.peppol.validation import Finding, ValidationReport, validate
+from courrier.sql import per_row
 
 
 class UblInvalidError(ValidationError):
@@ -213,25 +215,79 @@ def invoice_ubl_bytes(invoice: Invoice) -> bytes:
     return content
 
 
-def invoice_ubl_ensure(invoice: Invoice) -> bytes:
+def invoice_ubl_made(invoice: Invoice, *, pdf: bytes | None = None) -> bytes:
+    """The e-invoice of an issued invoice made and validated, not stored: with `pdf` (the PDF
+    a batch has just made, not stored yet) or the stored PDF inside. Raises `UblInvalidError`
+    when a rule is broken, its fatal findings recorded on the invoice for its page."""
+    if not invoice.is_issued:
+        raise ValidationError(_("Un brouillon n'a pas de facture électronique."), code="draft")
+    content = ubl_render(
+        ubl_document(invoice, pdf=pdf if pdf is not None else invoice_pdf_bytes(invoice))
+    )
+    report = validate(content)
+    if not report.ok:
+        invoice.ubl_findings = [finding.as_dict() for finding in report.fatal]
+        Invoice.objects.filter(pk=invoice.pk, ubl="").update(ubl_findings=invoice.ubl_findings)
+        raise UblInvalidError(invoice, report)
+    return content
+
+
+def invoice_ubls_write(invoices: Sequence[tuple[Invoice, bytes]]) -> None:
+    """Write the e-invoices a batch made and validated, each under its name, outside any
+    transaction: the name and fingerprint are set on the objects, and `invoice_ubls_record`
+    writes them to the rows."""
+    for invoice, content in invoices:
+        invoice.ubl.save(_ubl_name(invoice), ContentFile(content), save=False)
+        invoice.ubl_sha256 = hashlib.sha256(content).hexdigest()
+
+
+def invoice_ubls_record(invoices: Sequence[Invoice]) -> set[int]:
+    """In the caller's transaction: lock these invoices' rows and record the e-invoices
+    written for them, in one UPDATE. Returns the invoices left as they were (another run
+    stored an e-invoice meanwhile, or they are no longer issued): their files are the caller's
+    to remove, and their documents to make again from what is stored."""
+    if not invoices:
+        return set()
+    if not transaction.get_connection().in_atomic_block:
+        raise transaction.TransactionManagementError("invoice_ubls_record needs a transaction")
+    rows = (
+        Invoice.objects.select_for_update()
+        .filter(pk__in=[invoice.pk for invoice in invoices])
+        .values_list("pk", "status", "ubl")
+    )
+    free = {pk for pk, status, ubl in rows if status == Invoice.Status.ISSUED and not ubl}
+    recorded = [invoice for invoice in invoices if invoice.pk in free]
+    if recorded:
+        Invoice.objects.filter(pk__in=[invoice.pk for invoice in recorded]).update(
+            ubl=per_row(
+                {invoice.pk: invoice.ubl.name for invoice in recorded}, "ubl", model=Invoice
+            ),
+            ubl_sha256=per_row(
+                {invoice.pk: invoice.ubl_sha256 for invoice in recorded},
+                "ubl_sha256",
+                model=Invoice,
+            ),
+            ubl_findings=[],
+        )
+    return {invoice.pk for invoice in invoices} - free
+
+
+def invoice_ubl_ensure(invoice: Invoice, *, content: bytes | None = None) -> bytes:
     """The e-invoice of an issued invoice: the stored one, else made, validated and stored.
 
     Made and validated outside any lock (Saxon takes tens of milliseconds); the row is then
-    locked, and when another run stored its UBL meanwhile, that one is kept. Raises
+    locked, and when another run stored its UBL meanwhile, that one is kept. A caller inside
+    a transaction passes the `content` it made and validated before (a batch). Raises
     `UblInvalidError` (its fatal findings recorded on the invoice) when a rule is broken,
     ValidationError for a draft."""
     if invoice.ubl:
         return invoice_ubl_bytes(invoice)
     if not invoice.is_issued:
         raise ValidationError(_("Un brouillon n'a pas de facture électronique."), code="draft")
-    if not invoice.pdf:
-        invoice_pdf_ensure(invoice=invoice)
-    content = invoice_ubl_render(invoice)
-    report = validate(content)
-    if not report.ok:
-        invoice.ubl_findings = [finding.as_dict() for finding in report.fatal]
-        Invoice.objects.filter(pk=invoice.pk, ubl="").update(ubl_findings=invoice.ubl_findings)
-        raise UblInvalidError(invoice, report)
+    if content is None:
+        if not invoice.pdf:
+            invoice_pdf_ensure(invoice=invoice)
+        content = invoice_ubl_made(invoice)
     with transaction.atomic():
         stored, sha256 = (
             Invoice.objects.select_for_update()

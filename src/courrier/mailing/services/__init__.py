@@ -51,6 +51,12 @@ from courrier.mailing.services.resend import message_resend
 from courrier.mailing.services.rounds import BatchProgress, batch_compose
 from courrier.mailing.services.sent_copy import sent_copy_append
 from courrier.mailing.services.setup import encoded_size, message_size_limit, profile_for_sender
+from courrier.mailing.services.store import (
+    PreparedMessage,
+    document_prepare,
+    message_for_key,
+    message_store_once,
+)
 from courrier.mailing.services.templates import template_ensure
 from courrier.mailing.services.uploads import clean_filename, upload_store
 from courrier.mailing.signatures import mail_signature
@@ -62,6 +68,7 @@ __all__ = [
     "DeliveryReport",
     "Draft",
     "Event",
+    "PreparedMessage",
     "PresendCheck",
     "Preview",
     "Reason",
@@ -79,6 +86,7 @@ __all__ = [
     "delivery_enqueue",
     "delivery_ensure_next",
     "delivery_events_record",
+    "document_prepare",
     "encoded_size",
     "holes",
     "link_revoke",
@@ -88,11 +96,13 @@ __all__ = [
     "message_bytes",
     "message_cancel",
     "message_compose",
+    "message_for_key",
     "message_preview",
     "message_resend",
     "message_retry",
     "message_size_limit",
     "message_store_checked",
+    "message_store_once",
     "messages_deliver",
     "messages_recover",
     "presend_check",

@@ -76,19 +76,21 @@ def batch_create_checked(
     subject: str,
     enqueue: bool = True,
     parts: int | None = None,
+    notes: Mapping[str, Any] | None = None,
 ) -> MailBatch:
     """Store a batch about objects of `context` that their app has just checked (billing's
     invoices, each with its own template): `blocked` lists, by object, what its check
     blocked, and is final (the batch never composes those). The composing tasks are enqueued
     when the transaction commits (`enqueue=False`: the caller composes; `parts`: how many,
-    `compose_parts` by default)."""
+    `compose_parts` by default). `notes`: what the app keeps with the batch for its summary
+    (JSON; billing: the invoices to print), in `options`."""
     with transaction.atomic():
         batch = MailBatch.objects.create(
             sender=sender,
             template=template,
             subject=subject,
             body="",
-            options={"checked": True},
+            options={**(notes or {}), "checked": True},
             context=context,
             object_ids=list(object_ids),
             client_ids=list(client_ids),

@@ -369,7 +369,15 @@ def _round(
 def _prepare(run: _Run, mail: _Mail) -> list[Text]:
     """Judge and build one mail of a round (no transaction open): the reasons it cannot go,
     or [] with `mail.prepared` set (left None for a mail whose files go by link: stored
-    alone, with its links)."""
+    alone, with its links). An object its context routes another way (`BatchHooks.route`: an
+    invoice to a client on Peppol) is prepared by that route, under the route's key."""
+    if mail.context is not None and run.hooks.route is not None:
+        document = run.hooks.route(mail.context, run.batch)
+        if document is not None:
+            mail.key = str(document.message.idempotency_key)
+            mail.purpose = document.message.purpose
+            mail.prepared = document
+            return []
     if mail.context is not None and run.hooks.template is not None:
         mail.template = run.hooks.template(mail.context)
     check = check_recipient(

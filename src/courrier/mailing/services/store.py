@@ -18,12 +18,15 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from courrier.clients.models import Client
+from courrier.firm.models import Collaborator
 from courrier.mailing.contexts import CLIENT_CONTEXT, MailContext
 from courrier.mailing.exceptions import ConfigurationError
 from courrier.mailing.models import (
+    Channel,
     MailBatch,
     MailTemplate,
     OutboundMessage,
+    SendingProfile,
 )
 from courrier.mailing.services.contents import contents_store
 from courrier.mailing.services.delivery import enqueue_on_commit
@@ -50,8 +53,12 @@ class PreparedMessage:
 
     message: OutboundMessage
     raw: bytes
+    # A document for an access point (`document_prepare`): its bytes are stored as they are.
+    document: bool = False
 
     def bytes_for(self, row_id: int) -> bytes:
+        if self.document:
+            return self.raw
         head, separator, body = self.raw.partition(b"\r\n\r\n")
         head = head.replace(_ROW_MARKER, str(row_id).encode("ascii"), 1)
         return head + separator + body
@@ -124,6 +131,46 @@ def message_prepare(
         status=Status.QUEUED,
     )
     return PreparedMessage(message=message, raw=raw)
+
+
+def document_prepare(  # noqa: PLR0913 (a document's row, keyword-only)
+    *,
+    profile: SendingProfile,
+    sender: Collaborator,
+    client: Client,
+    raw: bytes,
+    receiver: str,
+    subject: str,
+    language: str,
+    purpose: str,
+    idempotency_key: str,
+    batch: MailBatch | None = None,
+    context: MailContext | None = None,
+) -> PreparedMessage:
+    """The row of a document that leaves through an access point rather than as a mail (a
+    Peppol e-invoice): `raw` is the document as made and validated, `receiver` its recipient's
+    identifier on the network. It is stored, claimed, retried, found uncertain and archived in
+    the client's file as a mail is; its transport is its profile's (a Peppol method)."""
+    message = OutboundMessage(
+        profile=profile,
+        sender=sender,
+        client=client,
+        purpose=purpose,
+        context=context.name if context is not None else CLIENT_CONTEXT,
+        object_id=context.object_id if context is not None else None,
+        idempotency_key=idempotency_key,
+        archived=True,
+        language=language,
+        message_id=f"<{uuid.uuid4()}@peppol.invalid>",
+        subject=subject,
+        from_address=profile.from_address,
+        to=[receiver],
+        envelope_recipients=[receiver],
+        batch=batch,
+        status=Status.QUEUED,
+        channel=Channel.PEPPOL,
+    )
+    return PreparedMessage(message=message, raw=raw, document=True)
 
 
 def messages_store(

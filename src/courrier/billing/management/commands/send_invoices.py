@@ -1,15 +1,17 @@
-"""`courrier send-invoices --company CODE [--until YYYY-MM-DD] [--dry-run]`: the e-mail register
-of a billing company, sent as one batch from the terminal.
+"""`courrier send-invoices --company CODE [--until YYYY-MM-DD] [--dry-run]`: the Peppol and
+e-mail registers of a billing company, sent as one batch from the terminal.
 
-The pre-send check first (blocked invoices listed with their reasons, never sent), then each
-invoice's mail composed (PDF, template in its language) and delivered through the company's
-profile, with a progress bar, then a summary. Run twice, it sends nothing twice.
+The pre-send check first (blocked invoices listed with their reasons, never sent; those whose
+clients receive paper listed as to print), then each invoice sent its client's way — its
+e-invoice (UBL, validated) through the company's Peppol access point, or its mail (PDF,
+template in its language) through the company's profile — with a progress bar, then one
+summary: sent by Peppol, by e-mail, to print, blocked. Run twice, it sends nothing twice.
 
 Credit notes go with the invoices (each with its own template): when any is among those chosen,
 every count says how many invoices and how many credit notes, never "factures" for both.
 
-Exit codes: 0 every chosen invoice was sent (or there was nothing to send); 1 some were
-blocked, failed, are uncertain or still waiting; 2 a wrong argument.
+Exit codes: 0 every chosen invoice was sent or is to print (or there was nothing to send);
+1 some were blocked, failed, are uncertain or still waiting; 2 a wrong argument.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ def invoices_done(done: int, total: int, *, credit_notes: bool = False) -> str:
         "done": done,
         "total": total,
     }
+
+
+def _to_print(check: PresendCheck) -> bool:
+    """An invoice whose client receives paper: not blocked, to print."""
+    return any(getattr(reason, "code", "") == "paper" for reason in check.blockers)
 
 
 def invoices_count(count: int) -> str:
@@ -147,7 +154,8 @@ class Command(BaseCommand):
         invoices = list(sending.invoices_unsent(billing_company=company, until=until))
         checks = sending.invoice_presend_check(invoices=invoices, by=by)
         ready = [check for check in checks if check.ok]
-        blocked = [check for check in checks if not check.ok]
+        printed = [check for check in checks if _to_print(check)]
+        blocked = [check for check in checks if not check.ok and not _to_print(check)]
         # One phrase per count: a language may agree each noun with its own number.
         notes = sum(1 for check in ready if check.about.is_credit_note)
         credit_notes = any(check.about.is_credit_note for check in checks)
@@ -160,8 +168,14 @@ class Command(BaseCommand):
                 "%(count)d facture à envoyer", "%(count)d factures à envoyer", len(ready)
             ) % {"count": len(ready)}
         out.write(
-            _("%(company)s : %(ready)s, %(blocked)s.")
-            % {"company": company, "ready": ready_text, "blocked": blocked_count(len(blocked))}
+            _("%(company)s : %(ready)s, %(to_print)s, %(blocked)s.")
+            % {
+                "company": company,
+                "ready": ready_text,
+                "to_print": ngettext("%(count)d à imprimer", "%(count)d à imprimer", len(printed))
+                % {"count": len(printed)},
+                "blocked": blocked_count(len(blocked)),
+            }
         )
         self._checks(checks)
         if options["dry_run"]:
@@ -197,7 +211,7 @@ class Command(BaseCommand):
         bar.end()
         summary = sending.invoice_batch_summary(batch=batch)
         self._summary(summary, credit_notes=credit_notes)
-        if summary.sent != summary.total:
+        if not summary.complete:
             sys.exit(1)
 
     def _terminal(self) -> TextIO:
@@ -254,6 +268,12 @@ class Command(BaseCommand):
     def _checks(self, checks: list[PresendCheck]) -> None:
         for check in checks:
             number = shown_number(check.about.display_number, check.about.is_credit_note)
+            if _to_print(check):
+                self.stdout.write(
+                    _("  à imprimer %(number)s (%(client)s)")
+                    % {"number": number, "client": check.client.display_name}
+                )
+                continue
             for reason in check.blockers:
                 self.stdout.write(
                     _("  bloquée %(number)s (%(client)s) : %(reason)s")
@@ -272,7 +292,12 @@ class Command(BaseCommand):
         sent, failed = summary.sent, summary.failed
         uncertain, waiting = len(summary.uncertain), summary.waiting
         rows = Invoice.objects.filter(
-            pk__in=[*summary.blocked, *summary.uncertain, *summary.by_status.get(Status.SENT, [])]
+            pk__in=[
+                *summary.blocked,
+                *summary.uncertain,
+                *summary.to_print,
+                *summary.by_status.get(Status.SENT, []),
+            ]
         )
         numbers = {
             pk: (year, number, kind)
@@ -300,10 +325,27 @@ class Command(BaseCommand):
             sent_text = ngettext(
                 "%(count)d facture envoyée", "%(count)d factures envoyées", sent
             ) % {"count": sent}
+        to_print = len(summary.to_print)
         self.stdout.write(
-            _("Résumé : %(sent)s, %(blocked)s, %(failed)s, %(uncertain)s, %(waiting)s.")
+            _(
+                "Résumé : %(sent)s (%(peppol)s, %(email)s), %(to_print)s, %(blocked)s, "
+                "%(failed)s, %(uncertain)s, %(waiting)s."
+            )
             % {
                 "sent": sent_text,
+                # Translators: invoices sent as e-invoices.
+                "peppol": ngettext(
+                    "%(count)d par Peppol", "%(count)d par Peppol", summary.sent_by_peppol
+                )
+                % {"count": summary.sent_by_peppol},
+                # Translators: invoices sent as a PDF by e-mail.
+                "email": ngettext(
+                    "%(count)d par e-mail", "%(count)d par e-mail", summary.sent_by_email
+                )
+                % {"count": summary.sent_by_email},
+                # Translators: invoices whose clients receive them on paper.
+                "to_print": ngettext("%(count)d à imprimer", "%(count)d à imprimer", to_print)
+                % {"count": to_print},
                 "blocked": blocked_count(len(summary.blocked)),
                 # Translators: invoices, as in "2 invoices failed".
                 "failed": ngettext("%(count)d en échec", "%(count)d en échec", failed)
@@ -327,6 +369,11 @@ class Command(BaseCommand):
             self.stdout.write(
                 _("  bloquée %(number)s : %(reasons)s")
                 % {"number": shown(pk), "reasons": "; ".join(reasons)}
+            )
+        if summary.to_print:
+            self.stdout.write(
+                _("  à imprimer (registre papier) : %(numbers)s")
+                % {"numbers": ", ".join(shown(pk) for pk in summary.to_print)}
             )
         if summary.uncertain:
             self.stdout.write(
