@@ -3,7 +3,11 @@
 import os
 import sys
 
-_DASHED = {"send-invoices": "send_invoices", "peppol-status": "peppol_status"}
+_DASHED = {
+    "send-invoices": "send_invoices",
+    "peppol-status": "peppol_status",
+    "peppol-lookup": "peppol_lookup",
+}
 
 
 def main() -> None:

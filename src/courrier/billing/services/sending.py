@@ -540,7 +540,7 @@ def invoice_peppol_send(*, invoice: Invoice, by: Collaborator) -> OutboundMessag
         invoice, sent=False, profile_problem=services.profile_blocker(access_point)
     )
     if reasons:
-        raise ValidationError([text_error(reason.message) for reason in reasons])
+        raise ValidationError([text_error(text_of(reason.message)) for reason in reasons])
     xml = invoice_ubl_ensure(invoice)
     prepared = peppol_prepare(invoice, xml=xml, access_point=access_point, by=by)
     message = services.message_store_once(prepared)

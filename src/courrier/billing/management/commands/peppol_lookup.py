@@ -23,6 +23,7 @@ from django.utils.translation import ngettext
 
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany
+from courrier.mailing.transports.peppol import access_point_for
 from courrier.peppol.access_points.base import AccessPoint
 from courrier.peppol.lookup import NoAccessPoint, clients_lookup, lookup_profile
 
@@ -71,7 +72,7 @@ class Command(BaseCommand):
             ) from None
         opened: dict[int, AccessPoint] = {}
 
-        def access_point_for(client: Client) -> AccessPoint:
+        def opened_for(client: Client) -> AccessPoint:
             profile = lookup_profile(client)
             if profile.pk not in opened:
                 opened[profile.pk] = access_point_for(profile)
@@ -94,7 +95,7 @@ class Command(BaseCommand):
         try:
             report = clients_lookup(
                 clients.order_by("number"),
-                access_point_for=access_point_for,
+                access_point_for=opened_for,
                 switch=options["switch"],
                 progress=progress,
             )
