@@ -14,6 +14,7 @@ class BillingConfig(AppConfig):
             resolve_invoices,
         )
         from courrier.billing.services.sending import INVOICE_BATCH, PURPOSE_EMAIL, PURPOSE_RESEND
+        from courrier.billing.tasks import courtesy_copies_enqueue
         from courrier.mailing import contexts
         from courrier.mailing.fields import CLIENT_FIELDS, CONTEXT_FIELDS
 
@@ -30,4 +31,7 @@ class BillingConfig(AppConfig):
             # What a batch of invoices needs besides their mails: the PDFs made before a
             # round and recorded with it, each company's template.
             batch=INVOICE_BATCH,
+            # Once an e-invoice is delivered, its courtesy copy by e-mail, for the clients
+            # who asked for one (a task: the webhook or the polling run answers at once).
+            delivered=courtesy_copies_enqueue,
         )

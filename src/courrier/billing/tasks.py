@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -49,3 +50,20 @@ def send_invoice(invoice_id: int, by_id: int) -> str:
         logger.warning("invoice %s not sent on issue: %s", invoice_id, "; ".join(reasons))
         return "blocked: " + "; ".join(reasons)
     return message.status
+
+
+@task()
+def send_courtesy_copies(invoice_ids: list[int]) -> int:
+    """The courtesy copies by e-mail of these invoices, whose e-invoices were just delivered,
+    for the clients who asked for one; each once."""
+    return len(sending.courtesy_copies_send(invoice_ids=invoice_ids))
+
+
+def courtesy_copies_enqueue(invoice_ids: Sequence[int]) -> None:
+    """Told by the outbox of the invoices whose e-invoices were delivered: their courtesy
+    copies are made by the worker. A failure to enqueue is logged (the e-invoice is the legal
+    document; the copy can be sent from the invoice's page)."""
+    try:
+        send_courtesy_copies.enqueue(list(invoice_ids))
+    except Exception:
+        logger.exception("courtesy copies of invoices %s not enqueued", list(invoice_ids))

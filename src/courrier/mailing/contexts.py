@@ -253,17 +253,29 @@ class BatchHooks:
 _BATCH_HOOKS: dict[str, BatchHooks] = {}
 
 
+# Told, once the transaction commits, of the objects whose documents (the Peppol channel) the
+# network reports delivered: (object ids) -> None.
+Delivered = Callable[[Sequence[int]], None]
+_DELIVERED: dict[str, Delivered] = {}
+
+
 def register(
     name: str,
     resolver: Resolver,
     *,
     once: SentOnce | None = None,
     batch: BatchHooks | None = None,
+    delivered: Delivered | None = None,
 ) -> None:
     """Make a context's objects reachable by name (call it from AppConfig.ready); `once`: each
     object is mailed once (see SentOnce); `batch`: what its objects need from a batch (see
-    BatchHooks)."""
+    BatchHooks); `delivered`: told of the objects whose documents were delivered (billing: the
+    courtesy copy by e-mail that follows an e-invoice)."""
     _RESOLVERS[name] = resolver
+    if delivered is not None:
+        _DELIVERED[name] = delivered
+    else:
+        _DELIVERED.pop(name, None)
     if once is not None:
         _SENT_ONCE[name] = once
     else:
@@ -272,6 +284,11 @@ def register(
         _BATCH_HOOKS[name] = batch
     else:
         _BATCH_HOOKS.pop(name, None)
+
+
+def delivered_hook(name: str) -> Delivered | None:
+    """Who is told of the objects of context `name` whose documents were delivered."""
+    return _DELIVERED.get(name)
 
 
 def batch_hooks(name: str) -> BatchHooks:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Iterable
+from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -20,8 +21,14 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from courrier.firm.models import Firm
-from courrier.mailing import methods
-from courrier.mailing.models import DeliveryEvent, DeliveryStatus, OutboundMessage, SendingProfile
+from courrier.mailing import contexts, methods
+from courrier.mailing.models import (
+    Channel,
+    DeliveryEvent,
+    DeliveryStatus,
+    OutboundMessage,
+    SendingProfile,
+)
 from courrier.mailing.webhooks import Event, event_id_from
 
 logger = logging.getLogger("courrier.mailing")
@@ -94,6 +101,7 @@ def delivery_events_record(*, profile: SendingProfile, events: Iterable[Event]) 
     """
     track_opens = Firm.load().track_opens
     recorded = 0
+    delivered: dict[str, list[int]] = {}
     for event in events:
         if event.kind not in PRECEDENCE:
             continue
@@ -123,6 +131,16 @@ def delivery_events_record(*, profile: SendingProfile, events: Iterable[Event]) 
             logger.info("profile %s: %s event for an unknown message", profile.pk, event.kind)
         elif _is_for_client(message, event.recipient):
             _apply(message.pk, event)
+            if (
+                event.kind == DeliveryStatus.DELIVERED
+                and message.channel == Channel.PEPPOL
+                and message.object_id is not None
+            ):
+                delivered.setdefault(message.context, []).append(int(message.object_id))
+    for name, ids in delivered.items():
+        hook = contexts.delivered_hook(name)
+        if hook is not None:
+            transaction.on_commit(partial(hook, ids), robust=True)
     return recorded
 
 
