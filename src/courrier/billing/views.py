@@ -457,7 +457,9 @@ def _issue_confirmation(
 ) -> HttpResponse:
     """What issuing will do, before it is done: the number it takes, the register, a mail
     leaving at once, and that it cannot be undone."""
-    register = issue_services.register_for(invoice.client)
+    register = issue_services.register_for(
+        invoice.client, peppol=issue_services.sends_by_peppol(invoice.billing_company)
+    )
     company = invoice.billing_company
     number = selectors.next_number(invoice=invoice)
     return render(
@@ -470,7 +472,8 @@ def _issue_confirmation(
             "year": invoice.issue_date.year,
             "expected": int(number.split("/")[1]),
             "register_label": Invoice.Register(register).label,
-            "sent_at_once": register == Invoice.Register.EMAIL and company.send_invoices_on_issue,
+            "sent_at_once": register in (Invoice.Register.EMAIL, Invoice.Register.PEPPOL)
+            and company.send_invoices_on_issue,
             "addresses": invoice.client.invoice_addresses(),
             "error": error,
         },

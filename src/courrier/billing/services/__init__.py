@@ -19,6 +19,7 @@ from courrier.billing.services.issue import (
     invoice_pdf_ensure,
     invoice_update,
     register_for,
+    sends_by_peppol,
     vat_rules_check,
 )
 from courrier.billing.services.pdf import invoice_pdf_render
@@ -62,5 +63,6 @@ __all__ = [
     "invoice_update",
     "parse_communication",
     "register_for",
+    "sends_by_peppol",
     "vat_rules_check",
 ]

@@ -33,6 +33,7 @@ from courrier.billing.services.totals import totals_of
 from courrier.clients.models import Client, InvoiceChannel
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.languages import MailLanguage
+from courrier.mailing.models import SendingProfile
 from courrier.sql import per_row
 
 MAX_LINES = 500
@@ -359,6 +360,11 @@ def credit_note_create(
     )
 
 
+def sends_by_peppol(company: BillingCompany) -> bool:
+    """Whether the billing company has a Peppol access point (a profile of a Peppol method)."""
+    return SendingProfile.objects.filter(peppol_company=company).exists()
+
+
 def register_for(client: Client, *, peppol: bool = False) -> str:
     """Where an invoice goes at issue, by its client's channel.
 
@@ -432,7 +438,7 @@ def invoice_issue(
         draft.structured_communication = communication_for(
             year=draft.year, company_id=company.pk, number=draft.number
         )
-        draft.register = register_for(draft.client)
+        draft.register = register_for(draft.client, peppol=sends_by_peppol(company))
         if make_pdf:
             _store_pdf(draft)
         draft.save()
