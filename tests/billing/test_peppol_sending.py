@@ -9,10 +9,9 @@ server, the `send-invoices` command and the worker's task."""
 from __future__ import annotations
 
 import contextlib
-import email
 from collections.abc import Callable
 from datetime import timedelta
-from email.message import Message
+from email.message import EmailMessage
 from io import StringIO
 from typing import Any
 
@@ -97,8 +96,8 @@ def buyer_endpoint(xml: bytes) -> str:
     return f"{endpoint.get('schemeID')}:{endpoint.text}"
 
 
-def received(smtp_server: FakeSMTPServer) -> list[Message]:
-    return [email.message_from_bytes(message.content) for message in smtp_server.messages]
+def received(smtp_server: FakeSMTPServer) -> list[EmailMessage]:
+    return [received.message for received in smtp_server.messages]
 
 
 def test_one_batch_sends_each_invoice_its_clients_way(
@@ -106,7 +105,7 @@ def test_one_batch_sends_each_invoice_its_clients_way(
     access_point: FakeAccessPoint,
     smtp_server: FakeSMTPServer,
 ) -> None:
-    company, anne, _peppol = firm
+    company, _anne, _peppol = firm
     by_peppol = make_invoice(company, peppol_client("C1"))
     by_email = make_invoice(company, make_invoice_client("C2", name="Jean Dupuis", kind="person"))
     to_print = make_invoice(company, make_invoice_client("C3", name="Garage Lenoir"))
@@ -174,7 +173,7 @@ def test_an_e_invoice_the_rules_refuse_is_blocked_with_its_rules_and_nothing_lea
     firm: tuple[BillingCompany, Collaborator, SendingProfile],
     access_point: FakeAccessPoint,
 ) -> None:
-    company, anne, _peppol = firm
+    company, _anne, _peppol = firm
     # An exempt invoice issued before its reason was required: BR-E-10 refuses its e-invoice.
     lines = [{"description": "Formation", "unit_price": "300.00", "vat_category": "E"}]
     invoice = make_invoice(
@@ -213,7 +212,9 @@ def test_the_courtesy_copy_follows_a_delivered_e_invoice_once(
     deliver()
     (copy,) = received(smtp_server)
     assert copy["Subject"].startswith("[Beleefdheidskopie] ")
-    text = copy.get_body(("plain",)).get_content()  # type: ignore[attr-defined]
+    body = copy.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
     assert "via het Peppol-netwerk" in text
     assert OutboundMessage.objects.filter(purpose=PURPOSE_COURTESY).count() == 1
     # A second report of the same delivery sends no second copy.
