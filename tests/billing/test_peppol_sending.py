@@ -25,6 +25,7 @@ from lxml import etree
 
 from courrier.billing.demo import seed_mail_templates
 from courrier.billing.models import Invoice
+from courrier.billing.selectors import MAIL_STATES, mail_state
 from courrier.billing.services.peppol import PURPOSE_COURTESY, PURPOSE_PEPPOL, peppol_key
 from courrier.billing.services.sending import invoice_presend_check, invoice_send
 from courrier.billing.services.ubl import invoice_ubl_bytes
@@ -267,3 +268,19 @@ def test_peppol_send_refuses_a_draft_and_says_why() -> None:
     draft = make_invoice(company, peppol_client("C11"), issue=False)
     with pytest.raises(ValidationError):
         invoice_send(invoice=draft, by=make_collaborator())
+
+
+@pytest.mark.parametrize(
+    ("delivery", "state"),
+    [
+        ("delivered", "delivered"),
+        ("acknowledged", "delivered"),
+        ("rejected", "bounced"),
+        ("approved", "approved"),
+        ("disputed", "disputed"),
+        ("paid", "paid"),
+    ],
+)
+def test_the_registers_name_each_peppol_status(delivery: str, state: str) -> None:
+    assert mail_state("sent", delivery) == state
+    assert state in MAIL_STATES

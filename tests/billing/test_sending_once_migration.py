@@ -98,7 +98,7 @@ def test_invoices_the_window_mailed_before_the_upgrade_are_not_sent_again(
     out = send_invoices()
     deliver()
     # Only the invoice nobody mailed goes.
-    assert "1 facture à envoyer, 0 à imprimer, 0 bloquée." in out
+    assert "1 facture à envoyer, 0 bloquée." in out
     assert len(smtp_server.messages) == 5
     assert [copies(smtp_server, invoice) for invoice in (by_window, by_batch, nobody)] == [1, 1, 1]
     page = unescape(

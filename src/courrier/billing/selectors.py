@@ -31,10 +31,15 @@ MAIL_STATES: dict[str, StrOrPromise] = {
     "failed": _("échec"),
     "uncertain": _("incertaine"),
     "cancelled": _("annulée"),
+    # An e-invoice: the buyer's answers, when its access point reports them.
+    "approved": _("acceptée par le client"),
+    "disputed": _("contestée par le client"),
+    "paid": _("payée"),
 }
 _WAITING = {"queued", "sending", "retry", "held"}
-_DELIVERED = {"delivered", "opened"}
-_BOUNCED = {"bounced", "dropped", "complained"}
+_DELIVERED = {"delivered", "opened", "acknowledged"}
+_BOUNCED = {"bounced", "dropped", "complained", "rejected"}
+_ANSWERED = {"approved", "disputed", "paid"}
 
 
 def mail_state(status: str | None, delivery_status: str | None) -> str:
@@ -51,6 +56,8 @@ def mail_state(status: str | None, delivery_status: str | None) -> str:
         return "failed"
     if status == "uncertain":
         return "uncertain"
+    if delivery_status in _ANSWERED:
+        return str(delivery_status)
     if delivery_status in _DELIVERED:
         return "delivered"
     if delivery_status in _BOUNCED:
@@ -115,8 +122,10 @@ def _mail_state_q(state: str) -> Q | None:
         return Q(mail_status="sent", mail_delivery__in=_DELIVERED)
     if state == "bounced":
         return Q(mail_status="sent", mail_delivery__in=_BOUNCED)
+    if state in _ANSWERED:
+        return Q(mail_status="sent", mail_delivery=state)
     if state == "sent":
-        return Q(mail_status="sent") & ~Q(mail_delivery__in=_DELIVERED | _BOUNCED)
+        return Q(mail_status="sent") & ~Q(mail_delivery__in=_DELIVERED | _BOUNCED | _ANSWERED)
     return None
 
 

@@ -51,6 +51,11 @@ def invoices_done(done: int, total: int, *, credit_notes: bool = False) -> str:
     }
 
 
+def to_print_count(count: int) -> str:
+    # Translators: invoices whose clients receive them on paper.
+    return ngettext("%(count)d à imprimer", "%(count)d à imprimer", count) % {"count": count}
+
+
 def _to_print(check: PresendCheck) -> bool:
     """An invoice whose client receives paper: not blocked, to print."""
     return any(getattr(reason, "code", "") == "paper" for reason in check.blockers)
@@ -167,15 +172,11 @@ class Command(BaseCommand):
             ready_text = ngettext(
                 "%(count)d facture à envoyer", "%(count)d factures à envoyer", len(ready)
             ) % {"count": len(ready)}
+        if printed:
+            ready_text += ", " + to_print_count(len(printed))
         out.write(
-            _("%(company)s : %(ready)s, %(to_print)s, %(blocked)s.")
-            % {
-                "company": company,
-                "ready": ready_text,
-                "to_print": ngettext("%(count)d à imprimer", "%(count)d à imprimer", len(printed))
-                % {"count": len(printed)},
-                "blocked": blocked_count(len(blocked)),
-            }
+            _("%(company)s : %(ready)s, %(blocked)s.")
+            % {"company": company, "ready": ready_text, "blocked": blocked_count(len(blocked))}
         )
         self._checks(checks)
         if options["dry_run"]:
@@ -325,13 +326,9 @@ class Command(BaseCommand):
             sent_text = ngettext(
                 "%(count)d facture envoyée", "%(count)d factures envoyées", sent
             ) % {"count": sent}
-        to_print = len(summary.to_print)
-        self.stdout.write(
-            _(
-                "Résumé : %(sent)s (%(peppol)s, %(email)s), %(to_print)s, %(blocked)s, "
-                "%(failed)s, %(uncertain)s, %(waiting)s."
-            )
-            % {
+        if summary.sent_by_peppol:
+            # Said only when e-invoices went: a firm that sends none reads what it always read.
+            sent_text = _("%(sent)s (%(peppol)s, %(email)s)") % {
                 "sent": sent_text,
                 # Translators: invoices sent as e-invoices.
                 "peppol": ngettext(
@@ -343,9 +340,13 @@ class Command(BaseCommand):
                     "%(count)d par e-mail", "%(count)d par e-mail", summary.sent_by_email
                 )
                 % {"count": summary.sent_by_email},
-                # Translators: invoices whose clients receive them on paper.
-                "to_print": ngettext("%(count)d à imprimer", "%(count)d à imprimer", to_print)
-                % {"count": to_print},
+            }
+        if summary.to_print:
+            sent_text += ", " + to_print_count(len(summary.to_print))
+        self.stdout.write(
+            _("Résumé : %(sent)s, %(blocked)s, %(failed)s, %(uncertain)s, %(waiting)s.")
+            % {
+                "sent": sent_text,
                 "blocked": blocked_count(len(summary.blocked)),
                 # Translators: invoices, as in "2 invoices failed".
                 "failed": ngettext("%(count)d en échec", "%(count)d en échec", failed)
