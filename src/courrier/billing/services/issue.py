@@ -500,27 +500,38 @@ def invoice_pdfs_record(invoices: Sequence[Invoice]) -> set[int]:
     Returns the invoices left as they were, because another run gave them a PDF meanwhile or
     they are no longer issued: their files are the caller's to remove, and their mails to
     make again from what is stored."""
+    return invoice_files_record(invoices, "pdf")
+
+
+def invoice_files_record(invoices: Sequence[Invoice], field: str, **also: Any) -> set[int]:
+    """Record the files written in `field` ("pdf", "ubl") of these invoices with their
+    fingerprints (and the values `also` gives), in the caller's transaction, for the issued
+    ones that have none yet; return the others (see `invoice_pdfs_record`)."""
     if not invoices:
         return set()
     if not transaction.get_connection().in_atomic_block:
-        raise transaction.TransactionManagementError("invoice_pdfs_record needs a transaction")
+        raise transaction.TransactionManagementError(f"recording {field} needs a transaction")
     rows = (
         Invoice.objects.select_for_update()
         .filter(pk__in=[invoice.pk for invoice in invoices])
-        .values_list("pk", "status", "pdf")
+        .values_list("pk", "status", field)
     )
-    free = {pk for pk, status, pdf in rows if status == Invoice.Status.ISSUED and not pdf}
+    free = {pk for pk, status, name in rows if status == Invoice.Status.ISSUED and not name}
     recorded = [invoice for invoice in invoices if invoice.pk in free]
     if recorded:
+        sha = f"{field}_sha256"
         Invoice.objects.filter(pk__in=[invoice.pk for invoice in recorded]).update(
-            pdf=per_row(
-                {invoice.pk: invoice.pdf.name for invoice in recorded}, "pdf", model=Invoice
-            ),
-            pdf_sha256=per_row(
-                {invoice.pk: invoice.pdf_sha256 for invoice in recorded},
-                "pdf_sha256",
-                model=Invoice,
-            ),
+            **{
+                field: per_row(
+                    {invoice.pk: getattr(invoice, field).name for invoice in recorded},
+                    field,
+                    model=Invoice,
+                ),
+                sha: per_row(
+                    {invoice.pk: getattr(invoice, sha) for invoice in recorded}, sha, model=Invoice
+                ),
+            },
+            **also,
         )
     return {invoice.pk for invoice in invoices} - free
 

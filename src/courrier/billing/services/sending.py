@@ -278,26 +278,25 @@ def _round_record(objects: Sequence[MailContext]) -> set[int]:
     return taken | invoice_ubls_record([about.invoice for about in _fresh_ubl(objects)])
 
 
+def _forget(invoice: Invoice, field: str) -> None:
+    """Remove the file written in `field` ("pdf", "ubl") of an invoice whose mail or document
+    was not stored, and forget its name and fingerprint."""
+    stored = getattr(invoice, field)
+    if stored:
+        try:
+            stored.storage.delete(stored.name)
+        except OSError:
+            logger.warning("%s %s of invoice %s left behind", field, stored.name, invoice.pk)
+    stored.name = ""
+    setattr(invoice, f"{field}_sha256", "")
+
+
 def _round_drop(objects: Sequence[MailContext]) -> None:
-    """Remove the files written for mails that were not stored, and forget them."""
+    """Remove the files written for mails and documents that were not stored, and forget them."""
     for about in _fresh(objects):
-        invoice = about.invoice
-        if invoice.pdf:
-            try:
-                invoice.pdf.storage.delete(invoice.pdf.name)
-            except OSError:
-                logger.warning("PDF %s of invoice %s left behind", invoice.pdf.name, invoice.pk)
-        invoice.pdf.name = ""
-        invoice.pdf_sha256 = ""
+        _forget(about.invoice, "pdf")
     for about in _fresh_ubl(objects):
-        invoice = about.invoice
-        if invoice.ubl:
-            try:
-                invoice.ubl.storage.delete(invoice.ubl.name)
-            except OSError:
-                logger.warning("UBL %s of invoice %s left behind", invoice.ubl.name, invoice.pk)
-        invoice.ubl.name = ""
-        invoice.ubl_sha256 = ""
+        _forget(about.invoice, "ubl")
 
 
 def _round_route(context: MailContext, batch: MailBatch) -> PreparedMessage | None:

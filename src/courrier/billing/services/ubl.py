@@ -25,7 +25,12 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from courrier.billing.models import Invoice, InvoiceLine, VatCategory
-from courrier.billing.services.issue import _pdf_name, invoice_pdf_bytes, invoice_pdf_ensure
+from courrier.billing.services.issue import (
+    _pdf_name,
+    invoice_files_record,
+    invoice_pdf_bytes,
+    invoice_pdf_ensure,
+)
 from courrier.billing.services.pdf import pdf_words
 from courrier.billing.services.totals import line_amount, totals_of
 from courrier.peppol.identifiers import ENTERPRISE
@@ -42,7 +47,6 @@ from courrier.peppol.ubl import (
     ubl_render,
 )
 from courrier.peppol.validation import Finding, ValidationReport, validate
-from courrier.sql import per_row
 
 
 class UblInvalidError(ValidationError):
@@ -246,30 +250,7 @@ def invoice_ubls_record(invoices: Sequence[Invoice]) -> set[int]:
     written for them, in one UPDATE. Returns the invoices left as they were (another run
     stored an e-invoice meanwhile, or they are no longer issued): their files are the caller's
     to remove, and their documents to make again from what is stored."""
-    if not invoices:
-        return set()
-    if not transaction.get_connection().in_atomic_block:
-        raise transaction.TransactionManagementError("invoice_ubls_record needs a transaction")
-    rows = (
-        Invoice.objects.select_for_update()
-        .filter(pk__in=[invoice.pk for invoice in invoices])
-        .values_list("pk", "status", "ubl")
-    )
-    free = {pk for pk, status, ubl in rows if status == Invoice.Status.ISSUED and not ubl}
-    recorded = [invoice for invoice in invoices if invoice.pk in free]
-    if recorded:
-        Invoice.objects.filter(pk__in=[invoice.pk for invoice in recorded]).update(
-            ubl=per_row(
-                {invoice.pk: invoice.ubl.name for invoice in recorded}, "ubl", model=Invoice
-            ),
-            ubl_sha256=per_row(
-                {invoice.pk: invoice.ubl_sha256 for invoice in recorded},
-                "ubl_sha256",
-                model=Invoice,
-            ),
-            ubl_findings=[],
-        )
-    return {invoice.pk for invoice in invoices} - free
+    return invoice_files_record(invoices, "ubl", ubl_findings=[])
 
 
 def invoice_ubl_ensure(invoice: Invoice, *, content: bytes | None = None) -> bytes:
