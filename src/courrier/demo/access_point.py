@@ -644,7 +644,9 @@ def _names(xml: bytes) -> tuple[str, str]:
     except etree.XMLSyntaxError:
         return "", ""
     party = f"{{{_CAC}}}AccountingCustomerParty/{{{_CAC}}}Party"
-    name = root.findtext(f"{party}/{{{_CAC}}}PartyLegalEntity/{{{_CBC}}}RegistrationName")
+    name = root.findtext(
+        f"{party}/{{{_CAC}}}PartyLegalEntity/{{{_CBC}}}RegistrationName"
+    ) or root.findtext(f"{party}/{{{_CAC}}}PartyName/{{{_CBC}}}Name")
     return (root.findtext(f"{{{_CBC}}}ID") or "").strip(), (name or "").strip()
 
 
