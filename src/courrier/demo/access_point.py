@@ -39,6 +39,7 @@ import itertools
 import json
 import os
 import re
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -194,7 +195,7 @@ class FakeAccessPoint:
         if self.directory is not None:
             self._load()
         handler = _handler_for(self)
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._server = _Server(("127.0.0.1", port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -717,6 +718,15 @@ def _read_ubl(xml: bytes) -> tuple[str, str] | str:
     if endpoint is None or not (endpoint.text or "").strip():
         return "[PEPPOL-EN16931-R010] Buyer electronic address MUST be provided"
     return document_type, f"{endpoint.get('schemeID', '')}:{endpoint.text.strip()}"
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up before the answer is not worth a traceback in the demo's
+        # terminal; anything else is.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 def _handler_for(access_point: FakeAccessPoint) -> type[BaseHTTPRequestHandler]:
