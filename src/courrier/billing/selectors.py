@@ -210,13 +210,12 @@ def unsent_invoices(
     date_from: datetime.date | None = None,
     date_to: datetime.date | None = None,
 ) -> list[Invoice]:
-    """The e-mail register's invoices that no mail was ever queued for, oldest first,
-    optionally within issue dates."""
+    """The invoices of the Peppol and e-mail registers that nothing was ever queued for (a
+    batch sends each its client's way), oldest first, optionally within issue dates."""
+    filters = InvoiceFilters(date_from=date_from, date_to=date_to, status="unsent")
     invoices = company_invoices(
-        company=company,
-        register=Invoice.Register.EMAIL,
-        filters=InvoiceFilters(date_from=date_from, date_to=date_to, status="unsent"),
-    )
+        company=company, register=Invoice.Register.EMAIL, filters=filters
+    ) | company_invoices(company=company, register=Invoice.Register.PEPPOL, filters=filters)
     return list(invoices.order_by("year", "number", "id"))
 
 
