@@ -27,6 +27,11 @@ there as it arrived, ``<id>.xml`` byte for byte and ``<id>.json`` for what the d
 shows (receiver, type, status), and read back at the next start, so that its ids never repeat
 and the documents of an earlier run can still be asked for. `received_list` and
 `received_path` read that directory for the demo's page, in the web server's process.
+
+Its size: two providers' APIs (authentication, sending, statuses, participants, errors as each
+writes them), their webhooks, and the demo's own life (delivery by itself, documents kept on
+disk) in one module, because one loopback server must answer both as the tests and the demo
+use it; split, each half would repeat the documents, the registry and the scripted failures.
 """
 
 from __future__ import annotations
