@@ -9,13 +9,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from courrier.demo.stack import DemoError, demo_data_dir_prepare
+from courrier.demo.stack import RECOVER_SECONDS, DemoError, DemoStack, demo_data_dir_prepare
 from tests.fakes.smtp import free_port
 
 START_TIMEOUT = 90.0
@@ -241,3 +242,30 @@ def test_reset_empties_only_a_demo_directory(tmp_path: Path) -> None:
     (other / "media").mkdir(parents=True)
     with pytest.raises(DemoError):
         demo_data_dir_prepare(data_dir=other, reset=True)
+
+
+def test_the_demo_runs_outbox_recover_as_cron_would(tmp_path: Path) -> None:
+    data_dir = tmp_path / "demo"
+    demo_data_dir_prepare(data_dir=data_dir, reset=False)
+    stack = DemoStack(
+        data_dir=data_dir,
+        port=free_port(),
+        smtp_port=free_port(),
+        peppol_port=free_port(),
+        stop_requested=threading.Event(),
+    )
+    try:
+        assert stack.run_step("migrate", "migrate", "--noinput")
+        stack.recover_when_due()
+        assert stack.recover is None  # not yet: the first run comes after RECOVER_SECONDS
+        later = time.monotonic() + RECOVER_SECONDS + 1
+        stack.recover_when_due(now=later)
+        assert stack.recover is not None
+        first = stack.recover
+        stack.recover_when_due(now=later + 2 * RECOVER_SECONDS)
+        assert stack.recover is first or first.poll() is not None  # one run at a time
+        assert first.wait(timeout=60) == 0
+        assert "envoi interrompu réglé" in (data_dir / "logs" / "recover.log").read_text()
+        assert stack.children == {}  # not a service: its end stops nothing
+    finally:
+        stack.stop()

@@ -178,6 +178,7 @@ class DemoStack:
         # `outbox_recover` as cron runs it: not a service (it ends), so not among the children.
         self.recover: subprocess.Popen[bytes] | None = None
         self._recover_at = time.monotonic() + RECOVER_SECONDS
+        self._recover_log: IO[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -282,14 +283,20 @@ class DemoStack:
             ) from exc
         return access_point
 
-    def recover_when_due(self) -> None:
+    def recover_when_due(self, *, now: float | None = None) -> None:
         """Run `courrier outbox_recover` every RECOVER_SECONDS, one run at a time."""
         if self.recover is not None and self.recover.poll() is None:
             return
-        if time.monotonic() < self._recover_at:
+        now = time.monotonic() if now is None else now
+        if now < self._recover_at:
             return
-        self._recover_at = time.monotonic() + RECOVER_SECONDS
+        self._recover_at = now + RECOVER_SECONDS
+        if self._recover_log is not None:
+            # The last run's log, kept open until it ended.
+            self._log_files.remove(self._recover_log)
+            self._recover_log.close()
         self.recover = self._spawn("recover", "outbox_recover", service=False)
+        self._recover_log = self._log_files[-1]
 
     def wait_ready(self, timeout: float = 60.0) -> bool:
         """Wait until the web server answers. False if a stop was requested meanwhile."""
@@ -347,6 +354,7 @@ class DemoStack:
                 process.wait(timeout=5)
         self.children.clear()
         self.recover = None
+        self._recover_log = None
         if self.access_point is not None:
             self.access_point.stop()
             self.access_point = None
