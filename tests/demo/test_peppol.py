@@ -85,6 +85,22 @@ def test_a_demo_batch_goes_by_peppol_comes_back_delivered_and_is_listed(
     # The seed queued the first e-invoice: the worker sends it as soon as the demo starts.
     deliver_all()
     (first,) = demo_access_point.documents
+    # From the register, the unsent invoices or the ticked rows of the Peppol register: the
+    # pre-send check takes them, and blocks the company left on e-mail with its reason.
+    client.force_login(sophie)
+    presend = reverse("billing:email_presend", args=["FIDU"])
+    unsent = client.post(presend, {"scope": "unsent"}, headers={"HX-Request": "true"})
+    assert "Pharmacie Renard" in unsent.content.decode()
+    assert "assujetti à la TVA en Belgique" in unsent.content.decode()
+    ticked = Invoice.objects.filter(register=Invoice.Register.PEPPOL).exclude(
+        client__name="Boulangerie Dupont"
+    )[:2]
+    chosen = client.post(
+        presend,
+        {"scope": "selection", "invoices": [invoice.pk for invoice in ticked]},
+        headers={"HX-Request": "true"},
+    )
+    assert "Envoyer 2 factures" in chosen.content.decode()
     # A batch of the company's unsent invoices: each goes its client's way.
     batch = invoice_batch_start(
         by=sophie, billing_company=BillingCompany.objects.get(code="FIDU"), enqueue=False
@@ -123,7 +139,6 @@ def test_a_demo_batch_goes_by_peppol_comes_back_delivered_and_is_listed(
 
     # The demo's page lists them in French; each UBL downloads as it arrived.
     monkeypatch.setenv("COURRIER_DEMO", "1")
-    client.force_login(sophie)
     page = client.get(reverse("demo:peppol"))
     html = page.content.decode()
     assert page.status_code == 200

@@ -186,17 +186,19 @@ def invoice_mails(*, invoice: Invoice) -> QuerySet[OutboundMessage]:
 
 
 def register_invoices(
-    *, company: BillingCompany, register: str, ids: Iterable[int]
+    *, company: BillingCompany, register: str | tuple[str, ...], ids: Iterable[int]
 ) -> list[Invoice]:
-    """The issued invoices of a register among these ids, in register order; others dropped."""
+    """The issued invoices of a register (or of these registers) among these ids, in register
+    order; others dropped."""
     wanted = {int(pk) for pk in ids}
     if not wanted:
         return []
+    registers = (register,) if isinstance(register, str) else register
     return list(
         Invoice.objects.filter(
             billing_company=company,
             status=Invoice.Status.ISSUED,
-            register=register,
+            register__in=registers,
             pk__in=wanted,
         )
         .select_related("client", "billing_company")
