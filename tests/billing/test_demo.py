@@ -23,7 +23,7 @@ def test_demo_invoices_are_seeded_once() -> None:
     issued = [invoice for invoice in invoices if invoice.is_issued]
     assert {invoice.language for invoice in issued} == {"fr", "nl", "de", "en"}
     assert {invoice.billing_company.code for invoice in issued} == {"FIDU", "BOEK"}
-    assert {invoice.register for invoice in issued} == {"email", "paper"}
+    assert {invoice.register for invoice in issued} == {"peppol", "email", "paper"}
     notes = [invoice for invoice in issued if invoice.kind == Invoice.Kind.CREDIT_NOTE]
     assert len(notes) == 2
     assert any(not invoice.is_issued for invoice in invoices)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from courrier.demo.stack import DemoError, demo_data_dir_prepare
+from courrier.demo.stack import RECOVER_SECONDS, DemoError, DemoStack, demo_data_dir_prepare
 from tests.fakes.smtp import free_port
 
 START_TIMEOUT = 90.0
@@ -53,14 +55,20 @@ def get(port: int, path: str) -> int:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     try:
         connection.request("GET", path)
-        return connection.getresponse().status
+        response = connection.getresponse()
+        response.read()
+        return response.status
     finally:
         connection.close()
 
 
 class RunningDemo:
-    def __init__(self, data_dir: Path, port: int, smtp_port: int, *extra: str) -> None:
+    def __init__(
+        self, data_dir: Path, port: int, smtp_port: int, *extra: str, peppol_port: int = 0
+    ) -> None:
         self.data_dir, self.port, self.smtp_port = data_dir, port, smtp_port
+        # Never the default port: another demo may be running on this machine.
+        self.peppol_port = peppol_port or free_port()
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -69,6 +77,7 @@ class RunningDemo:
                 "demo",
                 f"--port={port}",
                 f"--smtp-port={smtp_port}",
+                f"--peppol-port={self.peppol_port}",
                 *extra,
             ],
             env=demo_env(data_dir),
@@ -115,9 +124,25 @@ def running_demo(tmp_path: Path) -> Iterator[RunningDemo]:
         demo.kill_leftovers()
 
 
+def received_states(demo: RunningDemo) -> list[str]:
+    """The states of the e-invoices the demo's access point took, as its directory keeps them."""
+    return [
+        json.loads(path.read_text())["state"]
+        for path in sorted((demo.data_dir / "demo-peppol").glob("*.json"))
+    ]
+
+
 def test_demo_starts_serves_and_stops_cleanly(running_demo: RunningDemo) -> None:
     assert get(running_demo.port, "/connexion/") == 200
     assert get(running_demo.port, "/demo/") == 302  # the mailbox exists, behind the login
+    assert get(running_demo.port, "/demo/peppol/") == 302  # and the access point's page
+    # The access point answers on its port (Billit's API, which wants its key).
+    assert get(running_demo.peppol_port, "/v1/parties/424242") == 401
+    # The e-invoice the seed queued leaves at the start and comes back delivered by webhook.
+    deadline = time.monotonic() + 60
+    while received_states(running_demo) != ["delivered"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert received_states(running_demo) == ["delivered"]
 
     code, out, err = running_demo.interrupt()
 
@@ -126,6 +151,9 @@ def test_demo_starts_serves_and_stops_cleanly(running_demo: RunningDemo) -> None
     assert f"http://127.0.0.1:{running_demo.port}/" in out
     assert "sophie.dubois@fiduciaire-demo.example" in out
     assert "courrier-demo" in out
+    assert f"http://127.0.0.1:{running_demo.peppol_port}" in out
+    assert f"http://127.0.0.1:{running_demo.port}/demo/peppol/" in out
+    assert f"http://127.0.0.1:{running_demo.port}/factures/FIDU/registre-peppol/" in out
     deadline = time.monotonic() + STOP_TIMEOUT
     while processes_using(running_demo.data_dir) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -134,6 +162,8 @@ def test_demo_starts_serves_and_stops_cleanly(running_demo: RunningDemo) -> None
 
 
 def _run_demo(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    if not any(arg.startswith("--peppol-port=") for arg in args):
+        args = (*args, f"--peppol-port={free_port()}")
     return subprocess.run(
         [sys.executable, "-m", "courrier", "demo", *args],
         env=demo_env(data_dir),
@@ -154,6 +184,24 @@ def test_a_taken_port_is_a_clear_message(tmp_path: Path) -> None:
 
     assert result.returncode == 1
     assert f"Le port {port} est déjà utilisé" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_taken_access_point_port_is_a_clear_message(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _run_demo(
+            tmp_path / "demo",
+            f"--port={free_port()}",
+            f"--smtp-port={free_port()}",
+            f"--peppol-port={port}",
+        )
+
+    assert result.returncode == 1
+    assert f"Le port {port} est déjà utilisé" in result.stderr
+    assert "--peppol-port" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
 
 
@@ -194,3 +242,30 @@ def test_reset_empties_only_a_demo_directory(tmp_path: Path) -> None:
     (other / "media").mkdir(parents=True)
     with pytest.raises(DemoError):
         demo_data_dir_prepare(data_dir=other, reset=True)
+
+
+def test_the_demo_runs_outbox_recover_as_cron_would(tmp_path: Path) -> None:
+    data_dir = tmp_path / "demo"
+    demo_data_dir_prepare(data_dir=data_dir, reset=False)
+    stack = DemoStack(
+        data_dir=data_dir,
+        port=free_port(),
+        smtp_port=free_port(),
+        peppol_port=free_port(),
+        stop_requested=threading.Event(),
+    )
+    try:
+        assert stack.run_step("migrate", "migrate", "--noinput")
+        stack.recover_when_due()
+        assert stack.recover is None  # not yet: the first run comes after RECOVER_SECONDS
+        later = time.monotonic() + RECOVER_SECONDS + 1
+        stack.recover_when_due(now=later)
+        assert stack.recover is not None
+        first = stack.recover
+        stack.recover_when_due(now=later + 2 * RECOVER_SECONDS)
+        assert stack.recover is first or first.poll() is not None  # one run at a time
+        assert first.wait(timeout=60) == 0
+        assert "envoi interrompu réglé" in (data_dir / "logs" / "recover.log").read_text()
+        assert stack.children == {}  # not a service: its end stops nothing
+    finally:
+        stack.stop()

@@ -7,9 +7,9 @@ from django.core.management import call_command
 from stdnum import iban as stdnum_iban
 from stdnum.be import vat as be_vat
 
-from courrier.clients.models import Client, ClientEmail, ClientSelection, Tag
+from courrier.clients.models import Client, ClientEmail, ClientSelection, InvoiceChannel, Tag
 from courrier.clients.selectors import SelectionFilters, clients_matching
-from courrier.demo.seed import DEMO_PASSWORD
+from courrier.demo.seed import DEMO_PASSWORD, peppol_participants
 from courrier.firm.models import BillingCompany, Collaborator, Firm
 from courrier.mailing.models import (
     MailTemplate,
@@ -50,7 +50,8 @@ def test_seed_twice_creates_everything_once() -> None:
     assert first["Collaborator"] == 3
     assert first["BillingCompany"] == 2
     assert first["Client"] >= 30
-    assert first["SendingProfile"] == 5
+    # A mail profile per collaborator and per company, and Fiduciaire Demo's access point.
+    assert first["SendingProfile"] == 6
     assert first["Firm"] == 1
     assert Firm.load().name == "Fiduciaire Demo"
 
@@ -120,7 +121,7 @@ def test_profiles_point_at_the_catcher() -> None:
     call_command("seed_demo", "--smtp-port=2601", verbosity=0)
     call_command("seed_demo", "--smtp-port=2602", verbosity=0)
 
-    profiles = list(SendingProfile.objects.all())
+    profiles = list(SendingProfile.objects.filter(peppol_company__isnull=True))
     assert {(p.smtp_host, p.smtp_port, p.smtp_security, p.smtp_username) for p in profiles} == {
         ("127.0.0.1", 2602, SendingProfile.Security.NONE, "")
     }
@@ -189,3 +190,38 @@ def test_every_body_is_stored_as_the_editor_stores_it() -> None:
     assert len(bodies) >= 20
     for body in bodies:
         assert is_stored(body) and body.startswith("<p>"), body
+
+
+def test_fiduciaire_demo_sends_e_invoices_through_the_demo_access_point() -> None:
+    call_command("seed_demo", "--peppol-port=2603", verbosity=0)
+    call_command("seed_demo", "--peppol-port=2604", verbosity=0)
+
+    (access_point,) = SendingProfile.objects.filter(peppol_company__isnull=False)
+    assert access_point.peppol_company is not None
+    assert access_point.peppol_company.code == "FIDU"
+    assert access_point.method == SendingProfile.Method.BILLIT
+    # The address follows the port of the last run, as the SMTP port does.
+    assert access_point.api_base_url == "http://127.0.0.1:2604"
+    assert access_point.state == SendingProfile.State.OK
+
+    fidu = Client.objects.filter(billing_company__code="FIDU")
+    on_peppol = [client for client in fidu if client.invoice_channel == InvoiceChannel.PEPPOL]
+    assert len(on_peppol) >= 5
+    participants = set(peppol_participants())
+    for client in on_peppol:
+        assert be_vat.is_valid(client.enterprise_number), client
+        assert client.peppol_address in participants
+    assert sum(client.peppol_courtesy_copy for client in fidu) == 1
+    # One Belgian VAT-registered company left on e-mail: the pre-send check blocks its PDF.
+    (left,) = [
+        client
+        for client in fidu
+        if client.kind == Client.Kind.COMPANY
+        and client.vat_number
+        and client.invoice_channel == InvoiceChannel.EMAIL
+    ]
+    assert left.name == "Pharmacie Renard"
+    persons = {
+        c.invoice_channel for c in Client.objects.filter(kind=Client.Kind.PERSON, vat_number="")
+    }
+    assert persons == {InvoiceChannel.EMAIL, InvoiceChannel.PAPER}

@@ -5,6 +5,11 @@ chose e-mail, else the paper register), every third one a second invoice, each c
 credit note and a few drafts; and the firm gets an invoice mail template and a credit-note
 mail template in the four languages (the bookkeeping company has its own of each). Nothing is
 created when the demo invoices already exist.
+
+An invoice to a client on Peppol goes to the Peppol register of a company with an access point;
+the first of them is queued at once by Peppol (`invoice_peppol_send`, the path every e-invoice
+takes), so that `courrier demo`'s worker sends it as soon as it starts and the register shows
+it delivered, beside the others left for a batch.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from django.db import transaction
 from courrier.billing.models import Invoice
 from courrier.billing.services import credit_note_create, invoice_create, invoice_issue
 from courrier.billing.services.issue import LineData
+from courrier.billing.services.sending import invoice_peppol_send
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import MailTemplate
@@ -265,12 +271,23 @@ def seed_invoices(
             reference="" if index % 5 else f"PO-{2026}-{index:03d}",
         )
         issued.append(invoice_issue(invoice=draft, by=by))
-    # A credit note per company for its first invoice, issued after the invoices.
+    # A credit note per company for its first invoice that is sent (by e-mail or Peppol, not
+    # to print), issued after the invoices.
     for company in companies.values():
-        first = next((i for i in issued if i.billing_company_id == company.pk), None)
+        first = next(
+            (
+                i
+                for i in issued
+                if i.billing_company_id == company.pk and i.register != Invoice.Register.PAPER
+            ),
+            None,
+        )
         if first is not None:
             note = credit_note_create(invoice=first, by=by, issue_date=date(2026, 5, 4))
             invoice_issue(invoice=note, by=by)
+    by_peppol = [i for i in issued if i.register == Invoice.Register.PEPPOL]
+    if by_peppol and by is not None:
+        invoice_peppol_send(invoice=by_peppol[0], by=by)
     for index, client in enumerate(billed[-3:]):
         assert client.billing_company is not None
         invoice_create(

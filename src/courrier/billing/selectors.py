@@ -195,17 +195,19 @@ def invoice_mails(*, invoice: Invoice) -> QuerySet[OutboundMessage]:
 
 
 def register_invoices(
-    *, company: BillingCompany, register: str, ids: Iterable[int]
+    *, company: BillingCompany, register: str | tuple[str, ...], ids: Iterable[int]
 ) -> list[Invoice]:
-    """The issued invoices of a register among these ids, in register order; others dropped."""
+    """The issued invoices of a register (or of these registers) among these ids, in register
+    order; others dropped."""
     wanted = {int(pk) for pk in ids}
     if not wanted:
         return []
+    registers = (register,) if isinstance(register, str) else register
     return list(
         Invoice.objects.filter(
             billing_company=company,
             status=Invoice.Status.ISSUED,
-            register=register,
+            register__in=registers,
             pk__in=wanted,
         )
         .select_related("client", "billing_company")
@@ -219,13 +221,12 @@ def unsent_invoices(
     date_from: datetime.date | None = None,
     date_to: datetime.date | None = None,
 ) -> list[Invoice]:
-    """The e-mail register's invoices that no mail was ever queued for, oldest first,
-    optionally within issue dates."""
+    """The invoices of the Peppol and e-mail registers that nothing was ever queued for (a
+    batch sends each its client's way), oldest first, optionally within issue dates."""
+    filters = InvoiceFilters(date_from=date_from, date_to=date_to, status="unsent")
     invoices = company_invoices(
-        company=company,
-        register=Invoice.Register.EMAIL,
-        filters=InvoiceFilters(date_from=date_from, date_to=date_to, status="unsent"),
-    )
+        company=company, register=Invoice.Register.EMAIL, filters=filters
+    ) | company_invoices(company=company, register=Invoice.Register.PEPPOL, filters=filters)
     return list(invoices.order_by("year", "number", "id"))
 
 

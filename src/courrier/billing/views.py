@@ -612,8 +612,11 @@ def _batch_choice(request: HttpRequest, company: BillingCompany) -> tuple[BatchF
         return form, []
     data = form.cleaned_data
     if data["scope"] == "selection":
+        # Ticked in the e-mail or the Peppol register: a batch sends each its client's way.
         chosen = selectors.register_invoices(
-            company=company, register=Invoice.Register.EMAIL, ids=data["invoices"]
+            company=company,
+            register=(Invoice.Register.EMAIL, Invoice.Register.PEPPOL),
+            ids=data["invoices"],
         )
     else:
         chosen = selectors.unsent_invoices(

@@ -19,20 +19,38 @@ authentication as the real one does, and can be told to fail::
 
 Billit's webhook is signed (`Billit-Signature: t=…,s=…`, HMAC-SHA256 of "t.body"); Recommand's
 is not (its documentation describes none): it names the document, which is read again.
+
+`courrier demo` runs one with `auto_deliver_after` (a document taken is delivered that many
+seconds later by a background thread, and its webhook pushed; a push the receiver did not take
+is tried again for a minute, as a provider retries) and a `directory`: each document is kept
+there as it arrived, ``<id>.xml`` byte for byte and ``<id>.json`` for what the demo's page
+shows (receiver, type, status), and read back at the next start, so that its ids never repeat
+and the documents of an earlier run can still be asked for. `received_list` and
+`received_path` read that directory for the demo's page, in the web server's process.
+
+Its size: two providers' APIs (authentication, sending, statuses, participants, errors as each
+writes them), their webhooks, and the demo's own life (delivery by itself, documents kept on
+disk) in one module, because one loopback server must answer both as the tests and the demo
+use it; split, each half would repeat the documents, the registry and the scripted failures.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import itertools
 import json
+import os
+import re
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -53,6 +71,17 @@ _CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2
 _CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
 
+# The credentials it checks by default: the demo's Billit profile is seeded with them.
+DEMO_BILLIT_KEY = "billit-demo-key"
+DEMO_BILLIT_PARTY = "424242"
+
+RECEIVED_DIRNAME = "demo-peppol"
+# What the access point writes: "<id>.json" beside "<id>.xml"; nothing else is a document.
+DOCUMENT_ID_RE = re.compile(r"^(?:doc_)?[0-9]{1,12}$")
+# A webhook the receiver did not take is pushed again every PUSH_RETRY_SECONDS, PUSH_TRIES times.
+PUSH_RETRY_SECONDS = 2.0
+PUSH_TRIES = 30
+
 
 @dataclass
 class Document:
@@ -68,6 +97,42 @@ class Document:
     detail: str = ""
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Read from the UBL for the demo's page: the document's number and the buyer's name.
+    number: str = ""
+    buyer_name: str = ""
+
+    def description(self) -> dict[str, str]:
+        """What the directory keeps beside the XML."""
+        return {
+            "api": self.api,
+            "id": self.id,
+            "receiver": self.receiver,
+            "document_type": self.document_type,
+            "idempotency_key": self.idempotency_key,
+            "state": self.state,
+            "detail": self.detail,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+            "number": self.number,
+            "buyer_name": self.buyer_name,
+        }
+
+    @classmethod
+    def described(cls, description: dict[str, Any], xml: bytes) -> Document:
+        return cls(
+            api=str(description["api"]),
+            id=str(description["id"]),
+            receiver=str(description["receiver"]),
+            document_type=str(description["document_type"]),
+            xml=xml,
+            idempotency_key=str(description.get("idempotency_key") or ""),
+            state=str(description.get("state") or "accepted"),
+            detail=str(description.get("detail") or ""),
+            created_at=datetime.fromisoformat(description["created_at"]),
+            updated_at=datetime.fromisoformat(description["updated_at"]),
+            number=str(description.get("number") or ""),
+            buyer_name=str(description.get("buyer_name") or ""),
+        )
 
 
 @dataclass
@@ -92,13 +157,14 @@ class FakeAccessPoint:
     def __init__(
         self,
         *,
-        billit_key: str = "billit-demo-key",
-        billit_party: str = "424242",
+        billit_key: str = DEMO_BILLIT_KEY,
+        billit_party: str = DEMO_BILLIT_PARTY,
         recommand_key: str = "key_demo",
         recommand_secret: str = "secret_demo",  # noqa: S107 (the fake's own demo credentials)
         recommand_company: str = "c_demo",
         company_name: str = "Fiduciaire Démo",
         auto_deliver_after: float | None = None,
+        directory: Path | None = None,
     ) -> None:
         self.billit_key = billit_key
         self.billit_party = billit_party
@@ -108,6 +174,8 @@ class FakeAccessPoint:
         self.company_name = company_name
         # The demo lets documents arrive by themselves after this many seconds.
         self.auto_deliver_after = auto_deliver_after
+        # Where each document is kept as it arrived (None: in memory only).
+        self.directory = directory
         self.participants: dict[str, set[str]] = {}
         self.refusing: dict[str, str] = {}
         self.documents: list[Document] = []
@@ -120,18 +188,33 @@ class FakeAccessPoint:
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._ticking = threading.Event()
+        self._ticker: threading.Thread | None = None
+        # Document id -> (pushes tried, when to try again): webhooks not taken yet.
+        self._unpushed: dict[str, tuple[int, float]] = {}
 
     # -- life -----------------------------------------------------------------------------------
 
     def start(self, port: int = 0) -> str:
+        """Listen on 127.0.0.1:`port` (0: any free port). Raises OSError when it is taken."""
+        if self.directory is not None:
+            self._load()
         handler = _handler_for(self)
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._server = _Server(("127.0.0.1", port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
+        if self.auto_deliver_after is not None:
+            self._ticking.clear()
+            self._ticker = threading.Thread(target=self._tick_forever, daemon=True)
+            self._ticker.start()
         return self.base_url
 
     def stop(self) -> None:
+        self._ticking.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=15)
+            self._ticker = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -183,6 +266,7 @@ class FakeAccessPoint:
                 reason = self.refusing.get(_norm(doc.receiver))
                 doc.state, doc.detail = ("rejected", reason) if reason else ("delivered", "")
                 doc.updated_at = _now()
+                self._save(doc)
                 changed.append(doc)
         for doc in changed:
             self.push(doc)
@@ -194,7 +278,75 @@ class FakeAccessPoint:
             doc = self.document(document_id)
             assert doc is not None, document_id
             doc.state, doc.detail, doc.updated_at = state, detail, _now()
+            self._save(doc)
         self.push(doc)
+
+    # -- the demo's own life: delivery by itself, the documents kept on disk ---------------------
+
+    def _tick_forever(self) -> None:
+        assert self.auto_deliver_after is not None
+        pause = min(0.5, max(0.05, self.auto_deliver_after / 4))
+        while not self._ticking.wait(pause):
+            try:
+                self.tick()
+            except Exception:  # the thread must outlive a bad moment
+                time.sleep(pause)
+
+    def tick(self, *, now: float | None = None) -> None:
+        """Deliver the documents taken `auto_deliver_after` seconds ago, and push again the
+        webhooks that were not taken (when they are due)."""
+        if self.auto_deliver_after is not None:
+            with self._lock:
+                due = [
+                    doc.id
+                    for doc in self.documents
+                    if doc.state == "accepted"
+                    and (_now() - doc.created_at).total_seconds() >= self.auto_deliver_after
+                ]
+            for document_id in due:
+                self.advance(document_id)
+        moment = time.monotonic() if now is None else now
+        with self._lock:
+            again = [doc_id for doc_id, (_tries, at) in self._unpushed.items() if at <= moment]
+        for document_id in again:
+            doc = self.document(document_id)
+            if doc is not None:
+                self.push(doc)
+
+    def _load(self) -> None:
+        assert self.directory is not None
+        self.directory.mkdir(parents=True, exist_ok=True)
+        loaded = []
+        for path in self.directory.glob("*.json"):
+            if not DOCUMENT_ID_RE.match(path.stem):
+                continue
+            try:
+                description = json.loads(path.read_text(encoding="utf-8"))
+                loaded.append(
+                    Document.described(description, path.with_suffix(".xml").read_bytes())
+                )
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+        loaded.sort(key=lambda doc: (doc.created_at, doc.id))
+        with self._lock:
+            known = {doc.id for doc in self.documents}
+            self.documents.extend(doc for doc in loaded if doc.id not in known)
+            numbers = [_number(doc.id) for doc in self.documents]
+            self._ids = itertools.count(max([9_000_000, *numbers]) + 1)
+
+    def _save(self, doc: Document) -> None:
+        """Write the document's XML once, and its description each time it changes (by rename:
+        a reader never sees half a file)."""
+        if self.directory is None:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        xml_path = self.directory / f"{doc.id}.xml"
+        if not xml_path.exists():
+            _write(xml_path, doc.xml)
+        _write(
+            self.directory / f"{doc.id}.json",
+            json.dumps(doc.description(), ensure_ascii=False, indent=1).encode("utf-8"),
+        )
 
     # -- webhooks -------------------------------------------------------------------------------
 
@@ -233,9 +385,15 @@ class FakeAccessPoint:
             response = requests.post(
                 self.webhook_url, data=body, headers=self.webhook_headers(doc, body), timeout=10
             )
-            self.webhooks_sent.append((response.status_code, body))
+            status = response.status_code
         except requests.RequestException:
-            self.webhooks_sent.append((0, body))
+            status = 0
+        with self._lock:
+            self.webhooks_sent.append((status, body))
+            tries, _at = self._unpushed.pop(doc.id, (0, 0.0))
+            if not 200 <= status < 300 and tries + 1 < PUSH_TRIES:
+                # Tried again by `tick` (the demo's thread): the receiver may be starting.
+                self._unpushed[doc.id] = (tries + 1, time.monotonic() + PUSH_RETRY_SECONDS)
 
     # -- the APIs -------------------------------------------------------------------------------
 
@@ -417,8 +575,7 @@ class FakeAccessPoint:
         if reason:
             # Recommand delivers over AS4 before it answers: a refusal comes back at once.
             return 422, {}, _error("recommand", reason, field="recipient")
-        doc = self._keep("recommand", receiver, document_type, xml, "")
-        doc.state = "delivered"
+        doc = self._keep("recommand", receiver, document_type, xml, "", state="delivered")
         return (
             200,
             {},
@@ -457,7 +614,17 @@ class FakeAccessPoint:
             return f"The receiver {receiver} does not accept this document type."
         return ""
 
-    def _keep(self, api: str, receiver: str, document_type: str, xml: bytes, key: str) -> Document:
+    def _keep(
+        self,
+        api: str,
+        receiver: str,
+        document_type: str,
+        xml: bytes,
+        key: str,
+        *,
+        state: str = "accepted",
+    ) -> Document:
+        number_text, buyer_name = _names(xml)
         with self._lock:
             number = next(self._ids)
             doc = Document(
@@ -467,9 +634,67 @@ class FakeAccessPoint:
                 document_type=document_type,
                 xml=xml,
                 idempotency_key=key,
+                state=state,
+                number=number_text,
+                buyer_name=buyer_name,
             )
             self.documents.append(doc)
+            self._save(doc)
         return doc
+
+
+def _names(xml: bytes) -> tuple[str, str]:
+    """The number and the buyer's name a UBL document carries (empty when unreadable)."""
+    try:
+        root = etree.fromstring(xml, parser=_PARSER)
+    except etree.XMLSyntaxError:
+        return "", ""
+    party = f"{{{_CAC}}}AccountingCustomerParty/{{{_CAC}}}Party"
+    name = root.findtext(
+        f"{party}/{{{_CAC}}}PartyLegalEntity/{{{_CBC}}}RegistrationName"
+    ) or root.findtext(f"{party}/{{{_CAC}}}PartyName/{{{_CBC}}}Name")
+    return (root.findtext(f"{{{_CBC}}}ID") or "").strip(), (name or "").strip()
+
+
+def _number(document_id: str) -> int:
+    digits = document_id.removeprefix("doc_")
+    return int(digits) if digits.isdigit() else 0
+
+
+def _write(path: Path, content: bytes) -> None:
+    partial = path.with_name(f".{path.name}.part")
+    partial.write_bytes(content)
+    os.replace(partial, path)
+
+
+# -- what the demo's page reads -------------------------------------------------------------------
+
+
+def received_dir(data_dir: Path) -> Path:
+    return data_dir / RECEIVED_DIRNAME
+
+
+def received_list(directory: Path, *, limit: int = 200) -> list[Document]:
+    """The documents kept in `directory`, the newest first (their XML not read)."""
+    found = []
+    with contextlib.suppress(OSError):
+        for path in directory.glob("*.json"):
+            if not DOCUMENT_ID_RE.match(path.stem):
+                continue
+            try:
+                found.append(Document.described(json.loads(path.read_text(encoding="utf-8")), b""))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+    found.sort(key=lambda doc: (doc.created_at, _number(doc.id)), reverse=True)
+    return found[:limit]
+
+
+def received_path(directory: Path, document_id: str) -> Path | None:
+    """The XML of one kept document, exactly as it arrived; None for any other name."""
+    if not DOCUMENT_ID_RE.match(document_id):
+        return None
+    path = directory / f"{document_id}.xml"
+    return path if path.is_file() else None
 
 
 def _error(api: str, text: str, *, field: str = "request") -> dict[str, Any]:
@@ -498,6 +723,15 @@ def _read_ubl(xml: bytes) -> tuple[str, str] | str:
     if endpoint is None or not (endpoint.text or "").strip():
         return "[PEPPOL-EN16931-R010] Buyer electronic address MUST be provided"
     return document_type, f"{endpoint.get('schemeID', '')}:{endpoint.text.strip()}"
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up before the answer is not worth a traceback in the demo's
+        # terminal; anything else is.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 def _handler_for(access_point: FakeAccessPoint) -> type[BaseHTTPRequestHandler]:

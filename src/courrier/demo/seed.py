@@ -3,6 +3,13 @@
 Every e-mail address is on a reserved ``.example`` domain; enterprise numbers and IBANs are
 made up but valid (modulo 97), so that forms accept them as they would real ones.
 
+Fiduciaire Demo sends e-invoices: its Peppol access point is the demo's own
+(`courrier.demo.access_point`, Billit's API on 127.0.0.1, its address refreshed at every seed
+like the SMTP port), where every demo client with an enterprise number is a participant. Its
+Belgian VAT-registered clients receive their invoices by Peppol (one asks for a courtesy copy
+of the PDF by e-mail), but for one company left on e-mail, which the pre-send check blocks with
+its reason; Boekhouding Demo has no access point, so its VAT-registered clients only warn.
+
 Its size: data, not logic — the demo firm's people, companies, clients and templates in four
 languages, written out so that a reader sees exactly what the demo holds.
 """
@@ -16,6 +23,7 @@ from django.db import transaction
 from courrier.billing.demo import seed_invoices
 from courrier.clients.models import Client, ClientEmail, ClientSelection, InvoiceChannel, Tag
 from courrier.clients.selectors import SelectionFilters
+from courrier.demo.access_point import DEMO_BILLIT_KEY, DEMO_BILLIT_PARTY
 from courrier.documents.demo import seed_documents
 from courrier.firm.models import SIGNATURE_FIELDS, BillingCompany, Collaborator, Firm
 from courrier.languages import MailLanguage
@@ -28,12 +36,20 @@ from courrier.mailing.models import (
 )
 from courrier.mailing.rendering import body_html
 from courrier.mailing.services import template_ensure
+from courrier.peppol.identifiers import peppol_id_of_company
 from courrier.taxes.demo import seed_taxes
 
 # Printed by `courrier demo`: the demo firm is fictitious and only listens on 127.0.0.1.
 DEMO_PASSWORD = "courrier-demo"  # noqa: S105
 DEMO_FIRM_NAME = "Fiduciaire Demo"
 DEFAULT_SMTP_PORT = 1025
+DEFAULT_PEPPOL_PORT = 8070
+# The company that sends e-invoices through the demo's access point.
+PEPPOL_COMPANY = "FIDU"
+# Its access point's webhook, known to `courrier demo` before the database is (it points the
+# demo's access point at it): fictitious like the password, and served on 127.0.0.1 only.
+DEMO_WEBHOOK_TOKEN = "demo-peppol-fidu"  # noqa: S105
+DEMO_WEBHOOK_SECRET = "demo-peppol-webhook-secret"  # noqa: S105
 
 GENERAL = ClientEmail.Purpose.GENERAL
 INVOICES = ClientEmail.Purpose.INVOICES
@@ -187,6 +203,16 @@ class DemoClient:
     billing_company: str
     responsible: str
     country: str = "BE"
+    # Receives its invoices by Peppol (else by e-mail or on paper, as `invoices_by_email`).
+    peppol: bool = False
+    # With the PDF by e-mail as well, once the e-invoice is delivered.
+    courtesy_copy: bool = False
+
+    @property
+    def invoice_channel(self) -> str:
+        if self.peppol:
+            return InvoiceChannel.PEPPOL
+        return InvoiceChannel.EMAIL if self.invoices_by_email else InvoiceChannel.PAPER
 
 
 # fmt: off
@@ -196,7 +222,8 @@ CLIENTS = [
                "Marie Dupont", "Chère Madame Dupont", "Rue Haute 112", "1000", "Bruxelles",
                "+32 2 511 23 45",
                (("info@boulangerie-dupont.example", GENERAL),
-                ("factures@boulangerie-dupont.example", INVOICES)), True, "FIDU", "sophie"),
+                ("factures@boulangerie-dupont.example", INVOICES)), True, "FIDU", "sophie",
+               peppol=True),
     DemoClient("C0002", COMPANY, "Cabinet dentaire Lambert", "SRL", "0407.898.460", False, "fr",
                "Olivier Lambert", "Cher Docteur Lambert", "Chaussée d'Ixelles 201", "1050",
                "Ixelles", "+32 2 512 40 18",
@@ -209,7 +236,8 @@ CLIENTS = [
     DemoClient("C0004", COMPANY, "Le Petit Sablon", "SA", "0564.246.822", True, "fr",
                "Isabelle Mercier", "Chère Madame Mercier", "Rue des Minimes 9", "1000",
                "Bruxelles", "+32 2 514 61 90",
-               (("contact@petit-sablon.example", GENERAL),), True, "FIDU", "sophie"),
+               (("contact@petit-sablon.example", GENERAL),), True, "FIDU", "sophie",
+               peppol=True, courtesy_copy=True),
     DemoClient("C0005", NONPROFIT, "Les Amis du Parc Josaphat", "ASBL", "0573.488.150", False,
                "fr", "Bernard Claessens", "Cher Monsieur Claessens",
                "Avenue Louis Bertrand 43", "1030", "Schaerbeek", "",
@@ -221,12 +249,14 @@ CLIENTS = [
     DemoClient("C0007", PERSON, "Sarah Mitchell", "", "0612.517.287", True, "en",
                "", "Dear Ms Mitchell", "Rue des Boers 27", "1040", "Etterbeek",
                "+32 486 22 71 09",
-               (("sarah@mitchell-consulting.example", GENERAL),), True, "FIDU", "emma"),
+               (("sarah@mitchell-consulting.example", GENERAL),), True, "FIDU", "emma",
+               peppol=True),
     DemoClient("C0008", COMPANY, "Brightwave Consulting", "SRL", "0811.090.442", True, "en",
                "James Whitaker", "Dear James", "Boulevard du Souverain 165", "1160",
                "Auderghem", "+32 2 660 18 40",
                (("hello@brightwave.example", GENERAL),
-                ("accounts@brightwave.example", INVOICES)), True, "FIDU", "emma"),
+                ("accounts@brightwave.example", INVOICES)), True, "FIDU", "emma",
+               peppol=True),
     DemoClient("C0009", PERSON, "David O'Connor", "", "", False, "en",
                "", "Dear Mr O'Connor", "Rue Gray 77", "1050", "Ixelles", "+32 497 40 11 83",
                (), False, "FIDU", "emma"),
@@ -234,17 +264,20 @@ CLIENTS = [
                "Priya Sharma", "Dear Ms Sharma", "Avenue de Tervueren 270", "1150",
                "Woluwe-Saint-Pierre", "+32 2 770 52 31",
                (("priya@northgate-data.example", GENERAL),
-                ("finance@northgate-data.example", INVOICES)), True, "FIDU", "emma"),
+                ("finance@northgate-data.example", INVOICES)), True, "FIDU", "emma",
+               peppol=True),
     # Wallonia
     DemoClient("C0011", COMPANY, "Garage Moreau", "SA", "0545.794.353", True, "fr",
                "Philippe Moreau", "Cher Monsieur Moreau", "Chaussée de Louvain 412", "5020",
                "Namur", "+32 81 30 44 21",
                (("info@garage-moreau.example", GENERAL),
-                ("comptabilite@garage-moreau.example", INVOICES)), True, "FIDU", "sophie"),
+                ("comptabilite@garage-moreau.example", INVOICES)), True, "FIDU", "sophie",
+               peppol=True),
     DemoClient("C0012", COMPANY, "Ferme du Haut-Pays", "SRL", "0419.517.872", True, "fr",
                "Céline Dethier", "Chère Madame Dethier", "Rue du Condroz 14", "5590", "Ciney",
                "+32 83 21 67 35",
                (("contact@ferme-haut-pays.example", GENERAL),), False, "FIDU", "sophie"),
+    # Still on e-mail: the pre-send check blocks its PDF, its legal invoice being Peppol's.
     DemoClient("C0013", COMPANY, "Pharmacie Renard", "SRL", "0874.263.473", True, "fr",
                "Anne Renard", "Chère Madame Renard", "Rue Saint-Gilles 56", "4000", "Liège",
                "+32 4 222 18 90",
@@ -302,11 +335,13 @@ CLIENTS = [
                "Michael Kessler", "Sehr geehrter Herr Kessler", "Herbesthaler Straße 112",
                "4700", "Eupen", "+32 87 55 31 20",
                (("info@schreinerei-kessler.example", GENERAL),
-                ("buchhaltung@schreinerei-kessler.example", INVOICES)), True, "FIDU", "pieter"),
+                ("buchhaltung@schreinerei-kessler.example", INVOICES)), True, "FIDU", "pieter",
+               peppol=True),
     DemoClient("C0027", COMPANY, "Bäckerei Radermacher", "GmbH", "0613.995.746", True, "de",
                "Petra Radermacher", "Sehr geehrte Frau Radermacher", "Hauptstraße 63", "4780",
                "Sankt Vith", "+32 80 22 14 58",
-               (("kontakt@baeckerei-radermacher.example", GENERAL),), True, "FIDU", "pieter"),
+               (("kontakt@baeckerei-radermacher.example", GENERAL),), True, "FIDU", "pieter",
+               peppol=True),
     DemoClient("C0028", COMPANY, "Autohaus Schmitz", "AG", "0884.588.629", True, "de",
                "Rainer Schmitz", "Sehr geehrter Herr Schmitz", "Gospertstraße 40", "4700",
                "Eupen", "+32 87 74 26 91",
@@ -566,9 +601,8 @@ def _seed_clients(
         client.city = data.city
         client.country = data.country
         client.phone = data.phone
-        client.invoice_channel = (
-            InvoiceChannel.EMAIL if data.invoices_by_email else InvoiceChannel.PAPER
-        )
+        client.invoice_channel = data.invoice_channel
+        client.peppol_courtesy_copy = data.courtesy_copy
         client.billing_company = companies[data.billing_company]
         client.responsible = collaborators[data.responsible]
         client.active = True
@@ -580,6 +614,37 @@ def _seed_clients(
                 address=address,
                 defaults={"purpose": purpose, "position": position},
             )
+
+
+def _seed_access_point(*, companies: dict[str, BillingCompany], peppol_port: int) -> None:
+    """The Peppol company's access point: the demo's, on 127.0.0.1:`peppol_port`, speaking
+    Billit's API with the demo access point's credentials; its webhook known in advance."""
+    company = companies[PEPPOL_COMPANY]
+    SendingProfile.objects.update_or_create(
+        peppol_company=company,
+        defaults={
+            "method": SendingProfile.Method.BILLIT,
+            "api_key": DEMO_BILLIT_KEY,
+            "peppol_account": DEMO_BILLIT_PARTY,
+            "api_base_url": f"http://127.0.0.1:{peppol_port}",
+            "from_name": str(company),
+            "from_address": company.email,
+            "webhook_token": DEMO_WEBHOOK_TOKEN,
+            "webhook_secret": DEMO_WEBHOOK_SECRET,
+            "state": SendingProfile.State.OK,
+            "state_reason": "",
+        },
+    )
+
+
+def peppol_participants() -> list[str]:
+    """The Peppol identifiers the demo's access point knows: every demo client with a Belgian
+    enterprise number (any of them may be switched to Peppol in its file)."""
+    return [
+        peppol_id_of_company(data.enterprise_number)
+        for data in CLIENTS
+        if data.enterprise_number and data.country == "BE"
+    ]
 
 
 def _seed_templates() -> None:
@@ -648,8 +713,11 @@ def _seed_selection(collaborators: dict[str, Collaborator]) -> None:
     )
 
 
-def demo_seed(*, smtp_port: int = DEFAULT_SMTP_PORT) -> SeedReport:
-    """Create or update the demo firm; running it again changes nothing but the SMTP port."""
+def demo_seed(
+    *, smtp_port: int = DEFAULT_SMTP_PORT, peppol_port: int = DEFAULT_PEPPOL_PORT
+) -> SeedReport:
+    """Create or update the demo firm; running it again changes nothing but the ports of the
+    SMTP catcher and of the access point."""
     with transaction.atomic():
         firm = Firm.load()
         for name, value in FIRM.items():
@@ -658,6 +726,8 @@ def demo_seed(*, smtp_port: int = DEFAULT_SMTP_PORT) -> SeedReport:
         firm.save()
         collaborators = _seed_collaborators(smtp_port=smtp_port)
         companies = _seed_billing_companies(smtp_port=smtp_port)
+        # Before the invoices: an invoice to a client on Peppol is issued to the Peppol register.
+        _seed_access_point(companies=companies, peppol_port=peppol_port)
         _seed_clients(collaborators=collaborators, companies=companies)
         _seed_templates()
         _seed_tags()
@@ -671,5 +741,5 @@ def demo_seed(*, smtp_port: int = DEFAULT_SMTP_PORT) -> SeedReport:
         billing_companies=len(BILLING_COMPANIES),
         clients=len(CLIENTS),
         templates=len(TEMPLATES),
-        profiles=len(COLLABORATORS) + len(BILLING_COMPANIES),
+        profiles=len(COLLABORATORS) + len(BILLING_COMPANIES) + 1,
     )

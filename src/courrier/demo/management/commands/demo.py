@@ -1,4 +1,5 @@
-"""`courrier demo`: a demo firm, its worker, its web interface and a local SMTP catcher."""
+"""`courrier demo`: a demo firm, its worker, its web interface, a local SMTP catcher and a local
+Peppol access point."""
 
 from __future__ import annotations
 
@@ -10,11 +11,19 @@ from types import FrameType
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from courrier.demo.access_point import received_dir
 from courrier.demo.catcher import mailbox_dir
-from courrier.demo.seed import COLLABORATORS, DEFAULT_SMTP_PORT, DEMO_PASSWORD
+from courrier.demo.seed import (
+    COLLABORATORS,
+    DEFAULT_PEPPOL_PORT,
+    DEFAULT_SMTP_PORT,
+    DEMO_PASSWORD,
+    PEPPOL_COMPANY,
+)
 from courrier.demo.stack import DemoError, DemoStack, default_data_dir, demo_data_dir_prepare
 
 _ROLES = {
@@ -36,8 +45,9 @@ def _port(value: str) -> int:
 
 class Command(BaseCommand):
     help = _(
-        "Lance Courrier avec un cabinet de démonstration : interface web, worker d'envoi et "
-        "récepteur SMTP local qui garde chaque mail. Ctrl-C arrête tout."
+        "Lance Courrier avec un cabinet de démonstration : interface web, worker d'envoi, "
+        "récepteur SMTP local qui garde chaque mail et point d'accès Peppol local qui garde "
+        "chaque facture électronique. Ctrl-C arrête tout."
     )
     requires_system_checks: list[str] = []
 
@@ -50,6 +60,12 @@ class Command(BaseCommand):
             type=_port,
             default=DEFAULT_SMTP_PORT,
             help=_("Port du récepteur SMTP de la démo (127.0.0.1)."),
+        )
+        parser.add_argument(
+            "--peppol-port",
+            type=_port,
+            default=DEFAULT_PEPPOL_PORT,
+            help=_("Port du point d'accès Peppol de la démo (127.0.0.1)."),
         )
         parser.add_argument(
             "--data-dir",
@@ -70,12 +86,13 @@ class Command(BaseCommand):
         *args: Any,
         port: int,
         smtp_port: int,
+        peppol_port: int,
         data_dir: Path | None,
         reset: bool,
         **options: Any,
     ) -> None:
-        if port == smtp_port:
-            raise CommandError(_("--port et --smtp-port doivent être différents."))
+        if len({port, smtp_port, peppol_port}) < 3:
+            raise CommandError(_("--port, --smtp-port et --peppol-port doivent être différents."))
         data_dir = (data_dir or default_data_dir()).resolve()
         stop_requested = threading.Event()
 
@@ -86,7 +103,11 @@ class Command(BaseCommand):
             signal.signal(signum, request_stop)
 
         stack = DemoStack(
-            data_dir=data_dir, port=port, smtp_port=smtp_port, stop_requested=stop_requested
+            data_dir=data_dir,
+            port=port,
+            smtp_port=smtp_port,
+            peppol_port=peppol_port,
+            stop_requested=stop_requested,
         )
         try:
             stack.check_ports()
@@ -94,7 +115,9 @@ class Command(BaseCommand):
             self.stdout.write(_("Préparation de la base de démonstration dans %s …") % data_dir)
             if not (
                 stack.run_step("migrate", "migrate", "--noinput")
-                and stack.run_step("seed", "seed_demo", f"--smtp-port={smtp_port}")
+                and stack.run_step(
+                    "seed", "seed_demo", f"--smtp-port={smtp_port}", f"--peppol-port={peppol_port}"
+                )
             ):
                 return
             stack.start_services()
@@ -103,15 +126,19 @@ class Command(BaseCommand):
             self._print_welcome(stack)
             while not stop_requested.wait(0.5):
                 stack.check_children()
+                stack.recover_when_due()
         except DemoError as exc:
             raise CommandError(str(exc)) from exc
         finally:
-            if stack.children or stack.catcher is not None:
+            if stack.children or stack.catcher is not None or stack.access_point is not None:
                 self.stdout.write(_("Arrêt de la démo …"))
             stack.stop()
         self.stdout.write(_("Démo arrêtée."))
 
     def _print_welcome(self, stack: DemoStack) -> None:
+        site = stack.url.rstrip("/")
+        register = reverse("billing:peppol_register", kwargs={"code": PEPPOL_COMPANY})
+        access_point = _("Point d'accès Peppol (API de Billit)")
         lines = [
             "",
             _("Courrier — démonstration"),
@@ -120,6 +147,9 @@ class Command(BaseCommand):
             f"  {_('Boîte de la démo (mails reçus)')} :  {stack.url}demo/",
             f"  {_('Récepteur SMTP')} :  127.0.0.1:{stack.smtp_port} → "
             f"{mailbox_dir(stack.data_dir)}",
+            f"  {_('Factures électroniques reçues (Peppol)')} :  {site}{reverse('demo:peppol')}",
+            f"  {access_point} :  {stack.peppol_url} → {received_dir(stack.data_dir)}",
+            f"  {_('Registre Peppol')} :  {site}{register}",
             f"  {_('Journaux')} :  {stack.logs}",
             "",
             _("  Connexions (mot de passe pour tous : %s)") % DEMO_PASSWORD,
