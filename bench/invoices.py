@@ -469,6 +469,8 @@ def run(
     count, k = args.invoices, args.workers
     started = time.perf_counter()
     on_peppol = invoices_peppol.share_of(count, args.peppol) if args.peppol else []
+    if args.peppol and not on_peppol:
+        print(f"--peppol {args.peppol}: no client of {count} on Peppol; e-mail only")
     by_pk, profile_id, ids = seed(count, receiver.port, on_peppol)
     print(
         f"invoices: {count} issued invoices without PDF, {k} worker(s), "

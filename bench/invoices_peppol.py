@@ -82,7 +82,7 @@ def _serve(
         ) -> Document:
             with kept.get_lock():
                 kept.value += 1
-            # The bytes are not kept: thousands of e-invoices of ~70 KB each.
+            # The bytes are not kept: thousands of e-invoices of ~50 KB each.
             return super()._keep(api, receiver, document_type, b"", key)
 
     server = Counting()
