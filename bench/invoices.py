@@ -13,6 +13,10 @@ Each worker composes its own share (the invoices are split in K batches, one com
 each) and delivers through one connection of the billing company's profile (and one to its
 access point). Nothing is asserted: the figures are printed; the exit code is 1 when a message
 was not sent exactly once.
+
+Its size: one run measures in sequence what must share one seeded installation, one receiver
+and the same workers to be compared (the PDF alone, the batch end to end, the delivery alone
+against smtp-source, the slow relay); the Peppol run's own parts live in `invoices_peppol.py`.
 """
 
 from __future__ import annotations

@@ -476,8 +476,9 @@ def _sizes() -> dict[str, float]:
 
 def transport_alone(profile_id: int, *, limit: int) -> float:
     """Documents per second that the Peppol transport alone hands to the access point, in this
-    process, one connection: the stored e-invoices sent again under their keys (the
-    access point answers a repeat from its key), no outbox bookkeeping."""
+    process, one connection: the first `limit` stored e-invoices sent again under their keys
+    (Billit's API answers a repeat from its key; Recommand's, which has none, takes it again),
+    no outbox bookkeeping."""
     from courrier.mailing.models import OutboundMessage, SendingProfile
     from courrier.mailing.services.contents import contents_load
     from courrier.mailing.transports.peppol import PeppolTransport
@@ -535,10 +536,11 @@ def peppol_run(
         again_ms = bench.pdf_alone(ids)
         ubl = ubl_alone(peppol_invoices, samples=args.ubl_samples)
         ok, mixed = mixed_run(bench, by_pk=by_pk, ids=ids, peppol_ids=peppol_invoices, ap=ap)
-        rate = transport_alone(profile.pk, limit=min(len(on_peppol), 1000))
+        sample = min(len(on_peppol), 1000)
+        rate = transport_alone(profile.pk, limit=sample)
         print(
-            f"  the Peppol transport alone (this process, one connection, stored e-invoices "
-            f"sent again under their keys, no outbox): {rate:.0f} documents/s"
+            f"  the Peppol transport alone (this process, one connection, {sample} stored "
+            f"e-invoices sent again, no outbox): {rate:.0f} documents/s"
         )
     finally:
         ap.stop()
