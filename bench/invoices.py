@@ -1,15 +1,22 @@
 """Time invoices by e-mail end to end: N issued invoices without PDF, composed (PDF, render,
 message, store) and delivered by K real `courrier db_worker` processes to Postfix's smtp-sink;
 then the delivery alone again, compared with Postfix's smtp-source in the same run; then a
-relay with latency through 1, 4 and 16 connections of one profile.
+relay with latency through 1, 4 and 16 connections of one profile. With `--peppol SHARE`, the
+same invoices once more, that share of their clients now on Peppol (`invoices_peppol.py`).
 
     .venv/bin/python bench/invoices.py [--invoices 1000] [--workers 2]
     .venv/bin/python bench/invoices.py --invoices 10000 --workers 2 \
         --database-url postgresql://postgres@127.0.0.1:5432/postgres
+    .venv/bin/python bench/invoices.py --invoices 2000 --workers 2 --peppol 0.7 --latency-ms 0
 
 Each worker composes its own share (the invoices are split in K batches, one compose task
-each) and delivers through one connection of the billing company's profile. Nothing is
-asserted: the figures are printed; the exit code is 1 when a message was not sent exactly once.
+each) and delivers through one connection of the billing company's profile (and one to its
+access point). Nothing is asserted: the figures are printed; the exit code is 1 when a message
+was not sent exactly once.
+
+Its size: one run measures in sequence what must share one seeded installation, one receiver
+and the same workers to be compared (the PDF alone, the batch end to end, the delivery alone
+against smtp-source, the slow relay); the Peppol run's own parts live in `invoices_peppol.py`.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import common
+import invoices_peppol
 from delivery import throwaway_database
 
 SMTP_SOURCE = Path("/usr/sbin/smtp-source")
@@ -60,6 +68,17 @@ BODIES = {
 }
 
 
+def share(text: str) -> float:
+    """An argparse type: a share between 0 and 1 ("0.7")."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--invoices", type=common.positive, default=1000, help="default 1000")
@@ -81,6 +100,25 @@ def main() -> None:
         type=common.positive,
         default=400,
         help="messages sent through the slow relay per connection count (default 400)",
+    )
+    parser.add_argument(
+        "--peppol",
+        type=share,
+        default=0.0,
+        help="then the same invoices again with this share of the clients on Peppol, e.g. 0.7 "
+        "(default 0: e-mail only)",
+    )
+    parser.add_argument(
+        "--access-point",
+        choices=invoices_peppol.APIS,
+        default="billit",
+        help="the API the company's access point speaks (the loopback one; default billit)",
+    )
+    parser.add_argument(
+        "--ubl-samples",
+        type=common.positive,
+        default=100,
+        help="invoices whose e-invoice is made and validated in this process (default 100)",
     )
     parser.add_argument("--timeout", type=common.positive, default=1800, help="seconds")
     args = parser.parse_args()
@@ -117,9 +155,14 @@ def main() -> None:
 # -- seed ---------------------------------------------------------------------------------------
 
 
-def seed(count: int, smtp_port: int) -> tuple[int, int, list[int]]:
+def seed(count: int, smtp_port: int, peppol: list[int]) -> tuple[int, int, list[int]]:
     """A billing company with its profile, an invoice template in four languages, `count`
-    clients and one issued invoice each, without PDF. Returns (collaborator, profile, ids)."""
+    clients and one issued invoice each, without PDF. Returns (collaborator, profile, ids).
+
+    The clients at the positions `peppol` are Belgian VAT-registered companies (a valid
+    enterprise number of their own, and its VAT number); all receive their invoices by e-mail
+    until the Peppol run switches those to Peppol."""
+    on_peppol = set(peppol)
     from courrier.billing.models import Invoice, InvoiceLine, InvoiceSeries
     from courrier.billing.services.communication import communication_for
     from courrier.billing.services.totals import totals_of
@@ -172,6 +215,12 @@ def seed(count: int, smtp_port: int) -> tuple[int, int, list[int]]:
             city="Bruxelles",
             billing_company=company,
             invoice_channel="email",
+            enterprise_number=invoices_peppol.enterprise_number(n) if n in on_peppol else "",
+            vat_number=(
+                "BE" + invoices_peppol.enterprise_number(n).replace(".", "")
+                if n in on_peppol
+                else ""
+            ),
         )
         for n in range(count)
     )
@@ -416,7 +465,6 @@ def run(
     from django_tasks_db.models import DBTaskResult
 
     from courrier.billing.models import Invoice
-    from courrier.billing.services.pdf import invoice_pdf_render
     from courrier.billing.services.sending import invoice_batch_start
     from courrier.firm.models import Collaborator
     from courrier.mailing.models import DeliveryAttempt, MailBatch, OutboundMessage
@@ -424,27 +472,27 @@ def run(
 
     count, k = args.invoices, args.workers
     started = time.perf_counter()
-    by_pk, profile_id, ids = seed(count, receiver.port)
+    on_peppol = invoices_peppol.share_of(count, args.peppol) if args.peppol else []
+    if args.peppol and not on_peppol:
+        print(f"--peppol {args.peppol}: no client of {count} on Peppol; e-mail only")
+    by_pk, profile_id, ids = seed(count, receiver.port, on_peppol)
     print(
         f"invoices: {count} issued invoices without PDF, {k} worker(s), "
         f"{common.database_label()}, {os.cpu_count()} CPUs, load average "
         f"{os.getloadavg()[0]:.1f}; seeded in {time.perf_counter() - started:.1f} s"
     )
+    print(
+        f"  data: one billing company, {count} clients (fr, nl, de, en in turn), one invoice each "
+        "(3 lines, 2 VAT rates); the invoices split in one batch per worker"
+        + (
+            f"; then the same invoices again with {len(on_peppol)} of the clients on Peppol"
+            if on_peppol
+            else ""
+        )
+    )
 
     # 1. The PDF alone, in this process, one compiler, nothing stored.
-    sample = list(
-        Invoice.objects.select_related("billing_company", "client").filter(pk__in=ids[:100])
-    )
-    invoice_pdf_render(sample[0])  # the compiler's first use loads the fonts
-    durations = []
-    for invoice in sample:
-        began = time.perf_counter()
-        pdf = invoice_pdf_render(invoice)
-        durations.append(time.perf_counter() - began)
-    print(
-        f"  PDF alone (typst, one compiler, this process): {1 / statistics.median(durations):.0f}"
-        f" invoices/s, {common.milliseconds(durations)}, {len(pdf) / 1024:.0f} KB each"
-    )
+    pdf_ms = pdf_alone(ids)
 
     # 2. Compose and deliver, end to end, by the workers: one batch per worker.
     by = Collaborator.objects.get(pk=by_pk)
@@ -466,6 +514,7 @@ def run(
             marks["done"] = at
 
     elapsed, peaks, marks = run_workers(k, env, directory, until=progress, timeout=args.timeout)
+    email_elapsed, email_peaks = elapsed, peaks
     statuses = Counter(OutboundMessage.objects.values_list("status", flat=True))
     composed = marks.get("composed", elapsed)
     delivered = marks.get("delivered", elapsed)
@@ -532,6 +581,13 @@ def run(
     )
     print("  peak RSS per worker: " + ", ".join(f"{peak:.0f} MB" for peak in peaks))
     print(f"  exactly once: {again} received, {sent} sent -> {'OK' if ok else 'FAILED'}")
+    email_figures = {
+        "composed": composed,
+        "delivered": delivered,
+        "cpu": busy,
+        "busy": 100 * busy / (k * email_elapsed),
+        "peak": max(email_peaks) if email_peaks else 0.0,
+    }
 
     # 4. A relay that takes its time: parallel connections of one profile.
     if args.latency_ms:
@@ -540,6 +596,7 @@ def run(
         from courrier.mailing.models import SendingProfile
 
         # Claims of 10: 16 connections find work in a queue of a few hundred messages.
+        batch_size = settings.COURRIER["DELIVERY_BATCH"]
         settings.COURRIER["DELIVERY_BATCH"] = 10
         relay = SlowRelay(receiver.port, args.latency_ms / 1000)
         try:
@@ -565,7 +622,49 @@ def run(
                 ok = ok and got == len(chosen)
         finally:
             relay.stop()
+            settings.COURRIER["DELIVERY_BATCH"] = batch_size
+            SendingProfile.objects.filter(pk=profile_id).update(
+                smtp_port=receiver.port, max_connections=1
+            )
+
+    # 5. The same invoices again, a share of the clients on Peppol.
+    if on_peppol:
+        lent = invoices_peppol.Bench(
+            args=args,
+            env=env,
+            directory=directory,
+            receiver=receiver,
+            run_workers=run_workers,
+            cpu_seconds=cpu_seconds,
+            pdf_alone=pdf_alone,
+        )
+        peppol_ok = invoices_peppol.peppol_run(
+            lent, by_pk=by_pk, ids=ids, on_peppol=on_peppol, email=email_figures, pdf_ms=pdf_ms
+        )
+        ok = peppol_ok and ok
     return ok
+
+
+def pdf_alone(ids: list[int]) -> float:
+    """The PDF of 100 invoices made in this process, one compiler, nothing stored: the same
+    Typst work in every run, the machine's noise. Prints it; returns the median in ms."""
+    from courrier.billing.models import Invoice
+    from courrier.billing.services.pdf import invoice_pdf_render
+
+    sample = list(
+        Invoice.objects.select_related("billing_company", "client").filter(pk__in=ids[:100])
+    )
+    invoice_pdf_render(sample[0])  # the compiler's first use loads the fonts
+    durations = []
+    for invoice in sample:
+        began = time.perf_counter()
+        pdf = invoice_pdf_render(invoice)
+        durations.append(time.perf_counter() - began)
+    print(
+        f"  PDF alone (typst, one compiler, this process): {1 / statistics.median(durations):.0f}"
+        f" invoices/s, {common.milliseconds(durations)}, {len(pdf) / 1024:.0f} KB each"
+    )
+    return statistics.median(durations) * 1000
 
 
 if __name__ == "__main__":
