@@ -19,6 +19,11 @@ composed by `services.batch_compose`): billing brings only what its objects need
 with the invoice context (`INVOICE_BATCH`): the invoices of a round loaded with their lines,
 their PDFs made before the round (outside any transaction) and recorded with its mails, the
 company's template of each.
+
+Its size: the batch's hooks and the one-invoice sends (the send on issue, "@", the e-invoice
+from the invoice's page, the courtesy copy) are kept together because they must take the same
+keys, the same templates and the same checks; the rules themselves live beside it
+(`invoice_mail`, `presend`, `peppol`, `ubl`).
 """
 
 from __future__ import annotations
