@@ -214,6 +214,8 @@ def test_client_admin_validates_numbers_and_saves_addresses(
         "country": "BE",
         "billing_company": "",
         "responsible": "",
+        "invoice_channel": "email",
+        "peppol_id": "",
         "active": "on",
         "emails-TOTAL_FORMS": "1",
         "emails-INITIAL_FORMS": "0",

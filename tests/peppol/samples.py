@@ -9,6 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 from courrier.billing.models import InvoiceLine
+from courrier.billing.services.pdf import pdf_words
 from courrier.billing.services.totals import line_amount, totals_of
 from courrier.peppol.ubl import (
     CREDIT_NOTE,
@@ -78,7 +79,8 @@ def document(
     totals = totals_of(rows)
     breakdown = []
     for row in totals.by_rate:
-        code, text = exemption(row.category, language=language, reason=reason)
+        mention = pdf_words(language).get(f"mention_{row.category}", "")
+        code, text = exemption(row.category, mention=mention, reason=reason)
         breakdown.append(
             UblVatBreakdown(
                 category=row.category,

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from courrier.billing.services.pdf import pdf_words
 from courrier.peppol.ubl import CREDIT_NOTE, NS_CAC, NS_CBC, exemption, ubl_render
 from courrier.peppol.validation import validate
 from tests.peppol.samples import PDF, LineSpec, document
@@ -80,19 +81,26 @@ def test_a_discount_line_is_a_negative_quantity_at_a_positive_price() -> None:
     assert line.findtext("cbc:LineExtensionAmount", namespaces=NS) == "-120.00"
 
 
-def test_the_mentions_are_in_the_documents_language() -> None:
-    assert exemption("AE", language="fr") == ("VATEX-EU-AE", "Autoliquidation")
-    assert exemption("AE", language="nl") == ("VATEX-EU-AE", "Verlegging")
-    assert exemption("AE", language="en") == ("VATEX-EU-AE", "Reverse charge")
-    assert exemption("K", language="nl")[0] == "VATEX-EU-IC"
-    assert exemption("G", language="de")[0] == "VATEX-EU-G"
-    assert exemption("O", language="fr") == ("VATEX-EU-O", "Hors du champ d'application de la TVA")
-    assert exemption("S", language="fr") == ("", "")
-    assert exemption("E", language="fr", reason="Article 44, § 2, 1° — VATEX-EU-132-1C") == (
+def test_the_mentions_are_the_pdfs_in_the_documents_language() -> None:
+    """The e-invoice's reason for a category without VAT is the mention its PDF prints, in the
+    document's language, with the category's VATEX code."""
+
+    def mention(category: str, language: str) -> str:
+        return pdf_words(language)[f"mention_{category}"]
+
+    for language in ("fr", "nl", "de", "en"):
+        for category, code in (("AE", "VATEX-EU-AE"), ("K", "VATEX-EU-IC"), ("G", "VATEX-EU-G")):
+            text = mention(category, language)
+            assert exemption(category, mention=text) == (code, text)
+    assert "Autoliquidation" in mention("AE", "fr")
+    assert "erlegging" in mention("AE", "nl")
+    assert mention("AE", "fr") != mention("AE", "de")
+    assert exemption("S", mention="x") == ("", "")
+    assert exemption("E", reason="Article 44, § 2, 1° — VATEX-EU-132-1C") == (
         "VATEX-EU-132-1C",
         "Article 44, § 2, 1°",
     )
-    assert exemption("E", language="fr", reason="Art. 44 (VATEX-XX-NOPE)") == (
+    assert exemption("E", reason="Art. 44 (VATEX-XX-NOPE)") == (
         "",
         "Art. 44 (VATEX-XX-NOPE)",
     )
@@ -104,7 +112,9 @@ def test_a_reverse_charge_invoice_in_dutch_says_verlegging() -> None:
     assert validate(xml).ok
     category = _root(xml).find("cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory", NS)
     assert category.findtext("cbc:TaxExemptionReasonCode", namespaces=NS) == "VATEX-EU-AE"
-    assert category.findtext("cbc:TaxExemptionReason", namespaces=NS) == "Verlegging"
+    assert category.findtext("cbc:TaxExemptionReason", namespaces=NS).startswith(
+        "Verlegging van heffing"
+    )
 
 
 def test_outside_the_scope_of_vat_has_no_rate_and_no_vat_numbers() -> None:

@@ -49,63 +49,32 @@ _CAC = f"{{{NS_CAC}}}"
 _CBC = f"{{{NS_CBC}}}"
 CENT = Decimal("0.01")
 
-# The mention of each category without VAT, in the document's language, with its VATEX code.
-# E has no fixed wording: the invoice gives its own legal ground (`exemption`).
-MENTIONS: dict[str, tuple[str, dict[str, str]]] = {
-    "AE": (
-        "VATEX-EU-AE",
-        {
-            "fr": "Autoliquidation",
-            "nl": "Verlegging",
-            "de": "Steuerschuldnerschaft des Leistungsempfängers",
-            "en": "Reverse charge",
-        },
-    ),
-    "K": (
-        "VATEX-EU-IC",
-        {
-            "fr": "Livraison intracommunautaire exemptée (article 39bis du Code de la TVA)",
-            "nl": "Vrijgestelde intracommunautaire levering (artikel 39bis W.btw)",
-            "de": "Steuerfreie innergemeinschaftliche Lieferung (Artikel 39bis MwStGB)",
-            "en": "Exempt intra-Community supply (article 39bis of the Belgian VAT Code)",
-        },
-    ),
-    "G": (
-        "VATEX-EU-G",
-        {
-            "fr": "Exportation exemptée (article 39 du Code de la TVA)",
-            "nl": "Vrijgestelde uitvoer (artikel 39 W.btw)",
-            "de": "Steuerfreie Ausfuhr (Artikel 39 MwStGB)",
-            "en": "Exempt export (article 39 of the Belgian VAT Code)",
-        },
-    ),
-    "O": (
-        "VATEX-EU-O",
-        {
-            "fr": "Hors du champ d'application de la TVA",
-            "nl": "Buiten het toepassingsgebied van de btw",
-            "de": "Nicht im Anwendungsbereich der Mehrwertsteuer",
-            "en": "Not subject to VAT",
-        },
-    ),
+# The VATEX code of each category without VAT but E (whose invoice gives its own legal ground,
+# `exemption`). The mention's words are the caller's, in the document's language: billing gives
+# the very mention its PDF prints (a gettext string of the "invoice pdf" context).
+VATEX_CODES: dict[str, str] = {
+    "AE": "VATEX-EU-AE",
+    "K": "VATEX-EU-IC",
+    "G": "VATEX-EU-G",
+    "O": "VATEX-EU-O",
 }
 _VATEX = re.compile(r"VATEX-[A-Z]{2}-[0-9A-Z-]+", re.IGNORECASE)
 
 
-def exemption(category: str, *, language: str, reason: str = "") -> tuple[str, str]:
+def exemption(category: str, *, mention: str = "", reason: str = "") -> tuple[str, str]:
     """The (VATEX code, reason text) of a VAT breakdown of this category; ("", "") for S and Z.
 
-    E takes the invoice's own reason; a VATEX code written in it ("... VATEX-EU-132-1C") becomes
-    the code when the official list has it, and leaves the text."""
+    AE, K, G and O take their code and the `mention` given (the PDF's, in the document's
+    language). E takes the invoice's own reason; a VATEX code written in it ("...
+    VATEX-EU-132-1C") becomes the code when the official list has it, and leaves the text."""
     if category == "E":
         found = _VATEX.search(reason)
         if found is not None and found.group(0).upper() in vatex_codes():
             text = " ".join((reason[: found.start()] + reason[found.end() :]).split())
             return found.group(0).upper(), text.strip(" -–—:;,") or reason.strip()
         return "", reason.strip()
-    if category in MENTIONS:
-        code, texts = MENTIONS[category]
-        return code, texts.get(language, texts["fr"])
+    if category in VATEX_CODES:
+        return VATEX_CODES[category], mention.strip()
     return "", ""
 
 

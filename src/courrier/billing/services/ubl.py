@@ -124,10 +124,13 @@ def ubl_document(invoice: Invoice, *, pdf: bytes) -> UblDocument:
     lines = list(invoice.lines.all())
     totals = totals_of(lines)
     language = invoice.language
+    words = pdf_words(language)
     breakdown = []
     for row in totals.by_rate:
         code, reason = exemption(
-            row.category, language=language, reason=invoice.vat_exemption_reason
+            row.category,
+            mention=words.get(f"mention_{row.category}", ""),
+            reason=invoice.vat_exemption_reason,
         )
         breakdown.append(
             UblVatBreakdown(
