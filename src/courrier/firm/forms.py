@@ -63,6 +63,7 @@ class FirmSettingsForm(forms.ModelForm):
             "phone",
             "amount_format",
             "track_opens",
+            "retention_years",
         ]
 
 
