@@ -9,7 +9,8 @@ Two kinds of entries share auditlog's `LogEntry` table:
   (`secret_mask`), the tokens that a provider rotates on its own are not followed at all;
 - actions, one entry each (`audit_record`), written by the services that do them through the
   `audited` decorator: the actor is the service's `by` or `sender` argument, else the request's
-  user (auditlog's middleware) or the one a command named with `auditlog.context.set_actor`.
+  user (auditlog's middleware) or the one a command named with `auditlog.context.set_actor`
+  (auditlog fills it in while its context lasts: never a stale one from an earlier request).
 
 An entry names its object neutrally ("message 42", "facture 2026/0042"): no subject, address or
 client name, so that erasing a client's data leaves nothing of it here.
@@ -24,7 +25,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from auditlog.context import auditlog_value
 from django.db import models
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -96,15 +96,6 @@ def audit_register() -> None:
     )
 
 
-def current_actor() -> Any:
-    """The user of the request being served (auditlog's middleware) or the one a command named
-    with `auditlog.context.set_actor`; None otherwise."""
-    try:
-        return auditlog_value.get().get("actor")
-    except LookupError:
-        return None
-
-
 def object_label(obj: models.Model) -> str:
     """A neutral name for an object: its kind and its number, nothing personal."""
     kind = str(obj._meta.verbose_name)
@@ -130,13 +121,13 @@ def audit_record(
     actor: Any = None,
     detail: Mapping[str, Any] | None = None,
 ) -> LogEntry:
-    """Write one entry: `action` (a key of ACTIONS) done on `obj` by `actor` (default: the
-    current request's or command's), with `detail` (counts, ids: never personal data)."""
+    """Write one entry: `action` (a key of ACTIONS) done on `obj` by `actor`, with `detail`
+    (counts, ids: never personal data). Without `actor`, auditlog names the user of the request
+    being served (its middleware) or the one a command gave to `auditlog.context.set_actor`,
+    with the remote address; outside both, the entry has no actor (done by the system)."""
     from auditlog.models import LogEntry
     from django.contrib.contenttypes.models import ContentType
 
-    if actor is None:
-        actor = current_actor()
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
     return LogEntry.objects.create(
