@@ -200,3 +200,32 @@ def test_the_filters_narrow_by_who_what_and_when(
     assert "<td>Données d'un client effacées</td>" not in issued
     later = html.unescape(browser.get(reverse("firm:audit") + "?since=2999-01-01").content.decode())
     assert "Aucune entrée." in later
+
+
+def test_a_password_typed_again_after_a_lost_key_is_logged_and_saved(
+    admin: Collaborator, make_profile: Callable[..., SendingProfile]
+) -> None:
+    from cryptography.fernet import Fernet
+    from django.db import connection
+
+    profile = make_profile(smtp_password="Ancien-Secret-42")
+    foreign = "fernet:" + Fernet(Fernet.generate_key()).encrypt(b"lost").decode()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE mailing_sendingprofile SET smtp_password = %s WHERE id = %s",
+            [foreign, profile.pk],
+        )
+    # The pages load a profile with its secrets deferred, then set the one typed.
+    loaded = SendingProfile.objects.defer("smtp_password", "imap_password").get(pk=profile.pk)
+    loaded.smtp_password = "Nouveau-Secret-77"
+    with set_actor(admin):
+        loaded.save()
+        # The outbox's own saves of its state are no change of settings.
+        loaded.state = SendingProfile.State.BROKEN
+        loaded.save(update_fields=["state"])
+    assert SendingProfile.objects.get(pk=profile.pk).smtp_password == "Nouveau-Secret-77"
+    entry = LogEntry.objects.filter(
+        content_type__model="sendingprofile", action=LogEntry.Action.UPDATE
+    ).get()
+    assert entry.actor == admin
+    assert entry.changes == {"smtp_password": ["********", "********"]}

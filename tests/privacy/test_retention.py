@@ -127,3 +127,7 @@ def test_the_period_is_a_setting_of_the_firm_page(admin: Collaborator) -> None:
     response = browser.post(reverse("firm:settings"), {**data, "retention_years": "7"})
     assert response.status_code == 302
     assert Firm.load().retention_years == 7
+    # Left empty: the legal period again.
+    response = browser.post(reverse("firm:settings"), {**data, "retention_years": ""})
+    assert response.status_code == 302
+    assert Firm.load().retention_years == 10

@@ -85,8 +85,8 @@ class Firm(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(100)],
         help_text=_(
             "Les mails envoyés et les documents des fiches clients plus anciens sont supprimés "
-            "chaque nuit. Les factures émises et les mails qui les ont envoyées sont toujours "
-            "conservés."
+            "chaque nuit (vide : 10 ans). Les factures émises et les mails qui les ont envoyées "
+            "sont toujours conservés."
         ),
     )
 
