@@ -77,8 +77,10 @@ class Firm(models.Model):
             "listes."
         ),
     )
-    # Belgian law keeps invoices and accounting documents 10 years (since 1 January 2023):
-    # the default. The purge (`courrier data_purge`) never deletes an invoice nor its mails.
+    # Belgian tax law keeps invoices and the documents behind the accounts 10 years (VAT Code
+    # art. 60, ITC 92 art. 315, as amended by the law of 20 November 2022, from 2023; the Code
+    # of Economic Law still says 7): the default. The purge (`courrier data_purge`) never
+    # deletes an invoice nor its mails.
     retention_years = models.PositiveSmallIntegerField(
         _("conserver les mails et documents archivés (années)"),
         default=10,

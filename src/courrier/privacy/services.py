@@ -1,7 +1,7 @@
 """Data protection: the retention purge, and a client's data exported or erased on request.
 
 What the law makes the firm keep stays, whatever is asked: an issued invoice or credit note
-(its row, lines, PDF and UBL, exactly as issued; Belgian VAT and accounting law keep them 10
+(its row, lines, PDF and UBL, exactly as issued; Belgian tax law keeps them 10
 years) is never deleted here, nor the mail or Peppol document that carried it. The invoice
 register and the once-only keys of invoice sending rest on those messages: without them, an
 invoice would read "not sent" and the next batch would send it again. On erasure such a
