@@ -310,20 +310,18 @@ def entry_detail(entry: LogEntry) -> list[tuple[str, str]]:
 
 def entry_changes(entry: LogEntry) -> list[tuple[str, str, str]]:
     """The changed fields of a settings entry: (field's name in the reader's language, before,
-    after); secrets appear as they were stored, masked."""
-    changes = entry.changes if isinstance(entry.changes, dict) else {}
+    after), choices by their label (auditlog's display); secrets as they were stored, masked."""
+    if not isinstance(entry.changes, dict) or not entry.changes:
+        return []
     model = entry.content_type.model_class() if entry.content_type_id else None
+    shown = entry.changes_display_dict if model is not None else entry.changes
     rows: list[tuple[str, str, str]] = []
-    for name, values in changes.items():
-        label = name
-        if model is not None:
-            try:
-                label = str(model._meta.get_field(name).verbose_name)
-            except Exception:
-                label = name
+    for label, values in shown.items():
         if isinstance(values, list | tuple) and len(values) == 2:
             before, after = (str(value) if value is not None else "" for value in values)
         else:
             before, after = "", str(values)
-        rows.append((label, "" if before == "None" else before, "" if after == "None" else after))
+        rows.append(
+            (str(label), "" if before == "None" else before, "" if after == "None" else after)
+        )
     return rows

@@ -229,3 +229,27 @@ def test_a_password_typed_again_after_a_lost_key_is_logged_and_saved(
     ).get()
     assert entry.actor == admin
     assert entry.changes == {"smtp_password": ["********", "********"]}
+
+
+def test_a_role_change_reads_in_words(admin: Collaborator, colleague: Collaborator) -> None:
+    browser = logged_in(admin)
+    response = browser.post(
+        reverse("firm:collaborator_edit", args=[colleague.pk]),
+        {
+            "first_name": "Bob",
+            "last_name": "Collab",
+            "role": Collaborator.Role.ADMIN,
+            "language": "fr",
+            "is_active": "on",
+        },
+    )
+    assert response.status_code == 302
+    entry = LogEntry.objects.filter(
+        content_type__model="collaborator",
+        object_pk=str(colleague.pk),
+        action=LogEntry.Action.UPDATE,
+    ).get()
+    assert entry.actor == admin
+    page = html.unescape(browser.get(reverse("firm:audit") + "?what=collaborator").content.decode())
+    assert "rôle : collaborateur → administrateur du cabinet" in page
+    assert "password" not in json.dumps(entry.changes)
