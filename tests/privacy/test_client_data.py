@@ -202,3 +202,15 @@ def test_after_erasure_nothing_of_the_client_is_reachable(
     assert MessageContent.objects.filter(message_id=other.mail.pk).exists()
     assert (media / other.document.file.name).exists()
     assert ClientEmail.objects.filter(client=other.client).count() == 1
+
+
+def test_an_invoice_mail_that_had_not_left_is_cancelled_by_the_erasure(
+    make_file: Callable[[str, str], ClientFile], admin: Collaborator
+) -> None:
+    from courrier.privacy.services import client_erase
+
+    file = make_file("C0017", "Boulangerie Dupuis")
+    OutboundMessage.objects.filter(pk=file.invoice_mail.pk).update(status="uncertain")
+    client_erase(client=file.client, by=admin)
+    stub = OutboundMessage.objects.get(pk=file.invoice_mail.pk)
+    assert (stub.status, stub.to, stub.envelope_recipients) == ("cancelled", [], [])

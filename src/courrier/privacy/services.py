@@ -304,6 +304,10 @@ def client_erase(*, client: Client, by: Collaborator) -> ErasureReport:
             size=0,
             updated_at=timezone.now(),
         )
+        # Without bytes nor recipients, one that had not left never will.
+        OutboundMessage.objects.filter(pk__in=stubs).exclude(status=Status.SENT).update(
+            status=Status.CANCELLED, next_attempt_at=None
+        )
         links = SecureLink.objects.filter(client=client)
         link_names = list(links.values_list("file", flat=True))
         links.delete()
