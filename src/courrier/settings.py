@@ -86,6 +86,9 @@ INSTALLED_APPS = [
     "courrier.taxes",
     "courrier.documents",
     "courrier.demo",
+    # The audit log (auditlog's LogEntry) and the data-protection services that use it.
+    "auditlog",
+    "courrier.privacy",
 ]
 
 MIDDLEWARE = [
@@ -99,6 +102,8 @@ MIDDLEWARE = [
     # Every page needs a login unless its view says otherwise (login, demo mailbox, webhooks).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "courrier.firm.middleware.CollaboratorLanguageMiddleware",
+    # The audit log's entries name the logged-in user who made them.
+    "auditlog.middleware.AuditlogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

@@ -24,6 +24,7 @@ urlpatterns = [
     path("documents/", include("courrier.documents.urls")),
     path("l/", include("courrier.mailing.link_urls")),
     path("demo/", include("courrier.demo.urls")),
+    path("donnees/", include("courrier.privacy.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -52,6 +52,14 @@ class FirmSettingsForm(forms.ModelForm):
         required=False,
         assume_scheme="https",
     )
+    # Empty: the legal period for invoices, the default.
+    retention_years = forms.IntegerField(
+        label=capfirst(Firm._meta.get_field("retention_years").verbose_name),
+        help_text=Firm._meta.get_field("retention_years").help_text,
+        required=False,
+        min_value=1,
+        max_value=100,
+    )
 
     class Meta:
         model = Firm
@@ -63,7 +71,12 @@ class FirmSettingsForm(forms.ModelForm):
             "phone",
             "amount_format",
             "track_opens",
+            "retention_years",
         ]
+
+    def clean_retention_years(self) -> int:
+        years = self.cleaned_data.get("retention_years")
+        return int(years) if years else int(Firm._meta.get_field("retention_years").default)
 
 
 class BillingCompanyForm(SignedForm):

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.fields.files import FieldFile
 from django.utils.translation import gettext_lazy as _
@@ -75,6 +75,20 @@ class Firm(models.Model):
         help_text=_(
             "Le même dans les mails (quelle que soit leur langue), les factures en PDF et les "
             "listes."
+        ),
+    )
+    # Belgian tax law keeps invoices and the documents behind the accounts 10 years (VAT Code
+    # art. 60, ITC 92 art. 315, as amended by the law of 20 November 2022, from 2023; the Code
+    # of Economic Law still says 7): the default. The purge (`courrier data_purge`) never
+    # deletes an invoice nor its mails.
+    retention_years = models.PositiveSmallIntegerField(
+        _("conserver les mails et documents archivés (années)"),
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text=_(
+            "Les mails envoyés et les documents des fiches clients plus anciens sont supprimés "
+            "chaque nuit (vide : 10 ans). Les factures émises et les mails qui les ont envoyées "
+            "sont toujours conservés."
         ),
     )
 

@@ -14,4 +14,5 @@ urlpatterns = [
         views.CollaboratorUpdateView.as_view(),
         name="collaborator_edit",
     ),
+    path("journal/", views.audit_log, name="audit"),
 ]

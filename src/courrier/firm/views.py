@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from django import forms
 from django.contrib import messages
 from django.contrib.messages.views import SuccessMessageMixin
+from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import CreateView, ListView, UpdateView
 
+from courrier.audit import (
+    ACTIONS,
+    AuditFilters,
+    audit_entries,
+    entry_action,
+    entry_changes,
+    entry_detail,
+)
 from courrier.firm.forms import BillingCompanyForm, CollaboratorRoleForm, FirmSettingsForm
 from courrier.firm.models import BillingCompany, Collaborator, Firm
-from courrier.firm.permissions import AdminRequiredMixin
+from courrier.firm.permissions import AdminRequiredMixin, admin_required
 from courrier.mailing.models import SendingProfile
 
 
@@ -99,3 +111,68 @@ class CollaboratorUpdateView(AdminRequiredMixin, UpdateView):  # type: ignore[ty
             _("La fiche de %(name)s a été enregistrée.") % {"name": self.object},
         )
         return response
+
+
+AUDIT_ROWS = 50
+
+
+class AuditFilterForm(forms.Form):
+    """The audit page's filters: who, what, from and to which day; bad values are ignored."""
+
+    actor = forms.ModelChoiceField(
+        label=_("Qui"),
+        queryset=Collaborator.objects.order_by("last_name", "first_name", "email"),
+        required=False,
+        empty_label=_("Tout le monde"),
+    )
+    what = forms.ChoiceField(label=_("Quoi"), required=False)
+    since = forms.DateField(
+        label=_("Du"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label=_("Au"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        settings_choices = [
+            ("firm", _("Paramètres du cabinet")),
+            ("company", _("Sociétés facturantes")),
+            ("collaborator", _("Collaborateurs et rôles")),
+            ("profile", _("Paramétrages d'envoi")),
+        ]
+        cast(forms.ChoiceField, self.fields["what"]).choices = [
+            ("", _("Tout")),
+            (_("Paramètres"), settings_choices),
+            (_("Actions"), [(key, label) for key, label in ACTIONS.items()]),
+        ]
+
+    def filters(self) -> AuditFilters:
+        if not self.is_valid():
+            return AuditFilters()
+        data = self.cleaned_data
+        return AuditFilters(
+            actor=data["actor"].pk if data.get("actor") else None,
+            what=data.get("what") or "",
+            since=data.get("since"),
+            until=data.get("until"),
+        )
+
+
+@admin_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """Who changed the settings and who sent, cancelled, re-sent, issued or revoked what."""
+    form = AuditFilterForm(request.GET or None)
+    page = Paginator(audit_entries(filters=form.filters()), AUDIT_ROWS).get_page(
+        request.GET.get("page")
+    )
+    rows = [
+        {
+            "entry": entry,
+            "action": entry_action(entry),
+            "changes": entry_changes(entry),
+            "detail": entry_detail(entry),
+        }
+        for entry in page.object_list
+    ]
+    return render(request, "firm/audit.html", {"form": form, "rows": rows, "page_obj": page})

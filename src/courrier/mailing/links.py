@@ -32,6 +32,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import npgettext, pgettext
 
+from courrier.audit import audited
 from courrier.l10n import format_long_date, mail_language, override
 from courrier.mailing.models import LinkOpening, OutboundMessage, SecureLink
 
@@ -250,6 +251,7 @@ def link_state(link: SecureLink, *, now: datetime | None = None) -> str:
     return "active"
 
 
+@audited("link_revoked")
 def link_revoke(*, link: SecureLink) -> SecureLink:
     """Stop the link now (kept, with its openings, for the record)."""
     if link.revoked_at is None:

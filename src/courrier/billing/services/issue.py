@@ -25,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from courrier.audit import audited
 from courrier.billing.models import Invoice, InvoiceLine, VatCategory, VatRate, line_vat
 from courrier.billing.services.communication import communication_for
 from courrier.billing.services.numbering import series_next_number
@@ -390,6 +391,7 @@ def _store_pdf(invoice: Invoice, content: bytes | None = None) -> None:
     invoice.pdf_sha256 = hashlib.sha256(content).hexdigest()
 
 
+@audited("invoice_issued")
 def invoice_issue(
     *,
     invoice: Invoice,

@@ -41,6 +41,7 @@ from django.utils.html import escape
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, pgettext
 
+from courrier.audit import audited
 from courrier.billing.fields import INVOICE_CONTEXT, invoice_context
 from courrier.billing.models import Invoice
 from courrier.billing.services.invoice_mail import (
@@ -504,6 +505,7 @@ def _compose_invoice(
     )
 
 
+@audited("invoice_resent")
 def invoice_resend(*, invoice: Invoice, by: Collaborator) -> OutboundMessage:
     """Send an issued invoice again ("@" in the register): a new message with the same PDF
     bytes, under a key of its own, recorded as a re-send (purpose "invoice-resend")."""
@@ -514,6 +516,7 @@ def invoice_resend(*, invoice: Invoice, by: Collaborator) -> OutboundMessage:
     return message
 
 
+@audited("message_sent")
 def invoice_send(*, invoice: Invoice, by: Collaborator) -> OutboundMessage:
     """Queue an issued invoice once, the way its client receives invoices: its e-invoice by
     Peppol, or its mail (the same keys as a batch: never twice)."""

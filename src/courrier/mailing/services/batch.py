@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from courrier.audit import audited
 from courrier.firm.models import Collaborator
 from courrier.mailing import contexts
 from courrier.mailing.contexts import CLIENT_CONTEXT, MailContext
@@ -65,6 +66,7 @@ def _enqueue_compose(batch_id: int, parts: int = 1) -> None:
         compose_batch.enqueue(batch_id, part, parts)
 
 
+@audited("batch_sent")
 def batch_create_checked(
     *,
     sender: Collaborator,
@@ -107,6 +109,7 @@ def batch_create_checked(
     return batch
 
 
+@audited("batch_sent")
 def batch_create(
     *,
     sender: Collaborator,

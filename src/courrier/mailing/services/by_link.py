@@ -17,6 +17,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from courrier.audit import audited
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.contexts import PURPOSE_CLIENT, AttachedFile, MailContext
@@ -164,6 +165,7 @@ def message_store_by_link(  # noqa: PLR0913
     return message, made
 
 
+@audited("message_sent")
 def message_compose_by_link(
     *,
     sender: Collaborator,

@@ -14,6 +14,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from courrier.audit import audited
 from courrier.clients.models import Client
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.contexts import PURPOSE_CLIENT, MailContext
@@ -81,6 +82,7 @@ def message_compose(
     )
 
 
+@audited("message_sent")
 def message_store_checked(
     check: PresendCheck,
     *,

@@ -36,6 +36,7 @@ from django_tasks import TaskResultStatus
 from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.models import DBTaskResult, get_date_max
 
+from courrier.audit import audited
 from courrier.firm.models import Collaborator
 from courrier.mailing.exceptions import (
     ConfigurationError,
@@ -827,6 +828,7 @@ def profiles_waiting(*, now: datetime | None = None) -> list[int]:
 # -- what a person decides ------------------------------------------------------------------
 
 
+@audited("message_cancelled", on="message")
 def message_cancel(*, message: OutboundMessage, by: Collaborator) -> None:
     """Cancel a message that has not left: queued, retry, held or uncertain."""
     allowed = (Status.QUEUED, Status.RETRY, Status.HELD, Status.UNCERTAIN)
@@ -843,6 +845,7 @@ def message_cancel(*, message: OutboundMessage, by: Collaborator) -> None:
     logger.info("message %s cancelled by collaborator %s", message.pk, by.pk)
 
 
+@audited("message_retried", on="message")
 def message_retry(*, message: OutboundMessage, by: Collaborator) -> None:
     """Send again a failed or uncertain message (a person decided), with the same bytes and
     Message-ID. It waits as held while its profile is to be fixed."""

@@ -18,6 +18,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from courrier.audit import audited
 from courrier.firm.models import Collaborator, Firm
 from courrier.mailing.models import (
     DeliveryStatus,
@@ -155,6 +156,7 @@ def _about_invoice(message: OutboundMessage) -> bool:
     return purpose.startswith("invoice")
 
 
+@audited("message_resent")
 def message_resend(*, message: OutboundMessage, by: Collaborator) -> OutboundMessage:
     """Queue a copy of an undelivered message to its client's current addresses.
 
