@@ -634,7 +634,9 @@ class StallingServer:
         self._sock.bind((HOST, 0))
         self._sock.listen(8)
         self.port = int(self._sock.getsockname()[1])
+        # What `make_profile` reads: a plain relay without login.
         self.security = "none"
+        self.auth = None
         self._open: list[socket.socket] = []
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
