@@ -118,7 +118,7 @@ def test_a_refused_password_is_tried_once_per_run(
     server = make_smtp_server(
         auth=("anne@fidu.test", "le-bon"), auth_mechanisms=mechanisms, auth_require_tls=False
     )
-    profile, messages = outbox(
+    profile, _messages = outbox(
         server, count=3, smtp_username="anne@fidu.test", smtp_password="le-mauvais"
     )
     report = messages_deliver(profile_id=profile.pk)
