@@ -5,6 +5,7 @@ counting the AUTH commands it answers."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -152,3 +153,34 @@ def test_a_refused_password_at_the_connection_test_is_one_auth(
     with pytest.raises(ProfileRejected):
         transport_for(profile).open()
     assert server.auth_attempts == 1
+
+
+def test_parallel_connections_of_one_run_ask_a_refused_password_once(
+    make_smtp_server: Callable[..., FakeSMTPServer], make_profile: Callable[..., SendingProfile]
+) -> None:
+    """A profile with several connections opens them side by side (one per lane): the first
+    refusal stands for the others."""
+    server = make_smtp_server(auth=("anne@fidu.test", "le-bon"), auth_require_tls=False)
+    profile = make_profile(
+        server=server, smtp_username="anne@fidu.test", smtp_password="mauvais", max_connections=4
+    )
+    outcomes: list[BaseException | None] = []
+
+    def lane() -> None:
+        try:
+            transport_for(profile).open()
+        except BaseException as exc:  # handed to the test's thread
+            outcomes.append(exc)
+        else:
+            outcomes.append(None)
+
+    threads = [threading.Thread(target=lane) for _number in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert server.auth_attempts == 1
+    assert len(outcomes) == 4
+    assert all(isinstance(outcome, ProfileRejected) for outcome in outcomes)
+    assert all("mot de passe" in str(outcome) for outcome in outcomes)

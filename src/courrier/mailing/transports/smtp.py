@@ -14,6 +14,13 @@ server may answer DATA with 354 although the transaction is refused: with nobody
 lone "." ends it; with some recipients accepted but the message held back (one deferred), the
 connection is closed instead, since the "." would mail them an empty message.
 
+Two faults cost as little as they can: the login is one AUTH (smtplib's `login` tries every
+mechanism offered, and a wrong password counted two or three times against the provider's
+lock-out), and a time-out leaves the transport "stalled" for the rest of its run, so that the
+messages after it are not each given to a server that no longer answers. Addresses go out with
+their domain in ASCII (`courrier.mailing.addresses`), with SMTPUTF8 for accents before the @
+when the server offers it.
+
 Its size: one protocol conversation, step by step, with the meaning of each failure at each
 step (retry, uncertain, refused) and the sentences that explain them; split, the rule "what a
 break means here" would be read in two places.
@@ -22,9 +29,12 @@ break means here" would be read in two places.
 from __future__ import annotations
 
 import functools
+import hashlib
 import smtplib
 import socket
 import ssl
+import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -75,7 +85,33 @@ def _login_once(connection: smtplib.SMTP, user: str, password: str) -> tuple[int
         raise smtplib.SMTPException("No suitable authentication method found.")
     connection.user, connection.password = user, password
     answer = getattr(connection, "auth_" + mechanism.lower().replace("-", "_"))
-    return connection.auth(mechanism, answer)
+    # The lanes of one run (one connection each) log in within moments of each other: they
+    # take turns, and those after a refusal of the same login are refused without asking.
+    key = hashlib.sha256(
+        f"{connection.sock.getpeername() if connection.sock else ''}\0{user}\0{password}".encode()
+    ).hexdigest()
+    with _LOGINS_LOCK:
+        lock = _LOGIN_LOCKS.setdefault(key, threading.Lock())
+    with lock:
+        refused_at = _REFUSED_LOGINS.get(key)
+        if refused_at is not None and time.monotonic() - refused_at < _REFUSAL_MEMORY:
+            raise smtplib.SMTPAuthenticationError(
+                535, b"refused moments ago on another connection (not asked again)"
+            )
+        try:
+            return connection.auth(mechanism, answer)
+        except smtplib.SMTPAuthenticationError as exc:
+            if 500 <= exc.smtp_code < 600:
+                _REFUSED_LOGINS[key] = time.monotonic()
+            raise
+
+
+# Logins (server, user, password: a digest, never the password) refused by their server in
+# this process, and when; the lanes of one run share them (see `_login_once`).
+_REFUSAL_MEMORY = 10.0
+_REFUSED_LOGINS: dict[str, float] = {}
+_LOGIN_LOCKS: dict[str, threading.Lock] = {}
+_LOGINS_LOCK = threading.Lock()
 
 
 class _SMTP(smtplib.SMTP):
