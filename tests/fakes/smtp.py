@@ -620,13 +620,17 @@ class SilentServer:
 class StallingServer:
     """An SMTP server that answers normally, then stops answering at one step and keeps the
     connection open (a server in trouble): at "rcpt" (no reply to RCPT), "data" (no reply to
-    DATA) or "end" (the data read, no final reply). No PIPELINING: one reply per command.
+    DATA) or "end" (the data read, no final reply). With `pipelining`, it announces PIPELINING
+    (RFC 2920) and the client sends MAIL, RCPT and DATA in one write.
 
     `connections` counts the connections accepted, `commands` the verbs read on each."""
 
-    def __init__(self, *, stall_at: Literal["rcpt", "data", "end"]) -> None:
+    def __init__(
+        self, *, stall_at: Literal["rcpt", "data", "end"], pipelining: bool = False
+    ) -> None:
         self.host = HOST
         self.stall_at = stall_at
+        self.pipelining = pipelining
         self.connections = 0
         self.commands: list[list[str]] = []
         self._sock = socket.socket()
@@ -672,7 +676,8 @@ class StallingServer:
                 if silent:
                     continue
                 if verb == "EHLO":
-                    conn.sendall(b"250-stall.test\r\n250 8BITMIME\r\n")
+                    extra = b"250-PIPELINING\r\n" if self.pipelining else b""
+                    conn.sendall(b"250-stall.test\r\n" + extra + b"250 8BITMIME\r\n")
                 elif verb == self.stall_at.upper():  # RCPT or DATA left unanswered
                     silent = True
                 elif verb == "DATA":

@@ -56,11 +56,17 @@ def _settings(**values: Any) -> Any:
     return override_settings(COURRIER={**settings.COURRIER, **values})
 
 
+@pytest.mark.parametrize("pipelining", [False, True], ids=["step-by-step", "pipelining"])
 @pytest.mark.parametrize("stall_at", ["rcpt", "data"])
 def test_a_server_that_stops_answering_costs_one_time_out_not_one_per_message(
-    outbox: Callable[..., tuple[SendingProfile, list[OutboundMessage]]], stall_at: Any
+    outbox: Callable[..., tuple[SendingProfile, list[OutboundMessage]]],
+    stall_at: Any,
+    pipelining: bool,
 ) -> None:
-    with StallingServer(stall_at=stall_at) as server, _settings(SMTP_TIMEOUT=0.5):
+    with (
+        StallingServer(stall_at=stall_at, pipelining=pipelining) as server,
+        _settings(SMTP_TIMEOUT=0.5),
+    ):
         profile, messages = outbox(server, count=5)
         report = messages_deliver(profile_id=profile.pk)
 
