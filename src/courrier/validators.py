@@ -1,13 +1,17 @@
-"""Belgian identifiers, checked with python-stdnum; errors in the user's language."""
+"""Belgian identifiers, checked with python-stdnum; e-mail addresses a server can be given;
+errors in the user's language."""
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 from stdnum import iban as stdnum_iban
 from stdnum.be import vat as be_vat
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError as StdnumError
+
+from courrier.mailing.addresses import AddressError, domain_ascii
 
 
 def normalise_enterprise_number(value: str) -> str:
@@ -58,3 +62,29 @@ def validate_header_text(value: str) -> None:
             _("Ce champ ne peut pas contenir de retour à la ligne ni de caractère de contrôle."),
             code="header_injection",
         )
+
+
+def validate_deliverable_email(value: str) -> None:
+    """An address a mail can be delivered to: a domain with accents is accepted when it has a
+    valid internationalised form (IDNA 2008: jean@exämple.be); an accent before the @ is
+    refused, since only the few servers that offer SMTPUTF8 could take it."""
+    local, at, domain = value.rpartition("@")
+    if at and not local.isascii():
+        raise ValidationError(
+            _(
+                "« %(value)s » : les lettres accentuées et autres caractères spéciaux ne sont pas "
+                "acceptés avant le @ (la plupart des serveurs de messagerie ne peuvent pas livrer "
+                "une telle adresse)."
+            ),
+            code="email_local_part",
+            params={"value": value},
+        )
+    validate_email(value)
+    try:
+        domain_ascii(domain)
+    except AddressError:
+        raise ValidationError(
+            _("« %(value)s » : le nom de domaine après le @ n'est pas valide."),
+            code="email_domain",
+            params={"value": value},
+        ) from None

@@ -14,6 +14,8 @@
     server = FakeSMTPServer(pipelining=True)       # announce PIPELINING (RFC 2920)
     server.command_batches  # [["MAIL", "RCPT", "DATA"], ...]: what came with each MAIL
     server = FakeSMTPServer(data_without_recipients="354")  # DATA opened with no recipient
+    server = FakeSMTPServer(smtputf8=True)         # announce SMTPUTF8 (RFC 6531)
+    server.auth_attempts                           # AUTH commands answered, right or wrong
 
     # A server in trouble that heals: by itself after `times` bad answers, or when told.
     server.misbehave("rcpt", "451 4.3.0 Try again later")   # every RCPT answered so
@@ -31,6 +33,7 @@ A 421 answer closes the connection afterwards, as real servers do.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import email
 import email.message
@@ -310,6 +313,7 @@ class FakeSMTPServer:
         messages_per_connection: int | None = None,
         pipelining: bool = False,
         data_without_recipients: Literal["554", "354"] | None = None,
+        smtputf8: bool = False,
     ) -> None:
         if (starttls or implicit_tls) and tls is None:
             raise ValueError("TLS needs a TestCA")
@@ -321,6 +325,7 @@ class FakeSMTPServer:
         self.messages: list[Received] = []
         self.dropped: list[Received] = []
         self.connections = 0
+        self.auth_attempts = 0
         self._lock = threading.Lock()
         self._recipient_rules: dict[str, _Rule] = {}
         self._next_rules: dict[str, list[_Rule]] = {"mail": [], "data": []}
@@ -345,6 +350,7 @@ class FakeSMTPServer:
             "port": self.port,
             "server_hostname": "smtp.fake.test",
             "ready_timeout": 5.0,
+            "enable_SMTPUTF8": smtputf8,
         }
         if auth is not None:
             allowed = {mechanism.upper() for mechanism in auth_mechanisms}
@@ -482,6 +488,8 @@ class FakeSMTPServer:
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
     ) -> AuthResult:
         assert self.auth is not None
+        with self._lock:
+            self.auth_attempts += 1
         if (
             isinstance(data, LoginPassword)
             and (
@@ -607,3 +615,90 @@ class SilentServer:
         self._sock.close()
         for conn in self._open:
             conn.close()
+
+
+class StallingServer:
+    """An SMTP server that answers normally, then stops answering at one step and keeps the
+    connection open (a server in trouble): at "rcpt" (no reply to RCPT), "data" (no reply to
+    DATA) or "end" (the data read, no final reply). With `pipelining`, it announces PIPELINING
+    (RFC 2920) and the client sends MAIL, RCPT and DATA in one write.
+
+    `connections` counts the connections accepted, `commands` the verbs read on each."""
+
+    def __init__(
+        self, *, stall_at: Literal["rcpt", "data", "end"], pipelining: bool = False
+    ) -> None:
+        self.host = HOST
+        self.stall_at = stall_at
+        self.pipelining = pipelining
+        self.connections = 0
+        self.commands: list[list[str]] = []
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((HOST, 0))
+        self._sock.listen(8)
+        self.port = int(self._sock.getsockname()[1])
+        # What `make_profile` reads: a plain relay without login.
+        self.security = "none"
+        self.auth = None
+        self._open: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _addr = self._sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            self._open.append(conn)
+            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+
+    def _session(self, conn: socket.socket) -> None:
+        seen: list[str] = []
+        self.commands.append(seen)
+        reader = conn.makefile("rb")
+        silent = False
+        in_data = False
+        try:
+            conn.sendall(b"220 stall.test ESMTP\r\n")
+            for line in reader:
+                if in_data:
+                    if line == b".\r\n":
+                        in_data = False
+                        silent = silent or self.stall_at == "end"
+                        if not silent:
+                            conn.sendall(b"250 2.0.0 queued\r\n")
+                    continue
+                verb = line.split(b" ", 1)[0].strip().upper().decode("ascii", "replace")
+                seen.append(verb)
+                if silent:
+                    continue
+                if verb == "EHLO":
+                    extra = b"250-PIPELINING\r\n" if self.pipelining else b""
+                    conn.sendall(b"250-stall.test\r\n" + extra + b"250 8BITMIME\r\n")
+                elif verb == self.stall_at.upper():  # RCPT or DATA left unanswered
+                    silent = True
+                elif verb == "DATA":
+                    in_data = True
+                    conn.sendall(b"354 go ahead\r\n")
+                elif verb == "QUIT":
+                    conn.sendall(b"221 bye\r\n")
+                    return
+                else:
+                    conn.sendall(b"250 OK\r\n")
+        except OSError:
+            return
+
+    def __enter__(self) -> StallingServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._sock.close()
+        for conn in self._open:
+            with contextlib.suppress(OSError):
+                conn.close()

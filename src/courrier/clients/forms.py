@@ -15,6 +15,7 @@ from courrier.clients.selectors import SelectionFilters, tag_named
 from courrier.clients.services import TAG_NAME_MAX, tags_ensure
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.languages import MailLanguage
+from courrier.validators import validate_deliverable_email
 
 
 class ClientForm(forms.ModelForm):
@@ -128,6 +129,12 @@ class ClientEmailForm(forms.ModelForm):
                 "invalid": _("Cette adresse e-mail n'est pas valide (exemple : nom@domaine.be).")
             },
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Accents in the domain are fine (delivered in its xn-- form); before the @, refused
+        # with the reason rather than the generic "not valid".
+        self.fields["address"].validators = [validate_deliverable_email]
 
     def clean_address(self) -> str:
         # Same normalisation as ClientEmail.save(), so that duplicates are caught here as a

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from courrier.firm.models import SIGNATURE_FIELDS, BillingCompany, Collaborator, Firm
 from courrier.mailing.editor import RichTextWidget, SignatureField
+from courrier.validators import validate_deliverable_email
 
 # The signatures are written in the rich-text editor and stored as sanitised HTML.
 SIGNATURE_WIDGETS = {name: RichTextWidget(attrs={"rows": 5}) for name in SIGNATURE_FIELDS}
@@ -77,6 +78,11 @@ class FirmSettingsForm(forms.ModelForm):
     def clean_retention_years(self) -> int:
         years = self.cleaned_data.get("retention_years")
         return int(years) if years else int(Firm._meta.get_field("retention_years").default)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Every mail is copied to it: an address no server can be given is refused here.
+        self.fields["fixed_bcc"].validators = [validate_deliverable_email]
 
 
 class BillingCompanyForm(SignedForm):

@@ -202,3 +202,48 @@ def test_delivering_twice_sends_each_message_once(
         )
     )
     assert statuses == {Status.SENT}
+
+
+def test_accented_domains_arrive_in_their_ascii_form_once_each(
+    harness: Harness, compose: Callable[..., OutboundMessage], make_client: Callable[..., Client]
+) -> None:
+    firm = Firm.load()
+    firm.fixed_bcc = "archive@exämple.be"
+    firm.save()
+    client = make_client(name="Jean", emails=["jean@exämple.be"])
+    message = compose(client=client, cc=["marie@exämple.be"])
+    deliver(harness)
+
+    message.refresh_from_db()
+    assert message.status == Status.SENT, message.last_error
+    [received] = harness.received()
+    # Each address once: the one in a header is not taken for a blind copy as well.
+    assert sorted(r.lower() for r in received.recipients) == [
+        "archive@xn--exmple-cua.be",
+        "jean@xn--exmple-cua.be",
+        "marie@xn--exmple-cua.be",
+    ]
+    mail = received.message
+    assert [a.addr_spec for a in mail["To"].addresses] == ["jean@xn--exmple-cua.be"]
+    assert [a.addr_spec for a in mail["Cc"].addresses] == ["marie@xn--exmple-cua.be"]
+    assert all("archive@" not in str(value) for value in mail.values())
+
+
+def test_a_blind_copy_no_server_can_be_given_never_stops_the_mail(
+    harness: Harness, compose: Callable[..., OutboundMessage]
+) -> None:
+    # Saved before such addresses were refused: an accent before the @.
+    firm = Firm.load()
+    firm.fixed_bcc = "comptabilité@fidu.test"
+    firm.save()
+    message = compose()
+    deliver(harness)
+
+    message.refresh_from_db()
+    assert message.status == Status.SENT, message.last_error
+    [received] = harness.received()
+    assert sorted(r.lower() for r in received.recipients) == [
+        "gerant@dupuis.test",
+        "info@dupuis.test",
+    ]
+    assert "Non remis à comptabilité@fidu.test" in str(message.last_error)

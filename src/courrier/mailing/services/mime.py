@@ -21,6 +21,7 @@ from django.core.mail import BadHeaderError, EmailMultiAlternatives
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from courrier.mailing.addresses import AddressError, domain_ascii, header_address_ascii
 from courrier.mailing.contexts import AttachedFile
 
 if TYPE_CHECKING:
@@ -99,16 +100,30 @@ def mime_bytes(
         "Content-Language": preview.language,
         "X-Courrier-Message": str(row_id),
     }
-    if preview.read_receipt:
-        headers["Disposition-Notification-To"] = preview.headers["Disposition-Notification-To"]
+    # Domains with accents in their ASCII form (IDNA 2008), as the envelope writes them:
+    # Django's own conversion is IDNA 2003, which names another domain for some (faß.de).
+    try:
+        if preview.read_receipt:
+            headers["Disposition-Notification-To"] = header_address_ascii(
+                preview.headers["Disposition-Notification-To"]
+            )
+        from_header = header_address_ascii(preview.from_header)
+        to = [header_address_ascii(address) for address in preview.to]
+        cc = [header_address_ascii(address) for address in preview.cc]
+        reply_to = header_address_ascii(preview.reply_to) if preview.reply_to else ""
+    except AddressError:
+        raise ValidationError(
+            _("Une adresse du message a un nom de domaine invalide : envoi refusé."),
+            code="address_domain",
+        ) from None
     mail = EmailMultiAlternatives(
         subject="",  # set below
         body=rendered.text,
-        from_email=preview.from_header,
-        to=preview.to,
+        from_email=from_header,
+        to=to,
         # Blind copies are never given to the message: they live in the envelope only.
-        cc=preview.cc or None,
-        reply_to=[preview.reply_to] if preview.reply_to else None,
+        cc=cc or None,
+        reply_to=[reply_to] if reply_to else None,
         headers=headers,
     )
     mail.attach_alternative(rendered.html, "text/html")
@@ -146,8 +161,8 @@ def message_id_for(from_address: str) -> str:
     """A new Message-ID in the sender's domain, so that replies and bounces point home."""
     domain = from_address.rpartition("@")[2]
     try:
-        domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
+        domain = domain_ascii(domain)
+    except AddressError:
         domain = "courrier.invalid"
     # 122 random bits from the system (email.utils.make_msgid draws from the `random` module,
     # whose state a library or a test may seed: two mails would then share an id).

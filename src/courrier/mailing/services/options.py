@@ -14,12 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from courrier.languages import MailLanguage
-from courrier.validators import validate_header_text
+from courrier.validators import validate_deliverable_email, validate_header_text
 
 MAX_SUBJECT_LENGTH = 998  # RFC 5322 line limit, and the column's size
 MAX_COPIES = 50  # addresses in Cc or Bcc of one mail
@@ -69,8 +68,17 @@ def clean_address(value: str, *, label: str | None = None) -> str:
     address = value.strip()
     try:
         validate_header_text(address)
-        validate_email(address)
-    except ValidationError:
+        validate_deliverable_email(address)
+    except ValidationError as exc:
+        if exc.code in ("email_local_part", "email_domain"):
+            # Says what is wrong with the address, and quotes it.
+            if label is None:
+                raise
+            raise ValidationError(
+                _("%(label)s : %(error)s"),
+                code=exc.code,
+                params={"label": label, "error": exc.messages[0]},
+            ) from None
         if label is None:
             raise ValidationError(
                 _("« %(address)s » n'est pas une adresse e-mail valide."),

@@ -31,6 +31,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 
 from courrier.firm.models import Firm
+from courrier.mailing.addresses import envelope_for_api, with_left_out
 from courrier.mailing.exceptions import (
     ConfigurationError,
     DeliveryUncertain,
@@ -206,11 +207,10 @@ class AnymailTransport(Transport):
             outgoing.track_clicks = False
         return outgoing
 
-    def send(self, message: OutboundMessage) -> str:
+    def send(self, message: OutboundMessage) -> str | Text:
         self.open()
         assert self._backend is not None
-        if not message.envelope_recipients:
-            raise PermanentError(_("Le message n'a aucun destinataire."))
+        _envelope, left_out = envelope_for_api(message.envelope_recipients)
         outgoing = self.outgoing(message)
         try:
             self._backend.send_messages([outgoing])
@@ -219,7 +219,9 @@ class AnymailTransport(Transport):
         status = getattr(outgoing, "anymail_status", None)
         message_id = str(getattr(status, "message_id", "") or "")
         answer = getattr(status, "status", None) or set()
-        return f"{message_id}\n{self.provider}: {', '.join(sorted(answer))}".strip()
+        return with_left_out(
+            f"{message_id}\n{self.provider}: {', '.join(sorted(answer))}".strip(), left_out
+        )
 
     def error(self, exc: AnymailError) -> MailingError:
         """anymail's exception as one of ours."""

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 from django.conf import settings
 
+from courrier.mailing.addresses import envelope_for_api, with_left_out
 from courrier.mailing.exceptions import (
     DeliveryUncertain,
     NeedsReconnect,
@@ -32,6 +33,7 @@ from courrier.mailing.exceptions import (
 )
 from courrier.mailing.oauth import google
 from courrier.mailing.transports.base import Transport
+from courrier.texts import Text
 from courrier.texts import sentence as _
 
 if TYPE_CHECKING:
@@ -95,11 +97,9 @@ class GmailTransport(Transport):
         if http is not None:
             http.close()
 
-    def send(self, message: OutboundMessage) -> str:
+    def send(self, message: OutboundMessage) -> str | Text:
         self.open()
-        recipients = list(message.envelope_recipients)
-        if not recipients:
-            raise PermanentError(_("Le message n'a aucun destinataire."))
+        recipients, left_out = envelope_for_api(message.envelope_recipients)
         try:
             raw = with_blind_copies(bytes(message.raw), recipients)
         except UnicodeEncodeError as exc:
@@ -120,7 +120,7 @@ class GmailTransport(Transport):
                     ),
                     detail=_answer(response),
                 )
-        return self._result(response)
+        return with_left_out(self._result(response), left_out)
 
     # -- HTTP -------------------------------------------------------------------------------
 

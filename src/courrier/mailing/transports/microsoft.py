@@ -28,6 +28,7 @@ from django.conf import settings
 from django.utils import timezone
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from courrier.mailing.addresses import envelope_for_api, with_left_out
 from courrier.mailing.exceptions import (
     DeliveryUncertain,
     MailingError,
@@ -38,6 +39,7 @@ from courrier.mailing.exceptions import (
 )
 from courrier.mailing.oauth import microsoft as oauth
 from courrier.mailing.transports.base import Transport
+from courrier.texts import Text
 from courrier.texts import sentence as _
 
 if TYPE_CHECKING:
@@ -218,12 +220,12 @@ class MicrosoftGraphTransport(Transport):
         mailbox = self.profile.microsoft_mailbox.strip()
         return f"{graph}/users/{quote(mailbox, safe='@')}" if mailbox else f"{graph}/me"
 
-    def send(self, message: OutboundMessage) -> str:
+    def send(self, message: OutboundMessage) -> str | Text:
         self.open()
         raw = bytes(message.raw)
-        if not message.envelope_recipients:
-            raise PermanentError(_("Le message n'a aucun destinataire."))
-        mime = with_envelope_bcc(raw, list(message.envelope_recipients))
+        # The headers carry the domains' ASCII form: so does the Bcc added for the envelope.
+        envelope, left_out = envelope_for_api(message.envelope_recipients)
+        mime = with_envelope_bcc(raw, envelope)
         message_id = message.message_id or str(
             BytesHeaderParser(policy=policy.default).parsebytes(raw)["Message-ID"] or ""
         )
@@ -238,7 +240,7 @@ class MicrosoftGraphTransport(Transport):
         else:
             response = self._send_large(mime)
         answer = f"{response.status_code} {response.reason or 'Accepted'} (Microsoft Graph)"
-        return f"{message_id.strip()}\n{answer}" if message_id else answer
+        return with_left_out(f"{message_id.strip()}\n{answer}" if message_id else answer, left_out)
 
     def _send_large(self, mime: bytes) -> requests.Response:
         draft, files = draft_from_mime(mime)

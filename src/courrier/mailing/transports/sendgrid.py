@@ -19,6 +19,7 @@ import requests
 from django.conf import settings
 
 from courrier.firm.models import Firm
+from courrier.mailing.addresses import envelope_for_api, with_left_out
 from courrier.mailing.exceptions import (
     DeliveryUncertain,
     PermanentError,
@@ -27,6 +28,7 @@ from courrier.mailing.exceptions import (
 )
 from courrier.mailing.transports.base import Transport
 from courrier.mailing.transports.stored import StoredMail, stored_mail
+from courrier.texts import Text
 from courrier.texts import sentence as _
 
 if TYPE_CHECKING:
@@ -180,11 +182,10 @@ class SendGridTransport(Transport):
         if session is not None and session is not self._given_session:
             session.close()
 
-    def send(self, message: OutboundMessage) -> str:
+    def send(self, message: OutboundMessage) -> str | Text:
         self.open()
         assert self._session is not None
-        if not message.envelope_recipients:
-            raise PermanentError(_("Le message n'a aucun destinataire."))
+        _envelope, left_out = envelope_for_api(message.envelope_recipients)
         payload = mail_payload(
             stored_mail(message), message_pk=message.pk, track_opens=self._track_opens
         )
@@ -201,7 +202,7 @@ class SendGridTransport(Transport):
                 _("SendGrid n'a pas pu être joint ou a répondu de façon incompréhensible."),
                 detail=f"{exc.__class__.__name__}: {exc}",
             ) from exc
-        return self._answer(response)
+        return with_left_out(self._answer(response), left_out)
 
     def _answer(self, response: requests.Response) -> str:
         status = response.status_code

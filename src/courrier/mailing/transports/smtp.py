@@ -14,6 +14,13 @@ server may answer DATA with 354 although the transaction is refused: with nobody
 lone "." ends it; with some recipients accepted but the message held back (one deferred), the
 connection is closed instead, since the "." would mail them an empty message.
 
+Two faults cost as little as they can: the login is one AUTH (smtplib's `login` tries every
+mechanism offered, and a wrong password counted two or three times against the provider's
+lock-out), and a time-out leaves the transport "stalled" for the rest of its run, so that the
+messages after it are not each given to a server that no longer answers. Addresses go out with
+their domain in ASCII (`courrier.mailing.addresses`), with SMTPUTF8 for accents before the @
+when the server offers it.
+
 Its size: one protocol conversation, step by step, with the meaning of each failure at each
 step (retry, uncertain, refused) and the sentences that explain them; split, the rule "what a
 break means here" would be read in two places.
@@ -22,15 +29,19 @@ break means here" would be read in two places.
 from __future__ import annotations
 
 import functools
+import hashlib
 import smtplib
 import socket
 import ssl
+import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.mail.backends.smtp import EmailBackend
 from django.utils.functional import cached_property
 
+from courrier.mailing.addresses import AddressError, address_ascii, needs_smtputf8
 from courrier.mailing.exceptions import (
     DeliveryUncertain,
     MailingError,
@@ -57,12 +68,77 @@ class _ConnectionDropped(Exception):
     """A reused connection ended by the server before this message began."""
 
 
+def _login_once(connection: smtplib.SMTP, user: str, password: str) -> tuple[int, bytes]:
+    """One AUTH with the best mechanism the server offers, where smtplib's `login` tries every
+    offered one in turn: a refused password then counts once, not two or three times, against
+    the provider's lock-out and the server's fail2ban. Over TLS, PLAIN first: every server
+    checks it against the password as stored (a CRAM-MD5 can fail for a right password);
+    without TLS, CRAM-MD5 first, which keeps the password off the wire."""
+    connection.ehlo_or_helo_if_needed()
+    if not connection.has_extn("auth"):
+        raise smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
+    offered = connection.esmtp_features["auth"].upper().split()
+    encrypted = isinstance(connection.sock, ssl.SSLSocket)
+    preferred = ("PLAIN", "LOGIN", "CRAM-MD5") if encrypted else ("CRAM-MD5", "PLAIN", "LOGIN")
+    mechanism = next((name for name in preferred if name in offered), None)
+    if mechanism is None:
+        raise smtplib.SMTPException("No suitable authentication method found.")
+    connection.user, connection.password = user, password
+    answer = getattr(connection, "auth_" + mechanism.lower().replace("-", "_"))
+    # The lanes of one run (one connection each) log in within moments of each other: they
+    # take turns, and those after a refusal of the same login are refused without asking.
+    key = hashlib.sha256(
+        f"{connection.sock.getpeername() if connection.sock else ''}\0{user}\0{password}".encode()
+    ).hexdigest()
+    with _LOGINS_LOCK:
+        lock = _LOGIN_LOCKS.setdefault(key, threading.Lock())
+    with lock:
+        refused_at = _REFUSED_LOGINS.get(key)
+        if refused_at is not None and time.monotonic() - refused_at < _REFUSAL_MEMORY:
+            raise smtplib.SMTPAuthenticationError(
+                535, b"refused moments ago on another connection (not asked again)"
+            )
+        try:
+            return connection.auth(mechanism, answer)
+        except smtplib.SMTPAuthenticationError as exc:
+            if 500 <= exc.smtp_code < 600:
+                _REFUSED_LOGINS[key] = time.monotonic()
+            raise
+
+
+# Logins (server, user, password: a digest, never the password) refused by their server in
+# this process, and when; the lanes of one run share them (see `_login_once`).
+_REFUSAL_MEMORY = 10.0
+_REFUSED_LOGINS: dict[str, float] = {}
+_LOGIN_LOCKS: dict[str, threading.Lock] = {}
+_LOGINS_LOCK = threading.Lock()
+
+
+class _SMTP(smtplib.SMTP):
+    def login(
+        self, user: str, password: str, *, initial_response_ok: bool = True
+    ) -> tuple[int, bytes]:
+        return _login_once(self, user, password)
+
+
+class _SMTPSSL(smtplib.SMTP_SSL):
+    def login(
+        self, user: str, password: str, *, initial_response_ok: bool = True
+    ) -> tuple[int, bytes]:
+        return _login_once(self, user, password)
+
+
 class _Backend(EmailBackend):
-    """Django's SMTP backend with the TLS context given by the caller (a test trusts its CA)."""
+    """Django's SMTP backend with the TLS context given by the caller (a test trusts its CA),
+    logging in with a single AUTH (`_login_once`)."""
 
     def __init__(self, *, tls_context: ssl.SSLContext | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._tls_context = tls_context
+
+    @property
+    def connection_class(self) -> type[smtplib.SMTP]:
+        return _SMTPSSL if self.use_ssl else _SMTP
 
     @cached_property
     def ssl_context(self) -> ssl.SSLContext:
@@ -133,6 +209,8 @@ class SMTPTransport(Transport):
         self.timeout = float(settings.COURRIER["SMTP_TIMEOUT"] if timeout is None else timeout)
         self._backend: _Backend | None = None
         self._transactions = 0  # mail transactions begun on the current connection
+        # The server stopped answering (a time-out): not asked again by this transport.
+        self._stalled = False
 
     # -- connection -------------------------------------------------------------------------
 
@@ -143,6 +221,16 @@ class SMTPTransport(Transport):
     def open(self) -> None:
         if self.is_open:
             return
+        if self._stalled:
+            # A server that left one command unanswered for the whole time-out is not asked
+            # again in this run: each message would wait as long. They are tried later.
+            raise TransientError(
+                _(
+                    "Non essayé : le serveur %(host)s a cessé de répondre pendant cet envoi. "
+                    "Le message sera réessayé plus tard."
+                )
+                % self._where()
+            )
         profile = self.profile
         if not profile.smtp_host.strip():
             raise ProfileRejected(
@@ -262,29 +350,34 @@ class SMTPTransport(Transport):
         self, connection: smtplib.SMTP, message: OutboundMessage, *, reused: bool
     ) -> str | Text:
         raw = bytes(message.raw)
-        recipients = list(message.envelope_recipients)
-        if not recipients:
+        if not message.envelope_recipients:
             raise PermanentError(_("Le message n'a aucun destinataire."))
         try:
             connection.ehlo_or_helo_if_needed()
-            options: list[str] = []
-            if connection.does_esmtp:
-                if connection.has_extn("size"):
-                    options.append(f"SIZE={len(raw)}")
-                if not raw.isascii() and connection.has_extn("8bitmime"):
-                    options.append("BODY=8BITMIME")
+            sender, recipients, unusable = self._addresses(connection, message)
+            options = _mail_options(connection, raw, [sender, *recipients])
 
             if connection.has_extn("pipelining"):
                 refused = self._pipelined_envelope(
-                    connection, message, recipients, options, reused=reused
+                    connection, message, sender, recipients, options, reused=reused
                 )
             else:
-                refused = self._envelope(connection, message, recipients, options, reused=reused)
+                refused = self._envelope(
+                    connection, message, sender, recipients, options, reused=reused
+                )
         except smtplib.SMTPServerDisconnected as exc:
             # Nothing was handed over yet: safe to try again.
             raise self._disconnected_error(exc) from exc
         except smtplib.SMTPResponseException as exc:
             raise self._data_error(exc.smtp_code, exc.smtp_error) from exc
+        except (UnicodeError, ValueError) as exc:
+            # An address that cannot be written in a command (a line break, a character the
+            # encoding lacks): refused here, before a byte of the message left.
+            self.close()
+            raise PermanentError(
+                _("Une adresse du message ne peut pas être transmise au serveur."),
+                detail=str(exc),
+            ) from exc
 
         # Dot-stuffing (RFC 5321 4.5.2); bytes.replace is five times faster than a regex here.
         data = raw.replace(b"\n.", b"\n..")
@@ -300,31 +393,81 @@ class SMTPTransport(Transport):
         try:
             code, reply = connection.getreply()
         except smtplib.SMTPServerDisconnected as exc:
+            if _timed_out(exc):
+                self._stalled = True
             raise DeliveryUncertain(detail=str(exc)) from exc
         if code != 250:
             if code == 421:
                 connection.close()
             raise self._data_error(code, reply, after_data=True)
 
-        answer = _answer(code, reply)
-        if refused:
-            # Taken for the others: the server's answer, then which recipients it refused.
-            return Lines(
-                answer,
-                _("Destinataires refusés : %(list)s")
-                % {
-                    "list": "; ".join(
-                        f"{address} ({_answer(rcode, rreply)})"
-                        for address, (rcode, rreply) in refused.items()
-                    )
-                },
+        return _taken(_answer(code, reply), refused, unusable)
+
+    def _addresses(
+        self, connection: smtplib.SMTP, message: OutboundMessage
+    ) -> tuple[str, list[str], Text | None]:
+        """The sender and the recipients as the envelope writes them (domains in ASCII, see
+        `courrier.mailing.addresses`), and why the recipients left out could not be given to
+        this server: a domain with no valid form, or accents before the @ for a server without
+        SMTPUTF8. Nothing is sent when none is left, or when the sender cannot be written."""
+        utf8 = connection.has_extn("smtputf8")
+        try:
+            sender = address_ascii(message.from_address)
+        except AddressError as exc:
+            raise ProfileRejected(
+                _(
+                    "Le nom de domaine de l'adresse d'expéditeur %(address)s n'est pas valide : "
+                    "corrigez-la dans le paramétrage d'envoi."
+                )
+                % {"address": message.from_address},
+                detail=str(exc),
+            ) from exc
+        if needs_smtputf8(sender) and not utf8:
+            raise ProfileRejected(
+                _(
+                    "Le serveur %(host)s n'accepte pas d'accents avant le @ d'une adresse (il ne "
+                    "propose pas SMTPUTF8) : l'adresse d'expéditeur %(address)s ne peut pas être "
+                    "utilisée avec ce serveur."
+                )
+                % {**self._where(), "address": message.from_address}
             )
-        return answer
+        recipients: list[str] = []
+        bad_domain: list[str] = []
+        not_ascii: list[str] = []
+        for address in message.envelope_recipients:
+            try:
+                written = address_ascii(address)
+            except AddressError:
+                bad_domain.append(address)
+                continue
+            if needs_smtputf8(written) and not utf8:
+                not_ascii.append(address)
+                continue
+            recipients.append(written)
+        if not bad_domain and not not_ascii:
+            return sender, recipients, None
+        why = Lines(
+            _("Non remis à %(addresses)s : nom de domaine invalide.")
+            % {"addresses": ", ".join(bad_domain)}
+            if bad_domain
+            else None,
+            _(
+                "Non remis à %(addresses)s : le serveur %(host)s n'accepte pas d'accents avant "
+                "le @ d'une adresse (il ne propose pas SMTPUTF8)."
+            )
+            % {"addresses": ", ".join(not_ascii), **self._where()}
+            if not_ascii
+            else None,
+        )
+        if not recipients:
+            raise PermanentError(why)
+        return sender, recipients, why
 
     def _envelope(
         self,
         connection: smtplib.SMTP,
         message: OutboundMessage,
+        sender: str,
         recipients: list[str],
         options: list[str],
         *,
@@ -333,9 +476,9 @@ class SMTPTransport(Transport):
         """MAIL, each RCPT and DATA, one round trip each; returns the refused recipients once
         the server waits for the data (354)."""
         try:
-            code, reply = connection.mail(message.from_address, options)
-        except smtplib.SMTPServerDisconnected:
-            if reused:
+            code, reply = connection.mail(sender, options)
+        except smtplib.SMTPServerDisconnected as exc:
+            if reused and not _timed_out(exc):
                 raise _ConnectionDropped from None
             raise
         if code == 421 and reused:
@@ -371,6 +514,7 @@ class SMTPTransport(Transport):
         self,
         connection: smtplib.SMTP,
         message: OutboundMessage,
+        sender: str,
         recipients: list[str],
         options: list[str],
         *,
@@ -378,17 +522,16 @@ class SMTPTransport(Transport):
     ) -> dict[str, tuple[int, bytes]]:
         """MAIL, every RCPT and DATA in one write (RFC 2920), then their replies in order: the
         same outcomes as `_envelope`, in one round trip instead of one per command."""
-        # As smtplib's mail() and rcpt() write them, in the same encoding (ASCII: no SMTPUTF8).
+        # As smtplib's mail() and rcpt() write them, in the same encoding (UTF-8 with SMTPUTF8).
         option_list = f" {' '.join(options)}" if options else ""
-        sender = _quoted(message.from_address)
-        lines = [_command_line("mail", f"FROM:{sender}{option_list}")]
+        lines = [_command_line("mail", f"FROM:{_quoted(sender)}{option_list}")]
         lines += [_command_line("rcpt", f"TO:{_quoted(address)}") for address in recipients]
         lines.append(_command_line("data"))
         try:
             connection.send("".join(lines).encode(connection.command_encoding))
             code, reply = connection.getreply()
-        except smtplib.SMTPServerDisconnected:
-            if reused:
+        except smtplib.SMTPServerDisconnected as exc:
+            if reused and not _timed_out(exc):
                 raise _ConnectionDropped from None
             raise
         if code == 421:
@@ -510,6 +653,8 @@ class SMTPTransport(Transport):
 
     # C901: one branch per way a connection fails, each with its own sentence.
     def _open_error(self, exc: BaseException) -> MailingError:  # noqa: C901
+        if _timed_out(exc):
+            self._stalled = True
         where = self._where()
         security = self.profile.smtp_security
         detail = str(exc)
@@ -642,6 +787,18 @@ class SMTPTransport(Transport):
         )
 
     def _disconnected_error(self, exc: smtplib.SMTPServerDisconnected) -> TransientError:
+        if _timed_out(exc):
+            # The rest of the run would wait as long for each message: see `open`.
+            self._stalled = True
+            self.close()
+            return TransientError(
+                _(
+                    "Le serveur %(host)s a cessé de répondre (rien en %(seconds)s secondes) : "
+                    "le message sera réessayé plus tard."
+                )
+                % {**self._where(), "seconds": f"{self.timeout:g}"},
+                detail=str(exc),
+            )
         return TransientError(
             _("La connexion au serveur %(host)s a été interrompue avant l'envoi du message.")
             % self._where(),
@@ -763,6 +920,53 @@ def _command_line(command: str, args: str = "") -> str:
     if "\r" in line or "\n" in line:
         raise ValueError(f"command and arguments contain prohibited newline characters: {line!r}")
     return f"{line}\r\n"
+
+
+def _mail_options(connection: smtplib.SMTP, raw: bytes, addresses: list[str]) -> list[str]:
+    """The MAIL parameters for this message; sets the encoding of the transaction's commands
+    (UTF-8 only with SMTPUTF8, which `_addresses` asked for only if the server offers it)."""
+    options: list[str] = []
+    if connection.does_esmtp:
+        if connection.has_extn("size"):
+            options.append(f"SIZE={len(raw)}")
+        if not raw.isascii() and connection.has_extn("8bitmime"):
+            options.append("BODY=8BITMIME")
+    utf8 = not all(address.isascii() for address in addresses)
+    if utf8:
+        options.append("SMTPUTF8")
+    # smtplib's mail() switches to UTF-8 for SMTPUTF8 and never back: set for each message.
+    connection.command_encoding = "utf-8" if utf8 else "ascii"
+    return options
+
+
+def _taken(answer: str, refused: dict[str, tuple[int, bytes]], unusable: Text | None) -> str | Text:
+    """The answer to a message taken: the server's, then the recipients it refused and those
+    that could not be given to it."""
+    if not refused and unusable is None:
+        return answer
+    return Lines(
+        answer,
+        _("Destinataires refusés : %(list)s")
+        % {
+            "list": "; ".join(
+                f"{address} ({_answer(code, reply)})" for address, (code, reply) in refused.items()
+            )
+        }
+        if refused
+        else None,
+        unusable,
+    )
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether the error comes from a time-out: smtplib turns the socket's TimeoutError into
+    SMTPServerDisconnected, raised while handling it."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, TimeoutError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _quietly_close(backend: EmailBackend) -> None:

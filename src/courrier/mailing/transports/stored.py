@@ -14,6 +14,8 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import TYPE_CHECKING
 
+from courrier.mailing.addresses import envelope_ascii
+
 if TYPE_CHECKING:
     from courrier.mailing.models import OutboundMessage
 
@@ -84,7 +86,9 @@ def stored_mail(message: OutboundMessage) -> StoredMail:
     to = _addresses(parsed, "To")
     cc = _addresses(parsed, "Cc")
     named = {address.addr_spec.lower() for address in to + cc}
-    bcc = [r for r in message.envelope_recipients if r.lower() not in named]
+    # Compared and given in ASCII, as the headers write them (jean@xn--exmple-cua.be).
+    envelope, _left_out = envelope_ascii(message.envelope_recipients)
+    bcc = [r for r in envelope if r.lower() not in named]
 
     attachments = []
     for part in parsed.iter_attachments():
