@@ -14,4 +14,14 @@ urlpatterns = [
         views.CollaboratorUpdateView.as_view(),
         name="collaborator_edit",
     ),
+    path(
+        "collaborateurs/<int:pk>/mot-de-passe/",
+        views.CollaboratorPasswordSetView.as_view(),
+        name="collaborator_password",
+    ),
+    path(
+        "collaborateurs/<int:pk>/debloquer/",
+        views.collaborator_unlock_view,
+        name="collaborator_unlock",
+    ),
 ]
