@@ -57,6 +57,12 @@ class CollaboratorPasswordResetForm(PasswordResetForm):
     """Django's reset form, its mail written in the collaborator's language and sent through
     the firm's sending profile (`firm.passwords`) rather than a global mail server."""
 
+    email = forms.EmailField(
+        label=_("Adresse e-mail"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+
     def send_mail(
         self,
         subject_template_name: str,
