@@ -1,14 +1,17 @@
 """Passwords of collaborators: the mail that lets one reset a forgotten password, and the
 profile that sends it.
 
-The reset mail goes to a collaborator, not to a client: it is sent at once through the firm's
-sending profile, like a profile's test mail, and never stored in the outbox or the archive
-(the link in it is as good as the password for a few days).
+The reset mail goes to a collaborator, not to a client: it is sent through the firm's sending
+profile, like a profile's test mail, and never stored in the outbox or the archive (the link
+in it is as good as the password for a few days). The page that asks for it only enqueues a
+task with the typed address (`firm.tasks`); the worker looks the address up, makes the link
+and sends. The page thus takes as long for an unknown address as for a known one.
 """
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from django.core.mail import EmailMultiAlternatives
 from django.db.models import Q
@@ -88,3 +91,17 @@ def password_reset_mail_send(
         profile.pk,
     )
     return True
+
+
+def password_reset_request(*, email: str, base_url: str) -> None:
+    """Send the reset mail to the active collaborator with this address, if there is one; the
+    link starts with `base_url` (the public address of the installation)."""
+    from courrier.firm.forms import CollaboratorPasswordResetForm
+
+    form = CollaboratorPasswordResetForm({"email": email})
+    if not form.is_valid():
+        return
+    form.save(
+        domain_override=urlsplit(base_url).netloc or "courrier",
+        extra_email_context={"base_url": base_url},
+    )

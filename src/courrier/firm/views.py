@@ -27,6 +27,7 @@ from courrier.firm.forms import (
 from courrier.firm.lockout import collaborator_unlock, locked_out_emails
 from courrier.firm.models import BillingCompany, Collaborator, Firm
 from courrier.firm.permissions import AdminRequiredMixin, admin_required
+from courrier.firm.tasks import password_reset_mail
 from courrier.mailing.models import SendingProfile
 
 
@@ -168,15 +169,17 @@ class CollaboratorPasswordSetView(AdminRequiredMixin, FormView):  # type: ignore
 
 
 class PasswordResetRequestView(auth_views.PasswordResetView):
-    """ "Mot de passe oublié": the same answer whether the address is known or not; the mail
-    goes through the firm's sending profile, its link on the public address when one is set."""
+    """The "Mot de passe oublié" page: the same answer, in the same time, whether the address
+    is known or not; the worker sends the mail through the firm's sending profile, its link on
+    the public address when one is set."""
 
     form_class = CollaboratorPasswordResetForm
 
     def form_valid(self, form: CollaboratorPasswordResetForm) -> HttpResponse:
         base = settings.PUBLIC_URL or f"{self.request.scheme}://{self.request.get_host()}"
-        self.extra_email_context = {"base_url": base}
-        return super().form_valid(form)
+        # Enqueued whatever the address: the answer takes the same time for every address.
+        password_reset_mail.enqueue(form.cleaned_data["email"], base)
+        return HttpResponseRedirect(self.get_success_url())
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
