@@ -188,3 +188,14 @@ def test_the_django_admin_lists_the_attempts_for_an_administrator() -> None:
     office.force_login(superuser)
     page = office.get(reverse("admin:axes_accessattempt_changelist")).content.decode()
     assert "anne@fidu.be" in page
+
+
+def test_the_typed_passwords_are_not_kept_with_the_attempts() -> None:
+    browser = Browser()
+    log_in(browser, "anne@fidu.be", "Secret-tape-1")
+    log_in(browser, "anne@fidu.be", "Secret-tape-2")
+    stored = " ".join(
+        f"{attempt.post_data} {attempt.get_data}" for attempt in AccessAttempt.objects.all()
+    )
+    assert "anne@fidu.be" not in stored
+    assert "Secret-tape" not in stored
