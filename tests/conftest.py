@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.utils import translation
 
 from courrier.amounts import forget_amount_format
@@ -35,6 +36,15 @@ def _language_left_as_found() -> Iterator[None]:
     (the locale middlewares activate it and leave it): each test starts in the default, French."""
     yield
     translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def _cache_emptied() -> Iterator[None]:
+    """What the cache counts (refused webhook credentials per address) starts at zero in each
+    test: every test client comes from 127.0.0.1."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -17,6 +17,7 @@ COURRIER_GOOGLE_CLIENT_ID / _SECRET, COURRIER_MICROSOFT_CLIENT_ID / _SECRET / _T
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,8 @@ INSTALLED_APPS = [
     # The audit log (auditlog's LogEntry) and the data-protection services that use it.
     "auditlog",
     "courrier.privacy",
+    # Login throttling (the AXES_* block below).
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -107,6 +110,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the page that says so.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "courrier.urls"
@@ -145,6 +150,11 @@ AUTH_USER_MODEL = "firm.Collaborator"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "clients:list"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes refuses a locked-out login before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -251,6 +261,36 @@ PROVIDER_URLS = {
     "BILLIT": os.environ.get("COURRIER_BILLIT_API_URL", "https://api.billit.be"),
     "RECOMMAND": os.environ.get("COURRIER_RECOMMAND_API_URL", "https://app.recommand.eu"),
 }
+
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one account
+# (whatever the address they come from), or from one address (whatever the accounts tried),
+# further logins of that account or from that address are refused for AXES_COOLOFF_TIME, the
+# right password included; every refused try starts the wait again. An administrator unlocks
+# an account from the collaborators' page, the Django admin or `courrier axes_reset_username`.
+AXES_FAILURE_LIMIT = int(os.environ.get("COURRIER_LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("COURRIER_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# The login form's field is "username" (the e-mail address), compared as the login compares it.
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "courrier.firm.lockout.attempt_username"
+# The address of the browser, not of the reverse proxy (see COURRIER_TRUSTED_PROXIES).
+AXES_CLIENT_IP_CALLABLE = "courrier.firm.lockout.client_address"
+AXES_LOCKOUT_CALLABLE = "courrier.firm.lockout.lockout_response"
+# A success does not wipe the address's failures: one good account must not reset the count of
+# the others tried from the same address.
+AXES_RESET_ON_SUCCESS = False
+# Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses); the right-most
+# address of that header that is not one of them is the browser's. Default: a proxy on this
+# machine. Everything else is taken at its word: REMOTE_ADDR.
+TRUSTED_PROXIES = [
+    address.strip()
+    for address in os.environ.get("COURRIER_TRUSTED_PROXIES", "127.0.0.1,::1").split(",")
+    if address.strip()
+]
+# Webhooks with basic auth: after this many refused credentials from one address within the
+# window, that address is answered 429 with Retry-After until the window has passed.
+WEBHOOK_AUTH_FAILURE_LIMIT = int(os.environ.get("COURRIER_WEBHOOK_AUTH_FAILURE_LIMIT", "10"))
+WEBHOOK_AUTH_WINDOW_SECONDS = int(os.environ.get("COURRIER_WEBHOOK_AUTH_WINDOW_SECONDS", "600"))
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True

@@ -5,8 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.auth.forms import AdminUserCreationForm, AuthenticationForm, UserChangeForm
+from django.contrib.auth.forms import (
+    AdminUserCreationForm,
+    AuthenticationForm,
+    PasswordResetForm,
+    UserChangeForm,
+)
 from django.db.models import Q
+from django.template import loader
+from django.utils import translation
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
@@ -45,6 +52,39 @@ class LoginForm(AuthenticationForm):
             "Adresse e-mail ou mot de passe incorrect. Vérifiez les deux et réessayez."
         ),
     }
+
+
+class CollaboratorPasswordResetForm(PasswordResetForm):
+    """Django's reset form, its mail written in the collaborator's language and sent through
+    the firm's sending profile (`firm.passwords`) rather than a global mail server."""
+
+    email = forms.EmailField(
+        label=_("Adresse e-mail"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+
+    def send_mail(
+        self,
+        subject_template_name: str,
+        email_template_name: str,
+        context: dict[str, Any],
+        from_email: str | None,
+        to_email: str,
+        html_email_template_name: str | None = None,
+    ) -> None:
+        from courrier.firm.passwords import password_reset_mail_send
+
+        collaborator = context["user"]
+        with translation.override(collaborator.language or None):
+            subject = loader.render_to_string(subject_template_name, context)
+            body = loader.render_to_string(email_template_name, context)
+            html = (
+                loader.render_to_string(html_email_template_name, context)
+                if html_email_template_name
+                else None
+            )
+        password_reset_mail_send(collaborator=collaborator, subject=subject, body=body, html=html)
 
 
 class FirmSettingsForm(forms.ModelForm):

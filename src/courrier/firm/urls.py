@@ -15,4 +15,14 @@ urlpatterns = [
         name="collaborator_edit",
     ),
     path("journal/", views.audit_log, name="audit"),
+    path(
+        "collaborateurs/<int:pk>/mot-de-passe/",
+        views.CollaboratorPasswordSetView.as_view(),
+        name="collaborator_password",
+    ),
+    path(
+        "collaborateurs/<int:pk>/debloquer/",
+        views.collaborator_unlock_view,
+        name="collaborator_unlock",
+    ),
 ]

@@ -5,15 +5,20 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.contrib.messages.views import SuccessMessageMixin
 from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef, QuerySet, Subquery
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.urls import reverse_lazy
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse, reverse_lazy
 from django.utils.translation import gettext_lazy as _
-from django.views.generic import CreateView, ListView, UpdateView
+from django.views.decorators.http import require_POST
+from django.views.generic import CreateView, FormView, ListView, UpdateView
 
 from courrier.audit import (
     ACTIONS,
@@ -23,9 +28,16 @@ from courrier.audit import (
     entry_changes,
     entry_detail,
 )
-from courrier.firm.forms import BillingCompanyForm, CollaboratorRoleForm, FirmSettingsForm
+from courrier.firm.forms import (
+    BillingCompanyForm,
+    CollaboratorPasswordResetForm,
+    CollaboratorRoleForm,
+    FirmSettingsForm,
+)
+from courrier.firm.lockout import collaborator_unlock, locked_out_emails
 from courrier.firm.models import BillingCompany, Collaborator, Firm
 from courrier.firm.permissions import AdminRequiredMixin, admin_required
+from courrier.firm.tasks import password_reset_mail
 from courrier.mailing.models import SendingProfile
 
 
@@ -90,6 +102,13 @@ class CollaboratorListView(AdminRequiredMixin, ListView):  # type: ignore[type-a
             profile_pk=Subquery(profile.values("pk")[:1]),
             profile_state=Subquery(profile.values("state")[:1]),
         ).order_by("-is_active", "last_name", "first_name", "email")
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        locked = locked_out_emails()
+        for collaborator in context["collaborators"]:
+            collaborator.locked_out = collaborator.email.lower() in locked
+        return context
 
 
 class CollaboratorUpdateView(AdminRequiredMixin, UpdateView):  # type: ignore[type-arg]
@@ -176,3 +195,73 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         for entry in page.object_list
     ]
     return render(request, "firm/audit.html", {"form": form, "rows": rows, "page_obj": page})
+
+
+@require_POST
+@admin_required
+def collaborator_unlock_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """An administrator lets a collaborator whose logins were blocked log in again at once."""
+    collaborator = get_object_or_404(Collaborator, pk=pk)
+    collaborator_unlock(collaborator=collaborator)
+    messages.success(
+        request,
+        _("%(name)s peut de nouveau se connecter.") % {"name": collaborator},
+    )
+    return redirect("firm:collaborators")
+
+
+class CollaboratorPasswordSetView(AdminRequiredMixin, FormView):  # type: ignore[type-arg]
+    """An administrator sets a colleague's password (to hand it over another way); the
+    colleague's other sessions end, and a lock on the account is lifted."""
+
+    form_class = AdminPasswordChangeForm
+    template_name = "firm/collaborator_password.html"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        self.collaborator = get_object_or_404(Collaborator, pk=kwargs["pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        kwargs = super().get_form_kwargs()
+        kwargs["user"] = self.collaborator
+        return kwargs
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["collaborator"] = self.collaborator
+        return context
+
+    def form_valid(self, form: AdminPasswordChangeForm) -> HttpResponse:
+        form.save()
+        collaborator_unlock(collaborator=self.collaborator)
+        if self.collaborator.pk == self.request.user.pk:
+            update_session_auth_hash(self.request, self.collaborator)
+        messages.success(
+            self.request,
+            _("Le mot de passe de %(name)s a été enregistré.") % {"name": self.collaborator},
+        )
+        return HttpResponseRedirect(reverse("firm:collaborators"))
+
+
+class PasswordResetRequestView(auth_views.PasswordResetView):
+    """The "Mot de passe oublié" page: the same answer, in the same time, whether the address
+    is known or not; the worker sends the mail through the firm's sending profile, its link on
+    the public address when one is set."""
+
+    form_class = CollaboratorPasswordResetForm
+
+    def form_valid(self, form: CollaboratorPasswordResetForm) -> HttpResponse:
+        base = settings.PUBLIC_URL or f"{self.request.scheme}://{self.request.get_host()}"
+        # Enqueued whatever the address: the answer takes the same time for every address.
+        password_reset_mail.enqueue(form.cleaned_data["email"], base)
+        return HttpResponseRedirect(self.get_success_url())
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """The link of the reset mail: a new password, and the account's lock lifted (whoever
+    holds the mailbox has proved who they are)."""
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        collaborator_unlock(collaborator=form.user)
+        return response

@@ -27,6 +27,7 @@ from django.utils import timezone
 from courrier.mailing.models import DeliveryStatus, SendingProfile
 from courrier.mailing.transports.anymail import MESSAGE_KEY
 from courrier.mailing.webhooks import Event, Reader, WebhookRejected, event_id_from
+from courrier.mailing.webhooks.throttle import webhook_auth_failed, webhook_auth_guard
 
 KINDS = {
     EventType.DELIVERED: DeliveryStatus.DELIVERED,
@@ -138,10 +139,15 @@ def reader(view_for: ViewFor, *, signed: bool = False) -> Reader:
                 "Authentication required.",
                 headers={"WWW-Authenticate": 'Basic realm="Courrier"'},
             )
+        if not signed:
+            # Guessing the basic-auth password: an address refused too often waits.
+            webhook_auth_guard(request)
         view = view_for(profile)
         try:
             view.run_validators(request)
         except AnymailWebhookValidationFailure as exc:
+            if not signed:
+                webhook_auth_failed(request)
             raise WebhookRejected(403, "Invalid credentials or signature.") from exc
         except Exception as exc:
             raise WebhookRejected(400, "Unreadable request.") from exc
