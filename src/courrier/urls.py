@@ -25,6 +25,7 @@ urlpatterns = [
     path("l/", include("courrier.mailing.link_urls")),
     path("demo/", include("courrier.demo.urls")),
     path("admin/", admin.site.urls),
+    path("sante/", include("courrier.firm.production.urls")),
 ]
 
 handler400 = "courrier.errors.bad_request"
