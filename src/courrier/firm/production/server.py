@@ -25,7 +25,7 @@ from gunicorn.glogging import Logger
 
 # Whom the access log names and what it says: the client's address as the proxy forwarded it,
 # the request's path without its query string (OAuth codes, states), status, size and time.
-ACCESS_LOG_FORMAT = '%({x-forwarded-for}i)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s" <%(p)s>'
+ACCESS_LOG_FORMAT = '%({x-forwarded-for}i)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s" %(p)s'
 # Paths whose second part is a secret: a secure link's token, a webhook's token.
 _SECRET_PATH = re.compile(r"^(/l/|/courrier/webhooks/)[^/]+")
 
