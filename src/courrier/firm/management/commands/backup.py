@@ -41,7 +41,7 @@ class Command(BaseCommand):
         except (BackupError, OSError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
-            _("Sauvegarde écrite : %(path)s (%(files)d fichiers, %(size)d octets).")
+            _("Sauvegarde écrite : %(path)s (fichiers : %(files)d, octets : %(size)d).")
             % {"path": summary.path, "files": summary.files, "size": summary.size}
         )
         for missing in summary.missing:

@@ -36,7 +36,7 @@ class Command(BaseCommand):
         except (BackupError, OSError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
-            _("Sauvegarde du %(date)s restaurée (%(files)d fichiers).")
+            _("Sauvegarde du %(date)s restaurée (fichiers : %(files)d).")
             % {"date": summary.created_at, "files": summary.files}
         )
         if not summary.keys_match:
