@@ -82,6 +82,7 @@ def test_healthy_installation_answers_200_anonymously() -> None:
         "worker_waiting_seconds",
         "queue_due",
         "queue_oldest_due_seconds",
+        "sending_stalled",
         "uncertain",
         "held",
     }
@@ -164,6 +165,22 @@ def test_a_stuck_queue_gives_503(queued: Callable[..., OutboundMessage]) -> None
     assert report["queue_oldest_due_seconds"] >= 3600
     assert report["uncertain"] == 1
     assert report["held"] == 2
+
+
+def test_a_send_never_settled_gives_503(queued: Callable[..., OutboundMessage]) -> None:
+    """A worker died while sending and no `outbox_recover` ran since (its timer is off)."""
+    browser = Browser()
+    _health(browser)
+    _worker_runs_the_queue()
+    sending = OutboundMessage.Status.SENDING
+    queued(status=sending, lease_expires_at=timezone.now() - timedelta(minutes=5))
+    status, report = _health(browser)
+    assert status == 200  # the lease has just run out: the next outbox_recover settles it
+    queued(status=sending, lease_expires_at=timezone.now() - timedelta(hours=1))
+    status, report = _health(browser)
+    assert status == 503
+    assert report["queue"] is False
+    assert report["sending_stalled"] == 1
 
 
 def test_a_fresh_queue_is_healthy(queued: Callable[..., OutboundMessage]) -> None:

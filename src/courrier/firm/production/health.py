@@ -30,7 +30,8 @@ logger = logging.getLogger(__name__)
 # A heartbeat waits behind a running task at most as long as one delivery run lasts (120 s by
 # default): five minutes without an answer is a stopped worker, not a busy one.
 DEFAULT_WORKER_SECONDS = 300
-# A message due for a quarter of an hour and still queued: the outbox does not move.
+# A message due for a quarter of an hour and still queued, or still "sending" a quarter of an
+# hour after its lease ran out: the outbox does not move.
 DEFAULT_QUEUE_SECONDS = 900
 # A new heartbeat is asked for at most once a minute.
 HEARTBEAT_EVERY = timedelta(seconds=60)
@@ -147,8 +148,13 @@ def _queue_check(report: HealthReport, *, now: datetime) -> bool:
         status: OutboundMessage.objects.filter(status=status).count()
         for status in (Status.UNCERTAIN, Status.HELD)
     }
+    # A send whose lease ran out long ago: no `outbox_recover` settles it (its timer is off).
+    stalled = OutboundMessage.objects.filter(
+        status=Status.SENDING, lease_expires_at__lt=now - limit
+    ).count()
     report.details["queue_due"] = due.count()
+    report.details["sending_stalled"] = stalled
     report.details["queue_oldest_due_seconds"] = _seconds(oldest, now)
     report.details["uncertain"] = counts[Status.UNCERTAIN]
     report.details["held"] = counts[Status.HELD]
-    return oldest is None or now - oldest <= limit
+    return (oldest is None or now - oldest <= limit) and not stalled
