@@ -35,8 +35,8 @@ def production_env(data_dir: Path, **extra: str) -> dict[str, str]:
         COURRIER_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         COURRIER_ALLOWED_HOSTS=HOST,
         COURRIER_PUBLIC_URL=f"https://{HOST}",
-        **extra,
     )
+    env.update(extra)
     return env
 
 
@@ -77,6 +77,16 @@ def test_refuses_to_start_without_its_keys(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "COURRIER_SECRET_KEY" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_refuses_to_start_without_a_public_https_address_it_answers_to(tmp_path: Path) -> None:
+    result = courrier("serve", env=production_env(tmp_path, COURRIER_PUBLIC_URL=""))
+    assert result.returncode == 2
+    assert "COURRIER_PUBLIC_URL doit être l'adresse HTTPS publique" in result.stderr
+    env = production_env(tmp_path, COURRIER_PUBLIC_URL="https://courrier.autre.test")
+    result = courrier("serve", env=env)
+    assert result.returncode == 2
+    assert "(courrier.autre.test) n'est pas dans COURRIER_ALLOWED_HOSTS" in result.stderr
 
 
 def test_refuses_to_start_on_a_database_not_migrated(tmp_path: Path) -> None:
