@@ -193,13 +193,13 @@ def test_a_fresh_queue_is_healthy(queued: Callable[..., OutboundMessage]) -> Non
     assert report["queue_due"] == 1
 
 
-def test_database_gone_gives_503_without_a_trace_of_its_address(tmp_path: Path) -> None:
-    """A process whose SQLite file cannot be opened (its folder does not exist)."""
+def _health_in_a_process(database_url: str, data_dir: Path) -> tuple[str, str, str]:
+    """/sante/ asked in a process of its own, whose database is `database_url`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COURRIER_", "DJANGO_"))}
     env.update(
         DJANGO_SETTINGS_MODULE="courrier.settings",
-        COURRIER_DATA_DIR=str(tmp_path),
-        DATABASE_URL=f"sqlite:///{tmp_path}/gone/courrier.sqlite3",
+        COURRIER_DATA_DIR=str(data_dir),
+        DATABASE_URL=database_url,
         PYTHONPATH=os.pathsep.join(sys.path),
     )
     script = (
@@ -212,8 +212,34 @@ def test_database_gone_gives_503_without_a_trace_of_its_address(tmp_path: Path) 
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
     )
     status, body = result.stdout.strip().splitlines()[-1].split(" ", 1)
-    assert status == "503", result.stderr
+    return status, body, result.stderr
+
+
+def test_database_gone_gives_503_without_a_trace_of_its_address(tmp_path: Path) -> None:
+    """A process whose SQLite file cannot be opened (its folder does not exist)."""
+    status, body, stderr = _health_in_a_process(
+        f"sqlite:///{tmp_path}/gone/courrier.sqlite3", tmp_path
+    )
+    assert status == "503", stderr
     report = json.loads(body)
     assert report["database"] is False
     assert report["status"] == "error"
     assert "gone" not in body and str(tmp_path) not in body
+
+
+@pytest.mark.postgres
+def test_postgresql_database_gone_gives_503(tmp_path: Path) -> None:
+    """The PostgreSQL server answers, but the database is not there (dropped, or misnamed)."""
+    psycopg = pytest.importorskip("psycopg")
+    host, _sep, port = os.environ.get("COURRIER_TEST_PG", "127.0.0.1:5432").partition(":")
+    try:
+        psycopg.connect(
+            f"postgresql://postgres@{host}:{port or 5432}/postgres", connect_timeout=3
+        ).close()
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL does not answer on {host}:{port} (user postgres): {exc}")
+    url = f"postgres://postgres:s3cret-pw@{host}:{port or 5432}/courrier_gone_db"
+    status, body, stderr = _health_in_a_process(url, tmp_path)
+    assert status == "503", stderr
+    assert json.loads(body)["database"] is False
+    assert "s3cret" not in body and "courrier_gone_db" not in body and host not in body
