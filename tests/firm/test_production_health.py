@@ -82,6 +82,7 @@ def test_healthy_installation_answers_200_anonymously() -> None:
         "worker_waiting_seconds",
         "queue_due",
         "queue_oldest_due_seconds",
+        "queue_stuck_profiles",
         "sending_stalled",
         "uncertain",
         "held",
@@ -163,6 +164,7 @@ def test_a_stuck_queue_gives_503(queued: Callable[..., OutboundMessage]) -> None
     assert report["workers"] is True
     assert report["queue_due"] == 1
     assert report["queue_oldest_due_seconds"] >= 3600
+    assert report["queue_stuck_profiles"] == 1
     assert report["uncertain"] == 1
     assert report["held"] == 2
 
@@ -181,6 +183,25 @@ def test_a_send_never_settled_gives_503(queued: Callable[..., OutboundMessage]) 
     assert status == 503
     assert report["queue"] is False
     assert report["sending_stalled"] == 1
+
+
+def test_a_long_batch_on_its_way_is_not_stuck(queued: Callable[..., OutboundMessage]) -> None:
+    """Messages due for an hour, but their profile sent one a minute ago: it is working
+    through a large batch."""
+    browser = Browser()
+    _health(browser)
+    _worker_runs_the_queue()
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    queued(created_at=an_hour_ago)
+    queued(
+        created_at=an_hour_ago,
+        status=OutboundMessage.Status.SENT,
+        sent_at=timezone.now() - timedelta(minutes=1),
+    )
+    status, report = _health(browser)
+    assert status == 200
+    assert report["queue_oldest_due_seconds"] >= 3600
+    assert report["queue_stuck_profiles"] == 0
 
 
 def test_a_fresh_queue_is_healthy(queued: Callable[..., OutboundMessage]) -> None:

@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Q
+from django.db.models import Min, Q
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
@@ -30,8 +31,9 @@ logger = logging.getLogger(__name__)
 # A heartbeat waits behind a running task at most as long as one delivery run lasts (120 s by
 # default): five minutes without an answer is a stopped worker, not a busy one.
 DEFAULT_WORKER_SECONDS = 300
-# A message due for a quarter of an hour and still queued, or still "sending" a quarter of an
-# hour after its lease ran out: the outbox does not move.
+# A message due for a quarter of an hour and still queued while its profile sent nothing in
+# that time, or still "sending" a quarter of an hour after its lease ran out: the outbox does
+# not move.
 DEFAULT_QUEUE_SECONDS = 900
 # A new heartbeat is asked for at most once a minute.
 HEARTBEAT_EVERY = timedelta(seconds=60)
@@ -131,30 +133,40 @@ def heartbeat_answer(*, task_path: str) -> None:
 
 
 def _queue_check(report: HealthReport, *, now: datetime) -> bool:
+    """The outbox moves when no message has been due for longer than the limit, or when the
+    profile of each such message has sent one since (a large batch on its way)."""
     limit = timedelta(seconds=_limit("COURRIER_HEALTH_QUEUE_SECONDS", DEFAULT_QUEUE_SECONDS))
     Status = OutboundMessage.Status
-    due = OutboundMessage.objects.filter(status__in=[Status.QUEUED, Status.RETRY]).filter(
-        Q(scheduled_at__isnull=True) | Q(scheduled_at__lte=now),
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+    due = (
+        OutboundMessage.objects.filter(status__in=[Status.QUEUED, Status.RETRY])
+        .filter(
+            Q(scheduled_at__isnull=True) | Q(scheduled_at__lte=now),
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        )
+        # Due since the latest of these moments.
+        .annotate(
+            due_since=Greatest(
+                "created_at",
+                Coalesce("scheduled_at", "created_at"),
+                Coalesce("next_attempt_at", "created_at"),
+            )
+        )
     )
-    oldest: datetime | None = None
-    for created, scheduled, next_attempt in due.values_list(
-        "created_at", "scheduled_at", "next_attempt_at"
-    ).order_by("created_at")[:200]:
-        # A message is due since the latest of these moments.
-        since = max(moment for moment in (created, scheduled, next_attempt) if moment)
-        oldest = since if oldest is None else min(oldest, since)
-    counts = {
-        status: OutboundMessage.objects.filter(status=status).count()
-        for status in (Status.UNCERTAIN, Status.HELD)
-    }
+    oldest = due.aggregate(oldest=Min("due_since"))["oldest"]
+    late = set(due.filter(due_since__lt=now - limit).values_list("profile_id", flat=True))
+    sending = set(
+        OutboundMessage.objects.filter(profile_id__in=late, sent_at__gte=now - limit)
+        .values_list("profile_id", flat=True)
+        .distinct()
+    )
     # A send whose lease ran out long ago: no `outbox_recover` settles it (its timer is off).
     stalled = OutboundMessage.objects.filter(
         status=Status.SENDING, lease_expires_at__lt=now - limit
     ).count()
     report.details["queue_due"] = due.count()
-    report.details["sending_stalled"] = stalled
     report.details["queue_oldest_due_seconds"] = _seconds(oldest, now)
-    report.details["uncertain"] = counts[Status.UNCERTAIN]
-    report.details["held"] = counts[Status.HELD]
-    return (oldest is None or now - oldest <= limit) and not stalled
+    report.details["queue_stuck_profiles"] = len(late - sending)
+    report.details["sending_stalled"] = stalled
+    for status in (Status.UNCERTAIN, Status.HELD):
+        report.details[status.value] = OutboundMessage.objects.filter(status=status).count()
+    return not (late - sending) and not stalled
