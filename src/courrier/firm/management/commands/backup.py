@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import tarfile
 from argparse import ArgumentParser
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -38,7 +40,7 @@ class Command(BaseCommand):
             destination = destination / name
         try:
             summary = backup_create(destination=destination)
-        except (BackupError, OSError) as exc:
+        except (BackupError, OSError, DatabaseError, tarfile.TarError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
             _("Sauvegarde écrite : %(path)s (fichiers : %(files)d, octets : %(size)d).")

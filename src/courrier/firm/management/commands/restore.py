@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import tarfile
 from argparse import ArgumentParser
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 from django.utils.translation import gettext as _
 
 from courrier.firm.production.backup import BackupError, backup_restore
@@ -33,7 +35,7 @@ class Command(BaseCommand):
             raise CommandError(_("Archive introuvable : %(path)s") % {"path": archive})
         try:
             summary = backup_restore(archive_path=archive, force=force)
-        except (BackupError, OSError) as exc:
+        except (BackupError, OSError, DatabaseError, tarfile.TarError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
             _("Sauvegarde du %(date)s restaurée (fichiers : %(files)d).")
