@@ -22,6 +22,12 @@ def main() -> None:
     try:
         execute_from_command_line(argv)
     except ImproperlyConfigured as exc:
+        if argv[1:2] == ["generate_keys"]:
+            # The keys are what the configuration lacks: print them without it.
+            from courrier.keys import keys_generate
+
+            sys.stdout.write("\n".join(keys_generate()) + "\n")
+            return
         # A configuration mistake deserves a sentence, not a traceback.
         sys.stderr.write(f"courrier: {exc}\n")
         sys.exit(2)

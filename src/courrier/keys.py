@@ -25,3 +25,13 @@ def data_dir_secret(data_dir: Path, name: str, *, kind: Literal["django", "ferne
     with os.fdopen(fd, "w") as handle:
         handle.write(value + "\n")
     return value
+
+
+def keys_generate() -> list[str]:
+    """Fresh keys, as the lines of an environment file, and how to rotate them."""
+    return [
+        f"COURRIER_SECRET_KEY={secrets.token_urlsafe(50)}",
+        f"COURRIER_ENCRYPTION_KEYS={Fernet.generate_key().decode()}",
+        "# To rotate: put the new key first, keep the old ones after a comma, "
+        "run `courrier rotate_secrets`, then remove the old keys.",
+    ]

@@ -59,6 +59,7 @@ urlpatterns = [
     path("demo/", include("courrier.demo.urls")),
     path("donnees/", include("courrier.privacy.urls")),
     path("admin/", admin.site.urls),
+    path("sante/", include("courrier.firm.production.urls")),
 ]
 
 handler400 = "courrier.errors.bad_request"

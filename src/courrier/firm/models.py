@@ -323,3 +323,20 @@ class BillingCompany(MailSignatures):
             self.code = self.code.upper()
         if errors:
             raise ValidationError(errors)
+
+
+class WorkerHeartbeat(models.Model):
+    """One row: since when the health page waits for a sign of life of the workers (a heartbeat
+    task in the queue), when it last queued one, and when a worker last ran one. A request older
+    than the health page's limit with no answer since says that no worker takes tasks."""
+
+    requested_at = models.DateTimeField(_("demandé le"), null=True, blank=True)
+    enqueued_at = models.DateTimeField(_("mis en file le"), null=True, blank=True)
+    answered_at = models.DateTimeField(_("répondu le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("signe de vie des workers")
+        verbose_name_plural = _("signes de vie des workers")
+
+    def __str__(self) -> str:
+        return f"{self.requested_at} → {self.answered_at}"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
-from cryptography.fernet import Fernet
 from django.core.management.base import BaseCommand
+
+from courrier.keys import keys_generate
 
 
 class Command(BaseCommand):
@@ -14,9 +14,5 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []
 
     def handle(self, *args: Any, **options: Any) -> None:
-        self.stdout.write(f"COURRIER_SECRET_KEY={secrets.token_urlsafe(50)}")
-        self.stdout.write(f"COURRIER_ENCRYPTION_KEYS={Fernet.generate_key().decode()}")
-        self.stdout.write(
-            "# To rotate: put the new key first, keep the old ones after a comma, "
-            "run `courrier rotate_secrets`, then remove the old keys."
-        )
+        for line in keys_generate():
+            self.stdout.write(line)
