@@ -33,6 +33,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import npgettext, pgettext
 
 from courrier.l10n import format_long_date, mail_language, override
+from courrier.mailing.contexts import PURPOSE_LINK_CODE
 from courrier.mailing.models import LinkOpening, OutboundMessage, SecureLink
 
 if TYPE_CHECKING:
@@ -390,7 +391,7 @@ def link_code_mail(
     language: str | None = None,
 ) -> OutboundMessage:
     """Send the code of `links` (one client's, sharing one code) in a second mail through the
-    outbox, purpose "link-code"; sent once per first link whatever the retries."""
+    outbox, purpose `PURPOSE_LINK_CODE`; sent once per first link whatever the retries."""
     from courrier.mailing.services import Draft
     from courrier.mailing.services.compose import message_compose
 
@@ -401,10 +402,13 @@ def link_code_mail(
         raise ValueError("The links of one code mail belong to one client.")
     lang = mail_language(language or client.language)
     text = link_code_text(links, code, lang)
+    # Not archived in the client file: the code is the client's, the mail its sender's alone
+    # (`selectors.messages_visible`).
     return message_compose(
         sender=sender,
         client=client,
-        purpose="link-code",
+        purpose=PURPOSE_LINK_CODE,
         idempotency_key=f"link-code:{links[0].pk}",
         draft=Draft(subject=text.subject, body=text.body, language=lang),
+        options={"archive": False},
     )
