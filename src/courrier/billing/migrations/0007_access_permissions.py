@@ -13,9 +13,10 @@ CODENAMES = ("issue_invoice", "delete_draft", "send_invoices")
 def billing_group(apps, schema_editor):  # type: ignore[no-untyped-def]
     # The permissions are made after the migrations, by post_migrate: make them now.
     billing = apps.get_app_config("billing")
-    billing.models_module = True
+    models_module = getattr(billing, "models_module", None)
+    billing.models_module = models_module or True  # a migration's app has none: it is asked
     create_permissions(billing, apps=apps, verbosity=0)
-    billing.models_module = None
+    billing.models_module = models_module
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     Collaborator = apps.get_model("firm", "Collaborator")
