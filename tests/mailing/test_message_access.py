@@ -169,11 +169,16 @@ def test_the_code_reaches_the_client_and_no_one_in_the_firm_reads_it(
     dupuis: Client,
     smtp_server: FakeSMTPServer,
 ) -> None:
+    Firm.objects.filter(pk=1).update(fixed_bcc="archives@fidu.be")  # a mailbox the firm reads
     first = compose(anne, dupuis, "lien", archive="on", send_by_link="on", send_code="on")
     code_mail = OutboundMessage.objects.get(purpose="link-code")
     services.messages_deliver(profile_id=anne.sending_profile.pk)
 
-    # The client has it, in clear, in the second mail that arrived.
+    # The client has it, in clear, in the second mail that arrived; the firm's archive
+    # mailbox has the first mail, not this one.
+    envelopes = {r.message["Subject"]: r.rcpt_tos for r in smtp_server.messages}
+    assert envelopes[first.subject] == ["info@dupuis.be", "archives@fidu.be"]
+    assert envelopes[code_mail.subject] == ["info@dupuis.be"]
     arrived = _arrived(smtp_server, code_mail.subject)
     body = arrived.get_body(("plain",))
     assert body is not None
@@ -212,6 +217,20 @@ def test_the_code_reaches_the_client_and_no_one_in_the_firm_reads_it(
         assert shown_body is not None
         assert "•••••-•••••" in str(shown_body.get_content())  # type: ignore[attr-defined]
         assert shown["Subject"] == code_mail.subject
+
+    # Refused by the client's server, then re-sent by anne: the copy is hers alone too, its
+    # code dotted out, and it leaves without the firm's Bcc.
+    OutboundMessage.objects.filter(pk=code_mail.pk).update(status=OutboundMessage.Status.FAILED)
+    resend = login(anne).post(reverse("mailing:message_resend", args=[code_mail.pk]))
+    assert resend.status_code == 302
+    copy = OutboundMessage.objects.get(purpose=f"resend:{code_mail.pk}")
+    assert not copy.archived
+    services.messages_deliver(profile_id=anne.sending_profile.pk)
+    assert smtp_server.messages[-1].rcpt_tos == ["info@dupuis.be"]
+    assert code_text.encode() in smtp_server.messages[-1].data
+    assert login(bob).get(reverse("mailing:message_detail", args=[copy.pk])).status_code == 404
+    page = login(anne).get(reverse("mailing:message_detail", args=[copy.pk]))
+    assert page.status_code == 200 and code_text not in text_of(page)
 
 
 def test_a_link_is_revoked_by_its_maker_or_an_administrator(

@@ -394,6 +394,7 @@ def link_code_mail(
     outbox, purpose `PURPOSE_LINK_CODE`; sent once per first link whatever the retries."""
     from courrier.mailing.services import Draft
     from courrier.mailing.services.compose import message_compose
+    from courrier.mailing.services.options import ComposeOptions
 
     if not links:
         raise ValueError("No link to send a code for.")
@@ -402,13 +403,13 @@ def link_code_mail(
         raise ValueError("The links of one code mail belong to one client.")
     lang = mail_language(language or client.language)
     text = link_code_text(links, code, lang)
-    # Not archived in the client file: the code is the client's, the mail its sender's alone
-    # (`selectors.messages_visible`).
+    # Not archived in the client file, nor copied to the firm's fixed Bcc: the code is the
+    # client's, the mail its sender's alone (`selectors.messages_visible`).
     return message_compose(
         sender=sender,
         client=client,
         purpose=PURPOSE_LINK_CODE,
         idempotency_key=f"link-code:{links[0].pk}",
         draft=Draft(subject=text.subject, body=text.body, language=lang),
-        options={"archive": False},
+        options=ComposeOptions(archive=False, firm_bcc=False),
     )
