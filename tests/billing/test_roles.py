@@ -132,7 +132,7 @@ def test_the_command_sends_as_a_collaborator_only_with_the_role(
     make_invoice(company, make_invoice_client())
     make_collaborator("emma@fidu.be")
     with pytest.raises(CommandError, match=r"emma@fidu\.be n'a pas le droit d'envoyer") as error:
-        call_command("send_invoices", "--company", "FIDU", "--by", "emma@fidu.be")
+        call_command("send_invoices", "--company", "FIDU", "--as", "emma@fidu.be")
     assert error.value.returncode == 2
     assert not OutboundMessage.objects.exists()
     # The dry run sends nothing: anyone may look.
