@@ -11,8 +11,8 @@ Credit notes go with the invoices (each with its own template): when any is amon
 every count says how many invoices and how many credit notes, never "factures" for both.
 
 Whoever runs it holds the server: the command is an administrator's tool. Without `--by` it acts
-as the firm's first administrator; `--by ADDRESS` (or `--as`) names the collaborator who sends, who must
-hold the permission to send invoices (`billing.send_invoices`) as on the pages.
+as the firm's first administrator; `--by ADDRESS` (or `--as`) names the collaborator who sends,
+who must hold the permission to send invoices (`billing.send_invoices`) as on the pages.
 
 Exit codes: 0 every chosen invoice was sent or is to print (or there was nothing to send);
 1 some were blocked, failed, are uncertain or still waiting; 2 a wrong argument (or a
