@@ -19,6 +19,7 @@ from courrier.billing.services import credit_note_create, invoice_create, invoic
 from courrier.billing.views import PER_PAGE
 from courrier.clients.models import Client as ClientRecord
 from courrier.firm.models import BillingCompany, Collaborator
+from courrier.firm.permissions import billing_grant
 from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
 from tests.billing.test_views import archived_mail
 from tests.firm.factories import make_collaborator
@@ -35,6 +36,7 @@ AMOUNT = "1.178,19\xa0€"
 def anne(client: Browser) -> Collaborator:
     """A logged-in collaborator, not an administrator: the invoice pages are hers too."""
     collaborator = make_collaborator()
+    billing_grant(collaborator)  # the role Facturation
     client.force_login(collaborator)
     return collaborator
 

@@ -36,6 +36,7 @@ from courrier.billing.services.sending import (
 )
 from courrier.demo.seed import demo_seed
 from courrier.firm.models import BillingCompany, Collaborator
+from courrier.firm.permissions import billing_grant
 from courrier.mailing.models import MailTemplate, MailTemplateVersion, OutboundMessage
 from courrier.mailing.rendering import check_fields
 from courrier.mailing.services import batch_compose
@@ -128,6 +129,7 @@ def test_a_template_that_asks_for_payment_blocks_a_credit_note_in_the_check_and_
     """The firm's credit-note template rewritten to ask for payment: the check blocks the
     credit note (naming what asks), and "@" refuses to send it; nothing leaves."""
     anne = make_collaborator()
+    billing_grant(anne)  # the role Facturation
     client.force_login(anne)
     invoice = make_invoice(fidu, make_invoice_client("C1"), issue_date=timezone.localdate())
     note = credit_note_of(invoice)
@@ -228,7 +230,9 @@ def test_lists_show_a_credit_note_as_a_negative_amount(client: Browser) -> None:
     on_paper = make_invoice(company, paper)
     by_mail = make_invoice(company, mailed)
     paper_note, mail_note = credit_note_of(on_paper), credit_note_of(by_mail)
-    client.force_login(make_collaborator())
+    biller = make_collaborator()
+    billing_grant(biller)  # the role Facturation
+    client.force_login(biller)
     assert on_paper.total_incl_vat == by_mail.total_incl_vat == Decimal("1178.19")
 
     pages = {
@@ -383,7 +387,9 @@ def test_a_credit_note_crediting_nothing_is_blocked_when_its_template_names_the_
 def test_a_dutch_colleague_reads_why_a_credit_note_is_blocked_in_dutch(
     fidu: BillingCompany, client: Browser
 ) -> None:
-    client.force_login(make_collaborator("pieter@fidu.be", language="nl"))
+    biller = make_collaborator("pieter@fidu.be", language="nl")
+    billing_grant(biller)  # the role Facturation
+    client.force_login(biller)
     invoice = make_invoice(fidu, make_invoice_client("C1"), issue_date=timezone.localdate())
     note = credit_note_of(invoice)
     MailTemplateVersion.objects.filter(

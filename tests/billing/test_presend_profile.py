@@ -19,6 +19,7 @@ from django.utils import timezone, translation
 from courrier.billing.demo import INVOICE_TEMPLATE, TEMPLATE_VERSIONS, seed_mail_templates
 from courrier.billing.models import Invoice
 from courrier.firm.models import BillingCompany
+from courrier.firm.permissions import billing_grant
 from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage, SendingProfile
 from courrier.mailing.services import batch_compose
 from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
@@ -108,7 +109,9 @@ def test_the_register_blocks_a_profile_without_its_key_as_the_window_does(
     smtp_server: FakeSMTPServer,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    client.force_login(make_collaborator())
+    biller = make_collaborator()
+    billing_grant(biller)  # the role Facturation
+    client.force_login(biller)
     sentence = french(fidu)
     assert sentence in window_check(client, invoice)
 
@@ -137,7 +140,9 @@ def test_the_register_blocks_a_profile_without_its_key_as_the_window_does(
 def test_an_english_colleague_reads_the_same_sentence_on_both_screens(
     client: Browser, fidu: BillingCompany, invoice: Invoice
 ) -> None:
-    client.force_login(make_collaborator("emma@fidu.be", language="en"))
+    biller = make_collaborator("emma@fidu.be", language="en")
+    billing_grant(biller)  # the role Facturation
+    client.force_login(biller)
     # The request activates the reader's language in this thread: set back afterwards.
     with translation.override("fr"):
         window = window_check(client, invoice)

@@ -30,6 +30,7 @@ from courrier.billing.models import Invoice
 from courrier.billing.services import invoice_pdf_bytes
 from courrier.billing.services.sending import PURPOSE_EMAIL, PURPOSE_RESEND
 from courrier.firm.models import BillingCompany, Collaborator
+from courrier.firm.permissions import billing_grant
 from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage
 from courrier.mailing.services import batch_compose
 from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
@@ -54,6 +55,7 @@ def fidu(smtp_server: FakeSMTPServer, make_profile: Callable[..., Any]) -> Billi
 @pytest.fixture
 def anne(client: Browser) -> Collaborator:
     anne = make_collaborator()
+    billing_grant(anne)  # the role Facturation
     client.force_login(anne)
     return anne
 
@@ -321,7 +323,9 @@ def test_an_english_colleague_reads_when_it_was_sent(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     invoice = issued(fidu, "C1", "compta@dupuis.test", "invoice")
-    client.force_login(make_collaborator("emma@fidu.test", language="en"))
+    biller = make_collaborator("emma@fidu.test", language="en")
+    billing_grant(biller)  # the role Facturation
+    client.force_login(biller)
     with django_capture_on_commit_callbacks(execute=True):
         send_invoices()
 

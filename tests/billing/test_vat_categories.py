@@ -24,6 +24,7 @@ from courrier.billing.services.pdf import invoice_pdf_render
 from courrier.billing.services.totals import totals_of
 from courrier.clients.models import Client as ClientRecord
 from courrier.firm.models import BillingCompany, Collaborator
+from courrier.firm.permissions import billing_grant
 from tests.billing.factories import (
     issue_confirmed,
     make_billing_company,
@@ -41,6 +42,7 @@ REASON = "Exonération — article 44, § 2, 4°, du Code de la TVA"
 @pytest.fixture
 def anne(client: Browser) -> Collaborator:
     collaborator = make_collaborator()
+    billing_grant(collaborator)  # the role Facturation
     client.force_login(collaborator)
     return collaborator
 
@@ -193,7 +195,9 @@ def test_an_exempt_line_without_its_reason_is_refused_on_the_field(
 def test_the_exempt_reason_error_speaks_the_collaborator_language(
     client: Browser, company: BillingCompany
 ) -> None:
-    client.force_login(make_collaborator(language="nl"))
+    biller = make_collaborator(language="nl")
+    billing_grant(biller)  # the role Facturation
+    client.force_login(biller)
     response = client.post(
         reverse("billing:invoice_create", args=["FIDU"]),
         form_data(identified(), ("Opleiding", "30.00", "E")),

@@ -20,6 +20,7 @@ from courrier.billing.services.issue import invoice_create, invoice_issue
 from courrier.clients.models import Client as ClientRecord
 from courrier.clients.models import ClientEmail
 from courrier.firm.models import BillingCompany, Collaborator
+from courrier.firm.permissions import billing_grant
 from courrier.mailing.models import OutboundMessage, SendingProfile
 from tests.billing.factories import issue_confirmed
 from tests.clients.factories import make_client
@@ -34,6 +35,7 @@ DAY = datetime.date(2026, 3, 2)
 @pytest.fixture
 def anne(client: Browser) -> Collaborator:
     collaborator = make_collaborator()
+    billing_grant(collaborator)  # she bills: the role Facturation
     client.force_login(collaborator)
     return collaborator
 

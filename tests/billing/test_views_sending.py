@@ -19,6 +19,7 @@ from courrier.billing.models import Invoice
 from courrier.billing.services import invoice_pdf_bytes, sending
 from courrier.billing.services.sending import PURPOSE_RESEND
 from courrier.firm.models import BillingCompany, Collaborator
+from courrier.firm.permissions import billing_grant
 from courrier.mailing.models import MailBatch, OutboundMessage
 from courrier.mailing.services import batch_compose, messages_deliver
 from tests.billing.factories import (
@@ -47,6 +48,7 @@ def company(smtp_server: FakeSMTPServer, make_profile: Callable[..., Any]) -> Bi
 @pytest.fixture
 def anne(client: Browser) -> Collaborator:
     collaborator = make_collaborator()
+    billing_grant(collaborator)  # she bills: the role Facturation
     client.force_login(collaborator)
     return collaborator
 

@@ -14,6 +14,7 @@ from django.test import Client as Browser
 from playwright.sync_api import BrowserContext, expect, sync_playwright
 
 from courrier.clients.models import Client as ClientRecord
+from courrier.firm.permissions import billing_grant
 from tests.clients.factories import make_client
 from tests.firm.factories import make_collaborator
 
@@ -41,12 +42,14 @@ pytestmark = [
 
 @pytest.fixture
 def context(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[BrowserContext]:
-    """A French browser logged in as a collaborator of the firm."""
+    """A French browser logged in as a collaborator of the firm, with the role Facturation."""
     # Playwright's sync API runs an event loop in this thread; the tests' own ORM calls are
     # plain synchronous code all the same.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     django_client = Browser()
-    django_client.force_login(make_collaborator())
+    collaborator = make_collaborator()
+    billing_grant(collaborator)
+    django_client.force_login(collaborator)
     session = django_client.cookies[settings.SESSION_COOKIE_NAME].value
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(

@@ -119,7 +119,8 @@ def test_the_firms_own_pages_still_refuse_a_forged_post(
 ) -> None:
     link, _code = make_link(weber)
     web = WebClient(enforce_csrf_checks=True)
-    web.force_login(make_collaborator())
+    # An administrator may revoke any link (a collaborator, the links they made).
+    web.force_login(make_collaborator(role=Collaborator.Role.ADMIN))
     web.get(f"/documents/client/{weber.pk}/")  # a page of the firm: sets the CSRF cookie
     token = web.cookies["csrftoken"].value
     revoke = f"/documents/liens/{link.pk}/revoquer/"

@@ -206,7 +206,7 @@ def test_resend_queues_a_copy_to_the_clients_new_address(
     assert "ancienne@dupont.be" not in received.data.decode()
 
     # The client file lists both; the page says the first one was resent.
-    assert list(client_messages(client=client_file)) == [copy, original]
+    assert list(client_messages(client=client_file, user=anne)) == [copy, original]
     assert "Renvoyé" in text_of(login(anne).get(UNDELIVERED))
     mails_tab = text_of(login(anne).get(reverse("clients:mails", args=[client_file.pk])))
     assert "rejeté (bounce)" in mails_tab and "renvoi" in mails_tab

@@ -184,6 +184,13 @@ class Invoice(models.Model):
         verbose_name = _("facture")
         verbose_name_plural = _("factures")
         ordering = ["-year", "-number", "-id"]
+        # Held through the group "Facturation" or by an administrator's role
+        # (courrier.firm.permissions).
+        permissions = [
+            ("issue_invoice", _("Peut émettre une facture (numéro légal)")),
+            ("delete_draft", _("Peut supprimer un brouillon de facture")),
+            ("send_invoices", _("Peut envoyer des factures")),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["billing_company", "year", "number"],

@@ -51,6 +51,12 @@ from courrier.billing.services.paper import invoices_merged_pdf
 from courrier.billing.services.totals import Totals, totals_of
 from courrier.clients.selectors import client_get
 from courrier.firm.models import BillingCompany, Collaborator
+from courrier.firm.permissions import (
+    DELETE_DRAFT,
+    ISSUE_INVOICE,
+    SEND_INVOICES,
+    billing_required,
+)
 from courrier.mailing.exceptions import MailingError
 from courrier.mailing.models import MailBatch
 from courrier.mailing.services import PresendCheck
@@ -481,6 +487,7 @@ def _issue_confirmation(
     )
 
 
+@billing_required(ISSUE_INVOICE)
 @require_http_methods(["GET", "POST"])
 def invoice_issue(request: HttpRequest, pk: int) -> HttpResponse:
     """Issuing is irreversible and takes a legal number: GET (or a POST that does not carry
@@ -531,6 +538,7 @@ def invoice_issue(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("billing:invoice", pk=invoice.pk)
 
 
+@billing_required(DELETE_DRAFT)
 @require_POST
 def invoice_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """A draft thrown away (an issued invoice never is: a credit note corrects it)."""
@@ -568,6 +576,7 @@ def credit_note_create(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("billing:invoice_edit", pk=note.pk)
 
 
+@billing_required(SEND_INVOICES)
 @require_POST
 def invoice_resend(request: HttpRequest, pk: int) -> HttpResponse:
     """ "@": the invoice by e-mail, the same PDF. Its first mail when it has none yet (a later
@@ -670,6 +679,7 @@ def _check_summary(checks: list[PresendCheck]) -> dict[str, Any]:
     }
 
 
+@billing_required(SEND_INVOICES)
 @require_POST
 def email_send(request: HttpRequest, code: str) -> HttpResponse:
     """Start the batch of the chosen invoices (the blocked ones are left out by the batch) and

@@ -114,7 +114,7 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _mails_context(request: HttpRequest, client: Client) -> dict[str, object]:
-    page = Paginator(client_messages(client=client), MAILS_PER_PAGE).get_page(
+    page = Paginator(client_messages(client=client, user=request.user), MAILS_PER_PAGE).get_page(
         request.GET.get("page")
     )
     return {

@@ -26,6 +26,7 @@ from courrier.clients.selectors import SelectionFilters
 from courrier.demo.access_point import DEMO_BILLIT_KEY, DEMO_BILLIT_PARTY
 from courrier.documents.demo import seed_documents
 from courrier.firm.models import SIGNATURE_FIELDS, BillingCompany, Collaborator, Firm
+from courrier.firm.permissions import billing_grant
 from courrier.languages import MailLanguage
 from courrier.mailing import richtext
 from courrier.mailing.models import (
@@ -67,6 +68,8 @@ class DemoCollaborator:
     language: str
     role: str
     phone: str
+    # The role Facturation (issue, delete drafts, send invoices); administrators hold it anyway.
+    bills: bool
     # A version per language the collaborator writes in; a mail in another goes unsigned.
     signatures: dict[str, str]
 
@@ -80,6 +83,7 @@ COLLABORATORS = [
         language="fr",
         role=Collaborator.Role.ADMIN,
         phone="+32 2 555 10 21",
+        bills=True,
         signatures={
             "fr": "Sophie Dubois\nExpert-comptable\nFiduciaire Demo\n"
             "Avenue Louise 250, 1050 Bruxelles\nTél. +32 2 555 10 21",
@@ -97,6 +101,7 @@ COLLABORATORS = [
         language="nl",
         role=Collaborator.Role.COLLABORATOR,
         phone="+32 3 555 20 32",
+        bills=True,
         signatures={
             "nl": "Pieter Janssens\nAccountant\nFiduciaire Demo – Boekhouding Demo\n"
             "Frankrijklei 120, 2000 Antwerpen\nTel. +32 3 555 20 32",
@@ -114,6 +119,7 @@ COLLABORATORS = [
         language="en",
         role=Collaborator.Role.COLLABORATOR,
         phone="+32 2 555 10 45",
+        bills=False,
         signatures={
             "en": "Emma Collins\nTax adviser\nFiduciaire Demo\nPhone +32 2 555 10 45",
             "fr": "Emma Collins\nConseillère fiscale\nFiduciaire Demo\nTél. +32 2 555 10 45",
@@ -550,6 +556,8 @@ def _seed_collaborators(*, smtp_port: int) -> dict[str, Collaborator]:
             collaborator.set_password(DEMO_PASSWORD)
         collaborator.full_clean()
         collaborator.save()
+        if person.bills:
+            billing_grant(collaborator)
         SendingProfile.objects.update_or_create(
             collaborator=collaborator,
             defaults=_catcher_profile(

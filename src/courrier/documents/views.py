@@ -19,6 +19,7 @@ from courrier.clients.selectors import client_get
 from courrier.documents import selectors, services
 from courrier.documents.forms import DocumentForm
 from courrier.documents.models import Document
+from courrier.firm.permissions import link_may_revoke
 from courrier.mailing import services as outbox
 from courrier.mailing.models import SecureLink
 
@@ -59,6 +60,7 @@ def _tab(
     client_links = list(outbox.client_links(client))
     for link in client_links:
         link.state = outbox.link_state(link)  # type: ignore[attr-defined]
+        link.may_revoke = link_may_revoke(request.user, link)  # type: ignore[attr-defined]
     context = {
         "client": client,
         "tab": "documents",
@@ -130,6 +132,13 @@ def document_remove(request: HttpRequest, pk: int) -> HttpResponseRedirect:
 @require_POST
 def link_revoke(request: HttpRequest, pk: int) -> HttpResponseRedirect:
     link = get_object_or_404(SecureLink, pk=pk)
+    if not link_may_revoke(request.user, link):
+        raise PermissionDenied(
+            _(
+                "Seuls le collaborateur qui a créé ce lien et les administrateurs du cabinet "
+                "peuvent le révoquer."
+            )
+        )
     outbox.link_revoke(link=link)
     messages.success(
         request,

@@ -18,6 +18,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from courrier.firm.models import SIGNATURE_FIELDS, BillingCompany, Collaborator, Firm
+from courrier.firm.permissions import BILLING_GROUP, billing_group
 from courrier.mailing.editor import RichTextWidget, SignatureField
 from courrier.validators import validate_deliverable_email
 
@@ -227,9 +228,34 @@ class CollaboratorRoleForm(forms.ModelForm):
             ),
         }
 
+    # The group that holds the invoices' permissions (courrier.firm.permissions); an
+    # administrator holds them by the role, ticked or not.
+    billing = forms.BooleanField(
+        label=_("Facturation"),
+        required=False,
+        help_text=_(
+            "Peut émettre les factures (elles prennent un numéro légal), supprimer les "
+            "brouillons et envoyer les factures. Les administrateurs le peuvent toujours."
+        ),
+    )
+
     def __init__(self, *args: object, acting_user: Collaborator | None = None, **kwargs: object):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.acting_user = acting_user
+        if self.instance.pk:
+            self.fields["billing"].initial = self.instance.groups.filter(
+                name=BILLING_GROUP
+            ).exists()
+
+    def save(self, commit: bool = True) -> Collaborator:
+        collaborator = super().save(commit=commit)
+        if commit:
+            group = billing_group()
+            if self.cleaned_data.get("billing"):
+                collaborator.groups.add(group)
+            else:
+                collaborator.groups.remove(group)
+        return collaborator
 
     def clean(self) -> dict[str, object]:
         cleaned = super().clean() or {}

@@ -35,6 +35,7 @@ from courrier.mailing.models import (
     ProfileTest,
     SendingProfile,
 )
+from courrier.mailing.selectors import messages_visible
 
 
 class SendingProfileAdminForm(SendingProfileForm):
@@ -278,8 +279,15 @@ class OutboundMessageAdmin(ReadOnlyAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OutboundMessage]:
+        # The same rule as the application's pages: a staff account sees here only the
+        # messages it may open there; the others answer "not found".
+        visible = messages_visible(user=request.user).values("pk")
         return (
-            super().get_queryset(request).select_related("profile").defer("profile__smtp_password")
+            super()
+            .get_queryset(request)
+            .filter(pk__in=visible)
+            .select_related("profile")
+            .defer("profile__smtp_password")
         )
 
     @admin.display(description=_("fichier .eml"))

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 # with: every other context is registered by the app that owns its objects.
 CLIENT_CONTEXT = "client"
 PURPOSE_CLIENT = "client"
+# The second mail of a secure link, the one that gives its code (`courrier.mailing.links`).
+PURPOSE_LINK_CODE = "link-code"
 
 # Types that RFC 2046 forbids to encode in base64: sent as plain files.
 _OPAQUE_MAINTYPES = frozenset({"message", "multipart"})

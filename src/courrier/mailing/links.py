@@ -34,6 +34,7 @@ from django.utils.translation import npgettext, pgettext
 
 from courrier.audit import audited
 from courrier.l10n import format_long_date, mail_language, override
+from courrier.mailing.contexts import PURPOSE_LINK_CODE
 from courrier.mailing.models import LinkOpening, OutboundMessage, SecureLink
 
 if TYPE_CHECKING:
@@ -392,9 +393,10 @@ def link_code_mail(
     language: str | None = None,
 ) -> OutboundMessage:
     """Send the code of `links` (one client's, sharing one code) in a second mail through the
-    outbox, purpose "link-code"; sent once per first link whatever the retries."""
+    outbox, purpose `PURPOSE_LINK_CODE`; sent once per first link whatever the retries."""
     from courrier.mailing.services import Draft
     from courrier.mailing.services.compose import message_compose
+    from courrier.mailing.services.options import ComposeOptions
 
     if not links:
         raise ValueError("No link to send a code for.")
@@ -403,10 +405,13 @@ def link_code_mail(
         raise ValueError("The links of one code mail belong to one client.")
     lang = mail_language(language or client.language)
     text = link_code_text(links, code, lang)
+    # Not archived in the client file, nor copied to the firm's fixed Bcc: the code is the
+    # client's, the mail its sender's alone (`selectors.messages_visible`).
     return message_compose(
         sender=sender,
         client=client,
-        purpose="link-code",
+        purpose=PURPOSE_LINK_CODE,
         idempotency_key=f"link-code:{links[0].pk}",
         draft=Draft(subject=text.subject, body=text.body, language=lang),
+        options=ComposeOptions(archive=False, firm_bcc=False),
     )

@@ -1,19 +1,25 @@
-"""Reads for the mailing screens: templates a user may use, the archive, the outbox, batches."""
+"""Reads for the mailing screens: templates a user may use, the archive, the outbox, batches.
+
+Who sees a message is decided here, once (`messages_visible`): every page, download, batch
+page and administration page of messages reads through it, so a message someone may not see
+answers "not found", exactly like a message that does not exist."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from courrier.clients.models import Client
 from courrier.firm.models import Collaborator
-from courrier.mailing.contexts import CLIENT_CONTEXT
+from courrier.mailing.contexts import CLIENT_CONTEXT, PURPOSE_LINK_CODE
 from courrier.mailing.models import (
     PROFILE_SECRET_FIELDS,
     DeliveryStatus,
@@ -26,6 +32,8 @@ from courrier.mailing.models import (
 )
 
 Status = OutboundMessage.Status
+# The purpose of a re-sent copy: "resend:<pk of the original>" (`services.resend`).
+RESEND_PREFIX = "resend:"
 
 # Messages a person may still have to look at. "failed" stays listed for a week.
 OUTBOX_STATUSES = (
@@ -76,10 +84,29 @@ def templates_visible(*, user: Collaborator) -> QuerySet[MailTemplate]:
     return templates.order_by("context", "name", "id")
 
 
-def client_messages(*, client: Client) -> QuerySet[OutboundMessage]:
-    """The client's archived messages, newest first."""
+# --- Who sees a message ----------------------------------------------------------------------
+
+
+def messages_visible(*, user: Any) -> QuerySet[OutboundMessage]:
+    """The messages `user` may open: an administrator of the firm, every one; a collaborator,
+    their own (whatever their state, archived or not, scheduled or not) and the others' that
+    are archived in a client file (the firm shares its client files), a secure link's code mail
+    excepted, which stays its sender's; nobody else (anonymous, a deactivated account), none."""
+    messages = OutboundMessage.objects.all()
+    if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
+        return messages.none()
+    if getattr(user, "is_firm_admin", False):
+        return messages
+    return messages.filter(
+        Q(sender_id=user.pk) | (Q(archived=True) & ~Q(purpose=PURPOSE_LINK_CODE))
+    )
+
+
+def client_messages(*, client: Client, user: Any) -> QuerySet[OutboundMessage]:
+    """The client's archived messages that `user` may open, newest first."""
     return (
-        OutboundMessage.objects.filter(client=client, archived=True)
+        messages_visible(user=user)
+        .filter(client=client, archived=True)
         .select_related("sender")
         .order_by("-created_at", "-id")
     )
@@ -91,7 +118,7 @@ def outbox_messages(
     """Messages not yet settled: everyone's for an admin, the user's own otherwise. For one
     batch: all of its messages whatever their state, to follow its delivery to the end."""
     since = timezone.now() - RECENT_FAILURES
-    messages = OutboundMessage.objects.all()
+    messages = messages_visible(user=user)
     if batch is not None:
         messages = messages.filter(batch=batch)
     else:
@@ -207,10 +234,12 @@ def batch_waiting_for_schedule(*, batch: MailBatch) -> int:
     ).count()
 
 
-def message_get(*, pk: int) -> OutboundMessage | None:
-    """One message with what its page shows, or None."""
+def message_get(*, pk: int, user: Any) -> OutboundMessage | None:
+    """One message with what its page shows, or None when there is none or `user` may not
+    open it (`messages_visible`)."""
     return (
-        OutboundMessage.objects.select_related("sender", "client", "profile")
+        messages_visible(user=user)
+        .select_related("sender", "client", "profile")
         .defer(*(f"profile__{name}" for name in PROFILE_SECRET_FIELDS))
         .prefetch_related("attempts_log")
         .filter(pk=pk)
@@ -289,3 +318,55 @@ def message_attachment(*, raw: bytes, index: int) -> AttachedPart | None:
     return AttachedPart(
         name=part.get_filename() or "", content_type=part.get_content_type(), content=payload
     )
+
+
+# --- A secure link's code, kept out of the archive's pages ------------------------------------
+
+# A code as `links.code_generate` writes it (ABCDE-FGHJK, from its alphabet without look-alikes).
+_LINK_CODE = re.compile(r"(?<![A-Za-z0-9])[A-HJ-NP-Z2-9]{5}-[A-HJ-NP-Z2-9]{5}(?![A-Za-z0-9])")
+CODE_MASK = "•••••-•••••"
+
+
+def code_masked(text: str) -> str:
+    """`text` with every secure-link code replaced by dots."""
+    return _LINK_CODE.sub(CODE_MASK, text)
+
+
+def carries_code(message: OutboundMessage) -> bool:
+    """Whether the message gives a secure link's code: a code mail, or a re-sent copy of one."""
+    purpose = message.purpose
+    for _step in range(10):  # a chain of re-sends, bounded
+        if purpose == PURPOSE_LINK_CODE:
+            return True
+        if not purpose.startswith(RESEND_PREFIX):
+            return False
+        tail = purpose[len(RESEND_PREFIX) :]
+        if not tail.isdigit():
+            return False
+        purpose = (
+            OutboundMessage.objects.filter(pk=int(tail)).values_list("purpose", flat=True).first()
+            or ""
+        )
+    return False
+
+
+def message_shown(*, message: OutboundMessage, raw: bytes) -> bytes:
+    """The bytes of a message as a person of the firm reads or downloads them: the stored ones,
+    except that a code mail's code is dotted out. The code is the client's alone: the stored
+    bytes keep it (the mail is delivered and re-sent from them), no page of the firm shows it."""
+    if not carries_code(message):
+        return raw
+    try:
+        msg = BytesParser(policy=policy.default).parsebytes(raw)
+        assert isinstance(msg, EmailMessage)
+        for part in msg.walk():
+            if part.is_multipart() or part.get_content_maintype() != "text":
+                continue
+            content = str(part.get_content())  # type: ignore[attr-defined]
+            masked = code_masked(content)
+            if masked != content:
+                part.set_content(masked, subtype=part.get_content_subtype(), charset="utf-8")  # type: ignore[attr-defined]
+        return msg.as_bytes(policy=policy.SMTP)
+    except Exception:  # a damaged code mail: its headers only, never a body that may hold it
+        head, _sep, _body = raw.partition(b"\r\n\r\n")
+        return head + b"\r\n\r\n"

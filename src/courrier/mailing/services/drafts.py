@@ -189,7 +189,7 @@ def mail_draft(
     typed_bcc = list(options.bcc)
     if options.copy_to_sender and sender.email:
         typed_bcc.append(sender.email)
-    fixed_bcc = [setup.firm.fixed_bcc] if setup.firm.fixed_bcc else []
+    fixed_bcc = [setup.firm.fixed_bcc] if setup.firm.fixed_bcc and options.firm_bcc else []
     bcc = unique_addresses([*typed_bcc, *fixed_bcc], without=to + cc)
     reply_to = options.reply_to or (profile.reply_to if profile is not None else "")
 

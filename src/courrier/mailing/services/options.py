@@ -40,6 +40,9 @@ class ComposeOptions:
     # A client whose language has no version may get the mail, wholly in the window's
     # language; without it such a client is blocked (see batch.check_recipient).
     other_language: bool = False
+    # The firm's fixed Bcc (an archive mailbox the firm reads): off for a mail that is its
+    # client's alone, a secure link's code (`links.link_code_mail`). Never from the window.
+    firm_bcc: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         """The options as stored with a batch (JSON)."""

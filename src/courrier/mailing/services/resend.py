@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from courrier.audit import audited
 from courrier.firm.models import Collaborator, Firm
+from courrier.mailing.contexts import PURPOSE_LINK_CODE
 from courrier.mailing.models import (
     DeliveryStatus,
     OutboundMessage,
@@ -141,9 +142,8 @@ def readdressed(
     return b"".join(lines) + b"\r\n" + body
 
 
-def _about_invoice(message: OutboundMessage) -> bool:
-    """Whether the mail (or the one it re-sends) is about an invoice: it goes to the client's
-    invoice addresses."""
+def _first_purpose(message: OutboundMessage) -> str:
+    """The purpose of the mail that a chain of re-sends started from."""
     purpose = message.purpose
     for _step in range(10):  # a chain of resends, bounded
         original = resend_of_pk(purpose)
@@ -153,7 +153,13 @@ def _about_invoice(message: OutboundMessage) -> bool:
             OutboundMessage.objects.filter(pk=original).values_list("purpose", flat=True).first()
             or ""
         )
-    return purpose.startswith("invoice")
+    return purpose
+
+
+def _about_invoice(message: OutboundMessage) -> bool:
+    """Whether the mail (or the one it re-sends) is about an invoice: it goes to the client's
+    invoice addresses."""
+    return _first_purpose(message).startswith("invoice")
 
 
 @audited("message_resent")
@@ -181,6 +187,9 @@ def message_resend(*, message: OutboundMessage, by: Collaborator) -> OutboundMes
         )
     recipients = list(to)
     fixed_bcc = Firm.load().fixed_bcc
+    # A secure link's code is the client's alone: never in the firm's archive mailbox.
+    if _first_purpose(message) == PURPOSE_LINK_CODE:
+        fixed_bcc = ""
     if fixed_bcc and fixed_bcc not in recipients:
         recipients.append(fixed_bcc)
     profile_ok = (

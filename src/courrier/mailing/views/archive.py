@@ -1,10 +1,13 @@
 """The archive and the outbox: one message's page, its .eml, cancelling or retrying it, the
 outbox, the undelivered list and the re-send of a copy.
 
-Who sees what: a firm shares its client files, so every logged-in collaborator may open any
-archived message (its page, its .eml, each attachment downloaded on its own, read from the
-stored bytes so the file is the one the client received). Only the message's sender or an
-administrator may cancel or retry it."""
+Who sees what is `selectors.messages_visible`: a firm shares its client files, so every
+collaborator opens the archived messages of every client (its page, its .eml, each attachment
+downloaded on its own, read from the stored bytes so the file is the one the client received);
+a message not archived, and a secure link's code mail, are their sender's and the
+administrators' alone, and answer "not found" to anyone else. A code mail's code is dotted
+out on its page and in its .eml for everyone (`selectors.message_shown`). Only the message's
+sender or an administrator may cancel or retry it."""
 
 from __future__ import annotations
 
@@ -59,11 +62,15 @@ def _status_meanings() -> dict[str, str]:
 # --- Messages -------------------------------------------------------------------------------
 
 
-def _message_or_404(pk: int) -> OutboundMessage:
-    message = selectors.message_get(pk=pk)
+def _message_or_404(request: HttpRequest, pk: int) -> OutboundMessage:
+    message = selectors.message_get(pk=pk, user=request.user)
     if message is None:
         raise Http404(_("Ce message n'existe pas."))
     return message
+
+
+def _shown_bytes(message: OutboundMessage) -> bytes:
+    return selectors.message_shown(message=message, raw=services.message_bytes(message))
 
 
 def _may_act_on(user: Collaborator, message: OutboundMessage) -> bool:
@@ -74,7 +81,7 @@ def _may_act_on(user: Collaborator, message: OutboundMessage) -> bool:
 @require_GET
 def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
-    message = _message_or_404(pk)
+    message = _message_or_404(request, pk)
     may_act = _may_act_on(user, message)
     original_pk = resend.resend_of_pk(message.purpose)
     context = {
@@ -85,7 +92,7 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "resend_refusal": resend.resend_refusal(message) if may_act else "",
         "can_resend": may_act and _undelivered(message) and not resend.resend_refusal(message),
         "resent": store.message_for_key(f"resend-of:{message.pk}"),
-        "parsed": selectors.message_parse(raw=services.message_bytes(message)),
+        "parsed": selectors.message_parse(raw=_shown_bytes(message)),
         "attempts": list(message.attempts_log.all()),
         "can_cancel": may_act and message.status in CANCELLABLE,
         "can_retry": may_act and message.status in RETRYABLE,
@@ -104,8 +111,8 @@ def eml_filename(message: OutboundMessage) -> str:
 @require_GET
 def message_eml(request: HttpRequest, pk: int) -> HttpResponse:
     """The stored bytes, exactly as they left (or will leave)."""
-    message = _message_or_404(pk)
-    response = HttpResponse(services.message_bytes(message), content_type="message/rfc822")
+    message = _message_or_404(request, pk)
+    response = HttpResponse(_shown_bytes(message), content_type="message/rfc822")
     disposition = content_disposition_header(as_attachment=True, filename=eml_filename(message))
     if disposition:
         response["Content-Disposition"] = disposition
@@ -114,7 +121,7 @@ def message_eml(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _message_action(request: HttpRequest, pk: int, *, action: str) -> HttpResponseRedirect:
     user = _user(request)
-    message = _message_or_404(pk)
+    message = _message_or_404(request, pk)
     if not _may_act_on(user, message):
         raise PermissionDenied(
             _(
@@ -247,7 +254,7 @@ def undelivered(request: HttpRequest) -> HttpResponse:
 def message_resend_view(request: HttpRequest, pk: int) -> HttpResponseRedirect:
     """Queue a copy of an undelivered message to the client's current addresses."""
     user = _user(request)
-    message = _message_or_404(pk)
+    message = _message_or_404(request, pk)
     if not _may_act_on(user, message):
         raise PermissionDenied(
             _("Seuls l'expéditeur du message et les administrateurs peuvent le renvoyer.")
@@ -280,10 +287,8 @@ def message_resend_view(request: HttpRequest, pk: int) -> HttpResponseRedirect:
 @require_GET
 def message_attachment_view(request: HttpRequest, pk: int, index: int) -> HttpResponse:
     """Attachment number `index` (from 0, in the order the message page lists them)."""
-    message = selectors.message_get(pk=pk)
-    if message is None:
-        raise Http404(_("Ce message n'existe pas."))
-    part = selectors.message_attachment(raw=services.message_bytes(message), index=index)
+    message = _message_or_404(request, pk)
+    part = selectors.message_attachment(raw=_shown_bytes(message), index=index)
     if part is None:
         raise Http404(_("Ce message n'a pas cette pièce jointe."))
     name = part.name or _("piece-jointe-%(number)s") % {"number": index + 1}

@@ -10,8 +10,13 @@ summary: sent by Peppol, by e-mail, to print, blocked. Run twice, it sends nothi
 Credit notes go with the invoices (each with its own template): when any is among those chosen,
 every count says how many invoices and how many credit notes, never "factures" for both.
 
+Whoever runs it holds the server: the command is an administrator's tool. Without `--by` it acts
+as the firm's first administrator; `--by ADDRESS` (or `--as`) names the collaborator who sends,
+who must hold the permission to send invoices (`billing.send_invoices`) as on the pages.
+
 Exit codes: 0 every chosen invoice was sent or is to print (or there was nothing to send);
-1 some were blocked, failed, are uncertain or still waiting; 2 a wrong argument.
+1 some were blocked, failed, are uncertain or still waiting; 2 a wrong argument (or a
+`--by` collaborator without the permission).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from django.utils.translation import ngettext
 from courrier.billing.models import Invoice
 from courrier.billing.services import sending
 from courrier.firm.models import BillingCompany, Collaborator
+from courrier.firm.permissions import SEND_INVOICES
 from courrier.mailing import services
 from courrier.mailing.models import OutboundMessage
 from courrier.mailing.services import PresendCheck, messages_deliver
@@ -141,7 +147,13 @@ class Command(BaseCommand):
             help=_("contrôle avant envoi seulement : rien n'est envoyé"),
         )
         parser.add_argument(
-            "--by", help=_("adresse du collaborateur qui envoie (par défaut : un administrateur)")
+            "--by",
+            "--as",
+            dest="by",
+            help=_(
+                "adresse du collaborateur qui envoie, qui doit avoir le droit d'envoyer des "
+                "factures (par défaut : un administrateur)"
+            ),
         )
         parser.add_argument(
             "--timeout",
@@ -154,6 +166,17 @@ class Command(BaseCommand):
         company = self._company(options["company"])
         until = self._until(options["until"])
         by = self._by(options["by"])
+        if options["by"] and not options["dry_run"] and not by.has_perm(SEND_INVOICES):
+            # The CLI is an administrator's tool; `--by` names someone who acts, and they
+            # must be allowed to send invoices as on the pages.
+            raise CommandError(
+                _(
+                    "%(who)s n'a pas le droit d'envoyer des factures (rôle Facturation) : "
+                    "rien n'a été envoyé."
+                )
+                % {"who": by.email},
+                returncode=2,
+            )
         out = self.stdout
 
         invoices = list(sending.invoices_unsent(billing_company=company, until=until))
