@@ -67,6 +67,15 @@ ACCESS: dict[str, dict[str, str]] = {
     "/favicon.ico": PUBLIC,
     "login": PUBLIC,
     "logout": LOGIN,
+    "set_language": PUBLIC,
+    "production:health": PUBLIC,
+    # Passwords: a collaborator changes their own; a forgotten one is reset by mail.
+    "password_change": LOGIN,
+    "password_change_done": LOGIN,
+    "password_reset": PUBLIC,
+    "password_reset_done": PUBLIC,
+    "password_reset_confirm": PUBLIC,
+    "password_reset_complete": PUBLIC,
     # Clients: the firm shares its client files.
     "clients:list": LOGIN,
     "clients:create": LOGIN,
@@ -125,6 +134,12 @@ ACCESS: dict[str, dict[str, str]] = {
     "firm:company_edit": ADMIN,
     "firm:collaborators": ADMIN,
     "firm:collaborator_edit": ADMIN,
+    "firm:collaborator_password": ADMIN,
+    "firm:collaborator_unlock": ADMIN,
+    "firm:audit": ADMIN,
+    # A client's data, exported or erased on request: administrators.
+    "privacy:client_export": ADMIN,
+    "privacy:client_erase": ADMIN,
     # Invoices: every collaborator reads and drafts; the role Facturation issues, deletes a
     # draft and sends.
     "billing:home": LOGIN,
@@ -322,6 +337,11 @@ ARGS: dict[str, Callable[[dict[str, int]], dict[str, Any]]] = {
     "mailing:phrase_delete": lambda o: {"pk": o["phrase"]},
     "firm:company_edit": lambda o: {"pk": o["company"]},
     "firm:collaborator_edit": lambda o: {"pk": o["anne"]},
+    "firm:collaborator_password": lambda o: {"pk": o["anne"]},
+    "firm:collaborator_unlock": lambda o: {"pk": o["anne"]},
+    "privacy:client_export": lambda o: {"pk": o["client"]},
+    "privacy:client_erase": lambda o: {"pk": o["client"]},
+    "password_reset_confirm": lambda o: {"uidb64": "MQ", "token": "unknown"},
     "billing:invoice": lambda o: {"pk": o["issued"]},
     "billing:invoice_edit": lambda o: {"pk": o["draft"]},
     "billing:invoice_issue": lambda o: {"pk": o["draft"]},
