@@ -125,4 +125,10 @@ def test_the_main_pages_work_and_the_policy_refuses_nothing(
     progress = page.locator("#billing-batch")
     expect(progress).to_have_attribute("data-finished", "true", timeout=60_000)
 
+    # The technical administration (Django's admin) works under the same policy.
+    page.goto("/admin/clients/client/")
+    expect(page.locator("#changelist")).to_be_visible()
+    page.locator("#result_list tbody a").first.click()
+    expect(page.locator("form#client_form")).to_be_visible()
+
     assert violations.seen == []
