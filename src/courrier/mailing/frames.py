@@ -22,8 +22,9 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET
 
 SESSION_KEY = "mail_frames"
-# The frames a session keeps: the last pages and previews opened, not more.
-KEPT = 12
+# The frames a session keeps: the last pages and previews opened, not more (the session is
+# read on every request).
+KEPT = 8
 # A mail's own styles and images; no script, no fetch, no form, no plugin, no navigation.
 POLICY = "; ".join(
     [

@@ -13,4 +13,7 @@ register = template.Library()
 
 @register.simple_tag(takes_context=True)
 def mail_frame_url(context: dict[str, Any], html: str) -> str:
-    return frame_url(context["request"], str(html or ""))
+    request = context.get("request")
+    if request is None:
+        return "about:blank"  # drawn outside a request: no session to keep the frame in
+    return frame_url(request, str(html or ""))
