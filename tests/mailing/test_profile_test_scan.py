@@ -64,8 +64,9 @@ def people(db: None) -> tuple[Collaborator, Collaborator]:
     return anne, admin
 
 
-def answer_of_test(user: Collaborator, owner: Collaborator, port: int) -> str:
-    """The answer `user` reads after testing `owner`'s profile pointed at 127.0.0.1:`port`."""
+def answer_of_test(user: Collaborator, owner: Collaborator, port: int, **fields: Any) -> str:
+    """The answer `user` reads after testing `owner`'s profile pointed at 127.0.0.1:`port`
+    (`fields`: more of the profile's settings; `imap_port` is hidden from the answer too)."""
     SendingProfile.objects.update_or_create(
         collaborator=owner,
         defaults={
@@ -75,6 +76,7 @@ def answer_of_test(user: Collaborator, owner: Collaborator, port: int) -> str:
             "smtp_security": SendingProfile.Security.NONE,
             "smtp_username": "",
             "from_address": owner.email,
+            **fields,
         },
     )
     browser = Browser()
@@ -84,6 +86,8 @@ def answer_of_test(user: Collaborator, owner: Collaborator, port: int) -> str:
     assert response.status_code == 200
     html = re.sub(r"<(script|style)\b.*?</\1>", " ", response.content.decode(), flags=re.S)
     page = re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
+    if "imap_port" in fields:
+        page = page.replace(str(fields["imap_port"]), "<imap port>")
     # Only the new answer: the list of past tests below it is the same for everyone.
     return page.replace(str(port), "<port>").split("Derniers tests")[0]
 
@@ -157,3 +161,43 @@ def test_a_collaborator_runs_a_few_tests_in_ten_minutes(
     assert len(smtp_server.messages) == 5
     # An administrator is not counted against.
     assert "Le serveur a accepté" in answer_of_test(admin, anne, smtp_server.port)
+
+
+def test_the_sent_folder_copy_is_held_to_the_same_rules(
+    people: tuple[Collaborator, Collaborator],
+    http_port: HTTPLikeServer,
+    smtp_server: FakeSMTPServer,
+    settings: Any,
+) -> None:
+    anne, admin = people
+    imap = {
+        "imap_enabled": True,
+        "imap_host": HOST,
+        "imap_security": SendingProfile.Security.NONE,
+        "imap_username": "anne@fidu.be",
+        "imap_password": "imap-pw",
+    }
+    # Not a mailbox port: refused before anything is tried.
+    refused = answer_of_test(anne, anne, 587, imap_port=http_port.port, **imap)
+    assert "n'est pas un port de boîte mail (143 ou 993)" in refused
+    assert http_port.connections == 0
+
+    closed = free_port()
+    settings.COURRIER = {
+        **settings.COURRIER,
+        "TEST_PORTS": [smtp_server.port, closed, http_port.port],
+    }
+    # The mail itself leaves (its queue id differs): the copy's line is compared.
+    answers = [
+        answer_of_test(anne, anne, smtp_server.port, imap_port=port, **imap).split("Copie")[1]
+        for port in (closed, http_port.port)
+    ]
+    assert answers[0] == answers[1]
+    assert "Le serveur 127.0.0.1:<imap port> ne peut pas être joint." in answers[0]
+    # The administrator reads what happened on each port.
+    diagnosis = [
+        answer_of_test(admin, anne, smtp_server.port, imap_port=port, **imap).split("Copie")[1]
+        for port in (closed, http_port.port)
+    ]
+    assert diagnosis[0] != diagnosis[1]
+    assert all("ne peut pas être joint" not in answer for answer in diagnosis)
