@@ -85,7 +85,7 @@ def test_the_main_pages_work_and_the_policy_refuses_nothing(
     page.wait_for_url(re.compile(r"[?&]tag=\d+"))
     expect(page.locator("#client-results")).to_be_visible()
 
-    # The compose window: a template, the editor's toolbar, a merge field, the preview.
+    # The compose window: the editor's toolbar (bold, a table), a merge field, the preview.
     page.fill("#client-search", "Boulangerie Dupont")
     page.locator("tr", has_text="Boulangerie Dupont").get_by_role(
         "link", name="Envoyer un e-mail"
@@ -101,12 +101,19 @@ def test_the_main_pages_work_and_the_policy_refuses_nothing(
     code = page.locator("[data-merge-select]").input_value()
     page.locator("[data-merge-insert]").click()
     expect(page.locator("textarea[name=body]")).to_have_value(re.compile(re.escape(f"{{{code}}}")))
+    menubar = page.locator(".prose-editor .prose-menubar")
+    menubar.get_by_role("button", name="Insérer un tableau").click()
+    page.locator("dialog.prose-editor-dialog").get_by_role(
+        "button", name="Insérer le tableau"
+    ).click()
+    expect(editor.locator("table")).to_have_count(1)
     page.fill("input[name=subject]", "Votre dossier")
     page.get_by_role("button", name="Prévisualiser").click()
     frame = page.locator("#preview").frame_locator("iframe.preview-html")
     expect(frame.locator("strong")).to_contain_text("important")
     expect(frame.locator("body")).to_contain_text("Bonjour")
     expect(frame.locator("body")).not_to_contain_text("{")
+    expect(frame.locator("table")).to_have_count(1)
 
     # A message of the archive shows its HTML in the same kind of frame.
     page.get_by_role("button", name="Envoyer", exact=True).click()
