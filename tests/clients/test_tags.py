@@ -60,7 +60,7 @@ def test_tags_are_chosen_and_created_from_the_client_form(
     assert sorted(tag.name for tag in record.tags.all()) == ["Gros client", "Nouveau client", "VIP"]
     assert Tag.objects.count() == 4
     detail = client.get(reverse("clients:detail", args=[record.pk])).content.decode()
-    assert "Gros client" in detail and vip.style in detail
+    assert "Gros client" in detail and f"badge-tag tag-{vip.colour}" in detail
 
     # Unticking removes the tag from the client, not from the firm.
     client.post(reverse("clients:edit", args=[record.pk]), edit_data(record))

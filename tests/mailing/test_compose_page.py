@@ -184,7 +184,12 @@ def test_the_preview_shows_the_dutch_mail_with_its_fields_filled(
     assert "secretariat@fidu.be" in page  # Reply-To
     assert "{NOMCLIENT}" not in page
     html = response.content.decode()
-    assert re.search(r'<iframe[^>]*sandbox=""[^>]*srcdoc="[^"]*Bakkerij Peeters BV', html)
+    # The HTML part is shown in a sandboxed frame of its own, with its own policy.
+    frame = re.search(r'<iframe[^>]*sandbox=""[^>]*src="([^"]+)"', html)
+    assert frame is not None
+    shown = browser.get(frame.group(1))
+    assert "Bakkerij Peeters BV" in shown.content.decode()
+    assert "sandbox" in shown["Content-Security-Policy"]
     assert OutboundMessage.objects.count() == 0
 
 

@@ -35,6 +35,7 @@ from courrier.mailing.models import LinkOpening, SecureLink, SendingProfile
 from courrier.mailing.services import Draft, messages_deliver
 from courrier.mailing.services.by_link import message_compose_by_link
 from tests.clients.factories import make_client
+from tests.csp import Violations
 from tests.fakes.smtp import FakeSMTPServer
 from tests.firm.test_browser import CHROMIUM, TIMEOUT_MS, context  # noqa: F401 (fixture)
 
@@ -86,8 +87,11 @@ def clients_browser(context: BrowserContext) -> Any:  # noqa: F811
     assert browser is not None
     own = browser.new_context(locale="nl-BE", accept_downloads=True)
     own.set_default_timeout(TIMEOUT_MS)
+    # The client's pages work under the Content-Security-Policy: the browser refuses nothing.
+    violations = Violations().watch(own)
     yield own
     own.close()
+    assert violations.seen == []
 
 
 def plain(mail: EmailMessage) -> str:

@@ -843,9 +843,10 @@ def test_the_connection_test_explains_an_unconnected_mailbox(
 
 
 def test_a_gmail_password_refused_by_smtp_gets_the_app_password_hint(
-    anne: Collaborator,
+    anne: Collaborator, settings: Any
 ) -> None:
     # Nothing listens there: the test fails, and the hint names what Gmail needs.
+    settings.COURRIER = {**settings.COURRIER, "TEST_PORTS": [1]}
     smtp_profile(anne, smtp_host="smtp.gmail.com", smtp_port=1, smtp_security="none")
 
     response = login(anne).post(reverse("mailing:profile_test"), headers=HTMX)
@@ -855,8 +856,9 @@ def test_a_gmail_password_refused_by_smtp_gets_the_app_password_hint(
 
 
 def test_the_imap_copy_is_tested_with_the_connection(
-    anne: Collaborator, smtp_server: FakeSMTPServer
+    anne: Collaborator, smtp_server: FakeSMTPServer, settings: Any
 ) -> None:
+    settings.COURRIER = {**settings.COURRIER, "TEST_PORTS": [smtp_server.port, 1]}
     smtp_profile(
         anne,
         smtp_host=smtp_server.host,

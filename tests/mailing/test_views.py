@@ -300,9 +300,11 @@ def test_a_password_no_key_can_read_still_opens_and_can_be_replaced(anne: Collab
 
 
 def test_the_test_button_shows_the_servers_answer(
-    anne: Collaborator, make_smtp_server: Callable[..., FakeSMTPServer]
+    anne: Collaborator, make_smtp_server: Callable[..., FakeSMTPServer], settings: Any
 ) -> None:
     server = make_smtp_server(auth=("anne@fidu.be", "bon-Mot-de-passe"))
+    # A collaborator tests mail ports only, unless the installation adds its own.
+    settings.COURRIER = {**settings.COURRIER, "TEST_PORTS": [server.port]}
     profile = make_profile(
         anne,
         smtp_host=server.host,
@@ -326,9 +328,11 @@ def test_the_test_button_shows_the_servers_answer(
 
 
 def test_a_wrong_password_is_explained(
-    anne: Collaborator, make_smtp_server: Callable[..., FakeSMTPServer]
+    anne: Collaborator, make_smtp_server: Callable[..., FakeSMTPServer], settings: Any
 ) -> None:
     server = make_smtp_server(auth=("anne@fidu.be", "bon-Mot-de-passe"))
+    # A collaborator tests mail ports only, unless the installation adds its own.
+    settings.COURRIER = {**settings.COURRIER, "TEST_PORTS": [server.port]}
     profile = make_profile(
         anne,
         smtp_host=server.host,
@@ -349,8 +353,9 @@ def test_a_wrong_password_is_explained(
 
 
 def test_the_test_button_works_without_javascript(
-    anne: Collaborator, smtp_server: FakeSMTPServer
+    anne: Collaborator, smtp_server: FakeSMTPServer, settings: Any
 ) -> None:
+    settings.COURRIER = {**settings.COURRIER, "TEST_PORTS": [smtp_server.port]}
     make_profile(anne, smtp_host=smtp_server.host, smtp_port=smtp_server.port, smtp_username="")
 
     response = login(anne).post(reverse("mailing:profile_test"), follow=True)

@@ -79,6 +79,8 @@ class RichTextWidget(forms.Textarea):
                 "all": [
                     "django_prose_editor/material-icons.css",
                     "django_prose_editor/editor.css",
+                    # Tiptap's base rules, which it would otherwise inject inline.
+                    "courrier/prose-base.css",
                 ]
             },
             # An ES module: django-stubs do not know Media's Script objects yet.

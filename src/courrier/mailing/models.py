@@ -817,3 +817,21 @@ class BackgroundTask(DBTaskResult):  # type: ignore[type-arg]
         proxy = True
         verbose_name = _("tâche en arrière-plan")
         verbose_name_plural = _("tâches en arrière-plan")
+
+
+class WebhookToken(models.Model):
+    """A signature token a provider's webhook used (Mailgun): remembered while its timestamp
+    is fresh, so that a captured signature cannot carry another body a second time. A table
+    rather than the cache: every worker process must see the tokens the others accepted."""
+
+    profile = models.ForeignKey(SendingProfile, on_delete=models.CASCADE, related_name="+")
+    token = models.CharField(max_length=255)
+    received_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["profile", "token"], name="webhook_token_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.profile_id} {self.token[:8]}…"

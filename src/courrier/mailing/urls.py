@@ -1,5 +1,6 @@
 from django.urls import include, path
 
+from courrier.mailing import frames
 from courrier.mailing.views import (
     archive,
     batches,
@@ -25,6 +26,7 @@ urlpatterns = [
         name="template_save_from_compose",
     ),
     path("envois-groupes/<int:pk>/", batches.batch_progress, name="batch_progress"),
+    path("cadre/<str:key>/", frames.mail_frame, name="mail_frame"),
     path("messages/<int:pk>/", archive.message_detail, name="message_detail"),
     path("messages/<int:pk>/eml/", archive.message_eml, name="message_eml"),
     path(

@@ -8,8 +8,12 @@ never a fallback from one mailbox to the other.
 
 from __future__ import annotations
 
+import imaplib
 import logging
+import smtplib
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -27,6 +31,7 @@ from courrier.mailing.advice import failure_hint
 from courrier.mailing.exceptions import (
     ConfigurationError,
     MailingError,
+    PermanentError,
     ProfileMissing,
     ProfileRejected,
 )
@@ -300,6 +305,79 @@ def profile_saved(*, profile: SendingProfile) -> int:
 
 # -- the connection test ----------------------------------------------------------------------
 
+# The test connects wherever the profile says: for a collaborator it must not become a way to
+# map the firm's network (closed, open and SMTP-answering ports answering differently). So a
+# collaborator tests only mail ports (and the installation's own, COURRIER["TEST_PORTS"]), a
+# few times in ten minutes, and every failure to reach the server reads the same; an
+# administrator tests any port and sees the full diagnosis.
+SMTP_TEST_PORTS = frozenset({25, 465, 587, 2525})
+IMAP_TEST_PORTS = frozenset({143, 993})
+TESTS_PER_WINDOW = 5
+TESTS_WINDOW = timedelta(minutes=10)
+
+
+def _allowed(port: int, ports: Iterable[int]) -> bool:
+    extra = settings.COURRIER.get("TEST_PORTS") or ()
+    try:
+        extra_ports = {int(value) for value in extra}
+    except (TypeError, ValueError):
+        extra_ports = set()
+    return port in set(ports) | extra_ports
+
+
+def profile_test_refusal(*, profile: SendingProfile, requested_by: Collaborator) -> Text | None:
+    """Why `requested_by` may not run the connection test of `profile` now (a sentence), or
+    None. Administrators are never refused."""
+    if requested_by.is_firm_admin:
+        return None
+    since = timezone.now() - TESTS_WINDOW
+    if ProfileTest.objects.filter(requested_by=requested_by, at__gte=since).count() >= (
+        TESTS_PER_WINDOW
+    ):
+        return _(
+            "Vous avez lancé plusieurs tests en quelques minutes : attendez dix minutes avant "
+            "d'en lancer un autre."
+        )
+    if profile.method == Method.SMTP and not _allowed(profile.smtp_port, SMTP_TEST_PORTS):
+        return _(
+            "Le port %(port)s n'est pas un port d'envoi de mail (25, 465, 587 ou 2525) : "
+            "seul un administrateur peut tester ce paramétrage."
+        ) % {"port": profile.smtp_port}
+    if (
+        profile.method == Method.SMTP
+        and profile.imap_enabled
+        and not _allowed(profile.imap_port, IMAP_TEST_PORTS)
+    ):
+        return _(
+            "Le port IMAP %(port)s n'est pas un port de boîte mail (143 ou 993) : seul un "
+            "administrateur peut tester ce paramétrage."
+        ) % {"port": profile.imap_port}
+    return None
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether the connection failed before any mail server answered: refused, timed out, a
+    name that does not resolve, a TLS handshake or a greeting that is not SMTP/IMAP."""
+    cause = exc.__cause__
+    if isinstance(cause, smtplib.SMTPConnectError | smtplib.SMTPServerDisconnected):
+        return True
+    if isinstance(cause, smtplib.SMTPException):
+        return False  # the server spoke SMTP: a refused login, no STARTTLS, ...
+    if isinstance(cause, imaplib.IMAP4.abort | OSError):
+        return True
+    if isinstance(cause, imaplib.IMAP4.error):
+        # An IMAP server's refusal of the login is a ProfileRejected or TransientError; a
+        # greeting that is not IMAP, a PermanentError.
+        return isinstance(exc, PermanentError)
+    return False
+
+
+def _cannot_reach(host: str, port: int) -> Text:
+    return _(
+        "Le serveur %(host)s:%(port)s ne peut pas être joint. Vérifiez l'adresse, le port et la "
+        "sécurité ; un administrateur peut voir le diagnostic détaillé en lançant le test."
+    ) % {"host": host.strip(), "port": port}
+
 
 def profile_route(profile: SendingProfile) -> Text:
     """How this profile's mail leaves, in words (the test mail and the log say it): the route
@@ -352,8 +430,14 @@ def profile_verify(
             with transport_for(profile) as transport:
                 answer = transport.send(test_message)
         except MailingError as exc:
-            success, detail = False, exc.explanation
-            detail = Lines(exc.explanation, failure_hint(profile))
+            success = False
+            if _unreachable(exc) and not requested_by.is_firm_admin:
+                logger.info("profile %s test: %s", profile.pk, " ".join(str(exc).split()))
+                detail = Lines(
+                    _cannot_reach(profile.smtp_host, profile.smtp_port), failure_hint(profile)
+                )
+            else:
+                detail = Lines(exc.explanation, failure_hint(profile))
         else:
             success = True
             detail = _(
@@ -377,14 +461,25 @@ def profile_verify(
     return test
 
 
-def profile_imap_verify(*, profile: SendingProfile) -> tuple[bool, Text] | None:
+def profile_imap_verify(
+    *, profile: SendingProfile, requested_by: Collaborator | None = None
+) -> tuple[bool, Text] | None:
     """Test the copy into the Sent folder (IMAP) of an SMTP profile that asks for one.
 
-    None when there is nothing to test (another method, or no copy asked)."""
+    None when there is nothing to test (another method, or no copy asked). A server out of
+    reach reads the same whatever the reason, unless `requested_by` is an administrator (or
+    not given: a command line)."""
     if profile.method != Method.SMTP or not profile.imap_enabled:
         return None
+
+    def explained(exc: MailingError) -> Text:
+        if requested_by is not None and not requested_by.is_firm_admin and _unreachable(exc):
+            logger.info("profile %s IMAP test: %s", profile.pk, " ".join(str(exc).split()))
+            return _cannot_reach(profile.imap_host, profile.imap_port)
+        return exc.explanation
+
     try:
-        success, sentence = imap_verify(profile)
+        success, sentence = imap_verify(profile, explain=explained)
     except MailingError as exc:
-        return False, exc.explanation
+        return False, explained(exc)
     return bool(success), text_of(sentence)

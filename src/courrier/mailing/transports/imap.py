@@ -20,6 +20,7 @@ import imaplib
 import re
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -519,16 +520,20 @@ def _parse_list(lines: list[Any]) -> list[Folder]:
 
 
 def imap_verify(
-    profile: SendingProfile, *, ssl_context: ssl.SSLContext | None = None
+    profile: SendingProfile,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    explain: Callable[[MailingError], Text] | None = None,
 ) -> tuple[bool, Text]:
     """Log in with the profile's IMAP settings and find its Sent folder; never raises for a
-    server's answer. Returns (success, a sentence for the user)."""
+    server's answer. Returns (success, a sentence for the user); `explain` words a failure
+    (default: the error's own explanation)."""
     try:
         with IMAPSession(profile, ssl_context=ssl_context) as session:
             folders = session.folders()
             target = session.sent_folder(folders)
     except MailingError as exc:
-        return False, exc.explanation
+        return False, explain(exc) if explain is not None else exc.explanation
     if target.fallback:
         names = ", ".join(f"« {folder.name} »" for folder in folders)
         return True, _(

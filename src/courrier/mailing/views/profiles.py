@@ -243,7 +243,10 @@ def profile_test(request: HtmxHttpRequest) -> HttpResponse:
     profile, error, back = _profile_to_test(request)
     result = None
     imap_result: tuple[bool, Text] | None = None
-    if profile is not None:
+    refusal = profiles.profile_test_refusal(profile=profile, requested_by=user) if profile else None
+    if refusal is not None:
+        error = str(refusal)
+    elif profile is not None:
         try:
             result = services.profile_verify(
                 profile=profile, requested_by=user, recipient=user.email
@@ -252,7 +255,7 @@ def profile_test(request: HtmxHttpRequest) -> HttpResponse:
             error = " ".join(exc.messages)
         except MailingError as exc:
             error = exc.user_message
-        imap_result = profiles.profile_imap_verify(profile=profile)
+        imap_result = profiles.profile_imap_verify(profile=profile, requested_by=user)
     if not request.htmx:
         if result is not None and result.success:
             messages.success(request, str(result.detail) or _("Le message de test est parti."))

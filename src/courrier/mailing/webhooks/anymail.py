@@ -5,13 +5,20 @@ here per request with the profile's own secret: Mailgun's webhook signing key, o
 others HTTP basic-auth credentials ("user:password", which the provider puts in the URL).
 Only their checking and parsing are used, not their signals. Each provider's sending method
 (`mailing.methods`) declares its reader: `reader(<provider>_view)`.
+
+Mailgun signs only a timestamp and a token, not the body: anymail accepts a captured
+signature with any body, for ever. So a signed request is also refused (406, which tells
+Mailgun not to retry) when its timestamp is more than five minutes old or a minute ahead, or
+when its token was already used: tokens are kept in a table (`WebhookToken`) for as long as
+their timestamp could pass, so every worker process sees them.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from anymail.exceptions import AnymailWebhookValidationFailure
@@ -21,10 +28,11 @@ from anymail.webhooks.base import AnymailCoreWebhookView
 from anymail.webhooks.brevo import BrevoTrackingWebhookView
 from anymail.webhooks.mailgun import MailgunTrackingWebhookView
 from anymail.webhooks.postmark import PostmarkTrackingWebhookView
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from courrier.mailing.models import DeliveryStatus, SendingProfile
+from courrier.mailing.models import DeliveryStatus, SendingProfile, WebhookToken
 from courrier.mailing.transports.anymail import MESSAGE_KEY
 from courrier.mailing.webhooks import Event, Reader, WebhookRejected, event_id_from
 from courrier.mailing.webhooks.throttle import webhook_auth_failed, webhook_auth_guard
@@ -39,6 +47,12 @@ KINDS = {
     EventType.OPENED: DeliveryStatus.OPENED,
 }
 
+
+# How old a signed request may be, and how far ahead of our clock (seconds).
+MAX_AGE_SECONDS = 300
+MAX_AHEAD_SECONDS = 60
+# Mailgun's answer for "refused, do not retry".
+REFUSED = 406
 
 # anymail's tracking view for one provider, built with the profile's own secret.
 ViewFor = Callable[[SendingProfile], AnymailCoreWebhookView]
@@ -123,6 +137,40 @@ def _event(tracking: AnymailTrackingEvent) -> Event | None:
     )
 
 
+def _signature_fields(request: HttpRequest) -> tuple[str, str]:
+    """The timestamp and token of Mailgun's signature, where anymail read them."""
+    if request.content_type == "application/json":
+        block = json.loads(request.body.decode("utf-8"))["signature"]
+        return str(block["timestamp"]), str(block["token"])
+    return str(request.POST["timestamp"]), str(request.POST["token"])
+
+
+def signature_token_spend(
+    request: HttpRequest, profile: SendingProfile, *, now: float | None = None
+) -> None:
+    """Raise WebhookRejected unless the (already verified) signature of `request` is fresh
+    and its token was never used for `profile`; remember the token."""
+    try:
+        timestamp, token = _signature_fields(request)
+        signed_at = float(timestamp)
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
+        raise WebhookRejected(400, "Unreadable signature.") from exc
+    now = time.time() if now is None else now
+    if not (now - MAX_AGE_SECONDS <= signed_at <= now + MAX_AHEAD_SECONDS):
+        raise WebhookRejected(REFUSED, "Stale signature timestamp.")
+    if not token or len(token) > 255:
+        raise WebhookRejected(400, "Unreadable signature.")
+    received_at = datetime.fromtimestamp(now, tz=UTC)
+    # A token older than the window cannot come back with a passing timestamp.
+    forget_before = received_at - timedelta(seconds=MAX_AGE_SECONDS + MAX_AHEAD_SECONDS)
+    WebhookToken.objects.filter(received_at__lt=forget_before).delete()
+    try:
+        with transaction.atomic():
+            WebhookToken.objects.create(profile=profile, token=token, received_at=received_at)
+    except IntegrityError as exc:
+        raise WebhookRejected(REFUSED, "This signature was already used.") from exc
+
+
 def reader(view_for: ViewFor, *, signed: bool = False) -> Reader:
     """The reader of one provider's requests, checked and parsed by the view `view_for`
     builds. `signed`: the provider signs its requests (Mailgun) rather than sending basic-auth
@@ -151,6 +199,8 @@ def reader(view_for: ViewFor, *, signed: bool = False) -> Reader:
             raise WebhookRejected(403, "Invalid credentials or signature.") from exc
         except Exception as exc:
             raise WebhookRejected(400, "Unreadable request.") from exc
+        if signed:
+            signature_token_spend(request, profile)
         try:
             tracking_events = view.parse_events(request)
         except AnymailWebhookValidationFailure as exc:

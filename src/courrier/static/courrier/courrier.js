@@ -71,4 +71,24 @@
     var question = form.getAttribute && form.getAttribute("data-confirm");
     if (question && !window.confirm(question)) event.preventDefault();
   });
+
+  // A select[data-navigate] opens the address its chosen option holds.
+  document.addEventListener("change", function (event) {
+    var select = event.target.closest && event.target.closest("select[data-navigate]");
+    if (select && select.value) window.location.href = select.value;
+  });
+
+  // A checkbox [data-mirror="<id>"] gives the checkbox <id> its own state.
+  document.addEventListener("change", function (event) {
+    var source = event.target.closest && event.target.closest("input[data-mirror]");
+    if (!source) return;
+    var target = document.getElementById(source.getAttribute("data-mirror"));
+    if (target) target.checked = source.checked;
+  });
+
+  // In a field [data-enter-stays], Enter does not submit the surrounding form.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter") return;
+    if (event.target.closest && event.target.closest("[data-enter-stays]")) event.preventDefault();
+  });
 })();

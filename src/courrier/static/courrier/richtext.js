@@ -88,11 +88,37 @@ function focusNow(editor) {
   editor.view.focus();
 }
 
+// django-prose-editor's createTextareaEditor, without Tiptap's own <style> element: the
+// Content-Security-Policy refuses inline styles, so its rules are in courrier/prose-base.css.
+function textareaEditor(E, textarea, extensions) {
+  const disabled = textarea.hasAttribute("disabled");
+  const wrapper = document.createElement("div");
+  wrapper.className = disabled ? "prose-editor disabled" : "prose-editor";
+  textarea.before(wrapper);
+  wrapper.append(textarea);
+  return new E.Editor({
+    element: wrapper,
+    editable: !disabled,
+    extensions: extensions,
+    content: textarea.value,
+    injectCSS: false,
+    onUpdate: function ({ editor }) {
+      const html = editor.getHTML();
+      textarea.value = /^<(\w+)(\s[^>]*)?><\/\1>$/i.test(html) ? "" : html;
+      textarea.dispatchEvent(new Event("input", { bubbles: true }));
+    },
+    onDestroy: function () {
+      wrapper.before(textarea);
+      wrapper.remove();
+    },
+  });
+}
+
 function create(E, textarea) {
   if (textarea.richEditor || textarea.closest(".prose-editor")) return;
   const settings = settingsOf(textarea);
   const labels = settings.labels || {};
-  const editor = E.createTextareaEditor(textarea, [
+  const editor = textareaEditor(E, textarea, [
     E.Document, E.Paragraph, E.Text, E.HardBreak,
     E.Bold, E.Italic, E.Underline,
     E.BulletList, E.OrderedList, E.ListItem,
