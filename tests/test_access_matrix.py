@@ -108,6 +108,9 @@ ACCESS: dict[str, dict[str, str]] = {
     "mailing:message_retry": OWNER,
     "mailing:message_resend": OWNER,
     "mailing:outbox": LOGIN,
+    # A mail's HTML for a frame: a key only the session whose page made it can open (any
+    # other session, anonymous or not, is told it does not exist).
+    "mailing:mail_frame": PUBLIC,
     "mailing:undelivered": LOGIN,
     "mailing:company_profile": ADMIN,
     "mailing:company_peppol": ADMIN,
@@ -333,6 +336,7 @@ ARGS: dict[str, Callable[[dict[str, int]], dict[str, Any]]] = {
     "mailing:oauth_connect": lambda o: {"pk": o["profile"]},
     "mailing:oauth_disconnect": lambda o: {"pk": o["profile"]},
     "mailing:webhook": lambda o: {"token": "unknown"},
+    "mailing:mail_frame": lambda o: {"key": "unknown"},
     "mailing:phrase_edit": lambda o: {"pk": o["phrase"]},
     "mailing:phrase_delete": lambda o: {"pk": o["phrase"]},
     "firm:company_edit": lambda o: {"pk": o["company"]},
