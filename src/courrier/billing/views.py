@@ -54,6 +54,7 @@ from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.exceptions import MailingError
 from courrier.mailing.models import MailBatch
 from courrier.mailing.services import PresendCheck
+from courrier.params import request_next
 from courrier.texts import render_all
 
 PER_PAGE = 50
@@ -597,10 +598,9 @@ def invoice_resend(request: HttpRequest, pk: int) -> HttpResponse:
             request,
             _("La facture %(number)s part par e-mail.") % {"number": invoice.display_number},
         )
-    back = request.POST.get("next", "")
-    if back.startswith("/") and not back.startswith("//"):
-        return redirect(back)
-    return redirect("billing:invoice", pk=invoice.pk)
+    return redirect(
+        request_next(request, fallback=reverse("billing:invoice", kwargs={"pk": invoice.pk}))
+    )
 
 
 # --- The e-mail register's batch -----------------------------------------------------------
@@ -861,7 +861,6 @@ def paper_pdf(request: HttpRequest, code: str) -> HttpResponse:
 
 
 def _back_to_paper(request: HttpRequest, company: BillingCompany) -> str:
-    back = request.POST.get("next", "")
-    if back.startswith("/") and not back.startswith("//"):
-        return back
-    return reverse("billing:paper_register", kwargs={"code": company.code})
+    return request_next(
+        request, fallback=reverse("billing:paper_register", kwargs={"code": company.code})
+    )

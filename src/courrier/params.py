@@ -1,0 +1,51 @@
+"""What a request carries that nobody checked yet: a "next" address to go back to, a row's id.
+
+Both come from a query string or a form a user (or anyone) can write by hand. A "next" that is
+not a path of this site is replaced by the page's own default; an id that is not a plain
+positive number a database column can hold is no id at all. Neither ever raises: a page that
+reads them answers with its default or a 404, never a 500.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.utils.http import url_has_allowed_host_and_scheme
+
+# The largest value of a BigAutoField (and of PostgreSQL's bigint); SQLite's INTEGER too.
+MAX_ID = 2**63 - 1
+
+
+def next_url(request: HttpRequest, candidate: str | None, *, fallback: str) -> str:
+    """`candidate` when it is a path on this site ("/clients/?page=2"), else `fallback`.
+
+    A full address, even of this host, is refused as well as a bare word: `redirect("x")` would
+    look "x" up as a view's name and fail, and a path is all a page of Courrier ever sends."""
+    target = (candidate or "").strip()
+    if (
+        target.startswith("/")
+        and not target.startswith(("//", "/\\"))
+        and len(target) <= 2000
+        and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+    ):
+        return target
+    return fallback
+
+
+def request_next(request: HttpRequest, *, fallback: str) -> str:
+    """The request's own "next" (posted or in the query string), checked by `next_url`."""
+    return next_url(request, request.POST.get("next") or request.GET.get("next"), fallback=fallback)
+
+
+def id_from(value: object) -> int | None:
+    """A row's id from text: ASCII digits only, 1 to MAX_ID; anything else is None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if 0 < value <= MAX_ID else None
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
