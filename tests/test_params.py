@@ -81,3 +81,42 @@ def test_the_tax_list_mail_button_goes_back_to_its_list_when_next_is_a_word(
     response = browser.get(reverse("taxes:mail", args=["tva"]), {"next": "x"})
     assert response.status_code == 302
     assert response["Location"] == reverse("taxes:list", args=["tva"])
+
+
+BIG = "99999999999999999999"
+
+
+def test_a_tag_id_too_large_for_the_database_is_refused_on_the_client_form(
+    browser: Browser,  # noqa: F811
+) -> None:
+    from tests.clients.test_pages import form_data
+
+    response = browser.post(reverse("clients:create"), {**form_data(), "tags": [BIG]})
+    assert response.status_code == 200
+    assert "99999999999999999999" in response.content.decode()
+    assert not Client.objects.filter(number="C0100").exists()
+
+
+def test_unicode_digits_in_the_compose_window_are_ignored_not_a_failure(
+    browser: Browser,  # noqa: F811
+    peeters: Client,  # noqa: F811
+) -> None:
+    data = one_client_data(peeters, uploads=["²"], check="1")
+    assert browser.post(f"{COMPOSE}?client={peeters.pk}", data).status_code == 200
+    preview = browser.post(f"{reverse('mailing:preview')}?i=²", one_client_data(peeters))
+    assert preview.status_code == 200
+    assert OutboundMessage.objects.count() == 0
+
+
+def test_removing_an_invoice_line_numbered_in_unicode_digits_keeps_the_lines(
+    browser: Browser,  # noqa: F811
+) -> None:
+    from tests.firm.factories import make_company
+
+    make_company()
+    response = browser.post(
+        reverse("billing:invoice_lines", args=["FIDU"]),
+        {"lines-TOTAL_FORMS": "1", "lines-0-description": "Tenue", "lines-action": "remove-²"},
+    )
+    assert response.status_code == 200
+    assert "Tenue" in response.content.decode()

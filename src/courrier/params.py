@@ -8,6 +8,11 @@ reads them answers with its default or a 404, never a 500.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -38,14 +43,36 @@ def request_next(request: HttpRequest, *, fallback: str) -> str:
     return next_url(request, request.POST.get("next") or request.GET.get("next"), fallback=fallback)
 
 
-def id_from(value: object) -> int | None:
-    """A row's id from text: ASCII digits only, 1 to MAX_ID; anything else is None."""
+def number_from(value: object, *, low: int = 0, high: int = MAX_ID) -> int | None:
+    """A whole number from text, between `low` and `high`: ASCII digits only ("²" and "٣" pass
+    `str.isdigit()` but not `int()`); anything else is None."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return value if 0 < value <= MAX_ID else None
+        return value if low <= value <= high else None
     if not isinstance(value, str):
         return None
     text = value.strip()
     if not (text.isascii() and text.isdigit()) or len(text) > 19:
         return None
     number = int(text)
-    return number if 0 < number <= MAX_ID else None
+    return number if low <= number <= high else None
+
+
+def id_from(value: object) -> int | None:
+    """A row's id from text: 1 to MAX_ID; anything else is None."""
+    return number_from(value, low=1)
+
+
+class IdsChoiceField(forms.ModelMultipleChoiceField):
+    """Rows ticked in a list of checkboxes, by id. An id no column can hold is refused as any
+    unknown choice is ("99999999999999999999" would otherwise overflow in the database's
+    `IN (...)` and fail the page)."""
+
+    def _check_values(self, value: Iterable[Any]) -> Any:
+        for raw in value:
+            if id_from(raw) is None:
+                raise ValidationError(
+                    self.error_messages["invalid_choice"],
+                    code="invalid_choice",
+                    params={"value": str(raw)[:40]},
+                )
+        return super()._check_values(value)

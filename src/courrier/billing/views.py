@@ -54,7 +54,7 @@ from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.exceptions import MailingError
 from courrier.mailing.models import MailBatch
 from courrier.mailing.services import PresendCheck
-from courrier.params import request_next
+from courrier.params import number_from, request_next
 from courrier.texts import render_all
 
 PER_PAGE = 50
@@ -356,9 +356,9 @@ def invoice_lines(request: HttpRequest, code: str) -> HttpResponse:
     action = request.POST.get("lines-action", "")
     if action == "add" and len(rows) < MAX_LINES:
         rows.append({"description": "", "quantity": "1", "unit_price": "", "vat": "21"})
-    elif action.startswith("remove-") and action[7:].isdigit():
-        index = int(action[7:])
-        if 0 <= index < len(rows):
+    elif action.startswith("remove-"):
+        index = number_from(action[7:], high=len(rows) - 1)
+        if index is not None:
             rows.pop(index)
     totals = _preview_totals(rows)
     return render(
