@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from courrier import arguments
 from courrier.peppol.status import statuses_poll
 
 
@@ -25,7 +26,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--limit",
-            type=int,
+            type=arguments.count,
             default=None,
             help=_("Nombre maximal de documents interrogés (50 par défaut)."),
         )
