@@ -75,4 +75,4 @@ class IdsChoiceField(forms.ModelMultipleChoiceField):
                     code="invalid_choice",
                     params={"value": str(raw)[:40]},
                 )
-        return super()._check_values(value)
+        return super()._check_values(value)  # type: ignore[misc]
