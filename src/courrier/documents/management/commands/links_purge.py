@@ -12,7 +12,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from courrier import arguments
 from courrier.mailing.services import PURGE_AFTER_DAYS, links_purge
 
 
@@ -26,7 +25,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--days",
-            type=arguments.count,
+            type=int,
             default=PURGE_AFTER_DAYS,
             # argparse fills in %(default)s.
             help=_("Délai après la fin du lien, en jours (par défaut %(default)s)."),
