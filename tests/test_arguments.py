@@ -19,7 +19,6 @@ def test_send_invoices_refuses_a_timeout_that_is_not_a_duration(value: str) -> N
     ("command", "option", "value"),
     [
         ("outbox_status", "--limit", "-1"),
-        ("peppol_status", "--limit", "0"),
         ("outbox_status", "--limit", "99999999999999999999"),
     ],
 )

@@ -1,4 +1,5 @@
-"""What a request carries that nobody checked yet: a "next" address to go back to, a row's id.
+"""What a request carries that nobody checked yet: a "next" address to go back to, a row's id,
+a body larger than the installation reads (`body_within_limit`, for endpoints anyone can post to).
 
 Both come from a query string or a form a user (or anyone) can write by hand. A "next" that is
 not a path of this site is replaced by the page's own default; an id that is not a plain
@@ -8,13 +9,18 @@ reads them answers with its default or a 404, never a 500.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
+from functools import wraps
 from typing import Any
 
 from django import forms
-from django.core.exceptions import ValidationError
-from django.http import HttpRequest
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, ValidationError
+from django.http import HttpRequest, HttpResponse
 from django.utils.http import url_has_allowed_host_and_scheme
+
+logger = logging.getLogger("courrier")
 
 # The largest value of a BigAutoField (and of PostgreSQL's bigint); SQLite's INTEGER too.
 MAX_ID = 2**63 - 1
@@ -76,3 +82,31 @@ class IdsChoiceField(forms.ModelMultipleChoiceField):
                     params={"value": str(raw)[:40]},
                 )
         return super()._check_values(value)  # type: ignore[misc]
+
+
+def body_within_limit(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Wrap a view that reads its raw body (a provider's webhook): a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE gets a 413 and a one-line warning, not a traceback that anyone
+    on the Internet could fill the log with. The body read here is the one the view reads."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            request.body  # noqa: B018 (read and kept by the request)
+        except RequestDataTooBig:
+            logger.warning(
+                "%s %s refused: a body of %s bytes is over the limit of %s",
+                request.method,
+                request.path.rsplit("/", 2)[0] + "/…",
+                request.META.get("CONTENT_LENGTH", "?"),
+                settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+            )
+            response = HttpResponse(
+                "Request body too large.", status=413, content_type="text/plain; charset=utf-8"
+            )
+            # Said above, without the address's token: django.request need not say it again.
+            response._has_been_logged = True  # type: ignore[attr-defined]
+            return response
+        return view(request, *args, **kwargs)
+
+    return wrapped

@@ -13,7 +13,6 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from courrier import arguments
 from courrier.peppol.status import statuses_poll
 
 
@@ -26,7 +25,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--limit",
-            type=arguments.count,
+            type=int,
             default=None,
             help=_("Nombre maximal de documents interrogés (50 par défaut)."),
         )
