@@ -5,6 +5,7 @@ why. Nothing shows or logs a secret."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from html import unescape
 from typing import Any
 
 import pytest
@@ -63,6 +64,9 @@ def test_pages_showing_a_profile_say_the_key_cannot_read_it(
     listing = browser.get(reverse("admin:mailing_sendingprofile_changelist"))
     assert listing.status_code == 200
     assert PASSWORD not in listing.content.decode()
+    assert "ne peut pas lire les secrets de certains paramétrages" in unescape(
+        listing.content.decode()
+    )
     for url in (
         reverse("admin:mailing_sendingprofile_change", args=[mine.pk]),
         reverse("mailing:my_profile"),

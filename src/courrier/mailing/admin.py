@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_tasks_db.models import DBTaskResult
 
+from courrier.crypto import secrets_unreadable
 from courrier.mailing import rendering, services
 from courrier.mailing.fields import fields_for
 from courrier.mailing.forms import SendingProfileForm
@@ -137,6 +138,22 @@ class SendingProfileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.display(description=_("raison"))
     def state_detail(self, obj: SendingProfile) -> str:
         return services.profile_key_problem(profile=obj) or str(obj.state_reason) or "—"
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> Any:
+        if request.method == "GET":
+            rows = SendingProfile.objects.filter(peppol_company__isnull=True)
+            if secrets_unreadable(rows, PROFILE_SECRET_FIELDS, rows=500):
+                self.message_user(
+                    request,
+                    _(
+                        "La clé de chiffrement de l'installation ne peut pas lire les secrets "
+                        "de certains paramétrages : ouvrez-les pour savoir lesquels."
+                    ),
+                    level=messages.ERROR,
+                )
+        return super().changelist_view(request, extra_context)
 
     def change_view(
         self,
