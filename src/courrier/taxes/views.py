@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from courrier.firm.models import Collaborator
-from courrier.params import request_next
+from courrier.params import id_from, request_next
 from courrier.taxes import contexts
 from courrier.taxes.forms import FILING_FORMS, FilingFilterForm
 from courrier.taxes.models import (
@@ -130,8 +130,9 @@ def filing_mail(request: HttpRequest, slug: str) -> HttpResponseRedirect:
     next_url = request_next(request, fallback=kind.list_url())
     ids: list[int] = []
     for raw in request.GET.getlist("objects")[: MAX_SELECTED + 1]:
-        if raw.isascii() and raw.isdigit() and len(raw) <= 18 and int(raw) not in ids:
-            ids.append(int(raw))
+        number = id_from(raw)
+        if number is not None and number not in ids:
+            ids.append(number)
     if not ids:
         messages.warning(request, _("Cochez au moins une ligne avant d'envoyer un e-mail."))
         return redirect(next_url)

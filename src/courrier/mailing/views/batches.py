@@ -24,7 +24,7 @@ from courrier.mailing import selectors, services
 from courrier.mailing.contexts import CLIENT_CONTEXT, MailContext
 from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage
 from courrier.mailing.services import profiles
-from courrier.params import next_url
+from courrier.params import id_from, next_url
 from courrier.texts import render_all
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -117,8 +117,7 @@ def batch_title(batch: MailBatch, objects: list[MailContext] | None = None) -> s
 
 
 def _id(value: object) -> int | None:
-    text = str(value).strip()
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
+    return id_from(value if isinstance(value, int) else str(value))
 
 
 def _blocked(batch: MailBatch, objects: dict[int, MailContext]) -> list[dict[str, Any]]:
