@@ -1,13 +1,19 @@
 """The project's error pages: a client who meets an error under a secure link's address gets
 the link pages' own (no menu, nothing of the firm's application, in the mail's language);
-everyone else gets Django's, with the firm's templates (403.html, 404.html, 500.html)."""
+everyone else gets Django's, with the firm's templates (403.html, 404.html, 500.html).
+
+The 500 page shows the request's id (`courrier.request_ids`): the reference a person quotes
+finds the traceback in the log.
+"""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError
+from django.template import loader
 from django.views import defaults
 
 from courrier.mailing.views.links import error_page, is_link_path
+from courrier.request_ids import request_id_of
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
@@ -31,4 +37,9 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 def server_error(request: HttpRequest) -> HttpResponse:
     if is_link_path(request.path_info):
         return error_page(request, status=500)
-    return defaults.server_error(request)
+    try:
+        template = loader.get_template(defaults.ERROR_500_TEMPLATE_NAME)
+    except Exception:  # the page of last resort must not fail in turn
+        return defaults.server_error(request)
+    # No context processors, no database: only the reference to quote.
+    return HttpResponseServerError(template.render({"request_id": request_id_of(request)}))

@@ -95,6 +95,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "courrier.request_ids.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -344,13 +345,27 @@ if PRODUCTION:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every line carries the id of the request it was written for ("-" outside one): the id
+    # shown on the 500 page and sent back in X-Request-ID.
+    "filters": {"request_id": {"()": "courrier.request_ids.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"}
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id"],
+        }
+    },
     "loggers": {
         "courrier": {
             "handlers": ["console"],
             "level": os.environ.get("COURRIER_LOG_LEVEL", "INFO"),
         },
+        # An unexpected error of a page: its traceback, whatever DEBUG says (Django's default
+        # sends it to the console only with DEBUG on, and by mail to ADMINS, which is empty).
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
         # These libraries write client secrets, codes and tokens at DEBUG level: never lower.
         "oauthlib": {"level": "WARNING"},
         "requests_oauthlib": {"level": "WARNING"},

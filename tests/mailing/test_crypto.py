@@ -83,8 +83,10 @@ def test_wrong_key_stops_compose_and_delivery_with_nothing_sent(
     with pytest.raises(SecretUnreadable):
         messages_deliver(profile_id=profile.pk)
 
+    # Held, saying why (not left "queued" with nothing said).
     message.refresh_from_db()
-    assert message.status == OutboundMessage.Status.QUEUED
+    assert message.status == OutboundMessage.Status.HELD
+    assert "clé de chiffrement" in str(message.last_error)
     assert OutboundMessage.objects.count() == 1
     assert smtp_server.messages == []
 

@@ -60,6 +60,7 @@ from courrier.firm.permissions import (
 from courrier.mailing.exceptions import MailingError
 from courrier.mailing.models import MailBatch
 from courrier.mailing.services import PresendCheck
+from courrier.params import number_from, request_next
 from courrier.texts import render_all
 
 PER_PAGE = 50
@@ -361,9 +362,9 @@ def invoice_lines(request: HttpRequest, code: str) -> HttpResponse:
     action = request.POST.get("lines-action", "")
     if action == "add" and len(rows) < MAX_LINES:
         rows.append({"description": "", "quantity": "1", "unit_price": "", "vat": "21"})
-    elif action.startswith("remove-") and action[7:].isdigit():
-        index = int(action[7:])
-        if 0 <= index < len(rows):
+    elif action.startswith("remove-"):
+        index = number_from(action[7:], high=len(rows) - 1)
+        if index is not None:
             rows.pop(index)
     totals = _preview_totals(rows)
     return render(
@@ -606,10 +607,9 @@ def invoice_resend(request: HttpRequest, pk: int) -> HttpResponse:
             request,
             _("La facture %(number)s part par e-mail.") % {"number": invoice.display_number},
         )
-    back = request.POST.get("next", "")
-    if back.startswith("/") and not back.startswith("//"):
-        return redirect(back)
-    return redirect("billing:invoice", pk=invoice.pk)
+    return redirect(
+        request_next(request, fallback=reverse("billing:invoice", kwargs={"pk": invoice.pk}))
+    )
 
 
 # --- The e-mail register's batch -----------------------------------------------------------
@@ -871,7 +871,6 @@ def paper_pdf(request: HttpRequest, code: str) -> HttpResponse:
 
 
 def _back_to_paper(request: HttpRequest, company: BillingCompany) -> str:
-    back = request.POST.get("next", "")
-    if back.startswith("/") and not back.startswith("//"):
-        return back
-    return reverse("billing:paper_register", kwargs={"code": company.code})
+    return request_next(
+        request, fallback=reverse("billing:paper_register", kwargs={"code": company.code})
+    )

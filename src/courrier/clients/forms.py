@@ -15,6 +15,7 @@ from courrier.clients.selectors import SelectionFilters, tag_named
 from courrier.clients.services import TAG_NAME_MAX, tags_ensure
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.languages import MailLanguage
+from courrier.params import IdsChoiceField
 from courrier.validators import validate_deliverable_email
 
 
@@ -52,6 +53,7 @@ class ClientForm(forms.ModelForm):
             "peppol_id": forms.TextInput(attrs={"placeholder": "0208:0123456789"}),
             "tags": forms.CheckboxSelectMultiple,
         }
+        field_classes = {"tags": IdsChoiceField}
         error_messages = {
             "number": {"unique": _("Un autre client porte déjà ce numéro.")},
         }
@@ -306,7 +308,7 @@ class SelectionFilterForm(forms.Form):
         required=False,
         choices=[("", ANY), ("1", _("avec une adresse")), ("0", _("sans adresse"))],
     )
-    tags = forms.ModelMultipleChoiceField(
+    tags = IdsChoiceField(
         label=_("Étiquettes (au moins une)"),
         required=False,
         queryset=Tag.objects.all(),

@@ -48,6 +48,7 @@ from courrier.mailing.exceptions import MailingError
 from courrier.mailing.models import OutboundMessage
 from courrier.mailing.selectors import client_messages
 from courrier.mailing.transports.peppol import access_point_for
+from courrier.params import id_from
 from courrier.peppol.lookup import NoAccessPoint, client_lookup, lookup_profile
 
 CLIENTS_PER_PAGE = 50
@@ -69,8 +70,7 @@ def _user(request: HttpRequest) -> Collaborator:
 
 def _id_param(value: str | None) -> int | None:
     """A primary key from a query string; anything else is None."""
-    text = (value or "").strip()
-    return int(text) if text.isascii() and text.isdigit() and 0 < len(text) <= 18 else None
+    return id_from(value)
 
 
 def _client_or_404(pk: int) -> Client:

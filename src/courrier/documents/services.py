@@ -1,7 +1,8 @@
 """Documents of a client file: stored once with their fingerprint, deleted by the right people.
 
 A document is checked when it arrives: a known office type (PDF, images, office files, text,
-XML, ZIP), not empty, not over `MAX_DOCUMENT_BYTES`, and a PDF must really be one. Its type is
+XML, ZIP), not empty, not over `MAX_DOCUMENT_BYTES`, a PDF must really be one, and no program,
+not even inside a ZIP (`courrier.files`, the rule of the compose window's files too). Its type is
 the one its extension says, not the browser's. The stored file gets a name of ours; the name
 the person gave is kept apart, cleaned like the files of the compose window.
 """
@@ -24,6 +25,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from courrier.documents.models import Document
+from courrier.files import HEAD_BYTES, file_programs_check
 from courrier.firm.permissions import is_firm_admin
 from courrier.mailing.services import clean_filename
 from courrier.sizes import file_size
@@ -100,8 +102,8 @@ def document_file_check(file: UploadedFile) -> tuple[str, str, int, str]:
     head = b""
     file.seek(0)
     for chunk in file.chunks():
-        if len(head) < 1024:
-            head += chunk[: 1024 - len(head)]
+        if len(head) < HEAD_BYTES:
+            head += chunk[: HEAD_BYTES - len(head)]
         size += len(chunk)
         if size > limit:
             raise too_large
@@ -123,6 +125,7 @@ def document_file_check(file: UploadedFile) -> tuple[str, str, int, str]:
             code="document_program",
             params={"name": name},
         )
+    file_programs_check(name=name, head=head, file=file)
     content_type = ACCEPTED_EXTENSIONS.get(extension) or (
         mimetypes.guess_type(name)[0] or "application/octet-stream"
     )

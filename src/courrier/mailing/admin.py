@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import BooleanField, Case, QuerySet, Value, When
 from django.http import HttpRequest
@@ -21,10 +21,12 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_tasks_db.models import DBTaskResult
 
+from courrier.crypto import secrets_unreadable
 from courrier.mailing import rendering, services
 from courrier.mailing.fields import fields_for
 from courrier.mailing.forms import SendingProfileForm
 from courrier.mailing.models import (
+    PROFILE_SECRET_FIELDS,
     BackgroundTask,
     DeliveryAttempt,
     MailTemplate,
@@ -88,7 +90,8 @@ class SendingProfileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             super()
             .get_queryset(request)
             .filter(peppol_company__isnull=True)
-            .defer("smtp_password")
+            # Secrets are never read for a page: a row whose key was lost still opens.
+            .defer(*PROFILE_SECRET_FIELDS)
             .annotate(
                 has_password=Case(
                     When(smtp_password="", then=Value(False)),
@@ -135,7 +138,37 @@ class SendingProfileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description=_("raison"))
     def state_detail(self, obj: SendingProfile) -> str:
-        return str(obj.state_reason) or "—"
+        return services.profile_key_problem(profile=obj) or str(obj.state_reason) or "—"
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> Any:
+        if request.method == "GET":
+            rows = SendingProfile.objects.filter(peppol_company__isnull=True)
+            if secrets_unreadable(rows, PROFILE_SECRET_FIELDS, rows=500):
+                self.message_user(
+                    request,
+                    _(
+                        "La clé de chiffrement de l'installation ne peut pas lire les secrets "
+                        "de certains paramétrages : ouvrez-les pour savoir lesquels."
+                    ),
+                    level=messages.ERROR,
+                )
+        return super().changelist_view(request, extra_context)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> Any:
+        if request.method == "GET":
+            profile = self.get_object(request, object_id)
+            problem = services.profile_key_problem(profile=profile) if profile else ""
+            if problem:
+                self.message_user(request, problem, level=messages.ERROR)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description=_("modifié le"))
     def last_change(self, obj: SendingProfile) -> Any:

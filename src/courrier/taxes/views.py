@@ -15,12 +15,12 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from courrier.firm.models import Collaborator
+from courrier.params import id_from, request_next
 from courrier.taxes import contexts
 from courrier.taxes.forms import FILING_FORMS, FilingFilterForm
 from courrier.taxes.models import (
@@ -127,15 +127,12 @@ def filing_list(request: HttpRequest, slug: str) -> HttpResponse:
 def filing_mail(request: HttpRequest, slug: str) -> HttpResponseRedirect:
     """The checked rows -> the compose window on them (one mail per row)."""
     kind = _kind(slug)
-    next_url = request.GET.get("next", "")
-    if not url_has_allowed_host_and_scheme(
-        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        next_url = kind.list_url()
+    next_url = request_next(request, fallback=kind.list_url())
     ids: list[int] = []
     for raw in request.GET.getlist("objects")[: MAX_SELECTED + 1]:
-        if raw.isascii() and raw.isdigit() and len(raw) <= 18 and int(raw) not in ids:
-            ids.append(int(raw))
+        number = id_from(raw)
+        if number is not None and number not in ids:
+            ids.append(number)
     if not ids:
         messages.warning(request, _("Cochez au moins une ligne avant d'envoyer un e-mail."))
         return redirect(next_url)

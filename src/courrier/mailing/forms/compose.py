@@ -26,6 +26,7 @@ from courrier.mailing.models import MailTemplate, MailTemplateVersion, Upload
 from courrier.mailing.selectors import templates_editable, templates_for
 from courrier.mailing.services.languages import OTHER_LANGUAGE
 from courrier.mailing.services.options import clean_address, copies_check, horizon_check
+from courrier.params import id_from
 from courrier.validators import validate_header_text
 
 # --- Compose --------------------------------------------------------------------------------
@@ -65,9 +66,9 @@ def _upload_ids(values: Any) -> list[int]:
     """Upload ids posted by the window (hidden inputs); anything that is not one is ignored."""
     ids: list[int] = []
     for value in values or ():
-        text = str(value).strip()
-        if text.isdigit() and len(text) < 18 and int(text) not in ids:
-            ids.append(int(text))
+        number = id_from(str(value))
+        if number is not None and number not in ids:
+            ids.append(number)
     return ids
 
 

@@ -16,7 +16,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
@@ -25,6 +24,7 @@ from courrier.firm.permissions import can_manage_profile
 from courrier.mailing import oauth, services
 from courrier.mailing.exceptions import MailingError
 from courrier.mailing.models import SendingProfile
+from courrier.params import next_url
 
 RETURN_KEY = "oauth_return"
 
@@ -47,11 +47,7 @@ def _home(profile: SendingProfile | None, user_pk: int | None) -> str:
 
 
 def _safe_next(request: HttpRequest, candidate: str | None, fallback: str) -> str:
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return fallback
+    return next_url(request, candidate, fallback=fallback)
 
 
 def _managed_profile(request: HttpRequest, pk: int) -> SendingProfile:

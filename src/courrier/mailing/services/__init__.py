@@ -44,6 +44,7 @@ from courrier.mailing.services.options import ComposeOptions, compose_options
 from courrier.mailing.services.profiles import (
     profile_blocker,
     profile_for,
+    profile_key_problem,
     profile_updated,
     profile_verify,
 )
@@ -109,6 +110,7 @@ __all__ = [
     "profile_blocker",
     "profile_for",
     "profile_for_sender",
+    "profile_key_problem",
     "profile_updated",
     "profile_verify",
     "profile_webhook",

@@ -37,6 +37,7 @@ from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.models import DBTaskResult, get_date_max
 
 from courrier.audit import audited
+from courrier.crypto import SecretUnreadable
 from courrier.firm.models import Collaborator
 from courrier.mailing.exceptions import (
     ConfigurationError,
@@ -494,6 +495,45 @@ def _hold_waiting(profile_id: int, reason: Text) -> int:
     )
 
 
+KEY_UNREADABLE = Sentence(
+    gettext_noop(
+        "La clé de chiffrement de l'installation ne peut pas lire le secret de ce paramétrage "
+        "d'envoi : les messages attendent que la clé soit remise ou le secret saisi à nouveau."
+    )
+)
+
+
+def _hold_for_key(profile_id: int) -> int:
+    """The profile's secret cannot be read: its waiting messages are held with the reason, and
+    a run is set a little later to take them up again once the key is back."""
+    now = timezone.now()
+    with transaction.atomic():
+        SendingProfile.objects.filter(pk=profile_id).update(
+            state=SendingProfile.State.BROKEN, state_reason=KEY_UNREADABLE
+        )
+        held = _hold_waiting(profile_id, KEY_UNREADABLE)
+        _delivery_at(
+            profile_id,
+            now + timedelta(seconds=float(settings.COURRIER["RETRY_BASE_SECONDS"])),
+            now=now,
+        )
+    logger.warning("profile %s: the encryption key cannot read its secret", profile_id)
+    return held
+
+
+def _resume_after_key(profile: SendingProfile) -> None:
+    """The key reads the profile again: it is back in service with the messages it held."""
+    with transaction.atomic():
+        SendingProfile.objects.filter(pk=profile.pk).update(
+            state=SendingProfile.State.OK, state_reason=""
+        )
+        OutboundMessage.objects.filter(
+            profile_id=profile.pk, status=Status.HELD, last_error=KEY_UNREADABLE
+        ).update(status=Status.QUEUED, next_attempt_at=None, updated_at=timezone.now())
+    profile.state, profile.state_reason = SendingProfile.State.OK, ""
+    logger.info("profile %s: the encryption key reads it again", profile.pk)
+
+
 def _reply(answer: str | Text) -> str:
     """The server's own answer (its first line: a reply or the provider's id)."""
     if isinstance(answer, Lines):
@@ -569,10 +609,17 @@ def messages_deliver(*, profile_id: int, limit: int | None = None) -> DeliveryRe
 def _deliver(*, profile_id: int, limit: int | None) -> DeliveryReport:
     report = DeliveryReport(profile_id=profile_id)
     batch = int(settings.COURRIER["DELIVERY_BATCH"])
-    # A wrong encryption key raises SecretUnreadable here: loudly, with nothing claimed.
-    profile = SendingProfile.objects.filter(pk=profile_id).first()
+    try:
+        profile = SendingProfile.objects.filter(pk=profile_id).first()
+    except SecretUnreadable:
+        # A wrong encryption key: nothing is claimed, the messages are held saying why, and
+        # the run fails loudly; a run a little later resumes them once the key reads again.
+        report.held = _hold_for_key(profile_id)
+        raise
     if profile is None:
         return report
+    if profile.state == SendingProfile.State.BROKEN and profile.state_reason == KEY_UNREADABLE:
+        _resume_after_key(profile)
     if profile.state != SendingProfile.State.OK:
         report.held = _hold_waiting(profile.pk, profile.state_reason)
         return report

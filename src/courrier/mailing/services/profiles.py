@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from courrier.crypto import SecretUnreadable
+from courrier.crypto import SecretUnreadable, secrets_unreadable
 from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing import methods
 from courrier.mailing.advice import failure_hint
@@ -244,6 +244,27 @@ def secrets_stored(profile: SendingProfile | None) -> dict[str, bool]:
         name: bool(profile is not None and getattr(profile, f"has_{name}", False))
         for name in SECRET_FIELDS
     }
+
+
+def profile_key_problem(*, profile: SendingProfile) -> str:
+    """A sentence when the installation's encryption key cannot read one of the profile's
+    stored secrets (empty when all read); the secrets themselves are never loaded."""
+    if profile.pk is None:
+        return ""
+    unreadable = secrets_unreadable(
+        SendingProfile.objects.filter(pk=profile.pk), SECRET_FIELDS, rows=1
+    )
+    if not unreadable:
+        return ""
+    labels = ", ".join(
+        str(getattr(SendingProfile._meta.get_field(name), "verbose_name", name))
+        for name in unreadable
+    )
+    return gettext(
+        "La clé de chiffrement de l'installation ne peut pas lire un secret enregistré de ce "
+        "paramétrage (%(secrets)s) : rien ne part par lui. Remettez l'ancienne clé dans "
+        "COURRIER_ENCRYPTION_KEYS, ou saisissez ce secret à nouveau et enregistrez."
+    ) % {"secrets": labels}
 
 
 def held_count(profile: SendingProfile) -> int:

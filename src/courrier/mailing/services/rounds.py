@@ -60,6 +60,7 @@ from courrier.mailing.services.store import (
     message_prepare,
     messages_store,
 )
+from courrier.params import id_from
 from courrier.texts import Lines, Sentence, Text, Verbatim, render_all, texts_json, texts_of
 
 logger = logging.getLogger("courrier.mailing")
@@ -83,9 +84,9 @@ def ids_of(values: Iterable[Any]) -> list[int]:
     """The ids stored in a batch's list, as integers, once each, in order."""
     ids: list[int] = []
     for value in values:
-        text = str(value).strip()
-        if text.isdigit() and int(text) not in ids:
-            ids.append(int(text))
+        number = id_from(value if isinstance(value, int) else str(value))
+        if number is not None and number not in ids:
+            ids.append(number)
     return ids
 
 

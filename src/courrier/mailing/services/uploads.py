@@ -1,7 +1,7 @@
 """Files joined in the compose window: checked, fingerprinted, stored under MEDIA_ROOT/uploads/.
 
 A file is refused with a sentence that says why: too large for a message, empty, or a program
-(mail providers refuse those, Gmail first among them, and a client's antivirus would too). The
+(the rule of `courrier.files`, the same as for documents). The
 name keeps its accents and loses what could mislead or break a header: folders, control and
 direction characters. The stored file gets a name of ours; its SHA-256 lets compose check that
 the bytes sent are the bytes received.
@@ -15,7 +15,6 @@ import mimetypes
 import re
 import unicodedata
 import uuid
-import zipfile
 from pathlib import PurePath
 
 from django.conf import settings
@@ -23,19 +22,13 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
 
+from courrier.files import extension_of, file_programs_check
 from courrier.firm.models import Collaborator
 from courrier.mailing.models import Upload
 from courrier.sizes import file_size
 
 logger = logging.getLogger("courrier.mailing")
 
-# Programs and scripts that Gmail and Microsoft 365 refuse to carry, even inside a ZIP file.
-_BLOCKED = """
-    ade adp apk appx appxbundle bat cab chm cmd com cpl diagcab diagcfg diagpack dll dmg ex ex_
-    exe hta img ins iso isp jar jnlp js jse lib lnk mde msc msi msix msixbundle msp mst nsh pif
-    ps1 scr sct shb sys vb vbe vbs vhd vxd wsc wsf wsh xll
-"""
-BLOCKED_EXTENSIONS = frozenset(_BLOCKED.split())
 _CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 # Unicode categories that have no place in a file name: control, format (among them the
 # right-to-left override that shows "facture‮fdp.exe" as "facture exe.pdf"), surrogates,
@@ -67,42 +60,7 @@ def clean_filename(name: str) -> str:
 
 
 def _extension(name: str) -> str:
-    return PurePath(name.lower()).suffix.lstrip(".")
-
-
-def _refused_program(name: str) -> ValidationError:
-    return ValidationError(
-        _(
-            "« %(name)s » est un programme (.%(extension)s) : les fournisseurs de messagerie "
-            "refusent ces fichiers. Déposez-le ailleurs et envoyez un lien, ou compressez-le "
-            "dans une archive protégée par mot de passe."
-        ),
-        code="upload_program",
-        params={"name": name, "extension": _extension(name)},
-    )
-
-
-def _is_windows_program(head: bytes) -> bool:
-    """Whether the first bytes are those of a Windows program (MZ header pointing to PE)."""
-    if len(head) < 0x40 or not head.startswith(b"MZ"):
-        return False
-    offset = int.from_bytes(head[0x3C:0x40], "little")
-    return head[offset : offset + 4] == b"PE\0\0"
-
-
-def _zip_program(file: UploadedFile) -> str | None:
-    """The first member of a ZIP file that is a program, if any (an unreadable ZIP: None)."""
-    try:
-        file.seek(0)
-        with zipfile.ZipFile(file) as archive:
-            for member in archive.namelist():
-                if _extension(member.rstrip("/")) in BLOCKED_EXTENSIONS:
-                    return member
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        return None
-    finally:
-        file.seek(0)
-    return None
+    return extension_of(name)
 
 
 def _content_type(declared: str | None, name: str) -> str:
@@ -131,8 +89,8 @@ def upload_store(*, owner: Collaborator, file: UploadedFile) -> Upload:
     )
     if file.size is not None and file.size > limit:
         raise too_large
-    if _extension(name) in BLOCKED_EXTENSIONS:
-        raise _refused_program(name)
+    # A program's name is refused before its bytes are read.
+    file_programs_check(name=name, head=b"", file=file)
 
     digest = hashlib.sha256()
     size = 0
@@ -151,26 +109,7 @@ def upload_store(*, owner: Collaborator, file: UploadedFile) -> Upload:
             code="upload_empty",
             params={"name": name},
         )
-    if _is_windows_program(head):
-        raise ValidationError(
-            _(
-                "« %(name)s » est en réalité un programme Windows : les fournisseurs de "
-                "messagerie le refuseraient."
-            ),
-            code="upload_program",
-            params={"name": name},
-        )
-    if head.startswith(b"PK\x03\x04"):
-        member = _zip_program(file)
-        if member is not None:
-            raise ValidationError(
-                _(
-                    "L'archive « %(name)s » contient un programme (%(member)s) : les "
-                    "fournisseurs de messagerie la refuseraient."
-                ),
-                code="upload_program",
-                params={"name": name, "member": clean_filename(member)},
-            )
+    file_programs_check(name=name, head=head, file=file)
 
     upload = Upload(
         owner=owner,

@@ -16,7 +16,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -25,6 +24,7 @@ from courrier.mailing import selectors, services
 from courrier.mailing.contexts import CLIENT_CONTEXT, MailContext
 from courrier.mailing.models import MailBatch, MailTemplate, OutboundMessage
 from courrier.mailing.services import profiles
+from courrier.params import id_from, next_url
 from courrier.texts import render_all
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -117,8 +117,7 @@ def batch_title(batch: MailBatch, objects: list[MailContext] | None = None) -> s
 
 
 def _id(value: object) -> int | None:
-    text = str(value).strip()
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
+    return id_from(value if isinstance(value, int) else str(value))
 
 
 def _blocked(batch: MailBatch, objects: dict[int, MailContext]) -> list[dict[str, Any]]:
@@ -243,11 +242,7 @@ def batch_progress(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _safe_stored_next(request: HttpRequest, target: str) -> str:
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return ""
+    return next_url(request, target, fallback="")
 
 
 def _parse_iso(value: str) -> datetime | None:

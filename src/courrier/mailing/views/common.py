@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django_htmx.middleware import HtmxDetails
 
@@ -16,6 +15,7 @@ from courrier.clients.models import Client
 from courrier.clients.selectors import SelectionFilters
 from courrier.firm.models import Collaborator
 from courrier.mailing.models import OutboundMessage
+from courrier.params import id_from, request_next
 
 Status = OutboundMessage.Status
 SELECTION_PREFIX = SelectionFilters.PREFIX
@@ -33,12 +33,7 @@ def _user(request: HttpRequest) -> Collaborator:
 
 def _int_param(value: str | None) -> int | None:
     """A primary key from a query string; anything else is None (a 404, never a 500)."""
-    if value is None:
-        return None
-    value = value.strip()
-    if not value.isdigit() or len(value) > 18:
-        return None
-    return int(value)
+    return id_from(value)
 
 
 def _client_from(request: HttpRequest) -> Client:
@@ -49,9 +44,4 @@ def _client_from(request: HttpRequest) -> Client:
 
 
 def _safe_next(request: HttpRequest, default: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return default
+    return request_next(request, fallback=default)

@@ -43,6 +43,7 @@ from courrier.mailing.views.compose_window import (
     _split_by_address,
     _window,
 )
+from courrier.params import number_from
 from courrier.texts import render_all
 
 
@@ -75,7 +76,7 @@ def presend(request: HtmxHttpRequest) -> HttpResponse:
 
 def _preview_index(request: HttpRequest, count: int) -> int:
     raw = request.GET.get("i") or request.POST.get("i") or "0"
-    index = int(raw) if raw.strip().isdigit() and len(raw) < 9 else 0
+    index = number_from(raw) or 0
     return max(0, min(index, count - 1)) if count else 0
 
 

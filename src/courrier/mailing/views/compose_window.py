@@ -11,7 +11,6 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
 from courrier import l10n
@@ -32,6 +31,7 @@ from courrier.mailing.models import MailTemplate, SendingProfile
 from courrier.mailing.services import once, profiles
 from courrier.mailing.services.setup import encoded_size
 from courrier.mailing.views.common import BRUSSELS_NAME, SELECTION_PREFIX, _int_param, _user
+from courrier.params import request_next
 
 # --- Compose window -------------------------------------------------------------------------
 #
@@ -190,12 +190,7 @@ def _window(request: HttpRequest, *, initial: dict[str, Any] | None = None) -> W
         context=contexts.templates_context(context_name, objects) if objects else CLIENT_CONTEXT,
         initial=start,
     )
-    next_url = ""
-    raw_next = request.POST.get("next") or request.GET.get("next") or ""
-    if raw_next and url_has_allowed_host_and_scheme(
-        raw_next, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        next_url = raw_next
+    next_url = request_next(request, fallback="")
     return Window(
         form=form,
         client=client,

@@ -27,6 +27,7 @@ from courrier.mailing.phrases import (
     phrases_for,
     phrases_visible,
 )
+from courrier.params import id_from
 
 
 def _user(request: HttpRequest) -> Collaborator:
@@ -35,10 +36,7 @@ def _user(request: HttpRequest) -> Collaborator:
 
 def _pk(value: str | None) -> int | None:
     """A primary key from a query string; anything else is None (a 404, never a 500)."""
-    value = (value or "").strip()
-    if not value.isdigit() or len(value) > 18:
-        return None
-    return int(value)
+    return id_from(value)
 
 
 def _language_label(code: str) -> str:

@@ -125,6 +125,7 @@ def _settings_context(
     }
     if profile is not None:
         context.update(
+            key_problem=profiles.profile_key_problem(profile=profile),
             held=profiles.held_count(profile),
             unready=profiles.profile_unready(profile),
             oauth_connected=profiles.oauth_connected(profile),

@@ -30,6 +30,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from courrier import arguments
 from courrier.billing.models import Invoice
 from courrier.billing.services import sending
 from courrier.firm.models import BillingCompany, Collaborator
@@ -157,7 +158,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--timeout",
-            type=float,
+            type=arguments.seconds,
             default=600.0,
             help=_("secondes d'attente au plus pour la remise (600 par défaut)"),
         )

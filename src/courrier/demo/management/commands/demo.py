@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from argparse import ArgumentParser, ArgumentTypeError
+from argparse import ArgumentParser
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from courrier import arguments
 from courrier.demo.access_point import received_dir
 from courrier.demo.catcher import mailbox_dir
 from courrier.demo.seed import (
@@ -33,16 +34,6 @@ _ROLES = {
 }
 
 
-def _port(value: str) -> int:
-    try:
-        port = int(value)
-    except ValueError:
-        port = 0
-    if not 0 < port < 65536:
-        raise ArgumentTypeError(_("« %s » n'est pas un numéro de port (1 à 65535).") % value)
-    return port
-
-
 class Command(BaseCommand):
     help = _(
         "Lance Courrier avec un cabinet de démonstration : interface web, worker d'envoi, "
@@ -53,17 +44,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
-            "--port", type=_port, default=8000, help=_("Port de l'interface web (127.0.0.1).")
+            "--port",
+            type=arguments.port,
+            default=8000,
+            help=_("Port de l'interface web (127.0.0.1)."),
         )
         parser.add_argument(
             "--smtp-port",
-            type=_port,
+            type=arguments.port,
             default=DEFAULT_SMTP_PORT,
             help=_("Port du récepteur SMTP de la démo (127.0.0.1)."),
         )
         parser.add_argument(
             "--peppol-port",
-            type=_port,
+            type=arguments.port,
             default=DEFAULT_PEPPOL_PORT,
             help=_("Port du point d'accès Peppol de la démo (127.0.0.1)."),
         )

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
+from courrier import arguments
 from courrier.demo.seed import (
     COLLABORATORS,
     DEFAULT_PEPPOL_PORT,
@@ -37,13 +38,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "--smtp-port",
-            type=int,
+            type=arguments.port,
             default=_default_port(),
             help=_("Port du récepteur SMTP local de la démo (127.0.0.1)."),
         )
         parser.add_argument(
             "--peppol-port",
-            type=int,
+            type=arguments.port,
             default=_default_port("COURRIER_DEMO_PEPPOL_PORT", DEFAULT_PEPPOL_PORT),
             help=_("Port du point d'accès Peppol local de la démo (127.0.0.1)."),
         )

@@ -13,6 +13,7 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from courrier import arguments
 from courrier.mailing.models import OutboundMessage, SendingProfile
 
 Status = OutboundMessage.Status
@@ -28,7 +29,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--limit",
-            type=int,
+            type=arguments.count,
             default=20,
             # argparse fills in %(default)s.
             help=_("Nombre maximal de messages listés par état (%(default)s par défaut)."),
