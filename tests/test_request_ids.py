@@ -42,6 +42,11 @@ def test_a_failing_page_shows_a_reference_that_finds_its_traceback(
     page = response.content.decode()
     assert "Une erreur inattendue s'est produite" in page
     assert f"<code data-request-id>{request_id}</code>" in page
+    # Its inline style is let in by a policy of its own, which allows nothing else.
+    policy = response["Content-Security-Policy"]
+    assert "style-src 'unsafe-inline'" in policy
+    assert "default-src 'none'" in policy
+    assert "script-src" not in policy
 
     [record] = [r for r in request_log.records if r.name == "django.request"]
     assert record.levelno == logging.ERROR
