@@ -204,6 +204,23 @@ def test_public_page_asks_the_code_then_serves_the_bytes(client_fr: Client) -> N
 
 
 @pytest.mark.django_db
+def test_an_opening_behind_the_reverse_proxy_records_the_clients_address(
+    client_fr: Client,
+) -> None:
+    link, code = make_link(client_fr)
+    web = WebClient(enforce_csrf_checks=False)
+    served = web.post(
+        f"/l/{link.token}/",
+        {"code": code},
+        REMOTE_ADDR="127.0.0.1",  # the proxy, trusted by default
+        HTTP_X_FORWARDED_FOR="10.9.9.9, 203.0.113.50",  # the left part is the browser's word
+        HTTP_USER_AGENT="Test",
+    )
+    assert served.content == PDF
+    assert LinkOpening.objects.get(link=link).ip == "203.0.113.50"
+
+
+@pytest.mark.django_db
 def test_public_page_refuses_in_the_clients_language(make_client: Callable[..., Client]) -> None:
     link, _code = make_link(make_client(language="nl"))
     web = WebClient()

@@ -24,6 +24,7 @@ from django.utils.translation import pgettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
+from courrier.firm.lockout import client_address
 from courrier.firm.models import Firm
 from courrier.l10n import MAIL_LANGUAGES, format_long_date, in_language, override
 from courrier.mailing import links
@@ -228,7 +229,8 @@ def _wrong_code(link: SecureLink, remaining: int) -> str:
 def link_page(request: HttpRequest, token: str) -> HttpResponse:
     if request.method not in ("GET", "HEAD", "POST"):
         return _not_allowed(request)
-    ip = request.META.get("REMOTE_ADDR")
+    # Behind the reverse proxy, the client's own address (the one the login throttle counts).
+    ip = client_address(request)
     user_agent = request.META.get("HTTP_USER_AGENT", "")
     try:
         link = links.link_visit(token=token, ip=ip, user_agent=user_agent)
