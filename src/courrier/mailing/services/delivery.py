@@ -54,6 +54,7 @@ from courrier.mailing.services import leases
 from courrier.mailing.services.contents import contents_load
 from courrier.mailing.services.leases import retry_delay
 from courrier.mailing.services.sent_copy import sent_copy_enqueue
+from courrier.mailing.services.workers import process_alive
 from courrier.mailing.transports import transport_for
 from courrier.mailing.transports.base import Transport
 from courrier.sql import per_row
@@ -268,8 +269,12 @@ class _Run:
     def owned(self, *pks: int, statuses: Iterable[str] = (Status.SENDING,)) -> QuerySet[Any]:
         return leases.owned(self.token, *pks).filter(status__in=list(statuses))
 
-    def renew(self, pks: list[int]) -> None:
+    def renew(self, pks: list[int]) -> set[int]:
+        """Extend the lease of the messages `pks` (the run's heartbeat); the pks it still
+        holds. One it no longer holds was settled by the sweeper while a send stalled past
+        the lease: it is not this run's to hand over any more."""
         leases.lease_renew(self.owned(*pks))
+        return set(self.owned(*pks).values_list("pk", flat=True))
 
     def begin(self, messages: list[OutboundMessage]) -> dict[int, DeliveryAttempt]:
         """Record the attempts of a claimed batch before a byte of it leaves, in one
@@ -322,11 +327,14 @@ class _Run:
         return bool(changed)
 
     def sent(self, message: OutboundMessage, attempt: DeliveryAttempt, answer: str | Text) -> None:
-        """The server took the message. Recorded with the others of the batch by `flush`, in one
-        transaction; until then the attempt stays open, so a crash leaves it "uncertain"."""
+        """The server took the message: recorded at once, before the next message is handed
+        over. So after a crash, the run's first attempt still open is the one message that
+        may have left without its answer recorded, and the later ones were never handed over
+        (the sweeper's rule, `messages_recover`)."""
         self._sent.append((message.pk, attempt.pk, answer, timezone.now()))
         self.report.sent += 1
         logger.info("message %s sent: %s", message.pk, _reply(answer))
+        self.flush()
 
     def flush(self) -> None:
         """Settle the messages the server took since the last flush: two UPDATEs in one
@@ -681,9 +689,22 @@ def _send(run: _Run, claimed: list[OutboundMessage], transport: Transport) -> bo
         while pending:
             message = pending[0]
             if (timezone.now() - renewed_at).total_seconds() > lease_seconds / 4:
-                # A slow server must not let the lease of the messages still waiting expire.
-                run.renew([m.pk for m in pending])
+                # The heartbeat: a slow server must not let the lease of the messages still
+                # waiting expire. A send that stalled past the lease may have let the sweeper
+                # give the rest back to the queue: those are another run's now, never sent here.
+                held = run.renew([m.pk for m in pending])
                 renewed_at = timezone.now()
+                lost = [m for m in pending if m.pk not in held]
+                if lost:
+                    logger.warning(
+                        "run %s lost %d claimed messages to the sweeper", run.token, len(lost)
+                    )
+                    pending = [m for m in pending if m.pk in held]
+                    for gone in lost:
+                        attempts.pop(gone.pk, None)
+                    if not pending:
+                        break
+                    message = pending[0]
             if not transport.is_open:
                 try:
                     transport.open()
@@ -774,46 +795,105 @@ def _attempt_now(message: OutboundMessage, error: MailingError) -> DeliveryAttem
 
 
 def messages_recover(*, now: datetime | None = None) -> int:
-    """Settle messages left in "sending" past their lease (a worker stopped mid-run).
+    """Settle messages left in "sending" by a run that stopped: past their lease, or at once
+    when their run's process is known to be dead (same host, `workers.process_alive`).
 
-    One that had been handed to the transport becomes "uncertain", with an explanation: it may
-    have left, so it is never resent automatically. One that the run had claimed but not yet
-    tried goes back to the queue. Returns the number of messages settled.
-    """
+    A run records each answer before it hands over the next message, so of a run's messages
+    still open only the first it began may have left: that one becomes "uncertain", with
+    what is known (when the server had accepted the run's previous message); it is never
+    resent automatically. The others of its batch were never handed over and go back to the
+    queue, as does a message claimed and not yet begun. Returns the number of messages
+    settled."""
     now = now or timezone.now()
-    expired = Q(status=Status.SENDING) & leases.lease_expired(now)
-    explanation = Sentence(
-        gettext_noop(
-            "L'envoi a été interrompu (arrêt du programme d'envoi ?) avant la réponse du "
-            "serveur : le message est peut-être parti. Il ne sera pas renvoyé automatiquement ; "
-            "vérifiez auprès du destinataire, puis renvoyez-le ou annulez-le."
+    stopped = Q(status=Status.SENDING) & leases.lease_expired(now)
+    rows = list(
+        OutboundMessage.objects.filter(status=Status.SENDING).values_list(
+            "pk", "claimed_by", "profile_id", "lease_expires_at"
         )
     )
+    runs: dict[str, list[tuple[int, int]]] = {}
+    for pk, token, profile_id, expires in rows:
+        if expires is None or expires < now or process_alive(token) is False:
+            runs.setdefault(token, []).append((pk, profile_id))
     settled = 0
     requeued: set[int] = set()
-    rows = OutboundMessage.objects.filter(expired).values_list("pk", "claimed_by", "profile_id")
-    for pk, token, profile_id in rows:
+    for token, messages in runs.items():
+        dead = process_alive(token) is False
+        guard = Q(status=Status.SENDING) if dead else stopped
+        pks = [pk for pk, _profile in messages]
+        profiles = dict(messages)
         with transaction.atomic():
-            open_attempts = DeliveryAttempt.objects.filter(message_id=pk, finished_at__isnull=True)
-            mine = OutboundMessage.objects.filter(expired, pk=pk, claimed_by=token)
-            if open_attempts.exists():
-                changed = leases.lease_end(
-                    mine, now=now, status=Status.UNCERTAIN, last_error=explanation
-                )
-                if changed:
-                    open_attempts.update(finished_at=now, detail=explanation)
-                    logger.warning("message %s uncertain: its delivery run stopped", pk)
-            else:
-                changed = leases.lease_end(
-                    mine, now=now, status=Status.QUEUED, attempts=F("attempts") - 1
-                )
-                if changed:
-                    requeued.add(profile_id)
-                    logger.info("message %s requeued: claimed by a stopped run, never tried", pk)
-            settled += changed
+            open_attempts = DeliveryAttempt.objects.filter(
+                message_id__in=pks, finished_at__isnull=True
+            ).order_by("pk")
+            in_flight, begun = open_attempts.values_list("message_id", "started_at").first() or (
+                None,
+                None,
+            )
+            for pk in pks:
+                mine = OutboundMessage.objects.filter(guard, pk=pk, claimed_by=token)
+                if pk == in_flight:
+                    explanation = _interrupted(pk, begun)
+                    changed = leases.lease_end(
+                        mine, now=now, status=Status.UNCERTAIN, last_error=explanation
+                    )
+                    if changed:
+                        open_attempts.filter(message_id=pk).update(
+                            finished_at=now, detail=explanation
+                        )
+                        logger.warning("message %s uncertain: its delivery run stopped", pk)
+                else:
+                    changed = leases.lease_end(
+                        mine, now=now, status=Status.QUEUED, attempts=F("attempts") - 1
+                    )
+                    if changed:
+                        # Never handed over: it goes back without a trace of a try.
+                        open_attempts.filter(message_id=pk).delete()
+                        requeued.add(profiles[pk])
+                        logger.info("message %s requeued: its stopped run never sent it", pk)
+                settled += changed
     for profile_id in sorted(requeued):
         enqueue_on_commit(profile_id)
     return settled
+
+
+def _interrupted(pk: int, begun: datetime | None) -> Text:
+    """Why a message is uncertain after its run stopped, with what is known: when the server
+    had accepted the previous message of its batch (begun together), if it had."""
+    previous = (
+        DeliveryAttempt.objects.filter(
+            started_at=begun, outcome=Outcome.SENT, finished_at__isnull=False
+        )
+        .exclude(message_id=pk)
+        .order_by("-finished_at")
+        .values_list("finished_at", flat=True)
+        .first()
+        if begun is not None
+        else None
+    )
+    if previous is None:
+        return Sentence(
+            gettext_noop(
+                "L'envoi a été interrompu (arrêt du programme d'envoi ?) pendant la remise de "
+                "ce message au serveur, avant sa réponse : il est peut-être parti. Il ne sera "
+                "pas renvoyé automatiquement ; vérifiez auprès du destinataire, puis "
+                "renvoyez-le ou annulez-le. Les messages suivants de la tournée n'avaient pas "
+                "été remis : ils sont repartis normalement."
+            )
+        )
+    at = timezone.localtime(previous)
+    return Sentence(
+        gettext_noop(
+            "L'envoi a été interrompu (arrêt du programme d'envoi ?) pendant la remise de ce "
+            "message au serveur, avant sa réponse : il est peut-être parti. Le serveur avait "
+            "accepté le message précédent de la tournée le %(date)s à %(time)s ; celui-ci "
+            "était le suivant, aucune réponse n'est arrivée. Il ne sera pas renvoyé "
+            "automatiquement ; vérifiez auprès du destinataire, puis renvoyez-le ou "
+            "annulez-le. Les messages suivants de la tournée n'avaient pas été remis : ils "
+            "sont repartis normalement."
+        ),
+        {"date": at.strftime("%d/%m/%Y"), "time": at.strftime("%H:%M:%S")},
+    )
 
 
 def profiles_waiting(*, now: datetime | None = None) -> list[int]:
