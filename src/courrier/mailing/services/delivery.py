@@ -276,6 +276,15 @@ class _Run:
         leases.lease_renew(self.owned(*pks))
         return set(self.owned(*pks).values_list("pk", flat=True))
 
+    def hand_over(self, message: OutboundMessage) -> bool:
+        """Whether the message is still this run's, its lease renewed, as it is handed over.
+
+        One conditional UPDATE, just before the send: with the answers recorded one by one,
+        the sweeper may give back to the queue only the messages after the first one still
+        open, so a message this run holds at this moment is, until its answer is recorded,
+        the one the sweeper would make "uncertain", never one it requeues."""
+        return bool(leases.lease_renew(self.owned(message.pk)))
+
     def begin(self, messages: list[OutboundMessage]) -> dict[int, DeliveryAttempt]:
         """Record the attempts of a claimed batch before a byte of it leaves, in one
         transaction; the messages whose claim was lost are left out.
@@ -733,6 +742,12 @@ def _send(run: _Run, claimed: list[OutboundMessage], transport: Transport) -> bo
                 if not pending:
                     break
                 message = pending[0]
+            if not run.hand_over(message):
+                # The sweeper gave it back to the queue (its clock ahead of ours by more than
+                # the lease): another run's now, never sent by this one.
+                pending.pop(0)
+                attempts.pop(message.pk, None)
+                continue
             attempt = attempts.pop(message.pk)
             try:
                 answer = transport.send(message)
@@ -823,6 +838,10 @@ def messages_recover(*, now: datetime | None = None) -> int:
         pks = [pk for pk, _profile in messages]
         profiles = dict(messages)
         with transaction.atomic():
+            # The run's rows locked first (PostgreSQL; SQLite's IMMEDIATE transaction already
+            # holds the write lock): a live run's hand-over or answer waits, and what is read
+            # below is what the run last committed.
+            list(OutboundMessage.objects.select_for_update().filter(pk__in=pks).values("pk"))
             open_attempts = DeliveryAttempt.objects.filter(
                 message_id__in=pks, finished_at__isnull=True
             ).order_by("pk")
