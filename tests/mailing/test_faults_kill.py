@@ -65,9 +65,12 @@ class HoldingSMTPServer(FakeSMTPServer):
         self.held: list[bytes] = []
         self.holding = threading.Event()
         self._released = False
+        self._accept = False
 
-    def release(self) -> None:
+    def release(self, *, accept: bool = False) -> None:
+        """Answer the held message: refused ("421", the default), or accepted and kept."""
         self.hold_after = None
+        self._accept = accept
         self._released = True
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -76,7 +79,8 @@ class HoldingSMTPServer(FakeSMTPServer):
             self.holding.set()
             while not self._released:
                 await asyncio.sleep(0.05)
-            return "421 4.3.0 Closing"
+            if not self._accept:
+                return "421 4.3.0 Closing"
         return await super().handle_DATA(server, session, envelope)
 
 
