@@ -211,7 +211,13 @@ def test_the_database_restarted_while_a_worker_delivers(
         # The server restarts while the worker waits for the mail server's answer; the answer
         # comes once the database is back, on a connection the restart closed.
         subprocess.run(
-            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "restart"]),
+            _as_postgres(
+                [
+                    str(PG_BIN / "pg_ctl"),
+                    *("-D", str(data), "-l", str(data.parent / "server.log")),
+                    *("-m", "fast", "-w", "restart"),
+                ]
+            ),
             check=True,
             capture_output=True,
             timeout=TIMEOUT,

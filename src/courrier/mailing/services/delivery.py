@@ -749,10 +749,12 @@ def _send(run: _Run, claimed: list[OutboundMessage], transport: Transport) -> bo
                 attempts.pop(message.pk, None)
                 continue
             attempt = attempts.pop(message.pk)
+            # Handed over from here: whatever happens next (the outcome's write may fail, the
+            # database gone), it is never given back to the queue as untried.
+            pending.pop(0)
             try:
                 answer = transport.send(message)
             except ConfigurationError as exc:
-                pending.pop(0)
                 run.flush()
                 run.forget(attempts.pop(m.pk) for m in pending if m.pk in attempts)
                 run.hold(message, attempt, exc, untried=pending)
@@ -768,7 +770,6 @@ def _send(run: _Run, claimed: list[OutboundMessage], transport: Transport) -> bo
                 run.failed(message, attempt, exc)
             except Exception as exc:
                 # A fault of ours, not an answer from the server: it may or may not have left.
-                pending.pop(0)
                 run.uncertain(
                     message,
                     attempt,
@@ -780,7 +781,6 @@ def _send(run: _Run, claimed: list[OutboundMessage], transport: Transport) -> bo
                 raise
             else:
                 run.sent(message, attempt, answer)
-            pending.pop(0)
     finally:
         run.flush()
         run.forget(attempts.pop(m.pk) for m in pending if m.pk in attempts)
