@@ -20,12 +20,12 @@ from courrier.peppol.status import statuses_poll
 
 class Command(BaseCommand):
     help = _(
-        "Règle les envois interrompus (message en cours d'envoi dont le bail a expiré ou "
-        "dont le worker est arrêté : « incertain », jamais renvoyé automatiquement) et "
-        "relance la livraison des profils qui ont des messages prêts ; reprend les envois "
-        "groupés interrompus, marque en échec les tâches des workers arrêtés et supprime les "
-        "fichiers de factures qu'ils ont laissés. À lancer par cron, par exemple toutes les "
-        "5 minutes."
+        "Règle les envois interrompus (bail expiré ou worker arrêté) : le message que le "
+        "serveur avait reçu sans répondre devient « incertain », jamais renvoyé "
+        "automatiquement, les suivants repartent ; relance la livraison des profils qui ont "
+        "des messages prêts, reprend les envois groupés interrompus, marque en échec les "
+        "tâches des workers arrêtés et supprime les fichiers de factures qu'ils ont laissés. "
+        "À lancer par cron, par exemple toutes les 5 minutes."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
