@@ -265,6 +265,8 @@ class _Run:
         self.claimed_at: datetime | None = None
         # (message pk, attempt pk, answer, when) of the messages sent and not yet recorded
         self._sent: list[tuple[int, int, str | Text, datetime]] = []
+        # (pk, still ours) of the next message, checked as the previous answer was recorded.
+        self._checked: tuple[int, bool] | None = None
 
     def owned(self, *pks: int, statuses: Iterable[str] = (Status.SENDING,)) -> QuerySet[Any]:
         return leases.owned(self.token, *pks).filter(status__in=list(statuses))
@@ -283,6 +285,10 @@ class _Run:
         the sweeper may give back to the queue only the messages after the first one still
         open, so a message this run holds at this moment is, until its answer is recorded,
         the one the sweeper would make "uncertain", never one it requeues."""
+        checked, self._checked = self._checked, None
+        if checked is not None and checked[0] == message.pk:
+            # Checked in the transaction that recorded the previous message's answer.
+            return checked[1]
         return bool(leases.lease_renew(self.owned(message.pk)))
 
     def begin(self, messages: list[OutboundMessage]) -> dict[int, DeliveryAttempt]:
@@ -335,19 +341,28 @@ class _Run:
                 attempt.save(update_fields=["outcome", "detail", "finished_at"])
         return bool(changed)
 
-    def sent(self, message: OutboundMessage, attempt: DeliveryAttempt, answer: str | Text) -> None:
+    def sent(
+        self,
+        message: OutboundMessage,
+        attempt: DeliveryAttempt,
+        answer: str | Text,
+        *,
+        next_pk: int | None = None,
+    ) -> None:
         """The server took the message: recorded at once, before the next message is handed
         over. So after a crash, the run's first attempt still open is the one message that
         may have left without its answer recorded, and the later ones were never handed over
-        (the sweeper's rule, `messages_recover`)."""
+        (the sweeper's rule, `messages_recover`). The claim of the message to go next,
+        `next_pk`, is checked in the same transaction (`hand_over`)."""
         self._sent.append((message.pk, attempt.pk, answer, timezone.now()))
         self.report.sent += 1
         logger.info("message %s sent: %s", message.pk, _reply(answer))
-        self.flush()
+        self.flush(next_pk=next_pk)
 
-    def flush(self) -> None:
+    def flush(self, *, next_pk: int | None = None) -> None:
         """Settle the messages the server took since the last flush: two UPDATEs in one
-        transaction, whatever their number."""
+        transaction, whatever their number (and with `next_pk`, the next message's claim
+        checked and renewed in it)."""
         done, self._sent = self._sent, []
         if not done:
             return
@@ -385,6 +400,8 @@ class _Run:
                     model=DeliveryAttempt,
                 ),
             )
+            if next_pk is not None:
+                self._checked = (next_pk, bool(leases.lease_renew(self.owned(next_pk))))
         for pk in recorded:
             # An SMTP server keeps no copy: a separate task files one in the Sent folder.
             sent_copy_enqueue(message_pk=pk)
@@ -780,7 +797,7 @@ def _send(run: _Run, claimed: list[OutboundMessage], transport: Transport) -> bo
                 )
                 raise
             else:
-                run.sent(message, attempt, answer)
+                run.sent(message, attempt, answer, next_pk=pending[0].pk if pending else None)
     finally:
         run.flush()
         run.forget(attempts.pop(m.pk) for m in pending if m.pk in attempts)
