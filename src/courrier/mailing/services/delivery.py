@@ -3,10 +3,11 @@ decisions (cancel, retry).
 
 A delivery run claims messages with a conditional UPDATE and a token of its own; every later
 write of the run is conditional on that token, so two runs never send the same message and a
-run that lost its claim changes nothing. An attempt is recorded before a byte leaves, so that
-after a crash the sweeper can tell a message that may have left ("uncertain", never resent
-automatically) from one that was never tried (queued again). The claim, the lease and the retry
-times are `leases.py`'s, which the copy in the Sent folder shares.
+run that lost its claim changes nothing. The batch's attempts are recorded before a byte
+leaves, and each answer before the next message is handed over, so that after a crash the
+sweeper can tell the one message that may have left ("uncertain", never resent automatically)
+from those never handed over (queued again). The claim, the lease and the retry times are
+`leases.py`'s, which the copy in the Sent folder shares.
 
 Its size: the claim, the token-guarded writes, the lanes and the sweeper are one protocol; each
 write depends on the claim's rules, and reading them side by side is how a change is checked
@@ -295,9 +296,9 @@ class _Run:
         """Record the attempts of a claimed batch before a byte of it leaves, in one
         transaction; the messages whose claim was lost are left out.
 
-        Until the answers are known the attempts' outcome is, truthfully, uncertain: after a
-        crash the sweeper makes every message of the batch still open "uncertain" (at most one
-        claimed batch per connection), never resent by itself."""
+        Until its answer is known an attempt's outcome is, truthfully, uncertain: after a
+        crash the sweeper makes the first one still open "uncertain" (the message in flight),
+        never resent by itself, and gives the later ones back to the queue."""
         now = timezone.now()
         pks = [m.pk for m in messages]
         with transaction.atomic():
