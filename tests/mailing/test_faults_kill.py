@@ -129,14 +129,14 @@ def test_a_worker_killed_while_the_server_holds_an_answer(
     env["COURRIER_SMTP_TIMEOUT"] = "60"
     _run(_courrier("migrate", "--noinput", "-v", "0"), env)
     holding_server.hold_after = accepted
+    ids = json.loads(
+        _run([sys.executable, "-c", SEED, str(holding_server.port), str(count)], env)
+        .strip()
+        .splitlines()[-1]
+    )
 
     worker = _worker(env, tmp_path / "worker.log")
     try:
-        ids = json.loads(
-            _run([sys.executable, "-c", SEED, str(holding_server.port), str(count)], env)
-            .strip()
-            .splitlines()[-1]
-        )
         assert holding_server.holding.wait(TIMEOUT), "the worker never reached the held message"
     finally:
         _kill(worker)

@@ -229,3 +229,22 @@ def test_a_dead_workers_task_and_claims_are_settled_and_a_live_ones_never(
     elsewhere.refresh_from_db()
     assert elsewhere.status == TaskResultStatus.FAILED
     assert "more than TASK_STALE_SECONDS" in elsewhere.traceback
+
+
+def test_a_run_from_before_processes_were_named_leaves_every_begun_message_uncertain(
+    profile: SendingProfile, outbox: list[OutboundMessage], smtp_server: FakeSMTPServer
+) -> None:
+    # Such a run recorded its answers at the end of its batch: any message it began may have
+    # left, so none of them is sent again by itself.
+    token = uuid.uuid4().hex
+    run = delivery._Run(profile, token, delivery.DeliveryReport(profile_id=profile.pk))
+    claimed = delivery._claim(
+        profile_id=profile.pk, limit=2, token=token, started_at=timezone.now()
+    )
+    run.begin(claimed)
+
+    assert messages_recover(now=timezone.now() + 2 * leases.lease()) == 2
+    statuses = [OutboundMessage.objects.get(pk=m.pk).status for m in outbox]
+    assert statuses == [Status.UNCERTAIN, Status.UNCERTAIN, Status.QUEUED]
+    messages_deliver(profile_id=profile.pk)
+    assert _arrived(smtp_server) == {"Dossier 3": 1}

@@ -863,14 +863,17 @@ def messages_recover(*, now: datetime | None = None) -> int:
             open_attempts = DeliveryAttempt.objects.filter(
                 message_id__in=pks, finished_at__isnull=True
             ).order_by("pk")
-            in_flight, begun = open_attempts.values_list("message_id", "started_at").first() or (
-                None,
-                None,
-            )
+            begun_at = dict(open_attempts.values_list("message_id", "started_at"))
+            in_flight = next(iter(begun_at), None)
+            # A token without a process name is from a run that recorded its answers at the end
+            # of its batch: any message it began may have left.
+            one_by_one = ":" in token
             for pk in pks:
                 mine = OutboundMessage.objects.filter(guard, pk=pk, claimed_by=token)
-                if pk == in_flight:
-                    explanation = _interrupted(pk, begun)
+                if pk == in_flight or (pk in begun_at and not one_by_one):
+                    explanation = (
+                        _interrupted(pk, begun_at[pk], token) if one_by_one else _INTERRUPTED_BATCH
+                    )
                     changed = leases.lease_end(
                         mine, now=now, status=Status.UNCERTAIN, last_error=explanation
                     )
@@ -894,19 +897,28 @@ def messages_recover(*, now: datetime | None = None) -> int:
     return settled
 
 
-def _interrupted(pk: int, begun: datetime | None) -> Text:
+_INTERRUPTED_BATCH = Sentence(
+    gettext_noop(
+        "L'envoi a été interrompu (arrêt du programme d'envoi ?) avant la réponse du "
+        "serveur : le message est peut-être parti. Il ne sera pas renvoyé automatiquement ; "
+        "vérifiez auprès du destinataire, puis renvoyez-le ou annulez-le."
+    )
+)
+
+
+def _interrupted(pk: int, begun: datetime | None, token: str) -> Text:
     """Why a message is uncertain after its run stopped, with what is known: when the server
-    had accepted the previous message of its batch (begun together), if it had."""
+    had accepted the run's previous message (of its batch, begun together, or one the run
+    sent before and still holds), if it had."""
+    same_run = Q(message__claimed_by=token)
+    if begun is not None:
+        same_run |= Q(started_at=begun)
     previous = (
-        DeliveryAttempt.objects.filter(
-            started_at=begun, outcome=Outcome.SENT, finished_at__isnull=False
-        )
+        DeliveryAttempt.objects.filter(same_run, outcome=Outcome.SENT, finished_at__isnull=False)
         .exclude(message_id=pk)
         .order_by("-finished_at")
         .values_list("finished_at", flat=True)
         .first()
-        if begun is not None
-        else None
     )
     if previous is None:
         return Sentence(
