@@ -93,7 +93,7 @@ def test_from_a_fresh_machine_to_a_healthy_service(tmp_path: Path) -> None:
     port = free_port()
     serve = _unit_command("courrier-web.service")
     worker = _unit_command("courrier-worker@.service")
-    assert serve == ["serve"] and worker[0] == "db_worker"
+    assert serve == ["serve"] and worker[0] == "worker"
     processes = []
     try:
         for args, log in (

@@ -197,8 +197,11 @@ EMAIL_BACKEND = os.environ.get(
 COURRIER: dict[str, Any] = {
     # A delivery task claims at most this many messages of one profile.
     "DELIVERY_BATCH": int(os.environ.get("COURRIER_DELIVERY_BATCH", "50")),
-    # A claimed message whose worker has not answered after this many seconds is "uncertain".
-    "SENDING_LEASE_SECONDS": int(os.environ.get("COURRIER_SENDING_LEASE_SECONDS", "600")),
+    # A claim holds this long without a sign of life from its run (which renews it as it
+    # sends); past it, the sweeper settles the claim (services/delivery.py, messages_recover).
+    "SENDING_LEASE_SECONDS": int(os.environ.get("COURRIER_SENDING_LEASE_SECONDS", "180")),
+    # A task "running" on a worker of another host is taken for stopped after this long.
+    "TASK_STALE_SECONDS": int(os.environ.get("COURRIER_TASK_STALE_SECONDS", "86400")),
     # Transient failures are retried this many times, with back-off, before "failed".
     "MAX_ATTEMPTS": int(os.environ.get("COURRIER_MAX_ATTEMPTS", "8")),
     "RETRY_BASE_SECONDS": float(os.environ.get("COURRIER_RETRY_BASE_SECONDS", "60")),

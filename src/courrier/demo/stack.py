@@ -261,7 +261,7 @@ class DemoStack:
                 % {"port": self.smtp_port, "error": exc.strerror or exc}
             ) from exc
         self.access_point = self._access_point_start()
-        self._spawn("worker", "db_worker", "--queue-name=*", "--interval=0.5", "--no-startup-delay")
+        self._spawn("worker", "worker", "--queue-name=*", "--interval=0.5", "--no-startup-delay")
         self._spawn("web", "runserver", f"127.0.0.1:{self.port}", "--noreload")
 
     def _access_point_start(self) -> FakeAccessPoint:

@@ -14,6 +14,7 @@ import base64
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.mime.base import MIMEBase
 from typing import TYPE_CHECKING, Any
 
@@ -218,6 +219,10 @@ def _as_is(context: MailContext) -> MailContext:
     return context
 
 
+def _nothing_left(before: datetime) -> int:
+    return 0
+
+
 @dataclass(frozen=True)
 class BatchHooks:
     """What a context's objects need from the batch engine (`services/rounds.py`) besides
@@ -241,7 +246,10 @@ class BatchHooks:
     on Peppol: its e-invoice through the company's access point): it returns the document
     prepared as an outbox row (`services.document_prepare`, under its own key and purpose),
     or None for a mail; it raises a ValidationError or a MailingError saying why the object
-    cannot go that way. It runs with no transaction open, after `load`."""
+    cannot go that way. It runs with no transaction open, after `load`.
+
+    `sweep` removes what `write` wrote, before `before`, for rounds that never committed (a
+    worker killed between the two): the files no stored row names. It returns how many."""
 
     load: Callable[[Sequence[int], Collaborator | None], list[MailContext]] | None = None
     template: Callable[[MailContext], MailTemplate | None] | None = None
@@ -250,6 +258,7 @@ class BatchHooks:
     drop: Callable[[Sequence[MailContext]], None] = _nothing
     settle: Callable[[MailContext], MailContext] = _as_is
     route: Callable[[MailContext, MailBatch], PreparedMessage | None] | None = None
+    sweep: Callable[[datetime], int] = _nothing_left
 
 
 _BATCH_HOOKS: dict[str, BatchHooks] = {}
@@ -291,6 +300,11 @@ def register(
 def delivered_hook(name: str) -> Delivered | None:
     """Who is told of the objects of context `name` whose documents were delivered."""
     return _DELIVERED.get(name)
+
+
+def batch_hooks_registered() -> list[BatchHooks]:
+    """The batch hooks of every context that registered some."""
+    return list(_BATCH_HOOKS.values())
 
 
 def batch_hooks(name: str) -> BatchHooks:

@@ -422,9 +422,10 @@ class OutboundMessage(models.Model):
     lease_expires_at = models.DateTimeField(_("réservé jusqu'au"), null=True, blank=True)
     # The run that claimed the message (a delivery run, or the copy to the Sent folder once it
     # was sent: `services/leases.py`); its later writes are conditional on it, so a run that
-    # lost its claim (lease expired, message settled by the sweeper) changes nothing.
+    # lost its claim (lease expired, message settled by the sweeper) changes nothing. It begins
+    # with the name of the process that runs it (`services/workers.py`).
     claimed_by = models.CharField(
-        _("réservé par la tournée d'envoi"), max_length=32, blank=True, default=""
+        _("réservé par la tournée d'envoi"), max_length=64, blank=True, default=""
     )
     # What went wrong last (or a remark once sent), rendered in the reader's language.
     last_error = ServerTextField(_("dernière erreur"), blank=True)

@@ -63,6 +63,7 @@ from courrier.billing.services.issue import (
     invoice_pdfs_record,
     invoice_pdfs_write,
 )
+from courrier.billing.services.leftovers import invoice_files_sweep
 from courrier.billing.services.pdf import invoice_pdf_render
 from courrier.billing.services.peppol import (
     PURPOSE_COURTESY,
@@ -354,6 +355,7 @@ INVOICE_BATCH = contexts.BatchHooks(
     drop=_round_drop,
     settle=_settle,
     route=_round_route,
+    sweep=invoice_files_sweep,
 )
 
 

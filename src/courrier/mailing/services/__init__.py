@@ -48,6 +48,7 @@ from courrier.mailing.services.profiles import (
     profile_updated,
     profile_verify,
 )
+from courrier.mailing.services.recovery import Recovery, outbox_recover
 from courrier.mailing.services.resend import message_resend
 from courrier.mailing.services.rounds import BatchProgress, batch_compose
 from courrier.mailing.services.sent_copy import sent_copy_append
@@ -73,6 +74,7 @@ __all__ = [
     "PresendCheck",
     "Preview",
     "Reason",
+    "Recovery",
     "batch_compose",
     "batch_contexts",
     "batch_create",
@@ -106,6 +108,7 @@ __all__ = [
     "message_store_once",
     "messages_deliver",
     "messages_recover",
+    "outbox_recover",
     "presend_check",
     "profile_blocker",
     "profile_for",

@@ -220,9 +220,12 @@ def batch_resume(*, batch: MailBatch) -> bool:
 
 
 def batches_resume_stalled(*, now: datetime | None = None) -> int:
-    """Resume the batches left unfinished for longer than a delivery lease (their worker
-    stopped mid-way); a resumed batch queues only what is missing. Returns how many."""
-    limit = (now or timezone.now()) - timedelta(seconds=settings.COURRIER["SENDING_LEASE_SECONDS"])
+    """Resume the batches left unfinished for longer than a delivery lease, and at least ten
+    minutes (their worker stopped mid-way on a host this process cannot see into; one known
+    dead is resumed at once, `recovery.outbox_recover`); a resumed batch queues only what is
+    missing. Returns how many."""
+    wait = max(float(settings.COURRIER["SENDING_LEASE_SECONDS"]), 600.0)
+    limit = (now or timezone.now()) - timedelta(seconds=wait)
     stalled = MailBatch.objects.filter(
         state__in=[State.PENDING, State.COMPOSING], created_at__lt=limit
     )

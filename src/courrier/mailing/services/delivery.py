@@ -3,10 +3,11 @@ decisions (cancel, retry).
 
 A delivery run claims messages with a conditional UPDATE and a token of its own; every later
 write of the run is conditional on that token, so two runs never send the same message and a
-run that lost its claim changes nothing. An attempt is recorded before a byte leaves, so that
-after a crash the sweeper can tell a message that may have left ("uncertain", never resent
-automatically) from one that was never tried (queued again). The claim, the lease and the retry
-times are `leases.py`'s, which the copy in the Sent folder shares.
+run that lost its claim changes nothing. The batch's attempts are recorded before a byte
+leaves, and each answer before the next message is handed over, so that after a crash the
+sweeper can tell the one message that may have left ("uncertain", never resent automatically)
+from those never handed over (queued again). The claim, the lease and the retry times are
+`leases.py`'s, which the copy in the Sent folder shares.
 
 Its size: the claim, the token-guarded writes, the lanes and the sweeper are one protocol; each
 write depends on the claim's rules, and reading them side by side is how a change is checked
@@ -56,6 +57,7 @@ from courrier.mailing.services import leases
 from courrier.mailing.services.contents import contents_load
 from courrier.mailing.services.leases import retry_delay
 from courrier.mailing.services.sent_copy import sent_copy_enqueue
+from courrier.mailing.services.workers import process_alive
 from courrier.mailing.transports import transport_for
 from courrier.mailing.transports.base import Transport
 from courrier.sql import per_row
@@ -266,20 +268,39 @@ class _Run:
         self.claimed_at: datetime | None = None
         # (message pk, attempt pk, answer, when) of the messages sent and not yet recorded
         self._sent: list[tuple[int, int, str | Text, datetime]] = []
+        # (pk, still ours) of the next message, checked as the previous answer was recorded.
+        self._checked: tuple[int, bool] | None = None
 
     def owned(self, *pks: int, statuses: Iterable[str] = (Status.SENDING,)) -> QuerySet[Any]:
         return leases.owned(self.token, *pks).filter(status__in=list(statuses))
 
-    def renew(self, pks: list[int]) -> None:
+    def renew(self, pks: list[int]) -> set[int]:
+        """Extend the lease of the messages `pks` (the run's heartbeat); the pks it still
+        holds. One it no longer holds was settled by the sweeper while a send stalled past
+        the lease: it is not this run's to hand over any more."""
         leases.lease_renew(self.owned(*pks))
+        return set(self.owned(*pks).values_list("pk", flat=True))
+
+    def hand_over(self, message: OutboundMessage) -> bool:
+        """Whether the message is still this run's, its lease renewed, as it is handed over.
+
+        One conditional UPDATE, just before the send: with the answers recorded one by one,
+        the sweeper may give back to the queue only the messages after the first one still
+        open, so a message this run holds at this moment is, until its answer is recorded,
+        the one the sweeper would make "uncertain", never one it requeues."""
+        checked, self._checked = self._checked, None
+        if checked is not None and checked[0] == message.pk:
+            # Checked in the transaction that recorded the previous message's answer.
+            return checked[1]
+        return bool(leases.lease_renew(self.owned(message.pk)))
 
     def begin(self, messages: list[OutboundMessage]) -> dict[int, DeliveryAttempt]:
         """Record the attempts of a claimed batch before a byte of it leaves, in one
         transaction; the messages whose claim was lost are left out.
 
-        Until the answers are known the attempts' outcome is, truthfully, uncertain: after a
-        crash the sweeper makes every message of the batch still open "uncertain" (at most one
-        claimed batch per connection), never resent by itself."""
+        Until its answer is known an attempt's outcome is, truthfully, uncertain: after a
+        crash the sweeper makes the first one still open "uncertain" (the message in flight),
+        never resent by itself, and gives the later ones back to the queue."""
         now = timezone.now()
         pks = [m.pk for m in messages]
         with transaction.atomic():
@@ -323,16 +344,28 @@ class _Run:
                 attempt.save(update_fields=["outcome", "detail", "finished_at"])
         return bool(changed)
 
-    def sent(self, message: OutboundMessage, attempt: DeliveryAttempt, answer: str | Text) -> None:
-        """The server took the message. Recorded with the others of the batch by `flush`, in one
-        transaction; until then the attempt stays open, so a crash leaves it "uncertain"."""
+    def sent(
+        self,
+        message: OutboundMessage,
+        attempt: DeliveryAttempt,
+        answer: str | Text,
+        *,
+        next_pk: int | None = None,
+    ) -> None:
+        """The server took the message: recorded at once, before the next message is handed
+        over. So after a crash, the run's first attempt still open is the one message that
+        may have left without its answer recorded, and the later ones were never handed over
+        (the sweeper's rule, `messages_recover`). The claim of the message to go next,
+        `next_pk`, is checked in the same transaction (`hand_over`)."""
         self._sent.append((message.pk, attempt.pk, answer, timezone.now()))
         self.report.sent += 1
         logger.info("message %s sent: %s", message.pk, _reply(answer))
+        self.flush(next_pk=next_pk)
 
-    def flush(self) -> None:
+    def flush(self, *, next_pk: int | None = None) -> None:
         """Settle the messages the server took since the last flush: two UPDATEs in one
-        transaction, whatever their number."""
+        transaction, whatever their number (and with `next_pk`, the next message's claim
+        checked and renewed in it)."""
         done, self._sent = self._sent, []
         if not done:
             return
@@ -370,6 +403,8 @@ class _Run:
                     model=DeliveryAttempt,
                 ),
             )
+            if next_pk is not None:
+                self._checked = (next_pk, bool(leases.lease_renew(self.owned(next_pk))))
         for pk in recorded:
             # An SMTP server keeps no copy: a separate task files one in the Sent folder.
             sent_copy_enqueue(message_pk=pk)
@@ -729,9 +764,22 @@ def _send(run: _Run, claimed: list[OutboundMessage], transport: Transport) -> bo
         while pending:
             message = pending[0]
             if (timezone.now() - renewed_at).total_seconds() > lease_seconds / 4:
-                # A slow server must not let the lease of the messages still waiting expire.
-                run.renew([m.pk for m in pending])
+                # The heartbeat: a slow server must not let the lease of the messages still
+                # waiting expire. A send that stalled past the lease may have let the sweeper
+                # give the rest back to the queue: those are another run's now, never sent here.
+                held = run.renew([m.pk for m in pending])
                 renewed_at = timezone.now()
+                lost = [m for m in pending if m.pk not in held]
+                if lost:
+                    logger.warning(
+                        "run %s lost %d claimed messages to the sweeper", run.token, len(lost)
+                    )
+                    pending = [m for m in pending if m.pk in held]
+                    for gone in lost:
+                        attempts.pop(gone.pk, None)
+                    if not pending:
+                        break
+                    message = pending[0]
             if not transport.is_open:
                 try:
                     transport.open()
@@ -760,11 +808,19 @@ def _send(run: _Run, claimed: list[OutboundMessage], transport: Transport) -> bo
                 if not pending:
                     break
                 message = pending[0]
+            if not run.hand_over(message):
+                # The sweeper gave it back to the queue (its clock ahead of ours by more than
+                # the lease): another run's now, never sent by this one.
+                pending.pop(0)
+                attempts.pop(message.pk, None)
+                continue
             attempt = attempts.pop(message.pk)
+            # Handed over from here: whatever happens next (the outcome's write may fail, the
+            # database gone), it is never given back to the queue as untried.
+            pending.pop(0)
             try:
                 answer = transport.send(message)
             except ConfigurationError as exc:
-                pending.pop(0)
                 run.flush()
                 run.forget(attempts.pop(m.pk) for m in pending if m.pk in attempts)
                 run.hold(message, attempt, exc, untried=pending)
@@ -780,7 +836,6 @@ def _send(run: _Run, claimed: list[OutboundMessage], transport: Transport) -> bo
                 run.failed(message, attempt, exc)
             except Exception as exc:
                 # A fault of ours, not an answer from the server: it may or may not have left.
-                pending.pop(0)
                 run.uncertain(
                     message,
                     attempt,
@@ -791,8 +846,7 @@ def _send(run: _Run, claimed: list[OutboundMessage], transport: Transport) -> bo
                 )
                 raise
             else:
-                run.sent(message, attempt, answer)
-            pending.pop(0)
+                run.sent(message, attempt, answer, next_pk=pending[0].pk if pending else None)
     finally:
         run.flush()
         run.forget(attempts.pop(m.pk) for m in pending if m.pk in attempts)
@@ -822,46 +876,121 @@ def _attempt_now(message: OutboundMessage, error: MailingError) -> DeliveryAttem
 
 
 def messages_recover(*, now: datetime | None = None) -> int:
-    """Settle messages left in "sending" past their lease (a worker stopped mid-run).
+    """Settle messages left in "sending" by a run that stopped: past their lease, or at once
+    when their run's process is known to be dead (same host, `workers.process_alive`).
 
-    One that had been handed to the transport becomes "uncertain", with an explanation: it may
-    have left, so it is never resent automatically. One that the run had claimed but not yet
-    tried goes back to the queue. Returns the number of messages settled.
-    """
+    A run records each answer before it hands over the next message, so of a run's messages
+    still open only the first it began may have left: that one becomes "uncertain", with
+    what is known (when the server had accepted the run's previous message); it is never
+    resent automatically. The others of its batch were never handed over and go back to the
+    queue, as does a message claimed and not yet begun. Returns the number of messages
+    settled."""
     now = now or timezone.now()
-    expired = Q(status=Status.SENDING) & leases.lease_expired(now)
-    explanation = Sentence(
-        gettext_noop(
-            "L'envoi a été interrompu (arrêt du programme d'envoi ?) avant la réponse du "
-            "serveur : le message est peut-être parti. Il ne sera pas renvoyé automatiquement ; "
-            "vérifiez auprès du destinataire, puis renvoyez-le ou annulez-le."
+    stopped = Q(status=Status.SENDING) & leases.lease_expired(now)
+    rows = list(
+        OutboundMessage.objects.filter(status=Status.SENDING).values_list(
+            "pk", "claimed_by", "profile_id", "lease_expires_at"
         )
     )
+    runs: dict[str, list[tuple[int, int]]] = {}
+    for pk, token, profile_id, expires in rows:
+        if expires is None or expires < now or process_alive(token) is False:
+            runs.setdefault(token, []).append((pk, profile_id))
     settled = 0
     requeued: set[int] = set()
-    rows = OutboundMessage.objects.filter(expired).values_list("pk", "claimed_by", "profile_id")
-    for pk, token, profile_id in rows:
+    for token, messages in runs.items():
+        dead = process_alive(token) is False
+        guard = Q(status=Status.SENDING) if dead else stopped
+        pks = [pk for pk, _profile in messages]
+        profiles = dict(messages)
         with transaction.atomic():
-            open_attempts = DeliveryAttempt.objects.filter(message_id=pk, finished_at__isnull=True)
-            mine = OutboundMessage.objects.filter(expired, pk=pk, claimed_by=token)
-            if open_attempts.exists():
-                changed = leases.lease_end(
-                    mine, now=now, status=Status.UNCERTAIN, last_error=explanation
-                )
-                if changed:
-                    open_attempts.update(finished_at=now, detail=explanation)
-                    logger.warning("message %s uncertain: its delivery run stopped", pk)
-            else:
-                changed = leases.lease_end(
-                    mine, now=now, status=Status.QUEUED, attempts=F("attempts") - 1
-                )
-                if changed:
-                    requeued.add(profile_id)
-                    logger.info("message %s requeued: claimed by a stopped run, never tried", pk)
-            settled += changed
+            # The run's rows locked first (PostgreSQL; SQLite's IMMEDIATE transaction already
+            # holds the write lock): a live run's hand-over or answer waits, and what is read
+            # below is what the run last committed.
+            list(OutboundMessage.objects.select_for_update().filter(pk__in=pks).values("pk"))
+            open_attempts = DeliveryAttempt.objects.filter(
+                message_id__in=pks, finished_at__isnull=True
+            ).order_by("pk")
+            begun_at = dict(open_attempts.values_list("message_id", "started_at"))
+            in_flight = next(iter(begun_at), None)
+            # A token without a process name is from a run that recorded its answers at the end
+            # of its batch: any message it began may have left.
+            one_by_one = ":" in token
+            for pk in pks:
+                mine = OutboundMessage.objects.filter(guard, pk=pk, claimed_by=token)
+                if pk == in_flight or (pk in begun_at and not one_by_one):
+                    explanation = (
+                        _interrupted(pk, begun_at[pk], token) if one_by_one else _INTERRUPTED_BATCH
+                    )
+                    changed = leases.lease_end(
+                        mine, now=now, status=Status.UNCERTAIN, last_error=explanation
+                    )
+                    if changed:
+                        open_attempts.filter(message_id=pk).update(
+                            finished_at=now, detail=explanation
+                        )
+                        logger.warning("message %s uncertain: its delivery run stopped", pk)
+                else:
+                    changed = leases.lease_end(
+                        mine, now=now, status=Status.QUEUED, attempts=F("attempts") - 1
+                    )
+                    if changed:
+                        # Never handed over: it goes back without a trace of a try.
+                        open_attempts.filter(message_id=pk).delete()
+                        requeued.add(profiles[pk])
+                        logger.info("message %s requeued: its stopped run never sent it", pk)
+                settled += changed
     for profile_id in sorted(requeued):
         enqueue_on_commit(profile_id)
     return settled
+
+
+_INTERRUPTED_BATCH = Sentence(
+    gettext_noop(
+        "L'envoi a été interrompu (arrêt du programme d'envoi ?) avant la réponse du "
+        "serveur : le message est peut-être parti. Il ne sera pas renvoyé automatiquement ; "
+        "vérifiez auprès du destinataire, puis renvoyez-le ou annulez-le."
+    )
+)
+
+
+def _interrupted(pk: int, begun: datetime | None, token: str) -> Text:
+    """Why a message is uncertain after its run stopped, with what is known: when the server
+    had accepted the run's previous message (of its batch, begun together, or one the run
+    sent before and still holds), if it had."""
+    same_run = Q(message__claimed_by=token)
+    if begun is not None:
+        same_run |= Q(started_at=begun)
+    previous = (
+        DeliveryAttempt.objects.filter(same_run, outcome=Outcome.SENT, finished_at__isnull=False)
+        .exclude(message_id=pk)
+        .order_by("-finished_at")
+        .values_list("finished_at", flat=True)
+        .first()
+    )
+    if previous is None:
+        return Sentence(
+            gettext_noop(
+                "L'envoi a été interrompu (arrêt du programme d'envoi ?) pendant la remise de "
+                "ce message au serveur, avant sa réponse : il est peut-être parti. Il ne sera "
+                "pas renvoyé automatiquement ; vérifiez auprès du destinataire, puis "
+                "renvoyez-le ou annulez-le. Les messages suivants de la tournée n'avaient pas "
+                "été remis : ils sont repartis normalement."
+            )
+        )
+    at = timezone.localtime(previous)
+    return Sentence(
+        gettext_noop(
+            "L'envoi a été interrompu (arrêt du programme d'envoi ?) pendant la remise de ce "
+            "message au serveur, avant sa réponse : il est peut-être parti. Le serveur avait "
+            "accepté le message précédent de la tournée le %(date)s à %(time)s ; celui-ci "
+            "était le suivant, aucune réponse n'est arrivée. Il ne sera pas renvoyé "
+            "automatiquement ; vérifiez auprès du destinataire, puis renvoyez-le ou "
+            "annulez-le. Les messages suivants de la tournée n'avaient pas été remis : ils "
+            "sont repartis normalement."
+        ),
+        {"date": at.strftime("%d/%m/%Y"), "time": at.strftime("%H:%M:%S")},
+    )
 
 
 def profiles_waiting(*, now: datetime | None = None) -> list[int]:

@@ -16,7 +16,6 @@ that a server's recovery is not met by every message at once.
 from __future__ import annotations
 
 import random
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +24,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from courrier.mailing.models import OutboundMessage
+from courrier.mailing.services.workers import process_token
 
 
 def lease() -> timedelta:
@@ -33,8 +33,10 @@ def lease() -> timedelta:
 
 
 def run_token() -> str:
-    """A new run's token, written on the rows it claims."""
-    return uuid.uuid4().hex
+    """A new run's token, written on the rows it claims: it names the process, so that a
+    worker starting on the same host can settle the claims of one that died without waiting
+    for their lease (`workers.process_alive`)."""
+    return process_token()
 
 
 def lease_expired(now: datetime) -> Q:

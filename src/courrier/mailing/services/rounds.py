@@ -30,15 +30,17 @@ closes the batch.
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -255,6 +257,10 @@ def batch_compose(
         logger.warning("batch %s stopped: %s", batch.pk, batch.error)
         return batch
     except Exception as exc:
+        if _disk_full(exc):
+            _wait_for_space(batch, part=part, parts=parts)
+            logger.exception("batch %s waits: the disk is full", batch.pk)
+            return batch
         _finish(
             batch,
             state=State.FAILED,
@@ -278,6 +284,41 @@ def batch_compose(
         batch.queued = OutboundMessage.objects.filter(batch=batch).count()
         MailBatch.objects.filter(pk=batch.pk).update(queued=batch.queued)
     return batch
+
+
+# What a full disk (or a file grown past its limit) raises, from a file or from the database.
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+        return True
+    text = str(exc)
+    return isinstance(exc, DatabaseError) and (
+        "disk is full" in text or "No space left on device" in text
+    )
+
+
+def _wait_for_space(batch: MailBatch, *, part: int, parts: int) -> None:
+    """The disk is full: the round being stored left nothing (its files removed, its
+    transaction rolled back), the messages already queued leave normally. The batch stays
+    "composing", says why, and this part is tried again after RETRY_BASE_SECONDS, until there
+    is room (a person may free some meanwhile)."""
+    # Imported here: the task module imports the services.
+    from courrier.mailing.tasks import compose_batch
+
+    delay = timedelta(seconds=float(settings.COURRIER["RETRY_BASE_SECONDS"]))
+    MailBatch.objects.filter(pk=batch.pk).update(
+        error=Sentence(
+            gettext_noop(
+                "Le disque du serveur est plein : la mise en file s'est arrêtée sans rien "
+                "perdre, les messages déjà en file partent normalement. Elle reprend d'elle-même "
+                "toutes les %(seconds)d secondes, dès qu'il y a de la place."
+            ),
+            {"seconds": int(delay.total_seconds())},
+        )
+    )
+    compose_batch.using(run_after=timezone.now() + delay).enqueue(batch.pk, part, parts)
 
 
 def _compose(

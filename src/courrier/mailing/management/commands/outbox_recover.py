@@ -1,5 +1,6 @@
-"""Cron job: settle deliveries that stopped, wake delivery for messages left waiting, and ask
-the Peppol access points how the documents they took are doing (bounded per run).
+"""Cron job: settle what stopped workers left (deliveries, task rows, batches, files), wake
+delivery for messages left waiting, and ask the Peppol access points how the documents they
+took are doing (bounded per run).
 
 Like every command, it speaks the active language: French (LANGUAGE_CODE) unless a caller
 activates another one.
@@ -19,9 +20,11 @@ from courrier.peppol.status import statuses_poll
 
 class Command(BaseCommand):
     help = _(
-        "Règle les envois interrompus (message en cours d'envoi dont le bail a expiré : "
-        "« incertain », jamais renvoyé automatiquement) et relance la livraison des profils "
-        "qui ont des messages prêts ; reprend les envois groupés interrompus. "
+        "Règle les envois interrompus (bail expiré ou worker arrêté) : le message que le "
+        "serveur avait reçu sans répondre devient « incertain », jamais renvoyé "
+        "automatiquement, les suivants repartent ; relance la livraison des profils qui ont "
+        "des messages prêts, reprend les envois groupés interrompus, marque en échec les "
+        "tâches des workers arrêtés et supprime les fichiers de factures qu'ils ont laissés. "
         "À lancer par cron, par exemple toutes les 5 minutes."
     )
 
@@ -33,7 +36,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, no_kick: bool = False, **options: Any) -> None:
-        settled = services.messages_recover()
+        recovery = services.outbox_recover()
+        settled = recovery.messages
         self.stdout.write(
             ngettext(
                 "%(count)d envoi interrompu réglé.",
@@ -42,7 +46,25 @@ class Command(BaseCommand):
             )
             % {"count": settled}
         )
-        resumed = services.batches_resume_stalled()
+        if recovery.tasks:
+            self.stdout.write(
+                ngettext(
+                    "%(count)d tâche d'un worker arrêté marquée en échec.",
+                    "%(count)d tâches de workers arrêtés marquées en échec.",
+                    recovery.tasks,
+                )
+                % {"count": recovery.tasks}
+            )
+        if recovery.files:
+            self.stdout.write(
+                ngettext(
+                    "%(count)d fichier laissé par un envoi groupé interrompu supprimé.",
+                    "%(count)d fichiers laissés par des envois groupés interrompus supprimés.",
+                    recovery.files,
+                )
+                % {"count": recovery.files}
+            )
+        resumed = recovery.batches
         self.stdout.write(
             ngettext(
                 "%(count)d envoi groupé interrompu repris.",
