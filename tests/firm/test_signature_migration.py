@@ -5,9 +5,10 @@ them line by line in the mail."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
+from auditlog.context import disable_auditlog
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
@@ -16,6 +17,15 @@ from courrier.firm.models import BillingCompany, Collaborator
 from courrier.mailing.models import SendingProfile
 from courrier.mailing.services import Draft, message_compose, messages_deliver
 from tests.fakes.smtp import FakeSMTPServer
+
+
+@pytest.fixture(autouse=True)
+def _no_audit_of_past_schemas() -> Iterator[None]:
+    """Rows written while the tables are those of an older migration: the audit log, which
+    reads the models of today, stays out of it."""
+    with disable_auditlog():
+        yield
+
 
 BEFORE = [("firm", "0004_company_invoice_template")]
 

@@ -4,10 +4,11 @@ for them: the services of `mailing/services/contents.py` read and write them exp
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from auditlog.context import disable_auditlog
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
@@ -18,6 +19,14 @@ from courrier.mailing.models import MessageContent, OutboundMessage, RawNotLoade
 from courrier.mailing.services import Draft, message_bytes, message_compose, messages_deliver
 from courrier.mailing.services.contents import contents_load
 from tests.fakes.smtp import FakeSMTPServer
+
+
+@pytest.fixture(autouse=True)
+def _no_audit_of_past_schemas() -> Iterator[None]:
+    """Rows written while the tables are those of an older migration: the audit log, which
+    reads the models of today, stays out of it."""
+    with disable_auditlog():
+        yield
 
 
 @pytest.fixture

@@ -11,13 +11,14 @@ the firm's application.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from html import unescape
 from pathlib import Path
 from typing import Any
 
 import pytest
+from auditlog.context import disable_auditlog
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
@@ -32,6 +33,15 @@ from courrier.mailing.models import SecureLink, SendingProfile
 from courrier.mailing.services import Draft, upload_store
 from courrier.mailing.services.by_link import message_compose_by_link
 from tests.fakes.smtp import FakeSMTPServer
+
+
+@pytest.fixture(autouse=True)
+def _no_audit_of_past_schemas() -> Iterator[None]:
+    """Rows written while the tables are those of an older migration: the audit log, which
+    reads the models of today, stays out of it."""
+    with disable_auditlog():
+        yield
+
 
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
 NAME = "Avertissement-extrait de rôle 2026.pdf"

@@ -17,6 +17,7 @@ from importlib import import_module
 from typing import Any
 
 import pytest
+from auditlog.context import disable_auditlog
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
@@ -37,6 +38,15 @@ from courrier.mailing.models import (
 from courrier.mailing.services import Draft
 from courrier.taxes import demo as taxes_demo
 from tests.fakes.smtp import FakeSMTPServer
+
+
+@pytest.fixture(autouse=True)
+def _no_audit_of_past_schemas() -> Iterator[None]:
+    """Rows written while the tables are those of an older migration: the audit log, which
+    reads the models of today, stays out of it."""
+    with disable_auditlog():
+        yield
+
 
 BEFORE = ("mailing", "0011_template_context_credit_note")
 AFTER = ("mailing", "0012_rich_text_bodies")
