@@ -33,7 +33,9 @@ INVOICES = 40
 BATCH = 5  # COURRIER_DELIVERY_BATCH: what one claim takes
 TIMEOUT = 240.0
 
-SEED = """
+# A firm with a billing company whose mails go to the SMTP server on port argv[1] (shared
+# with the fault tests of tests/mailing/test_faults_kill.py).
+SEED_FIRM = """
 import json, sys
 from datetime import date
 import django
@@ -62,6 +64,11 @@ MailTemplateVersion.objects.create(
     template=template, language="fr", subject="{TYPEDOC} {NUMFACT}",
     body="Bonjour,\\n\\nVoici la {TYPEDOC} {NUMFACT} de {MONTANT}.",
 )
+"""
+
+SEED = (
+    SEED_FIRM
+    + """
 for n in range(count):
     client = Client.objects.create(
         number=f"C{n:05d}", name=f"Client {n}", language="fr", invoice_channel="email"
@@ -75,6 +82,7 @@ for n in range(count):
 batch = invoice_batch_start(by=anne, billing_company=company)
 print(json.dumps(batch.pk))
 """
+)
 
 REPORT = """
 import json, sys

@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from tests.billing.test_sending_crash import SEED_FIRM
 from tests.fakes.smtp import FakeSMTPServer
 from tests.mailing.test_postgres import SEED, _courrier, _environment, _run, _wait_for_line
 
@@ -173,35 +174,9 @@ def test_a_worker_killed_while_the_server_holds_an_answer(
     assert "RUNNING" not in {task[1] for task in report["tasks"]}
 
 
-INVOICES_SEED = """
-import json, sys
-from datetime import date
-import django
-django.setup()
-from courrier.billing.services import invoice_create, invoice_issue
-from courrier.billing.services.sending import invoice_batch_start
-from courrier.clients.models import Client, ClientEmail
-from courrier.firm.models import BillingCompany, Collaborator
-from courrier.mailing.models import MailTemplate, MailTemplateVersion, SendingProfile
-
-port, count = int(sys.argv[1]), int(sys.argv[2])
-anne = Collaborator.objects.create_user(
-    email="anne@fidu.test", password=None, first_name="Anne", last_name="Dupont"
-)
-company = BillingCompany.objects.create(
-    code="FIDU", name="Fiduciaire Demo", legal_form="SRL", enterprise_number="0494.482.244",
-    iban="BE18 0010 1338 4965", bic="GEBABEBB", street="Avenue Louise 250",
-    postal_code="1050", city="Bruxelles",
-)
-SendingProfile.objects.create(
-    billing_company=company, smtp_host="127.0.0.1", smtp_port=port, smtp_security="none",
-    from_name="Fiduciaire Demo", from_address="factures@fidu.test",
-)
-template = MailTemplate.objects.create(name="Factures", context="invoice", shared=True)
-MailTemplateVersion.objects.create(
-    template=template, language="fr", subject="{TYPEDOC} {NUMFACT}",
-    body="Bonjour,\\n\\nVoici la {TYPEDOC} {NUMFACT} de {MONTANT}.",
-)
+INVOICES_SEED = (
+    SEED_FIRM
+    + """
 # An invoice issued with its PDF before the batch: a file that a stored row names.
 kept = None
 for n in range(count):
@@ -218,6 +193,7 @@ for n in range(count):
 batch = invoice_batch_start(by=anne, billing_company=company)
 print(json.dumps([batch.pk, kept]))
 """
+)
 
 # The worker, killed by itself at the worst moment of a round: its PDFs written, the
 # transaction that records them and stores the mails not yet begun.
