@@ -205,6 +205,25 @@ def test_a_taken_access_point_port_is_a_clear_message(tmp_path: Path) -> None:
     assert "Traceback" not in result.stdout + result.stderr
 
 
+def test_a_second_demo_on_the_same_folder_is_refused_and_the_first_goes_on(
+    running_demo: RunningDemo,
+) -> None:
+    database = running_demo.data_dir / "courrier.sqlite3"
+    before = database.stat().st_size
+
+    result = _run_demo(
+        running_demo.data_dir, "--reset", f"--port={free_port()}", f"--smtp-port={free_port()}"
+    )
+
+    assert result.returncode == 1
+    assert "Une démo tourne déjà sur le dossier" in result.stderr
+    assert f"(processus {running_demo.process.pid})" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    # Nothing of the first one was reset: its database, its pages.
+    assert database.stat().st_size >= before
+    assert get(running_demo.port, "/connexion/") == 200
+
+
 def test_a_database_that_is_not_the_demo_is_left_alone(tmp_path: Path) -> None:
     data_dir = tmp_path / "production"
     data_dir.mkdir()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import http.client
 import os
 import shutil
@@ -24,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -49,7 +50,10 @@ MARKER_TEXT = (
 )
 # What a data directory may hold before it becomes a demo one: `courrier` writes its keys into
 # the directory named by COURRIER_DATA_DIR as soon as it starts.
-_ALLOWED_BEFORE_MARKER = {"keys"}
+# Held by the running demo for as long as it runs (an advisory lock, released by the system
+# when the process ends, however it ends).
+LOCK_NAME = ".courrier-demo.lock"
+_ALLOWED_BEFORE_MARKER = {"keys", LOCK_NAME}
 STOP_TIMEOUT = 10.0
 # An e-invoice is delivered this many seconds after the demo's access point took it.
 DELIVERY_SECONDS = 3.0
@@ -75,6 +79,35 @@ class DemoError(Exception):
 def default_data_dir() -> Path:
     configured = os.environ.get("COURRIER_DATA_DIR")
     return Path(configured) if configured else Path("var") / "demo"
+
+
+@contextlib.contextmanager
+def demo_data_dir_lock(data_dir: Path) -> Iterator[None]:
+    """Hold `data_dir` for one demo: a second demo on the same folder (which would reset or
+    seed the database under the first one's feet) is refused with a DemoError naming the
+    first one's process."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handle = (data_dir / LOCK_NAME).open("a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise DemoError(
+                _(
+                    "Une démo tourne déjà sur le dossier %(dir)s (processus %(pid)s) : arrêtez-la "
+                    "d'abord, ou choisissez un autre dossier avec --data-dir."
+                )
+                % {"dir": data_dir, "pid": holder}
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        handle.close()
 
 
 def demo_data_dir_prepare(*, data_dir: Path, reset: bool) -> None:

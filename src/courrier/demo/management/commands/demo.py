@@ -3,6 +3,7 @@ Peppol access point."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 from argparse import ArgumentParser
@@ -25,7 +26,13 @@ from courrier.demo.seed import (
     DEMO_PASSWORD,
     PEPPOL_COMPANY,
 )
-from courrier.demo.stack import DemoError, DemoStack, default_data_dir, demo_data_dir_prepare
+from courrier.demo.stack import (
+    DemoError,
+    DemoStack,
+    default_data_dir,
+    demo_data_dir_lock,
+    demo_data_dir_prepare,
+)
 
 _ROLES = {
     "sophie": gettext_lazy("administratrice, interface en français"),
@@ -96,6 +103,7 @@ class Command(BaseCommand):
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, request_stop)
 
+        data_lock = contextlib.ExitStack()
         stack = DemoStack(
             data_dir=data_dir,
             port=port,
@@ -104,6 +112,7 @@ class Command(BaseCommand):
             stop_requested=stop_requested,
         )
         try:
+            data_lock.enter_context(demo_data_dir_lock(data_dir))
             stack.check_ports()
             demo_data_dir_prepare(data_dir=data_dir, reset=reset)
             self.stdout.write(_("Préparation de la base de démonstration dans %s …") % data_dir)
@@ -127,6 +136,7 @@ class Command(BaseCommand):
             if stack.children or stack.catcher is not None or stack.access_point is not None:
                 self.stdout.write(_("Arrêt de la démo …"))
             stack.stop()
+            data_lock.close()
         self.stdout.write(_("Démo arrêtée."))
 
     def _print_welcome(self, stack: DemoStack) -> None:
