@@ -30,6 +30,7 @@ from courrier.audit import (
     entry_action,
     entry_changes,
     entry_detail,
+    entry_object,
 )
 from courrier.firm.forms import (
     BillingCompanyForm,
@@ -192,6 +193,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         {
             "entry": entry,
             "action": entry_action(entry),
+            "object": entry_object(entry),
             "changes": entry_changes(entry),
             "detail": entry_detail(entry),
         }
