@@ -303,6 +303,10 @@ def test_the_page_of_a_reset_link_speaks_the_collaborators_language(
     assert '<html lang="nl">' in form.content.decode()
     assert "Nieuw wachtwoord" in form.content.decode()
     set_url = form.redirect_chain[-1][0]
+    # The page's language switch still works: French picked, French shown.
+    picked = fresh.post(reverse("set_language"), {"language": "fr", "next": set_url}, follow=True)
+    assert '<html lang="fr">' in picked.content.decode()
+    fresh.cookies.pop(settings.LANGUAGE_COOKIE_NAME)
     done = fresh.post(
         set_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}, follow=True
     )

@@ -266,11 +266,15 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     """The link of the reset mail: a new password, and the account's lock lifted (whoever
     holds the mailbox has proved who they are). A valid link speaks the language of the mail,
     its collaborator's, whatever browser opens it, and leaves that language for the pages
-    that follow (the language cookie of the login page's switch)."""
+    that follow (the language cookie of the login page's switch); a language picked with that
+    switch, on this page or before, wins."""
 
     @method_decorator(login_not_required)
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        self.link_language = self._link_language(kwargs.get("uidb64", ""), kwargs.get("token"))
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) in dict(settings.LANGUAGES)
+        self.link_language = (
+            None if chosen else self._link_language(kwargs.get("uidb64", ""), kwargs.get("token"))
+        )
         if self.link_language:
             translation.activate(self.link_language)
             request.LANGUAGE_CODE = self.link_language
