@@ -49,6 +49,7 @@ pytestmark = [
 
 NEW_PASSWORD = "Een-nieuw-wachtwoord-2027"
 SECRET = "smtp-Geheim-9f3b2c"
+CHANGED = "Wachtwoord gewijzigd"
 
 
 @pytest.fixture
@@ -181,6 +182,18 @@ def test_a_dutch_collaborator_resets_her_forgotten_password_from_the_mail(
     reset.wait_for_url(re.compile(r"/(clients/)?$"))
     expect(reset.locator("html")).to_have_attribute("lang", "nl")
     expect(reset.locator("form input[name=password]")).to_have_count(0)
+
+    # Logged in, she changes it again from her fiche, in Dutch.
+    reset.get_by_role("link", name="Mijn fiche").click()
+    reset.get_by_role("link", name="Mijn wachtwoord wijzigen").click()
+    reset.fill("input[name=old_password]", NEW_PASSWORD)
+    reset.fill("input[name=new_password1]", "Nog-een-ander-wachtwoord-2028")
+    reset.fill("input[name=new_password2]", "Nog-een-ander-wachtwoord-2028")
+    reset.get_by_role("button", name="Wachtwoord wijzigen").click()
+    expect(reset.get_by_role("heading", name=CHANGED)).to_be_visible()
+    assert Collaborator.objects.get(email="els@fidu.be").check_password(
+        "Nog-een-ander-wachtwoord-2028"
+    )
 
     # The link has served: opened again, it says so.
     again = fresh.new_page()
