@@ -29,7 +29,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from courrier.billing.models import Invoice
 from courrier.firm.models import Collaborator, Firm
-from courrier.mailing.models import SendingProfile
+from courrier.mailing.models import OutboundMessage, SendingProfile
 from courrier.mailing.services import Draft, message_compose, messages_deliver
 from tests.billing.factories import make_billing_company, make_invoice, make_invoice_client
 from tests.csp import Violations
@@ -382,3 +382,15 @@ def test_an_administrator_downloads_a_clients_data_with_the_mail_that_arrived(
     archive = zipfile.ZipFile(io.BytesIO(saved.read_bytes()))
     [eml] = [name for name in archive.namelist() if name.endswith(".eml")]
     assert archive.read(eml).replace(b"\r\n", b"\n") == arrived.data.replace(b"\r\n", b"\n")
+
+    # Then erases them: a wrong number first, then the client's.
+    page.get_by_role("link", name="Erase its data…").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.fill("input[name=number]", "C9999")
+    page.get_by_role("button", name="Erase for good").click()
+    expect(page.locator("input[name=number]")).to_have_attribute("aria-invalid", "true")
+    page.fill("input[name=number]", "C0100")
+    page.get_by_role("button", name="Erase for good").click()
+    # (The counts' wording is new: English once the translations are compiled.)
+    expect(page.locator(".flash-success")).to_contain_text("C0100")
+    assert not OutboundMessage.objects.filter(client=client).exists()
