@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -270,4 +271,4 @@ def test_an_english_administrator_reads_a_french_entry_in_english(
     # A row's creation lists its settings, not its id nor the rows that point at it.
     assert "mailing.OutboundMessage.None" not in page and ".None" not in page
     assert "sent_messages" not in page
-    assert "e-mail address : — → luc@fidu.test" in page
+    assert re.search(r"e-mail address ?: — → luc@fidu.test", page)
