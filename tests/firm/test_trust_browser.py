@@ -338,6 +338,14 @@ def test_without_the_role_a_collaborator_is_told_who_may_issue(
     assert "réservé" not in main
     assert not Invoice.objects.get(pk=draft.pk).is_issued
 
+    # Nor a client's data: the client file shows no such box, its address says whose it is.
+    page.goto(f"/clients/{client.pk}/")
+    expect(page.locator(f'a[href="/donnees/clients/{client.pk}/export/"]')).to_have_count(0)
+    response = page.goto(f"/donnees/clients/{client.pk}/export/")
+    assert response is not None and response.status == 403
+    expect(page.locator("html")).to_have_attribute("lang", "nl")
+    expect(page.get_by_text("voorbehouden aan de beheerders van het kantoor")).to_be_visible()
+
 
 # -- 5. a client's data, downloaded ------------------------------------------------------------
 
