@@ -3,11 +3,13 @@ person in a browser of their own (Debian's Chromium), in their own language.
 
 A Dutch-speaking collaborator who forgot her password asks for a link on the login page (switched
 to Nederlands), the worker mails it through the firm's mailbox to a real SMTP server, and she
-opens the link of the mail that arrived in a browser with no session. A collaborator who typed
-too many wrong passwords reads the locked page in Dutch; an English administrator unlocks her.
-An English administrator reads what a French colleague did in the audit log. A collaborator
-without the role Facturation is told who may issue an invoice. An administrator downloads a
-client's data. No page of these makes the browser refuse anything under the
+opens the link of the mail that arrived in a browser with no session (the page speaks the mail's
+language), then changes it again from her fiche. A collaborator who typed too many wrong
+passwords reads the locked page in Dutch; an English administrator unlocks her. An English
+administrator reads what a French colleague did in the audit log, in English, without the
+secret she typed. A collaborator without the role Facturation is told who may issue an invoice
+or export a client's data. An administrator downloads a client's data (the mail's bytes as they
+arrived), then erases them. No page of these makes the browser refuse anything under the
 Content-Security-Policy.
 """
 
