@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models import Q, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
@@ -308,6 +309,41 @@ def entry_detail(entry: LogEntry) -> list[tuple[str, str]]:
     ]
 
 
+def entry_object(entry: LogEntry) -> str:
+    """What an entry is about, in the reader's language: an action's neutral name ("facture
+    2026/0042", `object_label`) was written in its actor's language, its kind is said again in
+    the reader's; a settings row keeps its own name."""
+    from django.conf import settings
+
+    text = str(entry.object_repr)
+    data = entry.additional_data if isinstance(entry.additional_data, dict) else {}
+    model = entry.content_type.model_class() if entry.content_type_id else None
+    if model is None or "action" not in data:
+        return text
+    for language in dict(settings.LANGUAGES):
+        with translation.override(language):
+            written = f"{model._meta.verbose_name} "
+        if text.startswith(written):
+            return f"{model._meta.verbose_name} {text[len(written) :]}"
+    return text
+
+
+def _not_settings(model: type[models.Model] | None, names: Iterable[str]) -> set[str]:
+    """The labels of what a row's creation lists beside its settings: its id and the rows that
+    point at it (auditlog names them "messages: mailing.OutboundMessage.None")."""
+    if model is None:
+        return set()
+    hidden: set[str] = set()
+    for name in names:
+        try:
+            field = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        if not getattr(field, "concrete", False) or getattr(field, "primary_key", False):
+            hidden.add(str(getattr(field, "verbose_name", name)))
+    return hidden
+
+
 def entry_changes(entry: LogEntry) -> list[tuple[str, str, str]]:
     """The changed fields of a settings entry: (field's name in the reader's language, before,
     after), choices by their label (auditlog's display); secrets as they were stored, masked."""
@@ -315,8 +351,11 @@ def entry_changes(entry: LogEntry) -> list[tuple[str, str, str]]:
         return []
     model = entry.content_type.model_class() if entry.content_type_id else None
     shown = entry.changes_display_dict if model is not None else entry.changes
+    hidden = _not_settings(model, entry.changes)
     rows: list[tuple[str, str, str]] = []
     for label, values in shown.items():
+        if str(label) in hidden:
+            continue
         if isinstance(values, list | tuple) and len(values) == 2:
             before, after = (str(value) if value is not None else "" for value in values)
         else:

@@ -287,3 +287,32 @@ def test_no_collaborator_row_is_created_by_a_reset_request(firm_profile: Sending
     Browser().post(RESET, {"email": "nouveau@fidu.be"})
     run_worker()
     assert not Collaborator.objects.filter(email="nouveau@fidu.be").exists()
+
+
+def test_the_page_of_a_reset_link_speaks_the_collaborators_language(
+    firm_profile: SendingProfile, smtp_server: FakeSMTPServer
+) -> None:
+    make_collaborator("els@fidu.be", language="nl")
+    Browser().post(RESET, {"email": "els@fidu.be"})
+    run_worker()
+    path = link_in(smtp_server.messages[0].data)
+
+    # Opened in a French browser with no session: the page speaks the mail's language.
+    fresh = Browser(HTTP_ACCEPT_LANGUAGE="fr-BE")
+    form = fresh.get(path, follow=True)
+    assert '<html lang="nl">' in form.content.decode()
+    assert "Nieuw wachtwoord" in form.content.decode()
+    set_url = form.redirect_chain[-1][0]
+    # The page's language switch still works: French picked, French shown.
+    picked = fresh.post(reverse("set_language"), {"language": "fr", "next": set_url}, follow=True)
+    assert '<html lang="fr">' in picked.content.decode()
+    fresh.cookies.pop(settings.LANGUAGE_COOKIE_NAME)
+    done = fresh.post(
+        set_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}, follow=True
+    )
+    # The pages that follow keep it (the login page's language cookie).
+    assert '<html lang="nl">' in done.content.decode()
+    assert fresh.cookies[settings.LANGUAGE_COOKIE_NAME].value == "nl"
+    # A wrong link says nothing of whose it would be: the browser's language.
+    wrong = Browser(HTTP_ACCEPT_LANGUAGE="fr-BE").get(path[:-3] + "xx/", follow=True)
+    assert '<html lang="fr">' in wrong.content.decode()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -253,3 +254,21 @@ def test_a_role_change_reads_in_words(admin: Collaborator, colleague: Collaborat
     page = html.unescape(browser.get(reverse("firm:audit") + "?what=collaborator").content.decode())
     assert "rôle : collaborateur → administrateur du cabinet" in page
     assert "password" not in json.dumps(entry.changes)
+
+
+def test_an_english_administrator_reads_a_french_entry_in_english(
+    make_file: Callable[[str, str], ClientFile],
+    make_collaborator: Callable[..., Collaborator],
+) -> None:
+    file = make_file("C0020", "Boulangerie Dupuis")  # issued by a French administrator
+    reader = make_collaborator(
+        email="luc@fidu.test", role=Collaborator.Role.ADMIN, language="en", first_name="Luc"
+    )
+    page = logged_in(reader).get(reverse("firm:audit")).content.decode()
+    assert '<html lang="en">' in page
+    assert f"<td>invoice {file.invoice.display_number}</td>" in page
+    assert f"facture {file.invoice.display_number}" not in page
+    # A row's creation lists its settings, not its id nor the rows that point at it.
+    assert "mailing.OutboundMessage.None" not in page and ".None" not in page
+    assert "sent_messages" not in page
+    assert re.search(r"e-mail address ?: — → luc@fidu.test", page)

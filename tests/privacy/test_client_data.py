@@ -214,3 +214,17 @@ def test_an_invoice_mail_that_had_not_left_is_cancelled_by_the_erasure(
     client_erase(client=file.client, by=admin)
     stub = OutboundMessage.objects.get(pk=file.invoice_mail.pk)
     assert (stub.status, stub.to, stub.envelope_recipients) == ("cancelled", [], [])
+
+
+def test_the_erasure_counts_in_words_one_and_many(
+    make_file: Callable[[str, str], ClientFile], admin: Collaborator
+) -> None:
+    file = make_file("C0017", "Boulangerie Dupuis")
+    browser = logged_in(admin)
+    erase = reverse("privacy:client_erase", args=[file.client.pk])
+    page = html.unescape(browser.post(erase, {"number": "C0017"}, follow=True).content.decode())
+    # Two mails (the mail and the invoice's), one document, one address, one invoice kept.
+    assert (
+        "Les données du client C0017 ont été effacées : 2 mails, 1 document, 1 adresse e-mail. "
+        "1 facture émise est conservée."
+    ) in page

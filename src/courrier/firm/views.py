@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.contrib.messages.views import SuccessMessageMixin
 from django.core.paginator import Paginator
@@ -16,6 +17,8 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils import translation
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from django.views.generic import CreateView, FormView, ListView, UpdateView
@@ -27,6 +30,7 @@ from courrier.audit import (
     entry_action,
     entry_changes,
     entry_detail,
+    entry_object,
 )
 from courrier.firm.forms import (
     BillingCompanyForm,
@@ -189,6 +193,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         {
             "entry": entry,
             "action": entry_action(entry),
+            "object": entry_object(entry),
             "changes": entry_changes(entry),
             "detail": entry_detail(entry),
         }
@@ -259,9 +264,44 @@ class PasswordResetRequestView(auth_views.PasswordResetView):
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     """The link of the reset mail: a new password, and the account's lock lifted (whoever
-    holds the mailbox has proved who they are)."""
+    holds the mailbox has proved who they are). A valid link speaks the language of the mail,
+    its collaborator's, whatever browser opens it, and leaves that language for the pages
+    that follow (the language cookie of the login page's switch); a language picked with that
+    switch, on this page or before, wins."""
+
+    @method_decorator(login_not_required)
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) in dict(settings.LANGUAGES)
+        self.link_language = (
+            None if chosen else self._link_language(kwargs.get("uidb64", ""), kwargs.get("token"))
+        )
+        if self.link_language:
+            translation.activate(self.link_language)
+            request.LANGUAGE_CODE = self.link_language
+        return cast(HttpResponse, super().dispatch(request, *args, **kwargs))
+
+    def _link_language(self, uidb64: str, token: str | None) -> str | None:
+        """The interface language of the link's collaborator, when the link is good."""
+        user = self.get_user(uidb64)
+        if token == self.reset_url_token:
+            token = self.request.session.get(auth_views.INTERNAL_RESET_SESSION_TOKEN)
+        if user is None or not token or not self.token_generator.check_token(user, token):
+            return None
+        language = str(getattr(user, "language", "") or "")
+        return language if language in dict(settings.LANGUAGES) else None
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
         collaborator_unlock(collaborator=form.user)
+        if self.link_language:
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME,
+                self.link_language,
+                max_age=settings.LANGUAGE_COOKIE_AGE,
+                path=settings.LANGUAGE_COOKIE_PATH,
+                domain=settings.LANGUAGE_COOKIE_DOMAIN,
+                secure=settings.LANGUAGE_COOKIE_SECURE,
+                httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+                samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+            )
         return response

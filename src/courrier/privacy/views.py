@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from courrier.billing.models import Invoice
@@ -76,20 +76,25 @@ def client_erase(request: HttpRequest, pk: int) -> HttpResponse:
     form = ErasureForm(request.POST or None, client=client)
     if request.method == "POST" and erasure is None and form.is_valid():
         report = services.client_erase(client=client, by=_user(request))
+        mails = report.mails + report.invoice_mails
+        erased = ", ".join(
+            [
+                ngettext("%(count)s mail", "%(count)s mails", mails) % {"count": mails},
+                ngettext("%(count)s document", "%(count)s documents", report.documents)
+                % {"count": report.documents},
+                ngettext("%(count)s adresse e-mail", "%(count)s adresses e-mail", report.addresses)
+                % {"count": report.addresses},
+            ]
+        )
+        kept = ngettext(
+            "%(count)s facture émise est conservée.",
+            "%(count)s factures émises sont conservées.",
+            report.invoices_kept,
+        ) % {"count": report.invoices_kept}
         messages.success(
             request,
-            _(
-                "Les données du client %(number)s ont été effacées : %(mails)s mails, "
-                "%(documents)s documents, %(addresses)s adresses. %(invoices)s factures émises "
-                "sont conservées."
-            )
-            % {
-                "number": client.number,
-                "mails": report.mails + report.invoice_mails,
-                "documents": report.documents,
-                "addresses": report.addresses,
-                "invoices": report.invoices_kept,
-            },
+            _("Les données du client %(number)s ont été effacées : %(erased)s. %(kept)s")
+            % {"number": client.number, "erased": erased, "kept": kept},
         )
         return HttpResponseRedirect(reverse("clients:detail", args=[client.pk]))
     context = {
