@@ -271,11 +271,14 @@ PROVIDER_URLS = {
 }
 
 # Login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one account
-# (whatever the address they come from), or from one address (whatever the accounts tried),
-# further logins of that account or from that address are refused for AXES_COOLOFF_TIME, the
-# right password included; every refused try starts the wait again. An administrator unlocks
-# an account from the collaborators' page, the Django admin or `courrier axes_reset_username`.
+# (whatever the address they come from), or LOGIN_ADDRESS_FAILURE_LIMIT from one address
+# (whatever the accounts tried: higher, since an office's staff share one address), further
+# logins of that account or from that address are refused for AXES_COOLOFF_TIME, the right
+# password included; every refused try starts the wait again. An administrator unlocks an
+# account from the collaborators' page, the Django admin or `courrier axes_reset_username`.
 AXES_FAILURE_LIMIT = int(os.environ.get("COURRIER_LOGIN_FAILURE_LIMIT", "10"))
+LOGIN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("COURRIER_LOGIN_ADDRESS_FAILURE_LIMIT", "50"))
+AXES_HANDLER = "courrier.firm.lockout.FirmLoginHandler"
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("COURRIER_LOGIN_COOLOFF_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 # The login form's field is "username" (the e-mail address), compared as the login compares it.

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.django_db
 
 LOGIN = reverse("login")
 LIMIT = settings.AXES_FAILURE_LIMIT
+ADDRESS_LIMIT = settings.LOGIN_ADDRESS_FAILURE_LIMIT
 LOCKED = "Connexion bloquée"
 
 
@@ -84,11 +85,28 @@ def test_another_account_from_the_same_address_still_logs_in_below_the_address_l
     assert status == 302
 
 
+def test_an_office_sharing_one_address_is_not_locked_by_a_few_mistakes_of_several() -> None:
+    """Five colleagues behind the office's address each mistype three times: more failures
+    than one account's limit, far fewer than the address's; the next right password passes."""
+    colleagues = [make_collaborator(f"c{n}@fidu.be", first_name=f"C{n}") for n in range(5)]
+    for colleague in colleagues:
+        for _ in range(3):
+            log_in(Browser(), colleague.email, "typo", address="203.0.113.20")
+    assert 5 * 3 > LIMIT
+    for colleague in colleagues:
+        status, _page = log_in(Browser(), colleague.email, PASSWORD, address="203.0.113.20")
+        assert status == 302
+
+
 def test_the_address_is_locked_after_failures_on_many_accounts() -> None:
     bob = make_collaborator("bob@fidu.be", first_name="Bob")
     browser = Browser()
-    for number in range(LIMIT):
+    for number in range(ADDRESS_LIMIT - 1):
         log_in(browser, f"guess{number}@fidu.be", "wrong", address="203.0.113.9")
+    # One below the address's limit: still open.
+    status, _page = log_in(Browser(), bob.email, PASSWORD, address="203.0.113.9")
+    assert status == 302
+    log_in(browser, "guess-last@fidu.be", "wrong", address="203.0.113.9")
     # Bob's account had no failure, but the address is locked...
     status, page = log_in(Browser(), bob.email, PASSWORD, address="203.0.113.9")
     assert status == 429 and LOCKED in page
@@ -102,7 +120,7 @@ def test_behind_the_reverse_proxy_the_browsers_address_counts() -> None:
     the browser's, and what the browser wrote itself before it is not believed."""
     bob = make_collaborator("bob@fidu.be", first_name="Bob")
     browser = Browser()
-    for number in range(LIMIT):
+    for number in range(ADDRESS_LIMIT):
         log_in(
             browser,
             f"guess{number}@fidu.be",

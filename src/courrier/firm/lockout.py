@@ -12,6 +12,7 @@ import math
 from datetime import timedelta
 from typing import Any
 
+from axes.handlers.database import AxesDatabaseHandler
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cool_off
 from axes.models import AccessAttempt
@@ -56,6 +57,29 @@ def attempt_username(request: HttpRequest, credentials: dict[str, Any] | None = 
         value = request.POST.get("username")
     text = str(value or "").strip().lower()
     return text or None
+
+
+class FirmLoginHandler(AxesDatabaseHandler):
+    """django-axes' database handler with a limit of its own for an address.
+
+    A firm's staff usually share one public address (the office's), so a limit per address as
+    low as the one per account would let ten typing mistakes in a quarter of an hour, spread
+    over the office, lock everyone out, the administrator who could unlock included. The
+    address counts against `LOGIN_ADDRESS_FAILURE_LIMIT` (higher), the account against
+    `AXES_FAILURE_LIMIT`; axes compares one number with its limit, so the address's count is
+    given to it scaled: count × account limit ÷ address limit reaches the account limit
+    exactly when the count reaches the address limit."""
+
+    def get_failures(self, request: HttpRequest, credentials: dict[str, Any] | None = None) -> int:
+        counts = [
+            int(attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0)
+            for attempts in self.get_user_attempts(request, credentials)
+        ]
+        # One queryset per entry of AXES_LOCKOUT_PARAMETERS: ["username", "ip_address"].
+        account, address = (counts + [0, 0])[:2]
+        limit = int(settings.AXES_FAILURE_LIMIT)
+        address_limit = max(limit, int(settings.LOGIN_ADDRESS_FAILURE_LIMIT))
+        return max(account, address * limit // address_limit)
 
 
 def cool_off_minutes(request: HttpRequest | None = None) -> int:
