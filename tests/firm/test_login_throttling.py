@@ -92,7 +92,7 @@ def test_an_office_sharing_one_address_is_not_locked_by_a_few_mistakes_of_severa
     for colleague in colleagues:
         for _ in range(3):
             log_in(Browser(), colleague.email, "typo", address="203.0.113.20")
-    assert 5 * 3 > LIMIT
+    assert LIMIT < 5 * 3
     for colleague in colleagues:
         status, _page = log_in(Browser(), colleague.email, PASSWORD, address="203.0.113.20")
         assert status == 302

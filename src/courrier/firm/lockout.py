@@ -76,7 +76,7 @@ class FirmLoginHandler(AxesDatabaseHandler):
             for attempts in self.get_user_attempts(request, credentials)
         ]
         # One queryset per entry of AXES_LOCKOUT_PARAMETERS: ["username", "ip_address"].
-        account, address = (counts + [0, 0])[:2]
+        account, address = [*counts, 0, 0][:2]
         limit = int(settings.AXES_FAILURE_LIMIT)
         address_limit = max(limit, int(settings.LOGIN_ADDRESS_FAILURE_LIMIT))
         return max(account, address * limit // address_limit)
