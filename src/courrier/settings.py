@@ -20,6 +20,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -149,7 +150,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "firm.Collaborator"
-# The firm's administrators hold the invoices' permissions by their role (firm/permissions.py).
 # django-axes refuses a locked-out login before the password is even checked; the firm's
 # administrators hold every permission of the invoices' role through theirs.
 AUTHENTICATION_BACKENDS = [
@@ -315,8 +315,6 @@ SECURE_REFERRER_POLICY = "same-origin"
 
 
 def _origin(url: str) -> str:
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
 
