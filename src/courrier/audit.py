@@ -133,7 +133,7 @@ def audit_register() -> None:
     auditlog.register(
         Collaborator,
         # The password's hash is no one's business; a login is not a change of settings.
-        exclude_fields=["password", "last_login"],
+        exclude_fields=["password", "last_login", "password_reset_sent_at"],
     )
     auditlog.register(
         SendingProfile,

@@ -200,6 +200,10 @@ COURRIER: dict[str, Any] = {
     # A claim holds this long without a sign of life from its run (which renews it as it
     # sends); past it, the sweeper settles the claim (services/delivery.py, messages_recover).
     "SENDING_LEASE_SECONDS": int(os.environ.get("COURRIER_SENDING_LEASE_SECONDS", "180")),
+    # At most one "forgotten password" mail per account in this many seconds.
+    "PASSWORD_RESET_INTERVAL_SECONDS": int(
+        os.environ.get("COURRIER_PASSWORD_RESET_INTERVAL_SECONDS", "300")
+    ),
     # A task "running" on a worker of another host is taken for stopped after this long.
     "TASK_STALE_SECONDS": int(os.environ.get("COURRIER_TASK_STALE_SECONDS", "86400")),
     # Transient failures are retried this many times, with back-off, before "failed".

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -140,6 +141,43 @@ def test_a_forgotten_password_is_reset_by_the_mail_that_arrived(
     # The link has served: it does not work twice.
     again = Browser().get(path, follow=True).content.decode()
     assert "Ce lien ne vaut plus" in again
+
+
+def test_the_reset_page_cannot_fill_a_colleagues_mailbox(
+    firm_profile: SendingProfile, smtp_server: FakeSMTPServer
+) -> None:
+    anne = make_collaborator("anne@fidu.be")
+    for _ in range(3):
+        page = Browser().post(RESET, {"email": "anne@fidu.be"}, follow=True).content.decode()
+        # The page says the same each time: it never tells what the worker did.
+        assert "Si cette adresse est celle d'un collaborateur du cabinet" in page
+    run_worker()
+    assert len(smtp_server.messages) == 1
+
+    # Once the interval has passed (the last mail is that old), a new request sends again.
+    interval = settings.COURRIER["PASSWORD_RESET_INTERVAL_SECONDS"]
+    anne.refresh_from_db()
+    assert anne.password_reset_sent_at is not None
+    Collaborator.objects.filter(pk=anne.pk).update(
+        password_reset_sent_at=anne.password_reset_sent_at - timedelta(seconds=interval + 1)
+    )
+    Browser().post(RESET, {"email": "anne@fidu.be"})
+    run_worker()
+    assert len(smtp_server.messages) == 2
+
+
+def test_a_reset_mail_that_could_not_leave_does_not_hold_the_next_one(
+    make_profile: Callable[..., SendingProfile], smtp_server: FakeSMTPServer
+) -> None:
+    anne = make_collaborator("anne@fidu.be")
+    Browser().post(RESET, {"email": "anne@fidu.be"})
+    run_worker()  # no profile can send yet
+    assert len(smtp_server.messages) == 0
+    make_profile(server=smtp_server, billing_company=make_company(), from_address="b@fidu.test")
+    Browser().post(RESET, {"email": "anne@fidu.be"})
+    run_worker()
+    assert len(smtp_server.messages) == 1
+    assert smtp_server.messages[0].rcpt_tos == [anne.email]
 
 
 def test_the_reset_page_never_tells_whether_an_address_exists(

@@ -11,10 +11,13 @@ and sends. The page thus takes as long for an unknown address as for a known one
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db.models import Q
+from django.utils import timezone
 
 from courrier.firm.models import Collaborator
 from courrier.mailing.exceptions import MailingError
@@ -46,18 +49,45 @@ def password_mail_profile(*, collaborator: Collaborator) -> SendingProfile | Non
     return None
 
 
+def password_reset_claim(*, collaborator: Collaborator) -> bool:
+    """Whether a reset mail may leave for this collaborator now, and if so, the time noted (one
+    conditional UPDATE: of two workers asked at once, one sends). Anyone can type an address
+    on the reset page: at most one mail per `PASSWORD_RESET_INTERVAL_SECONDS` per account, so
+    that the page cannot be used to fill a colleague's mailbox."""
+    now = timezone.now()
+    interval = timedelta(seconds=settings.COURRIER["PASSWORD_RESET_INTERVAL_SECONDS"])
+    due = Q(password_reset_sent_at__isnull=True) | Q(password_reset_sent_at__lte=now - interval)
+    return bool(
+        Collaborator.objects.filter(due, pk=collaborator.pk).update(password_reset_sent_at=now)
+    )
+
+
+def _claim_release(collaborator: Collaborator) -> None:
+    """A mail that did not leave fills no mailbox: the next request may send at once."""
+    Collaborator.objects.filter(pk=collaborator.pk).update(password_reset_sent_at=None)
+
+
 def password_reset_mail_send(
     *, collaborator: Collaborator, subject: str, body: str, html: str | None = None
 ) -> bool:
     """Send the reset mail to the collaborator's address now. False (and a log line that names
-    no link) when no profile can send it or its server refused: the page that asked says the
-    same thing either way, so that it never tells whether an address is known."""
+    no link) when the last one left too recently, no profile can send it or its server
+    refused: the page that asked says the same thing either way, so that it never tells
+    whether an address is known."""
+    if not password_reset_claim(collaborator=collaborator):
+        logger.warning(
+            "password reset for collaborator %s not sent: one left less than %s s ago",
+            collaborator.pk,
+            settings.COURRIER["PASSWORD_RESET_INTERVAL_SECONDS"],
+        )
+        return False
     profile = password_mail_profile(collaborator=collaborator)
     if profile is None:
         logger.warning(
             "password reset for collaborator %s not sent: no sending profile can send it",
             collaborator.pk,
         )
+        _claim_release(collaborator)
         return False
     name = profile.from_name.strip() or profile.owner_label
     mail = EmailMultiAlternatives(
@@ -84,6 +114,7 @@ def password_reset_mail_send(
             profile.pk,
             exc.__class__.__name__,
         )
+        _claim_release(collaborator)
         return False
     logger.info(
         "password reset mail for collaborator %s sent through profile %s",
