@@ -321,6 +321,9 @@ def test_a_server_error_is_the_clients_page_too(
     assert_clients_page(page, "de")
     assert "Unerwarteter Fehler" in text(page)
     assert "the storage is gone" not in page.content.decode()
+    # The reference the client can quote is the one the log holds the traceback under.
+    assert "Fehlerreferenz, für Ihr Steuerbüro:" in text(page)
+    assert f"<code data-request-id>{page['X-Request-ID']}</code>" in page.content.decode()
 
     # Elsewhere, the firm's own error page stays.
     monkeypatch.setattr(Firm, "load", broken)

@@ -29,6 +29,7 @@ from courrier.firm.models import Firm
 from courrier.l10n import MAIL_LANGUAGES, format_long_date, in_language, override
 from courrier.mailing import links
 from courrier.mailing.models import SecureLink
+from courrier.request_ids import request_id_of
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -95,6 +96,7 @@ _WORDS: dict[str, StrOrPromise] = {
         "Cette demande n'a pas pu être traitée. Cliquez à nouveau sur le lien reçu par e-mail.",
     ),
     "error_title": pgettext_lazy("link page", "Erreur inattendue"),
+    "reference": pgettext_lazy("link page", "Référence de l'erreur, à donner à votre fiduciaire :"),
     "error": pgettext_lazy(
         "link page",
         "Le document n'a pas pu être affiché à cause d'une erreur de notre côté. Réessayez dans"
@@ -159,16 +161,24 @@ def _page(template: str, *, language: str, title: str, status: int, **context: A
 
 
 def _message(
-    link: SecureLink | None, *, title_key: str, text_key: str, status: int, date: str = ""
+    link: SecureLink | None,
+    *,
+    title_key: str,
+    text_key: str,
+    status: int,
+    date: str = "",
+    reference: str = "",
 ) -> HttpResponse:
     """A page that says one thing (`_WORDS` keys): in the link's language, or in the four mail
-    languages when there is no link to tell whose it is."""
+    languages when there is no link to tell whose it is; with `reference`, the request's id
+    that finds the error in the log."""
     codes = [links.link_language(link)] if link is not None else list(MAIL_LANGUAGES)
     blocks = [
         {
             "language": code,
             "title": in_language(_WORDS[title_key], code),
             "text": in_language(_WORDS[text_key], code) % {"date": date},
+            "reference_label": in_language(_WORDS["reference"], code) if reference else "",
         }
         for code in codes
     ]
@@ -178,6 +188,7 @@ def _message(
         title=blocks[0]["title"],
         status=status,
         blocks=blocks,
+        reference=reference,
     )
 
 
@@ -287,5 +298,11 @@ def error_page(request: HttpRequest, *, status: int) -> HttpResponse:
     if status == 404:
         return _message(link, title_key="not_found_title", text_key="not_found", status=404)
     if status >= 500:
-        return _message(link, title_key="error_title", text_key="error", status=status)
+        return _message(
+            link,
+            title_key="error_title",
+            text_key="error",
+            status=status,
+            reference=request_id_of(request),
+        )
     return _message(link, title_key="unavailable", text_key="bad_request", status=status)
