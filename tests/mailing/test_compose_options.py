@@ -420,6 +420,37 @@ def test_a_scheduled_mail_waits_for_its_time(
     assert smtp_server.wait_for(1)[0].rcpt_tos == ["info@dupuis.test"]
 
 
+def test_a_clock_that_jumps_forward_then_back_sends_a_scheduled_mail_once(
+    sender: Collaborator,
+    client: Client,
+    profile: SendingProfile,
+    smtp_server: FakeSMTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The machine's clock jumps three hours ahead (a wrong NTP answer), then is set right: the
+    mail scheduled in two hours leaves at the jump, as it would at its time, and once only; the
+    clock back does not make it due, nor queue it, again."""
+    real_now = timezone.now
+    when = (real_now() + timedelta(hours=2)).replace(microsecond=0)
+    message = message_compose(
+        sender=sender,
+        client=client,
+        draft=Draft(subject=SUBJECT, body=BODY),
+        options=compose_options(scheduled_at=when),
+    )
+    assert messages_deliver(profile_id=profile.pk).claimed == 0
+
+    monkeypatch.setattr(timezone, "now", lambda: real_now() + timedelta(hours=3))
+    assert messages_deliver(profile_id=profile.pk).sent == 1
+    smtp_server.wait_for(1)
+
+    monkeypatch.setattr(timezone, "now", real_now)
+    assert messages_deliver(profile_id=profile.pk).claimed == 0
+    message.refresh_from_db()
+    assert message.status == OutboundMessage.Status.SENT
+    assert len(smtp_server.messages) == 1
+
+
 def test_a_scheduled_time_typed_without_offset_is_brussels_time(
     sender: Collaborator, client: Client
 ) -> None:
