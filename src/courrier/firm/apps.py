@@ -13,6 +13,7 @@ class FirmConfig(AppConfig):
 
         from courrier.amounts import forget_amount_format
         from courrier.firm.models import Firm
+        from courrier.firm.production import checks  # noqa: F401 (registers the deploy check)
 
         # The firm's amount format is read once per request and per task, and again once
         # its settings change (see courrier.amounts).

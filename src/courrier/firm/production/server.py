@@ -124,7 +124,7 @@ class AccessLogger(Logger):
         return atoms
 
 
-def _public_url_problems() -> list[str]:
+def public_url_problems() -> list[str]:
     """The public address must be HTTPS (links in mails, webhooks, OAuth callbacks are built
     from it) and its host one the application answers to."""
     url = urlsplit(settings.PUBLIC_URL)
@@ -152,7 +152,8 @@ def deploy_problems() -> list[str]:
     included) and migrations not applied. A proxy that redirects to HTTPS itself
     (COURRIER_SSL_REDIRECT=0) is a choice."""
     proxy_redirects = os.environ.get("COURRIER_SSL_REDIRECT", "").strip() in {"0", "false", "no"}
-    problems = _public_url_problems()
+    # The public address is one of the deployment checks (courrier.W001, firm/production/checks).
+    problems: list[str] = []
     for message in checks.run_checks(include_deployment_checks=True):
         if message.level < checks.WARNING or message.is_silenced():
             continue
