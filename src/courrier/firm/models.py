@@ -184,7 +184,9 @@ class Collaborator(AbstractUser, MailSignatures):
     phone = models.CharField(_("téléphone"), max_length=40, blank=True)
     # When the last "forgotten password" mail left for this account: anyone may type its
     # address on the reset page, so mails to it are spaced (`firm.passwords`).
-    password_reset_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    password_reset_sent_at = models.DateTimeField(
+        _("dernier mail « mot de passe oublié »"), null=True, blank=True, editable=False
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = []
