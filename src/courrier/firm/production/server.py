@@ -14,14 +14,11 @@ import re
 import sys
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.core import checks
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.db.utils import DatabaseError
-from django.http.request import validate_host
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from gunicorn.glogging import Logger
@@ -122,29 +119,6 @@ class AccessLogger(Logger):
         if not atoms.get("{x-forwarded-for}i"):
             atoms["{x-forwarded-for}i"] = atoms.get("h", "-")
         return atoms
-
-
-def public_url_problems() -> list[str]:
-    """The public address must be HTTPS (links in mails, webhooks, OAuth callbacks are built
-    from it) and its host one the application answers to."""
-    url = urlsplit(settings.PUBLIC_URL)
-    if url.scheme != "https" or not url.hostname:
-        return [
-            _(
-                "COURRIER_PUBLIC_URL doit être l'adresse HTTPS publique de l'application "
-                "(https://courrier.cabinet.be) : les liens des mails, les webhooks et les "
-                "retours OAuth sont construits à partir d'elle."
-            )
-        ]
-    if not validate_host(url.hostname, settings.ALLOWED_HOSTS):
-        return [
-            _(
-                "L'hôte de COURRIER_PUBLIC_URL (%(host)s) n'est pas dans "
-                "COURRIER_ALLOWED_HOSTS : chaque page y répondrait 400."
-            )
-            % {"host": url.hostname}
-        ]
-    return []
 
 
 def deploy_problems() -> list[str]:
